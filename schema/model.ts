@@ -1,0 +1,113 @@
+// The data that flows through the pure core: load → validate → place → render.
+// Spec shapes (AppSpec, FleetSpec) are generated from the JSON Schemas; the normalized
+// shapes below are what validation hands on, with every default filled in.
+import type { AppSpec, FleetSpec, PackageSpec, CronSpec } from './spec-types.js';
+
+export type { AppSpec, FleetSpec, PackageSpec, CronSpec };
+
+/** One problem in the config repo, positioned for `<file>:<line>:<col>: <message>`. */
+export interface Problem {
+  /** Path relative to the config repo root, with '/' separators. */
+  file: string;
+  /** 1-based; 1 when the problem concerns the whole file. */
+  line: number;
+  col: number;
+  message: string;
+}
+
+/** A path into a YAML document, as ajv's instancePath split into keys and indexes. */
+export type SpecPath = (string | number)[];
+
+export interface Healthcheck {
+  path: string;
+  /** Milliseconds. */
+  intervalMs: number;
+  timeoutMs: number;
+  status: number;
+}
+
+export interface Process {
+  name: string;
+  /** Null only for the web process of a static site (served by a file server). */
+  command: string | null;
+  instances: number;
+  /** Always set for the process named 'web' (defaults: path '/', 5s, 2s, 200); null otherwise unless given. */
+  healthcheck: Healthcheck | null;
+}
+
+export interface App {
+  name: string;
+  /** The spec file, relative to the repo root, e.g. 'apps/blog.yaml'. */
+  file: string;
+  package: PackageSpec;
+  /** Sorted by name. */
+  processes: Process[];
+  release: string | null;
+  cron: CronSpec[];
+  /** Values stringified (YAML numbers and booleans as written by String()); keys sorted. */
+  env: Record<string, string>;
+  /** Sorted. */
+  secrets: string[];
+  /** In spec order. */
+  domains: string[];
+  resources: { memory: string | null; memoryBytes: number; cpu: string | null };
+  addons: { postgres: boolean; redis: boolean };
+  /** Labels a node must carry (all of them) to run this app. */
+  placementLabels: Record<string, string>;
+  autoRollback: boolean;
+}
+
+export interface Node {
+  name: string;
+  host: string;
+  address: string;
+  system: 'x86_64-linux' | 'aarch64-linux';
+  labels: Record<string, string>;
+  /** Bytes available to instances; null means unlimited. */
+  memoryBytes: number | null;
+  ingress: boolean;
+}
+
+export interface Settings {
+  branch: string;
+  acmeEmail: string | null;
+  secretsDir: string;
+  portRange: { from: number; to: number };
+  rollout: { maxParallel: number; canary: number; healthTimeoutMs: number; autoRollback: boolean };
+}
+
+export interface Fleet {
+  settings: Settings;
+  /** In fleet.yaml order. */
+  nodes: Node[];
+}
+
+/** A repo that passed validation: normalized, defaults filled, cross-file rules checked. */
+export interface Config {
+  fleet: Fleet;
+  /** Sorted by name. */
+  apps: App[];
+}
+
+/** One process instance on one node. `index` is 1-based. */
+export interface Instance {
+  app: string;
+  process: string;
+  index: number;
+  node: string;
+  port: number;
+}
+
+export interface Placement {
+  /** Sorted by app, process, index. */
+  instances: Instance[];
+  /** Per app, the node that runs its release command and cron timers (null when no node is eligible). */
+  anchors: Record<string, string>;
+}
+
+/** A placement problem, located by the app spec field that caused it. */
+export interface PlacementIssue {
+  app: string;
+  path: SpecPath;
+  message: string;
+}

@@ -1,0 +1,270 @@
+// Generated from schema/*.schema.json by schema/gen-types.mjs. Do not edit.
+/**
+ * An environment variable name: letters, digits and '_', not starting with a digit.
+ */
+export type EnvName = string;
+/**
+ * A size in bytes with an optional K, M, G or T suffix (powers of 1024), e.g. '512M'.
+ */
+export type Size = string;
+
+/**
+ * One app of a skyrec config repo (apps/<name>.yaml): what to run, how many, where, and how it is reached.
+ */
+export interface AppSpec {
+  /**
+   * The app's name: a DNS label (lowercase letters, digits, '-'; starts with a letter; at most 63 characters) equal to the file name. It names the app's system user, units and database.
+   */
+  name: string;
+  package: PackageSpec;
+  /**
+   * The app's long-running processes by name. A process named 'web' receives HTTP traffic on $PORT.
+   */
+  processes?: {
+    [k: string]: ProcessSpec;
+  };
+  /**
+   * A shell command run once, before new instances start, on one node (Heroku's release phase), e.g. database migrations.
+   */
+  release?: string;
+  /**
+   * Scheduled commands, run on one node as systemd timers.
+   */
+  cron?: CronSpec[];
+  /**
+   * Plain environment variables. Values are public: they land in the Nix store. Put anything secret in 'secrets'.
+   */
+  env?: {
+    [k: string]: string | number | boolean;
+  };
+  /**
+   * Names of secret environment variables. Values are never in git or the Nix store: each is read on the node from <settings.secretsDir>/<app>/<NAME> (sops-nix and agenix layouts).
+   */
+  secrets?: EnvName[];
+  /**
+   * Public host names routed by the ingress Caddy to the 'web' process, with automatic HTTPS.
+   */
+  domains?: string[];
+  resources?: ResourcesSpec;
+  addons?: AddonsSpec;
+  placement?: PlacementSpec;
+  deploy?: DeploySpec;
+}
+/**
+ * Where the app's code comes from: exactly one of nixpkgs, flake or build.
+ */
+export interface PackageSpec {
+  /**
+   * An attribute path in the node's nixpkgs, e.g. 'hello' or 'python3Packages.gunicorn'.
+   */
+  nixpkgs?: string;
+  /**
+   * A locked flake reference with an output attribute, e.g. 'github:acme/blog/<40-hex rev>#default'. It must pin a revision (a 40-character hex rev or ?rev=) so that a build is reproducible.
+   */
+  flake?: string;
+  build?: BuildSpec;
+}
+/**
+ * Build the app from source with a buildpack-like stack: 'path' (a folder of the config repo) or 'git' (a pinned repository).
+ */
+export interface BuildSpec {
+  /**
+   * The language stack.
+   */
+  stack: 'nodejs' | 'python' | 'go' | 'rust' | 'static';
+  /**
+   * A folder inside the config repo, relative to its root, e.g. 'src/blog'.
+   */
+  path?: string;
+  git?: GitSourceSpec;
+  /**
+   * nodejs only, optional: the SRI hash of the npm dependencies. Without it, dependencies are fetched with the hashes in package-lock.json.
+   */
+  npmDepsHash?: string;
+}
+/**
+ * A git repository pinned to a revision and a content hash.
+ */
+export interface GitSourceSpec {
+  url: string;
+  /**
+   * A full 40-character commit id.
+   */
+  rev: string;
+  /**
+   * The SRI hash of the fetched tree, e.g. 'sha256-…='.
+   */
+  hash: string;
+}
+export interface ProcessSpec {
+  /**
+   * The shell command that runs the process, in the package's root directory. Web processes read $PORT. Optional only for the web process of a static site.
+   */
+  command?: string;
+  /**
+   * How many instances to run, spread over eligible nodes.
+   */
+  instances?: number;
+  healthcheck?: HealthcheckSpec;
+}
+/**
+ * The HTTP check of a web instance, used by the ingress and after each switch.
+ */
+export interface HealthcheckSpec {
+  /**
+   * An absolute URL path, e.g. '/healthz'.
+   */
+  path?: string;
+  /**
+   * A duration: a number with ms, s, m or h, e.g. '5s', '250ms'.
+   */
+  interval?: string;
+  /**
+   * A duration: a number with ms, s, m or h, e.g. '5s', '250ms'.
+   */
+  timeout?: string;
+  /**
+   * The expected HTTP status.
+   */
+  status?: number;
+}
+export interface CronSpec {
+  /**
+   * A systemd calendar expression (OnCalendar=), e.g. '*-*-* 03:00:00' or 'hourly'.
+   */
+  schedule: string;
+  /**
+   * The shell command to run.
+   */
+  command: string;
+}
+/**
+ * Limits per instance. 'memory' also counts against node capacity when placing.
+ */
+export interface ResourcesSpec {
+  memory?: Size;
+  /**
+   * CPU quota per instance, as a percentage of one core (e.g. '50%', '200%').
+   */
+  cpu?: string;
+}
+/**
+ * Backing services on the node of each instance.
+ */
+export interface AddonsSpec {
+  /**
+   * A PostgreSQL database and role named after the app; DATABASE_URL points at it over the unix socket (peer auth, no password).
+   */
+  postgres?: {};
+  /**
+   * A Redis server for the app on a unix socket; REDIS_URL points at it.
+   */
+  redis?: {};
+}
+/**
+ * Which nodes may run the app's instances.
+ */
+export interface PlacementSpec {
+  labels?: Labels;
+}
+/**
+ * Every label here must match the node's labels.
+ */
+export interface Labels {
+  [k: string]: string;
+}
+export interface DeploySpec {
+  /**
+   * Roll the node back when this app's health checks fail after a switch (default: settings.rollout.autoRollback).
+   */
+  autoRollback?: boolean;
+}
+
+/**
+ * fleet.yaml: the nodes of the fleet and fleet-wide settings.
+ */
+export interface FleetSpec {
+  settings?: SettingsSpec;
+  /**
+   * The machines of the fleet.
+   *
+   * @minItems 1
+   */
+  nodes: [NodeSpec, ...NodeSpec[]];
+}
+export interface SettingsSpec {
+  /**
+   * The branch the reconciler follows and plans compare against (default 'main').
+   */
+  branch?: string;
+  /**
+   * The account e-mail for Caddy's automatic HTTPS.
+   */
+  acmeEmail?: string;
+  /**
+   * Where secret files live on the nodes: <secretsDir>/<app>/<NAME> (default '/run/secrets', as sops-nix; '/run/agenix' for agenix).
+   */
+  secretsDir?: string;
+  portRange?: PortRangeSpec;
+  rollout?: RolloutSpec;
+}
+/**
+ * The TCP ports instances are given (default 20000-29999).
+ */
+export interface PortRangeSpec {
+  from: number;
+  to: number;
+}
+export interface RolloutSpec {
+  /**
+   * Nodes switched at once after the canaries (default 2).
+   */
+  maxParallel?: number;
+  /**
+   * Nodes switched alone first (default 1).
+   */
+  canary?: number;
+  /**
+   * How long a node has to pass its health checks after a switch (default 60s).
+   */
+  healthTimeout?: string;
+  /**
+   * Switch a node back to its previous generation when its health checks fail (default true).
+   */
+  autoRollback?: boolean;
+}
+export interface NodeSpec {
+  /**
+   * The node's name, a unique DNS label; also its nixosConfigurations attribute.
+   */
+  name: string;
+  /**
+   * The ssh target for nixos-rebuild --target-host, e.g. 'root@10.0.0.11'.
+   */
+  host: string;
+  /**
+   * The private address (IPv4 or host name) that the ingress Caddy proxies to.
+   */
+  address: string;
+  /**
+   * The Nix system (default x86_64-linux).
+   */
+  system?: 'x86_64-linux' | 'aarch64-linux';
+  /**
+   * Labels that apps' placement.labels select on.
+   */
+  labels?: {
+    [k: string]: string;
+  };
+  capacity?: CapacitySpec;
+  /**
+   * Runs Caddy with every app's public domains (default false).
+   */
+  ingress?: boolean;
+}
+export interface CapacitySpec {
+  /**
+   * Memory available to app instances, e.g. '8G'. Without it the node takes any number.
+   */
+  memory?: string;
+}
