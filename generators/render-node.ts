@@ -1,0 +1,104 @@
+// Renders the file set of one node: default.nix importing one module per app, the Caddyfile
+// on ingress nodes, and manifest.json. Pure and byte-for-byte deterministic.
+import { createHash } from 'node:crypto';
+import type { Config, Instance, Placement } from '../schema/model.js';
+import { renderAppModule } from './render-app.js';
+import { renderCaddyfile, type CaddyOptions } from './render-caddy.js';
+import { escapeShellArg } from './escape.js';
+import { loadTemplate } from './templates.js';
+
+export interface Manifest {
+  node: string;
+  revision: string | null;
+  /** sha256 of every rendered file of the node but manifest.json itself. */
+  hash: string;
+  system: string;
+  ingress: boolean;
+  apps: Record<string, { processes: Record<string, { instance: number; port: number }[]>; domains: string[]; anchor: boolean }>;
+}
+
+export interface RenderedNode {
+  node: string;
+  /** Relative path → content, in sorted path order. */
+  files: Record<string, string>;
+  manifest: Manifest;
+}
+
+export interface RenderOptions extends CaddyOptions {
+  /** The git revision rendered, or null for a working tree. */
+  revision: string | null;
+}
+
+/** Indexes a placement for rendering: instances by app and by node. */
+export function indexPlacement(placement: Placement) {
+  const byApp = new Map<string, Instance[]>();
+  const byNode = new Map<string, Instance[]>();
+  for (const i of placement.instances) {
+    (byApp.get(i.app) ?? byApp.set(i.app, []).get(i.app)!).push(i);
+    (byNode.get(i.node) ?? byNode.set(i.node, []).get(i.node)!).push(i);
+  }
+  return { byApp, byNode, anchors: placement.anchors };
+}
+
+/** The instances of each app on one node, anchored apps included (with no instance there). */
+function groupByApp(config: Config, index: PlacementIndex, node: string): Map<string, Instance[]> {
+  const groups = new Map<string, Instance[]>();
+  for (const i of index.byNode.get(node) ?? []) (groups.get(i.app) ?? groups.set(i.app, []).get(i.app)!).push(i);
+  for (const app of config.apps) if (index.anchors[app.name] === node && !groups.has(app.name)) groups.set(app.name, []);
+  return groups;
+}
+
+export type PlacementIndex = ReturnType<typeof indexPlacement>;
+
+export function hashFiles(files: Record<string, string>): string {
+  const h = createHash('sha256');
+  for (const path of Object.keys(files).sort()) h.update(path).update('\0').update(files[path]).update('\0');
+  return h.digest('hex');
+}
+
+/** Firewall lines letting the ingress nodes, and only them, reach this node's web instances. */
+function firewallLines(config: Config, node: string, instances: Instance[]): string[] {
+  const ingress = config.fleet.nodes.filter((n) => n.ingress && n.name !== node);
+  const ports = instances.filter((i) => i.process === 'web').map((i) => i.port);
+  return ingress.flatMap((n) =>
+    ports.map((port) => `iptables -A nixos-fw -p tcp -s ${escapeShellArg(n.address)} --dport ${port} -j nixos-fw-accept`),
+  );
+}
+
+export function renderNode(config: Config, index: PlacementIndex, nodeName: string, opts: RenderOptions): RenderedNode {
+  const node = config.fleet.nodes.find((n) => n.name === nodeName)!;
+  const onNode = index.byNode.get(nodeName) ?? [];
+  const files: Record<string, string> = {};
+  const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, apps: {} };
+  const groups = groupByApp(config, index, nodeName);
+  for (const app of config.apps) {
+    const instances = groups.get(app.name);
+    if (!instances) continue;
+    const isAnchor = index.anchors[app.name] === nodeName;
+    files[`apps/${app.name}.nix`] = renderAppModule(app, nodeName, instances, isAnchor, config.fleet.settings);
+    const processes: Manifest['apps'][string]['processes'] = {};
+    for (const i of instances) (processes[i.process] ??= []).push({ instance: i.index, port: i.port });
+    manifest.apps[app.name] = { processes, domains: app.domains, anchor: isAnchor };
+  }
+  if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.byApp, nodeName, opts);
+  files['default.nix'] = loadTemplate('node.nix.hbs')({
+    node: nodeName,
+    apps: Object.keys(manifest.apps),
+    revision: opts.revision,
+    ingress: node.ingress,
+    firewall: firewallLines(config, nodeName, onNode),
+  });
+  manifest.hash = hashFiles(files);
+  files['manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';
+  return { node: nodeName, files: sortKeys(files), manifest };
+}
+
+function sortKeys(files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
+}
+
+/** Renders every node of the fleet, in fleet.yaml order. */
+export function renderFleet(config: Config, placement: Placement, opts: RenderOptions): RenderedNode[] {
+  const index = indexPlacement(placement);
+  return config.fleet.nodes.map((n) => renderNode(config, index, n.name, opts));
+}
