@@ -1,0 +1,121 @@
+// The command-line interface: a thin layer over the programmatic API. main() is testable
+// in-process: it takes argv and io, and returns the exit code instead of exiting.
+import { Command, CommanderError, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { formatProblem } from '../schema/problems.js';
+import { worktreeSource } from '../schema/source.js';
+import { createOutput, type Io, type Output } from './output.js';
+import { createLogger } from './log.js';
+import { SkyrecError, SpecError, UsageError } from './errors.js';
+import { compileFleet, renderRepo } from './pipeline.js';
+import { instancesOf, readManifests, writeRendered } from './write-rendered.js';
+import { initRepo } from './init.js';
+import { packageRoot } from './paths.js';
+
+export async function main(argv: string[], io: Io): Promise<number> {
+  const out = createOutput(io);
+  const program = buildProgram(io, out);
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    return reportError(err, out, argv.includes('--json'));
+  }
+}
+
+function buildProgram(io: Io, out: Output): Command {
+  const program = new Command('skyrec')
+    .description('Declarative GitOps for NixOS fleets: validate app specs, place instances, render NixOS modules and Caddy configs.')
+    .version(readVersion(), '-V, --version')
+    .exitOverride()
+    .showSuggestionAfterError()
+    .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
+  const repoOption = () => new Option('--repo <dir>', 'the config repo').default('.');
+  const log = createLogger(io);
+  const repoDir = (repo: string) => resolve(io.cwd, repo);
+
+  program
+    .command('validate')
+    .description('Check every spec of the config repo; print each problem as file:line:col: message.')
+    .addOption(repoOption())
+    .option('--json', 'print the result as JSON')
+    .action(async (opts: { repo: string; json?: boolean }) => {
+      const { config, placement } = await compileFleet(worktreeSource(repoDir(opts.repo)));
+      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [] };
+      if (opts.json) out.json(summary);
+      else out.line(`${opts.repo}: valid (${summary.nodes} nodes, ${summary.apps} apps, ${summary.instances} instances)`);
+    });
+
+  program
+    .command('render')
+    .description('Render every node: <out>/<node>/default.nix, manifest.json and, on ingress nodes, Caddyfile.')
+    .addOption(repoOption())
+    .requiredOption('--out <dir>', 'where to write one folder per node')
+    .option('--json', 'print what was written as JSON')
+    .action(async (opts: { repo: string; out: string; json?: boolean }) => {
+      const started = performance.now();
+      const outDir = repoDir(opts.out);
+      // The previous render's manifests keep instances on their ports, like a lock file.
+      const previous = instancesOf(await readManifests(outDir));
+      const { nodes } = await renderRepo(worktreeSource(repoDir(opts.repo)), { revision: null, previous });
+      const result = await writeRendered(outDir, nodes);
+      log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
+      if (opts.json) return out.json({ out: outDir, ...result });
+      const changed = result.written.filter((w) => w.changed);
+      for (const w of changed) out.line(`wrote ${join(opts.out, w.node)}/  ${w.hash.slice(0, 12)}`);
+      for (const r of result.removed) out.line(`removed ${join(opts.out, r)}/ (node no longer in fleet.yaml)`);
+      out.line(`${nodes.length} nodes rendered, ${changed.length} changed, ${result.removed.length} removed`);
+    });
+
+  program
+    .command('schema')
+    .description('Print the JSON Schema of app specs or of fleet.yaml, for editors.')
+    .argument('[kind]', 'app or fleet', 'app')
+    .action(async (kind: string) => {
+      if (kind !== 'app' && kind !== 'fleet') throw new UsageError(`unknown schema '${kind}'`, { hint: 'use `skyrec schema app` or `skyrec schema fleet`' });
+      io.stdout.write(await readFile(join(packageRoot(), 'schema', `${kind}.schema.json`), 'utf8'));
+    });
+
+  program
+    .command('init')
+    .description('Create a new config repo: fleet.yaml, an example app, hosts/ stubs and flake.nix.')
+    .argument('<dir>', 'the folder to create or fill')
+    .option('--force', 'overwrite files that exist')
+    .action(async (dir: string, opts: { force?: boolean }) => {
+      const written = await initRepo(repoDir(dir), { force: opts.force ?? false });
+      for (const f of written) out.line(`wrote ${join(dir, f)}`);
+      out.line(`\nNext: edit ${join(dir, 'fleet.yaml')}, then run \`skyrec validate --repo ${dir}\`.`);
+    });
+
+  return program;
+}
+
+function readVersion(): string {
+  return (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+}
+
+/** The one place that maps errors to messages and exit codes. */
+function reportError(err: unknown, out: Output, json: boolean): number {
+  if (err instanceof CommanderError) {
+    // Help and version are not errors; commander has printed them already.
+    if (err.code === 'commander.helpDisplayed' || err.code === 'commander.version' || err.code === 'commander.help') return 0;
+    return 2;
+  }
+  if (err instanceof SpecError) {
+    if (json) out.json({ valid: false, problems: err.problems });
+    else {
+      for (const p of err.problems) out.error(formatProblem(p));
+      out.error(`${err.message}; nothing was written.`);
+    }
+    return err.exitCode;
+  }
+  if (err instanceof SkyrecError) {
+    out.error(`error: ${err.message}`);
+    if (err.hint) out.error(`hint: ${err.hint}`);
+    return err.exitCode;
+  }
+  out.error(`skyrec: internal error. This is a bug; please report it with the output below.\n${(err as Error)?.stack ?? String(err)}`);
+  return 70;
+}

@@ -1,0 +1,31 @@
+// The pure core end to end: load → validate → place → render, for one revision of a config
+// repo. Throws SpecError with every problem; returns plain data otherwise.
+import type { Config, Instance, Placement } from '../schema/model.js';
+import type { ConfigSource } from '../schema/source.js';
+import { checkRepo, locateIssue } from '../schema/validate.js';
+import { sortProblems } from '../schema/problems.js';
+import { placeInstances } from '../fleet/place.js';
+import { renderFleet, type RenderedNode, type RenderOptions } from '../generators/render-node.js';
+import { SpecError } from './errors.js';
+
+export interface CompiledFleet {
+  config: Config;
+  placement: Placement;
+}
+
+/** Validates and places a config repo. `previous` keeps instances on their nodes and ports. */
+export async function compileFleet(source: ConfigSource, previous?: Instance[]): Promise<CompiledFleet> {
+  const { config, problems, loaded } = await checkRepo(source);
+  if (!config) throw new SpecError(problems);
+  const { placement, issues } = placeInstances(config, previous);
+  if (issues.length > 0) throw new SpecError(sortProblems(issues.map((i) => locateIssue(loaded, i))));
+  return { config, placement };
+}
+
+export async function renderRepo(
+  source: ConfigSource,
+  opts: RenderOptions & { previous?: Instance[] },
+): Promise<CompiledFleet & { nodes: RenderedNode[] }> {
+  const compiled = await compileFleet(source, opts.previous);
+  return { ...compiled, nodes: renderFleet(compiled.config, compiled.placement, opts) };
+}
