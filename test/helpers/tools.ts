@@ -1,0 +1,59 @@
+// Real Nix and Caddy, as the tests use them (installed by test/setup.sh).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exec } from '../../reconciler/exec.js';
+
+export function makeTempDir(prefix = 'skyrec-test-'): { dir: string; cleanup: () => void } {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** `nix-instantiate --parse` on every file; throws with Nix's message on the first that fails. */
+export async function nixParse(files: string[]): Promise<void> {
+  for (const f of files) await exec(['nix-instantiate', '--parse', f]);
+}
+
+/** Evaluates a Nix expression strictly and returns it as JSON. */
+export async function nixEvalJson(expr: string, cwd?: string): Promise<unknown> {
+  const { stdout } = await exec(['nix-instantiate', '--eval', '--strict', '--json', '-E', expr], { cwd });
+  return JSON.parse(stdout);
+}
+
+/** A stand-in for nixpkgs' `pkgs` and `lib` (there is no nixpkgs checkout here): enough to evaluate rendered modules. */
+export const NIXPKGS_STANDIN = `{
+  lib = {
+    concatStringsSep = builtins.concatStringsSep;
+    getAttrFromPath = path: set: builtins.foldl' (s: n: s.\${n}) set path;
+  };
+  pkgs = rec {
+    stdenv.hostPlatform.system = "x86_64-linux";
+    hello = { outPath = "/nix/store/00000000000000000000000000000000-hello"; };
+    python3 = { outPath = "/nix/store/00000000000000000000000000000000-python3"; };
+    nodejs = { outPath = "/nix/store/00000000000000000000000000000000-nodejs"; };
+    caddy = { outPath = "/nix/store/00000000000000000000000000000000-caddy"; };
+    buildNpmPackage = args: { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}"; };
+    importNpmLock = { __functor = self: args: { }; npmConfigHook = { }; };
+    runCommand = name: env: script: { outPath = "/nix/store/00000000000000000000000000000000-\${name}"; };
+    fetchgit = args: { outPath = "/nix/store/00000000000000000000000000000000-source"; };
+  };
+}`;
+
+/** Imports a rendered module with the stand-in nixpkgs and evaluates it strictly to JSON. */
+export async function evalModule(file: string, repoDir: string): Promise<any> {
+  const expr = `let s = ${NIXPKGS_STANDIN}; in import ${file} { config = { }; inherit (s) lib pkgs; skyrecRepo = ${repoDir}; }`;
+  return nixEvalJson(expr);
+}
+
+/** `caddy adapt --validate` on a Caddyfile; returns Caddy's JSON config. */
+export async function caddyAdapt(caddyfile: string): Promise<any> {
+  const { dir, cleanup } = makeTempDir('skyrec-caddy-');
+  try {
+    const file = join(dir, 'Caddyfile');
+    writeFileSync(file, caddyfile);
+    const { stdout } = await exec(['caddy', 'adapt', '--config', file, '--adapter', 'caddyfile', '--validate']);
+    return JSON.parse(stdout);
+  } finally {
+    cleanup();
+  }
+}
