@@ -39,9 +39,13 @@ export const NIXPKGS_STANDIN = `{
   };
 }`;
 
-/** Imports a rendered module with the stand-in nixpkgs and evaluates it strictly to JSON. */
+/**
+ * Imports a rendered module with the stand-in nixpkgs and evaluates it strictly to JSON.
+ * builtins.getFlake is stood in too (it would fetch from the network).
+ */
 export async function evalModule(file: string, repoDir: string): Promise<any> {
-  const expr = `let s = ${NIXPKGS_STANDIN}; in import ${file} { config = { }; inherit (s) lib pkgs; skyrecRepo = ${repoDir}; }`;
+  const getFlake = `ref: { packages.x86_64-linux = { default.outPath = "/nix/store/00000000000000000000000000000000-flake"; apps.server.outPath = "/nix/store/00000000000000000000000000000000-flake-server"; }; }`;
+  const expr = `let s = ${NIXPKGS_STANDIN}; in scopedImport { builtins = builtins // { getFlake = ${getFlake}; }; } ${file} { config = { }; inherit (s) lib pkgs; skyrecRepo = ${repoDir}; }`;
   return nixEvalJson(expr);
 }
 

@@ -1,0 +1,47 @@
+# Rendered by skyrec for app flaky on node app-1, from apps/flaky.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  package = lib.getAttrFromPath [ "apps" "server" ] (builtins.getFlake "github:acme/flaky/0123456789abcdef0123456789abcdef01234567").packages.${pkgs.stdenv.hostPlatform.system};
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "flaky";
+    Group = "flaky";
+    WorkingDirectory = "${package}";
+    StateDirectory = "flaky";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+    MemoryMax = "1G";
+    CPUQuota = "200%";
+  };
+
+  mkInstance = { description, lines }: {
+    inherit description;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.flaky = { isSystemUser = true; group = "flaky"; };
+  users.groups.flaky = { };
+
+  systemd.services.flaky-web-1 = mkInstance {
+    description = "flaky web instance 1 (skyrec)";
+    lines = [ "export PORT=24886" "flaky --port \$PORT" ];
+  };
+}

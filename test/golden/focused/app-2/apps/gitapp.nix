@@ -1,0 +1,84 @@
+# Rendered by skyrec for app gitapp on node app-2, from apps/gitapp.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = pkgs.fetchgit { url = "https://git.example.org/acme/gitapp.git"; rev = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; hash = "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; };
+  package = pkgs.buildNpmPackage {
+    pname = "gitapp";
+    version = "0.0.0";
+    inherit src;
+    npmDepsHash = "sha256-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=";
+    dontNpmBuild = true;
+    # The app runs from its own root directory, node_modules included.
+    installPhase = ''
+      runHook preInstall
+      cp -r . $out
+      runHook postInstall
+    '';
+  };
+  runtime = [ package pkgs.nodejs ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "gitapp";
+    Group = "gitapp";
+    WorkingDirectory = "${package}";
+    StateDirectory = "gitapp";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines }: {
+    inherit description;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.gitapp = { isSystemUser = true; group = "gitapp"; };
+  users.groups.gitapp = { };
+
+  systemd.services.gitapp-worker-1 = mkInstance {
+    description = "gitapp worker instance 1 (skyrec)";
+    lines = [ "export PORT=28227" "node worker.js" ];
+  };
+
+  systemd.services.gitapp-cron-1 = {
+    description = "gitapp cron 1: hourly (skyrec)";
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ [ "node tick.js" ]);
+    serviceConfig = base // { Type = "oneshot"; };
+  };
+  systemd.timers.gitapp-cron-1 = {
+    wantedBy = [ "timers.target" ];
+    timerConfig = { OnCalendar = "hourly"; Persistent = true; };
+  };
+
+  systemd.services.gitapp-cron-2 = {
+    description = "gitapp cron 2: *-*-* 03:00:00 (skyrec)";
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ [ "node report.js --title 'nightly report'" ]);
+    serviceConfig = base // { Type = "oneshot"; };
+  };
+  systemd.timers.gitapp-cron-2 = {
+    wantedBy = [ "timers.target" ];
+    timerConfig = { OnCalendar = "*-*-* 03:00:00"; Persistent = true; };
+  };
+}

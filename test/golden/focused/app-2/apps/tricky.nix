@@ -1,0 +1,48 @@
+# Rendered by skyrec for app tricky on node app-2, from apps/tricky.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  package = lib.getAttrFromPath [ "hello" ] pkgs;
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "export GREETING='it'\\''s \"\${quoted}\" \\ \$HOME `x` '\\'''\\''  \n second line ✓'"
+    "export PLAIN=yes"
+    "API_SECRET=\"\$(< \"\$CREDENTIALS_DIRECTORY/API_SECRET\")\"; export API_SECRET"
+  ];
+
+  base = {
+    User = "tricky";
+    Group = "tricky";
+    WorkingDirectory = "${package}";
+    StateDirectory = "tricky";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ "API_SECRET:/run/secrets/tricky/API_SECRET" ];
+  };
+
+  mkInstance = { description, lines }: {
+    inherit description;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.tricky = { isSystemUser = true; group = "tricky"; };
+  users.groups.tricky = { };
+
+  systemd.services.tricky-web-1 = mkInstance {
+    description = "tricky web instance 1 (skyrec)";
+    lines = [ "export PORT=25973" "printf '%s' \"\$GREETING\" > /dev/null; exec hello" ];
+  };
+}
