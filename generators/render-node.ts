@@ -6,6 +6,7 @@ import { renderAppModule } from './render-app.js';
 import { renderCaddyfile, type CaddyOptions } from './render-caddy.js';
 import { escapeShellArg } from './escape.js';
 import { loadTemplate } from './templates.js';
+import { digestInputs } from './render-inputs.js';
 
 export interface Manifest {
   node: string;
@@ -19,6 +20,8 @@ export interface Manifest {
 
 export interface RenderedNode {
   node: string;
+  /** Digest of everything the node's files were rendered from (see render-inputs.ts). */
+  inputs: string;
   /** Relative path → content, in sorted path order. */
   files: Record<string, string>;
   manifest: Manifest;
@@ -27,6 +30,10 @@ export interface RenderedNode {
 export interface RenderOptions extends CaddyOptions {
   /** The git revision rendered, or null for a working tree. */
   revision: string | null;
+  /** Names the addressOf mapping, when one is given, so that cached renders are not mixed up. */
+  addressKey?: string;
+  /** Rendered nodes by input digest: a node whose inputs are cached is not rendered again. */
+  renderCache?: Map<string, RenderedNode>;
 }
 
 /** Indexes a placement for rendering: instances by app and by node. */
@@ -65,7 +72,7 @@ function firewallLines(config: Config, node: string, instances: Instance[]): str
   );
 }
 
-export function renderNode(config: Config, index: PlacementIndex, nodeName: string, opts: RenderOptions): RenderedNode {
+export function renderNode(config: Config, index: PlacementIndex, nodeName: string, inputs: string, opts: RenderOptions): RenderedNode {
   const node = config.fleet.nodes.find((n) => n.name === nodeName)!;
   const onNode = index.byNode.get(nodeName) ?? [];
   const files: Record<string, string> = {};
@@ -90,15 +97,23 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   });
   manifest.hash = hashFiles(files);
   files['manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';
-  return { node: nodeName, files: sortKeys(files), manifest };
+  return { node: nodeName, inputs, files: sortKeys(files), manifest };
 }
 
 function sortKeys(files: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
 }
 
-/** Renders every node of the fleet, in fleet.yaml order. */
+/** Renders every node of the fleet, in fleet.yaml order, reusing opts.cache where inputs match. */
 export function renderFleet(config: Config, placement: Placement, opts: RenderOptions): RenderedNode[] {
   const index = indexPlacement(placement);
-  return config.fleet.nodes.map((n) => renderNode(config, index, n.name, opts));
+  const digests = digestInputs(config, index, opts);
+  return config.fleet.nodes.map((n) => {
+    const inputs = digests.get(n.name)!;
+    const cached = opts.renderCache?.get(inputs);
+    if (cached) return cached;
+    const rendered = renderNode(config, index, n.name, inputs, opts);
+    opts.renderCache?.set(inputs, rendered);
+    return rendered;
+  });
 }

@@ -13,6 +13,8 @@ import { compileFleet, renderRepo } from './pipeline.js';
 import { instancesOf, readManifests, writeRendered } from './write-rendered.js';
 import { initRepo } from './init.js';
 import { packageRoot } from './paths.js';
+import { cacheDir, openParseCache } from './parse-cache-store.js';
+import type { ParseCache } from '../schema/load-yaml.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const out = createOutput(io);
@@ -35,14 +37,25 @@ function buildProgram(io: Io, out: Output): Command {
   const repoOption = () => new Option('--repo <dir>', 'the config repo').default('.');
   const log = createLogger(io);
   const repoDir = (repo: string) => resolve(io.cwd, repo);
+  /** Runs `fn` with the on-disk parse cache (unless --no-cache) and saves what it learned. */
+  const withCache = async <T>(opts: { cache: boolean }, fn: (cache: ParseCache | undefined) => Promise<T>): Promise<T> => {
+    if (!opts.cache) return fn(undefined);
+    const stored = openParseCache(cacheDir(io.env));
+    try {
+      return await fn(stored.cache);
+    } finally {
+      stored.save();
+    }
+  };
 
   program
     .command('validate')
     .description('Check every spec of the config repo; print each problem as file:line:col: message.')
     .addOption(repoOption())
     .option('--json', 'print the result as JSON')
-    .action(async (opts: { repo: string; json?: boolean }) => {
-      const { config, placement } = await compileFleet(worktreeSource(repoDir(opts.repo)));
+    .option('--no-cache', 'parse every spec again instead of using the parse cache')
+    .action(async (opts: { repo: string; json?: boolean; cache: boolean }) => {
+      const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(repoDir(opts.repo)), { parseCache: cache }));
       const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [] };
       if (opts.json) out.json(summary);
       else out.line(`${opts.repo}: valid (${summary.nodes} nodes, ${summary.apps} apps, ${summary.instances} instances)`);
@@ -54,12 +67,14 @@ function buildProgram(io: Io, out: Output): Command {
     .addOption(repoOption())
     .requiredOption('--out <dir>', 'where to write one folder per node')
     .option('--json', 'print what was written as JSON')
-    .action(async (opts: { repo: string; out: string; json?: boolean }) => {
+    .option('--no-cache', 'parse every spec again instead of using the parse cache')
+    .action(async (opts: { repo: string; out: string; json?: boolean; cache: boolean }) => {
       const started = performance.now();
       const outDir = repoDir(opts.out);
       // The previous render's manifests keep instances on their ports, like a lock file.
       const previous = instancesOf(await readManifests(outDir));
-      const { nodes } = await renderRepo(worktreeSource(repoDir(opts.repo)), { revision: null, previous });
+      const source = worktreeSource(repoDir(opts.repo));
+      const { nodes } = await withCache(opts, (cache) => renderRepo(source, { revision: null, previous, parseCache: cache }));
       const result = await writeRendered(outDir, nodes);
       log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
       if (opts.json) return out.json({ out: outDir, ...result });

@@ -2,7 +2,7 @@
 // repo. Throws SpecError with every problem; returns plain data otherwise.
 import type { Config, Instance, Placement } from '../schema/model.js';
 import type { ConfigSource } from '../schema/source.js';
-import { checkRepo, locateIssue } from '../schema/validate.js';
+import { checkRepo, locateIssue, type LoadOptions } from '../schema/validate.js';
 import { sortProblems } from '../schema/problems.js';
 import { placeInstances } from '../fleet/place.js';
 import { renderFleet, type RenderedNode, type RenderOptions } from '../generators/render-node.js';
@@ -13,19 +13,24 @@ export interface CompiledFleet {
   placement: Placement;
 }
 
-/** Validates and places a config repo. `previous` keeps instances on their nodes and ports. */
-export async function compileFleet(source: ConfigSource, previous?: Instance[]): Promise<CompiledFleet> {
-  const { config, problems, loaded } = await checkRepo(source);
+export interface CompileOptions extends LoadOptions {
+  /** The last placement: instances keep their nodes and ports. */
+  previous?: Instance[];
+}
+
+/** Validates and places a config repo. */
+export async function compileFleet(source: ConfigSource, opts: CompileOptions = {}): Promise<CompiledFleet> {
+  const { config, problems, loaded } = await checkRepo(source, opts);
   if (!config) throw new SpecError(problems);
-  const { placement, issues } = placeInstances(config, previous);
+  const { placement, issues } = placeInstances(config, opts.previous);
   if (issues.length > 0) throw new SpecError(sortProblems(issues.map((i) => locateIssue(loaded, i))));
   return { config, placement };
 }
 
 export async function renderRepo(
   source: ConfigSource,
-  opts: RenderOptions & { previous?: Instance[] },
+  opts: RenderOptions & CompileOptions,
 ): Promise<CompiledFleet & { nodes: RenderedNode[] }> {
-  const compiled = await compileFleet(source, opts.previous);
+  const compiled = await compileFleet(source, opts);
   return { ...compiled, nodes: renderFleet(compiled.config, compiled.placement, opts) };
 }

@@ -1,7 +1,8 @@
 // Writes rendered nodes to an output directory, one folder per node, and reads back the
 // placement a previous render left there (its manifests), so that ports stay put.
-import { mkdir, readFile, readdir, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import type { Instance } from '../schema/model.js';
 import type { Manifest, RenderedNode } from '../generators/render-node.js';
 
@@ -57,10 +58,10 @@ async function swapNodeDir(dir: string, node: RenderedNode): Promise<void> {
   const fresh = join(dir, `.${node.node}.new-${process.pid}`);
   const stale = join(dir, `.${node.node}.old-${process.pid}`);
   await rm(fresh, { recursive: true, force: true });
-  for (const [path, content] of Object.entries(node.files)) {
-    await mkdir(dirname(join(fresh, path)), { recursive: true });
-    await writeFile(join(fresh, path), content);
-  }
+  // Synchronous writes: thousands of small files go several times faster than through fs/promises.
+  const dirs = new Set(Object.keys(node.files).map((path) => dirname(join(fresh, path))));
+  for (const d of dirs) mkdirSync(d, { recursive: true });
+  for (const [path, content] of Object.entries(node.files)) writeFileSync(join(fresh, path), content);
   await rename(target, stale).catch((e: NodeJS.ErrnoException) => {
     if (e.code !== 'ENOENT') throw e;
   });

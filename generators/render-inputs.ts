@@ -1,0 +1,43 @@
+// Digests of what renderNode reads for each node, so that a node whose inputs did not change
+// is not rendered again (across the two revisions of a plan, or the cycles of the reconciler).
+import { createHash } from 'node:crypto';
+import { readFileSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { App, Config } from '../schema/model.js';
+import type { PlacementIndex, RenderOptions } from './render-node.js';
+import { packageRoot } from '../reconciler/paths.js';
+
+let renderer: string | undefined;
+
+/** The templates themselves are inputs: a new skyrec version re-renders everything. */
+function rendererDigest(): string {
+  if (renderer) return renderer;
+  const h = createHash('sha256');
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      if (e.isDirectory()) walk(join(dir, e.name));
+      else h.update(e.name).update('\0').update(readFileSync(join(dir, e.name))).update('\0');
+    }
+  };
+  walk(join(packageRoot(), 'templates'));
+  return (renderer = h.digest('hex'));
+}
+
+const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+/** Per-node input digests for a whole fleet. */
+export function digestInputs(config: Config, index: PlacementIndex, opts: RenderOptions): Map<string, string> {
+  const appDigest = new Map(config.apps.map((a) => [a.name, sha(JSON.stringify(a))]));
+  // Everything every node reads: settings, the node list (ingress addresses feed firewalls).
+  const common = sha(JSON.stringify([rendererDigest(), opts.revision, opts.addressKey ?? null, config.fleet]));
+  const ingress = sha(JSON.stringify(config.apps.filter((a) => a.domains.length > 0).map((a: App) => [appDigest.get(a.name), index.byApp.get(a.name)?.filter((i) => i.process === 'web') ?? []])));
+  const digests = new Map<string, string>();
+  for (const node of config.fleet.nodes) {
+    const h = createHash('sha256').update(common).update(node.name);
+    for (const i of index.byNode.get(node.name) ?? []) h.update(`${appDigest.get(i.app)}/${i.process}/${i.index}/${i.port}\n`);
+    for (const [app, anchor] of Object.entries(index.anchors)) if (anchor === node.name) h.update(`anchor ${appDigest.get(app)}\n`);
+    if (node.ingress) h.update(ingress);
+    digests.set(node.name, h.digest('hex'));
+  }
+  return digests;
+}

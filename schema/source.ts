@@ -1,0 +1,80 @@
+// Where the loader reads a config repo from. A worktree today; a git commit (through
+// isomorphic-git) later, behind the same four questions.
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface ConfigSource {
+  /** Text of a file relative to the repo root, or null if absent. */
+  readFile(path: string): Promise<string | null>;
+  /** Size in bytes or null if absent (so huge files are refused before reading). */
+  fileSize(path: string): Promise<number | null>;
+  /** Entries (names) of a directory relative to root, or null if absent. */
+  listDir(path: string): Promise<string[] | null>;
+  /** 'file' | 'dir' | null, for build.path checks. Anything resolving outside the repo root is null. */
+  stat(path: string): Promise<'file' | 'dir' | null>;
+}
+
+/**
+ * A config repo checked out in `dir`. Every path is resolved through symlinks and must stay
+ * inside the repo: a spec (or a link in the repo) cannot make skyrec read /etc/shadow or
+ * build from a folder outside the reviewed tree. Such paths read as absent.
+ */
+export function worktreeSource(dir: string): ConfigSource {
+  const root = path.resolve(dir);
+  let realRoot: string | null | undefined;
+
+  // Synchronous calls on purpose: for thousands of small local files they are several times
+  // faster than fs/promises, whose every open/stat/read/close is a thread-pool round trip.
+  function resolveInside(rel: string): string | null {
+    if (!isPlainRelative(rel)) return null;
+    if (realRoot === undefined) realRoot = attempt(() => fs.realpathSync.native(root));
+    if (realRoot === null) return null;
+    const real = attempt(() => fs.realpathSync.native(path.join(root, rel)));
+    if (real === null) return null;
+    return real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep) ? real : null;
+  }
+
+  function statInside(rel: string) {
+    const real = resolveInside(rel);
+    if (real === null) return null;
+    const st = attempt(() => fs.statSync(real));
+    return st && { real, st };
+  }
+
+  return {
+    async readFile(rel) {
+      const found = statInside(rel);
+      if (!found || !found.st.isFile()) return null;
+      return attempt(() => fs.readFileSync(found.real, 'utf8'));
+    },
+    async fileSize(rel) {
+      const found = statInside(rel);
+      return found && found.st.isFile() ? found.st.size : null;
+    },
+    async listDir(rel) {
+      const found = statInside(rel);
+      if (!found || !found.st.isDirectory()) return null;
+      return attempt(() => fs.readdirSync(found.real));
+    },
+    async stat(rel) {
+      const found = statInside(rel);
+      if (!found) return null;
+      return found.st.isFile() ? 'file' : found.st.isDirectory() ? 'dir' : null;
+    },
+  };
+}
+
+function attempt<T>(fn: () => T): T | null {
+  try {
+    return fn();
+  } catch {
+    return null;
+  }
+}
+
+/** '' or 'a/b' style: not absolute, no '.'/'..' segments, no NUL or backslash. */
+function isPlainRelative(rel: string): boolean {
+  if (rel === '' || rel === '.') return true;
+  if (rel.startsWith('/') || rel.includes('\0') || rel.includes('\\')) return false;
+  return rel.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
+}

@@ -1,0 +1,179 @@
+// The load and validate stages: read fleet.yaml and apps/*.yaml from a ConfigSource, check
+// them against the JSON Schemas and the cross-file rules, and normalize them into a Config.
+// Every problem is collected and returned at once; nothing here throws on bad input.
+import { appBaseName, checkAppRules } from './app-rules.js';
+import { checkSchema } from './check-schema.js';
+import { checkSpecSize, parseYaml, problemAt, type ParseCache, type YamlFile } from './load-yaml.js';
+import type { AppSpec, Config, FleetSpec, PlacementIssue, Problem } from './model.js';
+import { normalizeConfig } from './normalize.js';
+import { sortProblems } from './problems.js';
+import { checkAcrossApps, checkFleetRules, type CheckedApp } from './repo-rules.js';
+import type { ConfigSource } from './source.js';
+
+export { formatProblem } from './problems.js';
+
+export const FLEET_FILE = 'fleet.yaml';
+export const APPS_DIR = 'apps';
+/** Files read at once: enough to keep the disk busy, few enough to stay under fd limits. */
+const READ_CONCURRENCY = 32;
+
+export interface LoadedRepo {
+  /** fleet.yaml, or null when it is missing or could not be parsed. */
+  fleet: YamlFile | null;
+  /** The app files that parsed, sorted by file. */
+  apps: YamlFile[];
+  /** Every apps/*.yaml and apps/*.yml found, parsed or not, sorted. */
+  appFiles: string[];
+  /** Problems found while reading and parsing. */
+  problems: Problem[];
+}
+
+export interface LoadOptions {
+  /** Parsed specs by content id; files seen before are not parsed again. */
+  parseCache?: ParseCache;
+}
+
+export interface ValidatedRepo {
+  /** Null whenever `problems` is not empty. */
+  config: Config | null;
+  /** Sorted by file, line, col. */
+  problems: Problem[];
+}
+
+export async function loadRepo(source: ConfigSource, opts: LoadOptions = {}): Promise<LoadedRepo> {
+  const problems: Problem[] = [];
+  const names = (await source.listDir(APPS_DIR)) ?? [];
+  const appFiles = names
+    .filter((n) => /\.ya?ml$/.test(n))
+    .map((n) => `${APPS_DIR}/${n}`)
+    .sort();
+  // Read everything, then parse: parsing is synchronous and, interleaved with reads, delays
+  // their callbacks (2,000 files: 745 ms interleaved, 683 ms in two phases).
+  const reads = await mapLimit([FLEET_FILE, ...appFiles], READ_CONCURRENCY, (file) => readSpec(source, file));
+  const [fleet, ...apps] = reads.map((r) => (r.text === undefined ? r : { ...r, ...parseYaml(r.file, r.text, opts.parseCache) }));
+  for (const read of [fleet, ...apps]) problems.push(...read.problems);
+  if (fleet.missing) {
+    const yml = (await source.fileSize('fleet.yml')) !== null ? ' (found fleet.yml: rename it to fleet.yaml)' : '';
+    problems.push({
+      file: FLEET_FILE,
+      line: 1,
+      col: 1,
+      message: `missing fleet.yaml; the config repo needs one listing at least one node${yml}`,
+    });
+  }
+  return {
+    fleet: fleet.yaml,
+    apps: apps.flatMap((a) => (a.yaml ? [a.yaml] : [])),
+    appFiles,
+    problems,
+  };
+}
+
+export async function validateRepo(loaded: LoadedRepo, source: ConfigSource): Promise<ValidatedRepo> {
+  const problems = [...loaded.problems];
+
+  let fleet: FleetSpec | null = null;
+  if (loaded.fleet) {
+    const schemaProblems = checkSchema('fleet', loaded.fleet);
+    problems.push(...schemaProblems);
+    if (schemaProblems.length === 0) {
+      fleet = loaded.fleet.data as FleetSpec;
+      problems.push(...checkFleetRules(loaded.fleet, fleet));
+    }
+  }
+
+  // A second file for one app name (blog.yaml and blog.yml) is reported once and left out
+  // of the other rules, which would only repeat the clash (as domain conflicts, say).
+  const duplicateOf = findDuplicateApps(loaded.appFiles);
+  const parsed = new Map(loaded.apps.map((yaml) => [yaml.file, yaml]));
+  for (const [file, first] of duplicateOf) {
+    const message = `app '${appBaseName(file)}' is also defined by ${first}; keep one file per app`;
+    const yaml = parsed.get(file);
+    problems.push(yaml ? problemAt(yaml, ['name'], message) : { file, line: 1, col: 1, message });
+  }
+
+  const checked: CheckedApp[] = [];
+  const appProblems = await mapLimit(loaded.apps, READ_CONCURRENCY, async (yaml) => {
+    const found = checkSchema('app', yaml);
+    if (found.length > 0 || duplicateOf.has(yaml.file)) return found;
+    const spec = yaml.data as AppSpec;
+    checked.push({ yaml, spec });
+    return checkAppRules(yaml, spec, source);
+  });
+  for (const found of appProblems) problems.push(...found);
+
+  checked.sort((a, b) => (a.yaml.file < b.yaml.file ? -1 : 1)); // domain owners are the earlier files
+  problems.push(...checkAcrossApps(checked, fleet));
+
+  if (problems.length > 0 || !fleet) return { config: null, problems: sortProblems(problems) };
+  return {
+    config: normalizeConfig(
+      fleet,
+      checked.map((a) => ({ spec: a.spec, file: a.yaml.file })),
+    ),
+    problems: [],
+  };
+}
+
+/** load + validate, keeping what was loaded for positioning later (placement) problems. */
+export async function checkRepo(source: ConfigSource, opts: LoadOptions = {}): Promise<ValidatedRepo & { loaded: LoadedRepo }> {
+  const loaded = await loadRepo(source, opts);
+  return { ...(await validateRepo(loaded, source)), loaded };
+}
+
+/** A placement issue (from fleet/place.ts) as a Problem at the app field that caused it. */
+export function locateIssue(loaded: LoadedRepo, issue: PlacementIssue): Problem {
+  const yaml =
+    loaded.apps.find((a) => appBaseName(a.file) === issue.app) ??
+    loaded.apps.find((a) => (a.data as { name?: unknown } | null)?.name === issue.app);
+  if (!yaml) return { file: `${APPS_DIR}/${issue.app}.yaml`, line: 1, col: 1, message: issue.message };
+  return problemAt(yaml, issue.path, issue.message);
+}
+
+interface ReadSpec {
+  file: string;
+  text?: string;
+  yaml: YamlFile | null;
+  problems: Problem[];
+  missing?: boolean;
+}
+
+async function readSpec(source: ConfigSource, file: string): Promise<ReadSpec> {
+  const size = await source.fileSize(file);
+  if (size === null) {
+    if (file === FLEET_FILE) return { file, yaml: null, problems: [], missing: true };
+    const message = 'not a regular file inside the config repo (a folder, or a link pointing outside it)';
+    return { file, yaml: null, problems: [{ file, line: 1, col: 1, message }] };
+  }
+  const tooBig = checkSpecSize(file, size);
+  if (tooBig) return { file, yaml: null, problems: [tooBig] };
+  const text = await source.readFile(file);
+  if (text === null) return { file, yaml: null, problems: [{ file, line: 1, col: 1, message: 'could not be read' }] };
+  return { file, text, yaml: null, problems: [] };
+}
+
+/** Each app file whose base name an earlier file already has, mapped to that earlier file. */
+function findDuplicateApps(files: string[]): Map<string, string> {
+  const first = new Map<string, string>();
+  const duplicates = new Map<string, string>();
+  for (const file of files) {
+    const earlier = first.get(appBaseName(file));
+    if (earlier === undefined) first.set(appBaseName(file), file);
+    else duplicates.set(file, earlier);
+  }
+  return duplicates;
+}
+
+/** Like Promise.all over items.map(fn), with at most `limit` calls in flight; keeps order. */
+async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}

@@ -1,0 +1,58 @@
+// `npm run bench`: wall time and peak RSS of skyrec's commands on a synthetic repo of 2,000
+// apps on 200 nodes, next to a parse-only baseline measured in the same run.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { exec } from '../../reconciler/exec.js';
+import { packageRoot } from '../../reconciler/paths.js';
+import { writeSyntheticRepo } from './synthetic-repo.js';
+
+const RUNS = Number(process.env.BENCH_RUNS ?? 5);
+const root = packageRoot();
+const hook = join(root, 'dist/test/bench/rss-hook.js');
+
+interface Figure {
+  name: string;
+  ms: number;
+  rssMb: number;
+}
+
+/** Runs a node script RUNS times; the median wall time and the largest peak RSS. */
+async function measure(name: string, args: () => string[]): Promise<Figure> {
+  const times: number[] = [];
+  let rss = 0;
+  for (let r = 0; r < RUNS; r++) {
+    const started = performance.now();
+    const { stderr } = await exec([process.execPath, '--import', hook, ...args()], { cwd: root, timeout: 120_000 });
+    times.push(performance.now() - started);
+    rss = Math.max(rss, Number(/SKYREC_BENCH_MAXRSS_KB=(\d+)/.exec(stderr)![1]) / 1024);
+  }
+  times.sort((a, b) => a - b);
+  return { name, ms: times[Math.floor(times.length / 2)], rssMb: rss };
+}
+
+function report(title: string, figures: Figure[], baseline: Figure): void {
+  console.log(`\n${title}`);
+  console.log(`${'command'.padEnd(34)} ${'wall (median)'.padStart(14)} ${'× baseline'.padStart(11)} ${'peak RSS'.padStart(10)}`);
+  for (const f of figures) {
+    console.log(`${f.name.padEnd(34)} ${`${f.ms.toFixed(0)} ms`.padStart(14)} ${(f.ms / baseline.ms).toFixed(2).padStart(11)} ${`${f.rssMb.toFixed(0)} MB`.padStart(10)}`);
+  }
+}
+
+async function benchRender(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-'));
+  try {
+    const repo = join(dir, 'repo');
+    writeSyntheticRepo(repo, { apps: 2000, nodes: 200 });
+    let outs = 0;
+    const baseline = await measure('parse-only baseline (yaml)', () => [join(root, 'dist/test/bench/parse-baseline.js'), repo]);
+    const validate = await measure('skyrec validate', () => ['bin/skyrec.js', 'validate', '--repo', repo]);
+    const render = await measure('skyrec render (empty --out)', () => ['bin/skyrec.js', 'render', '--repo', repo, '--out', join(dir, `out-${outs++}`)]);
+    const rerender = await measure('skyrec render (unchanged --out)', () => ['bin/skyrec.js', 'render', '--repo', repo, '--out', join(dir, 'out-0')]);
+    report(`2,000 apps on 200 nodes, ${RUNS} runs each (node ${process.version})`, [baseline, validate, render, rerender], baseline);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+await benchRender();

@@ -1,0 +1,65 @@
+# Rendered by skyrec for app api on node web-1, from apps/api.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/api"; name = "api-source"; };
+  package = pkgs.buildNpmPackage {
+    pname = "api";
+    version = "0.0.0";
+    inherit src;
+    # Dependencies are fetched with the integrity hashes recorded in package-lock.json.
+    npmDeps = pkgs.importNpmLock { npmRoot = src; };
+    npmConfigHook = pkgs.importNpmLock.npmConfigHook;
+    dontNpmBuild = true;
+    # The app runs from its own root directory, node_modules included.
+    installPhase = ''
+      runHook preInstall
+      cp -r . $out
+      runHook postInstall
+    '';
+  };
+  runtime = [ package pkgs.nodejs ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "export API_VERSION=v1"
+    "export GREETING='Hello from Acme'"
+    "export LOG_LEVEL=info"
+  ];
+
+  base = {
+    User = "api";
+    Group = "api";
+    WorkingDirectory = "${package}";
+    StateDirectory = "api";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+    MemoryMax = "128M";
+    CPUQuota = "25%";
+  };
+
+  mkInstance = { description, lines }: {
+    inherit description;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.api = { isSystemUser = true; group = "api"; };
+  users.groups.api = { };
+
+  systemd.services.api-web-2 = mkInstance {
+    description = "api web instance 2 (skyrec)";
+    lines = [ "export PORT=28023" "node server.js" ];
+  };
+}

@@ -1,0 +1,50 @@
+# Rendered by skyrec for app docs on node web-2, from apps/docs.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/docs"; name = "docs-source"; };
+  package = pkgs.runCommand "docs-static" { } ''
+    cp -r ${src} $out
+  '';
+  # Each web instance is a small file server over the site.
+  runtime = [ package pkgs.caddy ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "docs";
+    Group = "docs";
+    WorkingDirectory = "${package}";
+    StateDirectory = "docs";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+    MemoryMax = "64M";
+  };
+
+  mkInstance = { description, lines }: {
+    inherit description;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.docs = { isSystemUser = true; group = "docs"; };
+  users.groups.docs = { };
+
+  systemd.services.docs-web-2 = mkInstance {
+    description = "docs web instance 2 (skyrec)";
+    lines = [ "export PORT=23140" "exec caddy file-server --root . --listen \":\$PORT\"" ];
+  };
+}

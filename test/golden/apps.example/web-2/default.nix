@@ -1,0 +1,16 @@
+# Rendered by skyrec for node web-2. Do not edit: change the specs and run `skyrec render` again.
+{ lib, ... }:
+
+{
+  imports = [
+    ./apps/api.nix
+    ./apps/docs.nix
+    ./apps/shop.nix
+  ];
+
+  # What skyrec intended for this node, read back by `skyrec plan` and drift detection.
+  environment.etc."skyrec/manifest.json".source = ./manifest.json;
+
+  # Only the ingress nodes may reach this node's web instances.
+  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 25048 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 23140 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22758 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22476 -j nixos-fw-accept" ];
+}

@@ -1,0 +1,64 @@
+# Rendered by skyrec for app mailer on node worker-1, from apps/mailer.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/mailer"; name = "mailer-source"; };
+  package = pkgs.buildNpmPackage {
+    pname = "mailer";
+    version = "0.0.0";
+    inherit src;
+    # Dependencies are fetched with the integrity hashes recorded in package-lock.json.
+    npmDeps = pkgs.importNpmLock { npmRoot = src; };
+    npmConfigHook = pkgs.importNpmLock.npmConfigHook;
+    dontNpmBuild = true;
+    # The app runs from its own root directory, node_modules included.
+    installPhase = ''
+      runHook preInstall
+      cp -r . $out
+      runHook postInstall
+    '';
+  };
+  runtime = [ package pkgs.nodejs ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "export LOG_LEVEL=info"
+    "export MAIL_FROM=noreply@acme.example"
+    "export POLL_INTERVAL_MS=5000"
+  ];
+
+  base = {
+    User = "mailer";
+    Group = "mailer";
+    WorkingDirectory = "${package}";
+    StateDirectory = "mailer";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+    MemoryMax = "128M";
+  };
+
+  mkInstance = { description, lines }: {
+    inherit description;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.mailer = { isSystemUser = true; group = "mailer"; };
+  users.groups.mailer = { };
+
+  systemd.services.mailer-worker-1 = mkInstance {
+    description = "mailer worker instance 1 (skyrec)";
+    lines = [ "export PORT=27852" "node worker.js" ];
+  };
+}

@@ -1,0 +1,70 @@
+# Rendered by skyrec for app reports on node worker-1, from apps/reports.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/reports"; name = "reports-source"; };
+  package = pkgs.buildNpmPackage {
+    pname = "reports";
+    version = "0.0.0";
+    inherit src;
+    # Dependencies are fetched with the integrity hashes recorded in package-lock.json.
+    npmDeps = pkgs.importNpmLock { npmRoot = src; };
+    npmConfigHook = pkgs.importNpmLock.npmConfigHook;
+    dontNpmBuild = true;
+    # The app runs from its own root directory, node_modules included.
+    installPhase = ''
+      runHook preInstall
+      cp -r . $out
+      runHook postInstall
+    '';
+  };
+  runtime = [ package pkgs.nodejs ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "export LOG_LEVEL=info"
+    "export REPORT_NAME=daily-sales"
+  ];
+
+  base = {
+    User = "reports";
+    Group = "reports";
+    WorkingDirectory = "${package}";
+    StateDirectory = "reports";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines }: {
+    inherit description;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.reports = { isSystemUser = true; group = "reports"; };
+  users.groups.reports = { };
+
+  systemd.services.reports-cron-1 = {
+    description = "reports cron 1: *-*-* 03:00:00 (skyrec)";
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ [ "node report.js" ]);
+    serviceConfig = base // { Type = "oneshot"; };
+  };
+  systemd.timers.reports-cron-1 = {
+    wantedBy = [ "timers.target" ];
+    timerConfig = { OnCalendar = "*-*-* 03:00:00"; Persistent = true; };
+  };
+}

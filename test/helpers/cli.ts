@@ -1,0 +1,28 @@
+// Runs the CLI in-process, capturing stdout and stderr.
+import { Writable } from 'node:stream';
+import { main } from '../../reconciler/cli.js';
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function sink(): Writable & { text: string } {
+  const w = new Writable({
+    write(chunk, _enc, done) {
+      w.text += String(chunk);
+      done();
+    },
+  }) as Writable & { text: string };
+  w.text = '';
+  return w;
+}
+
+export async function runCli(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+  const stdout = sink();
+  const stderr = sink();
+  const env = { SKYREC_CACHE_DIR: '/nonexistent-skyrec-cache', ...opts.env };
+  const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd ?? process.cwd() });
+  return { code, stdout: stdout.text, stderr: stderr.text };
+}

@@ -1,0 +1,172 @@
+// The commands as a user runs them: in-process through main(), and a few through the built binary.
+import { afterEach, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec } from '../../reconciler/exec.js';
+import { packageRoot } from '../../reconciler/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { caddyAdapt, makeTempDir, nixParse } from '../helpers/tools.js';
+import { makeRepo, removeRepos } from '../schema/repo.js';
+
+const EXAMPLE = join(packageRoot(), 'apps.example');
+const temps: (() => void)[] = [];
+afterEach(() => {
+  removeRepos();
+  for (const c of temps.splice(0)) c();
+});
+function temp(): string {
+  const t = makeTempDir();
+  temps.push(t.cleanup);
+  return t.dir;
+}
+
+/** Every file under dir, relative, sorted. */
+function listFiles(dir: string, prefix = ''): string[] {
+  return readdirSync(join(dir, prefix), { withFileTypes: true })
+    .flatMap((e) => (e.isDirectory() ? listFiles(dir, join(prefix, e.name)) : [join(prefix, e.name)]))
+    .sort();
+}
+
+describe('skyrec validate', () => {
+  it('accepts apps.example', async () => {
+    const r = await runCli(['validate', '--repo', EXAMPLE]);
+    expect(r).toMatchObject({ code: 0, stderr: '' });
+    expect(r.stdout).toMatch(/valid \(3 nodes, 5 apps, 7 instances\)/);
+  });
+
+  it('prints every problem as file:line:col: message and exits 2, without a stack trace', async () => {
+    const repo = makeRepo({
+      'apps/bad.yaml': 'name: bad\npackage: { nixpkgs: hello }\nprocesses:\n  web: { command: x, instances: two }\nenv: { DB_PASSWORD: hunter2 }\n',
+    });
+    const r = await runCli(['validate', '--repo', repo]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines.slice(0, -1).every((l) => /^apps\/bad\.yaml:\d+:\d+: /.test(l))).toBe(true);
+    expect(lines[0]).toMatch(/^apps\/bad\.yaml:4:33: processes\.web\.instances/);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+    expect(r.stdout).toBe('');
+  });
+
+  it('--json reports problems as data', async () => {
+    const repo = makeRepo({ 'apps/bad.yaml': 'name: Bad\n' });
+    const r = await runCli(['validate', '--repo', repo, '--json']);
+    expect(r.code).toBe(2);
+    const out = JSON.parse(r.stdout);
+    expect(out.valid).toBe(false);
+    expect(out.problems[0]).toMatchObject({ file: 'apps/bad.yaml', line: expect.any(Number), col: expect.any(Number) });
+  });
+});
+
+describe('skyrec render', () => {
+  it('renders apps.example: golden files, nix-instantiate --parse, caddy adapt --validate', async () => {
+    const out = temp();
+    const r = await runCli(['render', '--repo', EXAMPLE, '--out', out]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/3 nodes rendered, 3 changed, 0 removed/);
+    const files = listFiles(out);
+    expect(files).toContain('web-1/Caddyfile');
+    expect(files.filter((f) => f.endsWith('Caddyfile'))).toEqual(['web-1/Caddyfile']);
+    for (const f of files) await expect(readFileSync(join(out, f), 'utf8')).toMatchFileSnapshot(`../golden/apps.example/${f}`);
+    await nixParse(files.filter((f) => f.endsWith('.nix')).map((f) => join(out, f)));
+    const caddy = await caddyAdapt(readFileSync(join(out, 'web-1/Caddyfile'), 'utf8'));
+    const hosts = caddy.apps.http.servers.srv0.routes.flatMap((route: any) => route.match[0].host).sort();
+    expect(hosts).toEqual(['api.acme.example', 'docs.acme.example', 'shop.acme.example', 'www.acme.example']);
+  });
+
+  it('is deterministic: a second render changes nothing, byte for byte', async () => {
+    const a = temp();
+    const b = temp();
+    await runCli(['render', '--repo', EXAMPLE, '--out', a]);
+    await runCli(['render', '--repo', EXAMPLE, '--out', b]);
+    const files = listFiles(a);
+    expect(listFiles(b)).toEqual(files);
+    for (const f of files) expect(readFileSync(join(b, f), 'utf8')).toBe(readFileSync(join(a, f), 'utf8'));
+    const again = await runCli(['render', '--repo', EXAMPLE, '--out', a]);
+    expect(again.stdout).toMatch(/3 nodes rendered, 0 changed, 0 removed/);
+  });
+
+  it('writes nothing and exits 2 when a spec is invalid', async () => {
+    const repo = makeRepo({ 'apps/bad.yaml': 'name: bad\npackage: {}\n' });
+    const out = join(temp(), 'out');
+    const r = await runCli(['render', '--repo', repo, '--out', out]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^apps\/bad\.yaml:2:10: /m);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('removes an app module when the app is removed, and keeps the other app on its port', async () => {
+    const repo = makeRepo();
+    const out = temp();
+    await runCli(['render', '--repo', repo, '--out', out]);
+    const before = listFiles(out);
+    const appFiles = readdirSync(join(repo, 'apps'));
+    const removed = appFiles[0].replace(/\.ya?ml$/, '');
+    const kept = appFiles[1].replace(/\.ya?ml$/, '');
+    rmSync(join(repo, 'apps', appFiles[0]));
+    const portsOf = (app: string) =>
+      listFiles(out).filter((f) => f.endsWith('manifest.json')).map((f) => JSON.parse(readFileSync(join(out, f), 'utf8')).apps[app]?.processes ?? null);
+    const keptBefore = portsOf(kept);
+    expect((await runCli(['render', '--repo', repo, '--out', out])).code).toBe(0);
+    expect(before.some((f) => f.endsWith(`apps/${removed}.nix`))).toBe(true);
+    expect(listFiles(out).some((f) => f.endsWith(`apps/${removed}.nix`))).toBe(false);
+    expect(portsOf(kept)).toEqual(keptBefore);
+  });
+
+  it('--json lists each node with its hash', async () => {
+    const r = await runCli(['render', '--repo', EXAMPLE, '--out', temp(), '--json']);
+    const out = JSON.parse(r.stdout);
+    expect(out.written.map((w: any) => w.node)).toEqual(['web-1', 'web-2', 'worker-1']);
+    expect(out.written[0].hash).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('needs --out', async () => {
+    const r = await runCli(['render', '--repo', EXAMPLE]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--out/);
+  });
+});
+
+describe('skyrec schema and init', () => {
+  it('prints the JSON Schemas', async () => {
+    for (const kind of ['app', 'fleet']) {
+      const r = await runCli(['schema', kind]);
+      expect(JSON.parse(r.stdout).title).toBe(kind === 'app' ? 'AppSpec' : 'FleetSpec');
+    }
+    const bad = await runCli(['schema', 'nope']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/unknown schema 'nope'/);
+  });
+
+  it('init writes a config repo that validates, renders, and whose flake.nix parses', async () => {
+    const dir = join(temp(), 'fleet');
+    const r = await runCli(['init', dir]);
+    expect(r.code).toBe(0);
+    expect(listFiles(dir)).toEqual(['.gitignore', 'apps/hello.yaml', 'flake.nix', 'fleet.yaml', 'hosts/web-1.nix', 'hosts/web-2.nix', 'schemas/app.schema.json', 'schemas/fleet.schema.json']);
+    expect((await runCli(['validate', '--repo', dir])).code).toBe(0);
+    expect((await runCli(['render', '--repo', dir, '--out', join(dir, 'rendered')])).code).toBe(0);
+    await nixParse(['flake.nix', 'hosts/web-1.nix', 'rendered/web-1/default.nix'].map((f) => join(dir, f)));
+    const again = await runCli(['init', dir]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/already has fleet\.yaml/);
+  });
+});
+
+describe('the built binary', () => {
+  it('answers --help for every command and --version', async () => {
+    const bin = join(packageRoot(), 'bin', 'skyrec.js');
+    for (const cmd of [[], ['validate'], ['render'], ['schema'], ['init']]) {
+      const { stdout } = await exec(['node', bin, ...cmd, '--help']);
+      expect(stdout).toMatch(/^Usage: skyrec/);
+    }
+    const { stdout } = await exec(['node', bin, '--version']);
+    expect(stdout.trim()).toBe(JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')).version);
+  });
+
+  it('exits 2 on invalid specs, with the problems on stderr', async () => {
+    const repo = makeRepo({ 'apps/bad.yaml': 'name: bad\npackage: {}\n' });
+    const bin = join(packageRoot(), 'bin', 'skyrec.js');
+    const err = await exec(['node', bin, 'validate', '--repo', repo]).catch((e) => e);
+    expect(err.exitCode_).toBe(2);
+    expect(err.stderr).toMatch(/^apps\/bad\.yaml:2:10: package needs exactly one of/m);
+  });
+});
