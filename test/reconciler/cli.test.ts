@@ -47,6 +47,17 @@ describe('skyrec validate', () => {
     expect(r.stdout).toBe('');
   });
 
+  it('reports more instances than the nodes have memory for, at the instances field', async () => {
+    const repo = makeRepo({
+      'apps/big.yaml': 'name: big\npackage: { nixpkgs: hello }\nprocesses:\n  web:\n    command: hello\n    instances: 3\nresources: { memory: 6G }\nplacement: { labels: { role: web } }\n',
+    });
+    const r = await runCli(['validate', '--repo', repo]);
+    expect(r.code).toBe(2);
+    expect(r.stderr.split('\n')[0]).toBe(
+      'apps/big.yaml:6:16: 1 of 3 instances of big/web are not placed: each needs 6G (resources.memory) but the eligible nodes (role=web: web-1, web-2) have 4G free in total, at most 2G on one node; lower instances or resources.memory, or add capacity',
+    );
+  });
+
   it('--json reports problems as data', async () => {
     const repo = makeRepo({ 'apps/bad.yaml': 'name: Bad\n' });
     const r = await runCli(['validate', '--repo', repo, '--json']);
