@@ -29,7 +29,7 @@ const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 export function digestInputs(config: Config, index: PlacementIndex, opts: RenderOptions): Map<string, string> {
   const appDigest = new Map(config.apps.map((a) => [a.name, sha(JSON.stringify(a))]));
   // Everything every node reads: settings, the node list (ingress addresses feed firewalls).
-  const common = sha(JSON.stringify([rendererDigest(), opts.revision, opts.addressKey ?? null, config.fleet]));
+  const common = sha(JSON.stringify([rendererDigest(), opts.addressKey ?? null, config.fleet]));
   const ingress = sha(JSON.stringify(config.apps.filter((a) => a.domains.length > 0).map((a: App) => [appDigest.get(a.name), index.byApp.get(a.name)?.filter((i) => i.process === 'web') ?? []])));
   const digests = new Map<string, string>();
   for (const node of config.fleet.nodes) {

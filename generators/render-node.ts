@@ -28,7 +28,11 @@ export interface RenderedNode {
 }
 
 export interface RenderOptions extends CaddyOptions {
-  /** The git revision rendered, or null for a working tree. */
+  /**
+   * The git revision rendered, or null for a working tree. It is written to manifest.json
+   * only, outside the hashed files: a new revision that changes nothing for a node leaves the
+   * node as it is (and a cached render keeps the revision that last changed the node).
+   */
   revision: string | null;
   /** Names the addressOf mapping, when one is given, so that cached renders are not mixed up. */
   addressKey?: string;
@@ -91,7 +95,6 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   files['default.nix'] = loadTemplate('node.nix.hbs')({
     node: nodeName,
     apps: Object.keys(manifest.apps),
-    revision: opts.revision,
     ingress: node.ingress,
     firewall: firewallLines(config, nodeName, onNode),
   });

@@ -18,12 +18,12 @@ interface Figure {
 }
 
 /** Runs a node script RUNS times; the median wall time and the largest peak RSS. */
-async function measure(name: string, args: () => string[]): Promise<Figure> {
+async function measure(name: string, args: () => string[], env: Record<string, string> = {}): Promise<Figure> {
   const times: number[] = [];
   let rss = 0;
   for (let r = 0; r < RUNS; r++) {
     const started = performance.now();
-    const { stderr } = await exec([process.execPath, '--import', hook, ...args()], { cwd: root, timeout: 120_000 });
+    const { stderr } = await exec([process.execPath, '--import', hook, ...args()], { cwd: root, timeout: 120_000, env });
     times.push(performance.now() - started);
     rss = Math.max(rss, Number(/SKYREC_BENCH_MAXRSS_KB=(\d+)/.exec(stderr)![1]) / 1024);
   }
@@ -45,11 +45,20 @@ async function benchRender(): Promise<void> {
     const repo = join(dir, 'repo');
     writeSyntheticRepo(repo, { apps: 2000, nodes: 200 });
     let outs = 0;
-    const baseline = await measure('parse-only baseline (yaml)', () => [join(root, 'dist/test/bench/parse-baseline.js'), repo]);
-    const validate = await measure('skyrec validate', () => ['bin/skyrec.js', 'validate', '--repo', repo]);
-    const render = await measure('skyrec render (empty --out)', () => ['bin/skyrec.js', 'render', '--repo', repo, '--out', join(dir, `out-${outs++}`)]);
-    const rerender = await measure('skyrec render (unchanged --out)', () => ['bin/skyrec.js', 'render', '--repo', repo, '--out', join(dir, 'out-0')]);
-    report(`2,000 apps on 200 nodes, ${RUNS} runs each (node ${process.version})`, [baseline, validate, render, rerender], baseline);
+    const skyrec = (...args: string[]) => () => ['bin/skyrec.js', ...args, '--repo', repo];
+    const freshOut = () => join(dir, `out-${outs++}`);
+    // Cold: every spec parsed (--no-cache). Warm: the parse cache holds every spec already.
+    const warm = { SKYREC_CACHE_DIR: join(dir, 'cache') };
+    await exec([process.execPath, 'bin/skyrec.js', 'validate', '--repo', repo], { cwd: root, env: warm });
+    const figures = [
+      await measure('parse-only baseline (yaml)', () => [join(root, 'dist/test/bench/parse-baseline.js'), repo]),
+      await measure('validate, cold', skyrec('validate', '--no-cache')),
+      await measure('validate, warm cache', skyrec('validate'), warm),
+      await measure('render to empty --out, cold', () => [...skyrec('render', '--no-cache')(), '--out', freshOut()]),
+      await measure('render to empty --out, warm', () => [...skyrec('render')(), '--out', freshOut()], warm),
+      await measure('render to unchanged --out, warm', () => [...skyrec('render')(), '--out', join(dir, 'out-0')], warm),
+    ];
+    report(`2,000 apps on 200 nodes, median of ${RUNS} runs (node ${process.version})`, figures, figures[0]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -10,6 +10,9 @@
 
   # What skyrec intended for this node, read back by `skyrec plan` and drift detection.
   environment.etc."skyrec/manifest.json".source = ./manifest.json;
+  # The config repo revision that last changed this node (`nixos-version --configuration-revision`).
+  # It is read from the manifest so that a new revision alone does not change the node's files.
+  system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
 
   # Only the ingress nodes may reach this node's web instances.
   networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 25048 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 23140 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22758 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22476 -j nixos-fw-accept" ];

@@ -7,7 +7,9 @@
 
   # What skyrec intended for this node, read back by `skyrec plan` and drift detection.
   environment.etc."skyrec/manifest.json".source = ./manifest.json;
-  system.configurationRevision = "0123456789abcdef0123456789abcdef01234567";
+  # The config repo revision that last changed this node (`nixos-version --configuration-revision`).
+  # It is read from the manifest so that a new revision alone does not change the node's files.
+  system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
 
   services.caddy = {
     enable = true;
