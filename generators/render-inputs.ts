@@ -30,7 +30,11 @@ export function digestInputs(config: Config, index: PlacementIndex, opts: Render
   const appDigest = new Map(config.apps.map((a) => [a.name, sha(JSON.stringify(a))]));
   // Everything every node reads: settings, the node list (ingress addresses feed firewalls).
   const common = sha(JSON.stringify([rendererDigest(), opts.addressKey ?? null, config.fleet]));
-  const ingress = sha(JSON.stringify(config.apps.filter((a) => a.domains.length > 0).map((a: App) => [appDigest.get(a.name), index.byApp.get(a.name)?.filter((i) => i.process === 'web') ?? []])));
+  // Ingress nodes read only what routes are made of: an env change elsewhere leaves them be.
+  const routes = config.apps
+    .filter((a) => a.domains.length > 0)
+    .map((a: App) => [a.name, a.domains, a.processes.find((p) => p.name === 'web')?.healthcheck, index.byApp.get(a.name)?.filter((i) => i.process === 'web') ?? []]);
+  const ingress = sha(JSON.stringify(routes));
   const digests = new Map<string, string>();
   for (const node of config.fleet.nodes) {
     const h = createHash('sha256').update(common).update(node.name);

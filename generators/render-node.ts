@@ -38,6 +38,8 @@ export interface RenderOptions extends CaddyOptions {
   addressKey?: string;
   /** Rendered nodes by input digest: a node whose inputs are cached is not rendered again. */
   renderCache?: Map<string, RenderedNode>;
+  /** Called for each node actually rendered (not taken from renderCache). */
+  onRendered?: (node: string) => void;
 }
 
 /** Indexes a placement for rendering: instances by app and by node. */
@@ -117,6 +119,7 @@ export function renderFleet(config: Config, placement: Placement, opts: RenderOp
     if (cached) return cached;
     const rendered = renderNode(config, index, n.name, inputs, opts);
     opts.renderCache?.set(inputs, rendered);
+    opts.onRendered?.(n.name);
     return rendered;
   });
 }

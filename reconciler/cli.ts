@@ -2,7 +2,7 @@
 // in-process: it takes argv and io, and returns the exit code instead of exiting.
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatProblem } from '../schema/problems.js';
 import { worktreeSource } from '../schema/source.js';
@@ -13,21 +13,29 @@ import { compileFleet, renderRepo } from './pipeline.js';
 import { instancesOf, readManifests, writeRendered } from './write-rendered.js';
 import { initRepo } from './init.js';
 import { packageRoot } from './paths.js';
+import { planRevisions } from './plan.js';
+import type { Plan } from './plan-model.js';
+import { formatPlanText, useColor } from './plan-text.js';
+import { formatPlanMarkdown } from './plan-markdown.js';
+import { formatPlanJson } from './plan-json.js';
 import { cacheDir, openParseCache } from './parse-cache-store.js';
 import type { ParseCache } from '../schema/load-yaml.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const out = createOutput(io);
-  const program = buildProgram(io, out);
+  const result = { exitCode: 0 };
+  const program = buildProgram(io, out, result);
   try {
     await program.parseAsync(argv, { from: 'user' });
-    return 0;
+    return result.exitCode;
   } catch (err) {
-    return reportError(err, out, argv.includes('--json'));
+    const code = reportError(err, out, argv.includes('--json') || argv.includes('--format=json') || /\bjson\b/.test(argv[argv.indexOf('--format') + 1] ?? ''));
+    // Terraform's convention: with --detailed-exitcode, 2 means "changes", so errors are 1.
+    return code !== 0 && argv.includes('--detailed-exitcode') ? 1 : code;
   }
 }
 
-function buildProgram(io: Io, out: Output): Command {
+function buildProgram(io: Io, out: Output, result: { exitCode: number }): Command {
   const program = new Command('skyrec')
     .description('Declarative GitOps for NixOS fleets: validate app specs, place instances, render NixOS modules and Caddy configs.')
     .version(readVersion(), '-V, --version')
@@ -85,6 +93,30 @@ function buildProgram(io: Io, out: Output): Command {
     });
 
   program
+    .command('plan')
+    .description('Show, per node, what would change between two revisions of the config repo.')
+    .addOption(repoOption())
+    .option('--base <rev>', 'the revision to compare against (default: the merge-base of head with settings.branch)')
+    .option('--head <rev>', 'the revision to plan (default: the working tree, uncommitted edits included)')
+    .option('--diff', 'show the unified diff of every rendered file (always on for markdown)')
+    .addOption(new Option('--format <format>', 'text, json or markdown (a pull-request comment)').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--json', 'the same as --format json')
+    .option('--split-dir <dir>', 'with --format markdown: write each comment part to <dir>/plan-<n>.md')
+    .option('--detailed-exitcode', 'exit 0 when nothing changes, 2 when something does, 1 on error')
+    .option('--no-cache', 'parse every spec again instead of using the parse cache')
+    .action(async (opts: PlanCliOptions) => {
+      const format = opts.json ? 'json' : opts.format;
+      const diff = opts.diff === true || format === 'markdown';
+      const { plan } = await withCache(opts, (parseCache) =>
+        planRevisions({ dir: repoDir(opts.repo), base: opts.base, head: opts.head, diff, parseCache, log }),
+      );
+      if (format === 'json') io.stdout.write(formatPlanJson(plan));
+      else if (format === 'markdown') await writeMarkdown(plan, opts.splitDir ? repoDir(opts.splitDir) : null, out);
+      else io.stdout.write(formatPlanText(plan, { color: useColor(io.stdout as { isTTY?: boolean }, io.env) }));
+      if (opts.detailedExitcode && plan.nodes.length > 0) result.exitCode = 2;
+    });
+
+  program
     .command('schema')
     .description('Print the JSON Schema of app specs or of fleet.yaml, for editors.')
     .argument('[kind]', 'app or fleet', 'app')
@@ -105,6 +137,31 @@ function buildProgram(io: Io, out: Output): Command {
     });
 
   return program;
+}
+
+interface PlanCliOptions {
+  repo: string;
+  base?: string;
+  head?: string;
+  diff?: boolean;
+  format: 'text' | 'json' | 'markdown';
+  json?: boolean;
+  splitDir?: string;
+  detailedExitcode?: boolean;
+  cache: boolean;
+}
+
+/** Markdown parts, each marked so that a CI job can update "its" comment on the next run. */
+async function writeMarkdown(plan: Plan, splitDir: string | null, out: Output): Promise<void> {
+  const parts = formatPlanMarkdown(plan).map((part, i, all) => `<!-- skyrec-plan part ${i + 1} of ${all.length} -->\n${part}`);
+  if (!splitDir) return out.line(parts.join('\n\n'));
+  await rm(splitDir, { recursive: true, force: true });
+  await mkdir(splitDir, { recursive: true });
+  for (const [i, part] of parts.entries()) {
+    const file = join(splitDir, `plan-${i + 1}.md`);
+    await writeFile(file, part.endsWith('\n') ? part : part + '\n');
+    out.line(file);
+  }
 }
 
 function readVersion(): string {

@@ -18,8 +18,12 @@ export class SkyrecError extends Error {
 export class SpecError extends SkyrecError {
   override readonly code = 'SPEC_INVALID';
   override readonly exitCode = 2;
-  constructor(readonly problems: Problem[]) {
-    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} in the config repo`);
+  /** `where` names the revision that has the problems, e.g. 'base 1a2b3c4 (main)'. */
+  constructor(
+    readonly problems: Problem[],
+    readonly where = 'the config repo',
+  ) {
+    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} in ${where}`);
   }
 }
 

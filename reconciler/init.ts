@@ -11,6 +11,7 @@ const STATIC_FILES: [from: string, to: string][] = [
   ['apps/hello.yaml', 'apps/hello.yaml'],
   ['flake.nix', 'flake.nix'],
   ['gitignore', '.gitignore'],
+  ['github/skyrec-plan.yml', '.github/workflows/skyrec-plan.yml'],
 ];
 
 /** Writes the starter files into `dir` and returns their paths relative to it. */
@@ -18,6 +19,9 @@ export async function initRepo(dir: string, opts: { force: boolean }): Promise<s
   const templates = join(packageRoot(), 'templates', 'init');
   const files = new Map<string, string>();
   for (const [from, to] of STATIC_FILES) files.set(to, await readFile(join(templates, from), 'utf8'));
+  // The workflow installs the same skyrec version that wrote it.
+  const version = (JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  files.set('.github/workflows/skyrec-plan.yml', files.get('.github/workflows/skyrec-plan.yml')!.replace('SKYREC_VERSION', version));
   const fleet = parse(files.get('fleet.yaml')!) as { nodes: { name: string }[] };
   // Editors complete and check specs offline against these (see the yaml-language-server lines).
   for (const kind of ['app', 'fleet']) {

@@ -8,7 +8,7 @@ import { deserialize, serialize } from 'node:v8';
 import type { ParseCache } from '../schema/load-yaml.js';
 
 /** Bump when what is cached changes shape (the yaml library's output, the alias limit). */
-const FORMAT = 'skyrec-parse-cache-1';
+const FORMAT = 'skyrec-parse-cache-2';
 /** Entries kept: the newest win; enough for several revisions of a large fleet. */
 const MAX_ENTRIES = 50_000;
 

@@ -2,7 +2,7 @@
 // repo. Throws SpecError with every problem; returns plain data otherwise.
 import type { Config, Instance, Placement } from '../schema/model.js';
 import type { ConfigSource } from '../schema/source.js';
-import { checkRepo, locateIssue, type LoadOptions } from '../schema/validate.js';
+import { checkRepo, locateIssue, type LoadedRepo, type LoadOptions } from '../schema/validate.js';
 import { sortProblems } from '../schema/problems.js';
 import { placeInstances } from '../fleet/place.js';
 import { renderFleet, type RenderedNode, type RenderOptions } from '../generators/render-node.js';
@@ -18,13 +18,29 @@ export interface CompileOptions extends LoadOptions {
   previous?: Instance[];
 }
 
+export interface CheckedFleet {
+  config: Config;
+  loaded: LoadedRepo;
+}
+
+/** Loads and validates a config repo; `where` names it in errors ('head (working tree)'). */
+export async function checkFleet(source: ConfigSource, opts: LoadOptions & { where?: string } = {}): Promise<CheckedFleet> {
+  const { config, problems, loaded } = await checkRepo(source, opts);
+  if (!config) throw new SpecError(problems, opts.where);
+  return { config, loaded };
+}
+
+/** Places a validated repo; capacity problems are reported at the app fields that caused them. */
+export function placeFleet(checked: CheckedFleet, previous?: Instance[], where?: string): Placement {
+  const { placement, issues } = placeInstances(checked.config, previous);
+  if (issues.length > 0) throw new SpecError(sortProblems(issues.map((i) => locateIssue(checked.loaded, i))), where);
+  return placement;
+}
+
 /** Validates and places a config repo. */
 export async function compileFleet(source: ConfigSource, opts: CompileOptions = {}): Promise<CompiledFleet> {
-  const { config, problems, loaded } = await checkRepo(source, opts);
-  if (!config) throw new SpecError(problems);
-  const { placement, issues } = placeInstances(config, opts.previous);
-  if (issues.length > 0) throw new SpecError(sortProblems(issues.map((i) => locateIssue(loaded, i))));
-  return { config, placement };
+  const checked = await checkFleet(source, opts);
+  return { config: checked.config, placement: placeFleet(checked, opts.previous) };
 }
 
 export async function renderRepo(

@@ -20,8 +20,11 @@ export interface YamlFile {
   data: unknown;
 }
 
-/** Parsed spec values by content id (git blob id), shared across files, revisions and runs. */
-export type ParseCache = Map<string, unknown>;
+/**
+ * Parsed specs by content id (git blob id), shared across files, revisions and runs. The text
+ * is kept too, so a git revision whose blobs are all cached needs no blob read at all.
+ */
+export type ParseCache = Map<string, { text: string; data: unknown }>;
 
 const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 
@@ -61,7 +64,7 @@ export function parseYaml(file: string, text: string, cache?: ParseCache): { yam
   // Only files that parsed cleanly are cached, so a hit needs no checks.
   const id = cache ? blobId(text) : '';
   const hit = cache?.get(id);
-  if (hit !== undefined) return { yaml: yamlFile(file, text, hit), problems: [] };
+  if (hit !== undefined) return { yaml: yamlFile(file, text, hit.data), problems: [] };
 
   const doc = parseDocument(text, PARSE_OPTIONS);
   if (doc.errors.length > 0) {
@@ -84,7 +87,7 @@ export function parseYaml(file: string, text: string, cache?: ParseCache): { yam
 
   try {
     const data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    cache?.set(id, data);
+    cache?.set(id, { text, data });
     return { yaml: yamlFile(file, text, data), problems: [] };
   } catch (err) {
     return { yaml: null, problems: [aliasProblem(file, text, doc, err)] };

@@ -12,6 +12,8 @@ export interface ConfigSource {
   listDir(path: string): Promise<string[] | null>;
   /** 'file' | 'dir' | null, for build.path checks. Anything resolving outside the repo root is null. */
   stat(path: string): Promise<'file' | 'dir' | null>;
+  /** The git blob id of a file, when the source knows it without reading the file (git trees). */
+  blobId?(path: string): Promise<string | null>;
 }
 
 /**

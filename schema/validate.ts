@@ -49,7 +49,7 @@ export async function loadRepo(source: ConfigSource, opts: LoadOptions = {}): Pr
     .sort();
   // Read everything, then parse: parsing is synchronous and, interleaved with reads, delays
   // their callbacks (2,000 files: 745 ms interleaved, 683 ms in two phases).
-  const reads = await mapLimit([FLEET_FILE, ...appFiles], READ_CONCURRENCY, (file) => readSpec(source, file));
+  const reads = await mapLimit([FLEET_FILE, ...appFiles], READ_CONCURRENCY, (file) => readSpec(source, file, opts.parseCache));
   const [fleet, ...apps] = reads.map((r) => (r.text === undefined ? r : { ...r, ...parseYaml(r.file, r.text, opts.parseCache) }));
   for (const read of [fleet, ...apps]) problems.push(...read.problems);
   if (fleet.missing) {
@@ -138,7 +138,11 @@ interface ReadSpec {
   missing?: boolean;
 }
 
-async function readSpec(source: ConfigSource, file: string): Promise<ReadSpec> {
+async function readSpec(source: ConfigSource, file: string, cache?: ParseCache): Promise<ReadSpec> {
+  // A git tree names each blob: a blob parsed before (in any revision) is not read again.
+  const id = cache && source.blobId ? await source.blobId(file) : null;
+  const hit = id === null ? undefined : cache?.get(id);
+  if (hit) return { file, text: hit.text, yaml: null, problems: [] };
   const size = await source.fileSize(file);
   if (size === null) {
     if (file === FLEET_FILE) return { file, yaml: null, problems: [], missing: true };

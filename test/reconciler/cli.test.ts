@@ -2,6 +2,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseYaml } from 'yaml';
 import { exec } from '../../reconciler/exec.js';
 import { packageRoot } from '../../reconciler/paths.js';
 import { runCli } from '../helpers/cli.js';
@@ -152,10 +153,14 @@ describe('skyrec schema and init', () => {
     const dir = join(temp(), 'fleet');
     const r = await runCli(['init', dir]);
     expect(r.code).toBe(0);
-    expect(listFiles(dir)).toEqual(['.gitignore', 'apps/hello.yaml', 'flake.nix', 'fleet.yaml', 'hosts/web-1.nix', 'hosts/web-2.nix', 'schemas/app.schema.json', 'schemas/fleet.schema.json']);
+    expect(listFiles(dir)).toEqual(['.github/workflows/skyrec-plan.yml', '.gitignore', 'apps/hello.yaml', 'flake.nix', 'fleet.yaml', 'hosts/web-1.nix', 'hosts/web-2.nix', 'schemas/app.schema.json', 'schemas/fleet.schema.json']);
     expect((await runCli(['validate', '--repo', dir])).code).toBe(0);
     expect((await runCli(['render', '--repo', dir, '--out', join(dir, 'rendered')])).code).toBe(0);
     await nixParse(['flake.nix', 'hosts/web-1.nix', 'rendered/web-1/default.nix'].map((f) => join(dir, f)));
+    const workflow = readFileSync(join(dir, '.github/workflows/skyrec-plan.yml'), 'utf8');
+    expect(workflow).toContain('skyrec plan --base "origin/$BASE_REF" --head HEAD --format markdown --split-dir skyrec-plan');
+    expect(workflow).not.toContain('SKYREC_VERSION');
+    expect(Object.keys(parseYaml(workflow).jobs.plan.steps)).toHaveLength(4);
     const again = await runCli(['init', dir]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already has fleet\.yaml/);

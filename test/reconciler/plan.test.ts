@@ -1,0 +1,223 @@
+// Plans between commits of a real git repository: each step of a config repo's life, the
+// plan's JSON asserted, its text and markdown kept as golden files.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { planRevisions, type PlanResult } from '../../reconciler/plan.js';
+import { SpecError } from '../../reconciler/errors.js';
+import { formatPlanText } from '../../reconciler/plan-text.js';
+import { formatPlanMarkdown } from '../../reconciler/plan-markdown.js';
+import { formatProblem } from '../../schema/problems.js';
+import type { NodePlan, Plan } from '../../reconciler/plan-model.js';
+import { TestRepo } from '../helpers/git-repo.js';
+import { makeTempDir } from '../helpers/tools.js';
+import { runCli } from '../helpers/cli.js';
+
+const node = (name: string, addr: string, labels: string, extra = '') =>
+  `  - { name: ${name}, host: root@${addr}, address: ${addr}, labels: { ${labels} }${extra} }\n`;
+const FLEET =
+  'settings: { acmeEmail: ops@example.com }\nnodes:\n' +
+  node('edge', '10.0.0.1', 'role: edge', ', ingress: true') +
+  node('web-1', '10.0.0.11', 'role: web') +
+  node('web-2', '10.0.0.12', 'role: web') +
+  node('web-3', '10.0.0.13', 'role: web') +
+  node('worker-1', '10.0.0.21', 'role: worker');
+
+function blog(o: { instances?: number; env?: string; domains?: string } = {}): string {
+  return (
+    'name: blog\npackage: { nixpkgs: python3 }\nprocesses:\n  web:\n    command: python3 -m http.server $PORT\n' +
+    `    instances: ${o.instances ?? 2}\n    healthcheck: { path: /healthz }\n` +
+    `env: { LOG_LEVEL: ${o.env ?? 'info'} }\nsecrets: [SESSION_KEY]\ndomains: [${o.domains ?? 'blog.example.com'}]\nplacement: { labels: { role: web } }\n`
+  );
+}
+const JOBS = 'name: jobs\npackage: { nixpkgs: hello }\nprocesses:\n  worker: { command: hello, instances: 1 }\nplacement: { labels: { role: worker } }\n';
+function shop(addons: string): string {
+  return (
+    'name: shop\npackage: { nixpkgs: python3 }\nprocesses:\n  web: { command: "python3 -m http.server $PORT", instances: 1 }\n' +
+    `domains: [shop.example.com]\naddons: ${addons}\nplacement: { labels: { role: web } }\n`
+  );
+}
+
+let tmp: ReturnType<typeof makeTempDir>;
+let repo: TestRepo;
+const c: Record<string, string> = {};
+
+beforeAll(async () => {
+  tmp = makeTempDir();
+  repo = await TestRepo.create(tmp.dir, { 'fleet.yaml': FLEET, 'apps/blog.yaml': blog(), 'apps/jobs.yaml': JOBS });
+  c.initial = await repo.commit('initial fleet');
+  c.scaleUp = await repo.commit('blog: 3 instances', { 'apps/blog.yaml': blog({ instances: 3 }) });
+  c.scaleDown = await repo.commit('blog: 1 instance', { 'apps/blog.yaml': blog({ instances: 1 }) });
+  c.addApp = await repo.commit('add shop', { 'apps/shop.yaml': shop('{ postgres: {}, redis: {} }') });
+  c.env = await repo.commit('blog: debug logs', { 'apps/blog.yaml': blog({ instances: 1, env: 'debug' }) });
+  c.domain = await repo.commit('blog: www', { 'apps/blog.yaml': blog({ instances: 1, env: 'debug', domains: 'blog.example.com, www.example.com' }) });
+  c.scaleBack = await repo.commit('blog: 3 again', { 'apps/blog.yaml': blog({ instances: 3, env: 'debug', domains: 'blog.example.com, www.example.com' }) });
+  c.relabel = await repo.commit('web-3 becomes a worker', { 'fleet.yaml': FLEET.replace('address: 10.0.0.13, labels: { role: web }', 'address: 10.0.0.13, labels: { role: worker }') });
+  c.dropAddon = await repo.commit('shop: no redis', { 'apps/shop.yaml': shop('{ postgres: {} }') });
+  c.removeApp = await repo.commit('remove shop', { 'apps/shop.yaml': null });
+  c.broken = await repo.commit('typo', { 'apps/jobs.yaml': JOBS.replace('instances: 1', 'instances: one') });
+});
+afterAll(() => tmp.cleanup());
+
+async function plan(base: string, head: string, diff = false): Promise<PlanResult> {
+  return planRevisions({ dir: repo.dir, base: c[base], head: c[head], diff });
+}
+const byNode = (p: Plan) => new Map(p.nodes.map((n) => [n.node, n]));
+const units = (n: NodePlan | undefined) => n?.units.map((u) => `${u.action} ${u.unit}${u.reasons.length ? ` (${u.reasons.join('; ')})` : ''}`) ?? [];
+
+async function expectGolden(name: string, p: Plan) {
+  await expect(formatPlanText(p, { color: false })).toMatchFileSnapshot(`../golden/plan-steps/${name}.txt`);
+  await expect(formatPlanMarkdown(p).join('\n\n<!-- next part -->\n\n')).toMatchFileSnapshot(`../golden/plan-steps/${name}.md`);
+}
+
+describe('skyrec plan between commits', () => {
+  it('scaling up starts one instance and adds it to the route', async () => {
+    const { plan: p } = await plan('initial', 'scaleUp', true);
+    expect(p.summary).toMatchObject({ starts: 1, restarts: 0, stops: 0, routesChanged: 1, appsChanged: ['blog'] });
+    const started = p.nodes.find((n) => n.units.length > 0)!;
+    expect(units(started)).toEqual(['start blog-web-3 (scaled to 3)']);
+    const route = byNode(p).get('edge')!.routes;
+    expect(route).toHaveLength(1);
+    expect(route[0]).toMatchObject({ domain: 'blog.example.com', action: 'change', upstreamsRemoved: [] });
+    expect(route[0].upstreamsAdded[0]).toMatch(new RegExp(`^10\\.0\\.0\\.1[123]:\\d+$`));
+    await expectGolden('01-scale-up', p);
+  });
+
+  it('scaling down stops instances, with the reason', async () => {
+    const { plan: p } = await plan('scaleUp', 'scaleDown');
+    expect(p.nodes.flatMap(units).sort()).toEqual(['stop blog-web-2 (scaled to 1)', 'stop blog-web-3 (scaled to 1)']);
+    expect(byNode(p).get('edge')!.routes[0].upstreamsRemoved).toHaveLength(2);
+    await expectGolden('02-scale-down', p);
+  });
+
+  it('adding an app with addons creates its database and starts it on one node', async () => {
+    const { plan: p } = await plan('scaleDown', 'addApp');
+    expect(p.summary.appsAdded).toEqual(['shop']);
+    const home = p.nodes.find((n) => n.addons.length > 0)!;
+    expect(home.addons).toEqual([
+      { app: 'shop', addon: 'postgres', action: 'create' },
+      { app: 'shop', addon: 'redis', action: 'create' },
+    ]);
+    expect(units(home)).toContain('start shop-web-1 (new app)');
+    expect(home.apps.added).toContain('shop');
+    expect(byNode(p).get('edge')!.routes.map((r) => `${r.action} ${r.domain}`)).toEqual(['add shop.example.com']);
+    await expectGolden('03-add-app', p);
+  });
+
+  it('an env change restarts only that app, and renders only the nodes hosting it', async () => {
+    const { plan: p, rendered } = await plan('addApp', 'env');
+    const blogNodes = p.nodes.map((n) => n.node);
+    expect(p.nodes.flatMap(units)).toEqual(['restart blog-web-1 (env LOG_LEVEL changed)']);
+    expect(p.summary).toMatchObject({ nodesChanged: 1, nodesUnchanged: 4, restarts: 1 });
+    expect(rendered.base).toHaveLength(5);
+    expect(rendered.head).toEqual(blogNodes);
+    await expectGolden('04-env', p);
+  });
+
+  it('adding a domain changes the route on the ingress node only', async () => {
+    const { plan: p } = await plan('env', 'domain');
+    expect(p.nodes.map((n) => n.node)).toEqual(['edge']);
+    expect(p.nodes[0].routes.map((r) => `${r.action} ${r.domain}`)).toEqual(['add www.example.com']);
+    expect(p.nodes[0].units).toEqual([]);
+    await expectGolden('05-domain', p);
+  });
+
+  it('moving a node label moves its instances: stop there, start elsewhere', async () => {
+    const { plan: p } = await plan('scaleBack', 'relabel');
+    const stops = byNode(p).get('web-3')!.units;
+    expect(stops.length).toBeGreaterThan(0);
+    for (const u of stops) {
+      expect(u.action).toBe('stop');
+      expect(u.reasons[0]).toMatch(/^moved to web-[12]$/);
+      const target = u.reasons[0].slice('moved to '.length);
+      expect(units(byNode(p).get(target))).toContain(`start ${u.unit} (moved from web-3)`);
+    }
+    await expectGolden('06-relabel', p);
+  });
+
+  it('removing an addon warns loudly that its data is not dropped', async () => {
+    const { plan: p } = await plan('relabel', 'dropAddon');
+    const home = p.nodes.find((n) => n.addons.length > 0)!;
+    expect(home.addons).toEqual([{ app: 'shop', addon: 'redis', action: 'remove' }]);
+    expect(home.warnings).toEqual([`shop's Redis server on ${home.node} is no longer managed: it is not dropped, and its data stays on the node until you remove it by hand`]);
+    expect(units(home)).toEqual(['restart shop-web-1 (addons changed)']);
+    await expectGolden('07-drop-addon', p);
+  });
+
+  it('removing an app stops it, removes its route and warns about its database', async () => {
+    const { plan: p } = await plan('dropAddon', 'removeApp');
+    expect(p.summary.appsRemoved).toEqual(['shop']);
+    expect(p.nodes.flatMap(units)).toEqual(['stop shop-web-1 (app removed)']);
+    expect(byNode(p).get('edge')!.routes.map((r) => `${r.action} ${r.domain}`)).toEqual(['remove shop.example.com']);
+    expect(p.summary.warnings).toBe(1);
+    await expectGolden('08-remove-app', p);
+  });
+
+  it('a broken spec fails with file:line:col errors, naming the revision', async () => {
+    const err = await plan('removeApp', 'broken').catch((e) => e);
+    expect(err).toBeInstanceOf(SpecError);
+    expect(err.problems.map(formatProblem)).toEqual(["apps/jobs.yaml:4:40: processes.worker.instances must be an integer, got string 'one'"]);
+    expect(err.message).toBe(`1 problem in ${c.broken.slice(0, 7)} (${c.broken})`);
+  });
+
+  it('two identical trees: no change', async () => {
+    const { plan: p } = await plan('removeApp', 'removeApp');
+    expect(p.nodes).toEqual([]);
+    expect(p.summary.nodesUnchanged).toBe(5);
+  });
+
+  it('secrets appear by name only; a secret value put in env is refused without being printed', async () => {
+    const { plan: p } = await plan('initial', 'scaleUp', true);
+    expect(JSON.stringify(p)).toContain('SESSION_KEY:/run/secrets/blog/SESSION_KEY');
+    repo.write({ 'apps/blog.yaml': blog({ env: 'info, DB_PASSWORD: hunter2-s3cr3t' }) });
+    try {
+      const r = await runCli(['plan', '--repo', repo.dir, '--base', c.initial]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toMatch(/^apps\/blog\.yaml:\d+:\d+: env key 'DB_PASSWORD' looks like a secret/m);
+      expect(r.stdout + r.stderr).not.toContain('hunter2-s3cr3t');
+    } finally {
+      await repo.git('checkout', '-q', '--', 'apps/blog.yaml');
+    }
+  });
+});
+
+describe('skyrec plan (CLI)', () => {
+  it('--detailed-exitcode: 0 without changes, 2 with, 1 on error', async () => {
+    const same = await runCli(['plan', '--repo', repo.dir, '--base', c.removeApp, '--head', c.removeApp, '--detailed-exitcode']);
+    expect(same.code).toBe(0);
+    expect(same.stdout).toMatch(/No changes\. 5 nodes unchanged\./);
+    const changed = await runCli(['plan', '--repo', repo.dir, '--base', c.initial, '--head', c.scaleUp, '--detailed-exitcode']);
+    expect(changed.code).toBe(2);
+    const broken = await runCli(['plan', '--repo', repo.dir, '--base', c.removeApp, '--head', c.broken, '--detailed-exitcode']);
+    expect(broken.code).toBe(1);
+    expect(broken.stderr).toMatch(/^apps\/jobs\.yaml:4:40: /m);
+    const plain = await runCli(['plan', '--repo', repo.dir, '--base', c.initial, '--head', c.scaleUp]);
+    expect(plain.code).toBe(0);
+  });
+
+  it('defaults: head is the working tree with uncommitted edits, base the merge-base with main', async () => {
+    await repo.git('checkout', '-q', '-b', 'feature', c.removeApp);
+    try {
+      repo.write({ 'apps/jobs.yaml': JOBS.replace('instances: 1', 'instances: 2') });
+      const r = await runCli(['plan', '--repo', repo.dir, '--format', 'json']);
+      expect(r.code).toBe(0);
+      const p = JSON.parse(r.stdout) as Plan;
+      expect(p.head).toEqual({ revision: null, label: 'working tree' });
+      expect(p.base.revision).toBe(c.removeApp);
+      expect(p.nodes.flatMap(units)).toEqual(['start jobs-worker-2 (scaled to 2)']);
+      expect(await repo.git('status', '--porcelain')).toBe('M apps/jobs.yaml');
+    } finally {
+      repo.write({ 'apps/jobs.yaml': JOBS.replace('instances: 1', 'instances: one') });
+      await repo.git('checkout', '-q', '--force', 'main');
+    }
+  });
+
+  it('--format markdown --split-dir writes numbered parts with markers', async () => {
+    const dir = makeTempDir();
+    try {
+      const r = await runCli(['plan', '--repo', repo.dir, '--base', c.initial, '--head', c.removeApp, '--format', 'markdown', '--split-dir', dir.dir]);
+      expect(r.code).toBe(0);
+      expect(r.stdout.trim()).toBe(`${dir.dir}/plan-1.md`);
+    } finally {
+      dir.cleanup();
+    }
+  });
+});
