@@ -196,7 +196,7 @@ function diffFiles(node: string, before: Record<string, string>, after: Record<s
     if (withDiff) {
       change.diff = createTwoFilesPatch(b === undefined ? '/dev/null' : `a/${node}/${path}`, a === undefined ? '/dev/null' : `b/${node}/${path}`, b ?? '', a ?? '', undefined, undefined, { context: 3 })
         .split('\n')
-        .slice(2) // the '====' banner and its blank header line
+        .slice(1) // the '====' banner
         .join('\n');
     }
     changes.push(change);

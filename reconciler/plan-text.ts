@@ -30,10 +30,11 @@ export function formatPlanText(plan: Plan, opts: { color: boolean }): string {
   return lines.join('\n') + '\n';
 }
 
-/** 'origin/main (3f2a9c1)'; the working tree has no revision to show. */
+/** 'origin/main (3f2a9c1)'; a revision asked for by hash is just its short hash; the working tree has none. */
 export function describeRevision(rev: RevisionLabel): string {
-  const short = rev.revision?.slice(0, 7);
-  return short && short !== rev.label ? `${rev.label} (${short})` : rev.label;
+  if (!rev.revision) return rev.label;
+  const short = rev.revision.slice(0, 7);
+  return rev.revision.startsWith(rev.label) ? short : `${rev.label} (${short})`;
 }
 
 /** '1 restart', '2 restarts'. */
@@ -54,14 +55,17 @@ export function describePlanSummary(plan: Plan): string {
   );
 }
 
-/** 'postgres database', 'redis server': what the addon puts on the node. */
+/** Named as plan-diff.ts names them in its warnings, so an addon line and its warning read alike. */
 export function describeAddon(a: AddonChange): string {
-  return a.addon === 'postgres' ? 'postgres database' : 'redis server';
+  return a.addon === 'postgres' ? 'PostgreSQL database' : 'Redis server';
 }
 
-/** A removed addon is only forgotten, never dropped: say so loudly wherever it is listed. */
+/**
+ * A removed addon is only forgotten, never dropped. The loud part is the plan's own warning
+ * (warnings[] carries one for every removed addon); this line says what changes.
+ */
 export function describeAddonRemoval(a: AddonChange): string {
-  return `${describeAddon(a)} for ${a.app} removed: no longer managed, its data is NOT dropped`;
+  return `${describeAddon(a)} for ${a.app} removed (no longer managed; its data stays)`;
 }
 
 export function describeNodeStatus(node: NodePlan): string {
@@ -94,7 +98,7 @@ function formatNode(node: NodePlan, paint: Paint): string[] {
     else out.push(change(`route ${r.domain}${formatUpstreamChange(r)}${formatReasons(r.reasons)}`));
   }
   for (const a of node.addons) {
-    out.push(a.action === 'create' ? add(`${describeAddon(a)} for ${a.app} (created)`) : warn(describeAddonRemoval(a)));
+    out.push(a.action === 'create' ? add(`${describeAddon(a)} for ${a.app} (created)`) : remove(describeAddonRemoval(a)));
   }
   out.push(...node.warnings.map(warn));
   for (const f of node.files) out.push(...formatFile(f, { add, change, remove }, paint));

@@ -64,4 +64,57 @@ async function benchRender(): Promise<void> {
   }
 }
 
+/** A git repo with commit A and two heads: one app changed, and 200 apps changed. */
+async function makePlanRepo(dir: string): Promise<{ repo: string; a: string; one: string; many: string; dirs: Record<string, string> }> {
+  const dirs = { a: join(dir, 'a'), one: join(dir, 'one'), many: join(dir, 'many') };
+  writeSyntheticRepo(dirs.a, { apps: 2000, nodes: 200 });
+  writeSyntheticRepo(dirs.one, { apps: 2000, nodes: 200, changed: 1 });
+  writeSyntheticRepo(dirs.many, { apps: 2000, nodes: 200, changed: 200 });
+  const repo = join(dir, 'repo');
+  const git = (...args: string[]) => exec(['git', '-c', 'user.name=bench', '-c', 'user.email=bench@skyrec.invalid', ...args], { cwd: repo });
+  // Stage each tree straight from its folder: no copying, and content (not mtimes) decides.
+  const commitTree = async (from: string, message: string) => {
+    await git(`--work-tree=${from}`, 'add', '-A');
+    await git('commit', '-q', '-m', message);
+    return (await git('rev-parse', 'HEAD')).stdout.trim();
+  };
+  await exec(['mkdir', '-p', repo]);
+  await git('init', '-q', '-b', 'main');
+  const a = await commitTree(dirs.a, 'A');
+  const one = await commitTree(dirs.one, 'one app changed');
+  await git('branch', 'many', a);
+  await git('symbolic-ref', 'HEAD', 'refs/heads/many');
+  await git('read-tree', 'HEAD');
+  const many = await commitTree(dirs.many, '200 apps changed');
+  await git('gc', '-q'); // a clone's objects are packed
+  return { repo, a, one, many, dirs };
+}
+
+async function benchPlan(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-plan-'));
+  try {
+    const { repo, a, one, many, dirs } = await makePlanRepo(dir);
+    const warm = { SKYREC_CACHE_DIR: join(dir, 'cache') };
+    const plan = (head: string, ...flags: string[]) => () => ['bin/skyrec.js', 'plan', '--repo', repo, '--base', a, '--head', head, '--format', 'json', ...flags];
+    await exec([process.execPath, ...plan(many)()], { cwd: root, env: warm });
+    const baseline = (d: string) => () => [join(root, 'dist/test/bench/parse-baseline.js'), dirs.a, d];
+    const one1 = await measure('parse-only baseline, A + B', baseline(dirs.one));
+    report(`plan, 1 app changed: 2,000 apps / 200 nodes, packed git repo, median of ${RUNS} runs`, [
+      one1,
+      await measure('plan, cold (--no-cache)', plan(one, '--no-cache')),
+      await measure('plan, warm parse cache', plan(one), warm),
+    ], one1);
+    const many1 = await measure('parse-only baseline, A + B', baseline(dirs.many));
+    report(`plan, 200 apps changed: 2,000 apps / 200 nodes, packed git repo, median of ${RUNS} runs`, [
+      many1,
+      await measure('plan, cold (--no-cache)', plan(many, '--no-cache')),
+      await measure('plan, warm parse cache', plan(many), warm),
+      await measure('plan --diff, warm parse cache', plan(many, '--diff'), warm),
+    ], many1);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 await benchRender();
+await benchPlan();

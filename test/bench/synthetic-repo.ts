@@ -3,13 +3,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
-export function writeSyntheticRepo(dir: string, opts: { apps: number; nodes: number; variant?: number }): void {
+/** `changed` apps (the first ones) get variant 1 of their env, the others variant 0. */
+export function writeSyntheticRepo(dir: string, opts: { apps: number; nodes: number; changed?: number }): void {
   mkdirSync(join(dir, 'apps'), { recursive: true });
   mkdirSync(join(dir, 'src', 'web'), { recursive: true });
   writeFileSync(join(dir, 'src', 'web', 'package.json'), '{ "name": "web", "version": "1.0.0", "private": true }\n');
   writeFileSync(join(dir, 'src', 'web', 'package-lock.json'), '{ "name": "web", "version": "1.0.0", "lockfileVersion": 3, "requires": true, "packages": { "": { "name": "web", "version": "1.0.0" } } }\n');
   writeFileSync(join(dir, 'fleet.yaml'), fleetYaml(opts.nodes));
-  for (let i = 0; i < opts.apps; i++) writeFileSync(join(dir, 'apps', `${appName(i)}.yaml`), appYaml(i, opts.variant ?? 0));
+  for (let i = 0; i < opts.apps; i++) writeFileSync(join(dir, 'apps', `${appName(i)}.yaml`), appYaml(i, i < (opts.changed ?? 0) ? 1 : 0));
 }
 
 export function appName(i: number): string {

@@ -5,7 +5,7 @@ import fc from 'fast-check';
 import type { NodePlan, Plan } from '../../reconciler/plan-model.js';
 import { formatPlanJson } from '../../reconciler/plan-json.js';
 import { formatPlanMarkdown } from '../../reconciler/plan-markdown.js';
-import { formatPlanText, splitLines, useColor } from '../../reconciler/plan-text.js';
+import { describeRevision, formatPlanText, splitLines, useColor } from '../../reconciler/plan-text.js';
 import { makeAddon, makeDiff, makeFile, makeLongDiff, makeNodePlan, makePlan, makeRoute, makeUnit } from './plan-builders.js';
 
 function makeFullPlan(): Plan {
@@ -23,7 +23,7 @@ function makeFullPlan(): Plan {
       makeRoute('legacy.acme.example', 'remove'),
     ],
     addons: [makeAddon('shop', 'postgres', 'create'), makeAddon('legacy', 'redis', 'remove')],
-    warnings: ['redis server for legacy is no longer managed; its data in /var/lib/redis-legacy is not deleted'],
+    warnings: ["legacy's Redis server on web-1 is no longer managed: it is not dropped, and its data stays on the node until you remove it by hand"],
     files: [
       makeFile('apps/shop.nix', 'add', makeDiff('apps/shop.nix', ['+{ ... }:', '+{', '+  systemd.services.shop-web-1.enable = true;', '+}'])),
       makeFile('apps/blog.nix', 'change', makeDiff('apps/blog.nix', [
@@ -65,7 +65,8 @@ describe('formatPlanText', () => {
     expect(text).toContain('  ~ restart blog-web-1 (command changed, env LOG_LEVEL changed)\n');
     expect(text).toContain('  + route shop.acme.example → 10.0.0.11:20001, 10.0.0.12:20002\n');
     expect(text).toContain('  ~ route blog.acme.example: +10.0.0.12:20003 -10.0.0.11:20001\n');
-    expect(text).toContain('  ! redis server for legacy removed: no longer managed, its data is NOT dropped\n');
+    expect(text).toContain('  - Redis server for legacy removed (no longer managed; its data stays)\n');
+    expect(text).toContain("  ! legacy's Redis server on web-1 is no longer managed: it is not dropped");
     expect(text.trimEnd().split('\n').at(-1)).toBe(
       '4 nodes change, 3 unchanged: 1 app added, 1 changed, 1 removed; 3 starts, 2 restarts, 2 stops; 4 route changes; 2 warnings.',
     );
@@ -84,6 +85,18 @@ describe('formatPlanText', () => {
     const text = formatPlanText(noChanges, { color: false });
     expect(text).toBe('Plan: origin/main (3f2a9c1) → HEAD (c0ffee0)\n\nNo changes. 5 nodes unchanged.\n');
     await expect(text).toMatchFileSnapshot('../golden/plan/no-changes.txt');
+  });
+});
+
+describe('describeRevision', () => {
+  const sha = '910100ef10f4dfd9985d1c55232ac3cdedac7cb7';
+  it.each([
+    [{ revision: sha, label: 'origin/main' }, 'origin/main (910100e)'],
+    [{ revision: sha, label: sha }, '910100e'],
+    [{ revision: sha, label: '910100ef1' }, '910100e'],
+    [{ revision: null, label: 'working tree' }, 'working tree'],
+  ])('%o → %s', (rev, expected) => {
+    expect(describeRevision(rev)).toBe(expected);
   });
 });
 
