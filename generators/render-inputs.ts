@@ -35,11 +35,13 @@ export function digestInputs(config: Config, index: PlacementIndex, opts: Render
     .filter((a) => a.domains.length > 0)
     .map((a: App) => [a.name, a.domains, a.processes.find((p) => p.name === 'web')?.healthcheck, index.byApp.get(a.name)?.filter((i) => i.process === 'web') ?? []]);
   const ingress = sha(JSON.stringify(routes));
+  const anchored = new Map<string, string[]>();
+  for (const [app, node] of Object.entries(index.anchors)) (anchored.get(node) ?? anchored.set(node, []).get(node)!).push(app);
   const digests = new Map<string, string>();
   for (const node of config.fleet.nodes) {
     const h = createHash('sha256').update(common).update(node.name);
     for (const i of index.byNode.get(node.name) ?? []) h.update(`${appDigest.get(i.app)}/${i.process}/${i.index}/${i.port}\n`);
-    for (const [app, anchor] of Object.entries(index.anchors)) if (anchor === node.name) h.update(`anchor ${appDigest.get(app)}\n`);
+    for (const app of anchored.get(node.name) ?? []) h.update(`anchor ${appDigest.get(app)}\n`);
     if (node.ingress) h.update(ingress);
     digests.set(node.name, h.digest('hex'));
   }

@@ -43,22 +43,25 @@ export interface RenderOptions extends CaddyOptions {
 }
 
 /** Indexes a placement for rendering: instances by app and by node. */
-export function indexPlacement(placement: Placement) {
+export function indexPlacement(config: Config, placement: Placement) {
   const byApp = new Map<string, Instance[]>();
   const byNode = new Map<string, Instance[]>();
   for (const i of placement.instances) {
     (byApp.get(i.app) ?? byApp.set(i.app, []).get(i.app)!).push(i);
     (byNode.get(i.node) ?? byNode.set(i.node, []).get(i.node)!).push(i);
   }
-  return { byApp, byNode, anchors: placement.anchors };
+  const anchoredOn = new Map<string, string[]>();
+  for (const [app, node] of Object.entries(placement.anchors)) (anchoredOn.get(node) ?? anchoredOn.set(node, []).get(node)!).push(app);
+  const apps = new Map(config.apps.map((a) => [a.name, a]));
+  return { apps, byApp, byNode, anchors: placement.anchors, anchoredOn };
 }
 
-/** The instances of each app on one node, anchored apps included (with no instance there). */
-function groupByApp(config: Config, index: PlacementIndex, node: string): Map<string, Instance[]> {
+/** The instances of each app on one node, anchored apps included (with no instance there), by app name. */
+function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]> {
   const groups = new Map<string, Instance[]>();
   for (const i of index.byNode.get(node) ?? []) (groups.get(i.app) ?? groups.set(i.app, []).get(i.app)!).push(i);
-  for (const app of config.apps) if (index.anchors[app.name] === node && !groups.has(app.name)) groups.set(app.name, []);
-  return groups;
+  for (const app of index.anchoredOn.get(node) ?? []) if (!groups.has(app)) groups.set(app, []);
+  return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
 export type PlacementIndex = ReturnType<typeof indexPlacement>;
@@ -83,10 +86,8 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   const onNode = index.byNode.get(nodeName) ?? [];
   const files: Record<string, string> = {};
   const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, apps: {} };
-  const groups = groupByApp(config, index, nodeName);
-  for (const app of config.apps) {
-    const instances = groups.get(app.name);
-    if (!instances) continue;
+  for (const [name, instances] of groupByApp(index, nodeName)) {
+    const app = index.apps.get(name)!;
     const isAnchor = index.anchors[app.name] === nodeName;
     files[`apps/${app.name}.nix`] = renderAppModule(app, nodeName, instances, isAnchor, config.fleet.settings);
     const processes: Manifest['apps'][string]['processes'] = {};
@@ -111,7 +112,7 @@ function sortKeys(files: Record<string, string>): Record<string, string> {
 
 /** Renders every node of the fleet, in fleet.yaml order, reusing opts.cache where inputs match. */
 export function renderFleet(config: Config, placement: Placement, opts: RenderOptions): RenderedNode[] {
-  const index = indexPlacement(placement);
+  const index = indexPlacement(config, placement);
   const digests = digestInputs(config, index, opts);
   return config.fleet.nodes.map((n) => {
     const inputs = digests.get(n.name)!;

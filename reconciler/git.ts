@@ -2,14 +2,17 @@
 // tree, all through isomorphic-git's object store (no checkout, no working-tree change).
 import fs from 'node:fs';
 import git from 'isomorphic-git';
+import { join } from 'node:path';
 import type { ConfigSource } from '../schema/source.js';
 import { GitError } from './errors.js';
 
 /** Object reads shared by every source of one repo: packfile indexes, trees and blobs by id. */
 export interface GitReader {
   dir: string;
+  /** Passed to every call so that isomorphic-git does not look for it each time. */
+  gitdir: string;
   cache: object;
-  trees: Map<string, Promise<TreeEntry[]>>;
+  trees: Map<string, Promise<Map<string, TreeEntry>>>;
   blobs: Map<string, Promise<string>>;
 }
 
@@ -21,7 +24,7 @@ interface TreeEntry {
 }
 
 export function openGit(dir: string): GitReader {
-  return { dir, cache: {}, trees: new Map(), blobs: new Map() };
+  return { dir, gitdir: join(dir, '.git'), cache: {}, trees: new Map(), blobs: new Map() };
 }
 
 /** Is `dir` the top of a git repository? */
@@ -41,7 +44,7 @@ export async function resolveRevision(r: GitReader, rev: string): Promise<string
     const count = step[0] === '~' ? n : 1;
     if (step[0] === '^' && n !== 1) throw new GitError(`'${rev}': only the first parent (^ or ^1) is supported`);
     for (let i = 0; i < count; i++) {
-      const { commit } = await git.readCommit({ fs, dir: r.dir, oid, cache: r.cache });
+      const { commit } = await git.readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
       if (commit.parent.length === 0) throw new GitError(`'${rev}' goes past the first commit`);
       oid = commit.parent[0];
     }
@@ -64,7 +67,7 @@ async function resolveBase(r: GitReader, name: string, rev: string): Promise<str
 
 /** Annotated tags point at a tag object; follow them to the commit. */
 async function peelToCommit(r: GitReader, oid: string): Promise<string> {
-  const obj = await git.readObject({ fs, dir: r.dir, oid, cache: r.cache });
+  const obj = await git.readObject({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
   if (obj.type === 'tag') return peelToCommit(r, (obj.object as { object: string }).object);
   if (obj.type !== 'commit') throw new GitError(`${oid} is a ${obj.type}, not a commit`);
   return oid;
@@ -75,11 +78,13 @@ export async function findMergeBase(r: GitReader, a: string, b: string): Promise
   return (base as string | undefined) ?? null;
 }
 
-/** The tree entries at `path` of a tree (memoized by tree id). */
-function readTreeAt(r: GitReader, treeOid: string): Promise<TreeEntry[]> {
+/** A tree's entries by name (memoized by tree id). */
+function readTreeAt(r: GitReader, treeOid: string): Promise<Map<string, TreeEntry>> {
   let entries = r.trees.get(treeOid);
   if (!entries) {
-    entries = git.readTree({ fs, dir: r.dir, oid: treeOid, cache: r.cache }).then((t) => t.tree as TreeEntry[]);
+    entries = git
+      .readTree({ fs, dir: r.dir, gitdir: r.gitdir, oid: treeOid, cache: r.cache })
+      .then((t) => new Map((t.tree as TreeEntry[]).map((e) => [e.path, e])));
     r.trees.set(treeOid, entries);
   }
   return entries;
@@ -88,7 +93,7 @@ function readTreeAt(r: GitReader, treeOid: string): Promise<TreeEntry[]> {
 function readBlobText(r: GitReader, oid: string): Promise<string> {
   let text = r.blobs.get(oid);
   if (!text) {
-    text = git.readBlob({ fs, dir: r.dir, oid, cache: r.cache }).then(({ blob }) => Buffer.from(blob).toString('utf8'));
+    text = git.readBlob({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache }).then(({ blob }) => Buffer.from(blob).toString('utf8'));
     r.blobs.set(oid, text);
   }
   return text;
@@ -96,7 +101,7 @@ function readBlobText(r: GitReader, oid: string): Promise<string> {
 
 /** A ConfigSource reading a commit's tree. Symlinks read as absent: they could point anywhere. */
 export async function commitSource(r: GitReader, commit: string): Promise<ConfigSource> {
-  const { commit: c } = await git.readCommit({ fs, dir: r.dir, oid: commit, cache: r.cache });
+  const { commit: c } = await git.readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid: commit, cache: r.cache });
   const root = c.tree;
 
   async function lookup(path: string): Promise<TreeEntry | { type: 'tree'; oid: string } | null> {
@@ -105,7 +110,7 @@ export async function commitSource(r: GitReader, commit: string): Promise<Config
     let tree = root;
     const parts = path.split('/');
     for (let i = 0; i < parts.length; i++) {
-      const entry = (await readTreeAt(r, tree)).find((e) => e.path === parts[i]);
+      const entry = (await readTreeAt(r, tree)).get(parts[i]);
       if (!entry || entry.mode === '120000') return null;
       if (i === parts.length - 1) return entry;
       if (entry.type !== 'tree') return null;
@@ -125,7 +130,7 @@ export async function commitSource(r: GitReader, commit: string): Promise<Config
     },
     async listDir(path) {
       const e = await lookup(path);
-      return e?.type === 'tree' ? (await readTreeAt(r, e.oid)).map((x) => x.path) : null;
+      return e?.type === 'tree' ? [...(await readTreeAt(r, e.oid)).keys()] : null;
     },
     async stat(path) {
       const e = await lookup(path);

@@ -41,7 +41,7 @@ export function diffRevisions(base: RevisionState, head: RevisionState, opts: { 
   const baseNodes = new Map(base.nodes.map((n) => [n.node, n]));
   const headNodes = new Map(head.nodes.map((n) => [n.node, n]));
   const names = [...head.nodes.map((n) => n.node), ...base.nodes.map((n) => n.node).filter((n) => !headNodes.has(n))];
-  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map() };
+  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), anchored: new Map() };
   const nodes: NodePlan[] = [];
   let unchanged = 0;
   for (const name of names) {
@@ -78,7 +78,19 @@ type Ctx = {
   headApps: Map<string, App>;
   /** routesOf per revision, computed once and only when an ingress node changes. */
   routes: Map<RevisionState, Map<string, Route>>;
+  anchored: Map<RevisionState, Map<string, string[]>>;
 };
+
+/** The apps anchored on a node in a revision (indexed once per revision). */
+function anchoredOn(ctx: Ctx, state: RevisionState, node: string): string[] {
+  let byNode = ctx.anchored.get(state);
+  if (!byNode) {
+    byNode = new Map();
+    for (const [app, n] of Object.entries(state.placement.anchors)) (byNode.get(n) ?? byNode.set(n, []).get(n)!).push(app);
+    ctx.anchored.set(state, byNode);
+  }
+  return byNode.get(node) ?? [];
+}
 
 function routesFor(ctx: Ctx, state: RevisionState): Map<string, Route> {
   let routes = ctx.routes.get(state);
@@ -161,7 +173,8 @@ const ADDON_NOUN = { postgres: 'PostgreSQL database', redis: 'Redis server' };
 function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
   const has = (state: RevisionState, app: App | undefined, addon: (typeof ADDONS)[number]) =>
     !!app && app.addons[addon] && state.placement.anchors[app.name] === node;
-  const names = [...new Set([...ctx.baseApps.keys(), ...ctx.headApps.keys()])].sort();
+  // Only apps anchored here, before or after, can have addons here.
+  const names = [...new Set([...anchoredOn(ctx, ctx.base, node), ...anchoredOn(ctx, ctx.head, node)])].sort();
   for (const name of names) {
     const b = ctx.baseApps.get(name);
     const h = ctx.headApps.get(name);
