@@ -66,6 +66,10 @@ export interface Node {
   /** Bytes available to instances; null means unlimited. */
   memoryBytes: number | null;
   ingress: boolean;
+  /** nixos-rebuild --build-host, or null to build where skyrec runs. */
+  buildHost: string | null;
+  /** How to gain root on the target, or null when host logs in as root. */
+  sudo: 'sudo' | 'use-remote-sudo' | null;
 }
 
 export interface Settings {

@@ -45,6 +45,8 @@ export function normalizeNode(spec: NodeSpec): Node {
     labels: { ...spec.labels },
     memoryBytes: spec.capacity?.memory ? parseSize(spec.capacity.memory) : null,
     ingress: spec.ingress ?? false,
+    buildHost: spec.buildHost ?? null,
+    sudo: spec.sudo ?? null,
   };
 }
 

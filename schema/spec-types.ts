@@ -261,6 +261,14 @@ export interface NodeSpec {
    * Runs Caddy with every app's public domains (default false).
    */
   ingress?: boolean;
+  /**
+   * Build the node's system on this ssh target instead of locally (nixos-rebuild --build-host).
+   */
+  buildHost?: string;
+  /**
+   * How to gain root on the target when host is not root@: 'sudo' (nixos-rebuild --sudo, current NixOS) or 'use-remote-sudo' (older nixos-rebuild). Default: none.
+   */
+  sudo?: 'sudo' | 'use-remote-sudo';
 }
 export interface CapacitySpec {
   /**

@@ -20,6 +20,8 @@ export function makeNode(name: string, over: Partial<Node> & { memory?: string }
     labels: {},
     memoryBytes: memory === undefined ? null : bytes(memory),
     ingress: false,
+    buildHost: null,
+    sudo: null,
     ...rest,
   };
 }

@@ -31,6 +31,8 @@ test('the fixture repo normalizes to the expected Config', async () => {
           labels: web,
           memoryBytes: 8 * GiB,
           ingress: true,
+          buildHost: null,
+          sudo: null,
         },
         {
           name: 'web-2',
@@ -40,6 +42,8 @@ test('the fixture repo normalizes to the expected Config', async () => {
           labels: web,
           memoryBytes: 8 * GiB,
           ingress: false,
+          buildHost: null,
+          sudo: null,
         },
         {
           name: 'db-1',
@@ -49,6 +53,8 @@ test('the fixture repo normalizes to the expected Config', async () => {
           labels: { role: 'db' },
           memoryBytes: null,
           ingress: false,
+          buildHost: null,
+          sudo: null,
         },
       ],
     },
@@ -132,6 +138,8 @@ test('settings and node defaults, and apps inheriting autoRollback from the roll
         labels: {},
         memoryBytes: null,
         ingress: false,
+        buildHost: null,
+        sudo: null,
       },
     ],
   });

@@ -1,0 +1,80 @@
+// The node driver interface: how skyrec reads, switches and rolls back one node. Two drivers
+// implement it: nixos (production, over ssh) and local (a NixOS node simulated on this machine,
+// for development, demos and tests). The rollout engine (reconciler/rollout.ts) drives both
+// the same way, so every rollout, health and rollback path runs end to end on one machine.
+import type { Node } from '../schema/model.js';
+import type { RenderedNode } from '../generators/render-node.js';
+import type { LocalRunSpec } from '../generators/render-local.js';
+
+/** What to deploy on one node. */
+export interface NodeTarget {
+  node: Node;
+  /** The node's rendered NixOS files; manifest.hash decides whether the node switches at all. */
+  rendered: RenderedNode;
+  /** The config repo revision deployed (null: a working tree). */
+  revision: string | null;
+  /** What the local driver runs on this node (pure data, see generators/render-local.ts). */
+  local: LocalRunSpec;
+}
+
+/** The files of the config repo a generation needs (local driver: app sources under build.path). */
+export interface SourceReader {
+  /** Every file under `dir` (relative to the repo root), recursively, as repo-relative paths, sorted. */
+  listFiles(dir: string): Promise<string[]>;
+  readBytes(path: string): Promise<Buffer>;
+}
+
+/** A problem found before any node switches; the apply stops and reports all of them. */
+export interface PreflightProblem {
+  node: string;
+  message: string;
+}
+
+export interface NodeDriver {
+  readonly kind: 'nixos' | 'local';
+
+  /**
+   * Checks what must hold before anything switches, for every target: secret files present
+   * (local: --secrets-dir/<app>/<NAME>), programs found, packages the driver can run.
+   */
+  preflight(targets: NodeTarget[]): Promise<PreflightProblem[]>;
+
+  /** The node's current system generation number, or null when it has none yet. */
+  currentGeneration(node: Node): Promise<number | null>;
+
+  /**
+   * Arms the node's own rollback: unless disarmed within `timeoutMs`, the node switches itself
+   * back to `generation` (nixos: systemd-run --on-active on the node; local: a detached watchdog).
+   * A null generation means "no previous generation": the node stops everything instead.
+   */
+  armRollback(node: Node, generation: number | null, timeoutMs: number): Promise<void>;
+  disarmRollback(node: Node): Promise<void>;
+
+  /**
+   * Builds the target's generation, makes it current and activates it: stops removed
+   * instances, runs the release command, starts new ones, restarts changed ones, reloads the
+   * ingress. Returns the new generation number. `sources` reads app sources of the revision.
+   */
+  switchNode(target: NodeTarget, sources: SourceReader): Promise<number>;
+
+  /** Switches the node to an earlier generation and activates it. */
+  rollbackNode(node: Node, generation: number): Promise<void>;
+
+  /** The URL a health check uses to reach an instance on the node (local: 127.0.0.1). */
+  instanceUrl(node: Node, port: number, path: string): string;
+
+  /** The base URL of an ingress node's HTTP listener (requests carry the domain in Host). */
+  ingressUrl(node: Node): string;
+
+  /** Of `units` (without .service), those that are not running on the node. */
+  inactiveUnits(node: Node, units: string[]): Promise<string[]>;
+
+  /**
+   * Takes upstreams ('<node>:<port>') out of every ingress node's routes, or puts them back
+   * (drained: the full set to keep out), so that instances restart without failing requests.
+   */
+  setDrained(ingressNodes: Node[], drained: { node: string; port: number }[]): Promise<void>;
+
+  /** Local driver: stops every process, Caddy, PostgreSQL and Redis it started. */
+  down?(): Promise<void>;
+}
