@@ -16,6 +16,8 @@ export interface LocalProcess {
   /** Secret names, read from --secrets-dir/<app>/<NAME> when the process starts. */
   secrets: string[];
   addons: { postgres: boolean; redis: boolean };
+  /** The app's deploy.autoRollback (default: settings.rollout.autoRollback). */
+  autoRollback: boolean;
 }
 
 export interface LocalInstance extends LocalProcess {
@@ -47,6 +49,8 @@ export interface LocalRunSpec {
   unsupported: { app: string; message: string }[];
   /** Set on ingress nodes: every domain's route across the fleet. */
   routes: LocalRoute[] | null;
+  /** The domains served by web instances on this node, checked through the ingress after a switch. */
+  routesOfNode: { domain: string; health: { path: string; status: number; timeoutMs: number } }[];
 }
 
 const STATIC_COMMAND = 'exec caddy file-server --root . --listen "127.0.0.1:$PORT"';
@@ -60,6 +64,7 @@ function baseProcess(app: App, unit: string, command: string): LocalProcess {
     env: { ...app.env },
     secrets: app.secrets,
     addons: { ...app.addons },
+    autoRollback: app.autoRollback,
   };
 }
 
@@ -97,6 +102,12 @@ export function renderLocalRunSpec(config: Config, placement: Placement, node: s
       return message ? [{ app: a.name, message }] : [];
     }),
     routes: isIngress ? routesFor(config, placement) : null,
+    routesOfNode: hereApps.flatMap((a) => {
+      const web = a.processes.find((p) => p.name === 'web');
+      if (!web?.healthcheck || !instances.some((i) => i.app === a.name && i.process === 'web')) return [];
+      const { path, status, timeoutMs } = web.healthcheck;
+      return a.domains.map((domain) => ({ domain, health: { path, status, timeoutMs } }));
+    }),
   };
 }
 

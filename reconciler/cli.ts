@@ -14,6 +14,7 @@ import { instancesOf, readManifests, writeRendered } from './write-rendered.js';
 import { initRepo } from './init.js';
 import { packageRoot } from './paths.js';
 import { planRevisions } from './plan.js';
+import { registerApplyCommands } from './cli-apply.js';
 import type { Plan } from './plan-model.js';
 import { formatPlanText, useColor } from './plan-text.js';
 import { formatPlanMarkdown } from './plan-markdown.js';
@@ -115,6 +116,8 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
       else io.stdout.write(formatPlanText(plan, { color: useColor(io.stdout as { isTTY?: boolean }, io.env) }));
       if (opts.detailedExitcode && plan.nodes.length > 0) result.exitCode = 2;
     });
+
+  registerApplyCommands(program, { io, out, log, repoDir, withCache });
 
   program
     .command('schema')

@@ -53,3 +53,70 @@ export class CommandError extends SkyrecError {
     super(`${cmd[0]} failed (exit ${exitCode_ ?? 'signal'}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`);
   }
 }
+
+/** Another apply holds the fleet's lock; running two at once would interleave switches and rollbacks. */
+export class LockedError extends SkyrecError {
+  override readonly code = 'LOCKED';
+  override readonly exitCode = 3;
+  constructor(
+    readonly holder: import('./lock.js').LockHolder,
+    readonly lockPath: string,
+  ) {
+    super(
+      `another skyrec apply holds the lock: pid ${holder.pid} on host ${holder.host}, \`${holder.command}\`, since ${holder.since}`,
+      { hint: `wait for it to finish; if it is gone from that host, remove ${lockPath}` },
+    );
+  }
+}
+
+/** The state database cannot be used as it is (written by a newer skyrec, or misused by a caller). */
+export class StateError extends SkyrecError {
+  override readonly code = 'STATE_ERROR';
+}
+
+/** A node cannot be reached over ssh; names the node and the host skyrec tried. */
+export class NodeUnreachableError extends SkyrecError {
+  override readonly code = 'NODE_UNREACHABLE';
+  constructor(
+    readonly node: string,
+    readonly host: string,
+    detail: string,
+    opts: { cause?: unknown } = {},
+  ) {
+    super(`node ${node} is unreachable over ssh (${host}): ${detail}`, {
+      hint: 'check that the host is up, that it accepts skyrec\'s ssh key, and the ssh options',
+      cause: opts.cause,
+    });
+  }
+}
+
+/** switch-to-configuration failed on a node; `switchExitCode` is its exit code (2, 3, 4 documented). */
+export class ActivationError extends SkyrecError {
+  override readonly code = 'ACTIVATION_FAILED';
+  constructor(
+    readonly node: string,
+    readonly switchExitCode: number | null,
+    message: string,
+    opts: { hint?: string; cause?: unknown } = {},
+  ) {
+    super(message, opts);
+  }
+}
+
+/** The local driver cannot do what was asked (a tool failed to start, a path is unusable). */
+export class LocalDriverError extends SkyrecError {
+  override readonly code = 'LOCAL_DRIVER';
+}
+
+/** An app's release command (migrations) failed, so its instances were not (re)started. */
+export class ReleaseError extends SkyrecError {
+  override readonly code = 'RELEASE_FAILED';
+  constructor(
+    readonly app: string,
+    readonly node: string,
+    /** The last lines of the release's output (stdout then stderr). */
+    readonly outputTail: string,
+  ) {
+    super(`release of ${app} failed on ${node}:\n${outputTail}`, { hint: `fix the release command of ${app} (see its output above), then apply again` });
+  }
+}

@@ -142,3 +142,28 @@ export async function commitSource(r: GitReader, commit: string): Promise<Config
     },
   };
 }
+
+/** Reads whole folders of a commit (app sources for the local driver). Symlinks are skipped. */
+export async function commitFiles(r: GitReader, commit: string): Promise<{ listFiles(dir: string): Promise<string[]>; readBytes(path: string): Promise<Buffer> }> {
+  const { commit: c } = await git.readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid: commit, cache: r.cache });
+  const files = new Map<string, string>();
+  const walk = async (tree: string, prefix: string): Promise<void> => {
+    for (const e of (await readTreeAt(r, tree)).values()) {
+      const path = prefix ? `${prefix}/${e.path}` : e.path;
+      if (e.type === 'tree') await walk(e.oid, path);
+      else if (e.type === 'blob' && e.mode !== '120000') files.set(path, e.oid);
+    }
+  };
+  await walk(c.tree, '');
+  return {
+    async listFiles(dir) {
+      return [...files.keys()].filter((p) => p.startsWith(`${dir}/`)).sort();
+    },
+    async readBytes(path) {
+      const oid = files.get(path);
+      if (!oid) throw new GitError(`${path} is not a file of ${commit.slice(0, 7)}`);
+      const { blob } = await git.readBlob({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
+      return Buffer.from(blob);
+    },
+  };
+}

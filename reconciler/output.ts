@@ -2,6 +2,8 @@
 import type { Writable } from 'node:stream';
 
 export interface Io {
+  /** For confirmation prompts; absent in tests and scripts. */
+  stdin?: NodeJS.ReadableStream & { isTTY?: boolean };
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;

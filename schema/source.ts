@@ -80,3 +80,31 @@ function isPlainRelative(rel: string): boolean {
   if (rel.startsWith('/') || rel.includes('\0') || rel.includes('\\')) return false;
   return rel.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
 }
+
+/** Reads whole folders of a worktree (app sources for the local driver), staying inside it. */
+export function worktreeFiles(dir: string): { listFiles(rel: string): Promise<string[]>; readBytes(rel: string): Promise<Buffer> } {
+  const root = fs.realpathSync(path.resolve(dir));
+  const inside = (rel: string) => {
+    if (!isPlainRelative(rel)) throw new Error(`${rel}: not a path inside the config repo`);
+    const real = fs.realpathSync(path.join(root, rel));
+    if (real !== root && !real.startsWith(root + path.sep)) throw new Error(`${rel}: leads outside the config repo`);
+    return real;
+  };
+  return {
+    async listFiles(rel) {
+      const out: string[] = [];
+      const walk = (r: string) => {
+        for (const e of fs.readdirSync(inside(r), { withFileTypes: true })) {
+          const child = `${r}/${e.name}`;
+          if (e.isDirectory()) walk(child);
+          else if (e.isFile()) out.push(child);
+        }
+      };
+      walk(rel);
+      return out.sort();
+    },
+    async readBytes(rel) {
+      return fs.readFileSync(inside(rel));
+    },
+  };
+}

@@ -1,14 +1,25 @@
 #!/usr/bin/env bash
-# Installs the real tools the tests use, when they are missing: Nix (nix-instantiate) and Caddy.
+# Installs the real tools the tests and the local demo use, when they are missing: Nix, Caddy,
+# PostgreSQL and Redis (the local driver's addons), and OpenSSH's server (the nixos driver's
+# ssh tests). Debian package names; run as root.
 set -euo pipefail
 need=()
 command -v nix-instantiate >/dev/null 2>&1 || need+=(nix-bin)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
+command -v git >/dev/null 2>&1 || need+=(git)
+ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
+command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+[ -x /usr/sbin/sshd ] || need+=(openssh-server)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" != 0 ]; then
-  echo "test/setup.sh: the tests need ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
+  echo "test/setup.sh: skyrec's tests need ${need[*]}; install them (apt-get install ${need[*]}) or run as root" >&2
   exit 1
 fi
 echo "test/setup.sh: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
-DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+apt-get install -y -qq "${need[@]}" >/dev/null
+# Debian starts the packaged services; skyrec runs its own instances, so stop these.
+for svc in postgresql redis-server ssh; do
+  (command -v systemctl >/dev/null && systemctl stop "$svc") >/dev/null 2>&1 || service "$svc" stop >/dev/null 2>&1 || true
+done

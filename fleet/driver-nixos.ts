@@ -1,0 +1,271 @@
+// The production node driver (DESIGN.md §3, §5): nixos-rebuild runs on this machine and targets
+// the node over ssh; generations are read and switched on the node over ssh; the node arms its
+// own rollback with a systemd timer, so a node that becomes unreachable after a switch still
+// returns to its last good generation. Every command goes through the injected exec. The argv
+// builders are pure and exported so tests pin them against nixos-rebuild's documented flags.
+import { basename } from 'node:path';
+import type { Node } from '../schema/model.js';
+import type { Exec, ExecResult } from '../reconciler/exec.js';
+import type { Logger } from '../reconciler/log.js';
+import { escapeShellArg } from '../generators/escape.js';
+import { ActivationError, CommandError, EscapeError, NodeUnreachableError, SkyrecError } from '../reconciler/errors.js';
+import type { NodeDriver, NodeTarget, PreflightProblem } from './driver.js';
+
+/** The system profile and remote program names. Only tests change them (to stand-in scripts). */
+export interface RemoteCommands {
+  profile: string;
+  nixEnv: string;
+  systemdRun: string;
+  systemctl: string;
+}
+
+export const REAL_REMOTE: RemoteCommands = { profile: '/nix/var/nix/profiles/system', nixEnv: 'nix-env', systemdRun: 'systemd-run', systemctl: 'systemctl' };
+export const ROLLBACK_UNIT = 'skyrec-rollback';
+// A transient unit gets systemd's bare manager PATH, which on NixOS does not hold nix-env.
+const TIMER_PATH = '/run/current-system/sw/bin:/run/wrappers/bin';
+
+export interface SshSettings {
+  options: string[];
+  port?: number;
+}
+
+/** A preflight problem that also carries the typed error (branch on `error.code`, not text). */
+export interface NixosPreflightProblem extends PreflightProblem {
+  error?: SkyrecError;
+}
+
+/** `ssh <options> [-p port] <host> -- <words>`: ssh joins the words and the node's shell parses them, so each is quoted. */
+export function buildSshArgv(host: string, remote: string[], ssh: SshSettings): string[] {
+  // The host is one local argv word (no shell), but a leading '-' would be read as an ssh option.
+  if (host.startsWith('-')) throw new EscapeError(`ssh host ${JSON.stringify(host)} must not start with '-'`);
+  const port = ssh.port === undefined ? [] : ['-p', String(ssh.port)];
+  return ['ssh', ...ssh.options, ...port, host, '--', ...remote.map(escapeShellArg)];
+}
+
+/** NIX_SSHOPTS for nixos-rebuild, or undefined when there are none. nixos-rebuild splits it on whitespace, unquoted. */
+export function buildNixSshOpts(ssh: SshSettings): string | undefined {
+  const words = [...ssh.options, ...(ssh.port === undefined ? [] : ['-p', String(ssh.port)])];
+  const bad = words.find((w) => /\s/.test(w) || w === '');
+  if (bad !== undefined) throw new EscapeError(`ssh option ${JSON.stringify(bad)} cannot be passed in NIX_SSHOPTS (it is split on whitespace)`);
+  return words.length ? words.join(' ') : undefined;
+}
+
+/** The local nixos-rebuild argv (no shell: node names and hosts need no quoting here). */
+export function buildSwitchArgv(node: Node, flakeDir: string): string[] {
+  return [
+    'nixos-rebuild', 'switch', '--flake', `${flakeDir}#${node.name}`, '--target-host', node.host,
+    ...(node.buildHost ? ['--build-host', node.buildHost] : []),
+    ...(node.sudo === 'sudo' ? ['--sudo'] : node.sudo === 'use-remote-sudo' ? ['--use-remote-sudo'] : []),
+  ];
+}
+
+// `-n`: skyrec runs unattended with no tty, so a sudo that wants a password must fail, not hang.
+function asRoot(node: Node, argv: string[]): string[] {
+  return node.sudo ? ['sudo', '-n', ...argv] : argv;
+}
+
+export function buildSwitchGenerationArgv(node: Node, generation: number, remote: RemoteCommands): string[] {
+  return asRoot(node, [remote.nixEnv, '-p', remote.profile, '--switch-generation', String(generation)]);
+}
+
+export function buildActivateArgv(node: Node, remote: RemoteCommands): string[] {
+  return asRoot(node, [`${remote.profile}/bin/switch-to-configuration`, 'switch']);
+}
+
+/** systemd-run arming a timer that switches the node back unless disarmed; runs as root, so no sudo inside the script. */
+export function buildArmArgv(node: Node, generation: number, timeoutMs: number, remote: RemoteCommands): string[] {
+  const plain = { ...node, sudo: null };
+  const script = [buildSwitchGenerationArgv(plain, generation, remote), buildActivateArgv(plain, remote)].map((a) => a.map(escapeShellArg).join(' ')).join(' && ');
+  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
+  return asRoot(node, [remote.systemdRun, `--unit=${ROLLBACK_UNIT}`, `--on-active=${seconds}s`, '--collect', `--setenv=PATH=${TIMER_PATH}`, '/bin/sh', '-c', script]);
+}
+
+export function buildDisarmArgv(node: Node, remote: RemoteCommands): string[] {
+  return asRoot(node, [remote.systemctl, 'stop', `${ROLLBACK_UNIT}.timer`]);
+}
+
+export function buildIsActiveArgv(units: string[], remote: RemoteCommands): string[] {
+  return [remote.systemctl, 'is-active', ...units.map((u) => `${u}.service`)];
+}
+
+/** `system-42-link` (what readlink prints for the profile) → 42. */
+export function parseGeneration(link: string, profile: string): number | undefined {
+  const m = /^(.*)-(\d+)-link$/.exec(basename(link.trim()));
+  return m && m[1] === basename(profile) ? Number(m[2]) : undefined;
+}
+
+const ACTIVATION_FAILURES: Record<number, string> = {
+  2: 'the activation script failed',
+  3: 'systemd daemon-reload or systemd-tmpfiles failed',
+  4: 'a unit failed to start or is failed after the switch',
+};
+
+export interface NixosDriverOptions {
+  /** The rendered flake; nodes are its nixosConfigurations by node name. */
+  flakeDir: string;
+  exec: Exec;
+  log?: Logger;
+  sshOptions?: string[];
+  sshPort?: number;
+  /** Milliseconds: reachability check, short remote commands, activation on rollback, nixos-rebuild switch. */
+  timeouts?: { connectMs?: number; commandMs?: number; activateMs?: number; switchMs?: number };
+  /** The nixos-rebuild to run here (default: the one on PATH). */
+  nixosRebuild?: string;
+  /** Tests only: point the remote profile and programs at stand-ins. */
+  remote?: Partial<RemoteCommands>;
+}
+
+export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
+  const { exec, log, flakeDir } = opts;
+  const ssh: SshSettings = { options: opts.sshOptions ?? [], port: opts.sshPort };
+  const remote: RemoteCommands = { ...REAL_REMOTE, ...opts.remote };
+  const t = { connectMs: 15_000, commandMs: 60_000, activateMs: 10 * 60_000, switchMs: 30 * 60_000, ...opts.timeouts };
+  const nixosRebuild = opts.nixosRebuild ?? 'nixos-rebuild';
+
+  // ssh itself exits 255 when it cannot connect or authenticate; anything else is the remote command's.
+  async function onNode(node: Node, argv: string[], timeout = t.commandMs): Promise<ExecResult> {
+    try {
+      return await exec(buildSshArgv(node.host, argv, ssh), { timeout, log });
+    } catch (e) {
+      if (e instanceof CommandError && e.exitCode_ === 255) throw new NodeUnreachableError(node.name, node.host, lastLine(e.stderr) || 'ssh exited 255', { cause: e });
+      throw e;
+    }
+  }
+  const exitsWith = (e: unknown, ...codes: number[]) => e instanceof CommandError && codes.includes(e.exitCode_ ?? -1);
+
+  async function currentGeneration(node: Node): Promise<number | null> {
+    let link: string;
+    try {
+      link = (await onNode(node, ['readlink', remote.profile])).stdout;
+    } catch (e) {
+      if (!exitsWith(e, 1)) throw e;
+      // readlink exits 1 for a missing profile and for a profile that is not a symlink; only the first means "none yet".
+      const exists = await onNode(node, ['test', '-e', remote.profile]).then(() => true, (err) => { if (exitsWith(err, 1)) return false; throw err; });
+      if (!exists) return null;
+      throw new SkyrecError(`node ${node.name}: ${remote.profile} exists but is not a symlink to a generation`, { hint: 'is this a NixOS host?' });
+    }
+    const generation = parseGeneration(link, remote.profile);
+    if (generation === undefined) throw new SkyrecError(`node ${node.name}: ${remote.profile} points at ${JSON.stringify(link.trim())}, not ${basename(remote.profile)}-<N>-link`);
+    return generation;
+  }
+
+  return {
+    kind: 'nixos',
+
+    async preflight(targets: NodeTarget[]): Promise<PreflightProblem[]> {
+      const problems: NixosPreflightProblem[] = [];
+      const nodes = [...new Map(targets.map((x) => [x.node.name, x.node])).values()];
+      await Promise.all(nodes.map(async (node) => {
+        try {
+          await onNode(node, ['true'], t.connectMs);
+        } catch (e) {
+          const error = e instanceof NodeUnreachableError ? e : new NodeUnreachableError(node.name, node.host, e instanceof Error ? e.message : String(e), { cause: e });
+          problems.push({ node: node.name, message: error.message, error });
+        }
+      }));
+      try {
+        await exec(['sh', '-c', 'command -v "$1"', 'sh', nixosRebuild], { timeout: t.commandMs, log });
+      } catch {
+        // Not a node's fault, so it is reported once, under the first target.
+        if (nodes.length) problems.push({ node: nodes[0].name, message: `${nixosRebuild} is not installed on the machine running skyrec (it deploys every node)` });
+      }
+      return problems.sort((a, b) => (a.node < b.node ? -1 : a.node > b.node ? 1 : 0));
+    },
+
+    currentGeneration,
+
+    // No previous generation: skip arming. A NixOS host always has one, so null means the profile
+    // is missing; "stop everything" on a real host could cut off ssh, and there is nothing to return to.
+    async armRollback(node, generation, timeoutMs) {
+      if (generation === null) {
+        log?.warn({ node: node.name }, 'no previous system generation: rollback timer not armed');
+        return;
+      }
+      try {
+        await onNode(node, buildArmArgv(node, generation, timeoutMs, remote));
+      } catch (e) {
+        if (!(e instanceof CommandError)) throw e;
+        // Not replaced silently: a timer left by an interrupted run points at the last good generation.
+        throw new SkyrecError(`node ${node.name}: could not arm the rollback timer: ${lastLine(e.stderr)}`, {
+          hint: `a rollback may still be armed from an interrupted run: let it fire, or run \`systemctl stop ${ROLLBACK_UNIT}.timer\` on the node`,
+          cause: e,
+        });
+      }
+    },
+
+    async disarmRollback(node) {
+      try {
+        await onNode(node, buildDisarmArgv(node, remote));
+      } catch (e) {
+        // systemctl exits 5 for a unit that is not loaded: nothing was armed (or it already fired).
+        if (!(e instanceof CommandError) || !(e.exitCode_ === 5 || /not loaded/.test(e.stderr))) throw e;
+        log?.debug({ node: node.name }, 'rollback timer was not armed');
+      }
+    },
+
+    async switchNode(target) {
+      const argv = [nixosRebuild, ...buildSwitchArgv(target.node, flakeDir).slice(1)];
+      const sshOpts = buildNixSshOpts(ssh);
+      await exec(argv, { timeout: t.switchMs, log, env: sshOpts === undefined ? undefined : { NIX_SSHOPTS: sshOpts } });
+      const generation = await currentGeneration(target.node);
+      if (generation === null) throw new SkyrecError(`node ${target.node.name}: no system generation after nixos-rebuild switch`);
+      return generation;
+    },
+
+    async rollbackNode(node, generation) {
+      await onNode(node, buildSwitchGenerationArgv(node, generation, remote));
+      try {
+        await onNode(node, buildActivateArgv(node, remote), t.activateMs);
+      } catch (e) {
+        if (!(e instanceof CommandError)) throw e;
+        const what = ACTIVATION_FAILURES[e.exitCode_ ?? -1] ?? `exit ${e.exitCode_ ?? 'signal'}`;
+        throw new ActivationError(node.name, e.exitCode_, `node ${node.name}: switch-to-configuration of generation ${generation} failed: ${what}`, {
+          hint: `see \`journalctl -b\` on ${node.host}; ${lastLine(e.stderr)}`,
+          cause: e,
+        });
+      }
+    },
+
+    instanceUrl(node, port, path) {
+      return `http://${hostPart(node.address)}:${port}${path}`;
+    },
+
+    // Plain http with the domain in Host (fleet/health.ts speaks http only). Caddy's automatic
+    // HTTPS answers that with a 308 to https://<domain>: it proves Caddy serves the domain, not
+    // that an upstream answers. Checking through https needs the domain's DNS and certificate.
+    ingressUrl(node) {
+      return `http://${hostPart(node.address)}`;
+    },
+
+    async inactiveUnits(node, units) {
+      if (units.length === 0) return [];
+      let stdout: string;
+      try {
+        stdout = (await onNode(node, buildIsActiveArgv(units, remote))).stdout;
+      } catch (e) {
+        // is-active exits 3 when any unit is not active, and still prints every state.
+        if (!(e instanceof CommandError) || e.exitCode_ === null) throw e;
+        stdout = e.stdout;
+      }
+      const states = stdout.split('\n').map((s) => s.trim()).filter((s) => s !== '');
+      if (states.length !== units.length) throw new SkyrecError(`node ${node.name}: systemctl is-active printed ${states.length} states for ${units.length} units`);
+      return units.filter((_, i) => states[i] !== 'active');
+    },
+
+    // A documented no-op: the rendered Caddyfile is the truth, and changes pushed to Caddy's admin
+    // API are lost on the next activation anyway. On nixos, restarts are covered by the rollout
+    // order (canary, batches) and Caddy's retries and passive health checks (templates/Caddyfile.hbs).
+    async setDrained(ingressNodes, drained) {
+      log?.debug({ ingress: ingressNodes.map((n) => n.name), drained }, 'setDrained is a no-op on the nixos driver');
+    },
+  };
+}
+
+function lastLine(text: string): string {
+  return text.trim().split('\n').at(-1) ?? '';
+}
+
+// An IPv6 address needs brackets in a URL.
+function hostPart(address: string): string {
+  return address.includes(':') ? `[${address}]` : address;
+}

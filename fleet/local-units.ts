@@ -1,0 +1,113 @@
+// One app process on a local node, as its systemd unit would run it: the environment
+// (spec env, HOST, addon URLs, secrets from files), the working directory inside the
+// generation, the log and pid files, and the release command run to completion.
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { LocalInstance, LocalProcess } from '../generators/render-local.js';
+import type { Exec } from '../reconciler/exec.js';
+import type { Logger } from '../reconciler/log.js';
+import { CommandError, LocalDriverError, ReleaseError } from '../reconciler/errors.js';
+import { stableStringify, type NodeLayout } from './local-layout.js';
+import { databaseUrl, redisUrl } from './local-addons.js';
+import { spawnDetached } from './local-process.js';
+
+export interface UnitContext {
+  layout: NodeLayout;
+  /** The current generation's store path: cwd of processes with a source folder. */
+  storePath: string;
+  secretsDir: string | null;
+  exec: Exec;
+  log?: Logger;
+}
+
+export const secretFile = (secretsDir: string, app: string, name: string) => join(secretsDir, app, name);
+
+/**
+ * The process environment. Secret values are read here, at start, and go only into the
+ * child's environment: never into a log line, a pid file or the generation.
+ */
+export function unitEnv(ctx: UnitContext, proc: LocalProcess): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env, ...proc.env, HOST: '127.0.0.1' };
+  if (proc.addons.postgres) env.DATABASE_URL = databaseUrl(ctx.layout, proc.app);
+  if (proc.addons.redis) env.REDIS_URL = redisUrl(ctx.layout, proc.app);
+  for (const name of proc.secrets) {
+    if (ctx.secretsDir === null) throw new LocalDriverError(`${proc.app} needs the secret ${name} but no secrets dir was given`);
+    const file = secretFile(ctx.secretsDir, proc.app, name);
+    try {
+      env[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    } catch {
+      throw new LocalDriverError(`${proc.app}: the secret file ${file} cannot be read`);
+    }
+  }
+  return env;
+}
+
+export function unitCwd(ctx: UnitContext, proc: LocalProcess): string {
+  if (proc.cwd !== null) return join(ctx.storePath, 'src', proc.cwd);
+  const dir = join(ctx.layout.apps, proc.app);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+/** Digest of a folder's files (paths, modes, bytes), so changed app code restarts its instances. */
+function digestTree(dir: string): string {
+  const h = createHash('sha256');
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const st = statSync(join(dir, path));
+      if (st.isDirectory()) walk(path);
+      else h.update(`${path}\0${st.mode & 0o111 ? 'x' : '-'}\0`).update(readFileSync(join(dir, path))).update('\0');
+    }
+  };
+  if (existsSync(dir)) walk('');
+  return h.digest('hex');
+}
+
+/**
+ * What a unit is started from: its spec and the code it runs. A different fingerprint means
+ * the unit changed (as a changed ExecStart or package path does for systemd) and restarts.
+ */
+export function fingerprint(ctx: UnitContext, proc: LocalProcess, cache: Map<string, string>): string {
+  let code = '';
+  if (proc.cwd !== null) {
+    code = cache.get(proc.cwd) ?? digestTree(join(ctx.storePath, 'src', proc.cwd));
+    cache.set(proc.cwd, code);
+  }
+  return createHash('sha256').update(stableStringify(proc)).update(code).digest('hex');
+}
+
+export const pidFileOf = (layout: NodeLayout, unit: string) => join(layout.run, `${unit}.pid`);
+export const logFileOf = (layout: NodeLayout, unit: string) => join(layout.logs, `${unit}.log`);
+
+export function startInstance(ctx: UnitContext, inst: LocalInstance, fp: string): void {
+  spawnDetached({
+    argv: ['sh', '-c', inst.command],
+    cwd: unitCwd(ctx, inst),
+    env: unitEnv(ctx, inst),
+    logFile: logFileOf(ctx.layout, inst.unit),
+    pidFile: pidFileOf(ctx.layout, inst.unit),
+    fingerprint: fp,
+  });
+  ctx.log?.info({ node: ctx.layout.node, unit: inst.unit, port: inst.port }, 'started');
+}
+
+/** Runs an app's release command to completion; a failure names the app and ends with its output. */
+export async function runRelease(ctx: UnitContext, release: LocalProcess): Promise<void> {
+  const logFile = logFileOf(ctx.layout, release.unit);
+  mkdirSync(ctx.layout.logs, { recursive: true });
+  const env = Object.fromEntries(Object.entries(unitEnv(ctx, release)).filter((e): e is [string, string] => e[1] !== undefined));
+  const started = Date.now();
+  try {
+    const { stdout, stderr } = await ctx.exec(['sh', '-c', release.command], { cwd: unitCwd(ctx, release), env, timeout: 600_000, log: ctx.log });
+    appendFileSync(logFile, stdout + stderr);
+    ctx.log?.info({ node: ctx.layout.node, app: release.app, ms: Date.now() - started }, 'release done');
+  } catch (err) {
+    if (!(err instanceof CommandError)) throw err;
+    const output = err.stdout + err.stderr;
+    appendFileSync(logFile, output);
+    const tail = output.trimEnd().split('\n').slice(-15).join('\n');
+    throw new ReleaseError(release.app, ctx.layout.node, tail || `(no output; exit ${err.exitCode_ ?? 'signal'})`);
+  }
+}

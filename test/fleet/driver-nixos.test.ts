@@ -1,0 +1,275 @@
+// The nixos driver: its argv against nixos-rebuild's documented flags (NIXOS-NOTES.md), and its
+// remote commands over a REAL OpenSSH server on 127.0.0.1. There is no NixOS node here, so the
+// node's nix-env, switch-to-configuration, systemd-run and systemctl are stand-in scripts that
+// record their argv and move real symlinks in a fake system profile; readlink and ssh are real.
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { exec } from '../../reconciler/exec.js';
+import { ActivationError, EscapeError, NodeUnreachableError, SkyrecError } from '../../reconciler/errors.js';
+import { escapeShellArg } from '../../generators/escape.js';
+import type { NodeTarget } from '../../fleet/driver.js';
+import {
+  REAL_REMOTE, buildActivateArgv, buildArmArgv, buildDisarmArgv, buildIsActiveArgv, buildNixSshOpts, buildSshArgv,
+  buildSwitchArgv, buildSwitchGenerationArgv, createNixosDriver, parseGeneration, type NixosPreflightProblem, type RemoteCommands,
+} from '../../fleet/driver-nixos.js';
+import { makeTempDir } from '../helpers/tools.js';
+import { makeNode } from './builders.js';
+
+describe('nixos driver argv (pure)', () => {
+  it('switches with nixos-rebuild switch --flake <dir>#<node> --target-host <host>', () => {
+    expect(buildSwitchArgv(makeNode('web1', { host: 'root@10.0.0.1' }), '/srv/rendered')).toEqual([
+      'nixos-rebuild', 'switch', '--flake', '/srv/rendered#web1', '--target-host', 'root@10.0.0.1',
+    ]);
+  });
+
+  it('adds --build-host and --sudo or --use-remote-sudo as configured, and keeps a spaced node name one word', () => {
+    const node = makeNode('my node', { host: 'deploy@web1.example.com', buildHost: 'builder@10.0.0.9', sudo: 'sudo' });
+    expect(buildSwitchArgv(node, '/srv/out dir')).toEqual([
+      'nixos-rebuild', 'switch', '--flake', '/srv/out dir#my node', '--target-host', 'deploy@web1.example.com', '--build-host', 'builder@10.0.0.9', '--sudo',
+    ]);
+    expect(buildSwitchArgv({ ...node, buildHost: null, sudo: 'use-remote-sudo' }, '/f').slice(-3)).toEqual(['--target-host', 'deploy@web1.example.com', '--use-remote-sudo']);
+  });
+
+  it('quotes every remote word for the node shell and refuses a host that ssh would read as an option', () => {
+    const argv = buildSshArgv('root@10.0.0.1', ['nix-env', '-p', "/p/my node's $HOME; rm -rf /", '--switch-generation', '7'], { options: ['-o', 'BatchMode=yes'], port: 2222 });
+    expect(argv).toEqual(['ssh', '-o', 'BatchMode=yes', '-p', '2222', 'root@10.0.0.1', '--', 'nix-env', '-p', `'/p/my node'\\''s $HOME; rm -rf /'`, '--switch-generation', '7']);
+    expect(() => buildSshArgv('-oProxyCommand=touch /tmp/x', ['true'], { options: [] })).toThrow(EscapeError);
+  });
+
+  it('passes ssh options to nixos-rebuild in NIX_SSHOPTS, refusing words it would split', () => {
+    expect(buildNixSshOpts({ options: ['-i', '/k/id', '-o', 'BatchMode=yes'], port: 2222 })).toBe('-i /k/id -o BatchMode=yes -p 2222');
+    expect(buildNixSshOpts({ options: [] })).toBeUndefined();
+    expect(() => buildNixSshOpts({ options: ['-i', '/my keys/id'] })).toThrow(EscapeError);
+  });
+
+  it('rolls back with nix-env --switch-generation then switch-to-configuration switch, under sudo -n when configured', () => {
+    const root = makeNode('a');
+    const sudo = makeNode('a', { sudo: 'use-remote-sudo' });
+    expect(buildSwitchGenerationArgv(root, 41, REAL_REMOTE)).toEqual(['nix-env', '-p', '/nix/var/nix/profiles/system', '--switch-generation', '41']);
+    expect(buildActivateArgv(root, REAL_REMOTE)).toEqual(['/nix/var/nix/profiles/system/bin/switch-to-configuration', 'switch']);
+    expect(buildSwitchGenerationArgv(sudo, 41, REAL_REMOTE)).toEqual(['sudo', '-n', 'nix-env', '-p', '/nix/var/nix/profiles/system', '--switch-generation', '41']);
+    expect(buildActivateArgv(sudo, REAL_REMOTE)[0]).toBe('sudo');
+  });
+
+  it('arms a transient systemd timer whose script rolls back, and disarms by stopping it', () => {
+    expect(buildArmArgv(makeNode('a', { sudo: 'sudo' }), 41, 90_500, REAL_REMOTE)).toEqual([
+      'sudo', '-n', 'systemd-run', '--unit=skyrec-rollback', '--on-active=91s', '--collect', '--setenv=PATH=/run/current-system/sw/bin:/run/wrappers/bin',
+      '/bin/sh', '-c', 'nix-env -p /nix/var/nix/profiles/system --switch-generation 41 && /nix/var/nix/profiles/system/bin/switch-to-configuration switch',
+    ]);
+    expect(buildDisarmArgv(makeNode('a'), REAL_REMOTE)).toEqual(['systemctl', 'stop', 'skyrec-rollback.timer']);
+    expect(buildIsActiveArgv(['blog-web-1', 'shop-worker-1'], REAL_REMOTE)).toEqual(['systemctl', 'is-active', 'blog-web-1.service', 'shop-worker-1.service']);
+  });
+
+  it('parses the generation from the profile link name', () => {
+    expect(parseGeneration('system-42-link\n', '/nix/var/nix/profiles/system')).toBe(42);
+    expect(parseGeneration('/nix/store/abc-nixos-system', '/nix/var/nix/profiles/system')).toBeUndefined();
+  });
+});
+
+// ---- a real sshd on 127.0.0.1 and stand-in node programs ----
+
+const SSHD = '/usr/sbin/sshd';
+const tmp = makeTempDir('skyrec-nixos-driver-');
+// Shell metacharacters in the profile path: every remote command must carry it through ssh intact.
+const profileDir = join(tmp.dir, `node "profiles"; echo $HOME 'x' &`);
+const profile = join(profileDir, 'system');
+const logFile = join(tmp.dir, 'calls.log');
+const state = join(tmp.dir, 'state');
+let sshd: ChildProcess | undefined;
+let sshdStderr = '';
+let port = 0;
+let sshOptions: string[] = [];
+
+// Records `name [arg1] [arg2]` so that argument boundaries show.
+const RECORD = `printf '%s' "$(basename "$0")"; for a in "$@"; do printf ' [%s]' "$a"; done`;
+function standIn(path: string, body: string): string {
+  writeFileSync(path, `#!/bin/sh\nLOG=${escapeShellArg(logFile)}; STATE=${escapeShellArg(state)}\n{ ${RECORD}; echo; } >> "$LOG"\n${body}\n`);
+  chmodSync(path, 0o755);
+  return path;
+}
+const remote: RemoteCommands = {
+  profile,
+  nixEnv: join(tmp.dir, 'bin/nix-env'),
+  systemdRun: join(tmp.dir, 'bin/systemd-run'),
+  systemctl: join(tmp.dir, 'bin/systemctl'),
+};
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+async function waitForPort(p: number, ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => net.connect(p, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
+    if (ok) return;
+    if (sshd?.exitCode !== null || Date.now() > until) throw new Error(`sshd did not listen on ${p}: ${sshdStderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+beforeAll(async () => {
+  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: apt-get install -y openssh-server`);
+  const d = tmp.dir;
+  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'host_key')]);
+  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'client_key')]);
+  writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'client_key.pub')));
+  port = await freePort();
+  writeFileSync(join(d, 'sshd_config'), [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(d, 'host_key')}`, `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
+    `PidFile ${join(d, 'sshd.pid')}`, 'StrictModes no', 'UsePAM no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', '',
+  ].join('\n'));
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory, normally made by its service unit
+  sshd = spawn(SSHD, ['-D', '-e', '-f', join(d, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  sshd.stderr!.on('data', (c) => (sshdStderr += String(c)));
+  await waitForPort(port, 10_000);
+  sshOptions = ['-F', '/dev/null', '-i', join(d, 'client_key'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
+
+  mkdirSync(join(d, 'bin'));
+  standIn(remote.nixEnv, `[ "$1" = -p ] && [ "$3" = --switch-generation ] || { echo "stand-in nix-env: unexpected argv" >&2; exit 2; }
+[ -e "$2-$4-link" ] || { echo "error: generation $4 does not exist" >&2; exit 1; }
+ln -sfn "$(basename "$2")-$4-link" "$2"`);
+  standIn(remote.systemdRun, `[ -e "$STATE/timer-armed" ] && { echo "Failed to start transient timer unit: Unit skyrec-rollback.timer was already loaded or has a fragment file." >&2; exit 1; }
+touch "$STATE/timer-armed"
+[ -e "$STATE/fire-now" ] || exit 0
+# Emulates the timer firing at once: run the command after the options.
+while [ "$1" != /bin/sh ]; do shift; done; rm "$STATE/timer-armed"; exec "$@"`);
+  standIn(remote.systemctl, `case "$1" in
+is-active) shift; rc=0; for u in "$@"; do s=inactive; [ -f "$STATE/units/$u" ] && s=$(cat "$STATE/units/$u"); echo "$s"; [ "$s" = active ] || rc=3; done; exit $rc;;
+stop) [ -e "$STATE/timer-armed" ] && { rm "$STATE/timer-armed"; exit 0; }; echo "Failed to stop $2: Unit $2 not loaded." >&2; exit 5;;
+esac; exit 1`);
+  // Runs here (the "target" is this machine): records its argv and NIX_SSHOPTS, then adds generation 3.
+  standIn(join(d, 'bin/nixos-rebuild'), `echo "NIX_SSHOPTS=$NIX_SSHOPTS" >> "$LOG"
+ln -sfn gen-3 ${escapeShellArg(profile)}-3-link && ln -sfn system-3-link ${escapeShellArg(profile)}`);
+}, 30_000);
+
+afterAll(async () => {
+  if (sshd && sshd.exitCode === null) {
+    const exited = new Promise((r) => sshd!.once('exit', r));
+    sshd.kill('SIGTERM');
+    await exited;
+  }
+  tmp.cleanup();
+});
+
+// A fresh fake profile before each test: generations 1 and 2, `system` → system-2-link.
+beforeEach(() => {
+  rmSync(profileDir, { recursive: true, force: true });
+  rmSync(state, { recursive: true, force: true });
+  mkdirSync(join(state, 'units'), { recursive: true });
+  writeFileSync(logFile, '');
+  for (const g of [1, 2, 3]) {
+    mkdirSync(join(profileDir, `gen-${g}`, 'bin'), { recursive: true });
+    standIn(join(profileDir, `gen-${g}`, 'bin/switch-to-configuration'), `[ -f "$STATE/stc-exit" ] && { echo "stand-in: warning: the following units failed: blog-web-1.service" >&2; exit "$(cat "$STATE/stc-exit")"; }; echo "activated gen-${g}" >> "$LOG"`);
+  }
+  symlinkSync('gen-1', `${profile}-1-link`);
+  symlinkSync('gen-2', `${profile}-2-link`);
+  symlinkSync('system-2-link', profile);
+});
+
+const node = () => makeNode('web1', { host: 'root@127.0.0.1', address: '127.0.0.1' });
+const driver = (over: { sshPort?: number } = {}) =>
+  createNixosDriver({ flakeDir: '/srv/rendered', exec, sshOptions, sshPort: over.sshPort ?? port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild') });
+const calls = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '');
+
+describe('nixos driver over a real sshd (stand-in node programs)', () => {
+  it('stand-in profile: currentGeneration reads 2 through real readlink, and null when the profile does not exist', async () => {
+    expect(await driver().currentGeneration(node())).toBe(2);
+    rmSync(profile);
+    expect(await driver().currentGeneration(node())).toBeNull();
+    writeFileSync(profile, 'not a link');
+    await expect(driver().currentGeneration(node())).rejects.toThrow(/exists but is not a symlink/);
+  });
+
+  it('stand-in nix-env and switch-to-configuration: rollbackNode(1) moves the profile and activates generation 1', async () => {
+    await driver().rollbackNode(node(), 1);
+    expect(readlinkSync(profile)).toBe('system-1-link');
+    expect(calls()).toEqual([`nix-env [-p] [${profile}] [--switch-generation] [1]`, 'switch-to-configuration [switch]', 'activated gen-1']);
+    expect(await driver().currentGeneration(node())).toBe(1);
+  });
+
+  it('stand-in switch-to-configuration exiting 4 becomes an ActivationError that says a unit failed', async () => {
+    writeFileSync(join(state, 'stc-exit'), '4');
+    const err = await driver().rollbackNode(node(), 1).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ActivationError);
+    expect(err).toMatchObject({ code: 'ACTIVATION_FAILED', switchExitCode: 4, node: 'web1' });
+    expect((err as Error).message).toBe('node web1: switch-to-configuration of generation 1 failed: a unit failed to start or is failed after the switch');
+  });
+
+  it('stand-in systemd-run and systemctl: arm and disarm run the expected argv; disarming twice is not an error', async () => {
+    await driver().armRollback(node(), 1, 120_000);
+    await driver().disarmRollback(node());
+    await driver().disarmRollback(node());
+    const script = `${escapeShellArg(remote.nixEnv)} -p ${escapeShellArg(profile)} --switch-generation 1 && ${escapeShellArg(`${profile}/bin/switch-to-configuration`)} switch`;
+    expect(calls()).toEqual([
+      `systemd-run [--unit=skyrec-rollback] [--on-active=120s] [--collect] [--setenv=PATH=/run/current-system/sw/bin:/run/wrappers/bin] [/bin/sh] [-c] [${script}]`,
+      'systemctl [stop] [skyrec-rollback.timer]',
+      'systemctl [stop] [skyrec-rollback.timer]',
+    ]);
+  });
+
+  it('stand-in timer firing runs the armed script: the node rolls itself back to the armed generation', async () => {
+    writeFileSync(join(state, 'fire-now'), '');
+    await driver().armRollback(node(), 1, 30_000);
+    expect(readlinkSync(profile)).toBe('system-1-link');
+    expect(calls().slice(1)).toEqual([`nix-env [-p] [${profile}] [--switch-generation] [1]`, 'switch-to-configuration [switch]', 'activated gen-1']);
+  });
+
+  it('stand-in systemd-run: arming while a rollback is still armed fails clearly instead of replacing it', async () => {
+    await driver().armRollback(node(), 2, 60_000);
+    const err = await driver().armRollback(node(), 2, 60_000).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SkyrecError);
+    expect((err as SkyrecError).message).toMatch(/^node web1: could not arm the rollback timer: .*already loaded/);
+    expect((err as SkyrecError).hint).toMatch(/systemctl stop skyrec-rollback.timer/);
+  });
+
+  it('null generation: armRollback arms nothing', async () => {
+    await driver().armRollback(node(), null, 60_000);
+    expect(calls()).toEqual([]);
+  });
+
+  it('stand-in systemctl: inactiveUnits returns the units whose is-active state is not active', async () => {
+    writeFileSync(join(state, 'units/blog-web-1.service'), 'active');
+    writeFileSync(join(state, 'units/blog-web-2.service'), 'failed');
+    expect(await driver().inactiveUnits(node(), ['blog-web-1', 'blog-web-2', 'shop-web-1'])).toEqual(['blog-web-2', 'shop-web-1']);
+    writeFileSync(join(state, 'units/shop-web-1.service'), 'active');
+    writeFileSync(join(state, 'units/blog-web-2.service'), 'active');
+    expect(await driver().inactiveUnits(node(), ['blog-web-1', 'blog-web-2', 'shop-web-1'])).toEqual([]);
+  });
+
+  it('stand-in nixos-rebuild: switchNode runs the documented argv with NIX_SSHOPTS and returns the new generation read over ssh', async () => {
+    const target = { node: { ...node(), sudo: 'sudo' } } as unknown as NodeTarget;
+    expect(await driver().switchNode(target, { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) })).toBe(3);
+    expect(calls()).toEqual([
+      'nixos-rebuild [switch] [--flake] [/srv/rendered#web1] [--target-host] [root@127.0.0.1] [--sudo]',
+      `NIX_SSHOPTS=${sshOptions.join(' ')} -p ${port}`,
+    ]);
+  });
+
+  it('preflight: a reachable node passes; a port with nothing listening is a NodeUnreachableError naming node and host', async () => {
+    const target = (n: ReturnType<typeof node>) => ({ node: n }) as unknown as NodeTarget;
+    expect(await driver().preflight([target(node())])).toEqual([]);
+    const closed = await freePort();
+    const problems = (await driver({ sshPort: closed }).preflight([target(makeNode('db1', { host: 'root@127.0.0.1' }))])) as NixosPreflightProblem[];
+    expect(problems).toHaveLength(1);
+    expect(problems[0].node).toBe('db1');
+    expect(problems[0].error).toBeInstanceOf(NodeUnreachableError);
+    expect(problems[0].error).toMatchObject({ code: 'NODE_UNREACHABLE', node: 'db1', host: 'root@127.0.0.1' });
+    expect(problems[0].message).toMatch(/^node db1 is unreachable over ssh \(root@127\.0\.0\.1\): .*refused/i);
+  });
+
+  it('URLs: an instance by address and port, the ingress over plain http', () => {
+    expect(driver().instanceUrl(node(), 8001, '/health')).toBe('http://127.0.0.1:8001/health');
+    expect(driver().instanceUrl({ ...node(), address: 'fd00::1' }, 8001, '/')).toBe('http://[fd00::1]:8001/');
+    expect(driver().ingressUrl(node())).toBe('http://127.0.0.1');
+  });
+});

@@ -1,0 +1,219 @@
+// skyrec apply end to end with the local driver: real git, real Nix profiles, real processes,
+// real Caddy, PostgreSQL and Redis, real HTTP. One config repo goes through a life of commits.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { createServer } from 'node:net';
+import http from 'node:http';
+import { packageRoot } from '../../reconciler/paths.js';
+import { runCli } from '../helpers/cli.js';
+import { TestRepo } from '../helpers/git-repo.js';
+import { makeTempDir } from '../helpers/tools.js';
+
+const EXAMPLE = join(packageRoot(), 'apps.example');
+const BIN = join(packageRoot(), 'bin', 'skyrec.js');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** GET through the ingress Caddy with a Host header: status and body. */
+function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: 5000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
+}
+
+let tmp: ReturnType<typeof makeTempDir>;
+let repo: TestRepo;
+let state: string;
+let secrets: string;
+let port: number;
+const commits: Record<string, string> = {};
+
+const apiYaml = () => readFileSync(join(EXAMPLE, 'apps', 'api.yaml'), 'utf8');
+function withGreeting(greeting: string, extra: (s: string) => string = (s) => s): string {
+  return extra(apiYaml().replace(/GREETING: .*/, `GREETING: "${greeting}"`));
+}
+
+function apply(rev: string, ...flags: string[]) {
+  return runCli(['apply', '--repo', repo.dir, '--rev', rev, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), '--yes', ...flags]);
+}
+async function status(): Promise<Record<string, { generation: number; status: string; revision: string }>> {
+  const r = await runCli(['status', '--json', '--driver', 'local', '--state', state]);
+  return Object.fromEntries(JSON.parse(r.stdout).nodes.map((n: any) => [n.node, n]));
+}
+
+beforeAll(async () => {
+  tmp = makeTempDir('skyrec-apply-');
+  state = join(tmp.dir, 'state');
+  secrets = join(tmp.dir, 'secrets');
+  mkdirSync(join(secrets, 'shop'), { recursive: true });
+  writeFileSync(join(secrets, 'shop', 'SESSION_SECRET'), 'local-test-secret-value\n');
+  port = await freePort();
+  const dir = join(tmp.dir, 'repo');
+  cpSync(EXAMPLE, dir, { recursive: true });
+  repo = new TestRepo(dir);
+  await repo.git('init', '-q', '-b', 'main');
+  // Short health timeouts keep a failing check from taking a minute.
+  repo.write({ 'fleet.yaml': readFileSync(join(dir, 'fleet.yaml'), 'utf8').replace('healthTimeout: 60s', 'healthTimeout: 15s') });
+  commits.initial = await repo.commit('initial');
+}, 60_000);
+
+afterAll(async () => {
+  await runCli(['down', '--state', state]);
+  tmp.cleanup();
+}, 60_000);
+
+describe('skyrec apply --driver local', () => {
+  it('deploys apps.example: every domain answers through Caddy', async () => {
+    const r = await apply(commits.initial);
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    const shop = await get(port, 'shop.acme.example');
+    expect(shop.status).toBe(200);
+    expect(shop.body).toContain('shop');
+    expect((await get(port, 'www.acme.example')).status).toBe(200);
+    expect((await get(port, 'api.acme.example')).body).toContain('api');
+    expect((await get(port, 'docs.acme.example')).status).toBe(200);
+    const s = await status();
+    expect(Object.values(s).map((n) => n.status)).toEqual(['healthy', 'healthy', 'healthy']);
+    // The secret reached the app, and no file skyrec wrote holds it.
+    expect(shop.body).toMatch(/SESSION_SECRET/);
+    expect(shop.body).not.toContain('local-test-secret-value');
+  }, 120_000);
+
+  it('a second apply of the same revision touches nothing and says so', async () => {
+    const before = await status();
+    const r = await apply(commits.initial);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^Nothing to do/m);
+    expect(await status()).toEqual(before);
+  }, 60_000);
+
+  it("an env change gives only the app's nodes a new generation, and the response changes", async () => {
+    const before = await status();
+    commits.env = await repo.commit('api: new greeting', { 'apps/api.yaml': withGreeting('Hello from generation two') });
+    const r = await apply(commits.env);
+    expect(r.code).toBe(0);
+    const after = await status();
+    const changed = Object.keys(after).filter((n) => after[n].generation !== before[n].generation).sort();
+    expect(changed).toEqual(['web-1', 'web-2']);
+    for (const n of changed) expect(after[n].generation).toBe(before[n].generation + 1);
+    expect((await get(port, 'api.acme.example')).body).toContain('Hello from generation two');
+  }, 120_000);
+
+  it('a rolling apply under continuous load fails no request', async () => {
+    commits.load = await repo.commit('api: third greeting', { 'apps/api.yaml': withGreeting('Hello under load') });
+    let stop = false;
+    let ok = 0;
+    const failures: string[] = [];
+    const latencies: number[] = [];
+    const client = (async () => {
+      while (!stop && ok + failures.length < 20_000) {
+        const t = performance.now();
+        try {
+          const res = await get(port, 'api.acme.example');
+          if (res.status === 200) ok++;
+          else failures.push(`HTTP ${res.status}`);
+        } catch (e) {
+          failures.push((e as Error).message);
+        }
+        latencies.push(performance.now() - t);
+      }
+    })();
+    const r = await apply(commits.load);
+    await new Promise((res) => setTimeout(res, 500));
+    stop = true;
+    await client;
+    latencies.sort((a, b) => a - b);
+    const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))].toFixed(1);
+    console.log(`rolling apply under load: ${ok + failures.length} requests, ${failures.length} failed; latency p50 ${pct(50)} ms, p99 ${pct(99)} ms, max ${pct(100)} ms`);
+    expect(r.code).toBe(0);
+    expect(failures).toEqual([]);
+    expect(ok).toBeGreaterThan(50);
+    expect((await get(port, 'api.acme.example')).body).toContain('Hello under load');
+  }, 120_000);
+
+  it('a failing health check rolls the node back, stops the rollout, and the revision is refused after', async () => {
+    const before = await status();
+    const broken = withGreeting('Broken', (s) => s.replace('path: /healthz', 'path: /no-such-health-path'));
+    commits.broken = await repo.commit('api: broken health path', { 'apps/api.yaml': broken });
+    const r = await apply(commits.broken);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/failed: .*no-such-health-path/);
+    expect(r.stderr).toMatch(/restored generation/);
+    const after = await status();
+    const rolled = Object.keys(after).filter((n) => after[n].status === 'rolled-back');
+    expect(rolled).toHaveLength(1);
+    expect(after[rolled[0]].generation).toBe(before[rolled[0]].generation);
+    expect(readlinkGeneration(rolled[0])).toBe(before[rolled[0]].generation);
+    expect((await get(port, 'api.acme.example')).body).toContain('Hello under load');
+    const again = await apply(commits.broken);
+    expect(again.code).not.toBe(0);
+    expect(again.stderr).toMatch(/failed on .*--force/s);
+  }, 120_000);
+
+  it('an apply killed with SIGKILL mid-rollout is finished by the next one, and the record is consistent', async () => {
+    commits.resume = await repo.commit('api: after the kill', { 'apps/api.yaml': withGreeting('Hello after resume') });
+    const child = spawn(process.execPath, [BIN, 'apply', '--repo', repo.dir, '--rev', commits.resume, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), '--yes'], {
+      env: { ...process.env, SKYREC_CACHE_DIR: join(tmp.dir, 'cache') },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    await new Promise<void>((resolve) => {
+      child.stdout.on('data', (d) => {
+        output += d;
+        // The canary is healthy, the next batch has started: kill it now.
+        if (/healthy/.test(output) && /switching/.test(output.slice(output.indexOf('healthy')))) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.on('exit', () => resolve());
+    });
+    await new Promise((res) => child.on('exit', res));
+    expect(child.signalCode).toBe('SIGKILL');
+    const r = await apply(commits.resume);
+    expect(r.code).toBe(0);
+    const s = await status();
+    expect(Object.values(s).every((n) => n.status === 'healthy')).toBe(true);
+    expect(s['web-1'].revision).toBe(commits.resume);
+    expect((await get(port, 'api.acme.example')).body).toContain('Hello after resume');
+    const history = JSON.parse((await runCli(['history', '--json', '--driver', 'local', '--state', state])).stdout).rollouts;
+    expect(history[0].outcome).toBe('succeeded');
+    expect(history[1].outcome).toBe('interrupted');
+  }, 180_000);
+
+  it('two concurrent applies: one proceeds, the other fails fast naming the holder', async () => {
+    commits.concurrent = await repo.commit('api: concurrent', { 'apps/api.yaml': withGreeting('Hello concurrent') });
+    const child = spawn(process.execPath, [BIN, 'apply', '--repo', repo.dir, '--rev', commits.concurrent, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), '--yes'], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
+    while (!existsSync(join(state, 'apply.lock'))) await new Promise((res) => setTimeout(res, 20));
+    const started = performance.now();
+    const second = await apply(commits.concurrent);
+    expect(performance.now() - started).toBeLessThan(5000);
+    expect(second.code).toBe(3);
+    expect(second.stderr).toContain(`pid ${child.pid}`);
+    expect(await exited).toBe(0);
+  }, 120_000);
+});
+
+function readlinkGeneration(node: string): number {
+  const link = readlinkSync(join(state, 'local', node, 'profile'));
+  return Number(/-(\d+)-link$/.exec(link)![1]);
+}
