@@ -6,11 +6,8 @@ import { join } from 'node:path';
 import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { LocalDriverError } from '../reconciler/errors.js';
-import type { NodeLayout } from './local-layout.js';
+import { closedAncestor, MAX_SOCKET_PATH, type NodeLayout } from './local-layout.js';
 import { isPidFileAlive, logTail, spawnDetached, stopPidFile } from './local-process.js';
-
-/** Linux limits a unix socket path (sun_path) to 108 bytes including the final NUL. */
-const MAX_SOCKET_PATH = 107;
 
 /** The directory of initdb/pg_ctl/postgres: $SKYREC_PG_BIN, else Debian's newest /usr/lib/postgresql/<v>/bin, else PATH. */
 export function postgresBin(): string | null {
@@ -46,9 +43,20 @@ async function postgresIds(exec: Exec): Promise<{ uid: number; gid: number }> {
   return { uid, gid };
 }
 
-/** Runs a PostgreSQL tool as the postgres user: initdb and postgres refuse to run as root. */
-function asPostgres(tool: string, args: string[]): string[] {
-  return ['runuser', '-u', 'postgres', '--', pgTool(tool), ...args];
+/**
+ * Runs a PostgreSQL tool as the postgres user: initdb and postgres refuse to run as root.
+ * When a directory above the cluster is closed to other users (a mkdtemp dir, root's 0700
+ * home: the default state dir), the postgres user could not reach its own data dir. Rather
+ * than opening that directory to every user, the tool then runs with CAP_DAC_READ_SEARCH
+ * (setpriv, ambient so pg_ctl passes it on to the server): it may search such directories.
+ * That grants no one else anything: the closed directory also keeps every other user away
+ * from the trust-authenticated socket, so only root (which could read anything anyway) can
+ * talk to a server that has the capability.
+ */
+function asPostgres(layout: NodeLayout, tool: string, args: string[]): string[] {
+  if (closedAncestor(layout.pgDir) === null) return ['runuser', '-u', 'postgres', '--', pgTool(tool), ...args];
+  const caps = ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
+  return ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...caps, '--', pgTool(tool), ...args];
 }
 
 /** Creates (once), starts (when stopped) the node's cluster, then ensures each app's role and database. */
@@ -67,7 +75,7 @@ export async function ensurePostgres(layout: NodeLayout, apps: string[], exec: E
     // trust for local connections: instances here run as root, not as the app's own user, so
     // peer authentication (what the NixOS module uses) cannot map them to their role. Nothing
     // listens on TCP (listen_addresses = ''), and the socket dir is inside the node dir.
-    await exec(asPostgres('initdb', ['-D', layout.pgData, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C']), opts);
+    await exec(asPostgres(layout, 'initdb', ['-D', layout.pgData, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C']), opts);
     const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
     appendFileSync(join(layout.pgData, 'postgresql.conf'), [
       '', '# skyrec local driver: unix socket only, inside the node dir',
@@ -76,7 +84,7 @@ export async function ensurePostgres(layout: NodeLayout, apps: string[], exec: E
   }
   if (!existsSync(join(layout.pgData, 'postmaster.pid')) || !(await pgRunning(layout, exec))) {
     try {
-      await exec(asPostgres('pg_ctl', ['start', '-w', '-t', '60', '-D', layout.pgData, '-l', logFile]), opts);
+      await exec(asPostgres(layout, 'pg_ctl', ['start', '-w', '-t', '60', '-D', layout.pgData, '-l', logFile]), opts);
     } catch (err) {
       throw new LocalDriverError(`PostgreSQL did not start on ${layout.node}:\n${logTail(logFile)}`, { cause: err });
     }
@@ -93,7 +101,7 @@ export async function ensurePostgres(layout: NodeLayout, apps: string[], exec: E
 
 async function pgRunning(layout: NodeLayout, exec: Exec): Promise<boolean> {
   try {
-    await exec(asPostgres('pg_ctl', ['status', '-D', layout.pgData]), { cwd: layout.pgDir });
+    await exec(asPostgres(layout, 'pg_ctl', ['status', '-D', layout.pgData]), { cwd: layout.pgDir });
     return true;
   } catch {
     return false;
@@ -103,7 +111,7 @@ async function pgRunning(layout: NodeLayout, exec: Exec): Promise<boolean> {
 export async function stopPostgres(layout: NodeLayout, exec: Exec, log?: Logger): Promise<void> {
   if (!existsSync(join(layout.pgData, 'postmaster.pid'))) return;
   try {
-    await exec(asPostgres('pg_ctl', ['stop', '-w', '-m', 'fast', '-D', layout.pgData]), { cwd: layout.pgDir, log });
+    await exec(asPostgres(layout, 'pg_ctl', ['stop', '-w', '-m', 'fast', '-D', layout.pgData]), { cwd: layout.pgDir, log });
   } catch {
     // Not running (a stale postmaster.pid): nothing to stop.
   }

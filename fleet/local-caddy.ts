@@ -1,31 +1,30 @@
 // The Caddy of a local ingress node: its Caddyfile (templates/local-Caddyfile.hbs), started
-// detached on first activation and reloaded through its admin endpoint afterwards.
+// detached on first activation and reloaded through its admin endpoint afterwards. The admin
+// endpoint is a unix socket in the node dir rather than a port such as 2019 + i: a fixed port
+// collides as soon as two state dirs run at once (parallel test files, two checkouts), and
+// only root, the socket's owner, can connect to it.
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalRoute } from '../generators/render-local.js';
 import { loadTemplate } from '../generators/templates.js';
 import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { LocalDriverError } from '../reconciler/errors.js';
-import { readJson, writeFileAtomic, type NodeLayout } from './local-layout.js';
+import { MAX_SOCKET_PATH, readJson, writeFileAtomic, type NodeLayout } from './local-layout.js';
 import { isPidFileAlive, logTail, spawnDetached, stopPidFile, waitForTcp } from './local-process.js';
-
-export interface IngressPorts {
-  http: number;
-  admin: number;
-}
 
 const upstreamKey = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
 
-export function renderLocalCaddyfile(node: string, routes: LocalRoute[], ports: IngressPorts, drained: string[]): string {
+export function renderLocalCaddyfile(node: string, routes: LocalRoute[], port: number, adminSocket: string, drained: string[]): string {
   const out = new Set(drained);
   const sites = routes.map((r) => ({
     app: r.app,
-    address: `http://${r.domain}:${ports.http}`,
+    address: `http://${r.domain}:${port}`,
     // Every node's address is 127.0.0.1 here; an upstream keeps the port placement gave it.
     upstreams: r.upstreams.filter((u) => !out.has(upstreamKey(u))).map((u) => `127.0.0.1:${u.port}`),
     health: { path: r.healthcheck.path, interval: duration(r.healthcheck.intervalMs), timeout: duration(r.healthcheck.timeoutMs), status: r.healthcheck.status },
   }));
-  return loadTemplate('local-Caddyfile.hbs')({ node, admin: `127.0.0.1:${ports.admin}`, port: ports.http, sites });
+  return loadTemplate('local-Caddyfile.hbs')({ node, admin: `unix/${adminSocket}`, port, sites });
 }
 
 function duration(ms: number): string {
@@ -47,40 +46,39 @@ const caddyPidFile = (layout: NodeLayout) => join(layout.run, 'caddy.pid');
  * otherwise. Either way the new routes are in effect when this returns (`caddy reload` returns
  * after the admin endpoint has loaded the config; a fresh Caddy is waited for).
  */
-export async function applyCaddy(layout: NodeLayout, routes: LocalRoute[], ports: IngressPorts, exec: Exec, log?: Logger): Promise<void> {
-  writeFileAtomic(layout.caddyfile, renderLocalCaddyfile(layout.node, routes, ports, readDrained(layout)));
+export async function applyCaddy(layout: NodeLayout, routes: LocalRoute[], port: number, exec: Exec, log?: Logger): Promise<void> {
+  if (layout.caddyAdmin.length > MAX_SOCKET_PATH) throw new LocalDriverError(`Caddy's admin socket path ${layout.caddyAdmin} is too long for a unix socket; use a shorter state dir`);
+  writeFileAtomic(layout.caddyfile, renderLocalCaddyfile(layout.node, routes, port, layout.caddyAdmin, readDrained(layout)));
   const pidFile = caddyPidFile(layout);
   const logFile = join(layout.logs, 'caddy.log');
   if (isPidFileAlive(pidFile)) {
-    await exec(['caddy', 'reload', '--config', layout.caddyfile, '--adapter', 'caddyfile', '--address', `127.0.0.1:${ports.admin}`], { log, cwd: layout.caddyDir });
+    await exec(['caddy', 'reload', '--config', layout.caddyfile, '--adapter', 'caddyfile', '--address', `unix/${layout.caddyAdmin}`], { log, cwd: layout.caddyDir });
     return;
   }
-  // Caddy's storage and config dirs stay inside the node dir instead of root's home.
+  // A socket left by a Caddy that was killed would make the new one fail to listen.
+  rmSync(layout.caddyAdmin, { force: true });
+  // Caddy's storage and config dirs (its autosave.json too: Caddy 2.6 has no persist_config off)
+  // stay inside the node dir instead of root's home.
   const env = { ...process.env, HOME: layout.caddyDir, XDG_DATA_HOME: join(layout.caddyDir, 'data'), XDG_CONFIG_HOME: join(layout.caddyDir, 'config') };
   spawnDetached({ argv: ['caddy', 'run', '--config', layout.caddyfile, '--adapter', 'caddyfile'], cwd: layout.caddyDir, env, logFile, pidFile });
-  const ready = (await waitForAdmin(ports.admin, pidFile, 15_000)) && (routes.length === 0 || (await waitForTcp(ports.http, 5000))) && isPidFileAlive(pidFile);
+  // Caddy opens its admin socket first, then its HTTP listener once the config is loaded.
+  const ready = (await waitFor(() => existsSync(layout.caddyAdmin) || !isPidFileAlive(pidFile), 15_000)) && (routes.length === 0 || (await waitForTcp(port, 10_000))) && isPidFileAlive(pidFile);
   if (!ready) {
     await stopPidFile(pidFile, 2000);
-    throw new LocalDriverError(`Caddy did not start on ${layout.node} (HTTP port ${ports.http}, admin ${ports.admin}):\n${logTail(logFile)}`, {
+    throw new LocalDriverError(`Caddy did not start on ${layout.node} (HTTP port ${port}):\n${logTail(logFile)}`, {
       hint: 'another program may be using the port; pick another --http-port',
     });
   }
-  log?.info({ node: layout.node, port: ports.http }, 'caddy started');
+  log?.info({ node: layout.node, port }, 'caddy started');
 }
 
-async function waitForAdmin(port: number, pidFile: string, ms: number): Promise<boolean> {
+async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
-  while (Date.now() < until && isPidFileAlive(pidFile)) {
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/config/`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.ok) return true;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((r) => setTimeout(r, 100));
+  while (Date.now() < until) {
+    if (check()) return true;
+    await new Promise((r) => setTimeout(r, 50));
   }
-  return false;
+  return check();
 }
 
 export async function stopCaddy(layout: NodeLayout): Promise<void> {

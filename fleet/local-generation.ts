@@ -1,8 +1,7 @@
 // A local node's generations are a real Nix profile: each generation is a store path holding
 // the node's rendered NixOS files, its run spec (local.json), manifest.json and the app sources
 // it runs, so switching back to a generation runs exactly that generation's code and config.
-import { mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LocalRunSpec } from '../generators/render-local.js';
 import type { Exec } from '../reconciler/exec.js';
@@ -11,9 +10,15 @@ import type { NodeTarget, SourceReader } from './driver.js';
 import { LocalDriverError } from '../reconciler/errors.js';
 import { stableStringify } from './local-layout.js';
 
-/** Builds the generation's folder in a temp dir, adds it to the store and returns the store path. */
-export async function addGeneration(target: NodeTarget, sources: SourceReader, exec: Exec, log?: Logger): Promise<string> {
-  const tmp = mkdtempSync(join(tmpdir(), 'skyrec-gen-'));
+/**
+ * Builds the generation's folder in a temp dir inside the node dir (`nodeDir`), adds it to the
+ * store and returns the store path. Inside the node dir, a build cut short by a kill is found
+ * and removed by the next one instead of piling up in /tmp.
+ */
+export async function addGeneration(target: NodeTarget, sources: SourceReader, nodeDir: string, exec: Exec, log?: Logger): Promise<string> {
+  mkdirSync(nodeDir, { recursive: true });
+  for (const stale of readdirSync(nodeDir).filter((n) => n.startsWith('.build-'))) rmSync(join(nodeDir, stale), { recursive: true, force: true });
+  const tmp = mkdtempSync(join(nodeDir, '.build-'));
   // The store path's name comes from the folder's name: a fixed name keeps it readable and
   // makes the path a function of the content only.
   const root = join(tmp, `skyrec-local-${target.node.name}`);

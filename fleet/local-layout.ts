@@ -1,6 +1,6 @@
 // Where the local driver keeps one simulated node (<stateDir>/local/<node>/), the ports of its
 // ingress nodes, and the small file helpers every local-* module shares.
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface NodeLayout {
@@ -15,6 +15,8 @@ export interface NodeLayout {
   apps: string;
   caddyDir: string;
   caddyfile: string;
+  /** Caddy's admin endpoint: a socket only root can reach, and no port that two state dirs could both want. */
+  caddyAdmin: string;
   /** The upstreams setDrained keeps out ('<node>:<port>'), honoured by every later activation too. */
   drained: string;
   pgDir: string;
@@ -22,6 +24,9 @@ export interface NodeLayout {
   pgRun: string;
   redisDir: string;
 }
+
+/** Linux limits a unix socket path (sun_path) to 108 bytes including the final NUL. */
+export const MAX_SOCKET_PATH = 107;
 
 export function nodeLayout(stateDir: string, node: string): NodeLayout {
   const dir = join(stateDir, 'local', node);
@@ -35,6 +40,7 @@ export function nodeLayout(stateDir: string, node: string): NodeLayout {
     apps: join(dir, 'apps'),
     caddyDir: join(dir, 'caddy'),
     caddyfile: join(dir, 'caddy', 'Caddyfile'),
+    caddyAdmin: join(dir, 'caddy', 'admin.sock'),
     drained: join(dir, 'caddy', 'drained.json'),
     pgDir: join(dir, 'postgres'),
     pgData: join(dir, 'postgres', 'data'),
@@ -43,19 +49,16 @@ export function nodeLayout(stateDir: string, node: string): NodeLayout {
   };
 }
 
-/** First Caddy admin port. Below the placement range (20000-29999) and clear of Caddy's own 2019. */
-export const ADMIN_PORT_BASE = 12019;
-
 /**
- * Ports of a local ingress node: HTTP = httpPort + i, admin = 12019 + i, where i is the node's
- * position in <stateDir>/local/ingress.json. preflight registers a rollout's ingress nodes sorted
- * by name, so the first ingress node by name gets httpPort; a node registered later is appended,
- * so ports already handed out never move (a running Caddy and its URL stay where they are).
+ * The HTTP port of a local ingress node: httpPort + i, where i is the node's position in
+ * <stateDir>/local/ingress.json. preflight registers a rollout's ingress nodes sorted by name,
+ * so the first ingress node by name gets httpPort; a node registered later is appended, so
+ * ports already handed out never move (a running Caddy and its URL stay where they are).
+ * Caddy's admin endpoint is a unix socket in the node dir (see local-caddy.ts), not a port.
  */
-export function ingressPorts(stateDir: string, node: string, httpPort: number): { http: number; admin: number } {
+export function ingressPort(stateDir: string, node: string, httpPort: number): number {
   const names = registerIngress(stateDir, [node]);
-  const i = names.indexOf(node);
-  return { http: httpPort + i, admin: ADMIN_PORT_BASE + i };
+  return httpPort + names.indexOf(node);
 }
 
 export function registerIngress(stateDir: string, nodes: string[]): string[] {
@@ -95,17 +98,11 @@ export function writeFileAtomic(file: string, content: string): void {
 }
 
 /**
- * PostgreSQL runs as the `postgres` user, which must be able to walk down to the node dir.
- * The dirs skyrec owns (stateDir, local/, the node dir) get the search bit for others (never
- * read), and an ancestor that still blocks it is reported instead of silently changed.
+ * The nearest ancestor of `path` that other users cannot search (no o+x), or null when every
+ * ancestor is open. The postgres user cannot reach a data dir below such a directory.
  */
-export function makeTraversable(stateDir: string, layout: NodeLayout): string | null {
-  for (const dir of [stateDir, join(stateDir, 'local'), layout.dir]) {
-    mkdirSync(dir, { recursive: true });
-    const mode = statSync(dir).mode & 0o777;
-    if ((mode & 0o001) === 0) chmodSync(dir, mode | 0o011);
-  }
-  for (let dir = dirname(stateDir); ; dir = dirname(dir)) {
+export function closedAncestor(path: string): string | null {
+  for (let dir = dirname(path); ; dir = dirname(dir)) {
     if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) return dir;
     if (dirname(dir) === dir) return null;
   }

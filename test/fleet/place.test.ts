@@ -247,7 +247,7 @@ describe('placeInstances', () => {
     expect(moved.slice(1)).toEqual(instances.slice(1));
   });
 
-  it('places 2,000 apps on 200 nodes quickly', () => {
+  it('places 2,000 apps on 200 nodes, stable under its own history, with the load spread', () => {
     const nodes = Array.from({ length: 200 }, (_, k) =>
       makeNode(`node-${k}`, { labels: { role: k % 4 ? 'web' : 'worker' }, memory: '64G' }),
     );
@@ -255,24 +255,12 @@ describe('placeInstances', () => {
       makeApp(`app-${k}`, { processes: { web: 2, worker: 2 }, memory: '256M', labels: k % 3 ? {} : { role: 'web' } }),
     );
     const config = makeConfig({ nodes, apps });
-    // Best of five (the first runs warm up the JIT), so a busy CI machine does not fail it by itself.
-    const time = <T>(f: () => T): [T, number] => {
-      let best = Infinity;
-      let result!: T;
-      for (let run = 0; run < 5; run++) {
-        const started = performance.now();
-        result = f();
-        best = Math.min(best, performance.now() - started);
-      }
-      return [result, best];
-    };
-    const [first, freshMs] = time(() => placeInstances(config));
-    const [again, historyMs] = time(() => placeInstances(config, first.placement.instances));
+    // Speed is measured by `npm run bench`, not here.
+    const first = placeInstances(config);
+    const again = placeInstances(config, first.placement.instances);
     expect(again.placement).toEqual(first.placement);
     expect(first.placement.instances).toHaveLength(8000);
     expect(first.issues).toEqual([]);
-    expect(freshMs).toBeLessThan(100);
-    expect(historyMs).toBeLessThan(100);
     // Rendezvous spreads the load: no node far above the 40-instance average.
     const load = new Map<string, number>();
     for (const i of first.placement.instances) load.set(i.node, (load.get(i.node) ?? 0) + 1);

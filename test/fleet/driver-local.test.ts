@@ -1,0 +1,291 @@
+// The local node driver end to end on apps.example: a real Nix profile per node, real app
+// processes, a real Caddy proxying real HTTP, a real PostgreSQL and Redis for shop. The
+// tests share one fleet and run in order: switch, change, roll back, watchdog, preflight, down.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { request } from 'node:http';
+import { join, relative } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { compileFleet } from '../../reconciler/pipeline.js';
+import { renderFleet } from '../../generators/render-node.js';
+import { renderLocalRunSpec } from '../../generators/render-local.js';
+import { worktreeSource } from '../../schema/source.js';
+import { exec } from '../../reconciler/exec.js';
+import { ReleaseError } from '../../reconciler/errors.js';
+import { packageRoot } from '../../reconciler/paths.js';
+import { createLocalDriver, type LocalDriver } from '../../fleet/driver-local.js';
+import type { NodeTarget, SourceReader } from '../../fleet/driver.js';
+import { makeTempDir } from '../helpers/tools.js';
+
+const root = packageRoot();
+const example = join(root, 'apps.example');
+type TempDir = ReturnType<typeof makeTempDir>;
+
+const SECRET = `s3cret-${randomBytes(12).toString('hex')}`;
+const OLD = 'Hello from Acme';
+const NEW = 'Hi from generation two';
+
+function worktreeReader(dir: string): SourceReader {
+  const walk = (rel: string): string[] =>
+    readdirSync(join(dir, rel)).flatMap((name) => (statSync(join(dir, rel, name)).isDirectory() ? walk(`${rel}/${name}`) : [`${rel}/${name}`]));
+  return { listFiles: async (rel) => (existsSync(join(dir, rel)) ? walk(rel).sort() : []), readBytes: async (p) => readFileSync(join(dir, p)) };
+}
+
+async function buildTargets(repo: string): Promise<NodeTarget[]> {
+  const { config, placement } = await compileFleet(worktreeSource(repo));
+  const rendered = renderFleet(config, placement, { revision: null, addressOf: () => '127.0.0.1' });
+  return config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, local: renderLocalRunSpec(config, placement, node.name) }));
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await new Promise((r) => server.once('listening', r));
+  const { port } = server.address() as { port: number };
+  await new Promise((r) => server.close(r));
+  return port;
+}
+
+/** Polls `fn` until it returns a value that passes `ok`, or fails with the last value. */
+async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {
+  const until = Date.now() + ms;
+  let last: T | Error = new Error('never ran');
+  while (Date.now() < until) {
+    try {
+      last = await fn();
+      if (ok(last)) return last;
+    } catch (err) {
+      last = err as Error;
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`condition not met within ${ms} ms; last: ${last instanceof Error ? last.message : JSON.stringify(last)}`);
+}
+
+/** GET through node:http: Node 20's fetch silently drops a Host header, which Caddy routes on. */
+function get(url: string, host?: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { headers: host ? { Host: host } : {}, timeout: 8000, agent: false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    req.on('timeout', () => req.destroy(new Error(`GET ${url} timed out`)));
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+    const p = join(dir, e.name);
+    return e.isDirectory() ? filesUnder(p) : e.isFile() ? [p] : [];
+  });
+}
+
+/** Every pid the state dir knows of: pid files (instances, Redis, Caddy, watchdog) and PostgreSQL's. */
+function knownPids(stateDir: string): number[] {
+  return filesUnder(join(stateDir, 'local')).flatMap((f) => {
+    try {
+      if (f.endsWith('/postmaster.pid')) return [Number(readFileSync(f, 'utf8').split('\n')[0])];
+      if (f.endsWith('.pid')) return [JSON.parse(readFileSync(f, 'utf8')).pid as number];
+    } catch {
+      // A pid file being replaced right now.
+    }
+    return [];
+  });
+}
+
+function alive(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return !/^[ZX]$/.test(stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3));
+  } catch {
+    return false;
+  }
+}
+
+describe('local driver on apps.example', () => {
+  // Made in beforeAll, so that a run filtering these tests out leaves nothing behind.
+  let state: TempDir;
+  let secrets: TempDir;
+  let repo2: TempDir;
+  let driver: LocalDriver;
+  let port: number;
+  let gen1: NodeTarget[];
+  let gen2: NodeTarget[];
+  const node = (name: string) => gen1.find((t) => t.node.name === name)!.node;
+  const apiPorts = (targets: NodeTarget[], n: string) => targets.find((t) => t.node.name === n)!.local.instances.filter((i) => i.app === 'api').map((i) => i.port);
+  const greetingOn = async (p: number) => JSON.parse((await get(driver.instanceUrl(node('web-1'), p, '/'))).body).greeting as string;
+
+  beforeAll(async () => {
+    // The watchdog runs from dist/: build it (type errors elsewhere in the tree do not stop emit).
+    await exec(['npx', 'tsc', '-p', 'tsconfig.json'], { cwd: root, timeout: 120_000 }).catch(() => undefined);
+    expect(existsSync(join(root, 'dist', 'fleet', 'local-watchdog.js'))).toBe(true);
+    [state, secrets, repo2] = [makeTempDir('skyrec-local-'), makeTempDir('skyrec-secrets-'), makeTempDir('skyrec-repo-')];
+    mkdirSync(join(secrets.dir, 'shop'));
+    writeFileSync(join(secrets.dir, 'shop', 'SESSION_SECRET'), SECRET + '\n');
+    cpSync(example, repo2.dir, { recursive: true });
+    const apiYaml = join(repo2.dir, 'apps', 'api.yaml');
+    writeFileSync(apiYaml, readFileSync(apiYaml, 'utf8').replace(`GREETING: ${OLD}`, `GREETING: ${NEW}`));
+    [gen1, gen2] = [await buildTargets(example), await buildTargets(repo2.dir)];
+    port = await freePort();
+    driver = createLocalDriver({ stateDir: state.dir, secretsDir: secrets.dir, httpPort: port, exec });
+  }, 60_000);
+
+  afterAll(async () => {
+    if (!state) return;
+    const pids = knownPids(state.dir);
+    await driver?.down().catch(() => undefined);
+    // Whatever down() missed must not outlive the tests.
+    for (const pid of [...pids, ...knownPids(state.dir)]) {
+      for (const target of [-pid, pid]) {
+        try {
+          process.kill(target, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    for (const d of [state, secrets, repo2]) d?.cleanup();
+  }, 60_000);
+
+  it('switches every node to generation 1 and serves every domain through Caddy', async () => {
+    expect(await driver.preflight(gen1)).toEqual([]);
+    for (const t of gen1) expect(await driver.switchNode(t, worktreeReader(example))).toBe(1);
+    for (const t of gen1) expect(await driver.currentGeneration(t.node)).toBe(1);
+    const ingress = driver.ingressUrl(node('web-1'));
+    expect(ingress).toBe(`http://127.0.0.1:${port}`);
+
+    const api = await eventually(() => get(`${ingress}/`, 'api.acme.example'), (r) => r.status === 200);
+    expect(JSON.parse(api.body)).toMatchObject({ app: 'api', greeting: OLD });
+    for (const host of ['shop.acme.example', 'www.acme.example']) {
+      const shop = await eventually(() => get(`${ingress}/`, host), (r) => r.status === 200);
+      expect(JSON.parse(shop.body)).toMatchObject({ app: 'shop', configured: { DATABASE_URL: true, REDIS_URL: true, SESSION_SECRET: true } });
+    }
+    const docs = await eventually(() => get(`${ingress}/`, 'docs.acme.example'), (r) => r.status === 200);
+    expect(docs.body).toContain('<h1>Acme docs</h1>');
+
+    for (const t of gen1) expect(await driver.inactiveUnits(t.node, t.local.instances.map((i) => i.unit))).toEqual([]);
+    expect(await driver.inactiveUnits(node('web-1'), ['nope-web-1'])).toEqual(['nope-web-1']);
+    expect(readFileSync(join(state.dir, 'local', 'web-2', 'logs', 'shop-release.log'), 'utf8')).toContain('DATABASE_URL is set');
+    // The addons as shop sees them: its own role and database over the node's socket, its Redis.
+    const web2 = join(state.dir, 'local', 'web-2');
+    const who = await exec(['psql', '-X', '-tA', '-h', join(web2, 'postgres', 'run'), '-U', 'shop', '-d', 'shop', '-c', 'SELECT current_user, current_database()']);
+    expect(who.stdout.trim()).toBe('shop|shop');
+    expect((await exec(['redis-cli', '-s', join(web2, 'redis', 'shop.sock'), 'ping'])).stdout.trim()).toBe('PONG');
+
+    // The secret reached shop's environment, and nothing skyrec wrote: not the state dir, not the store.
+    const stores = gen1.map((t) => realpathSync(join(state.dir, 'local', t.node.name, 'profile')));
+    const leaks = [...filesUnder(state.dir), ...stores.flatMap(filesUnder)].filter((f) => readFileSync(f).includes(SECRET));
+    expect(leaks.map((f) => relative(state.dir, f))).toEqual([]);
+  }, 60_000);
+
+  it('switches the nodes whose files changed to generation 2, restarting only the changed app', async () => {
+    const changed = gen2.filter((t, i) => t.rendered.manifest.hash !== gen1[i].rendered.manifest.hash);
+    expect(changed.map((t) => t.node.name)).toEqual(['web-1', 'web-2']);
+    const shopPid = readFileSync(join(state.dir, 'local', 'web-2', 'run', 'shop-web-1.pid'), 'utf8');
+    for (const t of changed) expect(await driver.switchNode(t, worktreeReader(repo2.dir))).toBe(2);
+    for (const n of ['web-1', 'web-2']) for (const p of apiPorts(gen2, n)) await eventually(() => greetingOn(p), (g) => g === NEW);
+    const api = await eventually(() => get(`${driver.ingressUrl(node('web-1'))}/`, 'api.acme.example'), (r) => r.status === 200);
+    expect(JSON.parse(api.body).greeting).toBe(NEW);
+    expect(readFileSync(join(state.dir, 'local', 'web-2', 'run', 'shop-web-1.pid'), 'utf8')).toBe(shopPid);
+  }, 30_000);
+
+  it('rolls back to generation 1: the old code and config run again', async () => {
+    for (const n of ['web-1', 'web-2']) {
+      await driver.rollbackNode(node(n), 1);
+      expect(await driver.currentGeneration(node(n))).toBe(1);
+    }
+    for (const n of ['web-1', 'web-2']) for (const p of apiPorts(gen1, n)) await eventually(() => greetingOn(p), (g) => g === OLD);
+  }, 30_000);
+
+  it('rolls a node back by itself when the armed watchdog is not disarmed, and not when it is', async () => {
+    const web2 = node('web-2');
+    const target = gen2.find((t) => t.node.name === 'web-2')!;
+    const watchdogPid = join(state.dir, 'local', 'web-2', 'run', 'watchdog.pid');
+    expect(await driver.switchNode(target, worktreeReader(repo2.dir))).toBe(2);
+    await driver.armRollback(web2, 1, 500);
+    await eventually(() => driver.currentGeneration(web2), (g) => g === 1);
+    await eventually(() => greetingOn(apiPorts(gen1, 'web-2')[0]), (g) => g === OLD);
+    await eventually(async () => existsSync(watchdogPid), (e) => !e);
+    expect(readFileSync(join(state.dir, 'local', 'web-2', 'logs', 'watchdog.log'), 'utf8')).toContain('rolled back');
+
+    expect(await driver.switchNode(target, worktreeReader(repo2.dir))).toBe(2);
+    await driver.armRollback(web2, 1, 1500);
+    await driver.disarmRollback(web2);
+    expect(existsSync(watchdogPid)).toBe(false);
+    await new Promise((r) => setTimeout(r, 2500));
+    expect(await driver.currentGeneration(web2)).toBe(2);
+    expect(await greetingOn(apiPorts(gen2, 'web-2')[0])).toBe(NEW);
+  }, 40_000);
+
+  it('keeps drained upstreams out of the ingress from the moment setDrained returns', async () => {
+    // Now web-1 runs api from generation 1 and web-2 from generation 2: the greeting tells them apart.
+    const ingress = driver.ingressUrl(node('web-1'));
+    const greetings = async (n: number) => {
+      const seen: string[] = [];
+      for (let i = 0; i < n; i++) seen.push(JSON.parse((await get(`${ingress}/`, 'api.acme.example')).body).greeting);
+      return seen;
+    };
+    await driver.setDrained([node('web-1')], [{ node: 'web-2', port: apiPorts(gen2, 'web-2')[0] }]);
+    expect(new Set(await greetings(8))).toEqual(new Set([OLD]));
+    await driver.setDrained([node('web-1')], []);
+    await eventually(() => greetings(4), (seen) => seen.includes(NEW) && seen.includes(OLD));
+  }, 30_000);
+
+  it('reports missing secret files, programs missing from PATH and unsupported packages before any switch', async () => {
+    const empty = makeTempDir('skyrec-nosecrets-');
+    try {
+      const bare = createLocalDriver({ stateDir: state.dir, secretsDir: empty.dir, httpPort: port, exec });
+      const worker = gen1.find((t) => t.node.name === 'worker-1')!;
+      const mailer = worker.local.instances[0];
+      const broken: NodeTarget = {
+        ...worker,
+        local: {
+          ...worker.local,
+          instances: [{ ...mailer, cwd: null, command: 'exec skyrec-no-such-program --serve' }],
+          unsupported: [{ app: 'mailer', message: 'mailer: package.flake needs a Nix build' }],
+        },
+      };
+      const problems = await bare.preflight([...gen1.filter((t) => t !== worker), broken]);
+      expect(problems).toEqual(
+        expect.arrayContaining([
+          { node: 'web-2', message: expect.stringContaining(join(empty.dir, 'shop', 'SESSION_SECRET')) },
+          { node: 'worker-1', message: expect.stringMatching(/mailer.*skyrec-no-such-program/) },
+          { node: 'worker-1', message: 'mailer: package.flake needs a Nix build' },
+        ]),
+      );
+      expect(problems).toHaveLength(3);
+    } finally {
+      empty.cleanup();
+    }
+  });
+
+  it('stops a switch whose release fails, naming the app and showing its output', async () => {
+    const base = gen1.find((t) => t.node.name === 'web-2')!;
+    const release = { ...base.local.releases[0], unit: 'broken-release', app: 'broken', cwd: null, secrets: [], addons: { postgres: false, redis: false } };
+    const solo: NodeTarget = {
+      ...base,
+      node: { ...base.node, name: 'solo' },
+      local: { ...base.local, node: 'solo', instances: [], postgres: [], redis: [], sources: [], routes: null, releases: [{ ...release, command: 'echo migrating; echo "relation users is missing" >&2; exit 3' }] },
+    };
+    const err = await driver.switchNode(solo, worktreeReader(example)).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ReleaseError);
+    expect((err as ReleaseError).app).toBe('broken');
+    expect((err as ReleaseError).message).toMatch(/broken[\s\S]*relation users is missing/);
+  }, 20_000);
+
+  it('down() stops every process it started and keeps the generations', async () => {
+    const pids = knownPids(state.dir);
+    expect(pids.filter(alive).length).toBeGreaterThanOrEqual(8);
+    await driver.down();
+    expect(pids.filter(alive)).toEqual([]);
+    expect(knownPids(state.dir).filter(alive)).toEqual([]);
+    await driver.down();
+    expect(await driver.currentGeneration(node('web-2'))).toBe(2);
+    await expect(get(`${driver.ingressUrl(node('web-1'))}/`, 'api.acme.example')).rejects.toThrow();
+  }, 40_000);
+});
