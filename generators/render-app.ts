@@ -52,6 +52,7 @@ function sourceView(app: App) {
     path: build?.path ? `/${build.path}` : null,
     name: `${app.name}-source`,
     git: build?.git ?? null,
+    digest: app.sourceDigest,
   };
 }
 

@@ -18,6 +18,8 @@ export interface LocalProcess {
   addons: { postgres: boolean; redis: boolean };
   /** The app's deploy.autoRollback (default: settings.rollout.autoRollback). */
   autoRollback: boolean;
+  /** The digest of the app's source folder: a code change alone restarts the process. */
+  sourceDigest: string | null;
 }
 
 export interface LocalInstance extends LocalProcess {
@@ -65,6 +67,7 @@ function baseProcess(app: App, unit: string, command: string): LocalProcess {
     secrets: app.secrets,
     addons: { ...app.addons },
     autoRollback: app.autoRollback,
+    sourceDigest: app.sourceDigest,
   };
 }
 

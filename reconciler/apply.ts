@@ -87,7 +87,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   const applied = openApplied(opts.stateDir);
   // Instances keep the nodes and ports they were applied with.
   const previous = instancesOf(applied.all().map((a) => a.manifest));
-  const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous });
+  const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous, files: rev.files });
   const rendered = renderFleet(config, placement, { revision: rev.commit });
   const known = new Set(config.fleet.nodes.map((n) => n.name));
   for (const n of opts.nodes ?? []) if (!known.has(n)) throw new UsageError(`unknown node '${n}'`, { hint: `nodes in fleet.yaml: ${[...known].join(', ')}` });

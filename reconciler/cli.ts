@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatProblem } from '../schema/problems.js';
-import { worktreeSource } from '../schema/source.js';
+import { worktreeFiles, worktreeSource } from '../schema/source.js';
 import { createOutput, type Io, type Output } from './output.js';
 import { createLogger } from './log.js';
 import { SkyrecError, SpecError, UsageError } from './errors.js';
@@ -64,7 +64,8 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .option('--json', 'print the result as JSON')
     .option('--no-cache', 'parse every spec again instead of using the parse cache')
     .action(async (opts: { repo: string; json?: boolean; cache: boolean }) => {
-      const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(repoDir(opts.repo)), { parseCache: cache }));
+      const dir = repoDir(opts.repo);
+      const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
       const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [] };
       if (opts.json) out.json(summary);
       else out.line(`${opts.repo}: valid (${summary.nodes} nodes, ${summary.apps} apps, ${summary.instances} instances)`);
@@ -82,8 +83,8 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
       const outDir = repoDir(opts.out);
       // The previous render's manifests keep instances on their ports, like a lock file.
       const previous = instancesOf(await readManifests(outDir));
-      const source = worktreeSource(repoDir(opts.repo));
-      const { nodes } = await withCache(opts, (cache) => renderRepo(source, { revision: null, previous, parseCache: cache }));
+      const dir = repoDir(opts.repo);
+      const { nodes } = await withCache(opts, (cache) => renderRepo(worktreeSource(dir), { revision: null, previous, parseCache: cache, files: worktreeFiles(dir) }));
       const result = await writeRendered(outDir, nodes);
       log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
       if (opts.json) return out.json({ out: outDir, ...result });

@@ -2,6 +2,8 @@
 // repo. Throws SpecError with every problem; returns plain data otherwise.
 import type { Config, Instance, Placement } from '../schema/model.js';
 import type { ConfigSource } from '../schema/source.js';
+import type { SourceReader } from '../fleet/driver.js';
+import { createHash } from 'node:crypto';
 import { checkRepo, locateIssue, type LoadedRepo, type LoadOptions } from '../schema/validate.js';
 import { sortProblems } from '../schema/problems.js';
 import { placeInstances } from '../fleet/place.js';
@@ -16,6 +18,24 @@ export interface CompiledFleet {
 export interface CompileOptions extends LoadOptions {
   /** The last placement: instances keep their nodes and ports. */
   previous?: Instance[];
+  /** Reads the revision's app sources, to digest each build.path folder (App.sourceDigest). */
+  files?: SourceReader;
+}
+
+/** Fills App.sourceDigest: one sha256 per build.path folder over its files' paths and bytes. */
+export async function digestSources(config: Config, files: SourceReader): Promise<void> {
+  const digests = new Map<string, Promise<string>>();
+  const digest = async (dir: string) => {
+    const h = createHash('sha256');
+    for (const path of await files.listFiles(dir)) h.update(path).update('\0').update(await files.readBytes(path)).update('\0');
+    return h.digest('hex');
+  };
+  for (const app of config.apps) {
+    const dir = app.package.build?.path;
+    if (!dir) continue;
+    if (!digests.has(dir)) digests.set(dir, digest(dir));
+    app.sourceDigest = await digests.get(dir)!;
+  }
 }
 
 export interface CheckedFleet {
@@ -24,9 +44,10 @@ export interface CheckedFleet {
 }
 
 /** Loads and validates a config repo; `where` names it in errors ('head (working tree)'). */
-export async function checkFleet(source: ConfigSource, opts: LoadOptions & { where?: string } = {}): Promise<CheckedFleet> {
+export async function checkFleet(source: ConfigSource, opts: LoadOptions & { where?: string; files?: SourceReader } = {}): Promise<CheckedFleet> {
   const { config, problems, loaded } = await checkRepo(source, opts);
   if (!config) throw new SpecError(problems, opts.where);
+  if (opts.files) await digestSources(config, opts.files);
   return { config, loaded };
 }
 

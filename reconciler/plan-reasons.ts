@@ -9,6 +9,7 @@ const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 export function describeAppChanges(b: App, h: App, old: UnitInfo, now: UnitInfo): string[] {
   const reasons: string[] = [];
   if (!same(b.package, h.package)) reasons.push('package changed');
+  else if (b.sourceDigest !== h.sourceDigest) reasons.push('source code changed');
   for (const key of [...new Set([...Object.keys(b.env), ...Object.keys(h.env)])].sort()) {
     if (!(key in b.env)) reasons.push(`env ${key} added`);
     else if (!(key in h.env)) reasons.push(`env ${key} removed`);

@@ -3,9 +3,10 @@
 // a spec blob is parsed once, a node whose inputs did not change is rendered once.
 import type { ParseCache } from '../schema/load-yaml.js';
 import type { ConfigSource } from '../schema/source.js';
-import { worktreeSource } from '../schema/source.js';
+import { worktreeFiles, worktreeSource } from '../schema/source.js';
+import type { SourceReader } from '../fleet/driver.js';
 import { renderFleet, type RenderedNode } from '../generators/render-node.js';
-import { commitSource, findMergeBase, isGitRepo, openGit, resolveRevision, type GitReader } from './git.js';
+import { commitFiles, commitSource, findMergeBase, isGitRepo, openGit, resolveRevision, type GitReader } from './git.js';
 import { GitError } from './errors.js';
 import { checkFleet, placeFleet, type CheckedFleet } from './pipeline.js';
 import { diffRevisions, type RevisionState } from './plan-diff.js';
@@ -38,9 +39,13 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   const started = performance.now();
 
   const headSide = await openHead(git, opts);
-  const head = await checkFleet(headSide.source, { parseCache: opts.parseCache, where: describe(headSide.label) });
+  const head = await checkFleet(headSide.source, { parseCache: opts.parseCache, where: describe(headSide.label), files: headSide.files });
   const baseLabel = await chooseBase(git, opts, head, headSide.commit);
-  const base = await checkFleet(await commitSource(git, baseLabel.revision!), { parseCache: opts.parseCache, where: describe(baseLabel) });
+  const base = await checkFleet(await commitSource(git, baseLabel.revision!), {
+    parseCache: opts.parseCache,
+    where: describe(baseLabel),
+    files: await commitFiles(git, baseLabel.revision!),
+  });
   opts.log?.debug({ ms: Math.round(performance.now() - started) }, 'plan: both revisions validated');
 
   const renderCache = new Map<string, RenderedNode>();
@@ -60,13 +65,13 @@ function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: Revisio
   return { label, config: checked.config, placement, nodes };
 }
 
-async function openHead(git: GitReader, opts: PlanOptions): Promise<{ source: ConfigSource; label: RevisionLabel; commit: string | null }> {
+async function openHead(git: GitReader, opts: PlanOptions): Promise<{ source: ConfigSource; files: SourceReader; label: RevisionLabel; commit: string | null }> {
   if (opts.head) {
     const commit = await resolveRevision(git, opts.head);
-    return { source: await commitSource(git, commit), label: { revision: commit, label: opts.head }, commit };
+    return { source: await commitSource(git, commit), files: await commitFiles(git, commit), label: { revision: commit, label: opts.head }, commit };
   }
   const commit = await resolveRevision(git, 'HEAD').catch(() => null);
-  return { source: worktreeSource(opts.dir), label: { revision: null, label: 'working tree' }, commit };
+  return { source: worktreeSource(opts.dir), files: worktreeFiles(opts.dir), label: { revision: null, label: 'working tree' }, commit };
 }
 
 async function chooseBase(git: GitReader, opts: PlanOptions, head: CheckedFleet, headCommit: string | null): Promise<RevisionLabel> {

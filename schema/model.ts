@@ -55,6 +55,12 @@ export interface App {
   /** Labels a node must carry (all of them) to run this app. */
   placementLabels: Record<string, string>;
   autoRollback: boolean;
+  /**
+   * A digest of the build.path folder's files, filled in by the pipeline when it can read
+   * them (null otherwise): a change to the app's code alone changes the rendered module, so the
+   * node switches and the plan says so.
+   */
+  sourceDigest: string | null;
 }
 
 export interface Node {

@@ -74,6 +74,7 @@ export function normalizeApp(spec: AppSpec, file: string, settings: Settings): A
     addons: { postgres: spec.addons?.postgres !== undefined, redis: spec.addons?.redis !== undefined },
     placementLabels: { ...spec.placement?.labels },
     autoRollback: spec.deploy?.autoRollback ?? settings.rollout.autoRollback,
+    sourceDigest: null,
   };
 }
 

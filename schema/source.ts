@@ -81,7 +81,11 @@ function isPlainRelative(rel: string): boolean {
   return rel.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
 }
 
-/** Reads whole folders of a worktree (app sources for the local driver), staying inside it. */
+/**
+ * Reads whole folders of a worktree (app sources), staying inside it. node_modules and .git
+ * folders are left out: they are never part of a committed source, and a digest of the working
+ * tree must match the digest of the same files committed.
+ */
 export function worktreeFiles(dir: string): { listFiles(rel: string): Promise<string[]>; readBytes(rel: string): Promise<Buffer> } {
   const root = fs.realpathSync(path.resolve(dir));
   const inside = (rel: string) => {
@@ -96,7 +100,9 @@ export function worktreeFiles(dir: string): { listFiles(rel: string): Promise<st
       const walk = (r: string) => {
         for (const e of fs.readdirSync(inside(r), { withFileTypes: true })) {
           const child = `${r}/${e.name}`;
-          if (e.isDirectory()) walk(child);
+          if (e.isDirectory()) {
+            if (e.name !== 'node_modules' && e.name !== '.git') walk(child);
+          }
           else if (e.isFile()) out.push(child);
         }
       };

@@ -66,6 +66,7 @@ export function makeApp(
     addons: { postgres: false, redis: false },
     placementLabels: labels ?? {},
     autoRollback: true,
+    sourceDigest: null,
     ...rest,
   };
 }

@@ -221,3 +221,24 @@ describe('skyrec plan (CLI)', () => {
     }
   });
 });
+
+describe('skyrec plan: a change to app code alone', () => {
+  it('restarts the app on its nodes, with the reason', async () => {
+    const t = makeTempDir();
+    try {
+      const site = 'name: site\npackage: { build: { stack: static, path: src/site } }\nprocesses:\n  web: { instances: 1 }\ndomains: [site.example.com]\n';
+      const r = await TestRepo.create(t.dir, { 'fleet.yaml': FLEET, 'apps/site.yaml': site, 'src/site/index.html': '<h1>one</h1>\n' });
+      const a = await r.commit('site');
+      const b = await r.commit('new page text', { 'src/site/index.html': '<h1>two</h1>\n' });
+      const { plan: p } = await planRevisions({ dir: t.dir, base: a, head: b, diff: false });
+      expect(p.nodes.flatMap(units)).toEqual(['restart site-web-1 (source code changed)']);
+      expect(p.nodes[0].files.map((f) => f.path)).toContain('apps/site.nix');
+      // The working tree, with node_modules and other ignored folders, digests the same as its commit.
+      r.write({ 'src/site/node_modules/x.js': 'ignored\n' });
+      const { plan: same } = await planRevisions({ dir: t.dir, base: b, diff: false });
+      expect(same.nodes).toEqual([]);
+    } finally {
+      t.cleanup();
+    }
+  });
+});

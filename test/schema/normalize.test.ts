@@ -81,6 +81,7 @@ test('the fixture repo normalizes to the expected Config', async () => {
         addons: { postgres: true, redis: false },
         placementLabels: { role: 'web' },
         autoRollback: true,
+        sourceDigest: null,
       },
       {
         name: 'site',
@@ -103,6 +104,7 @@ test('the fixture repo normalizes to the expected Config', async () => {
         addons: { postgres: false, redis: false },
         placementLabels: {},
         autoRollback: false,
+        sourceDigest: null,
       },
     ],
   };

@@ -4,6 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/api"; name = "api-source"; };
+  # Source digest 8b12a33bf8b054d48da0e6dd62e55744a0a257c9b5772f272f6d6298d9b91bb0: a change to the app's code alone changes this module.
   package = pkgs.buildNpmPackage {
     pname = "api";
     version = "0.0.0";

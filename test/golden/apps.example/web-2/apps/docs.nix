@@ -4,6 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/docs"; name = "docs-source"; };
+  # Source digest ff183f19b57bbd291b0084ef15169b89da446e57513033b7fc1ec3252270a14c: a change to the app's code alone changes this module.
   package = pkgs.runCommand "docs-static" { } ''
     cp -r ${src} $out
   '';

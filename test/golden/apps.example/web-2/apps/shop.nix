@@ -4,6 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/shop"; name = "shop-source"; };
+  # Source digest 59891a7a6e3f7142eb47029fb5f13b5b92d8f204a888218ce591caa2548098c3: a change to the app's code alone changes this module.
   package = pkgs.buildNpmPackage {
     pname = "shop";
     version = "0.0.0";

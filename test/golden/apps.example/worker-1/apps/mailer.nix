@@ -4,6 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/mailer"; name = "mailer-source"; };
+  # Source digest d3ec415a6b315426b0ddd59ddbca7f736cd17a4d39f15cfe6f3e05272764f3a2: a change to the app's code alone changes this module.
   package = pkgs.buildNpmPackage {
     pname = "mailer";
     version = "0.0.0";

@@ -4,6 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/reports"; name = "reports-source"; };
+  # Source digest 1495a3fdea263ae56aeef71cdfff7c1f61d54cc501388437643e6ab6e13b4ad6: a change to the app's code alone changes this module.
   package = pkgs.buildNpmPackage {
     pname = "reports";
     version = "0.0.0";
