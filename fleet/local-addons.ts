@@ -7,7 +7,7 @@ import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { LocalDriverError } from '../reconciler/errors.js';
 import { closedAncestor, MAX_SOCKET_PATH, type NodeLayout } from './local-layout.js';
-import { isPidFileAlive, logTail, spawnDetached, stopPidFile } from './local-process.js';
+import { isPidFileAlive, logTail, spawnDetached, stopPidFile, waitFor } from './local-process.js';
 
 /** The directory of initdb/pg_ctl/postgres: $SKYREC_PG_BIN, else Debian's newest /usr/lib/postgresql/<v>/bin, else PATH. */
 export function postgresBin(): string | null {
@@ -153,11 +153,3 @@ export async function stopRedis(layout: NodeLayout): Promise<void> {
   for (const app of listRedisApps(layout)) await stopPidFile(redisPidFile(layout, app));
 }
 
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return check();
-}

@@ -11,7 +11,7 @@ import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { LocalDriverError } from '../reconciler/errors.js';
 import { MAX_SOCKET_PATH, readJson, writeFileAtomic, type NodeLayout } from './local-layout.js';
-import { isPidFileAlive, logTail, spawnDetached, stopPidFile, waitForTcp } from './local-process.js';
+import { isPidFileAlive, logTail, spawnDetached, stopPidFile, waitFor, waitForTcp } from './local-process.js';
 
 const upstreamKey = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
 
@@ -72,14 +72,6 @@ export async function applyCaddy(layout: NodeLayout, routes: LocalRoute[], port:
   log?.info({ node: layout.node, port }, 'caddy started');
 }
 
-async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (check()) return true;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return check();
-}
 
 export async function stopCaddy(layout: NodeLayout): Promise<void> {
   await stopPidFile(caddyPidFile(layout));

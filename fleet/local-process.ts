@@ -102,13 +102,18 @@ function signalGroup(pgid: number, signal: NodeJS.Signals): void {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function waitGone(pgid: number, ms: number): Promise<boolean> {
+/** Polls `check` every 50 ms until it holds (true) or `ms` has passed (its last answer). */
+export async function waitFor(check: () => boolean, ms: number): Promise<boolean> {
   const until = Date.now() + ms;
   while (Date.now() < until) {
-    if (groupMembers(pgid).length === 0) return true;
+    if (check()) return true;
     await sleep(50);
   }
-  return groupMembers(pgid).length === 0;
+  return check();
+}
+
+function waitGone(pgid: number, ms: number): Promise<boolean> {
+  return waitFor(() => groupMembers(pgid).length === 0, ms);
 }
 
 /**

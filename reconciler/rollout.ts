@@ -92,7 +92,18 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
   let failed = false;
   try {
     for (const batch of batches) {
-      const results = await Promise.all(batch.map((t) => switchOne(t, { ...deps, progress, rolloutId, input, drained })));
+      const results = await Promise.all(
+        batch.map((t) =>
+          switchOne(t, { ...deps, progress, rolloutId, input, drained }).catch((err: Error): NodeOutcome => {
+            // An error outside the switch and health steps (the driver could not arm, drain or
+            // roll back): the node's state is unknown, so say so and stop the rollout.
+            const detail = `${err.message}; its state is unknown: check it with skyrec status`;
+            store.setNode({ node: t.node.name, revision: input.revision, generation: null, hash: null, status: 'unknown', detail });
+            progress.update(t.node.name, 'failed', err.message);
+            return { node: t.node.name, result: 'failed', generation: null, failures: [err.message], detail };
+          }),
+        ),
+      );
       for (const r of results) outcomes.set(r.node, r);
       if (results.some((r) => r.result !== 'switched')) {
         failed = true;

@@ -78,6 +78,24 @@ afterAll(async () => {
 }, 60_000);
 
 describe('skyrec apply --driver local', () => {
+  it('a missing secret file stops the apply before any node switches, naming the file; --dry-run runs nothing', async () => {
+    const empty = join(tmp.dir, 'no-secrets');
+    mkdirSync(empty, { recursive: true });
+    const otherState = join(tmp.dir, 'state-preflight');
+    const base = ['apply', '--repo', repo.dir, '--rev', commits.initial, '--driver', 'local', '--state', otherState, '--http-port', String(port), '--yes'];
+    const r = await runCli([...base, '--secrets-dir', empty]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain(join(empty, 'shop', 'SESSION_SECRET'));
+    expect(r.stderr).toMatch(/nothing was changed/);
+    const dry = await runCli([...base, '--secrets-dir', secrets, '--dry-run']);
+    expect(dry.code).toBe(0);
+    expect(dry.stdout).toMatch(/^Would switch 3 node\(s\)/m);
+    expect(dry.stdout).toMatch(/batch 1: web-1\n\s+\$ nix-store --add/);
+    const s = await runCli(['status', '--json', '--driver', 'local', '--state', otherState]);
+    expect(JSON.parse(s.stdout).nodes).toEqual([]);
+    expect(existsSync(join(otherState, 'local', 'web-1', 'profile'))).toBe(false);
+  }, 60_000);
+
   it('deploys apps.example: every domain answers through Caddy', async () => {
     const r = await apply(commits.initial);
     expect(r.stderr).toBe('');
