@@ -1,4 +1,5 @@
-// The commands that touch nodes and state: apply, rollback, status, history, down.
+// The commands that touch nodes and state: apply, rollback, status, history, down. The
+// drivers, git and SQLite are imported when a command runs (see cli.ts).
 import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -6,9 +7,8 @@ import { createInterface } from 'node:readline/promises';
 import type { Io, Output } from './output.js';
 import type { Logger } from './log.js';
 import type { ParseCache } from '../schema/load-yaml.js';
-import { applyRevision, createDriver, type ApplyResult, type DriverOptions } from './apply.js';
+import type { ApplyResult, DriverOptions } from './apply.js';
 import { createProgress } from './progress.js';
-import { StateStore } from './state-store.js';
 import { acquireLock } from './lock.js';
 import { SkyrecError, UsageError } from './errors.js';
 import { openApplied } from './applied.js';
@@ -72,6 +72,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       .option('--json', 'print the result as JSON')
       .option('--no-cache', 'parse every spec again'),
   ).action(async (flags: DriverFlags & { repo: string; rev?: string; node?: string[]; dryRun?: boolean; yes?: boolean; force?: boolean; json?: boolean; cache: boolean }) => {
+    const { applyRevision } = await import('./apply.js');
     const opts = driverOptions(flags, ctx);
     const base = { ...opts, dir: ctx.repoDir(flags.repo), rev: flags.rev, nodes: flags.node, force: flags.force ?? false, log: ctx.log };
     const progress = (nodes: string[]) => createProgress(flags.json ? io.stderr : io.stdout, nodes);
@@ -100,6 +101,8 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       .argument('<node>', 'the node')
       .option('--to-generation <n>', 'the generation to switch to'),
   ).action(async (node: string, flags: DriverFlags & { toGeneration?: string }) => {
+    const { createDriver } = await import('./apply.js');
+    const { StateStore } = await import('./state-store.js');
     const opts = driverOptions(flags, ctx);
     const store = StateStore.open(opts.stateDir);
     const lock = acquireLock(opts.stateDir, `skyrec rollback ${node}`);
@@ -121,6 +124,8 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
 
   addDriverOptions(program.command('status').description('Per node: the applied revision, generation, health and last result.').option('--json', 'print as JSON')).action(
     async (flags: DriverFlags & { json?: boolean }) => {
+      const { createDriver } = await import('./apply.js');
+      const { StateStore } = await import('./state-store.js');
       const opts = driverOptions(flags, ctx);
       const store = StateStore.open(opts.stateDir);
       try {
@@ -147,6 +152,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
 
   addDriverOptions(program.command('history').description('Every rollout, newest first, with its steps.').option('--json', 'print as JSON').option('--limit <n>', 'how many rollouts', '20')).action(
     async (flags: DriverFlags & { json?: boolean; limit: string }) => {
+      const { StateStore } = await import('./state-store.js');
       const store = StateStore.open(driverOptions(flags, ctx).stateDir);
       try {
         const history = store.history(Number(flags.limit));
@@ -162,6 +168,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
   );
 
   addDriverOptions(program.command('down').description('Local driver: stop every process, Caddy, PostgreSQL and Redis it started.')).action(async (flags: DriverFlags) => {
+    const { createDriver } = await import('./apply.js');
     const opts = driverOptions({ ...flags, driver: 'local' }, ctx);
     const driver = createDriver(opts, ctx.log);
     await driver.down!();

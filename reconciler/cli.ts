@@ -1,5 +1,7 @@
 // The command-line interface: a thin layer over the programmatic API. main() is testable
-// in-process: it takes argv and io, and returns the exit code instead of exiting.
+// in-process: it takes argv and io, and returns the exit code instead of exiting. Each command
+// imports what it needs when it runs, so that `--help` or `validate` do not pay for loading git,
+// SQLite or the drivers.
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -9,16 +11,9 @@ import { worktreeFiles, worktreeSource } from '../schema/source.js';
 import { createOutput, type Io, type Output } from './output.js';
 import { createLogger } from './log.js';
 import { SkyrecError, SpecError, UsageError } from './errors.js';
-import { compileFleet, renderRepo } from './pipeline.js';
-import { instancesOf, readManifests, writeRendered } from './write-rendered.js';
-import { initRepo } from './init.js';
 import { packageRoot } from './paths.js';
-import { planRevisions } from './plan.js';
 import { registerApplyCommands } from './cli-apply.js';
 import type { Plan } from './plan-model.js';
-import { formatPlanText, useColor } from './plan-text.js';
-import { formatPlanMarkdown } from './plan-markdown.js';
-import { formatPlanJson } from './plan-json.js';
 import { cacheDir, openParseCache } from './parse-cache-store.js';
 import type { ParseCache } from '../schema/load-yaml.js';
 
@@ -38,7 +33,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
 
 function buildProgram(io: Io, out: Output, result: { exitCode: number }): Command {
   const program = new Command('skyrec')
-    .description('Declarative GitOps for NixOS fleets: validate app specs, place instances, render NixOS modules and Caddy configs.')
+    .description('Declarative GitOps for NixOS fleets: validate app specs, place instances, render NixOS modules and Caddy configs, plan changes, and apply them with health-gated rollback.')
     .version(readVersion(), '-V, --version')
     .exitOverride()
     .showSuggestionAfterError()
@@ -64,6 +59,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .option('--json', 'print the result as JSON')
     .option('--no-cache', 'parse every spec again instead of using the parse cache')
     .action(async (opts: { repo: string; json?: boolean; cache: boolean }) => {
+      const { compileFleet } = await import('./pipeline.js');
       const dir = repoDir(opts.repo);
       const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
       const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [] };
@@ -80,6 +76,8 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .option('--no-cache', 'parse every spec again instead of using the parse cache')
     .action(async (opts: { repo: string; out: string; json?: boolean; cache: boolean }) => {
       const started = performance.now();
+      const { renderRepo } = await import('./pipeline.js');
+      const { instancesOf, readManifests, writeRendered } = await import('./write-rendered.js');
       const outDir = repoDir(opts.out);
       // The previous render's manifests keep instances on their ports, like a lock file.
       const previous = instancesOf(await readManifests(outDir));
@@ -107,6 +105,9 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .option('--detailed-exitcode', 'exit 0 when nothing changes, 2 when something does, 1 on error')
     .option('--no-cache', 'parse every spec again instead of using the parse cache')
     .action(async (opts: PlanCliOptions) => {
+      const { planRevisions } = await import('./plan.js');
+      const { formatPlanText, useColor } = await import('./plan-text.js');
+      const { formatPlanJson } = await import('./plan-json.js');
       const format = opts.json ? 'json' : opts.format;
       const diff = opts.diff === true || format === 'markdown';
       const { plan } = await withCache(opts, (parseCache) =>
@@ -135,6 +136,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .argument('<dir>', 'the folder to create or fill')
     .option('--force', 'overwrite files that exist')
     .action(async (dir: string, opts: { force?: boolean }) => {
+      const { initRepo } = await import('./init.js');
       const written = await initRepo(repoDir(dir), { force: opts.force ?? false });
       for (const f of written) out.line(`wrote ${join(dir, f)}`);
       out.line(`\nNext: edit ${join(dir, 'fleet.yaml')}, then run \`skyrec validate --repo ${dir}\`.`);
@@ -157,6 +159,7 @@ interface PlanCliOptions {
 
 /** Markdown parts, each marked so that a CI job can update "its" comment on the next run. */
 async function writeMarkdown(plan: Plan, splitDir: string | null, out: Output): Promise<void> {
+  const { formatPlanMarkdown } = await import('./plan-markdown.js');
   const parts = formatPlanMarkdown(plan).map((part, i, all) => `<!-- skyrec-plan part ${i + 1} of ${all.length} -->\n${part}`);
   if (!splitDir) return out.line(parts.join('\n\n'));
   await rm(splitDir, { recursive: true, force: true });
