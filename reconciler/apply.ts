@@ -113,7 +113,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     const lock = acquireLock(opts.stateDir, `skyrec apply${opts.rev ? ` --rev ${opts.rev}` : ''}`);
     try {
       const rollout = await runRollout(
-        { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout, force: opts.force },
+        { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout },
         { driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress },
       );
       if (rollout.outcome === 'succeeded' && failed) store.clearFailedRevision(revision);

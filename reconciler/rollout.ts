@@ -17,8 +17,6 @@ export interface RolloutInput {
   targets: NodeTarget[];
   ingress: Node[];
   rollout: Settings['rollout'];
-  /** Apply even though this revision failed before. */
-  force: boolean;
 }
 
 /** What a node last ran healthy: read back to check a node after a rollback, and to keep placement. */

@@ -161,7 +161,7 @@ async function benchRollout(): Promise<void> {
     const log = { info() {}, warn() {}, debug() {} } as unknown as Logger;
     const started = performance.now();
     const result = await runRollout(
-      { revision: 'bench', targets, ingress: [], rollout: { maxParallel: 10, canary: 0, healthTimeoutMs: 60_000, autoRollback: true }, force: false },
+      { revision: 'bench', targets, ingress: [], rollout: { maxParallel: 10, canary: 0, healthTimeoutMs: 60_000, autoRollback: true } },
       { driver, store, applied: openApplied(join(dir, 'state')), sources: { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) }, log, progress: () => silent },
     );
     const wall = performance.now() - started;

@@ -232,6 +232,21 @@ describe('skyrec apply --driver local', () => {
   }, 120_000);
 });
 
+describe('skyrec rollback', () => {
+  it('switches one node back a generation by hand, and the next apply switches it forward again', async () => {
+    const before = await status();
+    const r = await runCli(['rollback', 'web-1', '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port)]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`web-1: switched from generation ${before['web-1'].generation} to ${before['web-1'].generation - 1}`);
+    expect(readlinkGeneration('web-1')).toBe(before['web-1'].generation - 1);
+    expect((await status())['web-1'].status).toBe('rolled-back');
+    const again = await apply(commits.concurrent);
+    expect(again.code).toBe(0);
+    expect((await status())['web-1'].status).toBe('healthy');
+    expect((await get(port, 'api.acme.example')).body).toContain('Hello concurrent');
+  }, 120_000);
+});
+
 function readlinkGeneration(node: string): number {
   const link = readlinkSync(join(state, 'local', node, 'profile'));
   return Number(/-(\d+)-link$/.exec(link)![1]);
