@@ -7,93 +7,26 @@ import { basename } from 'node:path';
 import type { Node } from '../schema/model.js';
 import type { Exec, ExecResult } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
-import { escapeShellArg } from '../generators/escape.js';
-import { ActivationError, CommandError, EscapeError, NodeUnreachableError, SkyrecError } from '../reconciler/errors.js';
+import { ActivationError, CommandError, NodeUnreachableError, SkyrecError } from '../reconciler/errors.js';
 import type { NodeDriver, NodeTarget, PreflightProblem } from './driver.js';
+import {
+  REAL_REMOTE,
+  ROLLBACK_UNIT,
+  buildActivateArgv,
+  buildArmArgv,
+  buildDisarmArgv,
+  buildIsActiveArgv,
+  buildNixSshOpts,
+  buildSshArgv,
+  buildSwitchArgv,
+  buildSwitchGenerationArgv,
+  parseGeneration,
+  type NixosPreflightProblem,
+  type RemoteCommands,
+  type SshSettings,
+} from './nixos-argv.js';
 
-/** The system profile and remote program names. Only tests change them (to stand-in scripts). */
-export interface RemoteCommands {
-  profile: string;
-  nixEnv: string;
-  systemdRun: string;
-  systemctl: string;
-}
-
-export const REAL_REMOTE: RemoteCommands = { profile: '/nix/var/nix/profiles/system', nixEnv: 'nix-env', systemdRun: 'systemd-run', systemctl: 'systemctl' };
-export const ROLLBACK_UNIT = 'skyrec-rollback';
-// A transient unit gets systemd's bare manager PATH, which on NixOS does not hold nix-env.
-const TIMER_PATH = '/run/current-system/sw/bin:/run/wrappers/bin';
-
-export interface SshSettings {
-  options: string[];
-  port?: number;
-}
-
-/** A preflight problem that also carries the typed error (branch on `error.code`, not text). */
-export interface NixosPreflightProblem extends PreflightProblem {
-  error?: SkyrecError;
-}
-
-/** `ssh <options> [-p port] <host> -- <words>`: ssh joins the words and the node's shell parses them, so each is quoted. */
-export function buildSshArgv(host: string, remote: string[], ssh: SshSettings): string[] {
-  // The host is one local argv word (no shell), but a leading '-' would be read as an ssh option.
-  if (host.startsWith('-')) throw new EscapeError(`ssh host ${JSON.stringify(host)} must not start with '-'`);
-  const port = ssh.port === undefined ? [] : ['-p', String(ssh.port)];
-  return ['ssh', ...ssh.options, ...port, host, '--', ...remote.map(escapeShellArg)];
-}
-
-/** NIX_SSHOPTS for nixos-rebuild, or undefined when there are none. nixos-rebuild splits it on whitespace, unquoted. */
-export function buildNixSshOpts(ssh: SshSettings): string | undefined {
-  const words = [...ssh.options, ...(ssh.port === undefined ? [] : ['-p', String(ssh.port)])];
-  const bad = words.find((w) => /\s/.test(w) || w === '');
-  if (bad !== undefined) throw new EscapeError(`ssh option ${JSON.stringify(bad)} cannot be passed in NIX_SSHOPTS (it is split on whitespace)`);
-  return words.length ? words.join(' ') : undefined;
-}
-
-/** The local nixos-rebuild argv (no shell: node names and hosts need no quoting here). */
-export function buildSwitchArgv(node: Node, flakeDir: string): string[] {
-  return [
-    'nixos-rebuild', 'switch', '--flake', `${flakeDir}#${node.name}`, '--target-host', node.host,
-    ...(node.buildHost ? ['--build-host', node.buildHost] : []),
-    ...(node.sudo === 'sudo' ? ['--sudo'] : node.sudo === 'use-remote-sudo' ? ['--use-remote-sudo'] : []),
-  ];
-}
-
-// `-n`: skyrec runs unattended with no tty, so a sudo that wants a password must fail, not hang.
-function asRoot(node: Node, argv: string[]): string[] {
-  return node.sudo ? ['sudo', '-n', ...argv] : argv;
-}
-
-export function buildSwitchGenerationArgv(node: Node, generation: number, remote: RemoteCommands): string[] {
-  return asRoot(node, [remote.nixEnv, '-p', remote.profile, '--switch-generation', String(generation)]);
-}
-
-export function buildActivateArgv(node: Node, remote: RemoteCommands): string[] {
-  return asRoot(node, [`${remote.profile}/bin/switch-to-configuration`, 'switch']);
-}
-
-/** systemd-run arming a timer that switches the node back unless disarmed; runs as root, so no sudo inside the script. */
-export function buildArmArgv(node: Node, generation: number, timeoutMs: number, remote: RemoteCommands): string[] {
-  const plain = { ...node, sudo: null };
-  const script = [buildSwitchGenerationArgv(plain, generation, remote), buildActivateArgv(plain, remote)].map((a) => a.map(escapeShellArg).join(' ')).join(' && ');
-  const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
-  return asRoot(node, [remote.systemdRun, `--unit=${ROLLBACK_UNIT}`, `--on-active=${seconds}s`, '--collect', `--setenv=PATH=${TIMER_PATH}`, '/bin/sh', '-c', script]);
-}
-
-export function buildDisarmArgv(node: Node, remote: RemoteCommands): string[] {
-  return asRoot(node, [remote.systemctl, 'stop', `${ROLLBACK_UNIT}.timer`]);
-}
-
-export function buildIsActiveArgv(units: string[], remote: RemoteCommands): string[] {
-  return [remote.systemctl, 'is-active', ...units.map((u) => `${u}.service`)];
-}
-
-/** `system-42-link` (what readlink prints for the profile) → 42. */
-export function parseGeneration(link: string, profile: string): number | undefined {
-  const m = /^(.*)-(\d+)-link$/.exec(basename(link.trim()));
-  return m && m[1] === basename(profile) ? Number(m[2]) : undefined;
-}
-
+export * from './nixos-argv.js';
 const ACTIVATION_FAILURES: Record<number, string> = {
   2: 'the activation script failed',
   3: 'systemd daemon-reload or systemd-tmpfiles failed',

@@ -2,7 +2,7 @@
 // drivers, git and SQLite are imported when a command runs (see cli.ts).
 import { Command, Option } from 'commander';
 import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
 import type { Io, Output } from './output.js';
 import type { Logger } from './log.js';
