@@ -70,7 +70,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       .option('--yes', 'do not ask for confirmation')
       .option('--force', 'apply a revision that failed before')
       .option('--json', 'print the result as JSON')
-      .option('--no-cache', 'parse every spec again'),
+      .option('--no-cache', 'neither read nor write the on-disk parse cache'),
   ).action(async (flags: DriverFlags & { repo: string; rev?: string; node?: string[]; dryRun?: boolean; yes?: boolean; force?: boolean; json?: boolean; cache: boolean }) => {
     const { applyRevision } = await import('./apply.js');
     const opts = driverOptions(flags, ctx);

@@ -41,9 +41,12 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
   const repoOption = () => new Option('--repo <dir>', 'the config repo').default('.');
   const log = createLogger(io);
   const repoDir = (repo: string) => resolve(io.cwd, repo);
-  /** Runs `fn` with the on-disk parse cache (unless --no-cache) and saves what it learned. */
+  /**
+   * Runs `fn` with the on-disk parse cache and saves what it learned. With --no-cache the cache
+   * lives for this run only: a blob that is the same in two revisions is still parsed once.
+   */
   const withCache = async <T>(opts: { cache: boolean }, fn: (cache: ParseCache | undefined) => Promise<T>): Promise<T> => {
-    if (!opts.cache) return fn(undefined);
+    if (!opts.cache) return fn(new Map());
     const stored = openParseCache(cacheDir(io.env));
     try {
       return await fn(stored.cache);
@@ -57,7 +60,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .description('Check every spec of the config repo; print each problem as file:line:col: message.')
     .addOption(repoOption())
     .option('--json', 'print the result as JSON')
-    .option('--no-cache', 'parse every spec again instead of using the parse cache')
+    .option('--no-cache', 'neither read nor write the on-disk parse cache')
     .action(async (opts: { repo: string; json?: boolean; cache: boolean }) => {
       const { compileFleet } = await import('./pipeline.js');
       const dir = repoDir(opts.repo);
@@ -73,7 +76,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .addOption(repoOption())
     .requiredOption('--out <dir>', 'where to write one folder per node')
     .option('--json', 'print what was written as JSON')
-    .option('--no-cache', 'parse every spec again instead of using the parse cache')
+    .option('--no-cache', 'neither read nor write the on-disk parse cache')
     .action(async (opts: { repo: string; out: string; json?: boolean; cache: boolean }) => {
       const started = performance.now();
       const { renderRepo } = await import('./pipeline.js');
@@ -103,7 +106,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .option('--json', 'the same as --format json')
     .option('--split-dir <dir>', 'with --format markdown: write each comment part to <dir>/plan-<n>.md')
     .option('--detailed-exitcode', 'exit 0 when nothing changes, 2 when something does, 1 on error')
-    .option('--no-cache', 'parse every spec again instead of using the parse cache')
+    .option('--no-cache', 'neither read nor write the on-disk parse cache')
     .action(async (opts: PlanCliOptions) => {
       const { planRevisions } = await import('./plan.js');
       const { formatPlanText, useColor } = await import('./plan-text.js');
