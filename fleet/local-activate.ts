@@ -28,7 +28,7 @@ export interface ActivateContext {
 export function runningInstanceUnits(layout: NodeLayout): string[] {
   if (!existsSync(layout.run)) return [];
   return readdirSync(layout.run).flatMap((f) => {
-    if (!f.endsWith('.pid') || f === 'caddy.pid' || f === 'watchdog.pid' || f.startsWith('redis.')) return [];
+    if (!f.endsWith('.pid') || f === 'caddy.pid' || f === 'front.pid' || f === 'watchdog.pid' || f.startsWith('redis.')) return [];
     return [f.slice(0, -'.pid'.length)];
   });
 }

@@ -10,21 +10,22 @@ import { loadTemplate } from '../generators/templates.js';
 import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { LocalDriverError } from '../reconciler/errors.js';
+import { packageRoot } from '../reconciler/paths.js';
 import { MAX_SOCKET_PATH, readJson, writeFileAtomic, type NodeLayout } from './local-layout.js';
 import { isPidFileAlive, logTail, spawnDetached, stopPidFile, waitFor, waitForTcp } from './local-process.js';
 
 const upstreamKey = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
 
-export function renderLocalCaddyfile(node: string, routes: LocalRoute[], port: number, adminSocket: string, drained: string[]): string {
+export function renderLocalCaddyfile(node: string, routes: LocalRoute[], httpSocket: string, adminSocket: string, drained: string[]): string {
   const out = new Set(drained);
   const sites = routes.map((r) => ({
     app: r.app,
-    address: `http://${r.domain}:${port}`,
+    address: `http://${r.domain}`,
     // Every node's address is 127.0.0.1 here; an upstream keeps the port placement gave it.
     upstreams: r.upstreams.filter((u) => !out.has(upstreamKey(u))).map((u) => `127.0.0.1:${u.port}`),
     health: { path: r.healthcheck.path, interval: duration(r.healthcheck.intervalMs), timeout: duration(r.healthcheck.timeoutMs), status: r.healthcheck.status },
   }));
-  return loadTemplate('local-Caddyfile.hbs')({ node, admin: `unix/${adminSocket}`, port, sites });
+  return loadTemplate('local-Caddyfile.hbs')({ node, admin: `unix/${adminSocket}`, bind: `unix/${httpSocket}`, sites });
 }
 
 function duration(ms: number): string {
@@ -40,6 +41,9 @@ export function writeDrained(layout: NodeLayout, drained: { node: string; port: 
 }
 
 const caddyPidFile = (layout: NodeLayout) => join(layout.run, 'caddy.pid');
+const frontPidFile = (layout: NodeLayout) => join(layout.run, 'front.pid');
+/** Caddy's HTTP listener: a unix socket, which Caddy keeps across reloads (see local-front.ts). */
+const httpSocket = (layout: NodeLayout) => join(layout.caddyDir, 'http.sock');
 
 /**
  * Writes the node's Caddyfile and makes Caddy serve it: started when not running, reloaded
@@ -47,33 +51,57 @@ const caddyPidFile = (layout: NodeLayout) => join(layout.run, 'caddy.pid');
  * after the admin endpoint has loaded the config; a fresh Caddy is waited for).
  */
 export async function applyCaddy(layout: NodeLayout, routes: LocalRoute[], port: number, exec: Exec, log?: Logger): Promise<void> {
-  if (layout.caddyAdmin.length > MAX_SOCKET_PATH) throw new LocalDriverError(`Caddy's admin socket path ${layout.caddyAdmin} is too long for a unix socket; use a shorter state dir`);
-  writeFileAtomic(layout.caddyfile, renderLocalCaddyfile(layout.node, routes, port, layout.caddyAdmin, readDrained(layout)));
+  if (httpSocket(layout).length > MAX_SOCKET_PATH) throw new LocalDriverError(`Caddy's socket path ${httpSocket(layout)} is too long for a unix socket; use a shorter state dir`);
+  writeFileAtomic(layout.caddyfile, renderLocalCaddyfile(layout.node, routes, httpSocket(layout), layout.caddyAdmin, readDrained(layout)));
   const pidFile = caddyPidFile(layout);
   const logFile = join(layout.logs, 'caddy.log');
   if (isPidFileAlive(pidFile)) {
     await exec(['caddy', 'reload', '--config', layout.caddyfile, '--adapter', 'caddyfile', '--address', `unix/${layout.caddyAdmin}`], { log, cwd: layout.caddyDir });
+    await ensureFront(layout, port, log);
     return;
   }
-  // A socket left by a Caddy that was killed would make the new one fail to listen.
+  // Sockets left by a Caddy that was killed would make the new one fail to listen.
   rmSync(layout.caddyAdmin, { force: true });
+  rmSync(httpSocket(layout), { force: true });
   // Caddy's storage and config dirs (its autosave.json too: Caddy 2.6 has no persist_config off)
   // stay inside the node dir instead of root's home.
   const env = { ...process.env, HOME: layout.caddyDir, XDG_DATA_HOME: join(layout.caddyDir, 'data'), XDG_CONFIG_HOME: join(layout.caddyDir, 'config') };
   spawnDetached({ argv: ['caddy', 'run', '--config', layout.caddyfile, '--adapter', 'caddyfile'], cwd: layout.caddyDir, env, logFile, pidFile });
   // Caddy opens its admin socket first, then its HTTP listener once the config is loaded.
-  const ready = (await waitFor(() => existsSync(layout.caddyAdmin) || !isPidFileAlive(pidFile), 15_000)) && (routes.length === 0 || (await waitForTcp(port, 10_000))) && isPidFileAlive(pidFile);
+  const ready =
+    (await waitFor(() => existsSync(layout.caddyAdmin) || !isPidFileAlive(pidFile), 15_000)) &&
+    (routes.length === 0 || (await waitFor(() => existsSync(httpSocket(layout)) || !isPidFileAlive(pidFile), 10_000))) &&
+    isPidFileAlive(pidFile);
   if (!ready) {
     await stopPidFile(pidFile, 2000);
     throw new LocalDriverError(`Caddy did not start on ${layout.node} (HTTP port ${port}):\n${logTail(logFile)}`, {
       hint: 'another program may be using the port; pick another --http-port',
     });
   }
+  await ensureFront(layout, port, log);
   log?.info({ node: layout.node, port }, 'caddy started');
+}
+
+/** Starts the node's TCP front (fleet/local-front.ts) on its HTTP port, unless it runs. */
+async function ensureFront(layout: NodeLayout, port: number, log?: Logger): Promise<void> {
+  const pidFile = frontPidFile(layout);
+  if (isPidFileAlive(pidFile)) return;
+  const script = join(packageRoot(), 'dist', 'fleet', 'local-front.js');
+  if (!existsSync(script)) throw new LocalDriverError(`the ingress front ${script} is missing`, { hint: 'build skyrec first (npm run build)' });
+  const logFile = join(layout.logs, 'front.log');
+  spawnDetached({ argv: [process.execPath, script, String(port), httpSocket(layout)], cwd: layout.caddyDir, env: process.env, logFile, pidFile });
+  if (!(await waitForTcp(port, 10_000)) || !isPidFileAlive(pidFile)) {
+    await stopPidFile(pidFile, 2000);
+    throw new LocalDriverError(`the ingress of ${layout.node} could not listen on 127.0.0.1:${port}:\n${logTail(logFile)}`, {
+      hint: 'another program may be using the port; pick another --http-port',
+    });
+  }
+  log?.info({ node: layout.node, port }, 'ingress front started');
 }
 
 
 export async function stopCaddy(layout: NodeLayout): Promise<void> {
+  await stopPidFile(frontPidFile(layout));
   await stopPidFile(caddyPidFile(layout));
 }
 

@@ -22,7 +22,13 @@ const helpers: Record<string, (value: unknown) => Handlebars.SafeString> = {
     return safe(String(v));
   },
 };
-for (const [name, fn] of Object.entries(helpers)) hb.registerHelper(name, fn);
+// A missing value is a template bug (a misspelt or out-of-scope name), never an empty string.
+for (const [name, fn] of Object.entries(helpers)) {
+  hb.registerHelper(name, (value: unknown) => {
+    if (value === undefined) throw new Error(`template helper ${name} was given an undefined value`);
+    return fn(value);
+  });
+}
 
 const BLOCKS = new Set(['if', 'unless', 'each', 'with']);
 

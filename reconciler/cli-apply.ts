@@ -67,7 +67,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       .option('--rev <rev>', 'the git revision to apply (default: the working tree)')
       .option('--node <name...>', 'only these nodes')
       .option('--dry-run', 'print what would switch and the commands it would run; run nothing')
-      .option('--yes', 'do not ask for confirmation')
+      .option('--yes', 'do not ask for confirmation (asked only when stdin is a terminal)')
       .option('--force', 'apply a revision that failed before')
       .option('--json', 'print the result as JSON')
       .option('--no-cache', 'neither read nor write the on-disk parse cache'),

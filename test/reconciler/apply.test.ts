@@ -74,7 +74,8 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await runCli(['down', '--state', state]);
-  tmp.cleanup();
+  if (!process.env.SKYREC_KEEP_TMP) tmp.cleanup();
+  else console.log(`kept ${tmp.dir}`);
 }, 60_000);
 
 describe('skyrec apply --driver local', () => {
@@ -148,6 +149,7 @@ describe('skyrec apply --driver local', () => {
           else failures.push(`HTTP ${res.status}`);
         } catch (e) {
           failures.push((e as Error).message);
+          if (process.env.SKYREC_KEEP_TMP) console.log(`failure at ${Date.now() / 1000}: ${(e as Error).message}`);
         }
         latencies.push(performance.now() - t);
       }
