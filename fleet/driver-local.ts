@@ -29,7 +29,6 @@ export interface LocalDriverOptions {
   httpPort: number;
   exec: Exec;
   log?: Logger;
-  sourcesRoot?: never;
 }
 
 export type LocalDriver = NodeDriver & { down(): Promise<void> };

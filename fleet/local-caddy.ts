@@ -7,6 +7,7 @@ import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalRoute } from '../generators/render-local.js';
 import { loadTemplate } from '../generators/templates.js';
+import { caddyHealth } from '../generators/routes.js';
 import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { LocalDriverError } from '../reconciler/errors.js';
@@ -23,14 +24,11 @@ export function renderLocalCaddyfile(node: string, routes: LocalRoute[], httpSoc
     address: `http://${r.domain}`,
     // Every node's address is 127.0.0.1 here; an upstream keeps the port placement gave it.
     upstreams: r.upstreams.filter((u) => !out.has(upstreamKey(u))).map((u) => `127.0.0.1:${u.port}`),
-    health: { path: r.healthcheck.path, interval: duration(r.healthcheck.intervalMs), timeout: duration(r.healthcheck.timeoutMs), status: r.healthcheck.status },
+    health: caddyHealth(r.healthcheck),
   }));
   return loadTemplate('local-Caddyfile.hbs')({ node, admin: `unix/${adminSocket}`, bind: `unix/${httpSocket}`, sites });
 }
 
-function duration(ms: number): string {
-  return ms % 1000 === 0 ? `${ms / 1000}s` : `${ms}ms`;
-}
 
 export function readDrained(layout: NodeLayout): string[] {
   return readJson<string[]>(layout.drained) ?? [];

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { App, Config } from '../schema/model.js';
+import type { Config } from '../schema/model.js';
 import type { PlacementIndex, RenderOptions } from './render-node.js';
 import { packageRoot } from '../reconciler/paths.js';
 
@@ -29,19 +29,14 @@ const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 export function digestInputs(config: Config, index: PlacementIndex, opts: RenderOptions): Map<string, string> {
   const appDigest = new Map(config.apps.map((a) => [a.name, sha(JSON.stringify(a))]));
   // Everything every node reads: settings, the node list (ingress addresses feed firewalls).
-  const common = sha(JSON.stringify([rendererDigest(), opts.addressKey ?? null, config.fleet]));
+  const common = sha(JSON.stringify([rendererDigest(), config.fleet]));
   // Ingress nodes read only what routes are made of: an env change elsewhere leaves them be.
-  const routes = config.apps
-    .filter((a) => a.domains.length > 0)
-    .map((a: App) => [a.name, a.domains, a.processes.find((p) => p.name === 'web')?.healthcheck, index.byApp.get(a.name)?.filter((i) => i.process === 'web') ?? []]);
-  const ingress = sha(JSON.stringify(routes));
-  const anchored = new Map<string, string[]>();
-  for (const [app, node] of Object.entries(index.anchors)) (anchored.get(node) ?? anchored.set(node, []).get(node)!).push(app);
+  const ingress = sha(JSON.stringify(index.routes));
   const digests = new Map<string, string>();
   for (const node of config.fleet.nodes) {
     const h = createHash('sha256').update(common).update(node.name);
     for (const i of index.byNode.get(node.name) ?? []) h.update(`${appDigest.get(i.app)}/${i.process}/${i.index}/${i.port}\n`);
-    for (const app of anchored.get(node.name) ?? []) h.update(`anchor ${appDigest.get(app)}\n`);
+    for (const app of index.anchoredOn.get(node.name) ?? []) h.update(`anchor ${appDigest.get(app)}\n`);
     if (node.ingress) h.update(ingress);
     digests.set(node.name, h.digest('hex'));
   }

@@ -2,6 +2,7 @@
 // data the driver can act on without Nix. Pure; stored in each local generation as local.json.
 import type { App, Config, Healthcheck, Placement } from '../schema/model.js';
 import { unitName } from './render-app.js';
+import { routesOf } from './routes.js';
 
 export interface LocalProcess {
   /** The systemd unit name the NixOS module uses for the same thing. */
@@ -104,7 +105,7 @@ export function renderLocalRunSpec(config: Config, placement: Placement, node: s
       const message = unsupportedReason(a);
       return message ? [{ app: a.name, message }] : [];
     }),
-    routes: isIngress ? routesFor(config, placement) : null,
+    routes: isIngress ? routesOf(config, placement).map((r) => ({ ...r, upstreams: r.upstreams.map((i) => ({ node: i.node, port: i.port })) })) : null,
     routesOfNode: hereApps.flatMap((a) => {
       const web = a.processes.find((p) => p.name === 'web');
       if (!web?.healthcheck || !instances.some((i) => i.app === a.name && i.process === 'web')) return [];
@@ -112,15 +113,4 @@ export function renderLocalRunSpec(config: Config, placement: Placement, node: s
       return a.domains.map((domain) => ({ domain, health: { path, status, timeoutMs } }));
     }),
   };
-}
-
-function routesFor(config: Config, placement: Placement): LocalRoute[] {
-  const routes: LocalRoute[] = [];
-  for (const app of config.apps) {
-    const web = app.processes.find((p) => p.name === 'web');
-    if (!web || app.domains.length === 0) continue;
-    const upstreams = placement.instances.filter((i) => i.app === app.name && i.process === 'web').map((i) => ({ node: i.node, port: i.port }));
-    for (const domain of app.domains) routes.push({ domain, app: app.name, upstreams, healthcheck: web.healthcheck! });
-  }
-  return routes;
 }

@@ -3,7 +3,8 @@
 import { createHash } from 'node:crypto';
 import type { Config, Instance, Placement } from '../schema/model.js';
 import { renderAppModule } from './render-app.js';
-import { renderCaddyfile, type CaddyOptions } from './render-caddy.js';
+import { renderCaddyfile } from './render-caddy.js';
+import { routesOf } from './routes.js';
 import { escapeShellArg } from './escape.js';
 import { loadTemplate } from './templates.js';
 import { digestInputs } from './render-inputs.js';
@@ -27,15 +28,13 @@ export interface RenderedNode {
   manifest: Manifest;
 }
 
-export interface RenderOptions extends CaddyOptions {
+export interface RenderOptions {
   /**
    * The git revision rendered, or null for a working tree. It is written to manifest.json
    * only, outside the hashed files: a new revision that changes nothing for a node leaves the
    * node as it is (and a cached render keeps the revision that last changed the node).
    */
   revision: string | null;
-  /** Names the addressOf mapping, when one is given, so that cached renders are not mixed up. */
-  addressKey?: string;
   /** Rendered nodes by input digest: a node whose inputs are cached is not rendered again. */
   renderCache?: Map<string, RenderedNode>;
   /** Called for each node actually rendered (not taken from renderCache). */
@@ -53,7 +52,7 @@ export function indexPlacement(config: Config, placement: Placement) {
   const anchoredOn = new Map<string, string[]>();
   for (const [app, node] of Object.entries(placement.anchors)) (anchoredOn.get(node) ?? anchoredOn.set(node, []).get(node)!).push(app);
   const apps = new Map(config.apps.map((a) => [a.name, a]));
-  return { apps, byApp, byNode, anchors: placement.anchors, anchoredOn };
+  return { apps, byApp, byNode, anchors: placement.anchors, anchoredOn, routes: routesOf(config, placement) };
 }
 
 /** The instances of each app on one node, anchored apps included (with no instance there), by app name. */
@@ -94,7 +93,7 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
     for (const i of instances) (processes[i.process] ??= []).push({ instance: i.index, port: i.port });
     manifest.apps[app.name] = { processes, domains: app.domains, anchor: isAnchor };
   }
-  if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.byApp, nodeName, opts);
+  if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
   files['default.nix'] = loadTemplate('node.nix.hbs')({
     node: nodeName,
     apps: Object.keys(manifest.apps),

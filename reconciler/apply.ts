@@ -20,7 +20,7 @@ import { runRollout, selectChanged, orderBatches, type RolloutResult } from './r
 import type { Progress } from './progress.js';
 import { exec } from './exec.js';
 import type { Logger } from './log.js';
-import { SkyrecError, UsageError } from './errors.js';
+import { ApplyRefusedError, PreflightError, UsageError } from './errors.js';
 import { packageRoot } from './paths.js';
 
 export interface DriverOptions {
@@ -54,19 +54,6 @@ export interface ApplyResult {
   rollout: RolloutResult | null;
   /** Local driver: where each domain answers (send the domain as Host). */
   urls: { domain: string; url: string }[];
-}
-
-export class ApplyRefusedError extends SkyrecError {
-  override readonly code = 'REVISION_FAILED';
-}
-
-export class PreflightError extends SkyrecError {
-  override readonly code = 'PREFLIGHT';
-  constructor(readonly problems: { node: string; message: string }[]) {
-    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} before any node switched:\n${problems.map((p) => `  ${p.node}: ${p.message}`).join('\n')}`, {
-      hint: 'nothing was changed; fix these and apply again',
-    });
-  }
 }
 
 /** Reads the revision to apply: a commit through git objects, or the working tree. */

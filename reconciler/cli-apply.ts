@@ -10,14 +10,9 @@ import type { ParseCache } from '../schema/load-yaml.js';
 import type { ApplyResult, DriverOptions } from './apply.js';
 import { createProgress } from './progress.js';
 import { acquireLock } from './lock.js';
-import { SkyrecError, UsageError } from './errors.js';
+import { RolloutFailedError, UsageError } from './errors.js';
 import { openApplied } from './applied.js';
 import type { Node } from '../schema/model.js';
-
-export class RolloutFailedError extends SkyrecError {
-  override readonly code = 'ROLLOUT_FAILED';
-  override readonly exitCode = 4;
-}
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   return env.SKYREC_STATE_DIR ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'skyrec');

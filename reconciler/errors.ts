@@ -120,3 +120,23 @@ export class ReleaseError extends SkyrecError {
     super(`release of ${app} failed on ${node}:\n${outputTail}`, { hint: `fix the release command of ${app} (see its output above), then apply again` });
   }
 }
+
+/** The revision failed before: applying it again needs --force. */
+export class ApplyRefusedError extends SkyrecError {
+  override readonly code = 'REVISION_FAILED';
+}
+
+export class PreflightError extends SkyrecError {
+  override readonly code = 'PREFLIGHT';
+  constructor(readonly problems: { node: string; message: string }[]) {
+    super(`${problems.length} problem${problems.length === 1 ? '' : 's'} before any node switched:\n${problems.map((p) => `  ${p.node}: ${p.message}`).join('\n')}`, {
+      hint: 'nothing was changed; fix these and apply again',
+    });
+  }
+}
+
+/** A rollout stopped on a node that failed its health checks (exit 4). */
+export class RolloutFailedError extends SkyrecError {
+  override readonly code = 'ROLLOUT_FAILED';
+  override readonly exitCode = 4;
+}

@@ -5,7 +5,7 @@ import { createTwoFilesPatch } from 'diff';
 import type { App, Config, Instance, Placement } from '../schema/model.js';
 import type { RenderedNode } from '../generators/render-node.js';
 import { unitName } from '../generators/render-app.js';
-import { describeAppChanges, describeStart, describeStop, routesOf, type Route } from './plan-reasons.js';
+import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
 import type { AddonChange, FileChange, NodePlan, Plan, RevisionLabel, RouteChange, UnitChange } from './plan-model.js';
 
 export interface RevisionState {
@@ -76,7 +76,7 @@ type Ctx = {
   head: RevisionState;
   baseApps: Map<string, App>;
   headApps: Map<string, App>;
-  /** routesOf per revision, computed once and only when an ingress node changes. */
+  /** routesByDomain per revision, computed once and only when an ingress node changes. */
   routes: Map<RevisionState, Map<string, Route>>;
   anchored: Map<RevisionState, Map<string, string[]>>;
 };
@@ -94,7 +94,7 @@ function anchoredOn(ctx: Ctx, state: RevisionState, node: string): string[] {
 
 function routesFor(ctx: Ctx, state: RevisionState): Map<string, Route> {
   let routes = ctx.routes.get(state);
-  if (!routes) ctx.routes.set(state, (routes = routesOf(state.config, state.placement)));
+  if (!routes) ctx.routes.set(state, (routes = routesByDomain(state.config, state.placement)));
   return routes;
 }
 

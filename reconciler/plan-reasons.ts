@@ -1,6 +1,7 @@
 // Why a unit starts, restarts or stops, in words a reviewer reads in a plan. Values of env
 // are not shown (only names), and secrets only ever appear as names.
 import type { App, Config, Placement } from '../schema/model.js';
+import { routesOf } from '../generators/routes.js';
 import type { RevisionState, UnitInfo } from './plan-diff.js';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
@@ -82,20 +83,14 @@ export interface Route {
   health: string;
 }
 
-/** Every domain's route as the ingress Caddy serves it. */
-export function routesOf(config: Config, placement: Placement): Map<string, Route> {
+/** Every domain's route as the ingress Caddy serves it, by domain, in words for the plan. */
+export function routesByDomain(config: Config, placement: Placement): Map<string, Route> {
   const address = new Map(config.fleet.nodes.map((n) => [n.name, n.address]));
-  const web = new Map<string, string[]>();
-  for (const i of placement.instances) {
-    if (i.process === 'web') (web.get(i.app) ?? web.set(i.app, []).get(i.app)!).push(`${address.get(i.node)}:${i.port}`);
-  }
-  const routes = new Map<string, Route>();
-  for (const app of config.apps) {
-    if (app.domains.length === 0) continue;
-    const hc = app.processes.find((p) => p.name === 'web')?.healthcheck;
-    const health = hc ? `${hc.path} every ${hc.intervalMs}ms, timeout ${hc.timeoutMs}ms, expect ${hc.status}` : 'none';
-    const upstreams = web.get(app.name) ?? [];
-    for (const domain of app.domains) routes.set(domain, { app: app.name, upstreams, health });
-  }
-  return routes;
+  return new Map(
+    routesOf(config, placement).map((r) => {
+      const hc = r.healthcheck;
+      const health = `${hc.path} every ${hc.intervalMs}ms, timeout ${hc.timeoutMs}ms, expect ${hc.status}`;
+      return [r.domain, { app: r.app, upstreams: r.upstreams.map((i) => `${address.get(i.node)}:${i.port}`), health }];
+    }),
+  );
 }

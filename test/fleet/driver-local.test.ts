@@ -34,7 +34,7 @@ function worktreeReader(dir: string): SourceReader {
 
 async function buildTargets(repo: string): Promise<NodeTarget[]> {
   const { config, placement } = await compileFleet(worktreeSource(repo));
-  const rendered = renderFleet(config, placement, { revision: null, addressOf: () => '127.0.0.1' });
+  const rendered = renderFleet(config, placement, { revision: null });
   return config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, local: renderLocalRunSpec(config, placement, node.name) }));
 }
 
