@@ -4,11 +4,11 @@
 // SQLite or the drivers.
 import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { formatProblem } from '../schema/problems.js';
 import { worktreeFiles, worktreeSource } from '../schema/source.js';
-import { createOutput, type Io, type Output } from './output.js';
+import { createOutput, writeParts, type Io, type Output } from './output.js';
 import { createLogger } from './log.js';
 import { SkyrecError, SpecError, UsageError } from './errors.js';
 import { packageRoot } from './paths.js';
@@ -165,13 +165,7 @@ async function writeMarkdown(plan: Plan, splitDir: string | null, out: Output): 
   const { formatPlanMarkdown } = await import('./plan-markdown.js');
   const parts = formatPlanMarkdown(plan).map((part, i, all) => `<!-- skyrec-plan part ${i + 1} of ${all.length} -->\n${part}`);
   if (!splitDir) return out.line(parts.join('\n\n'));
-  await rm(splitDir, { recursive: true, force: true });
-  await mkdir(splitDir, { recursive: true });
-  for (const [i, part] of parts.entries()) {
-    const file = join(splitDir, `plan-${i + 1}.md`);
-    await writeFile(file, part.endsWith('\n') ? part : part + '\n');
-    out.line(file);
-  }
+  for (const file of await writeParts(splitDir, 'plan', parts)) out.line(file);
 }
 
 function readVersion(): string {

@@ -1,6 +1,8 @@
 // Plans between commits of a real git repository: each step of a config repo's life, the
 // plan's JSON asserted, its text and markdown kept as golden files.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { planRevisions, type PlanResult } from '../../reconciler/plan.js';
 import { SpecError } from '../../reconciler/errors.js';
 import { formatPlanText } from '../../reconciler/plan-text.js';
@@ -213,9 +215,14 @@ describe('skyrec plan (CLI)', () => {
   it('--format markdown --split-dir writes numbered parts with markers', async () => {
     const dir = makeTempDir();
     try {
+      // A stale part from a longer plan goes; the user's other files in the folder stay.
+      writeFileSync(join(dir.dir, 'plan-7.md'), 'stale');
+      writeFileSync(join(dir.dir, 'notes.txt'), 'mine');
       const r = await runCli(['plan', '--repo', repo.dir, '--base', c.initial, '--head', c.removeApp, '--format', 'markdown', '--split-dir', dir.dir]);
       expect(r.code).toBe(0);
       expect(r.stdout.trim()).toBe(`${dir.dir}/plan-1.md`);
+      expect(readdirSync(dir.dir).sort()).toEqual(['notes.txt', 'plan-1.md']);
+      expect(readFileSync(join(dir.dir, 'plan-1.md'), 'utf8')).toMatch(/^<!-- skyrec-plan part 1 of 1 -->\n### skyrec plan/);
     } finally {
       dir.cleanup();
     }
