@@ -32,12 +32,12 @@ export function unitEnv(ctx: UnitContext, proc: LocalProcess): Record<string, st
   if (proc.addons.postgres) env.DATABASE_URL = databaseUrl(ctx.layout, proc.app);
   if (proc.addons.redis) env.REDIS_URL = redisUrl(ctx.layout, proc.app);
   for (const name of proc.secrets) {
-    if (ctx.secretsDir === null) throw new LocalDriverError(`${proc.app} needs the secret ${name} but no secrets dir was given`);
+    if (ctx.secretsDir === null) throw new LocalDriverError(`${proc.app} needs the secret ${name} but no secrets dir was given`, { hint: `pass --secrets-dir DIR with DIR/${proc.app}/${name} in it` });
     const file = secretFile(ctx.secretsDir, proc.app, name);
     try {
       env[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch {
-      throw new LocalDriverError(`${proc.app}: the secret file ${file} cannot be read`);
+      throw new LocalDriverError(`${proc.app}: the secret file ${file} cannot be read`, { hint: 'create it (one value, a trailing newline is dropped) and make it readable by root' });
     }
   }
   return env;
