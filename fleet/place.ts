@@ -8,7 +8,7 @@
 // changes another app's nodes either (given room). Ports without history come from a hash of
 // `${app}/${process}/${index}` and probe upwards on collision, so there a new app can shift
 // another app's port on a shared node: pass `previous` to rule that out.
-import type { App, Config, Instance, Placement, PlacementIssue, Process } from '../schema/model.js';
+import type { AddonName, App, AppData, Config, Instance, Placement, PlacementIssue, Process } from '../schema/model.js';
 import { stableHash } from './hash.js';
 import { memoryShortfallMessage, portShortfallMessage } from './placement-issues.js';
 import { Rendezvous } from './rendezvous.js';
@@ -36,9 +36,18 @@ interface Slot {
   index: number;
 }
 
+/** The PostgreSQL port on a data node: one cluster per node serves every app's database. */
+export const POSTGRES_PORT = 5432;
+const ADDONS: readonly AddonName[] = ['postgres', 'redis'];
+
+/**
+ * @param previous the last placement's instances: they keep their nodes and ports
+ * @param previousData the last placement's data nodes: an addon's data stays where it is
+ */
 export function placeInstances(
   config: Config,
   previous: Instance[] = [],
+  previousData: Record<string, AppData> = {},
 ): { placement: Placement; issues: PlacementIssue[] } {
   // Node ids follow name order, so nothing depends on the order of nodes in fleet.yaml.
   const nodes = [...config.fleet.nodes].sort((a, b) => compare(a.name, b.name));
@@ -53,7 +62,6 @@ export function placeInstances(
   const eligibleFor = eligibility(nodes);
   const apps = [...config.apps].sort((a, b) => compare(a.name, b.name));
   const eligibleOf = apps.map((app) => eligibleFor(app.placementLabels));
-  pinAddonApps(apps, eligibleOf, previous, idOf, ranking);
   const groups: Group[] = [];
   let total = 0;
   for (const [appIndex, app] of apps.entries()) {
@@ -71,11 +79,12 @@ export function placeInstances(
     used[id].add(port);
     out[g.base + index - 1] = { app: g.app.name, process: g.process.name, index, node: names[id], port };
   };
-  const freePort = (id: number, g: Group, index: number) => {
-    let port = from + (stableHash(`${g.app.name}/${g.process.name}/${index}`) % portCount);
+  const probePort = (id: number, key: string) => {
+    let port = from + (stableHash(key) % portCount);
     while (used[id].has(port)) port = port === to ? from : port + 1;
     return port;
   };
+  const freePort = (id: number, g: Group, index: number) => probePort(id, `${g.app.name}/${g.process.name}/${index}`);
 
   // 1. Instances from the last placement keep their node, and their port when it is free.
   const before = indexPrevious(previous);
@@ -109,6 +118,20 @@ export function placeInstances(
     }
   }
   if (reordered) fresh.sort((a, b) => a.group.base + a.index - (b.group.base + b.index));
+
+  // Data nodes are chosen before new instances, so that a Redis port kept from the last
+  // placement is reserved before a new instance could take it.
+  const data = placeData(apps, eligibleFor, previous, previousData, idOf, ranking);
+  const redisToPort: { app: string; id: number }[] = [];
+  for (const [app, addons] of data) {
+    const r = addons.redis;
+    if (!r) continue;
+    const last = previousData[app]?.redis;
+    if (last && idOf.get(last.node) === r.id && last.port >= from && last.port <= to && !used[r.id].has(last.port)) {
+      r.port = last.port;
+      used[r.id].add(last.port);
+    } else redisToPort.push({ app, id: r.id });
+  }
 
   // 2. New instances, one process at a time. Instance i starts at rank (i-1) mod n of the
   // process's ranking and walks on past nodes without room (memory or a free port), taking
@@ -184,6 +207,24 @@ export function placeInstances(
   }
 
   const instances = out.filter((i): i is Instance => i !== undefined);
+  for (const { app, id } of redisToPort) {
+    if (used[id].size >= portCount) {
+      issues.push({ app, path: ['addons', 'redis'], message: `no port of settings.portRange ${from}-${to} is free on ${names[id]} for ${app}'s Redis; widen settings.portRange` });
+      continue;
+    }
+    const port = probePort(id, `${app}/redis`);
+    used[id].add(port);
+    data.get(app)!.redis!.port = port;
+  }
+  const dataOut: Record<string, AppData> = {};
+  for (const [app, addons] of data) {
+    const out: AppData = {};
+    for (const addon of ADDONS) {
+      const d = addons[addon];
+      if (d && d.port > 0) out[addon] = { node: names[d.id], port: d.port };
+    }
+    dataOut[app] = out;
+  }
 
   // 3. Anchors: the node of the app's first instance, else the app's top rendezvous node.
   const anchors: Record<string, string> = {};
@@ -195,26 +236,42 @@ export function placeInstances(
     anchors[app.name] = firstNode.get(app.name) ?? names[ranking.rank(`${app.name}/anchor`, ids).at(0)];
   }
 
-  return { placement: { instances, anchors }, issues };
+  return { placement: { instances, anchors, data: dataOut }, issues };
 }
 
 /**
- * Apps with addons reach Postgres and Redis over unix sockets with peer auth, so each runs on
- * one node with its data: the node of a previous instance when it is still eligible, else the
- * app's top rendezvous node. Their eligible set becomes that node alone.
+ * The data node of each addon of each app: where the data was last time, while that node is in
+ * the fleet and still matches the addon's labels; else the top node of the app's own rendezvous
+ * ranking (`<app>/data`, the same for both addons when their labels are the same). Placements
+ * recorded before data nodes existed pinned an app with addons to one node: the node of its
+ * previous instances, so that node keeps the data.
  */
-function pinAddonApps(apps: App[], eligibleOf: Eligible[], previous: readonly Instance[], idOf: Map<string, number>, ranking: Rendezvous): void {
+function placeData(
+  apps: App[],
+  eligibleFor: (labels: Record<string, string>) => Eligible,
+  previous: readonly Instance[],
+  previousData: Record<string, AppData>,
+  idOf: Map<string, number>,
+  ranking: Rendezvous,
+): Map<string, Partial<Record<AddonName, { id: number; port: number }>>> {
   const lastNode = new Map<string, string>();
   for (const i of previous) if (!lastNode.has(i.app) || compare(i.node, lastNode.get(i.app)!) < 0) lastNode.set(i.app, i.node);
-  for (const [appIndex, app] of apps.entries()) {
-    const { ids, mask } = eligibleOf[appIndex];
-    if ((!app.addons.postgres && !app.addons.redis) || ids.length === 0) continue;
-    const last = idOf.get(lastNode.get(app.name) ?? '');
-    const id = last !== undefined && mask[last] ? last : ranking.rank(`${app.name}/anchor`, ids).at(0);
-    const pinned = new Uint8Array(mask.length);
-    pinned[id] = 1;
-    eligibleOf[appIndex] = { ids: [id], mask: pinned };
+  const data = new Map<string, Partial<Record<AddonName, { id: number; port: number }>>>();
+  for (const app of apps) {
+    if (!app.addons.postgres && !app.addons.redis) continue;
+    const addons: Partial<Record<AddonName, { id: number; port: number }>> = {};
+    for (const addon of ADDONS) {
+      if (!app.addons[addon]) continue;
+      const { ids, mask } = eligibleFor(app.addonLabels[addon]);
+      if (ids.length === 0) continue; // validation reports labels no node has
+      const recorded = previousData[app.name];
+      const last = idOf.get((recorded ? recorded[addon]?.node : lastNode.get(app.name)) ?? '');
+      const id = last !== undefined && mask[last] ? last : ranking.rank(`${app.name}/data`, ids).at(0);
+      addons[addon] = { id, port: addon === 'postgres' ? POSTGRES_PORT : 0 };
+    }
+    data.set(app.name, addons);
   }
+  return data;
 }
 
 /** Code-unit order, the same in every locale. */

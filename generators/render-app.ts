@@ -1,37 +1,88 @@
 // The NixOS module of one app on one node: its user, one plain systemd service per instance
 // (never "app@1" units: NixOS would create new empty units, nixpkgs #135557), the release
-// oneshot and cron timers on the app's anchor node, and its addons.
+// oneshot and cron timers on the app's anchor node, and the addons whose data the node holds.
 import type { App, Instance, Settings } from '../schema/model.js';
+import { PASSWORD_SECRET, postgresPasswordScript, type AddonAccess } from './addons.js';
 import { escapeShellArg } from './escape.js';
 import { loadTemplate } from './templates.js';
 
-/** What the app gets on the node where its addons run: env and unit dependencies. */
-export function describeAddons(app: App): { env: Record<string, string>; units: string[]; groups: string[] } {
+/** Bash: percent-encodes $1 byte by byte, so that any password is safe inside a URL. */
+const URLENCODE_FUNCTION =
+  'skyrec_urlencode() { local LC_ALL=C s="$1" out="" c i; for ((i = 0; i < ${#s}; i++)); do c="${s:i:1}"; ' +
+  'case "$c" in [A-Za-z0-9._~-]) out+="$c" ;; *) printf -v c \'%%%02X\' "\'$c"; out+="$c" ;; esac; done; printf \'%s\' "$out"; }';
+
+const redisSocket = (app: string) => `/run/redis-${app}/redis.sock`;
+
+/** What the app's processes on `node` need for its addons: env lines, credentials, unit dependencies. */
+export function describeAddons(app: App, node: string, access: AddonAccess[]) {
   const env: Record<string, string> = {};
+  const lines: string[] = [];
+  const credentials: string[] = [];
   const units: string[] = [];
   const groups: string[] = [];
-  if (app.addons.postgres) {
-    env.DATABASE_URL = `postgresql:///${app.name}?host=/run/postgresql`;
-    units.push('postgresql.service');
+  const password = (a: AddonAccess) => {
+    credentials.push(PASSWORD_SECRET[a.addon]);
+    return `$(skyrec_urlencode "$(< "$CREDENTIALS_DIRECTORY/${PASSWORD_SECRET[a.addon]}")")`;
+  };
+  for (const a of access) {
+    const here = a.node === node;
+    if (a.addon === 'postgres') {
+      // Peer auth on the data node's socket; scram-sha-256 over TCP from the other nodes.
+      if (here) env.DATABASE_URL = `postgresql:///${app.name}?host=/run/postgresql`;
+      else lines.push(`DATABASE_URL="postgresql://${app.name}:${password(a)}@${a.address}:${a.port}/${app.name}"; export DATABASE_URL`);
+      if (here) units.push('postgresql.service');
+    } else {
+      if (here && !a.password) env.REDIS_URL = `unix://${redisSocket(app.name)}`;
+      else if (here) lines.push(`REDIS_URL="unix://:${password(a)}@${redisSocket(app.name)}"; export REDIS_URL`);
+      else lines.push(`REDIS_URL="redis://:${password(a)}@${a.address}:${a.port}"; export REDIS_URL`);
+      if (here) units.push(`redis-${app.name}.service`), groups.push(`redis-${app.name}`);
+    }
   }
-  if (app.addons.redis) {
-    env.REDIS_URL = `unix://${redisSocket(app)}`;
-    units.push(`redis-${app.name}.service`);
-    groups.push(`redis-${app.name}`);
-  }
-  return { env, units, groups };
+  if (lines.length > 0) lines.unshift(URLENCODE_FUNCTION);
+  return { env, lines, credentials, units, groups };
 }
 
-function redisSocket(app: App): string {
-  return `/run/redis-${app.name}/redis.sock`;
-}
-
-/** Shell lines that export the app's environment and read its secrets from credentials. */
-export function environmentLines(app: App): string[] {
-  const env = { ...app.env, ...describeAddons(app).env };
+/** Shell lines that export the app's environment, read its secrets from credentials and assemble addon URLs. */
+export function environmentLines(app: App, addons: ReturnType<typeof describeAddons>): string[] {
+  const env = { ...app.env, ...addons.env };
   const lines = Object.keys(env).sort().map((k) => `export ${k}=${escapeShellArg(env[k])}`);
   for (const name of app.secrets) lines.push(`${name}="$(< "$CREDENTIALS_DIRECTORY/${name}")"; export ${name}`);
-  return lines;
+  return [...lines, ...addons.lines];
+}
+
+/** What the data node runs for the app's addons held there: the servers, pg_hba, the password step. */
+function serveAddons(app: App, node: string, access: AddonAccess[], settings: Settings) {
+  const held = access.filter((a) => a.node === node);
+  const pg = held.find((a) => a.addon === 'postgres');
+  const redis = held.find((a) => a.addon === 'redis');
+  const secretPath = (a: AddonAccess) => `${settings.secretsDir}/${app.name}/${PASSWORD_SECRET[a.addon]}`;
+  const cidr = (address: string) => (/^[0-9.]+$/.test(address) ? `${address}/32` : address);
+  return {
+    postgres: pg
+      ? {
+          tcp: pg.password,
+          // One line per remote client node, for this app's role and database only.
+          hba: pg.remoteClients.map((c) => `host ${app.name} ${app.name} ${cidr(c.address)} scram-sha-256`),
+          password: pg.password
+            ? {
+                unit: `${app.name}-postgres-password`,
+                description: `${app.name}: set the PostgreSQL role's password from its secret file (skyrec)`,
+                credential: `${PASSWORD_SECRET.postgres}:${secretPath(pg)}`,
+                lines: postgresPasswordScript(app.name, `"$CREDENTIALS_DIRECTORY/${PASSWORD_SECRET.postgres}"`),
+              }
+            : null,
+        }
+      : null,
+    redis: redis
+      ? {
+          socket: redisSocket(app.name),
+          port: redis.password ? redis.port : 0,
+          bind: redis.password ? redis.address : null,
+          passFile: redis.password ? secretPath(redis) : null,
+        }
+      : null,
+    firewall: held.flatMap((a) => a.remoteClients.map((c) => ({ address: c.address, port: a.port }))),
+  };
 }
 
 function packageView(app: App) {
@@ -66,14 +117,17 @@ export function unitName(app: string, process: string, index: number): string {
   return `${app}-${process}-${index}`;
 }
 
-/** Renders apps/<app>.nix for `node`, given the app's instances on that node. */
-export function renderAppModule(app: App, node: string, instances: Instance[], isAnchor: boolean, settings: Settings): string {
-  const addons = describeAddons(app);
-  const runsAddons = isAnchor && (app.addons.postgres || app.addons.redis);
+/**
+ * Renders apps/<app>.nix for `node`: the app's instances there, its release and cron when the
+ * node is its anchor, and the addons whose data the node holds.
+ */
+export function renderAppModule(app: App, node: string, instances: Instance[], isAnchor: boolean, settings: Settings, access: AddonAccess[] = []): string {
+  const addons = describeAddons(app, node, access);
+  const serve = serveAddons(app, node, access, settings);
   const units = instances.map((i) => unitName(app.name, i.process, i.index));
   const release = isAnchor && app.release !== null;
-  const addonUnits = runsAddons ? addons.units : [];
-  const dependsOn = [...(release ? [`${app.name}-release.service`] : []), ...addonUnits];
+  const dependsOn = [...(release ? [`${app.name}-release.service`] : []), ...addons.units];
+  const secrets = [...new Set([...app.secrets, ...addons.credentials])].sort();
   return loadTemplate('app.nix.hbs')({
     name: app.name,
     node,
@@ -81,20 +135,23 @@ export function renderAppModule(app: App, node: string, instances: Instance[], i
     user: app.name,
     source: sourceView(app),
     package: packageView(app),
-    environment: environmentLines(app),
-    credentials: app.secrets.map((s) => `${s}:${settings.secretsDir}/${app.name}/${s}`),
+    environment: environmentLines(app, addons),
+    credentials: secrets.map((s) => `${s}:${settings.secretsDir}/${app.name}/${s}`),
     memory: app.resources.memory,
     cpu: app.resources.cpu,
     groups: addons.groups,
     after: ['network.target', ...dependsOn],
     requires: dependsOn,
     // The release and cron units wait for the addons only.
-    oneshotAfter: ['network.target', ...addonUnits],
-    oneshotRequires: addonUnits,
+    oneshotAfter: ['network.target', ...addons.units],
+    oneshotRequires: addons.units,
     instances: instances.map((i, n) => ({
       unit: units[n],
       description: `${app.name} ${i.process} instance ${i.index} (skyrec)`,
       lines: [`export PORT=${i.port}`, instanceCommand(app, i.process)],
+      // Web instances are restarted by the rollout one at a time (drain, restart, check, add
+      // back), never all at once by switch-to-configuration.
+      rolling: i.process === 'web',
     })),
     release: release
       ? { unit: `${app.name}-release`, description: `${app.name} release phase (skyrec)`, command: app.release, before: units.map((u) => `${u}.service`) }
@@ -102,7 +159,8 @@ export function renderAppModule(app: App, node: string, instances: Instance[], i
     cron: isAnchor
       ? app.cron.map((c, n) => ({ unit: `${app.name}-cron-${n + 1}`, description: `${app.name} cron ${n + 1}: ${c.schedule} (skyrec)`, schedule: c.schedule, command: c.command }))
       : [],
-    postgres: runsAddons && app.addons.postgres,
-    redis: runsAddons && app.addons.redis ? { socket: redisSocket(app) } : null,
+    postgres: serve.postgres,
+    redis: serve.redis,
+    firewall: serve.firewall.map((f) => `iptables -A nixos-fw -p tcp -s ${escapeShellArg(f.address)} --dport ${f.port} -j nixos-fw-accept`),
   });
 }

@@ -37,6 +37,10 @@ export function digestInputs(config: Config, index: PlacementIndex, opts: Render
     const h = createHash('sha256').update(common).update(node.name);
     for (const i of index.byNode.get(node.name) ?? []) h.update(`${appDigest.get(i.app)}/${i.process}/${i.index}/${i.port}\n`);
     for (const app of index.anchoredOn.get(node.name) ?? []) h.update(`anchor ${appDigest.get(app)}\n`);
+    // Addons: where each app's data lives and who reaches it, for every app touching this node.
+    for (const [app, access] of index.addons) {
+      if (access.some((a) => a.node === node.name || a.remoteClients.some((c) => c.node === node.name))) h.update(`addons ${app} ${appDigest.get(app)} ${JSON.stringify(access)}\n`);
+    }
     if (node.ingress) h.update(ingress);
     digests.set(node.name, h.digest('hex'));
   }

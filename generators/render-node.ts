@@ -1,7 +1,8 @@
 // Renders the file set of one node: default.nix importing one module per app, the Caddyfile
 // on ingress nodes, and manifest.json. Pure and byte-for-byte deterministic.
 import { createHash } from 'node:crypto';
-import type { Config, Instance, Placement } from '../schema/model.js';
+import type { AddonName, Config, Instance, Placement } from '../schema/model.js';
+import { indexAddons } from './addons.js';
 import { renderAppModule } from './render-app.js';
 import { renderCaddyfile } from './render-caddy.js';
 import { routesOf } from './routes.js';
@@ -16,7 +17,15 @@ export interface Manifest {
   hash: string;
   system: string;
   ingress: boolean;
-  apps: Record<string, { processes: Record<string, { instance: number; port: number }[]>; domains: string[]; anchor: boolean }>;
+  apps: Record<string, ManifestApp>;
+}
+
+export interface ManifestApp {
+  processes: Record<string, { instance: number; port: number }[]>;
+  domains: string[];
+  anchor: boolean;
+  /** On the data node of the app's addons: each addon held here and its port. */
+  data?: Partial<Record<AddonName, { port: number }>>;
 }
 
 export interface RenderedNode {
@@ -51,15 +60,19 @@ export function indexPlacement(config: Config, placement: Placement) {
   }
   const anchoredOn = new Map<string, string[]>();
   for (const [app, node] of Object.entries(placement.anchors)) (anchoredOn.get(node) ?? anchoredOn.set(node, []).get(node)!).push(app);
+  const dataOn = new Map<string, string[]>();
+  for (const [app, data] of Object.entries(placement.data)) {
+    for (const node of new Set(Object.values(data).map((d) => d.node))) (dataOn.get(node) ?? dataOn.set(node, []).get(node)!).push(app);
+  }
   const apps = new Map(config.apps.map((a) => [a.name, a]));
-  return { apps, byApp, byNode, anchors: placement.anchors, anchoredOn, routes: routesOf(config, placement) };
+  return { apps, byApp, byNode, anchors: placement.anchors, anchoredOn, dataOn, data: placement.data, addons: indexAddons(config, placement), routes: routesOf(config, placement) };
 }
 
-/** The instances of each app on one node, anchored apps included (with no instance there), by app name. */
+/** The instances of each app on one node, apps anchored or holding data there included (with no instance there), by app name. */
 function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]> {
   const groups = new Map<string, Instance[]>();
   for (const i of index.byNode.get(node) ?? []) (groups.get(i.app) ?? groups.set(i.app, []).get(i.app)!).push(i);
-  for (const app of index.anchoredOn.get(node) ?? []) if (!groups.has(app)) groups.set(app, []);
+  for (const app of [...(index.anchoredOn.get(node) ?? []), ...(index.dataOn.get(node) ?? [])]) if (!groups.has(app)) groups.set(app, []);
   return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
@@ -88,10 +101,13 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   for (const [name, instances] of groupByApp(index, nodeName)) {
     const app = index.apps.get(name)!;
     const isAnchor = index.anchors[app.name] === nodeName;
-    files[`apps/${app.name}.nix`] = renderAppModule(app, nodeName, instances, isAnchor, config.fleet.settings);
-    const processes: Manifest['apps'][string]['processes'] = {};
+    const access = index.addons.get(app.name) ?? [];
+    files[`apps/${app.name}.nix`] = renderAppModule(app, nodeName, instances, isAnchor, config.fleet.settings, access);
+    const processes: ManifestApp['processes'] = {};
     for (const i of instances) (processes[i.process] ??= []).push({ instance: i.index, port: i.port });
     manifest.apps[app.name] = { processes, domains: app.domains, anchor: isAnchor };
+    const held = access.filter((a) => a.node === nodeName);
+    if (held.length > 0) manifest.apps[app.name].data = Object.fromEntries(held.map((a) => [a.addon, { port: a.port }]));
   }
   if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
   files['default.nix'] = loadTemplate('node.nix.hbs')({

@@ -1,6 +1,6 @@
 // Loads the Handlebars templates of templates/ with skyrec's escaping helpers.
 // Templates are compiled with noEscape, and a template may print a value only through a
-// helper (nix, nixList, nixAttr, caddy, label): a bare {{value}} is refused when the template
+// helper (nix, nixList, nixAttr, caddy, int, label): a bare {{value}} is refused when the template
 // is loaded, so no value can reach rendered text unescaped.
 import Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
@@ -16,6 +16,11 @@ const helpers: Record<string, (value: unknown) => Handlebars.SafeString> = {
   nixList: (v) => safe(escapeNixList((v as unknown[]).map(String))),
   nixAttr: (v) => safe(escapeNixAttr(String(v))),
   caddy: (v) => safe(escapeCaddyToken(String(v))),
+  // Ports and other whole numbers: refused unless they are one.
+  int: (v) => {
+    if (!Number.isSafeInteger(v)) throw new EscapeError(`${JSON.stringify(v)} is not an integer`);
+    return safe(String(v));
+  },
   // Names that the schema restricts to [A-Za-z0-9._/-] (app, node, file names): printed as they are.
   label: (v) => {
     if (!/^[A-Za-z0-9._/-]+$/.test(String(v))) throw new EscapeError(`${JSON.stringify(v)} is not a plain name`);

@@ -12,7 +12,7 @@ import { createLocalDriver } from '../fleet/driver-local.js';
 import { createNixosDriver, buildSwitchArgv } from '../fleet/driver-nixos.js';
 import { commitFiles, commitSource, openGit, resolveRevision } from './git.js';
 import { compileFleet } from './pipeline.js';
-import { instancesOf } from './write-rendered.js';
+import { dataOf, instancesOf } from './write-rendered.js';
 import { openApplied } from './applied.js';
 import { StateStore } from './state-store.js';
 import { acquireLock } from './lock.js';
@@ -73,8 +73,8 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   const rev = await openRevision(opts);
   const applied = openApplied(opts.stateDir);
   // Instances keep the nodes and ports they were applied with.
-  const previous = instancesOf(applied.all().map((a) => a.manifest));
-  const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous, files: rev.files });
+  const manifests = applied.all().map((a) => a.manifest);
+  const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous: instancesOf(manifests), previousData: dataOf(manifests), files: rev.files });
   const rendered = renderFleet(config, placement, { revision: rev.commit });
   const known = new Set(config.fleet.nodes.map((n) => n.name));
   for (const n of opts.nodes ?? []) if (!known.has(n)) throw new UsageError(`unknown node '${n}'`, { hint: `nodes in fleet.yaml: ${[...known].join(', ')}` });

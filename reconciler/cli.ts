@@ -80,12 +80,12 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .action(async (opts: { repo: string; out: string; json?: boolean; cache: boolean }) => {
       const started = performance.now();
       const { renderRepo } = await import('./pipeline.js');
-      const { instancesOf, readManifests, writeRendered } = await import('./write-rendered.js');
+      const { dataOf, instancesOf, readManifests, writeRendered } = await import('./write-rendered.js');
       const outDir = repoDir(opts.out);
       // The previous render's manifests keep instances on their ports, like a lock file.
-      const previous = instancesOf(await readManifests(outDir));
+      const manifests = await readManifests(outDir);
       const dir = repoDir(opts.repo);
-      const { nodes } = await withCache(opts, (cache) => renderRepo(worktreeSource(dir), { revision: null, previous, parseCache: cache, files: worktreeFiles(dir) }));
+      const { nodes } = await withCache(opts, (cache) => renderRepo(worktreeSource(dir), { revision: null, previous: instancesOf(manifests), previousData: dataOf(manifests), parseCache: cache, files: worktreeFiles(dir) }));
       const result = await writeRendered(outDir, nodes);
       log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
       if (opts.json) return out.json({ out: outDir, ...result });

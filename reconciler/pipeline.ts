@@ -1,6 +1,6 @@
 // The pure core end to end: load → validate → place → render, for one revision of a config
 // repo. Throws SpecError with every problem; returns plain data otherwise.
-import type { Config, Instance, Placement } from '../schema/model.js';
+import type { AppData, Config, Instance, Placement } from '../schema/model.js';
 import type { ConfigSource } from '../schema/source.js';
 import type { SourceReader } from '../fleet/driver.js';
 import { createHash } from 'node:crypto';
@@ -18,6 +18,8 @@ export interface CompiledFleet {
 export interface CompileOptions extends LoadOptions {
   /** The last placement: instances keep their nodes and ports. */
   previous?: Instance[];
+  /** The last placement's data nodes: addons keep their data where it is. */
+  previousData?: Record<string, AppData>;
   /** Reads the revision's app sources, to digest each build.path folder (App.sourceDigest). */
   files?: SourceReader;
 }
@@ -52,8 +54,8 @@ export async function checkFleet(source: ConfigSource, opts: LoadOptions & { whe
 }
 
 /** Places a validated repo; capacity problems are reported at the app fields that caused them. */
-export function placeFleet(checked: CheckedFleet, previous?: Instance[], where?: string): Placement {
-  const { placement, issues } = placeInstances(checked.config, previous);
+export function placeFleet(checked: CheckedFleet, previous?: Instance[], where?: string, previousData?: Record<string, AppData>): Placement {
+  const { placement, issues } = placeInstances(checked.config, previous, previousData);
   if (issues.length > 0) throw new SpecError(sortProblems(issues.map((i) => locateIssue(checked.loaded, i))), where);
   return placement;
 }
@@ -61,7 +63,7 @@ export function placeFleet(checked: CheckedFleet, previous?: Instance[], where?:
 /** Validates and places a config repo. */
 export async function compileFleet(source: ConfigSource, opts: CompileOptions = {}): Promise<CompiledFleet> {
   const checked = await checkFleet(source, opts);
-  return { config: checked.config, placement: placeFleet(checked, opts.previous) };
+  return { config: checked.config, placement: placeFleet(checked, opts.previous, undefined, opts.previousData) };
 }
 
 export async function renderRepo(

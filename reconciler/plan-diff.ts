@@ -6,7 +6,7 @@ import type { App, Config, Instance, Placement } from '../schema/model.js';
 import type { RenderedNode } from '../generators/render-node.js';
 import { unitName } from '../generators/render-app.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
-import type { AddonChange, FileChange, NodePlan, Plan, RevisionLabel, RouteChange, UnitChange } from './plan-model.js';
+import type { FileChange, NodePlan, Plan, RevisionLabel, RouteChange, UnitChange } from './plan-model.js';
 
 export interface RevisionState {
   label: RevisionLabel;
@@ -41,7 +41,7 @@ export function diffRevisions(base: RevisionState, head: RevisionState, opts: { 
   const baseNodes = new Map(base.nodes.map((n) => [n.node, n]));
   const headNodes = new Map(head.nodes.map((n) => [n.node, n]));
   const names = [...head.nodes.map((n) => n.node), ...base.nodes.map((n) => n.node).filter((n) => !headNodes.has(n))];
-  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), anchored: new Map() };
+  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), data: new Map() };
   const nodes: NodePlan[] = [];
   let unchanged = 0;
   for (const name of names) {
@@ -78,16 +78,18 @@ type Ctx = {
   headApps: Map<string, App>;
   /** routesByDomain per revision, computed once and only when an ingress node changes. */
   routes: Map<RevisionState, Map<string, Route>>;
-  anchored: Map<RevisionState, Map<string, string[]>>;
+  data: Map<RevisionState, Map<string, string[]>>;
 };
 
-/** The apps anchored on a node in a revision (indexed once per revision). */
-function anchoredOn(ctx: Ctx, state: RevisionState, node: string): string[] {
-  let byNode = ctx.anchored.get(state);
+/** The apps with addon data on a node in a revision (indexed once per revision). */
+function dataOn(ctx: Ctx, state: RevisionState, node: string): string[] {
+  let byNode = ctx.data.get(state);
   if (!byNode) {
     byNode = new Map();
-    for (const [app, n] of Object.entries(state.placement.anchors)) (byNode.get(n) ?? byNode.set(n, []).get(n)!).push(app);
-    ctx.anchored.set(state, byNode);
+    for (const [app, data] of Object.entries(state.placement.data)) {
+      for (const n of new Set(Object.values(data).map((d) => d.node))) (byNode.get(n) ?? byNode.set(n, []).get(n)!).push(app);
+    }
+    ctx.data.set(state, byNode);
   }
   return byNode.get(node) ?? [];
 }
@@ -169,28 +171,27 @@ function diffRoutes(before: Map<string, Route> | null, after: Map<string, Route>
 const ADDONS = ['postgres', 'redis'] as const;
 const ADDON_NOUN = { postgres: 'PostgreSQL database', redis: 'Redis server' };
 
-/** Addons run on an app's anchor node; created or removed there, and their data never moves. */
+/** Addons live on their data node; created or removed there, and their data never moves. */
 function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
-  const has = (state: RevisionState, app: App | undefined, addon: (typeof ADDONS)[number]) =>
-    !!app && app.addons[addon] && state.placement.anchors[app.name] === node;
-  // Only apps anchored here, before or after, can have addons here.
-  const names = [...new Set([...anchoredOn(ctx, ctx.base, node), ...anchoredOn(ctx, ctx.head, node)])].sort();
+  const dataNode = (state: RevisionState, app: App | undefined, addon: (typeof ADDONS)[number]) =>
+    app && app.addons[addon] ? (state.placement.data[app.name]?.[addon]?.node ?? null) : null;
+  // Only apps holding data here, before or after, can have addons here.
+  const names = [...new Set([...dataOn(ctx, ctx.base, node), ...dataOn(ctx, ctx.head, node)])].sort();
   for (const name of names) {
     const b = ctx.baseApps.get(name);
     const h = ctx.headApps.get(name);
     for (const addon of ADDONS) {
-      const before = has(ctx.base, b, addon);
-      const after = has(ctx.head, h, addon);
+      const from = dataNode(ctx.base, b, addon);
+      const to = dataNode(ctx.head, h, addon);
+      const before = from === node;
+      const after = to === node;
       if (before === after) continue;
-      const change: AddonChange = { app: name, addon, action: after ? 'create' : 'remove' };
-      plan.addons.push(change);
-      const elsewhere = after ? ctx.base.placement.anchors[name] : ctx.head.placement.anchors[name];
-      const moving = !!(after ? b?.addons[addon] : h?.addons[addon]) && elsewhere && elsewhere !== node;
-      if (after && moving) {
-        plan.warnings.push(`${name}'s ${ADDON_NOUN[addon]} is created empty on ${node}: the data on ${elsewhere} is not copied`);
+      plan.addons.push({ app: name, addon, action: after ? 'create' : 'remove' });
+      if (after && from !== null) {
+        plan.warnings.push(`${name}'s ${ADDON_NOUN[addon]} moves to ${node}, where it is created empty: the data on ${from} is not copied`);
       } else if (!after) {
         plan.warnings.push(
-          `${name}'s ${ADDON_NOUN[addon]} on ${node} is no longer managed${moving ? ` (${name} moves to ${elsewhere})` : ''}: ` +
+          `${name}'s ${ADDON_NOUN[addon]} on ${node} is no longer managed${to !== null ? ` (its data node is now ${to})` : ''}: ` +
             'it is not dropped, and its data stays on the node until you remove it by hand',
         );
       }

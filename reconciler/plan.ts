@@ -53,7 +53,7 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   const basePlacement = placeFleet(base, undefined, describe(baseLabel));
   const baseState = stateOf(baseLabel, base, basePlacement, renderCache, rendered.base);
   // Head keeps base's nodes and ports wherever it can, as applying it would.
-  const headPlacement = placeFleet(head, basePlacement.instances, describe(headSide.label));
+  const headPlacement = placeFleet(head, basePlacement.instances, describe(headSide.label), basePlacement.data);
   const headState = stateOf(headSide.label, head, headPlacement, renderCache, rendered.head);
   const plan = diffRevisions(baseState, headState, { diff: opts.diff });
   opts.log?.debug({ ms: Math.round(performance.now() - started), rendered: { base: rendered.base.length, head: rendered.head.length } }, 'plan: done');

@@ -3,7 +3,7 @@
 import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import type { Instance } from '../schema/model.js';
+import type { AddonName, AppData, Instance } from '../schema/model.js';
 import type { Manifest, RenderedNode } from '../generators/render-node.js';
 
 /** The manifests found in DIR/<node>/manifest.json. */
@@ -16,6 +16,17 @@ export async function readManifests(dir: string): Promise<Manifest[]> {
     if (text) manifests.push(JSON.parse(text) as Manifest);
   }
   return manifests;
+}
+
+/** The data nodes recorded in a set of manifests: where each app's addons keep their data. */
+export function dataOf(manifests: Manifest[]): Record<string, AppData> {
+  const data: Record<string, AppData> = {};
+  for (const m of manifests) {
+    for (const [app, a] of Object.entries(m.apps)) {
+      for (const [addon, d] of Object.entries(a.data ?? {})) (data[app] ??= {})[addon as AddonName] = { node: m.node, port: d.port };
+    }
+  }
+  return data;
 }
 
 /** The instances recorded in a set of manifests. */

@@ -52,6 +52,8 @@ export interface App {
   domains: string[];
   resources: { memory: string | null; memoryBytes: number; cpu: string | null };
   addons: { postgres: boolean; redis: boolean };
+  /** Labels the data node of each addon must carry: the addon's placement.labels, else the app's. */
+  addonLabels: { postgres: Record<string, string>; redis: Record<string, string> };
   /** Labels a node must carry (all of them) to run this app. */
   placementLabels: Record<string, string>;
   autoRollback: boolean;
@@ -108,11 +110,25 @@ export interface Instance {
   port: number;
 }
 
+/** Where one addon of an app keeps its data, and the port it listens on for other nodes. */
+export interface DataPlacement {
+  node: string;
+  /** postgres: 5432 (one cluster per node); redis: a port from settings.portRange (one server per app). */
+  port: number;
+}
+
+export type AddonName = 'postgres' | 'redis';
+
+/** Per addon of one app: its data node. */
+export type AppData = Partial<Record<AddonName, DataPlacement>>;
+
 export interface Placement {
   /** Sorted by app, process, index. */
   instances: Instance[];
   /** Per app, the node that runs its release command and cron timers (null when no node is eligible). */
   anchors: Record<string, string>;
+  /** Per app with addons, where each addon's data lives (apps in name order). */
+  data: Record<string, AppData>;
 }
 
 /** A placement problem, located by the app spec field that caused it. */

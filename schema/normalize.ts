@@ -72,6 +72,10 @@ export function normalizeApp(spec: AppSpec, file: string, settings: Settings): A
       cpu: spec.resources?.cpu ?? null,
     },
     addons: { postgres: spec.addons?.postgres !== undefined, redis: spec.addons?.redis !== undefined },
+    addonLabels: {
+      postgres: { ...(spec.addons?.postgres?.placement?.labels ?? spec.placement?.labels) },
+      redis: { ...(spec.addons?.redis?.placement?.labels ?? spec.placement?.labels) },
+    },
     placementLabels: { ...spec.placement?.labels },
     autoRollback: spec.deploy?.autoRollback ?? settings.rollout.autoRollback,
     sourceDigest: null,

@@ -2,7 +2,7 @@
 // labels that some node carries. Each is a single pass with maps, so thousands of apps
 // cost linear time.
 import { locatePath, problemAt, type YamlFile } from './load-yaml.js';
-import type { AppSpec, FleetSpec, Problem } from './model.js';
+import type { AppSpec, FleetSpec, Problem, SpecPath } from './model.js';
 import { parseSize } from './normalize.js';
 
 export interface CheckedApp {
@@ -66,10 +66,15 @@ export function checkAcrossApps(apps: CheckedApp[], fleet: FleetSpec | null): Pr
           ),
         );
     });
-    const wanted = spec.placement?.labels;
-    if (labelsMatch && wanted && Object.keys(wanted).length > 0) {
+    const selectors: [SpecPath, Record<string, string> | undefined][] = [
+      [['placement', 'labels'], spec.placement?.labels],
+      [['addons', 'postgres', 'placement', 'labels'], spec.addons?.postgres?.placement?.labels],
+      [['addons', 'redis', 'placement', 'labels'], spec.addons?.redis?.placement?.labels],
+    ];
+    for (const [path, wanted] of selectors) {
+      if (!labelsMatch || !wanted || Object.keys(wanted).length === 0) continue;
       const missing = labelsMatch(wanted);
-      if (missing) problems.push(problemAt(yaml, ['placement', 'labels'], missing));
+      if (missing) problems.push(problemAt(yaml, path, missing));
     }
   }
   return problems;

@@ -149,28 +149,46 @@ export interface ResourcesSpec {
   cpu?: string;
 }
 /**
- * Backing services on the node of each instance.
+ * Backing services: each lives on one data node (stable across changes) and the app's instances, on any node, reach it.
  */
 export interface AddonsSpec {
-  /**
-   * A PostgreSQL database and role named after the app; DATABASE_URL points at it over the unix socket (peer auth, no password).
-   */
-  postgres?: {};
-  /**
-   * A Redis server for the app on a unix socket; REDIS_URL points at it.
-   */
-  redis?: {};
+  postgres?: PostgresAddonSpec;
+  redis?: RedisAddonSpec;
+}
+/**
+ * A PostgreSQL database and role named after the app, on one data node. DATABASE_URL points at it: the unix socket with peer auth on the data node, TCP with scram-sha-256 and the password in <secretsDir>/<app>/DATABASE_PASSWORD from other nodes.
+ */
+export interface PostgresAddonSpec {
+  placement?: AddonPlacementSpec;
+}
+/**
+ * Which nodes may hold this addon's data (default: the app's placement). The data node is chosen once and kept: it moves only when it leaves the fleet or stops matching, and its data does not move with it.
+ */
+export interface AddonPlacementSpec {
+  labels?: Labels;
+}
+/**
+ * Every label here must match the data node's labels, e.g. { role: db }.
+ */
+export interface Labels {
+  [k: string]: string;
+}
+/**
+ * A Redis server for the app, on one data node. REDIS_URL points at it: the unix socket on the data node, TCP with the password in <secretsDir>/<app>/REDIS_PASSWORD from other nodes.
+ */
+export interface RedisAddonSpec {
+  placement?: AddonPlacementSpec;
 }
 /**
  * Which nodes may run the app's instances.
  */
 export interface PlacementSpec {
-  labels?: Labels;
+  labels?: Labels1;
 }
 /**
  * Every label here must match the node's labels.
  */
-export interface Labels {
+export interface Labels1 {
   [k: string]: string;
 }
 export interface DeploySpec {

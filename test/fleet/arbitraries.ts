@@ -33,9 +33,11 @@ export const appArb = (name: string): fc.Arbitrary<App> =>
       ),
       memory: fc.option(fc.constantFrom('64M', '128M', '256M'), { nil: undefined }),
       labels: fc.oneof(fc.constant({}), labelsArb),
+      // One app in three has a database or Redis, whose data lives on one data node.
+      addons: fc.oneof(fc.constant({ postgres: false, redis: false }), fc.constant({ postgres: false, redis: false }), fc.record({ postgres: fc.boolean(), redis: fc.boolean() })),
     })
-    .map(({ processes, memory, labels }) =>
-      makeApp(name, { processes: processes.map((p) => makeProcess(p.name, p.instances)), memory, labels }),
+    .map(({ processes, memory, labels, addons }) =>
+      makeApp(name, { processes: processes.map((p) => makeProcess(p.name, p.instances)), memory, labels, addons }),
     );
 
 export const appNameArb = fc.stringMatching(/^[a-z][a-z0-9]{0,7}$/);

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { placeInstances } from '../../fleet/place.js';
-import type { App, Config, Instance, PlacementIssue } from '../../schema/model.js';
+import type { App, AppData, Config, Instance, PlacementIssue } from '../../schema/model.js';
 import { appArb, appNameArb, configArb } from './arbitraries.js';
 import { makeApp, makeConfig, makeNode, makeProcess } from './builders.js';
 
@@ -18,7 +18,7 @@ const eligible = (config: Config, app: App) =>
   config.fleet.nodes.filter((n) => Object.entries(app.placementLabels).every(([k, v]) => n.labels[k] === v));
 
 /** What must hold for every placement, whatever the input. */
-function checkInvariants(config: Config, instances: Instance[], issues: PlacementIssue[]) {
+function checkInvariants(config: Config, instances: Instance[], issues: PlacementIssue[], data: Record<string, AppData> = {}) {
   const { from, to } = config.fleet.settings.portRange;
   const nodes = new Map(config.fleet.nodes.map((n) => [n.name, n]));
   const apps = new Map(config.apps.map((a) => [a.name, a]));
@@ -34,6 +34,18 @@ function checkInvariants(config: Config, instances: Instance[], issues: Placemen
     usedMemory.set(i.node, (usedMemory.get(i.node) ?? 0) + app.resources.memoryBytes);
   }
   for (const [name, used] of usedMemory) expect(used).toBeLessThanOrEqual(nodes.get(name)!.memoryBytes ?? Infinity);
+  // Each addon's data on a node its labels select; a Redis port is a port like an instance's.
+  for (const [name, appData] of Object.entries(data)) {
+    const app = apps.get(name)!;
+    for (const [addon, d] of Object.entries(appData)) {
+      expect(app.addons[addon as 'postgres' | 'redis']).toBe(true);
+      expect(Object.entries(app.addonLabels[addon as 'postgres' | 'redis']).every(([k, v]) => nodes.get(d.node)!.labels[k] === v)).toBe(true);
+      if (addon === 'redis') {
+        expect(ports.has(`${d.node}:${d.port}`)).toBe(false);
+        ports.add(`${d.node}:${d.port}`);
+      } else expect(d.port).toBe(5432);
+    }
+  }
   const sorted = [...instances].sort(
     (a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : 0) || (a.process < b.process ? -1 : a.process > b.process ? 1 : 0) || a.index - b.index,
   );
@@ -56,18 +68,43 @@ function expectOthersKept(before: Instance[], after: Instance[], changed: string
 }
 
 describe('placeInstances', () => {
-  it('keeps every instance of an app with addons on one node, the one that holds its data', () => {
+  it('spreads an app with addons like any app, and keeps its data on one stable data node', () => {
     const nodes = ['a', 'b', 'c', 'd'].map((n) => makeNode(n));
-    const shop = makeApp('shop', { processes: { web: 3, worker: 2 }, addons: { postgres: true, redis: false } });
+    const shop = makeApp('shop', { processes: { web: 3, worker: 2 }, addons: { postgres: true, redis: true } });
     const first = placeInstances(makeConfig({ nodes, apps: [shop] })).placement;
-    const home = first.anchors.shop;
-    expect(new Set(first.instances.map((i) => i.node))).toEqual(new Set([home]));
-    // With history, the app stays where its database is even when the ranking would differ.
-    const other = nodes.find((n) => n.name !== home)!.name;
-    const moved = first.instances.map((i) => ({ ...i, node: other }));
-    const again = placeInstances(makeConfig({ nodes, apps: [shop] }), moved).placement;
-    expect(new Set(again.instances.map((i) => i.node))).toEqual(new Set([other]));
-    expect(again.anchors.shop).toBe(other);
+    expect(new Set(nodesOf(first.instances, 'shop', 'web')).size).toBe(3);
+    const { postgres, redis } = first.data.shop;
+    expect(postgres).toEqual({ node: expect.any(String), port: 5432 });
+    // Both addons of an app share its data node when their labels are the same.
+    expect(redis!.node).toBe(postgres!.node);
+    expect(first.instances.filter((i) => i.node === redis!.node).map((i) => i.port)).not.toContain(redis!.port);
+
+    // With history, the data stays where it is even when the ranking would pick another node.
+    const other = nodes.find((n) => n.name !== postgres!.node)!.name;
+    const recorded = { shop: { postgres: { node: other, port: 5432 }, redis: { node: other, port: 20555 } } };
+    const again = placeInstances(makeConfig({ nodes, apps: [shop] }), first.instances, recorded).placement;
+    expect(again.data.shop).toEqual(recorded.shop);
+    expect(again.instances).toEqual(first.instances);
+  });
+
+  it('keeps the data of a placement recorded before data nodes existed on the node its app was pinned to', () => {
+    const nodes = ['a', 'b', 'c'].map((n) => makeNode(n));
+    const shop = makeApp('shop', { processes: { web: 2 }, addons: { postgres: true, redis: false } });
+    const fresh = placeInstances(makeConfig({ nodes, apps: [shop] })).placement;
+    const pinned = nodes.find((n) => n.name !== fresh.data.shop.postgres!.node)!.name;
+    const legacy = fresh.instances.map((i, k) => ({ ...i, node: pinned, port: 20000 + k }));
+    const next = placeInstances(makeConfig({ nodes, apps: [shop] }), legacy).placement;
+    expect(next.data.shop.postgres!.node).toBe(pinned);
+  });
+
+  it('puts the data on the nodes its addon labels select, apart from the instances', () => {
+    const nodes = [makeNode('web-1', { labels: { role: 'web' } }), makeNode('web-2', { labels: { role: 'web' } }), makeNode('db-1', { labels: { role: 'db' } })];
+    const shop = makeApp('shop', { processes: { web: 2 }, labels: { role: 'web' }, addons: { postgres: true, redis: true } });
+    shop.addonLabels = { postgres: { role: 'db' }, redis: { role: 'web' } };
+    const { placement } = placeInstances(makeConfig({ nodes, apps: [shop] }));
+    expect(nodesOf(placement.instances, 'shop', 'web').sort()).toEqual(['web-1', 'web-2']);
+    expect(placement.data.shop.postgres!.node).toBe('db-1');
+    expect(['web-1', 'web-2']).toContain(placement.data.shop.redis!.node);
   });
 
   it('spreads the instances of a process over distinct nodes, then evenly', () => {
@@ -103,6 +140,7 @@ describe('placeInstances', () => {
           { app: 'blog', process: 'worker', index: 1, node: 'web-1', port: 27164 },
         ],
         anchors: { blog: 'web-2' },
+        data: {},
       },
       issues: [],
     });
@@ -288,11 +326,11 @@ describe('placeInstances properties', () => {
     fc.assert(
       fc.property(configArb({ smallPorts: true }), configArb({ smallPorts: true }), (config, other) => {
         const fresh = placeInstances(config);
-        checkInvariants(config, fresh.placement.instances, fresh.issues);
+        checkInvariants(config, fresh.placement.instances, fresh.issues, fresh.placement.data);
         // Also from an unrelated history: stale nodes, ports and apps must not break anything.
-        const previous = placeInstances(other).placement.instances;
-        const again = placeInstances(config, previous);
-        checkInvariants(config, again.placement.instances, again.issues);
+        const previous = placeInstances(other).placement;
+        const again = placeInstances(config, previous.instances, previous.data);
+        checkInvariants(config, again.placement.instances, again.issues, again.placement.data);
       }),
       runs,
     );
@@ -351,6 +389,39 @@ describe('placeInstances properties', () => {
     );
   });
 
+  it('spreads the instances of an app with addons over at least two eligible nodes when there are two', () => {
+    fc.assert(
+      fc.property(configArb({ ample: true }), fc.nat(), (config, pick) => {
+        fc.pre(config.apps.length > 0);
+        const target = config.apps[pick % config.apps.length];
+        const withData: App = { ...target, addons: { postgres: true, redis: true }, processes: [makeProcess('web', 3), ...target.processes.filter((p) => p.name !== 'web')] };
+        const next = withApps(config, config.apps.map((a) => (a === target ? withData : a)));
+        const { placement, issues } = placeInstances(next);
+        checkInvariants(next, placement.instances, issues, placement.data);
+        const n = eligible(next, withData).length;
+        if (n >= 2) expect(new Set(nodesOf(placement.instances, withData.name, 'web')).size).toBeGreaterThanOrEqual(2);
+      }),
+      runs,
+    );
+  });
+
+  it('never moves another app’s data when one app is added, removed or changed, with or without history', () => {
+    fc.assert(
+      fc.property(changeArb, ({ config, change, pick, extra, instances }) => {
+        const before = placeInstances(config).placement;
+        const { apps, changed } = applyChange(config, change, pick, extra, instances);
+        const others = (data: Record<string, AppData>) => Object.fromEntries(Object.entries(data).filter(([app]) => app !== changed));
+        const kept = placeInstances(withApps(config, apps), before.instances, before.data).placement;
+        expect(others(kept.data)).toEqual(others(before.data));
+        // Without history the data node still depends only on the app and the nodes (ports may shift).
+        const fresh = placeInstances(withApps(config, apps)).placement;
+        const nodesOnly = (data: Record<string, AppData>) => Object.entries(others(data)).map(([app, d]) => [app, d.postgres?.node, d.redis?.node]);
+        expect(nodesOnly(fresh.data)).toEqual(nodesOnly(before.data));
+      }),
+      runs,
+    );
+  });
+
   it('keeps existing instances in place when a process scales up, and spreads the new ones', () => {
     fc.assert(
       fc.property(configArb({ ample: true }), fc.nat(), fc.integer({ min: 1, max: 8 }), (config, pick, more) => {
@@ -390,7 +461,7 @@ describe('placeInstances properties', () => {
           if (i.node === gone) expect(afterByKey.get(key(i))?.node).not.toBe(gone);
           else expect(afterByKey.get(key(i))).toEqual(i);
         }
-        checkInvariants(smaller, after.placement.instances, after.issues);
+        checkInvariants(smaller, after.placement.instances, after.issues, after.placement.data);
       }),
       runs,
     );

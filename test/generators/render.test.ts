@@ -48,6 +48,14 @@ function focusedConfig(): Config {
         domains: ['parked.example.org'],
         labels: { role: 'app' },
       }),
+      makeApp('shop', {
+        package: { nixpkgs: 'hello' },
+        processes: [{ ...web(3), command: 'exec hello --port "$PORT"' }],
+        release: 'hello --migrate',
+        addons: { postgres: true, redis: true },
+        domains: ['shop.example.org'],
+        labels: { role: 'app' },
+      }),
       makeApp('tricky', {
         package: { nixpkgs: 'hello' },
         processes: [{ ...web(1), command: `printf '%s' "$GREETING" > /dev/null; exec hello` }],
@@ -104,10 +112,11 @@ describe('render (focused cases)', () => {
       expect(caddyfiles.map((n) => n.node)).toEqual(['edge']);
       const json = await caddyAdapt(caddyfiles[0].files.Caddyfile);
       const hosts = json.apps.http.servers.srv0.routes.map((r: any) => r.match[0].host[0]).sort();
-      expect(hosts).toEqual(['files.example.org', 'flaky.example.org', 'parked.example.org', 'tricky.example.org']);
+      expect(hosts).toEqual(['files.example.org', 'flaky.example.org', 'parked.example.org', 'shop.example.org', 'tricky.example.org']);
       for (const f of files.filter((f) => /\/apps\/[^/]+\.nix$/.test(f))) {
         const module = await evalModule(f, dir);
         expect(Object.keys(module.users.users)).toHaveLength(1);
+        if (!f.endsWith('/shop.nix')) expect(module.services).toBeUndefined();
       }
     } finally {
       cleanup();
@@ -142,6 +151,48 @@ describe('render (focused cases)', () => {
       expect(env.PLAIN).toBe('yes');
       expect(env.API_SECRET).toBe('s3cr3t value');
       expect(env.PORT).toMatch(/^2\d{4}$/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('shop (postgres + redis, web × 3 over two nodes): the data node serves the other node only, over TCP with passwords from secret files', async () => {
+    const { dir, cleanup } = makeTempDir();
+    try {
+      writeNodes(dir, nodes);
+      const manifests = Object.fromEntries(nodes.map((n) => [n.node, JSON.parse(n.files['manifest.json'])]));
+      const dataNode = Object.keys(manifests).find((n) => manifests[n].apps.shop?.data)!;
+      const client = dataNode === 'app-1' ? 'app-2' : 'app-1';
+      expect(manifests[client].apps.shop.processes.web.length).toBeGreaterThan(0);
+      const data = await evalModule(join(dir, dataNode, 'apps/shop.nix'), dir);
+      const addressOf = (n: string) => (n === 'app-1' ? '10.1.0.11' : '10.1.0.12');
+      const clientAddress = addressOf(client);
+      const redisPort = manifests[dataNode].apps.shop.data.redis.port;
+      expect(data.services.postgresql).toMatchObject({ enableTCPIP: true, ensureDatabases: ['shop'], authentication: `host shop shop ${clientAddress}/32 scram-sha-256\n` });
+      expect(data.services.redis.servers.shop).toMatchObject({ port: redisPort, requirePassFile: '/run/secrets/shop/REDIS_PASSWORD' });
+      expect(data.networking.firewall.extraCommands.split('\n')).toEqual([
+        `iptables -A nixos-fw -p tcp -s ${clientAddress} --dport 5432 -j nixos-fw-accept`,
+        `iptables -A nixos-fw -p tcp -s ${clientAddress} --dport ${redisPort} -j nixos-fw-accept`,
+      ]);
+      const setter = data.systemd.services['shop-postgres-password'];
+      expect(setter).toMatchObject({ after: ['postgresql.service', 'postgresql-setup.service'], serviceConfig: { User: 'postgres', LoadCredential: ['DATABASE_PASSWORD:/run/secrets/shop/DATABASE_PASSWORD'] } });
+      // The client node holds no data and opens nothing for it.
+      const remote = await evalModule(join(dir, client, 'apps/shop.nix'), dir);
+      expect(remote.services).toBeUndefined();
+      expect(remote.networking).toBeUndefined();
+
+      // Its instance script assembles DATABASE_URL and REDIS_URL from the credential files, any byte encoded.
+      const web = Object.keys(remote.systemd.services).find((u) => u.startsWith('shop-web-'))!;
+      const script = remote.systemd.services[web].script.replace(/^exec hello.*$/m, `exec node -e 'process.stdout.write(JSON.stringify(process.env))'`);
+      mkdirSync(join(dir, 'creds'));
+      const password = "p@ss:w/rd% é'\"$x";
+      writeFileSync(join(dir, 'creds', 'DATABASE_PASSWORD'), password + '\n');
+      writeFileSync(join(dir, 'creds', 'REDIS_PASSWORD'), 'r3dis\n');
+      const { stdout } = await exec(['bash', '-euo', 'pipefail', '-c', script], { env: { CREDENTIALS_DIRECTORY: join(dir, 'creds'), PATH: process.env.PATH! } });
+      const env = JSON.parse(stdout);
+      const url = new URL(env.DATABASE_URL);
+      expect([url.protocol, url.hostname, url.port, url.pathname, decodeURIComponent(url.username), decodeURIComponent(url.password)]).toEqual(['postgresql:', addressOf(dataNode), '5432', '/shop', 'shop', password]);
+      expect(env.REDIS_URL).toBe(`redis://:r3dis@${addressOf(dataNode)}:${redisPort}`);
     } finally {
       cleanup();
     }

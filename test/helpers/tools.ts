@@ -22,6 +22,7 @@ export async function nixEvalJson(expr: string, cwd?: string): Promise<unknown> 
 
 /** A stand-in for nixpkgs' `pkgs` and `lib` (there is no nixpkgs checkout here): enough to evaluate rendered modules. */
 export const NIXPKGS_STANDIN = `{
+  config.services.postgresql.package = { outPath = "/nix/store/00000000000000000000000000000000-postgresql"; };
   lib = {
     concatStringsSep = builtins.concatStringsSep;
     getAttrFromPath = path: set: builtins.foldl' (s: n: s.\${n}) set path;
@@ -45,7 +46,7 @@ export const NIXPKGS_STANDIN = `{
  */
 export async function evalModule(file: string, repoDir: string): Promise<any> {
   const getFlake = `ref: { packages.x86_64-linux = { default.outPath = "/nix/store/00000000000000000000000000000000-flake"; apps.server.outPath = "/nix/store/00000000000000000000000000000000-flake-server"; }; }`;
-  const expr = `let s = ${NIXPKGS_STANDIN}; in scopedImport { builtins = builtins // { getFlake = ${getFlake}; }; } ${file} { config = { }; inherit (s) lib pkgs; skyrecRepo = ${repoDir}; }`;
+  const expr = `let s = ${NIXPKGS_STANDIN}; in scopedImport { builtins = builtins // { getFlake = ${getFlake}; }; } ${file} { config = s.config; inherit (s) lib pkgs; skyrecRepo = ${repoDir}; }`;
   return nixEvalJson(expr);
 }
 

@@ -3,6 +3,7 @@
 // SESSION_SECRET from a systemd credential (its value is never printed or returned).
 import http from 'node:http';
 import os from 'node:os';
+import { pgQuery, redisCommand, VISITS_TABLE } from './db.js';
 
 const app = 'shop';
 const port = Number(process.env.PORT ?? 3000);
@@ -28,6 +29,8 @@ const server = http.createServer((req, res) => {
       },
     }) + '\n');
   }
+  // Proves the addons are reachable: a row in PostgreSQL and a counter in Redis per request.
+  if (url.pathname === '/visits') return visits(res);
   // A slow request, to check that a shutdown lets in-flight requests finish.
   if (url.pathname === '/slow') {
     const ms = Math.min(Number(url.searchParams.get('ms')) || 1000, 10_000);
@@ -35,6 +38,28 @@ const server = http.createServer((req, res) => {
   }
   send(res, 404, 'text/plain', 'not found\n');
 });
+
+async function visits(res) {
+  const { DATABASE_URL, REDIS_URL } = process.env;
+  const missing = ['DATABASE_URL', 'REDIS_URL'].filter((name) => !process.env[name]);
+  if (missing.length > 0) return sendJson(res, 503, { error: `${missing.join(' and ')} not set: shop runs without its addons` });
+  try {
+    // One round trip, one implicit transaction: the count includes this visit. The release
+    // creates the table too; here as well so that an instance started without it still works.
+    // The port is inlined (the simple protocol has no parameters): an integer, nothing else.
+    const { rows } = await pgQuery(DATABASE_URL, `${VISITS_TABLE}; INSERT INTO visits (port) VALUES (${Math.trunc(port) || 0}); SELECT count(*) FROM visits`);
+    const hits = await redisCommand(REDIS_URL, 'INCR', 'shop:visits');
+    sendJson(res, 200, { app, port, rows: Number(rows[0][0]), hits });
+  } catch (err) {
+    // The message only: the URLs hold passwords, and db.js never puts them in an error.
+    console.error(`${app}: /visits: ${err.message}`);
+    sendJson(res, 500, { error: err.message });
+  }
+}
+
+function sendJson(res, status, value) {
+  send(res, status, 'application/json', JSON.stringify(value) + '\n');
+}
 
 function send(res, status, type, body) {
   res.writeHead(status, { 'content-type': `${type}; charset=utf-8` });

@@ -5,6 +5,7 @@
   imports = [
     ./apps/files.nix
     ./apps/flaky.nix
+    ./apps/shop.nix
   ];
 
   # What skyrec intended for this node, read back by `skyrec plan` and drift detection.
@@ -14,5 +15,5 @@
   system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
 
   # Only the ingress nodes may reach this node's web instances.
-  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 21223 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 24886 -j nixos-fw-accept" ];
+  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 21223 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 24886 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 22476 -j nixos-fw-accept" ];
 }

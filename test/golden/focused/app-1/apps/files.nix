@@ -25,8 +25,8 @@ let
     MemoryMax = "128M";
   };
 
-  mkInstance = { description, lines }: {
-    inherit description;
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" ];
     requires = [ ];
@@ -42,5 +42,7 @@ in
   systemd.services.files-web-1 = mkInstance {
     description = "files web instance 1 (skyrec)";
     lines = [ "export PORT=21223" "python3 -m http.server \"\$PORT\"" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
   };
 }

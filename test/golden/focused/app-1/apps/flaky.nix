@@ -26,8 +26,8 @@ let
     CPUQuota = "200%";
   };
 
-  mkInstance = { description, lines }: {
-    inherit description;
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" ];
     requires = [ ];
@@ -43,5 +43,7 @@ in
   systemd.services.flaky-web-1 = mkInstance {
     description = "flaky web instance 1 (skyrec)";
     lines = [ "export PORT=24886" "flaky --port \$PORT" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
   };
 }

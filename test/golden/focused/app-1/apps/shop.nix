@@ -1,0 +1,50 @@
+# Rendered by skyrec for app shop on node app-1, from apps/shop.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  package = lib.getAttrFromPath [ "hello" ] pkgs;
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "skyrec_urlencode() { local LC_ALL=C s=\"\$1\" out=\"\" c i; for ((i = 0; i < \${#s}; i++)); do c=\"\${s:i:1}\"; case \"\$c\" in [A-Za-z0-9._~-]) out+=\"\$c\" ;; *) printf -v c '%%%02X' \"'\$c\"; out+=\"\$c\" ;; esac; done; printf '%s' \"\$out\"; }"
+    "DATABASE_URL=\"postgresql://shop:\$(skyrec_urlencode \"\$(< \"\$CREDENTIALS_DIRECTORY/DATABASE_PASSWORD\")\")@10.1.0.12:5432/shop\"; export DATABASE_URL"
+    "REDIS_URL=\"redis://:\$(skyrec_urlencode \"\$(< \"\$CREDENTIALS_DIRECTORY/REDIS_PASSWORD\")\")@10.1.0.12:26540\"; export REDIS_URL"
+  ];
+
+  base = {
+    User = "shop";
+    Group = "shop";
+    WorkingDirectory = "${package}";
+    StateDirectory = "shop";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ "DATABASE_PASSWORD:/run/secrets/shop/DATABASE_PASSWORD" "REDIS_PASSWORD:/run/secrets/shop/REDIS_PASSWORD" ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.shop = { isSystemUser = true; group = "shop"; };
+  users.groups.shop = { };
+
+  systemd.services.shop-web-2 = mkInstance {
+    description = "shop web instance 2 (skyrec)";
+    lines = [ "export PORT=22476" "exec hello --port \"\$PORT\"" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+}

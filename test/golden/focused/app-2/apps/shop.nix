@@ -1,0 +1,113 @@
+# Rendered by skyrec for app shop on node app-2, from apps/shop.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  package = lib.getAttrFromPath [ "hello" ] pkgs;
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "export DATABASE_URL='postgresql:///shop?host=/run/postgresql'"
+    "skyrec_urlencode() { local LC_ALL=C s=\"\$1\" out=\"\" c i; for ((i = 0; i < \${#s}; i++)); do c=\"\${s:i:1}\"; case \"\$c\" in [A-Za-z0-9._~-]) out+=\"\$c\" ;; *) printf -v c '%%%02X' \"'\$c\"; out+=\"\$c\" ;; esac; done; printf '%s' \"\$out\"; }"
+    "REDIS_URL=\"unix://:\$(skyrec_urlencode \"\$(< \"\$CREDENTIALS_DIRECTORY/REDIS_PASSWORD\")\")@/run/redis-shop/redis.sock\"; export REDIS_URL"
+  ];
+
+  base = {
+    User = "shop";
+    Group = "shop";
+    WorkingDirectory = "${package}";
+    StateDirectory = "shop";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ "REDIS_PASSWORD:/run/secrets/shop/REDIS_PASSWORD" ];
+    SupplementaryGroups = [ "redis-shop" ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" "shop-release.service" "postgresql.service" "redis-shop.service" ];
+    requires = [ "shop-release.service" "postgresql.service" "redis-shop.service" ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.shop = { isSystemUser = true; group = "shop"; };
+  users.groups.shop = { };
+
+  systemd.services.shop-web-1 = mkInstance {
+    description = "shop web instance 1 (skyrec)";
+    lines = [ "export PORT=22758" "exec hello --port \"\$PORT\"" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+
+  systemd.services.shop-web-3 = mkInstance {
+    description = "shop web instance 3 (skyrec)";
+    lines = [ "export PORT=26304" "exec hello --port \"\$PORT\"" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+
+  # Release phase: runs once per change, before this node's instances start.
+  systemd.services.shop-release = {
+    description = "shop release phase (skyrec)";
+    wantedBy = [ "multi-user.target" ];
+    before = [ "shop-web-1.service" "shop-web-3.service" ];
+    after = [ "network.target" "postgresql.service" "redis-shop.service" ];
+    requires = [ "postgresql.service" "redis-shop.service" ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ [ "hello --migrate" ]);
+    serviceConfig = base // { Type = "oneshot"; RemainAfterExit = true; };
+  };
+
+  # addons.postgres: a database and role named after the app; this node holds its data.
+  # Instances here connect over /run/postgresql with peer auth.
+  services.postgresql = {
+    enable = true;
+    ensureDatabases = [ "shop" ];
+    ensureUsers = [ { name = "shop"; ensureDBOwnership = true; } ];
+    # Instances on other nodes connect over TCP with the role's password, from their nodes only.
+    enableTCPIP = true;
+    authentication = lib.concatStringsSep "\n" [ "host shop shop 10.1.0.11/32 scram-sha-256" ] + "\n";
+  };
+
+  # Sets the role's password from the secret file, after the role exists; the value is read by
+  # psql at run time and never enters the Nix store.
+  systemd.services.shop-postgres-password = {
+    description = "shop: set the PostgreSQL role's password from its secret file (skyrec)";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "postgresql.service" "postgresql-setup.service" ];
+    requires = [ "postgresql.service" ];
+    path = [ config.services.postgresql.package ];
+    script = lib.concatStringsSep "\n" [ "psql -X -q -v ON_ERROR_STOP=1 -v role=shop -d postgres <<'SKYREC_SQL'" "\\set pw `cat \"\$CREDENTIALS_DIRECTORY/DATABASE_PASSWORD\"`" "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'pw')\\gexec" "SKYREC_SQL" ];
+    serviceConfig = {
+      Type = "oneshot";
+      RemainAfterExit = true;
+      User = "postgres";
+      Group = "postgres";
+      LoadCredential = [ "DATABASE_PASSWORD:/run/secrets/shop/DATABASE_PASSWORD" ];
+    };
+  };
+
+  # addons.redis: the app's own Redis server; this node holds its data. Instances here use the
+  # unix socket; instances on other nodes, when there are any, TCP with the password.
+  services.redis.servers.shop = {
+    enable = true;
+    port = 26540;
+    bind = "10.1.0.12";
+    unixSocket = "/run/redis-shop/redis.sock";
+    unixSocketPerm = 660;
+    requirePassFile = "/run/secrets/shop/REDIS_PASSWORD";
+  };
+
+  # Only the nodes that run this app may reach its data here.
+  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.11 --dport 5432 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.11 --dport 26540 -j nixos-fw-accept" ];
+}
