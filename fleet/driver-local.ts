@@ -14,7 +14,7 @@ import { packageRoot } from '../reconciler/paths.js';
 import type { NodeDriver, NodeTarget, SourceReader } from './driver.js';
 import { ingressPort, nodeLayout, readJson, registerIngress, type NodeLayout } from './local-layout.js';
 import { addGeneration, currentStorePath, readGeneration, setProfile, switchProfile } from './local-generation.js';
-import { activateGeneration, stopInstances } from './local-activate.js';
+import { activateGeneration, restartInstance, stopInstances } from './local-activate.js';
 import { applyCaddy, caddyRunning, stopCaddy, writeDrained } from './local-caddy.js';
 import { stopPostgres, stopRedis } from './local-addons.js';
 import { isPidFileAlive, spawnDetached, stopPidFile } from './local-process.js';
@@ -56,12 +56,13 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
     return next;
   };
 
-  async function activate(node: string): Promise<void> {
-    const layout = layoutOf(node);
-    const storePath = currentStorePath(layout.profile);
+  const activateContext = (node: string) => ({ layout: layoutOf(node), secretsDir: opts.secretsDir, exec: opts.exec, log: log.child({ node }), ingressPort: () => portOf(node) });
+  const activeStorePath = (node: string) => {
+    const storePath = currentStorePath(layoutOf(node).profile);
     if (!storePath) throw new LocalDriverError(`${node} has no generation to activate`);
-    await activateGeneration({ layout, secretsDir: opts.secretsDir, exec: opts.exec, log: log.child({ node }), ingressPort: () => portOf(node) }, storePath);
-  }
+    return storePath;
+  };
+  const activate = (node: string): Promise<string[]> => activateGeneration(activateContext(node), activeStorePath(node), { deferWebRestarts: true });
 
   const watchdogPid = (layout: NodeLayout) => join(layout.run, 'watchdog.pid');
 
@@ -116,8 +117,7 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
         const storePath = await addGeneration(target, sources, layout.dir, opts.exec, log);
         const generation = await setProfile(layout.profile, storePath, opts.exec, log);
         log.info({ node: target.node.name, generation, storePath }, 'generation set');
-        await activate(target.node.name);
-        return generation;
+        return { generation, deferred: await activate(target.node.name) };
       });
     },
 
@@ -125,8 +125,12 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
       return serial(node.name, async () => {
         await switchProfile(layoutOf(node.name).profile, generation, opts.exec, log);
         log.info({ node: node.name, generation }, 'switched back');
-        await activate(node.name);
+        return activate(node.name);
       });
+    },
+
+    restartUnit(node, unit) {
+      return serial(node.name, () => restartInstance(activateContext(node.name), activeStorePath(node.name), unit));
     },
 
     instanceUrl(_node, port, path) {
@@ -142,9 +146,9 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
       return units.filter((u) => !isPidFileAlive(pidFileOf(layout, u)));
     },
 
-    async setDrained(ingressNodes, drained) {
+    async setDrained(ingress, drained) {
       await Promise.all(
-        ingressNodes.map((node) =>
+        ingress.map(({ node }) =>
           serial(node.name, async () => {
             const layout = layoutOf(node.name);
             writeDrained(layout, drained);

@@ -9,6 +9,7 @@ import type { Exec, ExecResult } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { ActivationError, CommandError, NodeUnreachableError, SkyrecError } from '../reconciler/errors.js';
 import type { NodeDriver, NodeTarget, PreflightProblem } from './driver.js';
+import { setCaddyUpstreams } from './nixos-drain.js';
 import {
   REAL_REMOTE,
   ROLLBACK_UNIT,
@@ -17,9 +18,11 @@ import {
   buildDisarmArgv,
   buildIsActiveArgv,
   buildNixSshOpts,
+  buildRestartArgv,
   buildSshArgv,
   buildSwitchArgv,
   buildSwitchGenerationArgv,
+  buildUnitPathsArgv,
   parseGeneration,
   type NixosPreflightProblem,
   type RemoteCommands,
@@ -44,6 +47,8 @@ export interface NixosDriverOptions {
   timeouts?: { connectMs?: number; commandMs?: number; activateMs?: number; switchMs?: number };
   /** The nixos-rebuild to run here (default: the one on PATH). */
   nixosRebuild?: string;
+  /** Caddy's admin endpoint on ingress nodes, as the node itself reaches it (default localhost:2019, as rendered). */
+  caddyAdmin?: string;
   /** Tests only: point the remote profile and programs at stand-ins. */
   remote?: Partial<RemoteCommands>;
 }
@@ -82,6 +87,24 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     return generation;
   }
 
+  /** Each unit's file as a store path ('' for a unit the configuration does not have). */
+  async function unitPaths(node: Node, units: string[]): Promise<string[]> {
+    if (units.length === 0) return [];
+    const lines = (await onNode(node, buildUnitPathsArgv(units, remote))).stdout.split('\n').slice(0, -1);
+    if (lines.length !== units.length) throw new SkyrecError(`node ${node.name}: readlink printed ${lines.length} paths for ${units.length} units`);
+    return lines;
+  }
+
+  /** Runs `change` and returns the units of `units` whose definition it changed (they still run the old one). */
+  async function changedUnits(node: Node, units: string[], change: () => Promise<void>): Promise<string[]> {
+    const before = await unitPaths(node, units);
+    await change();
+    const after = await unitPaths(node, units);
+    return units.filter((_, i) => before[i] !== '' && after[i] !== '' && before[i] !== after[i]);
+  }
+
+  const webUnitsOf = (target: NodeTarget) => target.local.instances.filter((i) => i.process === 'web').map((i) => i.unit);
+
   return {
     kind: 'nixos',
 
@@ -109,13 +132,13 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
 
     // No previous generation: skip arming. A NixOS host always has one, so null means the profile
     // is missing; "stop everything" on a real host could cut off ssh, and there is nothing to return to.
-    async armRollback(node, generation, timeoutMs) {
+    async armRollback(node, generation, timeoutMs, webUnits = []) {
       if (generation === null) {
         log?.warn({ node: node.name }, 'no previous system generation: rollback timer not armed');
         return;
       }
       try {
-        await onNode(node, buildArmArgv(node, generation, timeoutMs, remote));
+        await onNode(node, buildArmArgv(node, generation, timeoutMs, remote, webUnits));
       } catch (e) {
         if (!(e instanceof CommandError)) throw e;
         // Not replaced silently: a timer left by an interrupted run points at the last good generation.
@@ -139,24 +162,32 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     async switchNode(target) {
       const argv = [nixosRebuild, ...buildSwitchArgv(target.node, flakeDir).slice(1)];
       const sshOpts = buildNixSshOpts(ssh);
-      await exec(argv, { timeout: t.switchMs, log, env: sshOpts === undefined ? undefined : { NIX_SSHOPTS: sshOpts } });
+      const deferred = await changedUnits(target.node, webUnitsOf(target), async () => {
+        await exec(argv, { timeout: t.switchMs, log, env: sshOpts === undefined ? undefined : { NIX_SSHOPTS: sshOpts } });
+      });
       const generation = await currentGeneration(target.node);
       if (generation === null) throw new SkyrecError(`node ${target.node.name}: no system generation after nixos-rebuild switch`);
-      return generation;
+      return { generation, deferred };
     },
 
-    async rollbackNode(node, generation) {
-      await onNode(node, buildSwitchGenerationArgv(node, generation, remote));
-      try {
-        await onNode(node, buildActivateArgv(node, remote), t.activateMs);
-      } catch (e) {
-        if (!(e instanceof CommandError)) throw e;
-        const what = ACTIVATION_FAILURES[e.exitCode_ ?? -1] ?? `exit ${e.exitCode_ ?? 'signal'}`;
-        throw new ActivationError(node.name, e.exitCode_, `node ${node.name}: switch-to-configuration of generation ${generation} failed: ${what}`, {
-          hint: `see \`journalctl -b\` on ${node.host}; ${lastLine(e.stderr)}`,
-          cause: e,
-        });
-      }
+    async rollbackNode(node, generation, webUnits) {
+      return changedUnits(node, webUnits, async () => {
+        await onNode(node, buildSwitchGenerationArgv(node, generation, remote));
+        try {
+          await onNode(node, buildActivateArgv(node, remote), t.activateMs);
+        } catch (e) {
+          if (!(e instanceof CommandError)) throw e;
+          const what = ACTIVATION_FAILURES[e.exitCode_ ?? -1] ?? `exit ${e.exitCode_ ?? 'signal'}`;
+          throw new ActivationError(node.name, e.exitCode_, `node ${node.name}: switch-to-configuration of generation ${generation} failed: ${what}`, {
+            hint: `see \`journalctl -b\` on ${node.host}; ${lastLine(e.stderr)}`,
+            cause: e,
+          });
+        }
+      });
+    },
+
+    async restartUnit(node, unit) {
+      await onNode(node, buildRestartArgv(node, unit, remote), t.activateMs);
     },
 
     instanceUrl(node, port, path) {
@@ -185,11 +216,24 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
       return units.filter((_, i) => states[i] !== 'active');
     },
 
-    // A documented no-op: the rendered Caddyfile is the truth, and changes pushed to Caddy's admin
-    // API are lost on the next activation anyway. On nixos, restarts are covered by the rollout
-    // order (canary, batches) and Caddy's retries and passive health checks (templates/Caddyfile.hbs).
-    async setDrained(ingressNodes, drained) {
-      log?.debug({ ingress: ingressNodes.map((n) => n.name), drained }, 'setDrained is a no-op on the nixos driver');
+    // Through each ingress node's Caddy admin API over ssh (fleet/nixos-drain.ts). The change lives
+    // in Caddy's memory only: the next activation of the ingress loads the rendered Caddyfile.
+    async setDrained(ingress, drained) {
+      const dial = (u: { address: string; port: number }) => `${hostPart(u.address)}:${u.port}`;
+      await Promise.all(
+        ingress.map(({ node, routes }) =>
+          setCaddyUpstreams({
+            node,
+            routes: Object.fromEntries(routes.map((r) => [r.domain, r.upstreams.map(dial)])),
+            drained: drained.map(dial),
+            exec,
+            ssh,
+            log,
+            admin: opts.caddyAdmin,
+            timeoutMs: t.commandMs,
+          }),
+        ),
+      );
     },
   };
 }

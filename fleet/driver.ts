@@ -17,6 +17,24 @@ export interface NodeTarget {
   local: LocalRunSpec;
 }
 
+export interface SwitchResult {
+  generation: number;
+  /** Web units whose definition changed and that still run the old one. */
+  deferred: string[];
+}
+
+/** A web instance as the ingress proxies to it. */
+export interface Upstream {
+  node: string;
+  address: string;
+  port: number;
+}
+
+export interface DrainRoute {
+  domain: string;
+  upstreams: Upstream[];
+}
+
 /** The files of the config repo a generation needs (local driver: app sources under build.path). */
 export interface SourceReader {
   /** Every file under `dir` (relative to the repo root), recursively, as repo-relative paths, sorted. */
@@ -46,19 +64,29 @@ export interface NodeDriver {
    * Arms the node's own rollback: unless disarmed within `timeoutMs`, the node switches itself
    * back to `generation` (nixos: systemd-run --on-active on the node; local: a detached watchdog).
    * A null generation means "no previous generation": the node stops everything instead.
+   * `webUnits`: the web instances the node will run, which a rollback without the rollout must
+   * restart itself (nixos; the local watchdog works them out).
    */
-  armRollback(node: Node, generation: number | null, timeoutMs: number): Promise<void>;
+  armRollback(node: Node, generation: number | null, timeoutMs: number, webUnits?: string[]): Promise<void>;
   disarmRollback(node: Node): Promise<void>;
 
   /**
    * Builds the target's generation, makes it current and activates it: stops removed
-   * instances, runs the release command, starts new ones, restarts changed ones, reloads the
-   * ingress. Returns the new generation number. `sources` reads app sources of the revision.
+   * instances, runs the release command, starts new ones, restarts changed ones except web
+   * instances, reloads the ingress. Changed web instances keep running (restartIfChanged =
+   * false) and are returned in `deferred`: the rollout restarts them one at a time, each out of
+   * the ingress while it does. `sources` reads app sources of the revision.
    */
-  switchNode(target: NodeTarget, sources: SourceReader): Promise<number>;
+  switchNode(target: NodeTarget, sources: SourceReader): Promise<SwitchResult>;
 
-  /** Switches the node to an earlier generation and activates it. */
-  rollbackNode(node: Node, generation: number): Promise<void>;
+  /**
+   * Switches the node to an earlier generation and activates it, as switchNode does; returns the
+   * web units it left to restart (of `webUnits`, the web instances the node ran before).
+   */
+  rollbackNode(node: Node, generation: number, webUnits: string[]): Promise<string[]>;
+
+  /** Restarts one unit of the node's current generation (`systemctl restart`). */
+  restartUnit(node: Node, unit: string): Promise<void>;
 
   /** The URL a health check uses to reach an instance on the node (local: 127.0.0.1). */
   instanceUrl(node: Node, port: number, path: string): string;
@@ -70,10 +98,11 @@ export interface NodeDriver {
   inactiveUnits(node: Node, units: string[]): Promise<string[]>;
 
   /**
-   * Takes upstreams ('<node>:<port>') out of every ingress node's routes, or puts them back
-   * (drained: the full set to keep out), so that instances restart without failing requests.
+   * Takes upstreams out of the given ingress nodes' routes, or puts them back (drained: the full
+   * set to keep out), so that instances restart without failing requests. `routes` are the
+   * routes each ingress node runs now, with every upstream (nixos: what Caddy's config is set from).
    */
-  setDrained(ingressNodes: Node[], drained: { node: string; port: number }[]): Promise<void>;
+  setDrained(ingress: { node: Node; routes: DrainRoute[] }[], drained: Upstream[]): Promise<void>;
 
   /** Local driver: stops every process, Caddy, PostgreSQL and Redis it started. */
   down?(): Promise<void>;

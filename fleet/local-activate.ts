@@ -9,6 +9,7 @@ import type { LocalInstance, LocalRunSpec } from '../generators/render-local.js'
 import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { readJson, stableStringify, writeFileAtomic, type NodeLayout } from './local-layout.js';
+import { LocalDriverError } from '../reconciler/errors.js';
 import { readRunSpec } from './local-generation.js';
 import { ensurePostgres, ensureRedis } from './local-addons.js';
 import { applyCaddy, stopCaddy } from './local-caddy.js';
@@ -42,7 +43,12 @@ export async function stopInstances(layout: NodeLayout, log?: Logger): Promise<v
 
 type Action = 'keep' | 'start' | 'restart';
 
-export async function activateGeneration(ctx: ActivateContext, storePath: string): Promise<void> {
+/**
+ * Activates the generation at `storePath`. With `deferWebRestarts` (the rollout's way, as
+ * restartIfChanged = false on NixOS), changed web instances keep running and are returned, for
+ * the caller to restart one at a time with restartInstance; otherwise they restart here.
+ */
+export async function activateGeneration(ctx: ActivateContext, storePath: string, opts: { deferWebRestarts: boolean }): Promise<string[]> {
   const { layout, log } = ctx;
   const spec = readRunSpec(storePath);
   const previous = readJson<LocalRunSpec>(layout.active);
@@ -60,12 +66,13 @@ export async function activateGeneration(ctx: ActivateContext, storePath: string
   }
 
   // (2) Addons before anything that may connect to them.
-  if (spec.postgres.length > 0) await ensurePostgres(layout, spec.postgres, ctx.exec, log);
-  await ensureRedis(layout, spec.redis, log);
+  if (spec.postgres.length > 0) await ensurePostgres(layout, spec.postgres, ctx.secretsDir, ctx.exec, log);
+  await ensureRedis(layout, spec.redis, ctx.secretsDir, log);
 
   // (3, 4) Per app: its release, then its instances. A stopped or crashed instance starts even
   // when unchanged, as systemd starts a wanted unit that is not running.
   const started: LocalInstance[] = [];
+  const deferred: string[] = [];
   const apps = [...new Set([...spec.instances.map((i) => i.app), ...spec.releases.map((r) => r.app)])].sort();
   for (const app of apps) {
     const plan = spec.instances
@@ -87,6 +94,10 @@ export async function activateGeneration(ctx: ActivateContext, storePath: string
     }
     for (const { inst, fp, action } of plan) {
       if (action === 'keep') continue;
+      if (action === 'restart' && inst.process === 'web' && opts.deferWebRestarts) {
+        deferred.push(inst.unit);
+        continue;
+      }
       if (action === 'restart') await stopPidFile(pidFileOf(layout, inst.unit));
       startInstance(unitCtx, inst, fp);
       started.push(inst);
@@ -101,7 +112,19 @@ export async function activateGeneration(ctx: ActivateContext, storePath: string
   else await stopCaddy(layout);
 
   writeFileAtomic(layout.active, stableStringify(spec));
-  log?.info({ node: layout.node, started: started.map((i) => i.unit) }, 'activated');
+  log?.info({ node: layout.node, started: started.map((i) => i.unit), deferred }, 'activated');
+  return deferred;
+}
+
+/** Restarts one instance of the generation at `storePath` (like `systemctl restart`), and waits for a web instance to listen. */
+export async function restartInstance(ctx: ActivateContext, storePath: string, unit: string): Promise<void> {
+  const inst = readRunSpec(storePath).instances.find((i) => i.unit === unit);
+  if (!inst) throw new LocalDriverError(`${ctx.layout.node} has no unit ${unit} in its current generation`);
+  const unitCtx: UnitContext = { layout: ctx.layout, storePath, secretsDir: ctx.secretsDir, exec: ctx.exec, log: ctx.log };
+  const fp = fingerprint(unitCtx, inst, new Map());
+  await stopPidFile(pidFileOf(ctx.layout, unit));
+  startInstance(unitCtx, inst, fp);
+  if (inst.process === 'web') await waitForTcp(inst.port, 5000);
 }
 
 function readText(file: string): string | null {

@@ -1,13 +1,18 @@
 // The addons of a local node, as the NixOS module's services.postgresql (ensureDatabases,
-// ensureUsers) and services.redis.servers.<app> would run them: one PostgreSQL cluster per
-// node, one Redis server per app, both reached only over unix sockets in the node dir.
-import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+// ensureUsers, pg_hba, the password step) and services.redis.servers.<app> would run them: one
+// PostgreSQL cluster per node, one Redis server per app. Instances on the data node use unix
+// sockets in the node dir; instances on other nodes connect over TCP on 127.0.0.1 (every local
+// node's address) with the app's password, read from its secret file and never written anywhere.
+import { chownSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { join } from 'node:path';
 import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { LocalDriverError } from '../reconciler/errors.js';
 import { closedAncestor, MAX_SOCKET_PATH, type NodeLayout } from './local-layout.js';
-import { isPidFileAlive, logTail, spawnDetached, stopPidFile, waitFor } from './local-process.js';
+import { isPidFileAlive, logTail, readPidFile, spawnDetached, stopPidFile, waitFor } from './local-process.js';
+import { postgresPasswordSql } from '../generators/addons.js';
+import { escapeShellArg } from '../generators/escape.js';
 
 /** The directory of initdb/pg_ctl/postgres: $SKYREC_PG_BIN, else Debian's newest /usr/lib/postgresql/<v>/bin, else PATH. */
 export function postgresBin(): string | null {
@@ -23,16 +28,22 @@ const pgTool = (name: string) => {
   return bin ? join(bin, name) : name;
 };
 
-export function databaseUrl(layout: NodeLayout, app: string): string {
-  return `postgresql://${app}@/${app}?host=${layout.pgRun}`;
+/** The TCP port of a node's PostgreSQL cluster (its socket is .s.PGSQL.<port>), or null before its first start. */
+export function postgresPort(layout: NodeLayout): number | null {
+  try {
+    return Number(readFileSync(join(layout.pgDir, 'port'), 'utf8'));
+  } catch {
+    return null;
+  }
+}
+
+/** The URL an instance on the data node uses: its socket, trust auth (see ensurePostgres). */
+export function databaseSocketUrl(layout: NodeLayout, app: string, port: number): string {
+  return `postgresql://${app}@/${app}?host=${layout.pgRun}&port=${port}`;
 }
 
 export function redisSocket(layout: NodeLayout, app: string): string {
   return join(layout.redisDir, `${app}.sock`);
-}
-
-export function redisUrl(layout: NodeLayout, app: string): string {
-  return `unix://${redisSocket(layout, app)}`;
 }
 
 const redisPidFile = (layout: NodeLayout, app: string) => join(layout.run, `redis.${app}.pid`);
@@ -59,44 +70,80 @@ function asPostgres(layout: NodeLayout, tool: string, args: string[]): string[] 
   return ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...caps, '--', pgTool(tool), ...args];
 }
 
-/** Creates (once), starts (when stopped) the node's cluster, then ensures each app's role and database. */
-export async function ensurePostgres(layout: NodeLayout, apps: string[], exec: Exec, log?: Logger): Promise<void> {
-  if (`${layout.pgRun}/.s.PGSQL.5432`.length > MAX_SOCKET_PATH) {
-    throw new LocalDriverError(`the PostgreSQL socket path under ${layout.pgRun} is too long for a unix socket; use a shorter --state-dir`);
-  }
+/**
+ * Creates (once), starts (when stopped) the node's cluster, then ensures each app's role and
+ * database, the pg_hba lines that let the app's remote clients in (scram-sha-256, that role and
+ * database only) and the role's password, read by psql itself from the secret file.
+ */
+export async function ensurePostgres(layout: NodeLayout, apps: { app: string; password: boolean }[], secretsDir: string | null, exec: Exec, log?: Logger): Promise<void> {
   const { uid, gid } = await postgresIds(exec);
   const logFile = join(layout.logs, 'postgres.log');
   for (const dir of [layout.pgDir, layout.pgRun, layout.logs]) mkdirSync(dir, { recursive: true });
   if (!existsSync(logFile)) writeFileSync(logFile, '');
   for (const p of [layout.pgDir, layout.pgRun, logFile]) chownSync(p, uid, gid);
   const opts = { cwd: layout.pgDir, log, timeout: 120_000 };
+  const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
   if (!existsSync(join(layout.pgData, 'PG_VERSION'))) {
     rmSync(layout.pgData, { recursive: true, force: true });
-    // trust for local connections: instances here run as root, not as the app's own user, so
-    // peer authentication (what the NixOS module uses) cannot map them to their role. Nothing
-    // listens on TCP (listen_addresses = ''), and the socket dir is inside the node dir.
+    rmSync(join(layout.pgDir, 'port'), { force: true });
     await exec(asPostgres(layout, 'initdb', ['-D', layout.pgData, '-U', 'postgres', '-A', 'trust', '-E', 'UTF8', '--locale=C']), opts);
-    const quote = (s: string) => `'${s.replace(/'/g, "''")}'`;
-    appendFileSync(join(layout.pgData, 'postgresql.conf'), [
-      '', '# skyrec local driver: unix socket only, inside the node dir',
-      "listen_addresses = ''", `unix_socket_directories = ${quote(layout.pgRun)}`, 'unix_socket_permissions = 0777', '',
-    ].join('\n'));
   }
+  let port = postgresPort(layout);
+  if (port === null) {
+    // A port of its own per node: every local node is 127.0.0.1. Later lines of
+    // postgresql.conf win, so this also moves a cluster made by an older skyrec onto TCP.
+    port = await freeTcpPort();
+    if (`${layout.pgRun}/.s.PGSQL.${port}`.length > MAX_SOCKET_PATH) {
+      throw new LocalDriverError(`the PostgreSQL socket path under ${layout.pgRun} is too long for a unix socket; use a shorter --state-dir`);
+    }
+    appendFileSync(join(layout.pgData, 'postgresql.conf'), [
+      '', '# skyrec local driver: the socket in the node dir, TCP on loopback for other nodes',
+      "listen_addresses = '127.0.0.1'", `port = ${port}`, `unix_socket_directories = ${quote(layout.pgRun)}`,
+      'unix_socket_permissions = 0777', "password_encryption = 'scram-sha-256'", '',
+    ].join('\n'));
+    if (await pgRunning(layout, exec)) await exec(asPostgres(layout, 'pg_ctl', ['stop', '-w', '-m', 'fast', '-D', layout.pgData]), opts);
+    writeFileSync(join(layout.pgDir, 'port'), `${port}\n`);
+  }
+  // trust on the socket: instances here run as root, not as the app's own user, so peer
+  // authentication (what the NixOS module uses) cannot map them to their role; the socket dir
+  // is inside the node dir. Over TCP only an app's own role, to its own database, by password.
+  const hba = ['local all all trust', ...apps.filter((a) => a.password).map((a) => `host ${a.app} ${a.app} 127.0.0.1/32 scram-sha-256`), ''].join('\n');
+  writeFileSync(join(layout.pgData, 'pg_hba.conf'), hba);
+  chownSync(join(layout.pgData, 'pg_hba.conf'), uid, gid);
   if (!existsSync(join(layout.pgData, 'postmaster.pid')) || !(await pgRunning(layout, exec))) {
     try {
       await exec(asPostgres(layout, 'pg_ctl', ['start', '-w', '-t', '60', '-D', layout.pgData, '-l', logFile]), opts);
     } catch (err) {
       throw new LocalDriverError(`PostgreSQL did not start on ${layout.node}:\n${logTail(logFile)}`, { cause: err });
     }
+  } else {
+    await exec(asPostgres(layout, 'pg_ctl', ['reload', '-D', layout.pgData]), opts);
   }
-  for (const app of apps) {
+  const psql = (app: string) => [pgTool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-v', `role=${app}`, '-h', layout.pgRun, '-p', String(port), '-U', 'postgres', '-d', 'postgres'];
+  for (const { app, password } of apps) {
     // \gexec runs each generated statement on its own: CREATE DATABASE cannot run in a transaction.
     const sql = [
       `SELECT format('CREATE ROLE %I LOGIN', :'app') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app')\\gexec`,
       `SELECT format('CREATE DATABASE %I OWNER %I', :'app', :'app') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app')\\gexec`,
     ].join('\n');
-    await exec([pgTool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-h', layout.pgRun, '-U', 'postgres', '-d', 'postgres'], { input: sql + '\n', log, cwd: layout.dir });
+    await exec(psql(app), { input: sql + '\n', log, cwd: layout.dir });
+    if (password) await exec(psql(app), { input: postgresPasswordSql(escapeShellArg(passwordFile(secretsDir, app, 'DATABASE_PASSWORD'))), log, cwd: layout.dir });
   }
+}
+
+function passwordFile(secretsDir: string | null, app: string, name: string): string {
+  if (secretsDir === null) throw new LocalDriverError(`${app} needs the secret ${name} but no secrets dir was given`, { hint: `pass --secrets-dir DIR with DIR/${app}/${name} in it` });
+  return join(secretsDir, app, name);
+}
+
+/** A TCP port nothing listens on right now, from the kernel. */
+function freeTcpPort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer().once('error', reject).listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 async function pgRunning(layout: NodeLayout, exec: Exec): Promise<boolean> {
@@ -117,27 +164,39 @@ export async function stopPostgres(layout: NodeLayout, exec: Exec, log?: Logger)
   }
 }
 
-/** One Redis server per app, supervised through its pid file; servers of apps no longer here stop. */
-export async function ensureRedis(layout: NodeLayout, apps: string[], log?: Logger): Promise<void> {
-  for (const app of listRedisApps(layout)) if (!apps.includes(app)) await stopPidFile(redisPidFile(layout, app));
-  for (const app of apps) {
+/**
+ * One Redis server per app, supervised through its pid file; servers of apps no longer here
+ * stop. Its configuration goes in on stdin, so the password never lands in an argv or a file;
+ * a server whose configuration changed (a TCP port, a password now required) restarts.
+ */
+export async function ensureRedis(layout: NodeLayout, apps: { app: string; port: number; password: boolean }[], secretsDir: string | null, log?: Logger): Promise<void> {
+  for (const app of listRedisApps(layout)) if (!apps.some((a) => a.app === app)) await stopPidFile(redisPidFile(layout, app));
+  for (const { app, port, password } of apps) {
     const pidFile = redisPidFile(layout, app);
-    if (isPidFileAlive(pidFile)) continue;
     const socket = redisSocket(layout, app);
+    const fingerprint = JSON.stringify({ port: password ? port : 0, password, socket });
+    if (isPidFileAlive(pidFile) && readPidFile(pidFile)?.fingerprint === fingerprint) continue;
+    await stopPidFile(pidFile);
     if (socket.length > MAX_SOCKET_PATH) throw new LocalDriverError(`the Redis socket path ${socket} is too long for a unix socket; use a shorter --state-dir`);
     const dir = join(layout.redisDir, app);
     mkdirSync(dir, { recursive: true });
     rmSync(socket, { force: true });
+    const conf = [`port ${password ? port : 0}`, 'bind 127.0.0.1', `unixsocket ${socket}`, 'unixsocketperm 777', `dir ${dir}`, 'daemonize no'];
+    if (password) {
+      const file = passwordFile(secretsDir, app, 'REDIS_PASSWORD');
+      let value: string;
+      try {
+        value = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      } catch {
+        throw new LocalDriverError(`${app}: the secret file ${file} cannot be read`, { hint: 'create it (one value, a trailing newline is dropped) and make it readable by root' });
+      }
+      if (/[\r\n\0]/.test(value)) throw new LocalDriverError(`${app}: the Redis password in ${file} spans several lines; Redis takes one line`);
+      conf.push(`requirepass "${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
+    }
     const logFile = join(layout.logs, `redis.${app}.log`);
-    spawnDetached({
-      argv: ['redis-server', '--port', '0', '--unixsocket', socket, '--unixsocketperm', '777', '--dir', dir, '--daemonize', 'no'],
-      cwd: dir,
-      env: { PATH: process.env.PATH },
-      logFile,
-      pidFile,
-    });
+    spawnDetached({ argv: ['redis-server', '-'], cwd: dir, env: { PATH: process.env.PATH }, logFile, pidFile, fingerprint, stdin: conf.join('\n') + '\n' });
     if (!(await waitFor(() => existsSync(socket), 10_000))) throw new LocalDriverError(`Redis for ${app} did not start on ${layout.node}:\n${logTail(logFile)}`);
-    log?.info({ node: layout.node, app }, 'redis started');
+    log?.info({ node: layout.node, app, port: password ? port : null }, 'redis started');
   }
 }
 

@@ -3,7 +3,7 @@
 // package the local driver cannot run. Collects every problem; the caller stops the apply.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LocalProcess } from '../generators/render-local.js';
+import { requiredSecrets, type LocalProcess } from '../generators/render-local.js';
 import type { Exec } from '../reconciler/exec.js';
 import type { NodeTarget, PreflightProblem } from './driver.js';
 import { postgresBin } from './local-addons.js';
@@ -37,12 +37,12 @@ export async function preflightLocal(targets: NodeTarget[], opts: { secretsDir: 
       if (!problems.some((p) => p.node === node && p.message === message)) problems.push({ node, message });
     };
     for (const u of spec.unsupported) add(u.message);
+    for (const { app, name } of requiredSecrets(spec)) {
+      if (opts.secretsDir === null) add(`${app} needs the secret ${name}, but no secrets dir was given (--secrets-dir)`);
+      else if (!existsSync(secretFile(opts.secretsDir, app, name))) add(`${app}: secret file ${secretFile(opts.secretsDir, app, name)} is missing`);
+    }
     const procs: LocalProcess[] = [...spec.instances, ...spec.releases];
     for (const proc of procs) {
-      for (const name of proc.secrets) {
-        if (opts.secretsDir === null) add(`${proc.app} needs the secret ${name}, but no secrets dir was given (--secrets-dir)`);
-        else if (!existsSync(secretFile(opts.secretsDir, proc.app, name))) add(`${proc.app}: secret file ${secretFile(opts.secretsDir, proc.app, name)} is missing`);
-      }
       // A process without a source folder runs a nixpkgs package: here, that program from PATH.
       if (proc.cwd !== null) continue;
       const program = programOf(proc.command);
@@ -52,11 +52,11 @@ export async function preflightLocal(targets: NodeTarget[], opts: { secretsDir: 
       const bin = postgresBin();
       const missing: string[] = [];
       for (const tool of ['initdb', 'pg_ctl', 'postgres', 'psql']) if (!(bin ? existsSync(join(bin, tool)) : await onPath(tool))) missing.push(tool);
-      if (missing.length > 0) add(`PostgreSQL for ${spec.postgres.join(', ')}: ${missing.join(', ')} not found (install postgresql, or set SKYREC_PG_BIN)`);
+      if (missing.length > 0) add(`PostgreSQL for ${spec.postgres.map((p) => p.app).join(', ')}: ${missing.join(', ')} not found (install postgresql, or set SKYREC_PG_BIN)`);
       if (!(await onPath('runuser')) || !(await onPath('setpriv'))) add('PostgreSQL needs runuser and setpriv (util-linux) to run as the postgres user');
       if (!(await opts.exec(['id', '-u', 'postgres']).then(() => true, () => false))) add('PostgreSQL needs a postgres system user (installed with postgresql)');
     }
-    if (spec.redis.length > 0 && !(await onPath('redis-server'))) add(`Redis for ${spec.redis.join(', ')}: redis-server is not on PATH (install redis-server)`);
+    if (spec.redis.length > 0 && !(await onPath('redis-server'))) add(`Redis for ${spec.redis.map((r) => r.app).join(', ')}: redis-server is not on PATH (install redis-server)`);
     if (spec.routes !== null && !(await onPath('caddy'))) add('the ingress needs caddy on PATH (install caddy)');
   }
   if (targets.length > 0 && !(await onPath('nix-store'))) problems.push({ node: targets[0].node.name, message: 'nix-store is not on PATH: local generations are Nix profiles (install nix)' });

@@ -27,6 +27,8 @@ export interface SpawnRequest {
   logFile: string;
   pidFile: string;
   fingerprint?: string;
+  /** Written to the process's stdin, which is then closed (a config that must not touch disk). */
+  stdin?: string;
 }
 
 interface ProcStat {
@@ -52,9 +54,15 @@ export function spawnDetached(req: SpawnRequest): PidRecord {
   mkdirSync(dirname(req.logFile), { recursive: true });
   const fd = openSync(req.logFile, 'a');
   try {
-    const child = spawn(req.argv[0], req.argv.slice(1), { cwd: req.cwd, env: req.env, detached: true, stdio: ['ignore', fd, fd] });
+    const child = spawn(req.argv[0], req.argv.slice(1), { cwd: req.cwd, env: req.env, detached: true, stdio: [req.stdin === undefined ? 'ignore' : 'pipe', fd, fd] });
     // A failed exec (ENOENT) is reported on 'error'; without a listener it would crash skyrec.
     child.on('error', () => undefined);
+    if (req.stdin !== undefined) {
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(req.stdin);
+      // Once written, the pipe must not keep skyrec's event loop alive.
+      child.stdin!.once('finish', () => (child.stdin as unknown as { unref?: () => void }).unref?.());
+    }
     child.unref();
     if (child.pid === undefined) throw new LocalDriverError(`cannot start ${req.argv[0]} (see ${req.logFile})`);
     const stat = procStat(child.pid);

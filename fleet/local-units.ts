@@ -3,13 +3,14 @@
 // generation, the log and pid files, and the release command run to completion.
 import { createHash } from 'node:crypto';
 import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import type { LocalInstance, LocalProcess } from '../generators/render-local.js';
 import type { Exec } from '../reconciler/exec.js';
 import type { Logger } from '../reconciler/log.js';
 import { CommandError, LocalDriverError, ReleaseError } from '../reconciler/errors.js';
-import { stableStringify, type NodeLayout } from './local-layout.js';
-import { databaseUrl, redisUrl } from './local-addons.js';
+import { nodeLayout, stableStringify, type NodeLayout } from './local-layout.js';
+import { databaseSocketUrl, postgresPort, redisSocket } from './local-addons.js';
+import { PASSWORD_SECRET } from '../generators/addons.js';
 import { spawnDetached } from './local-process.js';
 
 export interface UnitContext {
@@ -29,17 +30,31 @@ export const secretFile = (secretsDir: string, app: string, name: string) => joi
  */
 export function unitEnv(ctx: UnitContext, proc: LocalProcess): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env, ...proc.env, HOST: '127.0.0.1' };
-  if (proc.addons.postgres) env.DATABASE_URL = databaseUrl(ctx.layout, proc.app);
-  if (proc.addons.redis) env.REDIS_URL = redisUrl(ctx.layout, proc.app);
-  for (const name of proc.secrets) {
+  const secret = (name: string) => {
     if (ctx.secretsDir === null) throw new LocalDriverError(`${proc.app} needs the secret ${name} but no secrets dir was given`, { hint: `pass --secrets-dir DIR with DIR/${proc.app}/${name} in it` });
     const file = secretFile(ctx.secretsDir, proc.app, name);
     try {
-      env[name] = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
     } catch {
       throw new LocalDriverError(`${proc.app}: the secret file ${file} cannot be read`, { hint: 'create it (one value, a trailing newline is dropped) and make it readable by root' });
     }
+  };
+  const { postgres, redis } = proc.addons;
+  if (postgres) {
+    // The data node's socket with trust, or its TCP port on 127.0.0.1 with the role's password.
+    const data = postgres.node === ctx.layout.node ? ctx.layout : nodeLayout(dirname(dirname(ctx.layout.dir)), postgres.node);
+    const port = postgresPort(data);
+    if (port === null) throw new LocalDriverError(`${proc.app}: PostgreSQL on ${postgres.node} has not started yet`, { hint: `switch ${postgres.node}, the node that holds ${proc.app}'s data, first` });
+    env.DATABASE_URL = postgres.node === ctx.layout.node
+      ? databaseSocketUrl(data, proc.app, port)
+      : `postgresql://${proc.app}:${encodeURIComponent(secret(PASSWORD_SECRET.postgres))}@127.0.0.1:${port}/${proc.app}`;
   }
+  if (redis) {
+    const password = redis.password ? `:${encodeURIComponent(secret(PASSWORD_SECRET.redis))}@` : '';
+    const data = nodeLayout(dirname(dirname(ctx.layout.dir)), redis.node);
+    env.REDIS_URL = redis.node === ctx.layout.node ? `unix://${password}${redisSocket(data, proc.app)}` : `redis://${password}127.0.0.1:${redis.port}`;
+  }
+  for (const name of proc.secrets) env[name] = secret(name);
   return env;
 }
 

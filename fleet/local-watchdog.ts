@@ -31,7 +31,8 @@ async function main(args: WatchdogArgs): Promise<void> {
     } else {
       log.warn({ generation: args.generation }, 'not disarmed in time: rolling back');
       const driver = createLocalDriver({ stateDir: args.stateDir, secretsDir: args.secretsDir, httpPort: args.httpPort, exec, log });
-      await driver.rollbackNode(args.node, args.generation);
+      // Nobody drains for the watchdog: changed web instances restart one after another.
+      for (const unit of await driver.rollbackNode(args.node, args.generation, [])) await driver.restartUnit(args.node, unit);
       log.info({ generation: args.generation }, 'rolled back');
     }
   } finally {

@@ -12,9 +12,11 @@ export interface RemoteCommands {
   nixEnv: string;
   systemdRun: string;
   systemctl: string;
+  /** Where the active configuration's unit files are linked (each to its own store path). */
+  unitDir: string;
 }
 
-export const REAL_REMOTE: RemoteCommands = { profile: '/nix/var/nix/profiles/system', nixEnv: 'nix-env', systemdRun: 'systemd-run', systemctl: 'systemctl' };
+export const REAL_REMOTE: RemoteCommands = { profile: '/nix/var/nix/profiles/system', nixEnv: 'nix-env', systemdRun: 'systemd-run', systemctl: 'systemctl', unitDir: '/etc/systemd/system' };
 export const ROLLBACK_UNIT = 'skyrec-rollback';
 // A transient unit gets systemd's bare manager PATH, which on NixOS does not hold nix-env.
 const TIMER_PATH = '/run/current-system/sw/bin:/run/wrappers/bin';
@@ -67,10 +69,16 @@ export function buildActivateArgv(node: Node, remote: RemoteCommands): string[] 
   return asRoot(node, [`${remote.profile}/bin/switch-to-configuration`, 'switch']);
 }
 
-/** systemd-run arming a timer that switches the node back unless disarmed; runs as root, so no sudo inside the script. */
-export function buildArmArgv(node: Node, generation: number, timeoutMs: number, remote: RemoteCommands): string[] {
+/**
+ * systemd-run arming a timer that switches the node back unless disarmed; runs as root, so no
+ * sudo inside the script. Web units are not restarted by switch-to-configuration
+ * (restartIfChanged = false), so the script restarts them after it, one after another (with no
+ * rollout left to drain them, every running one, changed or not).
+ */
+export function buildArmArgv(node: Node, generation: number, timeoutMs: number, remote: RemoteCommands, webUnits: string[] = []): string[] {
   const plain = { ...node, sudo: null };
-  const script = [buildSwitchGenerationArgv(plain, generation, remote), buildActivateArgv(plain, remote)].map((a) => a.map(escapeShellArg).join(' ')).join(' && ');
+  const steps = [buildSwitchGenerationArgv(plain, generation, remote), buildActivateArgv(plain, remote), ...webUnits.map((u) => [remote.systemctl, 'try-restart', `${u}.service`])];
+  const script = steps.map((a) => a.map(escapeShellArg).join(' ')).join(' && ');
   const seconds = Math.max(1, Math.ceil(timeoutMs / 1000));
   return asRoot(node, [remote.systemdRun, `--unit=${ROLLBACK_UNIT}`, `--on-active=${seconds}s`, '--collect', `--setenv=PATH=${TIMER_PATH}`, '/bin/sh', '-c', script]);
 }
@@ -89,3 +97,15 @@ export function parseGeneration(link: string, profile: string): number | undefin
   return m && m[1] === basename(profile) ? Number(m[2]) : undefined;
 }
 
+
+/**
+ * Each unit file resolved to its store path, one line per unit (an empty line for a unit the
+ * configuration does not have): the path changes exactly when the unit's definition does.
+ */
+export function buildUnitPathsArgv(units: string[], remote: RemoteCommands): string[] {
+  return ['sh', '-c', 'for f; do readlink -e -- "$f" || echo; done', 'sh', ...units.map((u) => `${remote.unitDir}/${u}.service`)];
+}
+
+export function buildRestartArgv(node: Node, unit: string, remote: RemoteCommands): string[] {
+  return asRoot(node, [remote.systemctl, 'restart', `${unit}.service`]);
+}

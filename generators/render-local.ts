@@ -1,6 +1,7 @@
 // What the local driver runs for one node: the same placement as the NixOS modules, as plain
 // data the driver can act on without Nix. Pure; stored in each local generation as local.json.
 import type { App, Config, Healthcheck, Placement } from '../schema/model.js';
+import { indexAddons, PASSWORD_SECRET, type AddonAccess } from './addons.js';
 import { unitName } from './render-app.js';
 import { routesOf } from './routes.js';
 
@@ -16,11 +17,21 @@ export interface LocalProcess {
   env: Record<string, string>;
   /** Secret names, read from --secrets-dir/<app>/<NAME> when the process starts. */
   secrets: string[];
-  addons: { postgres: boolean; redis: boolean };
+  /** Where each addon's data lives; the driver builds DATABASE_URL and REDIS_URL from it. */
+  addons: { postgres: LocalAddon | null; redis: LocalAddon | null };
   /** The app's deploy.autoRollback (default: settings.rollout.autoRollback). */
   autoRollback: boolean;
   /** The digest of the app's source folder: a code change alone restarts the process. */
   sourceDigest: string | null;
+}
+
+export interface LocalAddon {
+  /** The data node. */
+  node: string;
+  /** redis: the server's TCP port (local nodes share 127.0.0.1); postgres: the data node's own cluster port decides. */
+  port: number;
+  /** Reached with the password in <secrets>/<app>/DATABASE_PASSWORD or REDIS_PASSWORD. */
+  password: boolean;
 }
 
 export interface LocalInstance extends LocalProcess {
@@ -43,9 +54,9 @@ export interface LocalRunSpec {
   instances: LocalInstance[];
   /** Release commands of apps anchored here: run before their instances (re)start. */
   releases: LocalProcess[];
-  /** Apps whose addons run on this node. */
-  postgres: string[];
-  redis: string[];
+  /** Apps whose addon data this node holds; `password`: remote clients connect over TCP with one. */
+  postgres: { app: string; password: boolean }[];
+  redis: { app: string; port: number; password: boolean }[];
   /** build.path folders the generation must contain (copied into it), sorted. */
   sources: string[];
   /** Package problems the local driver must refuse (flake, build.git, unsupported). */
@@ -58,7 +69,12 @@ export interface LocalRunSpec {
 
 const STATIC_COMMAND = 'exec caddy file-server --root . --listen "127.0.0.1:$PORT"';
 
-function baseProcess(app: App, unit: string, command: string): LocalProcess {
+const localAddon = (access: AddonAccess[], addon: 'postgres' | 'redis'): LocalAddon | null => {
+  const a = access.find((x) => x.addon === addon);
+  return a ? { node: a.node, port: a.port, password: a.password } : null;
+};
+
+function baseProcess(app: App, unit: string, command: string, access: AddonAccess[]): LocalProcess {
   return {
     unit,
     app: app.name,
@@ -66,7 +82,7 @@ function baseProcess(app: App, unit: string, command: string): LocalProcess {
     cwd: app.package.build?.path ?? null,
     env: { ...app.env },
     secrets: app.secrets,
-    addons: { ...app.addons },
+    addons: { postgres: localAddon(access, 'postgres'), redis: localAddon(access, 'redis') },
     autoRollback: app.autoRollback,
     sourceDigest: app.sourceDigest,
   };
@@ -78,8 +94,9 @@ function unsupportedReason(app: App): string | null {
   return null;
 }
 
-export function renderLocalRunSpec(config: Config, placement: Placement, node: string): LocalRunSpec {
+export function renderLocalRunSpec(config: Config, placement: Placement, node: string, addons = indexAddons(config, placement)): LocalRunSpec {
   const apps = new Map(config.apps.map((a) => [a.name, a]));
+  const accessOf = (app: string) => addons.get(app) ?? [];
   const instances: LocalInstance[] = [];
   const here = new Set<string>();
   for (const i of placement.instances) {
@@ -87,19 +104,21 @@ export function renderLocalRunSpec(config: Config, placement: Placement, node: s
     const app = apps.get(i.app)!;
     const spec = app.processes.find((p) => p.name === i.process)!;
     here.add(app.name);
-    const base = baseProcess(app, unitName(app.name, i.process, i.index), spec.command ?? STATIC_COMMAND);
+    const base = baseProcess(app, unitName(app.name, i.process, i.index), spec.command ?? STATIC_COMMAND, accessOf(app.name));
     instances.push({ ...base, env: { ...base.env, PORT: String(i.port) }, process: i.process, index: i.index, port: i.port, healthcheck: spec.healthcheck });
   }
   const anchored = config.apps.filter((a) => placement.anchors[a.name] === node);
   for (const a of anchored) here.add(a.name);
+  const held = (addon: 'postgres' | 'redis') =>
+    config.apps.flatMap((a) => accessOf(a.name).filter((x) => x.addon === addon && x.node === node).map((x) => ({ app: a.name, port: x.port, password: x.password })));
   const hereApps = [...here].sort().map((n) => apps.get(n)!);
   const isIngress = config.fleet.nodes.find((n) => n.name === node)?.ingress ?? false;
   return {
     node,
     instances: instances.sort((a, b) => (a.unit < b.unit ? -1 : 1)),
-    releases: anchored.filter((a) => a.release !== null).map((a) => baseProcess(a, `${a.name}-release`, a.release!)),
-    postgres: anchored.filter((a) => a.addons.postgres).map((a) => a.name),
-    redis: anchored.filter((a) => a.addons.redis).map((a) => a.name),
+    releases: anchored.filter((a) => a.release !== null).map((a) => baseProcess(a, `${a.name}-release`, a.release!, accessOf(a.name))),
+    postgres: held('postgres').map(({ app, password }) => ({ app, password })),
+    redis: held('redis'),
     sources: [...new Set(hereApps.flatMap((a) => (a.package.build?.path ? [a.package.build.path] : [])))].sort(),
     unsupported: hereApps.flatMap((a) => {
       const message = unsupportedReason(a);
@@ -113,4 +132,18 @@ export function renderLocalRunSpec(config: Config, placement: Placement, node: s
       return a.domains.map((domain) => ({ domain, health: { path, status, timeoutMs } }));
     }),
   };
+}
+
+/** The secret files a node's run spec reads: its processes' secrets and the addon passwords it uses or serves. */
+export function requiredSecrets(spec: LocalRunSpec): { app: string; name: string }[] {
+  const out = new Map<string, { app: string; name: string }>();
+  const add = (app: string, name: string) => out.set(`${app}/${name}`, { app, name });
+  for (const proc of [...spec.instances, ...spec.releases]) {
+    for (const name of proc.secrets) add(proc.app, name);
+    if (proc.addons.postgres?.password && proc.addons.postgres.node !== spec.node) add(proc.app, PASSWORD_SECRET.postgres);
+    if (proc.addons.redis?.password) add(proc.app, PASSWORD_SECRET.redis);
+  }
+  for (const p of spec.postgres) if (p.password) add(p.app, PASSWORD_SECRET.postgres);
+  for (const r of spec.redis) if (r.password) add(r.app, PASSWORD_SECRET.redis);
+  return [...out.values()].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

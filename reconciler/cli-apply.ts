@@ -12,7 +12,7 @@ import { createProgress } from './progress.js';
 import { acquireLock } from './lock.js';
 import { RolloutFailedError, UsageError } from './errors.js';
 import { openApplied } from './applied.js';
-import type { Node } from '../schema/model.js';
+import type { AppliedNode } from './rollout.js';
 
 export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   return env.SKYREC_STATE_DIR ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'skyrec');
@@ -102,12 +102,15 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
     const store = StateStore.open(opts.stateDir);
     const lock = acquireLock(opts.stateDir, `skyrec rollback ${node}`);
     try {
-      const target = appliedNode(opts.stateDir, node);
+      const applied = appliedNode(opts.stateDir, node);
+      const target = applied.node;
       const driver = createDriver(opts, ctx.log);
       const current = await driver.currentGeneration(target);
       const to = flags.toGeneration !== undefined ? Number(flags.toGeneration) : current !== null ? current - 1 : null;
       if (to === null || !Number.isInteger(to) || to < 1) throw new UsageError(`${node} has no generation to go back to (current: ${current ?? 'none'})`);
-      await driver.rollbackNode(target, to);
+      // Changed web instances restart one after another (no rollout here to drain them).
+      const webUnits = applied.local.instances.filter((i) => i.process === 'web').map((i) => i.unit);
+      for (const unit of await driver.rollbackNode(target, to, webUnits)) await driver.restartUnit(target, unit);
       const rec = store.getNode(node);
       store.setNode({ node, revision: rec?.revision ?? null, generation: to, hash: null, status: 'rolled-back', detail: `rolled back by hand from generation ${current}` });
       out.line(`${node}: switched from generation ${current} to ${to}. The next apply switches it forward again.`);
@@ -172,10 +175,10 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
 }
 
 /** The node as it was last applied from this state directory. */
-function appliedNode(stateDir: string, name: string): Node {
+function appliedNode(stateDir: string, name: string): AppliedNode {
   const applied = openApplied(stateDir).read(name);
   if (!applied) throw new UsageError(`node '${name}' has never been applied from ${stateDir}`, { hint: 'pass the --state and --driver that apply used' });
-  return applied.node;
+  return applied;
 }
 
 function printDryRun(result: ApplyResult, out: Output): void {

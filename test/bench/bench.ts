@@ -142,9 +142,10 @@ async function benchRollout(): Promise<void> {
         await new Promise((r) => setTimeout(r, SWITCH_MS));
         const g = (generations.get(t.node.name) ?? 0) + 1;
         generations.set(t.node.name, g);
-        return g;
+        return { generation: g, deferred: [] };
       },
-      rollbackNode: async () => {},
+      rollbackNode: async () => [],
+      restartUnit: async () => {},
       instanceUrl: () => '',
       ingressUrl: () => '',
       inactiveUnits: async () => [],

@@ -23,6 +23,9 @@ const example = join(root, 'apps.example');
 type TempDir = ReturnType<typeof makeTempDir>;
 
 const SECRET = `s3cret-${randomBytes(12).toString('hex')}`;
+// Passwords with characters a URL must encode: they reach the apps only inside DATABASE_URL/REDIS_URL.
+const DB_PASSWORD = `db:p@ss/${randomBytes(8).toString('hex')}%`;
+const REDIS_PASSWORD = `redis p@ss ${randomBytes(8).toString('hex')}`;
 const OLD = 'Hello from Acme';
 const NEW = 'Hi from generation two';
 
@@ -32,10 +35,13 @@ function worktreeReader(dir: string): SourceReader {
   return { listFiles: async (rel) => (existsSync(join(dir, rel)) ? walk(rel).sort() : []), readBytes: async (p) => readFileSync(join(dir, p)) };
 }
 
+/** Every node's target, the nodes holding addon data first (as the rollout orders them). */
 async function buildTargets(repo: string): Promise<NodeTarget[]> {
   const { config, placement } = await compileFleet(worktreeSource(repo));
   const rendered = renderFleet(config, placement, { revision: null });
-  return config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, local: renderLocalRunSpec(config, placement, node.name) }));
+  const targets = config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, local: renderLocalRunSpec(config, placement, node.name) }));
+  const holdsData = (t: NodeTarget) => t.local.postgres.length > 0;
+  return [...targets.filter(holdsData), ...targets.filter((t) => !holdsData(t))];
 }
 
 async function freePort(): Promise<number> {
@@ -118,6 +124,7 @@ describe('local driver on apps.example', () => {
   let gen2: NodeTarget[];
   const node = (name: string) => gen1.find((t) => t.node.name === name)!.node;
   const apiPorts = (targets: NodeTarget[], n: string) => targets.find((t) => t.node.name === n)!.local.instances.filter((i) => i.app === 'api').map((i) => i.port);
+  const dataNode = () => gen1.find((t) => t.local.postgres.some((p) => p.app === 'shop'))!.node.name;
   const greetingOn = async (p: number) => JSON.parse((await get(driver.instanceUrl(node('web-1'), p, '/'))).body).greeting as string;
 
   beforeAll(async () => {
@@ -127,6 +134,8 @@ describe('local driver on apps.example', () => {
     [state, secrets, repo2] = [makeTempDir('skyrec-local-'), makeTempDir('skyrec-secrets-'), makeTempDir('skyrec-repo-')];
     mkdirSync(join(secrets.dir, 'shop'));
     writeFileSync(join(secrets.dir, 'shop', 'SESSION_SECRET'), SECRET + '\n');
+    writeFileSync(join(secrets.dir, 'shop', 'DATABASE_PASSWORD'), DB_PASSWORD + '\n');
+    writeFileSync(join(secrets.dir, 'shop', 'REDIS_PASSWORD'), REDIS_PASSWORD + '\n');
     cpSync(example, repo2.dir, { recursive: true });
     const apiYaml = join(repo2.dir, 'apps', 'api.yaml');
     writeFileSync(apiYaml, readFileSync(apiYaml, 'utf8').replace(`GREETING: ${OLD}`, `GREETING: ${NEW}`));
@@ -154,7 +163,7 @@ describe('local driver on apps.example', () => {
 
   it('switches every node to generation 1 and serves every domain through Caddy', async () => {
     expect(await driver.preflight(gen1)).toEqual([]);
-    for (const t of gen1) expect(await driver.switchNode(t, worktreeReader(example))).toBe(1);
+    for (const t of gen1) expect(await driver.switchNode(t, worktreeReader(example))).toEqual({ generation: 1, deferred: [] });
     for (const t of gen1) expect(await driver.currentGeneration(t.node)).toBe(1);
     const ingress = driver.ingressUrl(node('web-1'));
     expect(ingress).toBe(`http://127.0.0.1:${port}`);
@@ -170,33 +179,68 @@ describe('local driver on apps.example', () => {
 
     for (const t of gen1) expect(await driver.inactiveUnits(t.node, t.local.instances.map((i) => i.unit))).toEqual([]);
     expect(await driver.inactiveUnits(node('web-1'), ['nope-web-1'])).toEqual(['nope-web-1']);
-    expect(readFileSync(join(state.dir, 'local', 'web-2', 'logs', 'shop-release.log'), 'utf8')).toContain('DATABASE_URL is set');
-    // The addons as shop sees them: its own role and database over the node's socket, its Redis.
-    const web2 = join(state.dir, 'local', 'web-2');
-    const who = await exec(['psql', '-X', '-tA', '-h', join(web2, 'postgres', 'run'), '-U', 'shop', '-d', 'shop', '-c', 'SELECT current_user, current_database()']);
+    const anchor = gen1.find((t) => t.local.releases.some((r) => r.app === 'shop'))!.node.name;
+    expect(readFileSync(join(state.dir, 'local', anchor, 'logs', 'shop-release.log'), 'utf8')).toContain('DATABASE_URL is set');
+    // The addons on shop's data node: its own role and database over the node's socket, its Redis.
+    const data = join(state.dir, 'local', dataNode());
+    const pgPort = readFileSync(join(data, 'postgres', 'port'), 'utf8').trim();
+    const who = await exec(['psql', '-X', '-tA', '-h', join(data, 'postgres', 'run'), '-p', pgPort, '-U', 'shop', '-d', 'shop', '-c', 'SELECT current_user, current_database()']);
     expect(who.stdout.trim()).toBe('shop|shop');
-    expect((await exec(['redis-cli', '-s', join(web2, 'redis', 'shop.sock'), 'ping'])).stdout.trim()).toBe('PONG');
+    expect((await exec(['redis-cli', '-s', join(data, 'redis', 'shop.sock'), '--no-auth-warning', '-a', REDIS_PASSWORD, 'ping'])).stdout.trim()).toBe('PONG');
 
-    // The secret reached shop's environment, and nothing skyrec wrote: not the state dir, not the store.
+    // The secrets reached shop's environment, and nothing skyrec wrote: not the state dir, not the store.
     const stores = gen1.map((t) => realpathSync(join(state.dir, 'local', t.node.name, 'profile')));
-    const leaks = [...filesUnder(state.dir), ...stores.flatMap(filesUnder)].filter((f) => readFileSync(f).includes(SECRET));
-    expect(leaks.map((f) => relative(state.dir, f))).toEqual([]);
+    for (const value of [SECRET, DB_PASSWORD, REDIS_PASSWORD, encodeURIComponent(DB_PASSWORD)]) {
+      const leaks = [...filesUnder(state.dir), ...stores.flatMap(filesUnder)].filter((f) => readFileSync(f).includes(value));
+      expect(leaks.map((f) => relative(state.dir, f))).toEqual([]);
+    }
   }, 60_000);
 
-  it('switches the nodes whose files changed to generation 2, restarting only the changed app', async () => {
-    const changed = gen2.filter((t, i) => t.rendered.manifest.hash !== gen1[i].rendered.manifest.hash);
-    expect(changed.map((t) => t.node.name)).toEqual(['web-1', 'web-2']);
-    const shopPid = readFileSync(join(state.dir, 'local', 'web-2', 'run', 'shop-web-1.pid'), 'utf8');
-    for (const t of changed) expect(await driver.switchNode(t, worktreeReader(repo2.dir))).toBe(2);
+  it("shop's instance on the node without its data reads and writes a row and a key, over TCP with the passwords", async () => {
+    const shop = gen1.flatMap((t) => t.local.instances.filter((i) => i.app === 'shop').map((i) => ({ node: t.node.name, port: i.port })));
+    expect(new Set(shop.map((i) => i.node)).size).toBe(2);
+    const remote = shop.find((i) => i.node !== dataNode())!;
+    const local = shop.find((i) => i.node === dataNode())!;
+    const visit = async (i: { port: number }) => {
+      const r = await get(`http://127.0.0.1:${i.port}/visits`);
+      expect(r.status, r.body).toBe(200);
+      return JSON.parse(r.body) as { rows: number; hits: number };
+    };
+    const first = await visit(remote);
+    const second = await visit(local);
+    const third = await visit(remote);
+    expect([second.rows - first.rows, third.rows - second.rows, second.hits - first.hits, third.hits - second.hits]).toEqual([1, 1, 1, 1]);
+    // TCP is open to shop's role with its password only.
+    const pgPort = readFileSync(join(state.dir, 'local', dataNode(), 'postgres', 'port'), 'utf8').trim();
+    const tcp = (password: string) => exec(['psql', '-X', '-tA', '-h', '127.0.0.1', '-p', pgPort, '-U', 'shop', '-d', 'shop', '-c', 'SELECT count(*) FROM visits'], { env: { PGPASSWORD: password, PATH: process.env.PATH! } });
+    expect((await tcp(DB_PASSWORD)).stdout.trim()).toBe(String(third.rows));
+    await expect(tcp('wrong')).rejects.toThrow(/password authentication failed/);
+  }, 30_000);
+
+  it('switches the nodes whose files changed to generation 2, leaving changed web instances for the rollout to restart', async () => {
+    const changed = gen2.filter((t) => t.rendered.manifest.hash !== gen1.find((g) => g.node.name === t.node.name)!.rendered.manifest.hash);
+    expect(changed.map((t) => t.node.name).sort()).toEqual(['web-1', 'web-2']);
+    const shopPid = readFileSync(join(state.dir, 'local', dataNode(), 'run', 'shop-web-1.pid'), 'utf8');
+    for (const t of changed) {
+      const result = await driver.switchNode(t, worktreeReader(repo2.dir));
+      const apiUnits = t.local.instances.filter((i) => i.app === 'api').map((i) => i.unit);
+      expect(result).toEqual({ generation: 2, deferred: apiUnits });
+      // Until restarted, they run the old generation's config.
+      for (const p of apiPorts(gen2, t.node.name)) expect(await greetingOn(p)).toBe(OLD);
+      for (const unit of result.deferred) await driver.restartUnit(t.node, unit);
+    }
     for (const n of ['web-1', 'web-2']) for (const p of apiPorts(gen2, n)) await eventually(() => greetingOn(p), (g) => g === NEW);
     const api = await eventually(() => get(`${driver.ingressUrl(node('web-1'))}/`, 'api.acme.example'), (r) => r.status === 200);
     expect(JSON.parse(api.body).greeting).toBe(NEW);
-    expect(readFileSync(join(state.dir, 'local', 'web-2', 'run', 'shop-web-1.pid'), 'utf8')).toBe(shopPid);
+    expect(readFileSync(join(state.dir, 'local', dataNode(), 'run', 'shop-web-1.pid'), 'utf8')).toBe(shopPid);
   }, 30_000);
 
   it('rolls back to generation 1: the old code and config run again', async () => {
     for (const n of ['web-1', 'web-2']) {
-      await driver.rollbackNode(node(n), 1);
+      const apiUnits = gen2.find((t) => t.node.name === n)!.local.instances.filter((i) => i.app === 'api').map((i) => i.unit);
+      const deferred = await driver.rollbackNode(node(n), 1, apiUnits);
+      expect(deferred).toEqual(apiUnits);
+      for (const unit of deferred) await driver.restartUnit(node(n), unit);
       expect(await driver.currentGeneration(node(n))).toBe(1);
     }
     for (const n of ['web-1', 'web-2']) for (const p of apiPorts(gen1, n)) await eventually(() => greetingOn(p), (g) => g === OLD);
@@ -206,14 +250,14 @@ describe('local driver on apps.example', () => {
     const web2 = node('web-2');
     const target = gen2.find((t) => t.node.name === 'web-2')!;
     const watchdogPid = join(state.dir, 'local', 'web-2', 'run', 'watchdog.pid');
-    expect(await driver.switchNode(target, worktreeReader(repo2.dir))).toBe(2);
+    for (const unit of (await driver.switchNode(target, worktreeReader(repo2.dir))).deferred) await driver.restartUnit(web2, unit);
     await driver.armRollback(web2, 1, 500);
     await eventually(() => driver.currentGeneration(web2), (g) => g === 1);
     await eventually(() => greetingOn(apiPorts(gen1, 'web-2')[0]), (g) => g === OLD);
     await eventually(async () => existsSync(watchdogPid), (e) => !e);
     expect(readFileSync(join(state.dir, 'local', 'web-2', 'logs', 'watchdog.log'), 'utf8')).toContain('rolled back');
 
-    expect(await driver.switchNode(target, worktreeReader(repo2.dir))).toBe(2);
+    for (const unit of (await driver.switchNode(target, worktreeReader(repo2.dir))).deferred) await driver.restartUnit(web2, unit);
     await driver.armRollback(web2, 1, 1500);
     await driver.disarmRollback(web2);
     expect(existsSync(watchdogPid)).toBe(false);
@@ -230,9 +274,10 @@ describe('local driver on apps.example', () => {
       for (let i = 0; i < n; i++) seen.push(JSON.parse((await get(`${ingress}/`, 'api.acme.example')).body).greeting);
       return seen;
     };
-    await driver.setDrained([node('web-1')], [{ node: 'web-2', port: apiPorts(gen2, 'web-2')[0] }]);
+    const ingress1 = [{ node: node('web-1'), routes: [] }];
+    await driver.setDrained(ingress1, [{ node: 'web-2', address: '127.0.0.1', port: apiPorts(gen2, 'web-2')[0] }]);
     expect(new Set(await greetings(8))).toEqual(new Set([OLD]));
-    await driver.setDrained([node('web-1')], []);
+    await driver.setDrained(ingress1, []);
     await eventually(() => greetings(4), (seen) => seen.includes(NEW) && seen.includes(OLD));
   }, 30_000);
 
@@ -251,14 +296,16 @@ describe('local driver on apps.example', () => {
         },
       };
       const problems = await bare.preflight([...gen1.filter((t) => t !== worker), broken]);
+      const missing = (n: string, name: string) => ({ node: n, message: `shop: secret file ${join(empty.dir, 'shop', name)} is missing` });
+      // shop runs on both web nodes: each needs its secret and both addon passwords (the data node to set them).
       expect(problems).toEqual(
         expect.arrayContaining([
-          { node: 'web-2', message: expect.stringContaining(join(empty.dir, 'shop', 'SESSION_SECRET')) },
+          ...['web-1', 'web-2'].flatMap((n) => ['SESSION_SECRET', 'DATABASE_PASSWORD', 'REDIS_PASSWORD'].map((name) => missing(n, name))),
           { node: 'worker-1', message: expect.stringMatching(/mailer.*skyrec-no-such-program/) },
           { node: 'worker-1', message: 'mailer: package.flake needs a Nix build' },
         ]),
       );
-      expect(problems).toHaveLength(3);
+      expect(problems).toHaveLength(8);
     } finally {
       empty.cleanup();
     }
@@ -266,7 +313,7 @@ describe('local driver on apps.example', () => {
 
   it('stops a switch whose release fails, naming the app and showing its output', async () => {
     const base = gen1.find((t) => t.node.name === 'web-2')!;
-    const release = { ...base.local.releases[0], unit: 'broken-release', app: 'broken', cwd: null, secrets: [], addons: { postgres: false, redis: false } };
+    const release = { ...base.local.releases[0], unit: 'broken-release', app: 'broken', cwd: null, secrets: [], addons: { postgres: null, redis: null } };
     const solo: NodeTarget = {
       ...base,
       node: { ...base.node, name: 'solo' },

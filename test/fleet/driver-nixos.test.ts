@@ -95,7 +95,16 @@ const remote: RemoteCommands = {
   nixEnv: join(tmp.dir, 'bin/nix-env'),
   systemdRun: join(tmp.dir, 'bin/systemd-run'),
   systemctl: join(tmp.dir, 'bin/systemctl'),
+  unitDir: join(tmp.dir, 'etc-systemd-system'),
 };
+// Stand-in unit files: each a link to a "store path" per version, as /etc/systemd/system is on NixOS.
+const unitStore = join(tmp.dir, 'store');
+function linkUnit(unit: string, version: string): void {
+  mkdirSync(unitStore, { recursive: true });
+  writeFileSync(join(unitStore, `${unit}-${version}.service`), `[Service]\n# ${version}\n`);
+  rmSync(join(remote.unitDir, `${unit}.service`), { force: true });
+  symlinkSync(join(unitStore, `${unit}-${version}.service`), join(remote.unitDir, `${unit}.service`));
+}
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -146,10 +155,14 @@ while [ "$1" != /bin/sh ]; do shift; done; rm "$STATE/timer-armed"; exec "$@"`);
   standIn(remote.systemctl, `case "$1" in
 is-active) shift; rc=0; for u in "$@"; do s=inactive; [ -f "$STATE/units/$u" ] && s=$(cat "$STATE/units/$u"); echo "$s"; [ "$s" = active ] || rc=3; done; exit $rc;;
 stop) [ -e "$STATE/timer-armed" ] && { rm "$STATE/timer-armed"; exit 0; }; echo "Failed to stop $2: Unit $2 not loaded." >&2; exit 5;;
+restart|try-restart) exit 0;;
 esac; exit 1`);
-  // Runs here (the "target" is this machine): records its argv and NIX_SSHOPTS, then adds generation 3.
+  // Runs here (the "target" is this machine): records its argv and NIX_SSHOPTS, then adds generation 3,
+  // whose blog-web-1 unit changed and whose blog-web-3 is new.
   standIn(join(d, 'bin/nixos-rebuild'), `echo "NIX_SSHOPTS=$NIX_SSHOPTS" >> "$LOG"
-ln -sfn gen-3 ${escapeShellArg(profile)}-3-link && ln -sfn system-3-link ${escapeShellArg(profile)}`);
+ln -sfn gen-3 ${escapeShellArg(profile)}-3-link && ln -sfn system-3-link ${escapeShellArg(profile)}
+ln -sfn ${escapeShellArg(join(unitStore, 'blog-web-1-v2.service'))} ${escapeShellArg(join(remote.unitDir, 'blog-web-1.service'))}
+ln -sfn ${escapeShellArg(join(unitStore, 'blog-web-3-v1.service'))} ${escapeShellArg(join(remote.unitDir, 'blog-web-3.service'))}`);
 }, 30_000);
 
 afterAll(async () => {
@@ -169,11 +182,18 @@ beforeEach(() => {
   writeFileSync(logFile, '');
   for (const g of [1, 2, 3]) {
     mkdirSync(join(profileDir, `gen-${g}`, 'bin'), { recursive: true });
-    standIn(join(profileDir, `gen-${g}`, 'bin/switch-to-configuration'), `[ -f "$STATE/stc-exit" ] && { echo "stand-in: warning: the following units failed: blog-web-1.service" >&2; exit "$(cat "$STATE/stc-exit")"; }; echo "activated gen-${g}" >> "$LOG"`);
+    // Generation g's blog-web-1 is version v<g>: activating it links that unit file.
+    const unit = `ln -sfn ${escapeShellArg(join(unitStore, `blog-web-1-v${g}.service`))} ${escapeShellArg(join(remote.unitDir, 'blog-web-1.service'))}`;
+    standIn(join(profileDir, `gen-${g}`, 'bin/switch-to-configuration'), `[ -f "$STATE/stc-exit" ] && { echo "stand-in: warning: the following units failed: blog-web-1.service" >&2; exit "$(cat "$STATE/stc-exit")"; }; echo "activated gen-${g}" >> "$LOG"; ${unit}`);
   }
   symlinkSync('gen-1', `${profile}-1-link`);
   symlinkSync('gen-2', `${profile}-2-link`);
   symlinkSync('system-2-link', profile);
+  rmSync(remote.unitDir, { recursive: true, force: true });
+  mkdirSync(remote.unitDir, { recursive: true });
+  for (const [unit, version] of [['blog-web-1', 'v1'], ['blog-web-2', 'v1'], ['blog-web-1', 'v2'], ['blog-web-3', 'v1']]) linkUnit(unit, version);
+  rmSync(join(remote.unitDir, 'blog-web-3.service'));
+  linkUnit('blog-web-1', 'v1');
 });
 
 const node = () => makeNode('web1', { host: 'root@127.0.0.1', address: '127.0.0.1' });
@@ -191,15 +211,21 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
   });
 
   it('stand-in nix-env and switch-to-configuration: rollbackNode(1) moves the profile and activates generation 1', async () => {
-    await driver().rollbackNode(node(), 1);
+    expect(await driver().rollbackNode(node(), 1, [])).toEqual([]);
     expect(readlinkSync(profile)).toBe('system-1-link');
     expect(calls()).toEqual([`nix-env [-p] [${profile}] [--switch-generation] [1]`, 'switch-to-configuration [switch]', 'activated gen-1']);
     expect(await driver().currentGeneration(node())).toBe(1);
   });
 
+  it('stand-in units: rollbackNode returns the web units whose definition the rollback changed, for the rollout to restart', async () => {
+    linkUnit('blog-web-1', 'v2');
+    expect(await driver().rollbackNode(node(), 1, ['blog-web-1', 'blog-web-2'])).toEqual(['blog-web-1']);
+    expect(readlinkSync(join(remote.unitDir, 'blog-web-1.service'))).toBe(join(unitStore, 'blog-web-1-v1.service'));
+  });
+
   it('stand-in switch-to-configuration exiting 4 becomes an ActivationError that says a unit failed', async () => {
     writeFileSync(join(state, 'stc-exit'), '4');
-    const err = await driver().rollbackNode(node(), 1).catch((e: unknown) => e);
+    const err = await driver().rollbackNode(node(), 1, []).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ActivationError);
     expect(err).toMatchObject({ code: 'ACTIVATION_FAILED', switchExitCode: 4, node: 'web1' });
     expect((err as Error).message).toBe('node web1: switch-to-configuration of generation 1 failed: a unit failed to start or is failed after the switch');
@@ -247,11 +273,27 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
   });
 
   it('stand-in nixos-rebuild: switchNode runs the documented argv with NIX_SSHOPTS and returns the new generation read over ssh', async () => {
-    const target = { node: { ...node(), sudo: 'sudo' } } as unknown as NodeTarget;
-    expect(await driver().switchNode(target, { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) })).toBe(3);
+    const web = (unit: string) => ({ unit, process: 'web' });
+    const target = { node: { ...node(), sudo: 'sudo' }, local: { instances: [web('blog-web-1'), web('blog-web-2'), web('blog-web-3'), { unit: 'blog-worker-1', process: 'worker' }] } } as unknown as NodeTarget;
+    // Only the web unit whose definition changed and that existed before is left for the rollout to restart.
+    expect(await driver().switchNode(target, { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) })).toEqual({ generation: 3, deferred: ['blog-web-1'] });
     expect(calls()).toEqual([
       'nixos-rebuild [switch] [--flake] [/srv/rendered#web1] [--target-host] [root@127.0.0.1] [--sudo]',
       `NIX_SSHOPTS=${sshOptions.join(' ')} -p ${port}`,
+    ]);
+  });
+
+  it('stand-in systemctl: restartUnit runs systemctl restart of the unit over ssh', async () => {
+    await driver().restartUnit(node(), 'blog-web-1');
+    expect(readFileSync(logFile, 'utf8')).toContain('systemctl [restart] [blog-web-1.service]');
+  });
+
+  it('armed with web units, the timer script restarts them one after another after switching back', async () => {
+    writeFileSync(join(state, 'fire-now'), '');
+    await driver().armRollback(node(), 1, 30_000, ['blog-web-1', 'blog-web-2']);
+    expect(calls().slice(1)).toEqual([
+      `nix-env [-p] [${profile}] [--switch-generation] [1]`, 'switch-to-configuration [switch]', 'activated gen-1',
+      'systemctl [try-restart] [blog-web-1.service]', 'systemctl [try-restart] [blog-web-2.service]',
     ]);
   });
 

@@ -1,0 +1,62 @@
+// Which web instances are out of the ingress during a rollout. An instance is drained before it
+// stops or restarts and put back once healthy, but never when that would leave one of its
+// routes with no serving instance: then it restarts in place and the ingress's retries
+// (lb_try_duration) hold requests until it answers again. With several nodes switching at once,
+// a second instance of the same app waits until the first is back instead of emptying the route.
+import type { DrainRoute, Upstream } from '../fleet/driver.js';
+
+const keyOf = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
+
+export class DrainSet {
+  private readonly drained = new Map<string, Upstream>();
+  private waiters: (() => void)[] = [];
+
+  /**
+   * @param routesOf every domain's upstreams, as sets that are sure to be served whichever
+   *   revision an ingress runs right now (the rollout passes the ones in both)
+   * @param apply makes the ingress keep exactly `drained` out
+   */
+  constructor(
+    private readonly routesOf: () => DrainRoute[],
+    private readonly apply: (drained: Upstream[]) => Promise<void>,
+  ) {}
+
+  /** Current drained set, for the ingress nodes that (re)load their config. */
+  list(): Upstream[] {
+    return [...this.drained.values()];
+  }
+
+  /**
+   * Takes `u` out of the ingress unless that would leave one of its routes without a serving
+   * instance; waits while another drained instance is what stands in the way. Returns whether
+   * `u` was drained (and so must be released).
+   */
+  async take(u: Upstream): Promise<boolean> {
+    for (;;) {
+      const routes = this.routesOf().filter((r) => r.upstreams.some((x) => keyOf(x) === keyOf(u)));
+      if (routes.length === 0) return false;
+      const alone = routes.filter((r) => !r.upstreams.some((x) => keyOf(x) !== keyOf(u) && !this.drained.has(keyOf(x))));
+      if (alone.length === 0) {
+        this.drained.set(keyOf(u), u);
+        await this.apply(this.list());
+        return true;
+      }
+      // The only serving instance of a route: wait for a drained one to come back, if any will.
+      const othersOut = alone.some((r) => r.upstreams.some((x) => keyOf(x) !== keyOf(u) && this.drained.has(keyOf(x))));
+      if (!othersOut) return false;
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Puts `u` back into the ingress and wakes whoever waits for it. */
+  async release(u: Upstream): Promise<void> {
+    if (!this.drained.delete(keyOf(u))) return;
+    try {
+      await this.apply(this.list());
+    } finally {
+      const waiters = this.waiters;
+      this.waiters = [];
+      for (const w of waiters) w();
+    }
+  }
+}

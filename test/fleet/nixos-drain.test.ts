@@ -1,0 +1,234 @@
+// Draining through Caddy's admin API for the nixos driver. drainConfig is checked on the JSON the
+// REAL `caddy adapt` makes of the REAL templates/Caddyfile.hbs; setCaddyUpstreams end to end against
+// a REAL Caddy 2.6 (`caddy run`) proxying to two REAL http servers, reached with REAL curl through a
+// REAL OpenSSH server on 127.0.0.1 (the "ingress node" is this machine), as driver-nixos.test.ts does.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import { join } from 'node:path';
+import { exec, type Exec } from '../../reconciler/exec.js';
+import { NodeUnreachableError, SkyrecError } from '../../reconciler/errors.js';
+import { loadTemplate } from '../../generators/templates.js';
+import { drainConfig, setCaddyUpstreams, type CaddyRoutes } from '../../fleet/nixos-drain.js';
+import { caddyAdapt, makeTempDir } from '../helpers/tools.js';
+import { makeNode } from './builders.js';
+
+const SHOP = ['10.0.0.11:20001', '10.0.0.12:20001', '10.0.0.13:20002'];
+const BLOG = ['10.0.0.12:20001'];
+const health = { path: '/health', interval: '5s', timeout: '2s', status: 200 };
+const ROUTES: CaddyRoutes = { 'shop.example.com': SHOP, 'blog.example.com': BLOG, 'status.example.com': [] };
+
+// The dials of a domain's reverse_proxy, by the fixed path the Caddyfile adapter produces today
+// (the implementation walks generically; this pins the shape it was written against).
+function dials(config: any, domain: string): string[] {
+  const route = config.apps.http.servers.srv0.routes.find((r: any) => r.match[0].host.includes(domain));
+  const proxy = route.handle[0].routes[0].handle.find((h: any) => h.handler === 'reverse_proxy');
+  return proxy.upstreams.map((u: any) => u.dial);
+}
+// The config with every reverse_proxy's upstreams removed: what must not change.
+function withoutUpstreams(config: unknown): string {
+  return JSON.stringify(config, (k, v) => (k === 'upstreams' ? undefined : v));
+}
+
+describe('drainConfig on the JSON of the real `caddy adapt` of the rendered templates/Caddyfile.hbs (pure)', () => {
+  let adapted: any;
+  beforeAll(async () => {
+    const caddyfile = loadTemplate('Caddyfile.hbs')({
+      node: 'ingress1',
+      email: 'ops@example.com',
+      sites: [
+        { app: 'shop', domain: 'shop.example.com', upstreams: SHOP, health },
+        { app: 'blog', domain: 'blog.example.com', upstreams: BLOG, health: { ...health, path: '/' } },
+        { app: 'status', domain: 'status.example.com', upstreams: [], health },
+      ],
+    });
+    adapted = await caddyAdapt(caddyfile);
+    expect(dials(adapted, 'shop.example.com')).toEqual(SHOP);
+    expect(dials(adapted, 'blog.example.com')).toEqual(BLOG);
+  });
+
+  it('draining a dial removes it only from the routes that have it, keeping the order', () => {
+    const out = drainConfig(adapted, ROUTES, ['10.0.0.11:20001']);
+    expect(dials(out, 'shop.example.com')).toEqual(['10.0.0.12:20001', '10.0.0.13:20002']);
+    expect(dials(out, 'blog.example.com')).toEqual(BLOG);
+  });
+
+  it('undraining (drained = []) restores every full list in the rendered order, equal to what Caddy adapted', () => {
+    const drained = drainConfig(adapted, ROUTES, ['10.0.0.11:20001', '10.0.0.13:20002']);
+    expect(dials(drained, 'shop.example.com')).toEqual(['10.0.0.12:20001']);
+    const back = drainConfig(drained, ROUTES, []);
+    expect(dials(back, 'shop.example.com')).toEqual(SHOP);
+    expect(JSON.stringify(back)).toBe(JSON.stringify(adapted));
+  });
+
+  it('a drain that would empty a handler keeps that handler full, and still drains the others', () => {
+    const out = drainConfig(adapted, ROUTES, ['10.0.0.12:20001']);
+    expect(dials(out, 'blog.example.com')).toEqual(BLOG);
+    expect(dials(out, 'shop.example.com')).toEqual(['10.0.0.11:20001', '10.0.0.13:20002']);
+    expect(dials(drainConfig(adapted, ROUTES, SHOP), 'shop.example.com')).toEqual(SHOP);
+  });
+
+  it('leaves everything but the upstreams byte-identical, does not touch domains missing from routes, and does not mutate its input', () => {
+    const before = JSON.stringify(adapted);
+    const out = drainConfig(adapted, { 'shop.example.com': SHOP }, ['10.0.0.12:20001']);
+    expect(JSON.stringify(adapted)).toBe(before);
+    expect(withoutUpstreams(out)).toBe(withoutUpstreams(adapted));
+    expect(JSON.stringify((out as any).apps.tls)).toBe(JSON.stringify(adapted.apps.tls));
+    expect(dials(out, 'blog.example.com')).toEqual(BLOG);
+    expect(dials(out, 'shop.example.com')).toEqual(['10.0.0.11:20001', '10.0.0.13:20002']);
+  });
+});
+
+// ---- a real sshd, a real Caddy and two real upstream servers on 127.0.0.1 ----
+
+const SSHD = '/usr/sbin/sshd';
+const tmp = makeTempDir('skyrec-nixos-drain-');
+const children: { name: string; proc: ChildProcess; stderr: string }[] = [];
+const upstreams: http.Server[] = [];
+let sshPort = 0;
+let adminPort = 0;
+let sitePort = 0;
+let sshOptions: string[] = [];
+let dialA = '';
+let dialB = '';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+function start(name: string, argv: string[], env?: NodeJS.ProcessEnv): (typeof children)[number] {
+  const child = { name, proc: spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env }), stderr: '' };
+  child.proc.stderr!.on('data', (c) => (child.stderr += String(c)));
+  children.push(child);
+  return child;
+}
+
+async function waitForPort(p: number, child: (typeof children)[number], ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => net.connect(p, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
+    if (ok) return;
+    if (child.proc.exitCode !== null || Date.now() > until) throw new Error(`${child.name} did not listen on ${p}: ${child.stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** One request to the Caddy site, with the domain in Host (Node 20's fetch would drop it): the upstream's port it reached. */
+function viaCaddy(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: sitePort, path: '/', headers: { Host: `shop.test:${sitePort}` }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += String(c)));
+      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}: ${body}`))));
+    });
+    req.on('error', reject);
+  });
+}
+async function reached(n = 20): Promise<string[]> {
+  const seen: string[] = [];
+  for (let i = 0; i < n; i++) seen.push(await viaCaddy());
+  return seen;
+}
+
+beforeAll(async () => {
+  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: apt-get install -y openssh-server`);
+  const d = tmp.dir;
+  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'host_key')]);
+  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'client_key')]);
+  writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'client_key.pub')));
+  sshPort = await freePort();
+  writeFileSync(join(d, 'sshd_config'), [
+    `Port ${sshPort}`, 'ListenAddress 127.0.0.1', `HostKey ${join(d, 'host_key')}`, `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
+    `PidFile ${join(d, 'sshd.pid')}`, 'StrictModes no', 'UsePAM no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', '',
+  ].join('\n'));
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory, normally made by its service unit
+  const sshd = start('sshd', [SSHD, '-D', '-e', '-f', join(d, 'sshd_config')]);
+  await waitForPort(sshPort, sshd);
+  sshOptions = ['-F', '/dev/null', '-i', join(d, 'client_key'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
+
+  // Two app instances that answer with their own port.
+  for (let i = 0; i < 2; i++) {
+    const server = http.createServer((_, res) => res.end(String((server.address() as net.AddressInfo).port)));
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    upstreams.push(server);
+  }
+  [dialA, dialB] = upstreams.map((s) => `127.0.0.1:${(s.address() as net.AddressInfo).port}`);
+
+  adminPort = await freePort();
+  sitePort = await freePort();
+  const caddyfile = join(d, 'Caddyfile');
+  writeFileSync(caddyfile, `{\n\tadmin 127.0.0.1:${adminPort}\n\tauto_https off\n}\n\nhttp://shop.test:${sitePort} {\n\treverse_proxy ${dialA} ${dialB} {\n\t\tlb_policy round_robin\n\t}\n}\n`);
+  // Caddy keeps its data and autosaved config under HOME/XDG dirs: keep them in the temp dir.
+  const env = { ...process.env, HOME: d, XDG_DATA_HOME: join(d, 'data'), XDG_CONFIG_HOME: join(d, 'config') };
+  const caddy = start('caddy', ['caddy', 'run', '--config', caddyfile, '--adapter', 'caddyfile'], env);
+  await waitForPort(adminPort, caddy);
+  await waitForPort(sitePort, caddy);
+}, 30_000);
+
+afterAll(async () => {
+  for (const c of children.reverse()) {
+    if (c.proc.exitCode !== null || c.proc.signalCode !== null) continue;
+    const exited = new Promise((r) => c.proc.once('exit', r));
+    c.proc.kill('SIGTERM');
+    await exited;
+  }
+  await Promise.all(upstreams.map((s) => new Promise((r) => s.close(r))));
+  tmp.cleanup();
+});
+
+const ingress = () => makeNode('ingress1', { host: 'root@127.0.0.1', address: '127.0.0.1', ingress: true });
+const drain = (drained: string[], over: { port?: number; admin?: string; exec?: Exec } = {}) =>
+  setCaddyUpstreams({
+    node: ingress(), routes: { 'shop.test': [dialA, dialB] }, drained, exec: over.exec ?? exec,
+    ssh: { options: sshOptions, port: over.port ?? sshPort }, admin: over.admin ?? `127.0.0.1:${adminPort}`, timeoutMs: 15_000,
+  });
+const portOf = (dial: string) => dial.split(':')[1];
+
+describe('setCaddyUpstreams against a real Caddy 2.6, through a real sshd and real curl on 127.0.0.1', { timeout: 30_000 }, () => {
+  it('real HTTP through Caddy: both upstreams answer, then after draining A all 20 requests reach B, and after undraining both again', async () => {
+    expect(new Set(await reached())).toEqual(new Set([portOf(dialA), portOf(dialB)]));
+
+    await drain([dialA]);
+    expect(await reached()).toEqual(Array(20).fill(portOf(dialB)));
+
+    await drain([]);
+    const seen = await reached();
+    expect(new Set(seen)).toEqual(new Set([portOf(dialA), portOf(dialB)]));
+  });
+
+  it('real Caddy: draining again with nothing to change succeeds (no load needed), and draining both keeps both', async () => {
+    await drain([]);
+    await drain([dialA, dialB]);
+    expect(new Set(await reached())).toEqual(new Set([portOf(dialA), portOf(dialB)]));
+  });
+
+  it('a load that did not take effect (the POST swallowed by a wrapping exec) is caught by reading the real config back', async () => {
+    const swallowPost: Exec = async (argv, o) => (argv.some((w) => w.includes('/load')) ? { stdout: '', stderr: '', exitCode: 0 } : exec(argv, o));
+    const err = await drain([dialB], { exec: swallowPost }).catch((e) => e);
+    expect(err).toBeInstanceOf(SkyrecError);
+    expect(err.message).toMatch(/node ingress1: .*shop\.test has \[.*\], wanted \[/);
+    expect(new Set(await reached())).toEqual(new Set([portOf(dialA), portOf(dialB)]));
+  });
+
+  it('real curl against an admin port with nothing listening: a SkyrecError naming the node, curl\'s error and the admin hint', async () => {
+    const err = await drain([dialA], { admin: `127.0.0.1:${await freePort()}` }).catch((e) => e);
+    expect(err).toBeInstanceOf(SkyrecError);
+    expect(err).not.toBeInstanceOf(NodeUnreachableError);
+    expect(err.message).toMatch(/node ingress1: GET \/config\/ .*failed: curl: \(7\)/);
+    expect(err.hint).toMatch(/admin endpoint must be enabled/);
+  });
+
+  it('real ssh to a port with nothing listening: NodeUnreachableError naming the node and host', async () => {
+    const err = await drain([dialA], { port: await freePort() }).catch((e) => e);
+    expect(err).toBeInstanceOf(NodeUnreachableError);
+    expect(err.message).toMatch(/node ingress1 is unreachable over ssh \(root@127\.0\.0\.1\)/);
+  });
+});
