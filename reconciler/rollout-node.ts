@@ -101,12 +101,14 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
   progress.update(name, 'checking', `generation ${generation}`);
   const check = store.startStep({ rolloutId: ctx.rolloutId, node: name, kind: 'health', generation });
   // First the node's own instances and units; then, with its instances back in the ingress,
-  // its domains through every ingress node.
+  // its domains through every ingress node that serves (one never applied yet has nothing to
+  // ask: a first rollout switches data nodes before the ingress).
   const started = performance.now();
   let health = await waitHealthy(driver, target, [], timeout);
   if (health.healthy) {
     await undrain();
-    health = await waitHealthy(driver, target, input.ingress, timeout - (performance.now() - started));
+    const serving = input.ingress.filter((n) => n.name === name || ctx.applied.read(n.name) !== null);
+    health = await waitHealthy(driver, target, serving, timeout - (performance.now() - started));
   }
   health.ms = Math.round(performance.now() - started);
   if (!health.healthy) {

@@ -62,6 +62,8 @@ beforeAll(async () => {
   secrets = join(tmp.dir, 'secrets');
   mkdirSync(join(secrets, 'shop'), { recursive: true });
   writeFileSync(join(secrets, 'shop', 'SESSION_SECRET'), 'local-test-secret-value\n');
+  writeFileSync(join(secrets, 'shop', 'DATABASE_PASSWORD'), 'local-test-db-password\n');
+  writeFileSync(join(secrets, 'shop', 'REDIS_PASSWORD'), 'local-test-redis-password\n');
   port = await freePort();
   const dir = join(tmp.dir, 'repo');
   cpSync(EXAMPLE, dir, { recursive: true });
