@@ -1,0 +1,168 @@
+// The commonest app shape under a rolling apply: shop (the Node.js app of apps.example/src/shop),
+// web × 3 with PostgreSQL and Redis, on a two-node fleet whose first node is the ingress; either
+// spread over both nodes or forced onto one. Everything is real: a git config repo, skyrec's
+// binary as a child process with the local driver, Nix profiles, Caddy, PostgreSQL, Redis, the
+// app's processes and a steady stream of HTTP requests through the ingress while it applies.
+// Used by test/reconciler/rolling.test.ts and by `npm run bench`.
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { packageRoot } from '../../reconciler/paths.js';
+import { TestRepo } from '../helpers/git-repo.js';
+
+export const SHOP_HOST = 'shop.rolling.example';
+
+export interface Scenario {
+  dir: string;
+  repo: TestRepo;
+  state: string;
+  secrets: string;
+  port: number;
+  /** The skyrec executable (bin/skyrec.js of this checkout unless given). */
+  bin: string;
+}
+
+function fleetYaml(): string {
+  return `settings:
+  rollout: { canary: 1, maxParallel: 2, healthTimeout: 20s, autoRollback: true }
+nodes:
+  - { name: web-1, host: root@10.9.0.1, address: 10.9.0.1, labels: { role: web, zone: a }, ingress: true }
+  - { name: web-2, host: root@10.9.0.2, address: 10.9.0.2, labels: { role: web, zone: b } }
+`;
+}
+
+/** shop's spec; `onOneNode` pins its instances (and so its data) to web-1. */
+export function shopYaml(opts: { onOneNode: boolean; currency: string; command?: string }): string {
+  return `name: shop
+package: { build: { stack: nodejs, path: src/shop } }
+processes:
+  web:
+    command: ${JSON.stringify(opts.command ?? 'node server.js')}
+    instances: 3
+    healthcheck: { path: /healthz, interval: 1s, timeout: 2s }
+release: node migrate.js
+env: { SHOP_CURRENCY: ${JSON.stringify(opts.currency)} }
+domains: [${SHOP_HOST}]
+addons: { postgres: {}, redis: {} }
+placement: { labels: { ${opts.onOneNode ? 'zone: a' : 'role: web'} } }
+`;
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export async function createScenario(opts: { onOneNode: boolean; bin?: string }): Promise<Scenario & { initial: string }> {
+  const dir = mkdtempSync(join(tmpdir(), 'skyrec-rolling-'));
+  const secrets = join(dir, 'secrets');
+  mkdirSync(join(secrets, 'shop'), { recursive: true });
+  writeFileSync(join(secrets, 'shop', 'DATABASE_PASSWORD'), 'rolling-db-password\n');
+  writeFileSync(join(secrets, 'shop', 'REDIS_PASSWORD'), 'rolling-redis-password\n');
+  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleetYaml(), 'apps/shop.yaml': shopYaml({ onOneNode: opts.onOneNode, currency: 'EUR' }) });
+  cpSync(join(packageRoot(), 'apps.example', 'src', 'shop'), join(repo.dir, 'src', 'shop'), { recursive: true });
+  const initial = await repo.commit('shop');
+  const bin = opts.bin ?? join(packageRoot(), 'bin', 'skyrec.js');
+  return { dir, repo, state: join(dir, 'state'), secrets, port: await freePort(), bin, initial };
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+  ms: number;
+}
+
+/** Runs the skyrec binary with the scenario's state, secrets and ingress port. */
+export function runSkyrec(s: Scenario, args: string[]): Promise<RunResult> {
+  const argv = [s.bin, ...args, '--driver', 'local', '--state', s.state, ...(args[0] === 'apply' ? ['--secrets-dir', s.secrets, '--http-port', String(s.port), '--repo', s.repo.dir, '--yes'] : [])];
+  const started = performance.now();
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, argv, { env: { ...process.env, SKYREC_CACHE_DIR: join(s.dir, 'cache') }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - started }));
+  });
+}
+
+export function getShop(s: Scenario, path = '/'): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: '127.0.0.1', port: s.port, path, headers: { host: SHOP_HOST }, agent: false, timeout: 10_000 }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
+  });
+}
+
+export interface LoadResult {
+  sent: number;
+  failed: number;
+  /** The first few failures, as text. */
+  failures: string[];
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/**
+ * Sends requests to shop through the ingress, `concurrency` at a time, while `during` runs, and
+ * for 300 ms after; every tenth request is /visits (a row in PostgreSQL, a key in Redis).
+ * Bounded: at most 50,000 requests.
+ */
+export async function underLoad<T>(s: Scenario, during: () => Promise<T>, concurrency = 4): Promise<{ result: T; load: LoadResult }> {
+  let stop = false;
+  let sent = 0;
+  const failures: string[] = [];
+  const latencies: number[] = [];
+  const client = async () => {
+    while (!stop && sent < 50_000) {
+      const path = sent++ % 10 === 9 ? '/visits' : '/';
+      const t = performance.now();
+      try {
+        const res = await getShop(s, path);
+        if (res.status !== 200) failures.push(`${path}: HTTP ${res.status} ${res.body.slice(0, 120)}`);
+      } catch (e) {
+        failures.push(`${path}: ${(e as Error).message}`);
+      }
+      latencies.push(performance.now() - t);
+    }
+  };
+  const clients = Array.from({ length: concurrency }, client);
+  const result = await during();
+  await new Promise((r) => setTimeout(r, 300));
+  stop = true;
+  await Promise.all(clients);
+  latencies.sort((a, b) => a - b);
+  const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? 0;
+  return { result, load: { sent, failed: failures.length, failures: failures.slice(0, 5), p50: at(0.5), p99: at(0.99), max: at(1) } };
+}
+
+/** How long each node's switch took in the last rollout, from `skyrec history --json`. */
+export async function nodeSeconds(s: Scenario): Promise<Record<string, number>> {
+  const r = await runSkyrec(s, ['history', '--json', '--limit', '1']);
+  const [rollout] = JSON.parse(r.stdout).rollouts as { steps: { node: string; startedAt: string; finishedAt: string | null }[] }[];
+  const out: Record<string, number> = {};
+  for (const step of rollout?.steps ?? []) {
+    if (!step.finishedAt) continue;
+    const ms = Date.parse(step.finishedAt) - Date.parse(step.startedAt);
+    out[step.node] = (out[step.node] ?? 0) + ms / 1000;
+  }
+  return out;
+}
+
+export async function destroyScenario(s: Scenario): Promise<void> {
+  await runSkyrec(s, ['down']);
+  if (!process.env.SKYREC_KEEP_TMP) rmSync(s.dir, { recursive: true, force: true });
+}
