@@ -92,7 +92,7 @@ function packageView(app: App) {
   return {
     nixpkgs: p.nixpkgs ? p.nixpkgs.split('.') : null,
     flake,
-    nodejs: build?.stack === 'nodejs' ? { npmDepsHash: build.npmDepsHash ?? null } : null,
+    nodejs: build?.stack === 'nodejs' ? { npmDepsHash: build.npmDepsHash ?? null, lockless: !!build.path && !build.npmDepsHash, lockPath: `/${build.path}/package-lock.json`, name: `${app.name}-source-only` } : null,
     static: build?.stack === 'static' ? { name: `${app.name}-static` } : null,
   };
 }

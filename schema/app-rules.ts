@@ -122,11 +122,27 @@ async function checkBuild(yaml: YamlFile, spec: AppSpec, source: ConfigSource): 
       build.npmDepsHash === undefined &&
       (await source.stat(`${dir}/package-lock.json`)) !== 'file'
     ) {
-      report(
-        ['path'],
-        `stack nodejs needs ${dir}/package-lock.json to fetch dependencies (or set package.build.npmDepsHash)`,
-      );
+      // Without a lock file only an app with nothing to fetch can be built: it is copied as it is.
+      const deps = dependencyCount(await source.readFile(`${dir}/package.json`));
+      if (deps === null) report(['path'], `stack nodejs needs ${dir}/package.json`);
+      else if (deps > 0) {
+        report(
+          ['path'],
+          `stack nodejs needs ${dir}/package-lock.json to fetch dependencies (or set package.build.npmDepsHash); run npm install in ${dir} and commit the lock file`,
+        );
+      }
     }
   }
   return problems;
+}
+
+/** The dependencies a package.json declares (runtime, dev and optional), or null when it is missing or not JSON. */
+function dependencyCount(text: string | null): number | null {
+  if (text === null) return null;
+  try {
+    const pkg = JSON.parse(text) as Record<string, unknown>;
+    return ['dependencies', 'devDependencies', 'optionalDependencies'].reduce((n, k) => n + Object.keys((pkg[k] as object | undefined) ?? {}).length, 0);
+  } catch {
+    return null;
+  }
 }

@@ -48,6 +48,11 @@ function focusedConfig(): Config {
         domains: ['parked.example.org'],
         labels: { role: 'app' },
       }),
+      makeApp('tinyjs', {
+        package: { build: { stack: 'nodejs', path: 'src/tinyjs' } },
+        processes: [makeProcess('worker', 1, { command: 'node worker.js' })],
+        labels: { role: 'app' },
+      }),
       makeApp('shop', {
         package: { nixpkgs: 'hello' },
         processes: [{ ...web(3), command: 'exec hello --port "$PORT"' }],
@@ -107,6 +112,9 @@ describe('render (focused cases)', () => {
     const { dir, cleanup } = makeTempDir();
     try {
       const files = writeNodes(dir, nodes);
+      // tinyjs has no package-lock.json and no dependencies: its package is its source, copied.
+      mkdirSync(join(dir, 'src', 'tinyjs'), { recursive: true });
+      writeFileSync(join(dir, 'src', 'tinyjs', 'package.json'), '{ "name": "tinyjs" }');
       await nixParse(files.filter((f) => f.endsWith('.nix')));
       const caddyfiles = nodes.filter((n) => n.files.Caddyfile);
       expect(caddyfiles.map((n) => n.node)).toEqual(['edge']);
@@ -117,6 +125,7 @@ describe('render (focused cases)', () => {
         const module = await evalModule(f, dir);
         expect(Object.keys(module.users.users)).toHaveLength(1);
         if (!f.endsWith('/shop.nix')) expect(module.services).toBeUndefined();
+        if (f.endsWith('/tinyjs.nix')) expect(module.systemd.services['tinyjs-worker-1'].serviceConfig.WorkingDirectory).toMatch(/-tinyjs-source-only$/);
       }
     } finally {
       cleanup();

@@ -262,18 +262,25 @@ describe('rules across fields and files', () => {
     ]);
   });
 
-  test('nodejs from a path needs package-lock.json unless npmDepsHash is given', async () => {
+  test('nodejs from a path needs package-lock.json unless npmDepsHash is given or package.json declares no dependencies', async () => {
     const hash = `sha256-${'A'.repeat(43)}=`;
     const web = 'processes:\n  web: { command: npm start }\n';
+    const app = (name: string, dir: string) => `name: ${name}\npackage:\n  build: { stack: nodejs, path: ${dir} }\n${web}`;
     expect(
       await problemsWith({
         'apps/site.yaml': site('{ stack: nodejs, path: src/site }', web),
+        'src/site/package.json': JSON.stringify({ name: 'site', dependencies: { express: '^4.19.0' } }),
         'apps/docs.yaml': `name: docs\npackage:\n  build: { stack: nodejs, path: src/site, npmDepsHash: "${hash}" }\n${web}`,
-        'apps/shop.yaml': `name: shop\npackage:\n  build: { stack: nodejs, path: src/shop }\n${web}`,
+        'apps/shop.yaml': app('shop', 'src/shop'),
         'src/shop/package-lock.json': '{}',
+        'apps/tiny.yaml': app('tiny', 'src/tiny'),
+        'src/tiny/package.json': JSON.stringify({ name: 'tiny', scripts: { start: 'node server.js' } }),
+        'apps/bare.yaml': app('bare', 'src/bare'),
+        'src/bare/server.js': '',
       }),
     ).toEqual([
-      'apps/site.yaml:3:33: stack nodejs needs src/site/package-lock.json to fetch dependencies (or set package.build.npmDepsHash)',
+      'apps/bare.yaml:3:33: stack nodejs needs src/bare/package.json',
+      'apps/site.yaml:3:33: stack nodejs needs src/site/package-lock.json to fetch dependencies (or set package.build.npmDepsHash); run npm install in src/site and commit the lock file',
     ]);
   });
 

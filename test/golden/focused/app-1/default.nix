@@ -6,6 +6,7 @@
     ./apps/files.nix
     ./apps/flaky.nix
     ./apps/shop.nix
+    ./apps/tinyjs.nix
   ];
 
   # What skyrec intended for this node, read back by `skyrec plan` and drift detection.

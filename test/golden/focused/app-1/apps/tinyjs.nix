@@ -1,0 +1,64 @@
+# Rendered by skyrec for app tinyjs on node app-1, from apps/tinyjs.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/tinyjs"; name = "tinyjs-source"; };
+  # No package-lock.json: validation checked that package.json declares no dependencies, so
+  # there is nothing to fetch and the source is the package.
+  package = if !(builtins.pathExists (skyrecRepo + "/src/tinyjs/package-lock.json")) then pkgs.runCommand "tinyjs-source-only" { } ''
+    cp -r ${src} $out
+  '' else pkgs.buildNpmPackage {
+    pname = "tinyjs";
+    version = "0.0.0";
+    inherit src;
+    # Dependencies are fetched with the integrity hashes recorded in package-lock.json.
+    npmDeps = pkgs.importNpmLock { npmRoot = src; };
+    npmConfigHook = pkgs.importNpmLock.npmConfigHook;
+    dontNpmBuild = true;
+    # The app runs from its own root directory, node_modules included.
+    installPhase = ''
+      runHook preInstall
+      cp -r . $out
+      runHook postInstall
+    '';
+  };
+  runtime = [ package pkgs.nodejs ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "tinyjs";
+    Group = "tinyjs";
+    WorkingDirectory = "${package}";
+    StateDirectory = "tinyjs";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.tinyjs = { isSystemUser = true; group = "tinyjs"; };
+  users.groups.tinyjs = { };
+
+  systemd.services.tinyjs-worker-1 = mkInstance {
+    description = "tinyjs worker instance 1 (skyrec)";
+    lines = [ "export PORT=21859" "node worker.js" ];
+  };
+}
