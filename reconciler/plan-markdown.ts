@@ -115,7 +115,7 @@ function sectionNode(n: NodePlan): MarkdownGroup {
     ['Processes', n.units.map(describeUnit)],
     ['Routes', n.routes.map(describeRoute)],
     ['Addons', n.addons.map((a) => a.action === 'create'
-      ? `- **create** ${describeAddon(a)} for ${code(a.app)}\n`
+      ? `- **create** ${describeAddon(a)} for ${code(a.app)} (this node holds its data)\n`
       : `- **remove** ${describeAddon(a)} for ${code(a.app)} (no longer managed; **its data stays**, see the warning)\n`)],
     ['Warnings', n.warnings.map((w) => `- ⚠️ ${escapeText(w)}\n`)],
     ['Files', n.files.filter((f) => !f.diff).map((f) => `- ${code(f.path)} (${describeFileAction(f)})\n`)],

@@ -98,7 +98,7 @@ function formatNode(node: NodePlan, paint: Paint): string[] {
     else out.push(change(`route ${r.domain}${formatUpstreamChange(r)}${formatReasons(r.reasons)}`));
   }
   for (const a of node.addons) {
-    out.push(a.action === 'create' ? add(`${describeAddon(a)} for ${a.app} (created)`) : remove(describeAddonRemoval(a)));
+    out.push(a.action === 'create' ? add(`${describeAddon(a)} for ${a.app} (created: this node holds its data)`) : remove(describeAddonRemoval(a)));
   }
   out.push(...node.warnings.map(warn));
   for (const f of node.files) out.push(...formatFile(f, { add, change, remove }, paint));

@@ -1,5 +1,6 @@
 // `npm run bench`: wall time and peak RSS of skyrec's commands on a synthetic repo of 2,000
-// apps on 200 nodes, next to a parse-only baseline measured in the same run.
+// apps on 200 nodes, next to a parse-only baseline measured in the same run; the rollout
+// engine's overhead; and a rolling apply of an app with a database under load (bench-rolling.ts).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { runRollout } from '../../reconciler/rollout.js';
 import { StateStore } from '../../reconciler/state-store.js';
 import { openApplied } from '../../reconciler/applied.js';
 import type { Logger } from '../../reconciler/log.js';
+import { benchRolling } from './bench-rolling.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = packageRoot();
@@ -179,3 +181,4 @@ async function benchRollout(): Promise<void> {
 await benchRender();
 await benchPlan();
 await benchRollout();
+await benchRolling();

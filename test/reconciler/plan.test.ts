@@ -90,16 +90,18 @@ describe('skyrec plan between commits', () => {
     await expectGolden('02-scale-down', p);
   });
 
-  it('adding an app with addons creates its database and starts it on one node', async () => {
+  it('adding an app with addons creates its database and Redis on its data node, and starts it', async () => {
     const { plan: p } = await plan('scaleDown', 'addApp');
     expect(p.summary.appsAdded).toEqual(['shop']);
-    const home = p.nodes.find((n) => n.addons.length > 0)!;
-    expect(home.addons).toEqual([
-      { app: 'shop', addon: 'postgres', action: 'create' },
-      { app: 'shop', addon: 'redis', action: 'create' },
+    const home = p.nodes.filter((n) => n.addons.length > 0);
+    expect(home.map((n) => n.addons)).toEqual([
+      [
+        { app: 'shop', addon: 'postgres', action: 'create' },
+        { app: 'shop', addon: 'redis', action: 'create' },
+      ],
     ]);
-    expect(units(home)).toContain('start shop-web-1 (new app)');
-    expect(home.apps.added).toContain('shop');
+    expect(home[0].apps.added).toContain('shop');
+    expect(p.nodes.flatMap(units)).toContain('start shop-web-1 (new app)');
     expect(byNode(p).get('edge')!.routes.map((r) => `${r.action} ${r.domain}`)).toEqual(['add shop.example.com']);
     await expectGolden('03-add-app', p);
   });
@@ -244,6 +246,39 @@ describe('skyrec plan: a change to app code alone', () => {
       r.write({ 'src/site/node_modules/x.js': 'ignored\n' });
       const { plan: same } = await planRevisions({ dir: t.dir, base: b, diff: false });
       expect(same.nodes).toEqual([]);
+    } finally {
+      t.cleanup();
+    }
+  });
+});
+
+describe('skyrec plan: an app with a database', () => {
+  it('spreads it, shows its data node, keeps the data there under other changes, and warns when it would move', async () => {
+    const t = makeTempDir();
+    try {
+      const app = (extra: string) =>
+        'name: shop\npackage: { nixpkgs: python3 }\nprocesses:\n  web: { command: "python3 -m http.server $PORT", instances: 3 }\n' +
+        `domains: [shop.example.com]\naddons: { postgres: {${extra}} }\nplacement: { labels: { role: web } }\n`;
+      const r = await TestRepo.create(t.dir, { 'fleet.yaml': FLEET, 'apps/blog.yaml': blog() });
+      const root = await r.commit('blog');
+      const a = await r.commit('shop', { 'apps/shop.yaml': app('') });
+      const b = await r.commit('blog: 3 instances', { 'apps/blog.yaml': blog({ instances: 3 }) });
+      const c2 = await r.commit('shop: data on the worker', { 'apps/shop.yaml': app(' placement: { labels: { role: worker } } ') });
+      const { plan: added } = await planRevisions({ dir: t.dir, base: root, head: a, diff: false });
+      const home = added.nodes.filter((n) => n.addons.length > 0);
+      expect(home.map((n) => n.addons)).toEqual([[{ app: 'shop', addon: 'postgres', action: 'create' }]]);
+      expect(added.nodes.filter((n) => n.units.some((u) => u.unit.startsWith('shop-web-'))).length).toBe(3);
+      expect(formatPlanText(added, { color: false })).toContain(`+ PostgreSQL database for shop (created: this node holds its data)`);
+
+      const { plan: unrelated } = await planRevisions({ dir: t.dir, base: a, head: b, diff: false });
+      expect(unrelated.nodes.flatMap((n) => n.addons)).toEqual([]);
+      expect(unrelated.nodes.flatMap((n) => n.warnings)).toEqual([]);
+
+      const { plan: moved } = await planRevisions({ dir: t.dir, base: b, head: c2, diff: false });
+      const from = home[0].node;
+      expect(byNode(moved).get('worker-1')!.addons).toEqual([{ app: 'shop', addon: 'postgres', action: 'create' }]);
+      expect(byNode(moved).get('worker-1')!.warnings).toEqual([`shop's PostgreSQL database moves to worker-1, where it is created empty: the data on ${from} is not copied`]);
+      expect(byNode(moved).get(from)!.warnings).toEqual([`shop's PostgreSQL database on ${from} is no longer managed (its data node is now worker-1): it is not dropped, and its data stays on the node until you remove it by hand`]);
     } finally {
       t.cleanup();
     }

@@ -5,6 +5,7 @@
   imports = [
     ./apps/api.nix
     ./apps/docs.nix
+    ./apps/shop.nix
   ];
 
   # What skyrec intended for this node, read back by `skyrec plan` and drift detection.

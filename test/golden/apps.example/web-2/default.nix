@@ -15,5 +15,5 @@
   system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
 
   # Only the ingress nodes may reach this node's web instances.
-  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 25048 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 23140 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22758 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22476 -j nixos-fw-accept" ];
+  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 25048 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 23140 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22758 -j nixos-fw-accept" ];
 }

@@ -30,8 +30,8 @@ let
     MemoryMax = "64M";
   };
 
-  mkInstance = { description, lines }: {
-    inherit description;
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" ];
     requires = [ ];
@@ -47,5 +47,7 @@ in
   systemd.services.docs-web-1 = mkInstance {
     description = "docs web instance 1 (skyrec)";
     lines = [ "export PORT=25251" "exec caddy file-server --root . --listen \":\$PORT\"" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
   };
 }

@@ -5,7 +5,11 @@
 let
   src = builtins.path { path = skyrecRepo + "/src/api"; name = "api-source"; };
   # Source digest 8b12a33bf8b054d48da0e6dd62e55744a0a257c9b5772f272f6d6298d9b91bb0: a change to the app's code alone changes this module.
-  package = pkgs.buildNpmPackage {
+  # No package-lock.json: validation checked that package.json declares no dependencies, so
+  # there is nothing to fetch and the source is the package.
+  package = if !(builtins.pathExists (skyrecRepo + "/src/api/package-lock.json")) then pkgs.runCommand "api-source-only" { } ''
+    cp -r ${src} $out
+  '' else pkgs.buildNpmPackage {
     pname = "api";
     version = "0.0.0";
     inherit src;
@@ -45,8 +49,8 @@ let
     CPUQuota = "25%";
   };
 
-  mkInstance = { description, lines }: {
-    inherit description;
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" ];
     requires = [ ];
@@ -62,5 +66,7 @@ in
   systemd.services.api-web-1 = mkInstance {
     description = "api web instance 1 (skyrec)";
     lines = [ "export PORT=25048" "node server.js" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
   };
 }

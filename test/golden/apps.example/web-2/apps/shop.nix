@@ -4,8 +4,12 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/shop"; name = "shop-source"; };
-  # Source digest 59891a7a6e3f7142eb47029fb5f13b5b92d8f204a888218ce591caa2548098c3: a change to the app's code alone changes this module.
-  package = pkgs.buildNpmPackage {
+  # Source digest a4f31e3af872a736e511fb1d3a75505294276224c2003105e1155022680a755b: a change to the app's code alone changes this module.
+  # No package-lock.json: validation checked that package.json declares no dependencies, so
+  # there is nothing to fetch and the source is the package.
+  package = if !(builtins.pathExists (skyrecRepo + "/src/shop/package-lock.json")) then pkgs.runCommand "shop-source-only" { } ''
+    cp -r ${src} $out
+  '' else pkgs.buildNpmPackage {
     pname = "shop";
     version = "0.0.0";
     inherit src;
@@ -28,9 +32,10 @@ let
     "export DATABASE_URL='postgresql:///shop?host=/run/postgresql'"
     "export LOG_LEVEL=info"
     "export NODE_ENV=production"
-    "export REDIS_URL=unix:///run/redis-shop/redis.sock"
     "export SHOP_CURRENCY=EUR"
     "SESSION_SECRET=\"\$(< \"\$CREDENTIALS_DIRECTORY/SESSION_SECRET\")\"; export SESSION_SECRET"
+    "skyrec_urlencode() { local LC_ALL=C s=\"\$1\" out=\"\" c i; for ((i = 0; i < \${#s}; i++)); do c=\"\${s:i:1}\"; case \"\$c\" in [A-Za-z0-9._~-]) out+=\"\$c\" ;; *) printf -v c '%%%02X' \"'\$c\"; out+=\"\$c\" ;; esac; done; printf '%s' \"\$out\"; }"
+    "REDIS_URL=\"unix://:\$(skyrec_urlencode \"\$(< \"\$CREDENTIALS_DIRECTORY/REDIS_PASSWORD\")\")@/run/redis-shop/redis.sock\"; export REDIS_URL"
   ];
 
   base = {
@@ -43,14 +48,14 @@ let
     ProtectHome = true;
     PrivateTmp = true;
     PrivateDevices = true;
-    LoadCredential = [ "SESSION_SECRET:/run/secrets/shop/SESSION_SECRET" ];
+    LoadCredential = [ "REDIS_PASSWORD:/run/secrets/shop/REDIS_PASSWORD" "SESSION_SECRET:/run/secrets/shop/SESSION_SECRET" ];
     MemoryMax = "256M";
     CPUQuota = "50%";
     SupplementaryGroups = [ "redis-shop" ];
   };
 
-  mkInstance = { description, lines }: {
-    inherit description;
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" "shop-release.service" "postgresql.service" "redis-shop.service" ];
     requires = [ "shop-release.service" "postgresql.service" "redis-shop.service" ];
@@ -66,18 +71,15 @@ in
   systemd.services.shop-web-1 = mkInstance {
     description = "shop web instance 1 (skyrec)";
     lines = [ "export PORT=22758" "node server.js" ];
-  };
-
-  systemd.services.shop-web-2 = mkInstance {
-    description = "shop web instance 2 (skyrec)";
-    lines = [ "export PORT=22476" "node server.js" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
   };
 
   # Release phase: runs once per change, before this node's instances start.
   systemd.services.shop-release = {
     description = "shop release phase (skyrec)";
     wantedBy = [ "multi-user.target" ];
-    before = [ "shop-web-1.service" "shop-web-2.service" ];
+    before = [ "shop-web-1.service" ];
     after = [ "network.target" "postgresql.service" "redis-shop.service" ];
     requires = [ "postgresql.service" "redis-shop.service" ];
     path = runtime;
@@ -85,18 +87,46 @@ in
     serviceConfig = base // { Type = "oneshot"; RemainAfterExit = true; };
   };
 
-  # addons.postgres: a database and role named after the app, peer auth over /run/postgresql.
+  # addons.postgres: a database and role named after the app; this node holds its data.
+  # Instances here connect over /run/postgresql with peer auth.
   services.postgresql = {
     enable = true;
     ensureDatabases = [ "shop" ];
     ensureUsers = [ { name = "shop"; ensureDBOwnership = true; } ];
+    # Instances on other nodes connect over TCP with the role's password, from their nodes only.
+    enableTCPIP = true;
+    authentication = lib.concatStringsSep "\n" [ "host shop shop 10.0.0.11/32 scram-sha-256" ] + "\n";
   };
 
-  # addons.redis: a private Redis server on a unix socket, no TCP port.
+  # Sets the role's password from the secret file, after the role exists; the value is read by
+  # psql at run time and never enters the Nix store.
+  systemd.services.shop-postgres-password = {
+    description = "shop: set the PostgreSQL role's password from its secret file (skyrec)";
+    wantedBy = [ "multi-user.target" ];
+    after = [ "postgresql.service" "postgresql-setup.service" ];
+    requires = [ "postgresql.service" ];
+    path = [ config.services.postgresql.package ];
+    script = lib.concatStringsSep "\n" [ "psql -X -q -v ON_ERROR_STOP=1 -v role=shop -d postgres <<'SKYREC_SQL'" "\\set pw `cat \"\$CREDENTIALS_DIRECTORY/DATABASE_PASSWORD\"`" "SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'pw')\\gexec" "SKYREC_SQL" ];
+    serviceConfig = {
+      Type = "oneshot";
+      RemainAfterExit = true;
+      User = "postgres";
+      Group = "postgres";
+      LoadCredential = [ "DATABASE_PASSWORD:/run/secrets/shop/DATABASE_PASSWORD" ];
+    };
+  };
+
+  # addons.redis: the app's own Redis server; this node holds its data. Instances here use the
+  # unix socket; instances on other nodes, when there are any, TCP with the password.
   services.redis.servers.shop = {
     enable = true;
-    port = 0;
+    port = 26540;
+    bind = "10.0.0.12";
     unixSocket = "/run/redis-shop/redis.sock";
     unixSocketPerm = 660;
+    requirePassFile = "/run/secrets/shop/REDIS_PASSWORD";
   };
+
+  # Only the nodes that run this app may reach its data here.
+  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 5432 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 26540 -j nixos-fw-accept" ];
 }

@@ -5,7 +5,11 @@
 let
   src = builtins.path { path = skyrecRepo + "/src/mailer"; name = "mailer-source"; };
   # Source digest d3ec415a6b315426b0ddd59ddbca7f736cd17a4d39f15cfe6f3e05272764f3a2: a change to the app's code alone changes this module.
-  package = pkgs.buildNpmPackage {
+  # No package-lock.json: validation checked that package.json declares no dependencies, so
+  # there is nothing to fetch and the source is the package.
+  package = if !(builtins.pathExists (skyrecRepo + "/src/mailer/package-lock.json")) then pkgs.runCommand "mailer-source-only" { } ''
+    cp -r ${src} $out
+  '' else pkgs.buildNpmPackage {
     pname = "mailer";
     version = "0.0.0";
     inherit src;
@@ -44,8 +48,8 @@ let
     MemoryMax = "128M";
   };
 
-  mkInstance = { description, lines }: {
-    inherit description;
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" ];
     requires = [ ];

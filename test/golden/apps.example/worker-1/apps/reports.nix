@@ -5,7 +5,11 @@
 let
   src = builtins.path { path = skyrecRepo + "/src/reports"; name = "reports-source"; };
   # Source digest 1495a3fdea263ae56aeef71cdfff7c1f61d54cc501388437643e6ab6e13b4ad6: a change to the app's code alone changes this module.
-  package = pkgs.buildNpmPackage {
+  # No package-lock.json: validation checked that package.json declares no dependencies, so
+  # there is nothing to fetch and the source is the package.
+  package = if !(builtins.pathExists (skyrecRepo + "/src/reports/package-lock.json")) then pkgs.runCommand "reports-source-only" { } ''
+    cp -r ${src} $out
+  '' else pkgs.buildNpmPackage {
     pname = "reports";
     version = "0.0.0";
     inherit src;
@@ -42,8 +46,8 @@ let
     LoadCredential = [ ];
   };
 
-  mkInstance = { description, lines }: {
-    inherit description;
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" ];
     requires = [ ];

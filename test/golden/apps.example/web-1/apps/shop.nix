@@ -1,0 +1,76 @@
+# Rendered by skyrec for app shop on node web-1, from apps/shop.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/shop"; name = "shop-source"; };
+  # Source digest a4f31e3af872a736e511fb1d3a75505294276224c2003105e1155022680a755b: a change to the app's code alone changes this module.
+  # No package-lock.json: validation checked that package.json declares no dependencies, so
+  # there is nothing to fetch and the source is the package.
+  package = if !(builtins.pathExists (skyrecRepo + "/src/shop/package-lock.json")) then pkgs.runCommand "shop-source-only" { } ''
+    cp -r ${src} $out
+  '' else pkgs.buildNpmPackage {
+    pname = "shop";
+    version = "0.0.0";
+    inherit src;
+    # Dependencies are fetched with the integrity hashes recorded in package-lock.json.
+    npmDeps = pkgs.importNpmLock { npmRoot = src; };
+    npmConfigHook = pkgs.importNpmLock.npmConfigHook;
+    dontNpmBuild = true;
+    # The app runs from its own root directory, node_modules included.
+    installPhase = ''
+      runHook preInstall
+      cp -r . $out
+      runHook postInstall
+    '';
+  };
+  runtime = [ package pkgs.nodejs ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "export LOG_LEVEL=info"
+    "export NODE_ENV=production"
+    "export SHOP_CURRENCY=EUR"
+    "SESSION_SECRET=\"\$(< \"\$CREDENTIALS_DIRECTORY/SESSION_SECRET\")\"; export SESSION_SECRET"
+    "skyrec_urlencode() { local LC_ALL=C s=\"\$1\" out=\"\" c i; for ((i = 0; i < \${#s}; i++)); do c=\"\${s:i:1}\"; case \"\$c\" in [A-Za-z0-9._~-]) out+=\"\$c\" ;; *) printf -v c '%%%02X' \"'\$c\"; out+=\"\$c\" ;; esac; done; printf '%s' \"\$out\"; }"
+    "DATABASE_URL=\"postgresql://shop:\$(skyrec_urlencode \"\$(< \"\$CREDENTIALS_DIRECTORY/DATABASE_PASSWORD\")\")@10.0.0.12:5432/shop\"; export DATABASE_URL"
+    "REDIS_URL=\"redis://:\$(skyrec_urlencode \"\$(< \"\$CREDENTIALS_DIRECTORY/REDIS_PASSWORD\")\")@10.0.0.12:26540\"; export REDIS_URL"
+  ];
+
+  base = {
+    User = "shop";
+    Group = "shop";
+    WorkingDirectory = "${package}";
+    StateDirectory = "shop";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ "DATABASE_PASSWORD:/run/secrets/shop/DATABASE_PASSWORD" "REDIS_PASSWORD:/run/secrets/shop/REDIS_PASSWORD" "SESSION_SECRET:/run/secrets/shop/SESSION_SECRET" ];
+    MemoryMax = "256M";
+    CPUQuota = "50%";
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.shop = { isSystemUser = true; group = "shop"; };
+  users.groups.shop = { };
+
+  systemd.services.shop-web-2 = mkInstance {
+    description = "shop web instance 2 (skyrec)";
+    lines = [ "export PORT=22476" "node server.js" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+}
