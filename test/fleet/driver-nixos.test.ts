@@ -3,9 +3,7 @@
 // node's nix-env, switch-to-configuration, systemd-run and systemctl are stand-in scripts that
 // record their argv and move real symlinks in a fake system profile; readlink and ssh are real.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { chmodSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../reconciler/exec.js';
 import { ActivationError, EscapeError, NodeUnreachableError, SkyrecError } from '../../reconciler/errors.js';
@@ -15,6 +13,7 @@ import {
   REAL_REMOTE, buildActivateArgv, buildArmArgv, buildDisarmArgv, buildIsActiveArgv, buildNixSshOpts, buildSshArgv,
   buildSwitchArgv, buildSwitchGenerationArgv, createNixosDriver, parseGeneration, type NixosPreflightProblem, type RemoteCommands,
 } from '../../fleet/driver-nixos.js';
+import { freePort, startSshd, type TestSshd } from '../helpers/sshd.js';
 import { makeTempDir } from '../helpers/tools.js';
 import { makeNode } from './builders.js';
 
@@ -71,15 +70,13 @@ describe('nixos driver argv (pure)', () => {
 
 // ---- a real sshd on 127.0.0.1 and stand-in node programs ----
 
-const SSHD = '/usr/sbin/sshd';
 const tmp = makeTempDir('skyrec-nixos-driver-');
 // Shell metacharacters in the profile path: every remote command must carry it through ssh intact.
 const profileDir = join(tmp.dir, `node "profiles"; echo $HOME 'x' &`);
 const profile = join(profileDir, 'system');
 const logFile = join(tmp.dir, 'calls.log');
 const state = join(tmp.dir, 'state');
-let sshd: ChildProcess | undefined;
-let sshdStderr = '';
+let sshd: TestSshd;
 let port = 0;
 let sshOptions: string[] = [];
 
@@ -106,42 +103,11 @@ function linkUnit(unit: string, version: string): void {
   symlinkSync(join(unitStore, `${unit}-${version}.service`), join(remote.unitDir, `${unit}.service`));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
-
-async function waitForPort(p: number, ms: number): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => net.connect(p, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
-    if (ok) return;
-    if (sshd?.exitCode !== null || Date.now() > until) throw new Error(`sshd did not listen on ${p}: ${sshdStderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
 beforeAll(async () => {
-  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: apt-get install -y openssh-server`);
   const d = tmp.dir;
-  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'host_key')]);
-  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'client_key')]);
-  writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'client_key.pub')));
-  port = await freePort();
-  writeFileSync(join(d, 'sshd_config'), [
-    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(d, 'host_key')}`, `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
-    `PidFile ${join(d, 'sshd.pid')}`, 'StrictModes no', 'UsePAM no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', '',
-  ].join('\n'));
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory, normally made by its service unit
-  sshd = spawn(SSHD, ['-D', '-e', '-f', join(d, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
-  sshd.stderr!.on('data', (c) => (sshdStderr += String(c)));
-  await waitForPort(port, 10_000);
-  sshOptions = ['-F', '/dev/null', '-i', join(d, 'client_key'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
+  sshd = await startSshd(d);
+  port = sshd.port;
+  sshOptions = sshd.options;
 
   mkdirSync(join(d, 'bin'));
   standIn(remote.nixEnv, `[ "$1" = -p ] && [ "$3" = --switch-generation ] || { echo "stand-in nix-env: unexpected argv" >&2; exit 2; }
@@ -166,11 +132,7 @@ ln -sfn ${escapeShellArg(join(unitStore, 'blog-web-3-v1.service'))} ${escapeShel
 }, 30_000);
 
 afterAll(async () => {
-  if (sshd && sshd.exitCode === null) {
-    const exited = new Promise((r) => sshd!.once('exit', r));
-    sshd.kill('SIGTERM');
-    await exited;
-  }
+  await sshd?.stop();
   tmp.cleanup();
 });
 

@@ -4,15 +4,17 @@
 // REAL OpenSSH server on 127.0.0.1 (the "ingress node" is this machine), as driver-nixos.test.ts does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
 import { exec, type Exec } from '../../reconciler/exec.js';
 import { NodeUnreachableError, SkyrecError } from '../../reconciler/errors.js';
 import { loadTemplate } from '../../generators/templates.js';
+import { createNixosDriver } from '../../fleet/driver-nixos.js';
 import { drainConfig, setCaddyUpstreams, type CaddyRoutes } from '../../fleet/nixos-drain.js';
 import { caddyAdapt, makeTempDir } from '../helpers/tools.js';
+import { freePort, startSshd, waitForPort, type TestSshd } from '../helpers/sshd.js';
 import { makeNode } from './builders.js';
 
 const SHOP = ['10.0.0.11:20001', '10.0.0.12:20001', '10.0.0.13:20002'];
@@ -83,26 +85,16 @@ describe('drainConfig on the JSON of the real `caddy adapt` of the rendered temp
 
 // ---- a real sshd, a real Caddy and two real upstream servers on 127.0.0.1 ----
 
-const SSHD = '/usr/sbin/sshd';
 const tmp = makeTempDir('skyrec-nixos-drain-');
 const children: { name: string; proc: ChildProcess; stderr: string }[] = [];
 const upstreams: http.Server[] = [];
+let sshd: TestSshd | undefined;
 let sshPort = 0;
 let adminPort = 0;
 let sitePort = 0;
 let sshOptions: string[] = [];
 let dialA = '';
 let dialB = '';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 function start(name: string, argv: string[], env?: NodeJS.ProcessEnv): (typeof children)[number] {
   const child = { name, proc: spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env }), stderr: '' };
@@ -111,15 +103,7 @@ function start(name: string, argv: string[], env?: NodeJS.ProcessEnv): (typeof c
   return child;
 }
 
-async function waitForPort(p: number, child: (typeof children)[number], ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  for (;;) {
-    const ok = await new Promise<boolean>((r) => net.connect(p, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
-    if (ok) return;
-    if (child.proc.exitCode !== null || Date.now() > until) throw new Error(`${child.name} did not listen on ${p}: ${child.stderr}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+const waitFor = (p: number, child: (typeof children)[number]) => waitForPort(p, child.name, () => child.proc.exitCode === null, () => child.stderr);
 
 /** One request to the Caddy site, with the domain in Host (Node 20's fetch would drop it): the upstream's port it reached. */
 function viaCaddy(): Promise<string> {
@@ -139,20 +123,10 @@ async function reached(n = 20): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: apt-get install -y openssh-server`);
   const d = tmp.dir;
-  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'host_key')]);
-  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(d, 'client_key')]);
-  writeFileSync(join(d, 'authorized_keys'), readFileSync(join(d, 'client_key.pub')));
-  sshPort = await freePort();
-  writeFileSync(join(d, 'sshd_config'), [
-    `Port ${sshPort}`, 'ListenAddress 127.0.0.1', `HostKey ${join(d, 'host_key')}`, `AuthorizedKeysFile ${join(d, 'authorized_keys')}`,
-    `PidFile ${join(d, 'sshd.pid')}`, 'StrictModes no', 'UsePAM no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', '',
-  ].join('\n'));
-  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory, normally made by its service unit
-  const sshd = start('sshd', [SSHD, '-D', '-e', '-f', join(d, 'sshd_config')]);
-  await waitForPort(sshPort, sshd);
-  sshOptions = ['-F', '/dev/null', '-i', join(d, 'client_key'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'];
+  sshd = await startSshd(d);
+  sshPort = sshd.port;
+  sshOptions = sshd.options;
 
   // Two app instances that answer with their own port.
   for (let i = 0; i < 2; i++) {
@@ -169,11 +143,12 @@ beforeAll(async () => {
   // Caddy keeps its data and autosaved config under HOME/XDG dirs: keep them in the temp dir.
   const env = { ...process.env, HOME: d, XDG_DATA_HOME: join(d, 'data'), XDG_CONFIG_HOME: join(d, 'config') };
   const caddy = start('caddy', ['caddy', 'run', '--config', caddyfile, '--adapter', 'caddyfile'], env);
-  await waitForPort(adminPort, caddy);
-  await waitForPort(sitePort, caddy);
+  await waitFor(adminPort, caddy);
+  await waitFor(sitePort, caddy);
 }, 30_000);
 
 afterAll(async () => {
+  await sshd?.stop();
   for (const c of children.reverse()) {
     if (c.proc.exitCode !== null || c.proc.signalCode !== null) continue;
     const exited = new Promise((r) => c.proc.once('exit', r));
@@ -224,6 +199,16 @@ describe('setCaddyUpstreams against a real Caddy 2.6, through a real sshd and re
     expect(err).not.toBeInstanceOf(NodeUnreachableError);
     expect(err.message).toMatch(/node ingress1: GET \/config\/ .*failed: curl: \(7\)/);
     expect(err.hint).toMatch(/admin endpoint must be enabled/);
+  });
+
+  it("the nixos driver's setDrained drains and undrains through this path: real HTTP reaches only B, then both", async () => {
+    const driver = createNixosDriver({ flakeDir: '/unused', exec, sshOptions, sshPort, caddyAdmin: `127.0.0.1:${adminPort}` });
+    const upstream = (dial: string) => ({ node: `app-${portOf(dial)}`, address: '127.0.0.1', port: Number(portOf(dial)) });
+    const ingressRoutes = [{ node: ingress(), routes: [{ domain: 'shop.test', upstreams: [upstream(dialA), upstream(dialB)] }] }];
+    await driver.setDrained(ingressRoutes, [upstream(dialA)]);
+    expect(await reached()).toEqual(Array(20).fill(portOf(dialB)));
+    await driver.setDrained(ingressRoutes, []);
+    expect(new Set(await reached())).toEqual(new Set([portOf(dialA), portOf(dialB)]));
   });
 
   it('real ssh to a port with nothing listening: NodeUnreachableError naming the node and host', async () => {

@@ -1,0 +1,65 @@
+// A real OpenSSH server on 127.0.0.1 for the nixos driver's tests: root logs in with a key made
+// for the test, and `options` are what ssh (and the driver) need to reach it unattended.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { join } from 'node:path';
+import { exec } from '../../reconciler/exec.js';
+
+const SSHD = '/usr/sbin/sshd';
+
+export interface TestSshd {
+  port: number;
+  /** ssh options: this test's key, no host key checks, no prompts. */
+  options: string[];
+  stop(): Promise<void>;
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => resolve(p));
+    });
+    s.on('error', reject);
+  });
+}
+
+/** Resolves once something accepts connections on 127.0.0.1:port; throws when `alive()` turns false or after `ms`. */
+export async function waitForPort(port: number, what: string, alive: () => boolean, log: () => string, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  for (;;) {
+    const ok = await new Promise<boolean>((r) => net.connect(port, '127.0.0.1').on('connect', function (this: net.Socket) { this.destroy(); r(true); }).on('error', () => r(false)));
+    if (ok) return;
+    if (!alive() || Date.now() > until) throw new Error(`${what} did not listen on ${port}: ${log()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+/** Starts sshd with its keys and config in `dir`. */
+export async function startSshd(dir: string): Promise<TestSshd> {
+  if (!existsSync(SSHD)) throw new Error(`${SSHD} is missing: apt-get install -y openssh-server`);
+  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'host_key')]);
+  await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', join(dir, 'client_key')]);
+  writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'client_key.pub')));
+  const port = await freePort();
+  writeFileSync(join(dir, 'sshd_config'), [
+    `Port ${port}`, 'ListenAddress 127.0.0.1', `HostKey ${join(dir, 'host_key')}`, `AuthorizedKeysFile ${join(dir, 'authorized_keys')}`,
+    `PidFile ${join(dir, 'sshd.pid')}`, 'StrictModes no', 'UsePAM no', 'PermitRootLogin prohibit-password', 'PasswordAuthentication no', 'KbdInteractiveAuthentication no', '',
+  ].join('\n'));
+  mkdirSync('/run/sshd', { recursive: true, mode: 0o755 }); // sshd's privilege-separation directory, normally made by its service unit
+  const sshd: ChildProcess = spawn(SSHD, ['-D', '-e', '-f', join(dir, 'sshd_config')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  sshd.stderr!.on('data', (c) => (stderr += String(c)));
+  await waitForPort(port, 'sshd', () => sshd.exitCode === null, () => stderr);
+  return {
+    port,
+    options: ['-F', '/dev/null', '-i', join(dir, 'client_key'), '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'BatchMode=yes', '-o', 'LogLevel=ERROR'],
+    async stop() {
+      if (sshd.exitCode !== null || sshd.signalCode !== null) return;
+      const exited = new Promise((r) => sshd.once('exit', r));
+      sshd.kill('SIGTERM');
+      await exited;
+    },
+  };
+}
