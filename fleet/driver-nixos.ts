@@ -10,6 +10,7 @@ import type { Logger } from '../reconciler/log.js';
 import { ActivationError, CommandError, NodeUnreachableError, SkyrecError } from '../reconciler/errors.js';
 import type { NodeDriver, NodeTarget, PreflightProblem } from './driver.js';
 import { setCaddyUpstreams } from './nixos-drain.js';
+import { requiredSecrets } from '../generators/render-local.js';
 import {
   REAL_REMOTE,
   ROLLBACK_UNIT,
@@ -17,6 +18,7 @@ import {
   buildArmArgv,
   buildDisarmArgv,
   buildIsActiveArgv,
+  buildMissingFilesArgv,
   buildNixSshOpts,
   buildRestartArgv,
   buildSshArgv,
@@ -47,6 +49,8 @@ export interface NixosDriverOptions {
   timeouts?: { connectMs?: number; commandMs?: number; activateMs?: number; switchMs?: number };
   /** The nixos-rebuild to run here (default: the one on PATH). */
   nixosRebuild?: string;
+  /** settings.secretsDir: preflight checks that each node has the secret files its units read. */
+  secretsDir?: string;
   /** Caddy's admin endpoint on ingress nodes, as the node itself reaches it (default localhost:2019, as rendered). */
   caddyAdmin?: string;
   /** Tests only: point the remote profile and programs at stand-ins. */
@@ -117,7 +121,15 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
         } catch (e) {
           const error = e instanceof NodeUnreachableError ? e : new NodeUnreachableError(node.name, node.host, e instanceof Error ? e.message : String(e), { cause: e });
           problems.push({ node: node.name, message: error.message, error });
+          return;
         }
+        // Secret files the node's units read (LoadCredential fails the unit when one is missing).
+        const secretsDir = opts.secretsDir;
+        const target = targets.find((x) => x.node.name === node.name)!;
+        const files = secretsDir === undefined ? [] : requiredSecrets(target.local).map((r) => ({ ...r, path: `${secretsDir}/${r.app}/${r.name}` }));
+        if (files.length === 0) return;
+        const missing = (await onNode(node, buildMissingFilesArgv(files.map((f) => f.path)))).stdout.split('\n');
+        for (const f of files) if (missing.includes(f.path)) problems.push({ node: node.name, message: `${f.app}: secret file ${f.path} is missing` });
       }));
       try {
         await exec(['sh', '-c', 'command -v "$1"', 'sh', nixosRebuild], { timeout: t.commandMs, log });

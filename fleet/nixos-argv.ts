@@ -109,3 +109,8 @@ export function buildUnitPathsArgv(units: string[], remote: RemoteCommands): str
 export function buildRestartArgv(node: Node, unit: string, remote: RemoteCommands): string[] {
   return asRoot(node, [remote.systemctl, 'restart', `${unit}.service`]);
 }
+
+/** Prints each of `paths` that does not exist on the node, one per line. */
+export function buildMissingFilesArgv(paths: string[]): string[] {
+  return ['sh', '-c', 'for f; do [ -e "$f" ] || printf "%s\\n" "$f"; done', 'sh', ...paths];
+}

@@ -64,9 +64,10 @@ async function openRevision(opts: ApplyOptions): Promise<{ source: ConfigSource;
   return { source: await commitSource(git, commit), files: await commitFiles(git, commit), commit, label: opts.rev };
 }
 
-export function createDriver(opts: DriverOptions, log: Logger): NodeDriver {
+/** @param settingsSecretsDir settings.secretsDir of the revision applied, where the nixos driver's preflight looks */
+export function createDriver(opts: DriverOptions, log: Logger, settingsSecretsDir?: string): NodeDriver {
   if (opts.driver === 'local') return createLocalDriver({ stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, exec, log });
-  return createNixosDriver({ flakeDir: join(opts.stateDir, 'flake'), exec, log });
+  return createNixosDriver({ flakeDir: join(opts.stateDir, 'flake'), exec, log, secretsDir: settingsSecretsDir });
 }
 
 export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
@@ -93,7 +94,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     if (opts.driver === 'nixos') await writeRenderedFlake(join(opts.stateDir, 'flake'), targets, rev.files);
     if (opts.dryRun) return { revision, label: rev.label, dryRun: describeDryRun(selectChanged(targets, store), config.fleet.settings.rollout, opts), rollout: null, urls: [] };
 
-    const driver = createDriver(opts, opts.log);
+    const driver = createDriver(opts, opts.log, config.fleet.settings.secretsDir);
     const changed = selectChanged(targets, store);
     const problems = changed.length > 0 ? await driver.preflight(changed) : [];
     if (problems.length > 0) throw new PreflightError(problems);

@@ -271,6 +271,18 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
     expect(problems[0].message).toMatch(/^node db1 is unreachable over ssh \(root@127\.0\.0\.1\): .*refused/i);
   });
 
+  it('preflight over real ssh: a node missing a secret file its units read (here an addon password) is named with app and path', async () => {
+    const secrets = join(tmp.dir, 'run-secrets');
+    mkdirSync(join(secrets, 'shop'), { recursive: true });
+    writeFileSync(join(secrets, 'shop', 'SESSION_SECRET'), 'x\n');
+    const instance = { unit: 'shop-web-1', app: 'shop', process: 'web', secrets: ['SESSION_SECRET'], addons: { postgres: { node: 'db1', port: 5432, password: true }, redis: null } };
+    const target = { node: node(), local: { node: 'web1', instances: [instance], releases: [], postgres: [], redis: [] } } as unknown as NodeTarget;
+    const withSecrets = createNixosDriver({ flakeDir: '/srv/rendered', exec, sshOptions, sshPort: port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild'), secretsDir: secrets });
+    expect(await withSecrets.preflight([target])).toEqual([{ node: 'web1', message: `shop: secret file ${secrets}/shop/DATABASE_PASSWORD is missing` }]);
+    writeFileSync(join(secrets, 'shop', 'DATABASE_PASSWORD'), 'y\n');
+    expect(await withSecrets.preflight([target])).toEqual([]);
+  });
+
   it('URLs: an instance by address and port, the ingress over plain http', () => {
     expect(driver().instanceUrl(node(), 8001, '/health')).toBe('http://127.0.0.1:8001/health');
     expect(driver().instanceUrl({ ...node(), address: 'fd00::1' }, 8001, '/')).toBe('http://[fd00::1]:8001/');
