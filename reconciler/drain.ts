@@ -30,6 +30,7 @@ export class DrainSet {
     private readonly routesOf: () => DrainRoute[],
     private readonly apply: (drained: Upstream[]) => Promise<void>,
     private readonly settleMs = DRAIN_SETTLE_MS,
+    private readonly maxWaitMs = 300_000,
   ) {}
 
   /** Current drained set, for the ingress nodes that (re)load their config. */
@@ -39,8 +40,8 @@ export class DrainSet {
 
   /**
    * Takes `u` out of the ingress unless that would leave one of its routes without a serving
-   * instance; waits while another drained instance is what stands in the way. Returns whether
-   * `u` was drained (and so must be released).
+   * instance; waits while another drained instance is what stands in the way (at most
+   * `maxWaitMs`, then it restarts in place). Returns whether `u` was drained (and so must be released).
    */
   async take(u: Upstream): Promise<boolean> {
     for (;;) {
@@ -56,7 +57,14 @@ export class DrainSet {
       // The only serving instance of a route: wait for a drained one to come back, if any will.
       const othersOut = alone.some((r) => r.upstreams.some((x) => keyOf(x) !== keyOf(u) && this.drained.has(keyOf(x))));
       if (!othersOut) return false;
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+      // Bounded: a node whose rollout broke off may never put its instance back.
+      let timer: NodeJS.Timeout | undefined;
+      const released = await Promise.race([
+        new Promise<boolean>((resolve) => this.waiters.push(() => resolve(true))),
+        new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), this.maxWaitMs))),
+      ]);
+      clearTimeout(timer);
+      if (!released) return false;
     }
   }
 

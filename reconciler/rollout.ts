@@ -129,7 +129,6 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
   return { rolloutId, outcome: failed ? 'failed' : 'succeeded', nodes: [...input.targets.map((t) => outcomes.get(t.node.name) ?? unchanged.find((u) => u.node === t.node.name)!)] };
 }
 
-
 /**
  * The rollout's drains. An upstream counts as serving a route only when it is in the route both
  * before and after this revision: whichever an ingress runs at the moment, it is there. Each
