@@ -13,6 +13,7 @@ import { closedAncestor, MAX_SOCKET_PATH, type NodeLayout } from './local-layout
 import { isPidFileAlive, logTail, readPidFile, spawnDetached, stopPidFile, waitFor } from './local-process.js';
 import { postgresPasswordSql } from '../generators/addons.js';
 import { escapeShellArg } from '../generators/escape.js';
+import { readSecret, requireSecretFile } from './local-secrets.js';
 
 /** The directory of initdb/pg_ctl/postgres: $SKYREC_PG_BIN, else Debian's newest /usr/lib/postgresql/<v>/bin, else PATH. */
 export function postgresBin(): string | null {
@@ -127,13 +128,8 @@ export async function ensurePostgres(layout: NodeLayout, apps: { app: string; pa
       `SELECT format('CREATE DATABASE %I OWNER %I', :'app', :'app') WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = :'app')\\gexec`,
     ].join('\n');
     await exec(psql(app), { input: sql + '\n', log, cwd: layout.dir });
-    if (password) await exec(psql(app), { input: postgresPasswordSql(escapeShellArg(passwordFile(secretsDir, app, 'DATABASE_PASSWORD'))), log, cwd: layout.dir });
+    if (password) await exec(psql(app), { input: postgresPasswordSql(escapeShellArg(requireSecretFile(secretsDir, app, 'DATABASE_PASSWORD'))), log, cwd: layout.dir });
   }
-}
-
-function passwordFile(secretsDir: string | null, app: string, name: string): string {
-  if (secretsDir === null) throw new LocalDriverError(`${app} needs the secret ${name} but no secrets dir was given`, { hint: `pass --secrets-dir DIR with DIR/${app}/${name} in it` });
-  return join(secretsDir, app, name);
 }
 
 /** A TCP port nothing listens on right now, from the kernel. */
@@ -183,14 +179,8 @@ export async function ensureRedis(layout: NodeLayout, apps: { app: string; port:
     rmSync(socket, { force: true });
     const conf = [`port ${password ? port : 0}`, 'bind 127.0.0.1', `unixsocket ${socket}`, 'unixsocketperm 777', `dir ${dir}`, 'daemonize no'];
     if (password) {
-      const file = passwordFile(secretsDir, app, 'REDIS_PASSWORD');
-      let value: string;
-      try {
-        value = readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-      } catch {
-        throw new LocalDriverError(`${app}: the secret file ${file} cannot be read`, { hint: 'create it (one value, a trailing newline is dropped) and make it readable by root' });
-      }
-      if (/[\r\n\0]/.test(value)) throw new LocalDriverError(`${app}: the Redis password in ${file} spans several lines; Redis takes one line`);
+      const value = readSecret(secretsDir, app, 'REDIS_PASSWORD');
+      if (/[\r\n\0]/.test(value)) throw new LocalDriverError(`${app}: the Redis password in ${requireSecretFile(secretsDir, app, 'REDIS_PASSWORD')} spans several lines; Redis takes one line`);
       conf.push(`requirepass "${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`);
     }
     const logFile = join(layout.logs, `redis.${app}.log`);

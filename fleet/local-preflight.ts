@@ -7,7 +7,7 @@ import { requiredSecrets, type LocalProcess } from '../generators/render-local.j
 import type { Exec } from '../reconciler/exec.js';
 import type { NodeTarget, PreflightProblem } from './driver.js';
 import { postgresBin } from './local-addons.js';
-import { secretFile } from './local-units.js';
+import { secretFile } from './local-secrets.js';
 
 /** The program a command runs: its first word, past `exec` and leading VAR=value assignments. */
 export function programOf(command: string): string | null {

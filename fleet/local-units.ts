@@ -11,6 +11,7 @@ import { CommandError, LocalDriverError, ReleaseError } from '../reconciler/erro
 import { nodeLayout, stableStringify, type NodeLayout } from './local-layout.js';
 import { databaseSocketUrl, postgresPort, redisSocket } from './local-addons.js';
 import { PASSWORD_SECRET } from '../generators/addons.js';
+import { readSecret } from './local-secrets.js';
 import { spawnDetached } from './local-process.js';
 
 export interface UnitContext {
@@ -22,23 +23,13 @@ export interface UnitContext {
   log?: Logger;
 }
 
-export const secretFile = (secretsDir: string, app: string, name: string) => join(secretsDir, app, name);
-
 /**
  * The process environment. Secret values are read here, at start, and go only into the
  * child's environment: never into a log line, a pid file or the generation.
  */
 export function unitEnv(ctx: UnitContext, proc: LocalProcess): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env, ...proc.env, HOST: '127.0.0.1' };
-  const secret = (name: string) => {
-    if (ctx.secretsDir === null) throw new LocalDriverError(`${proc.app} needs the secret ${name} but no secrets dir was given`, { hint: `pass --secrets-dir DIR with DIR/${proc.app}/${name} in it` });
-    const file = secretFile(ctx.secretsDir, proc.app, name);
-    try {
-      return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
-    } catch {
-      throw new LocalDriverError(`${proc.app}: the secret file ${file} cannot be read`, { hint: 'create it (one value, a trailing newline is dropped) and make it readable by root' });
-    }
-  };
+  const secret = (name: string) => readSecret(ctx.secretsDir, proc.app, name);
   const { postgres, redis } = proc.addons;
   if (postgres) {
     // The data node's socket with trust, or its TCP port on 127.0.0.1 with the role's password.

@@ -7,6 +7,7 @@ import type { ParseCache } from '../schema/load-yaml.js';
 import { worktreeFiles, worktreeSource, type ConfigSource } from '../schema/source.js';
 import { renderFleet } from '../generators/render-node.js';
 import { renderLocalRunSpec } from '../generators/render-local.js';
+import { indexAddons } from '../generators/addons.js';
 import type { NodeDriver, NodeTarget, SourceReader } from '../fleet/driver.js';
 import { createLocalDriver } from '../fleet/driver-local.js';
 import { createNixosDriver, buildSwitchArgv } from '../fleet/driver-nixos.js';
@@ -78,9 +79,10 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous: instancesOf(manifests), previousData: dataOf(manifests), files: rev.files });
   const rendered = renderFleet(config, placement, { revision: rev.commit });
   const known = new Set(config.fleet.nodes.map((n) => n.name));
+  const addons = indexAddons(config, placement);
   for (const n of opts.nodes ?? []) if (!known.has(n)) throw new UsageError(`unknown node '${n}'`, { hint: `nodes in fleet.yaml: ${[...known].join(', ')}` });
   const targets: NodeTarget[] = config.fleet.nodes
-    .map((node, i) => ({ node, rendered: rendered[i], revision: rev.commit, local: renderLocalRunSpec(config, placement, node.name) }))
+    .map((node, i) => ({ node, rendered: rendered[i], revision: rev.commit, local: renderLocalRunSpec(config, placement, node.name, addons) }))
     .filter((t) => !opts.nodes?.length || opts.nodes.includes(t.node.name));
   // A working tree has no commit id: its failures are recorded under a digest of what it renders.
   const revision = rev.commit ?? `worktree-${createHash('sha256').update(rendered.map((r) => r.manifest.hash).join('\n')).digest('hex').slice(0, 16)}`;
