@@ -35,7 +35,10 @@ export function describeAddons(app: App, node: string, access: AddonAccess[]) {
       if (here && !a.password) env.REDIS_URL = `unix://${redisSocket(app.name)}`;
       else if (here) lines.push(`REDIS_URL="unix://:${password(a)}@${redisSocket(app.name)}"; export REDIS_URL`);
       else lines.push(`REDIS_URL="redis://:${password(a)}@${a.address}:${a.port}"; export REDIS_URL`);
-      if (here) units.push(`redis-${app.name}.service`), groups.push(`redis-${app.name}`);
+      if (here) {
+        units.push(`redis-${app.name}.service`);
+        groups.push(`redis-${app.name}`);
+      }
     }
   }
   if (lines.length > 0) lines.unshift(URLENCODE_FUNCTION);

@@ -7,6 +7,8 @@ need=()
 command -v nix-instantiate >/dev/null 2>&1 || need+=(nix-bin)
 command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v git >/dev/null 2>&1 || need+=(git)
+# The nixos driver drains through Caddy's admin API with curl over ssh (tested against this machine).
+command -v curl >/dev/null 2>&1 || need+=(curl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
