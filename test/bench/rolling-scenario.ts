@@ -35,13 +35,13 @@ nodes:
 }
 
 /** shop's spec; `onOneNode` pins its instances (and so its data) to web-1. */
-export function shopYaml(opts: { onOneNode: boolean; currency: string; command?: string }): string {
+export function shopYaml(opts: { onOneNode: boolean; currency: string; command?: string; instances?: number }): string {
   return `name: shop
 package: { build: { stack: nodejs, path: src/shop } }
 processes:
   web:
     command: ${JSON.stringify(opts.command ?? 'node server.js')}
-    instances: 3
+    instances: ${opts.instances ?? 3}
     healthcheck: { path: /healthz, interval: 1s, timeout: 2s }
 release: node migrate.js
 env: { SHOP_CURRENCY: ${JSON.stringify(opts.currency)} }
@@ -60,13 +60,13 @@ function freePort(): Promise<number> {
   });
 }
 
-export async function createScenario(opts: { onOneNode: boolean; bin?: string }): Promise<Scenario & { initial: string }> {
+export async function createScenario(opts: { onOneNode: boolean; bin?: string; instances?: number }): Promise<Scenario & { initial: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-rolling-'));
   const secrets = join(dir, 'secrets');
   mkdirSync(join(secrets, 'shop'), { recursive: true });
   writeFileSync(join(secrets, 'shop', 'DATABASE_PASSWORD'), 'rolling-db-password\n');
   writeFileSync(join(secrets, 'shop', 'REDIS_PASSWORD'), 'rolling-redis-password\n');
-  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleetYaml(), 'apps/shop.yaml': shopYaml({ onOneNode: opts.onOneNode, currency: 'EUR' }) });
+  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleetYaml(), 'apps/shop.yaml': shopYaml({ onOneNode: opts.onOneNode, currency: 'EUR', instances: opts.instances }) });
   cpSync(join(packageRoot(), 'apps.example', 'src', 'shop'), join(repo.dir, 'src', 'shop'), { recursive: true });
   const initial = await repo.commit('shop');
   const bin = opts.bin ?? join(packageRoot(), 'bin', 'skyrec.js');
