@@ -8,7 +8,7 @@ import type { LocalInstance } from '../generators/render-local.js';
 import { waitHealthy } from '../fleet/health.js';
 import type { DrainSet } from './drain.js';
 import type { Progress } from './progress.js';
-import type { AppliedNode, NodeOutcome, RolloutDeps, RolloutInput } from './rollout.js';
+import type { AppliedNode, NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
 
 export type SwitchContext = Omit<RolloutDeps, 'progress'> & {
   progress: Progress;

@@ -3,52 +3,14 @@
 // its health checks is switched back to the generation it had, checked again, and the rollout
 // stops; the revision is recorded as failed. Every step is recorded as it happens, so that an
 // apply killed half-way is finished correctly by the next one.
-import type { Node, Settings } from '../schema/model.js';
-import type { DrainRoute, NodeDriver, NodeTarget, SourceReader } from '../fleet/driver.js';
+import type { DrainRoute, NodeTarget } from '../fleet/driver.js';
+import type { NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
 import type { LocalRoute } from '../generators/render-local.js';
 import { DrainSet } from './drain.js';
 import { switchOne } from './rollout-node.js';
 import type { StateStore } from './state-store.js';
-import type { Progress } from './progress.js';
-import type { Logger } from './log.js';
 
-export interface RolloutInput {
-  /** The key failures are recorded under: a commit id, or a digest of a working tree's render. */
-  revision: string;
-  /** Every node of the fleet, in fleet.yaml order (the ones that did not change are skipped). */
-  targets: NodeTarget[];
-  ingress: Node[];
-  rollout: Settings['rollout'];
-}
-
-/** What a node last ran healthy: read back to check a node after a rollback, and to keep placement. */
-export interface AppliedNode {
-  node: Node;
-  manifest: NodeTarget['rendered']['manifest'];
-  local: NodeTarget['local'];
-}
-
-export interface AppliedStore {
-  read(node: string): AppliedNode | null;
-  write(node: string, applied: AppliedNode): void;
-}
-
-export interface RolloutDeps {
-  applied: AppliedStore;
-  driver: NodeDriver;
-  store: StateStore;
-  sources: SourceReader;
-  log: Logger;
-  progress: (nodes: string[]) => Progress;
-}
-
-export interface NodeOutcome {
-  node: string;
-  result: 'switched' | 'rolled-back' | 'failed' | 'not-started' | 'unchanged';
-  generation: number | null;
-  failures?: string[];
-  detail?: string;
-}
+export type { AppliedNode, AppliedStore, NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
 
 export interface RolloutResult {
   rolloutId: number | null;
