@@ -68,7 +68,7 @@ async function openRevision(opts: ApplyOptions): Promise<{ source: ConfigSource;
 /** @param settingsSecretsDir settings.secretsDir of the revision applied, where the nixos driver's preflight looks */
 export function createDriver(opts: DriverOptions, log: Logger, settingsSecretsDir?: string): NodeDriver {
   if (opts.driver === 'local') return createLocalDriver({ stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, exec, log });
-  return createNixosDriver({ flakeDir: join(opts.stateDir, 'flake'), exec, log, secretsDir: settingsSecretsDir });
+  return createNixosDriver({ flakeDir: join(opts.stateDir, 'flake'), exec, log, secretsDir: settingsSecretsDir, sshControlDir: join(opts.stateDir, 'ssh') });
 }
 
 export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {

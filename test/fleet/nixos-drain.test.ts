@@ -4,7 +4,7 @@
 // REAL OpenSSH server on 127.0.0.1 (the "ingress node" is this machine), as driver-nixos.test.ts does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readdirSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import net from 'node:net';
 import { join } from 'node:path';
@@ -209,6 +209,25 @@ describe('setCaddyUpstreams against a real Caddy 2.6, through a real sshd and re
     expect(await reached()).toEqual(Array(20).fill(portOf(dialB)));
     await driver.setDrained(ingressRoutes, []);
     expect(new Set(await reached())).toEqual(new Set([portOf(dialA), portOf(dialB)]));
+  });
+
+  it('with ssh multiplexing (as apply sets it up) drains work over one shared connection, its control socket in the given folder', async () => {
+    const control = join(tmp.dir, 'ssh-control');
+    const driver = createNixosDriver({ flakeDir: '/unused', exec, sshOptions, sshPort, caddyAdmin: `127.0.0.1:${adminPort}`, sshControlDir: control });
+    const upstream = (dial: string) => ({ node: `app-${portOf(dial)}`, address: '127.0.0.1', port: Number(portOf(dial)) });
+    const ingressRoutes = [{ node: ingress(), routes: [{ domain: 'shop.test', upstreams: [upstream(dialA), upstream(dialB)] }] }];
+    const timed = async (drained: string[]) => {
+      const t = performance.now();
+      await driver.setDrained(ingressRoutes, drained.map(upstream));
+      return performance.now() - t;
+    };
+    const first = await timed([dialA]);
+    expect(await reached()).toEqual(Array(20).fill(portOf(dialB)));
+    const second = await timed([]);
+    expect(new Set(await reached())).toEqual(new Set([portOf(dialA), portOf(dialB)]));
+    expect(readdirSync(control)).toHaveLength(1);
+    console.log(`drain over a new ssh master: ${first.toFixed(0)} ms; undrain over the shared connection: ${second.toFixed(0)} ms`);
+    await exec(['ssh', ...sshOptions, '-p', String(sshPort), '-o', `ControlPath=${join(control, '%C')}`, '-O', 'exit', 'root@127.0.0.1']).catch(() => undefined);
   });
 
   it('real ssh to a port with nothing listening: NodeUnreachableError naming the node and host', async () => {
