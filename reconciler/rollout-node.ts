@@ -31,21 +31,32 @@ async function restartRolling(ctx: SwitchContext, target: NodeTarget, units: str
   const { driver, drains, progress, input } = ctx;
   const node = target.node;
   const sorted = [...units].sort();
+  // The instance restarted last goes back into the ingress with the next one's drain: one reload.
+  let healthy: Upstream | undefined;
   for (const [k, unit] of sorted.entries()) {
     const now = running.find((i) => i.unit === unit);
     const after = next.find((i) => i.unit === unit);
     const upstream = now && now.process === 'web' ? upstreamOf(node, now) : null;
-    const out = upstream !== null && (await drains.take(upstream));
+    let out = false;
+    if (upstream !== null) out = await drains.take(upstream, healthy);
+    else if (healthy) await drains.release(healthy);
+    healthy = undefined;
     progress.update(node.name, 'switching', `restarting ${unit} (${k + 1} of ${sorted.length})${upstream && !out ? ', the only instance serving its domains' : ''}`);
-    await driver.restartUnit(node, unit);
+    try {
+      await driver.restartUnit(node, unit);
+    } catch (err) {
+      if (out) held.push(upstream!); // back into the ingress once the rollback is done
+      throw err;
+    }
     const health = after ? await waitHealthy(driver, { ...target, local: { ...target.local, instances: [after], routesOfNode: [] } }, [], input.rollout.healthTimeoutMs) : { healthy: true, failures: [] };
     if (!health.healthy) {
       // It stays out of the ingress until the rollback has it healthy again.
-      if (out) held.push(upstream);
+      if (out) held.push(upstream!);
       return health.failures;
     }
-    if (out) await drains.release(upstream);
+    if (out) healthy = upstream!;
   }
+  if (healthy) await drains.release(healthy);
   return [];
 }
 

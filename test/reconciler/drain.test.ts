@@ -23,6 +23,21 @@ describe('DrainSet', () => {
     expect(applied).toEqual([['web-1:20001'], []]);
   });
 
+  it('puts a healthy instance back and drains the next in one change (one ingress reload)', async () => {
+    const { set, applied } = setup([{ domain: 'shop.example.com', upstreams: [A, B, C] }]);
+    expect(await set.take(A)).toBe(true);
+    expect(await set.take(B, A)).toBe(true);
+    await set.release(B);
+    expect(applied).toEqual([['web-1:20001'], ['web-1:20002'], []]);
+  });
+
+  it('puts the instance back even when the next cannot be drained', async () => {
+    const { set, applied } = setup([{ domain: 'shop.example.com', upstreams: [A, B] }, { domain: 'solo.example.com', upstreams: [S] }]);
+    expect(await set.take(A)).toBe(true);
+    expect(await set.take(S, A)).toBe(false);
+    expect(applied).toEqual([['web-1:20001'], []]);
+  });
+
   it('never drains the only instance serving a domain: it restarts in place', async () => {
     const { set, applied } = setup([{ domain: 'solo.example.com', upstreams: [S] }]);
     expect(await set.take(S)).toBe(false);
