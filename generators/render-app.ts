@@ -4,6 +4,7 @@
 import type { App, Instance, Settings } from '../schema/model.js';
 import { PASSWORD_SECRET, postgresPasswordScript, type AddonAccess } from './addons.js';
 import { escapeShellArg } from './escape.js';
+import { firewallRules } from './firewall.js';
 import { loadTemplate } from './templates.js';
 
 /** Bash: percent-encodes $1 byte by byte, so that any password is safe inside a URL. */
@@ -164,6 +165,6 @@ export function renderAppModule(app: App, node: string, instances: Instance[], i
       : [],
     postgres: serve.postgres,
     redis: serve.redis,
-    firewall: serve.firewall.map((f) => `iptables -A nixos-fw -p tcp -s ${escapeShellArg(f.address)} --dport ${f.port} -j nixos-fw-accept`),
+    firewall: firewallRules(serve.firewall),
   });
 }

@@ -6,7 +6,7 @@ import { indexAddons } from './addons.js';
 import { renderAppModule } from './render-app.js';
 import { renderCaddyfile } from './render-caddy.js';
 import { routesOf } from './routes.js';
-import { escapeShellArg } from './escape.js';
+import { firewallRules, type Opening } from './firewall.js';
 import { loadTemplate } from './templates.js';
 import { digestInputs } from './render-inputs.js';
 
@@ -84,13 +84,11 @@ export function hashFiles(files: Record<string, string>): string {
   return h.digest('hex');
 }
 
-/** Firewall lines letting the ingress nodes, and only them, reach this node's web instances. */
-function firewallLines(config: Config, node: string, instances: Instance[]): string[] {
+/** Firewall openings letting the ingress nodes, and only them, reach this node's web instances. */
+function ingressOpenings(config: Config, node: string, instances: Instance[]): Opening[] {
   const ingress = config.fleet.nodes.filter((n) => n.ingress && n.name !== node);
   const ports = instances.filter((i) => i.process === 'web').map((i) => i.port);
-  return ingress.flatMap((n) =>
-    ports.map((port) => `iptables -A nixos-fw -p tcp -s ${escapeShellArg(n.address)} --dport ${port} -j nixos-fw-accept`),
-  );
+  return ingress.flatMap((n) => ports.map((port) => ({ address: n.address, port })));
 }
 
 export function renderNode(config: Config, index: PlacementIndex, nodeName: string, inputs: string, opts: RenderOptions): RenderedNode {
@@ -114,7 +112,7 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
     node: nodeName,
     apps: Object.keys(manifest.apps),
     ingress: node.ingress,
-    firewall: firewallLines(config, nodeName, onNode),
+    firewall: firewallRules(ingressOpenings(config, nodeName, onNode)),
   });
   manifest.hash = hashFiles(files);
   files['manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';

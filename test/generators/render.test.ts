@@ -9,7 +9,7 @@ import { renderFleet, type RenderedNode } from '../../generators/render-node.js'
 import type { Config } from '../../schema/model.js';
 import { exec } from '../../reconciler/exec.js';
 import { makeApp, makeConfig, makeNode, makeProcess } from '../fleet/builders.js';
-import { caddyAdapt, evalModule, makeTempDir, nixEvalJson, nixParse } from '../helpers/tools.js';
+import { caddyAdapt, evalModule, makeTempDir, NIXPKGS_STANDIN, nixEvalJson, nixParse } from '../helpers/tools.js';
 
 function focusedConfig(): Config {
   const nodes = [
@@ -179,10 +179,14 @@ describe('render (focused cases)', () => {
       const redisPort = manifests[dataNode].apps.shop.data.redis.port;
       expect(data.services.postgresql).toMatchObject({ enableTCPIP: true, ensureDatabases: ['shop'], authentication: `host shop shop ${clientAddress}/32 scram-sha-256\n` });
       expect(data.services.redis.servers.shop).toMatchObject({ port: redisPort, requirePassFile: '/run/secrets/shop/REDIS_PASSWORD' });
-      expect(data.networking.firewall.extraCommands.split('\n')).toEqual([
+      // iptables rules on an iptables firewall (the stand-in's), nftables rules otherwise.
+      const { extraCommands, extraInputRules } = data.networking.firewall;
+      expect([extraCommands.condition, extraInputRules.condition]).toEqual([true, false]);
+      expect(extraCommands.content.split('\n')).toEqual([
         `iptables -A nixos-fw -p tcp -s ${clientAddress} --dport 5432 -j nixos-fw-accept`,
         `iptables -A nixos-fw -p tcp -s ${clientAddress} --dport ${redisPort} -j nixos-fw-accept`,
       ]);
+      expect(extraInputRules.content.split('\n')).toEqual([`ip saddr ${clientAddress} tcp dport 5432 accept`, `ip saddr ${clientAddress} tcp dport ${redisPort} accept`]);
       const setter = data.systemd.services['shop-postgres-password'];
       expect(setter).toMatchObject({ after: ['postgresql.service', 'postgresql-setup.service'], serviceConfig: { User: 'postgres', LoadCredential: ['DATABASE_PASSWORD:/run/secrets/shop/DATABASE_PASSWORD'] } });
       // The client node holds no data and opens nothing for it.
@@ -211,8 +215,12 @@ describe('render (focused cases)', () => {
     const { dir, cleanup } = makeTempDir();
     try {
       writeNodes(dir, nodes);
-      const app1 = await nixEvalJson(`builtins.attrNames (import ${join(dir, 'app-1', 'default.nix')} { lib = { concatStringsSep = builtins.concatStringsSep; }; })`);
-      expect(app1).toEqual(['environment', 'imports', 'networking', 'system']);
+      const app1 = await nixEvalJson(`let s = ${NIXPKGS_STANDIN}; m = import ${join(dir, 'app-1', 'default.nix')} { inherit (s) config lib; }; in { names = builtins.attrNames m; firewall = m.networking.firewall; }`) as { names: string[]; firewall: Record<string, { condition: boolean; content: string }> };
+      expect(app1.names).toEqual(['environment', 'imports', 'networking', 'system']);
+      // The ingress (edge, 10.1.0.1) and only it may reach app-1's web instances, on either firewall.
+      expect(app1.firewall.extraCommands.content).toMatch(/^iptables -A nixos-fw -p tcp -s 10\.1\.0\.1 --dport \d+ -j nixos-fw-accept$/m);
+      expect(app1.firewall.extraInputRules.content).toMatch(/^ip saddr 10\.1\.0\.1 tcp dport \d+ accept$/m);
+      expect(app1.firewall.extraInputRules.content.split('\n').every((l) => l.startsWith('ip saddr 10.1.0.1 '))).toBe(true);
       const manifest = JSON.parse(nodes.find((n) => n.node === 'app-1')!.files['manifest.json']);
       expect(manifest.revision).toBe('0123456789abcdef0123456789abcdef01234567');
       expect(manifest.hash).toMatch(/^[0-9a-f]{64}$/);

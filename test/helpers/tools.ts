@@ -23,7 +23,10 @@ export async function nixEvalJson(expr: string, cwd?: string): Promise<unknown> 
 /** A stand-in for nixpkgs' `pkgs` and `lib` (there is no nixpkgs checkout here): enough to evaluate rendered modules. */
 export const NIXPKGS_STANDIN = `{
   config.services.postgresql.package = { outPath = "/nix/store/00000000000000000000000000000000-postgresql"; };
+  config.networking.nftables.enable = false;
   lib = {
+    # What the module system makes of it: a condition and a content, as nixpkgs' lib.mkIf returns.
+    mkIf = condition: content: { _type = "if"; inherit condition content; };
     concatStringsSep = builtins.concatStringsSep;
     getAttrFromPath = path: set: builtins.foldl' (s: n: s.\${n}) set path;
   };

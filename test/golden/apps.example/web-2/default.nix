@@ -1,5 +1,5 @@
 # Rendered by skyrec for node web-2. Do not edit: change the specs and run `skyrec render` again.
-{ lib, ... }:
+{ config, lib, ... }:
 
 {
   imports = [
@@ -15,5 +15,7 @@
   system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
 
   # Only the ingress nodes may reach this node's web instances.
-  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 25048 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 23140 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22758 -j nixos-fw-accept" ];
+  # iptables rules, or nftables ones on a node whose firewall runs on nftables.
+  networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) (lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 25048 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 23140 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22758 -j nixos-fw-accept" ]);
+  networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable (lib.concatStringsSep "\n" [ "ip saddr 10.0.0.11 tcp dport 25048 accept" "ip saddr 10.0.0.11 tcp dport 23140 accept" "ip saddr 10.0.0.11 tcp dport 22758 accept" ]);
 }

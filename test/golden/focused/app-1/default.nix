@@ -1,5 +1,5 @@
 # Rendered by skyrec for node app-1. Do not edit: change the specs and run `skyrec render` again.
-{ lib, ... }:
+{ config, lib, ... }:
 
 {
   imports = [
@@ -16,5 +16,7 @@
   system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
 
   # Only the ingress nodes may reach this node's web instances.
-  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 21223 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 24886 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 22476 -j nixos-fw-accept" ];
+  # iptables rules, or nftables ones on a node whose firewall runs on nftables.
+  networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) (lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 21223 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 24886 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 22476 -j nixos-fw-accept" ]);
+  networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable (lib.concatStringsSep "\n" [ "ip saddr 10.1.0.1 tcp dport 21223 accept" "ip saddr 10.1.0.1 tcp dport 24886 accept" "ip saddr 10.1.0.1 tcp dport 22476 accept" ]);
 }

@@ -1,5 +1,5 @@
 # Rendered by skyrec for node app-2. Do not edit: change the specs and run `skyrec render` again.
-{ lib, ... }:
+{ config, lib, ... }:
 
 {
   imports = [
@@ -17,5 +17,7 @@
   system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
 
   # Only the ingress nodes may reach this node's web instances.
-  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 21574 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 22758 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 26304 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 25973 -j nixos-fw-accept" ];
+  # iptables rules, or nftables ones on a node whose firewall runs on nftables.
+  networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) (lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 21574 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 22758 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 26304 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.1 --dport 25973 -j nixos-fw-accept" ]);
+  networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable (lib.concatStringsSep "\n" [ "ip saddr 10.1.0.1 tcp dport 21574 accept" "ip saddr 10.1.0.1 tcp dport 22758 accept" "ip saddr 10.1.0.1 tcp dport 26304 accept" "ip saddr 10.1.0.1 tcp dport 25973 accept" ]);
 }

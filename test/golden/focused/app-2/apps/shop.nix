@@ -109,5 +109,7 @@ in
   };
 
   # Only the nodes that run this app may reach its data here.
-  networking.firewall.extraCommands = lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.11 --dport 5432 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.11 --dport 26540 -j nixos-fw-accept" ];
+  # iptables rules, or nftables ones on a node whose firewall runs on nftables.
+  networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) (lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.1.0.11 --dport 5432 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.1.0.11 --dport 26540 -j nixos-fw-accept" ]);
+  networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable (lib.concatStringsSep "\n" [ "ip saddr 10.1.0.11 tcp dport 5432 accept" "ip saddr 10.1.0.11 tcp dport 26540 accept" ]);
 }
