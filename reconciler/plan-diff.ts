@@ -6,6 +6,7 @@ import type { App, Config, Instance, Placement } from '../schema/model.js';
 import type { RenderedNode } from '../generators/render-node.js';
 import { unitName } from '../generators/render-app.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
+import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../generators/addons.js';
 import type { FileChange, NodePlan, Plan, RevisionLabel, RouteChange, UnitChange } from './plan-model.js';
 
 export interface RevisionState {
@@ -41,7 +42,7 @@ export function diffRevisions(base: RevisionState, head: RevisionState, opts: { 
   const baseNodes = new Map(base.nodes.map((n) => [n.node, n]));
   const headNodes = new Map(head.nodes.map((n) => [n.node, n]));
   const names = [...head.nodes.map((n) => n.node), ...base.nodes.map((n) => n.node).filter((n) => !headNodes.has(n))];
-  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), data: new Map() };
+  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), data: new Map(), secrets: new Map() };
   const nodes: NodePlan[] = [];
   let unchanged = 0;
   for (const name of names) {
@@ -79,6 +80,7 @@ type Ctx = {
   /** routesByDomain per revision, computed once and only when an ingress node changes. */
   routes: Map<RevisionState, Map<string, Route>>;
   data: Map<RevisionState, Map<string, string[]>>;
+  secrets: Map<RevisionState, RequiredSecret[]>;
 };
 
 /** The apps with addon data on a node in a revision (indexed once per revision). */
@@ -124,7 +126,21 @@ function diffNode(ctx: Ctx, node: string, b: RenderedNode | undefined, h: Render
     files,
   };
   diffAddons(ctx, node, plan);
+  // A password file this node did not need before: say so, or the apply's preflight will.
+  const before = secretsOn(ctx, ctx.base, node);
+  for (const r of secretsOn(ctx, ctx.head, node)) {
+    if (!before.some((x) => x.app === r.app && x.name === r.name)) {
+      plan.warnings.push(`${r.reason}: ${ctx.head.config.fleet.settings.secretsDir}/${r.app}/${r.name} must exist on ${node} before this is applied`);
+    }
+  }
   return plan;
+}
+
+/** The addon passwords a node needs in a revision (indexed once per revision). */
+function secretsOn(ctx: Ctx, state: RevisionState, node: string): RequiredSecret[] {
+  let all = ctx.secrets.get(state);
+  if (!all) ctx.secrets.set(state, (all = requiredAddonSecrets(indexAddons(state.config, state.placement))));
+  return all.filter((r) => r.nodes.includes(node));
 }
 
 function diffUnits(ctx: Ctx, node: string): UnitChange[] {

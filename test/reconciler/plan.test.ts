@@ -270,6 +270,11 @@ describe('skyrec plan: an app with a database', () => {
       expect(added.nodes.filter((n) => n.units.some((u) => u.unit.startsWith('shop-web-'))).length).toBe(3);
       expect(formatPlanText(added, { color: false })).toContain(`+ PostgreSQL database for shop (created: this node holds its data)`);
 
+      // Its instances on nodes without the data need the password there, and so does the data node.
+      const needing = added.nodes.filter((n) => n.warnings.some((w) => w.includes('/run/secrets/shop/DATABASE_PASSWORD must exist on')));
+      expect(needing.map((n) => n.node).sort()).toEqual(added.nodes.filter((n) => n.units.some((u) => u.unit.startsWith('shop-')) || n.addons.length > 0).map((n) => n.node).sort());
+      expect(needing[0].warnings).toContainEqual(expect.stringMatching(/^shop: postgres on [a-z0-9-]+ is reached over TCP from .*: \/run\/secrets\/shop\/DATABASE_PASSWORD must exist on [a-z0-9-]+ before this is applied$/));
+
       const { plan: unrelated } = await planRevisions({ dir: t.dir, base: a, head: b, diff: false });
       expect(unrelated.nodes.flatMap((n) => n.addons)).toEqual([]);
       expect(unrelated.nodes.flatMap((n) => n.warnings)).toEqual([]);
@@ -277,7 +282,10 @@ describe('skyrec plan: an app with a database', () => {
       const { plan: moved } = await planRevisions({ dir: t.dir, base: b, head: c2, diff: false });
       const from = home[0].node;
       expect(byNode(moved).get('worker-1')!.addons).toEqual([{ app: 'shop', addon: 'postgres', action: 'create' }]);
-      expect(byNode(moved).get('worker-1')!.warnings).toEqual([`shop's PostgreSQL database moves to worker-1, where it is created empty: the data on ${from} is not copied`]);
+      expect(byNode(moved).get('worker-1')!.warnings).toEqual([
+        `shop's PostgreSQL database moves to worker-1, where it is created empty: the data on ${from} is not copied`,
+        'shop: postgres on worker-1 is reached over TCP from web-1, web-2, web-3: /run/secrets/shop/DATABASE_PASSWORD must exist on worker-1 before this is applied',
+      ]);
       expect(byNode(moved).get(from)!.warnings).toEqual([`shop's PostgreSQL database on ${from} is no longer managed (its data node is now worker-1): it is not dropped, and its data stays on the node until you remove it by hand`]);
     } finally {
       t.cleanup();
