@@ -167,3 +167,38 @@ export async function commitFiles(r: GitReader, commit: string): Promise<{ listF
     },
   };
 }
+
+export interface RemoteOptions {
+  /** An http(s) URL of the config repo. */
+  url: string;
+  branch: string;
+  /** Where the local copy lives (a repository with no working tree checked out). */
+  dir: string;
+  /** Sent as HTTP basic auth (user `x-access-token`, the token as password, as GitHub and GitLab accept). */
+  token?: string;
+}
+
+/**
+ * Brings `dir` up to date with `branch` of the remote over smart HTTP(S) (clone the first time,
+ * fetch after) and returns the branch's commit. The token never appears in errors or logs.
+ */
+export async function syncRemote(opts: RemoteOptions): Promise<string> {
+  const { default: http } = await import('isomorphic-git/http/node');
+  const onAuth = () => (opts.token === undefined ? { cancel: true } : { username: 'x-access-token', password: opts.token });
+  const common = { fs, http, dir: opts.dir, url: opts.url, ref: opts.branch, singleBranch: true, onAuth, onAuthFailure: () => ({ cancel: true }) };
+  const cloning = !(await isGitRepo(opts.dir));
+  try {
+    if (cloning) await git.clone({ ...common, noCheckout: true, noTags: true });
+    else await git.fetch({ ...common, remote: 'origin', tags: false });
+    return await git.resolveRef({ fs, dir: opts.dir, ref: `refs/remotes/origin/${opts.branch}` });
+  } catch (err) {
+    // A clone that failed half-way must not pass for a repository next time.
+    if (cloning) fs.rmSync(opts.dir, { recursive: true, force: true });
+    const e = err as Error & { code?: string; data?: { statusCode?: number } };
+    const status = e.data?.statusCode;
+    const why = status === 401 || status === 403 || e.code === 'UserCanceledError'
+      ? 'the remote refused the credentials (give a token with read access, in a file or the environment)'
+      : e.code === 'NotFoundError' ? `it has no branch '${opts.branch}'` : e.message.replaceAll(opts.token ?? '\0', '***');
+    throw new GitError(`cannot fetch ${opts.branch} from ${opts.url}: ${why}`, { cause: err });
+  }
+}
