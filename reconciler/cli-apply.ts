@@ -18,22 +18,24 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
   return env.SKYREC_STATE_DIR ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'skyrec');
 }
 
-interface DriverFlags {
+export interface DriverFlags {
   driver: 'nixos' | 'local';
   state?: string;
   secretsDir?: string;
   httpPort: string;
 }
 
-interface Ctx {
+export interface Ctx {
   io: Io;
   out: Output;
   log: Logger;
   repoDir: (p: string) => string;
   withCache: <T>(opts: { cache: boolean }, fn: (cache: ParseCache | undefined) => Promise<T>) => Promise<T>;
+  /** The exit code main() returns when the command ends without an error. */
+  setExitCode: (code: number) => void;
 }
 
-function addDriverOptions(cmd: Command): Command {
+export function addDriverOptions(cmd: Command): Command {
   return cmd
     .addOption(new Option('--driver <driver>', 'nixos (production, over ssh) or local (nodes simulated on this machine)').choices(['nixos', 'local']).default('nixos'))
     .option('--state <dir>', 'the state directory (default: $SKYREC_STATE_DIR or ~/.local/state/skyrec)')
@@ -41,7 +43,7 @@ function addDriverOptions(cmd: Command): Command {
     .option('--http-port <port>', "local driver: the ingress Caddy's HTTP port on 127.0.0.1", '8080');
 }
 
-function driverOptions(flags: DriverFlags, ctx: Ctx): DriverOptions {
+export function driverOptions(flags: DriverFlags, ctx: Ctx): DriverOptions {
   const port = Number(flags.httpPort);
   if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--http-port ${flags.httpPort} is not a port number`);
   return {

@@ -13,6 +13,7 @@ import { createLogger } from './log.js';
 import { SkyrecError, SpecError, UsageError } from './errors.js';
 import { packageRoot } from './paths.js';
 import { registerApplyCommands } from './cli-apply.js';
+import { registerReconcileCommands } from './cli-reconcile.js';
 import type { Plan } from './plan-model.js';
 import { cacheDir, openParseCache } from './parse-cache-store.js';
 import type { ParseCache } from '../schema/load-yaml.js';
@@ -126,7 +127,9 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
       if (opts.detailedExitcode && plan.nodes.length > 0) result.exitCode = 2;
     });
 
-  registerApplyCommands(program, { io, out, log, repoDir, withCache });
+  const commandCtx = { io, out, log, repoDir, withCache, setExitCode: (code: number) => void (result.exitCode = code) };
+  registerApplyCommands(program, commandCtx);
+  registerReconcileCommands(program, commandCtx);
 
   program
     .command('schema')

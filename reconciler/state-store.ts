@@ -11,6 +11,9 @@ export interface NodeRecord { node: string; revision: string | null; generation:
 export type RolloutOutcome = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'noop';
 export interface RolloutRecord { id: number; revision: string | null; driver: string; nodes: string[]; startedAt: string; finishedAt: string | null; outcome: RolloutOutcome; detail: string | null }
 export type StepKind = 'switch' | 'health' | 'rollback' | 'skip' | 'resume';
+export type RunOutcome = 'applied' | 'unchanged' | 'invalid' | 'failed' | 'quarantined' | 'error';
+/** One cycle of the reconciler: the revision it found and what came of it. */
+export interface RunRecord { id: number; revision: string | null; startedAt: string; finishedAt: string; outcome: RunOutcome; detail: string | null }
 export interface StepRecord { id: number; rolloutId: number; node: string; kind: StepKind; startedAt: string; finishedAt: string | null; outcome: 'running' | 'ok' | 'failed'; detail: string | null; generation: number | null }
 
 /** Index i holds the SQL that takes the schema from version i to i + 1 (PRAGMA user_version). */
@@ -31,6 +34,9 @@ const MIGRATIONS = [
      outcome TEXT NOT NULL CHECK (outcome IN ('running','ok','failed')), detail TEXT, generation INTEGER);
    CREATE INDEX steps_rollout ON steps (rollout_id, id);
    CREATE TABLE failed_revisions (revision TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);`,
+  `CREATE TABLE reconcile_runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+     outcome TEXT NOT NULL CHECK (outcome IN ('applied','unchanged','invalid','failed','quarantined','error')), detail TEXT);`,
 ];
 
 const NODE_COLS = 'node, revision, generation, hash, status, detail, updated_at AS updatedAt';
@@ -78,6 +84,8 @@ function prepareAll(db: Database.Database) {
       ON CONFLICT (revision) DO UPDATE SET reason = excluded.reason, at = excluded.at`),
     getFailed: p(`SELECT reason, at FROM failed_revisions WHERE revision = ?`),
     deleteFailed: p(`DELETE FROM failed_revisions WHERE revision = ?`),
+    insertRun: p(`INSERT INTO reconcile_runs (revision, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?)`),
+    recentRuns: p(`SELECT id, revision, started_at AS startedAt, finished_at AS finishedAt, outcome, detail FROM reconcile_runs ORDER BY id DESC LIMIT ?`),
   };
 }
 
@@ -184,6 +192,17 @@ export class StateStore {
 
   clearFailedRevision(revision: string): void {
     this.st.deleteFailed.run(revision);
+  }
+
+  recordRun(r: Omit<RunRecord, 'id' | 'finishedAt'>): RunRecord {
+    const finishedAt = this.now();
+    const id = Number(this.st.insertRun.run(r.revision, r.startedAt, finishedAt, r.outcome, r.detail).lastInsertRowid);
+    return { ...r, id, finishedAt };
+  }
+
+  /** The reconciler's cycles, newest first. */
+  runs(limit = 20): RunRecord[] {
+    return this.st.recentRuns.all(limit) as RunRecord[];
   }
 
   /** Newest first, with their steps (oldest step first). */

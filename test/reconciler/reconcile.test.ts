@@ -1,0 +1,159 @@
+// `skyrec reconcile --once`, cycle after cycle, following a branch pushed to a real smart-HTTP
+// remote (git http-backend with token auth) and deploying with the local driver: real git,
+// Nix profiles, processes, Caddy and HTTP.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import http from 'node:http';
+import { join } from 'node:path';
+import { exec } from '../../reconciler/exec.js';
+import { packageRoot } from '../../reconciler/paths.js';
+import { Reconciler } from '../../reconciler/reconcile.js';
+import { runCli } from '../helpers/cli.js';
+import { TestRepo } from '../helpers/git-repo.js';
+import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
+import { makeTempDir } from '../helpers/tools.js';
+
+const TOKEN = 'reconcile-token-7d1e';
+const FLEET = `settings:
+  rollout: { canary: 1, maxParallel: 1, healthTimeout: 6s }
+nodes:
+  - { name: web-1, host: root@10.9.1.1, address: 10.9.1.1, labels: { role: web }, ingress: true }
+`;
+const api = (o: { instances?: string; greeting?: string; health?: string } = {}) => `name: api
+package: { build: { stack: nodejs, path: src/api } }
+processes:
+  web:
+    command: node server.js
+    instances: ${o.instances ?? '1'}
+    healthcheck: { path: ${o.health ?? '/healthz'}, interval: 1s }
+env: { GREETING: ${JSON.stringify(o.greeting ?? 'one')} }
+domains: [api.reconcile.example]
+`;
+
+let tmp: ReturnType<typeof makeTempDir>;
+let server: GitHttpServer;
+let work: TestRepo;
+let bare: string;
+let state: string;
+let port: number;
+
+function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port: p } = s.address() as { port: number };
+      s.close(() => resolve(p));
+    });
+  });
+}
+
+function greeting(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'api.reconcile.example' }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(JSON.parse(body).greeting));
+    }).on('error', reject);
+  });
+}
+
+async function push(message: string, files: Record<string, string>): Promise<string> {
+  const rev = await work.commit(message, files);
+  await work.git('push', '-q', bare, 'main');
+  return rev;
+}
+
+const cycle = () =>
+  runCli(['reconcile', '--once', '--json', '--repo', `${server.url}/config.git`, '--driver', 'local', '--state', state, '--http-port', String(port)], { env: { SKYREC_GIT_TOKEN: TOKEN } });
+const generation = () => JSON.parse(readFileSync(join(state, 'applied', 'web-1.json'), 'utf8')).manifest.hash as string;
+const rollouts = async () => JSON.parse((await runCli(['history', '--json', '--driver', 'local', '--state', state])).stdout).rollouts.length as number;
+
+beforeAll(async () => {
+  tmp = makeTempDir('skyrec-reconcile-');
+  state = join(tmp.dir, 'state');
+  bare = join(tmp.dir, 'srv', 'config.git');
+  port = await freePort();
+  await exec(['git', 'init', '-q', '--bare', '-b', 'main', bare]);
+  work = await TestRepo.create(join(tmp.dir, 'work'), { 'fleet.yaml': FLEET, 'apps/api.yaml': api() });
+  cpSync(join(packageRoot(), 'apps.example', 'src', 'api'), join(work.dir, 'src', 'api'), { recursive: true });
+  await work.commit('api');
+  await work.git('push', '-q', bare, 'main');
+  server = await startGitHttpServer(join(tmp.dir, 'srv'), { token: TOKEN });
+}, 30_000);
+
+afterAll(async () => {
+  await runCli(['down', '--driver', 'local', '--state', state]);
+  await server?.close();
+  tmp?.cleanup();
+}, 60_000);
+
+describe('skyrec reconcile --once over a real smart-HTTP remote, local driver', () => {
+  it('deploys the head of the branch, then each new commit; a cycle with nothing new touches nothing', async () => {
+    const first = await cycle();
+    expect(first.code, first.stderr).toBe(0);
+    expect(JSON.parse(first.stdout)).toMatchObject({ outcome: 'applied', revision: await work.git('rev-parse', 'HEAD') });
+    expect(await greeting()).toBe('one');
+    const rev = await push('api: two', { 'apps/api.yaml': api({ greeting: 'two', instances: '2' }) });
+    expect(JSON.parse((await cycle()).stdout)).toMatchObject({ outcome: 'applied', revision: rev });
+    expect(await greeting()).toBe('two');
+    expect(JSON.parse((await cycle()).stdout)).toMatchObject({ outcome: 'unchanged', revision: rev });
+  }, 120_000);
+
+  it('never applies invalid specs: the error names file, line and field, and the fleet keeps running the last good revision', async () => {
+    const before = generation();
+    const rev = await push('api: typo', { 'apps/api.yaml': api({ greeting: 'typo', instances: 'two' }) });
+    const r = await cycle();
+    expect(r.code).toBe(2);
+    const run = JSON.parse(r.stdout);
+    expect(run).toMatchObject({ outcome: 'invalid', revision: rev });
+    expect(run.detail).toMatch(/^apps\/api\.yaml:6:16: processes\.web\.instances must be an integer/);
+    expect(generation()).toBe(before);
+    expect(await greeting()).toBe('two');
+  }, 60_000);
+
+  it('a revision whose rollout fails is rolled back and quarantined: later cycles do not retry it, a fix deploys', async () => {
+    const bad = await push('api: broken health', { 'apps/api.yaml': api({ greeting: 'broken', instances: '2', health: '/nope' }) });
+    const failed = await cycle();
+    expect(failed.code).toBe(4);
+    expect(JSON.parse(failed.stdout)).toMatchObject({ outcome: 'failed', revision: bad });
+    expect(await greeting()).toBe('two');
+    const count = await rollouts();
+    const again = await cycle();
+    expect(again.code).toBe(0);
+    expect(JSON.parse(again.stdout)).toMatchObject({ outcome: 'quarantined', revision: bad });
+    expect(JSON.parse(again.stdout).detail).toMatch(/skyrec retry [0-9a-f]{12}$/);
+    expect(await rollouts()).toBe(count);
+
+    // skyrec retry lifts the quarantine: the next cycle tries it again (and it fails again).
+    const retry = await runCli(['retry', '--driver', 'local', '--state', state]);
+    expect(retry.stdout).toContain(`${bad.slice(0, 12)} is no longer quarantined`);
+    expect((await cycle()).code).toBe(4);
+    expect(await rollouts()).toBe(count + 1);
+
+    const fix = await push('api: fixed', { 'apps/api.yaml': api({ greeting: 'fixed', instances: '2' }) });
+    expect(JSON.parse((await cycle()).stdout)).toMatchObject({ outcome: 'applied', revision: fix });
+    expect(await greeting()).toBe('fixed');
+  }, 180_000);
+});
+
+describe('Reconciler scheduling', () => {
+  it('runs one cycle at a time; triggers during a cycle make exactly one more', async () => {
+    let running = 0;
+    let most = 0;
+    let cycles = 0;
+    let release: () => void = () => undefined;
+    const r = new Reconciler(async () => {
+      running++;
+      most = Math.max(most, running);
+      cycles++;
+      if (cycles === 1) await new Promise<void>((res) => (release = res));
+      running--;
+    }, 60_000);
+    r.start();
+    for (let i = 0; i < 5; i++) r.trigger();
+    release();
+    await new Promise((res) => setTimeout(res, 50));
+    await r.stop();
+    expect([cycles, most]).toEqual([2, 1]);
+  });
+});
