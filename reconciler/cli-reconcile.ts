@@ -1,5 +1,5 @@
 // `skyrec reconcile` (follow a branch and apply what lands on it) and `skyrec retry` (lift a
-// quarantine). The loop's HTTP side (webhook, status, metrics) is not here yet.
+// quarantine). The loop serves /healthz, /metrics, /api/status and webhooks (daemon-http.ts).
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { parseDuration } from '../schema/normalize.js';
@@ -25,8 +25,10 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .option('--interval <duration>', 'how often to fetch, e.g. 30s or 5m', '30s')
       .option('--token-file <file>', 'http(s) repo: a file holding the token (else $SKYREC_GIT_TOKEN)')
       .option('--once', 'run one cycle and exit: 0 applied or nothing to do, 2 invalid specs, 4 rollout failed, 1 error')
+      .option('--listen <host:port>', 'where /healthz, /metrics, /api/status and the webhooks listen', '127.0.0.1:9273')
+      .option('--webhook-secret-file <file>', 'the shared secret that webhooks must sign their body with (without it every webhook is refused)')
       .addOption(new Option('--json', 'with --once: print the cycle as JSON')),
-  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; tokenFile?: string; once?: boolean; json?: boolean }) => {
+  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; tokenFile?: string; once?: boolean; json?: boolean; listen: string; webhookSecretFile?: string }) => {
     const { reconcileOnce, Reconciler } = await import('./reconcile.js');
     const intervalMs = parseDuration(flags.interval);
     if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new UsageError(`--interval ${flags.interval} is not a duration like 30s or 5m`);
@@ -40,13 +42,37 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       ctx.setExitCode(EXIT[run.outcome]);
       return;
     }
-    const reconciler = new Reconciler(async () => out.line(describeRun(await reconcileOnce(opts))), intervalMs);
+    const listen = /^(.+):(\d+)$/.exec(flags.listen);
+    if (!listen) throw new UsageError(`--listen ${flags.listen} is not host:port, e.g. 127.0.0.1:9273`);
+    const { startDaemonHttp } = await import('./daemon-http.js');
+    const { StateStore } = await import('./state-store.js');
+    const store = StateStore.open(opts.stateDir);
+    let reconciler: InstanceType<typeof Reconciler> | undefined;
+    const daemon = await startDaemonHttp({
+      host: listen[1].replace(/^\[(.*)\]$/, '$1'),
+      port: Number(listen[2]),
+      webhookSecret: flags.webhookSecretFile ? readFileSync(ctx.repoDir(flags.webhookSecretFile)) : null,
+      status: () => ({ repo: /^https?:/.test(repo) ? repo.replace(/\/\/[^/@]*@/, '//') : repo, branch: flags.branch, nodes: store.listNodes(), runs: store.runs(20) }),
+      trigger: (why) => {
+        ctx.log.info({ why }, 'cycle requested');
+        reconciler?.trigger();
+      },
+      log: ctx.log,
+    });
+    ctx.log.info({ url: daemon.url, repo, branch: flags.branch }, 'reconciler listening');
+    reconciler = new Reconciler(async () => {
+      const run = await reconcileOnce(opts);
+      daemon.recordRun(run);
+      out.line(describeRun(run));
+    }, intervalMs);
     await new Promise<void>((resolve) => {
-      const stop = () => void reconciler.stop().then(resolve);
+      const stop = () => void reconciler!.stop().then(resolve);
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
-      reconciler.start();
+      reconciler!.start();
     });
+    await daemon.close();
+    store.close();
   });
 
   addDriverOptions(

@@ -2,7 +2,9 @@
 // remote (git http-backend with token auth) and deploying with the local driver: real git,
 // Nix profiles, processes, Caddy and HTTP.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, readFileSync } from 'node:fs';
+import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { signBody } from '../../reconciler/webhook.js';
 import { createServer } from 'node:net';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -134,6 +136,64 @@ describe('skyrec reconcile --once over a real smart-HTTP remote, local driver', 
     expect(JSON.parse((await cycle()).stdout)).toMatchObject({ outcome: 'applied', revision: fix });
     expect(await greeting()).toBe('fixed');
   }, 180_000);
+});
+
+describe('skyrec reconcile, running: the real binary, polling and a signed webhook', () => {
+  it('a push is deployed by the next poll; with a long interval, a signed webhook deploys at once; SIGTERM exits 0', async () => {
+    const secretFile = join(tmp.dir, 'webhook-secret');
+    writeFileSync(secretFile, 'loop-secret-91c0');
+    const listen = await freePort();
+    const start = (interval: string) => {
+      const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'skyrec.js'), 'reconcile', '--repo', `${server.url}/config.git`, '--interval', interval, '--driver', 'local', '--state', state, '--http-port', String(port), '--listen', `127.0.0.1:${listen}`, '--webhook-secret-file', secretFile], {
+        env: { ...process.env, SKYREC_GIT_TOKEN: TOKEN, SKYREC_CACHE_DIR: join(tmp.dir, 'cache') },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (c) => (stderr += c));
+      return { child, stderr: () => stderr, exited: new Promise<number | null>((res) => child.on('exit', (code) => res(code))) };
+    };
+    const status = async () => JSON.parse(await new Promise<string>((resolve, reject) => {
+      http.get({ host: '127.0.0.1', port: listen, path: '/api/status', agent: false }, (res) => {
+        let body = '';
+        res.on('data', (c) => (body += c));
+        res.on('end', () => resolve(body));
+      }).on('error', reject);
+    })) as { runs: { revision: string; outcome: string }[] };
+    const until = async (rev: string, ms: number) => {
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        const top = await status().then((s) => s.runs[0], () => undefined);
+        if (top?.revision === rev && top.outcome === 'applied') return;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      throw new Error(`${rev} was not applied within ${ms} ms`);
+    };
+
+    const polling = start('1s');
+    const polled = await push('api: polled', { 'apps/api.yaml': api({ greeting: 'polled', instances: '2' }) });
+    await until(polled, 30_000);
+    expect(await greeting()).toBe('polled');
+    polling.child.kill('SIGTERM');
+    expect(await polling.exited, polling.stderr()).toBe(0);
+
+    const hooked = start('1h');
+    await new Promise((r) => setTimeout(r, 1500)); // its first cycle finds nothing new
+    const rev = await push('api: hooked', { 'apps/api.yaml': api({ greeting: 'hooked', instances: '2' }) });
+    const body = Buffer.from('{}');
+    const answer = await new Promise<number>((resolve, reject) => {
+      const req = http.request({ host: '127.0.0.1', port: listen, path: '/hooks/generic', method: 'POST', headers: { 'x-hub-signature-256': signBody('loop-secret-91c0', body) }, agent: false }, (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      });
+      req.on('error', reject);
+      req.end(body);
+    });
+    expect(answer).toBe(202);
+    await until(rev, 30_000);
+    expect(await greeting()).toBe('hooked');
+    hooked.child.kill('SIGTERM');
+    expect(await hooked.exited, hooked.stderr()).toBe(0);
+  }, 120_000);
 });
 
 describe('Reconciler scheduling', () => {
