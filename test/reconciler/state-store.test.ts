@@ -49,7 +49,7 @@ function distModule(rel: string): string {
 }
 
 describe('StateStore', () => {
-  it('creates a private directory and a WAL database with durable commits at schema version 1', () => {
+  it('creates a private directory and a WAL database with durable commits at schema version 2', () => {
     const dir = join(tempDir(), 'nested', 'state');
     const store = openStore(dir);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
@@ -57,7 +57,7 @@ describe('StateStore', () => {
     const db = (store as unknown as { db: Database.Database }).db;
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(1);
+    expect(db.pragma('user_version', { simple: true })).toBe(2);
     expect(existsSync(join(dir, 'state.sqlite'))).toBe(true);
   });
 
@@ -68,6 +68,22 @@ describe('StateStore', () => {
     first.close();
     first.close(); // idempotent
     expect(openStore(dir).getNode('web1')).toMatchObject({ node: 'web1', generation: 41 });
+  });
+
+  it('migrates a version-1 database (the previous release) to version 2, keeping its data, and records reconcile cycles', () => {
+    const dir = join(tempDir(), 'state');
+    const v1 = StateStore.open(dir, { clock: tickingClock() });
+    v1.setNode(node('web1'));
+    v1.close();
+    const db = new Database(join(dir, 'state.sqlite'));
+    db.exec('DROP TABLE reconcile_runs');
+    db.pragma('user_version = 1');
+    db.close();
+    const store = openStore(dir);
+    expect(store.getNode('web1')).toMatchObject({ node: 'web1', generation: 41 });
+    const run = store.recordRun({ revision: 'a'.repeat(40), startedAt: at(0), outcome: 'invalid', detail: 'apps/x.yaml:1:1: bad' });
+    expect(store.runs()).toEqual([run]);
+    expect(run).toMatchObject({ id: 1, outcome: 'invalid', finishedAt: at(0) });
   });
 
   it('refuses a database written by a newer schema', () => {
