@@ -9,8 +9,6 @@ import type { Logger } from '../reconciler/log.js';
 import { CommandError, NodeUnreachableError, SkyrecError } from '../reconciler/errors.js';
 import { buildSshArgv, type SshSettings } from './nixos-argv.js';
 
-/** '10.0.0.12:20001', as it appears in Caddy's JSON upstreams[].dial. */
-export interface DrainTarget { dial: string }
 /** Every domain's full upstream dial list, as rendered. */
 export interface CaddyRoutes { [domain: string]: string[] }
 

@@ -8,7 +8,7 @@
 // changes another app's nodes either (given room). Ports without history come from a hash of
 // `${app}/${process}/${index}` and probe upwards on collision, so there a new app can shift
 // another app's port on a shared node: pass `previous` to rule that out.
-import type { AddonName, App, AppData, Config, Instance, Placement, PlacementIssue, Process } from '../schema/model.js';
+import { ADDON_NAMES, type AddonName, type App, type AppData, type Config, type Instance, type Placement, type PlacementIssue, type Process } from '../schema/model.js';
 import { stableHash } from './hash.js';
 import { memoryShortfallMessage, portShortfallMessage } from './placement-issues.js';
 import { Rendezvous } from './rendezvous.js';
@@ -38,7 +38,6 @@ interface Slot {
 
 /** The PostgreSQL port on a data node: one cluster per node serves every app's database. */
 export const POSTGRES_PORT = 5432;
-const ADDONS: readonly AddonName[] = ['postgres', 'redis'];
 
 /**
  * @param previous the last placement's instances: they keep their nodes and ports
@@ -219,7 +218,7 @@ export function placeInstances(
   const dataOut: Record<string, AppData> = {};
   for (const [app, addons] of data) {
     const out: AppData = {};
-    for (const addon of ADDONS) {
+    for (const addon of ADDON_NAMES) {
       const d = addons[addon];
       if (d && d.port > 0) out[addon] = { node: names[d.id], port: d.port };
     }
@@ -260,7 +259,7 @@ function placeData(
   for (const app of apps) {
     if (!app.addons.postgres && !app.addons.redis) continue;
     const addons: Partial<Record<AddonName, { id: number; port: number }>> = {};
-    for (const addon of ADDONS) {
+    for (const addon of ADDON_NAMES) {
       if (!app.addons[addon]) continue;
       const { ids, mask } = eligibleFor(app.addonLabels[addon]);
       if (ids.length === 0) continue; // validation reports labels no node has

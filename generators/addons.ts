@@ -4,12 +4,11 @@
 // password is a secret file on every node involved, like any other secret, and is only
 // needed once an addon has a remote client. The NixOS module, the local driver, validate and
 // preflight all read this one description, so they cannot disagree.
-import type { AddonName, App, Config, Node, Placement } from '../schema/model.js';
+import { ADDON_NAMES, type AddonName, type App, type Config, type Node, type Placement } from '../schema/model.js';
 import { escapeShellArg } from './escape.js';
 
 /** The secret holding each addon's password: <secretsDir>/<app>/<name> on the nodes involved. */
 export const PASSWORD_SECRET: Record<AddonName, string> = { postgres: 'DATABASE_PASSWORD', redis: 'REDIS_PASSWORD' };
-export const ADDON_NAMES: readonly AddonName[] = ['postgres', 'redis'];
 
 export interface AddonAccess {
   addon: AddonName;

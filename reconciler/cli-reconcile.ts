@@ -10,6 +10,15 @@ import type { RunRecord } from './state-store.js';
 
 const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, invalid: 2, failed: 4, error: 1 };
 
+/** A file holding a secret value; a clear error, never the raw exception, when it cannot be read. */
+function readSecretFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${option} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give a file readable by this user, holding only the value' });
+  }
+}
+
 function describeRun(r: RunRecord): string {
   return `${r.outcome} ${r.revision?.slice(0, 12) ?? '-'}${r.detail ? `: ${r.detail}` : ''}`;
 }
@@ -30,9 +39,10 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .addOption(new Option('--json', 'with --once: print the cycle as JSON')),
   ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; tokenFile?: string; once?: boolean; json?: boolean; listen: string; webhookSecretFile?: string }) => {
     const { reconcileOnce, Reconciler } = await import('./reconcile.js');
+    const { redactUrl } = await import('./git.js');
     const intervalMs = parseDuration(flags.interval);
     if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new UsageError(`--interval ${flags.interval} is not a duration like 30s or 5m`);
-    const token = flags.tokenFile ? readFileSync(ctx.repoDir(flags.tokenFile), 'utf8').trim() : io.env.SKYREC_GIT_TOKEN;
+    const token = flags.tokenFile ? readSecretFile('--token-file', ctx.repoDir(flags.tokenFile)).toString('utf8').trim() : io.env.SKYREC_GIT_TOKEN;
     const repo = /^https?:\/\//.test(flags.repo) ? flags.repo : ctx.repoDir(flags.repo);
     const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes) };
     if (flags.once) {
@@ -51,15 +61,15 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
     const daemon = await startDaemonHttp({
       host: listen[1].replace(/^\[(.*)\]$/, '$1'),
       port: Number(listen[2]),
-      webhookSecret: flags.webhookSecretFile ? readFileSync(ctx.repoDir(flags.webhookSecretFile)) : null,
-      status: () => ({ repo: /^https?:/.test(repo) ? repo.replace(/\/\/[^/@]*@/, '//') : repo, branch: flags.branch, nodes: store.listNodes(), runs: store.runs(20) }),
+      webhookSecret: flags.webhookSecretFile ? readSecretFile('--webhook-secret-file', ctx.repoDir(flags.webhookSecretFile)) : null,
+      status: () => ({ repo: redactUrl(repo), branch: flags.branch, nodes: store.listNodes(), runs: store.runs(20) }),
       trigger: (why) => {
         ctx.log.info({ why }, 'cycle requested');
         reconciler?.trigger();
       },
       log: ctx.log,
     });
-    ctx.log.info({ url: daemon.url, repo, branch: flags.branch }, 'reconciler listening');
+    ctx.log.info({ url: daemon.url, repo: redactUrl(repo), branch: flags.branch }, 'reconciler listening');
     reconciler = new Reconciler(async () => {
       const run = await reconcileOnce(opts);
       daemon.recordRun(run);

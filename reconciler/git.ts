@@ -168,6 +168,11 @@ export async function commitFiles(r: GitReader, commit: string): Promise<{ listF
   };
 }
 
+/** A URL fit for messages, logs and status: any user:password@ part is left out. */
+export function redactUrl(url: string): string {
+  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
+}
+
 export interface RemoteOptions {
   /** An http(s) URL of the config repo. */
   url: string;
@@ -196,9 +201,13 @@ export async function syncRemote(opts: RemoteOptions): Promise<string> {
     if (cloning) fs.rmSync(opts.dir, { recursive: true, force: true });
     const e = err as Error & { code?: string; data?: { statusCode?: number } };
     const status = e.data?.statusCode;
-    const why = status === 401 || status === 403 || e.code === 'UserCanceledError'
+    const refused = status === 401 || status === 403 || e.code === 'UserCanceledError';
+    const why = refused
       ? 'the remote refused the credentials (give a token with read access, in a file or the environment)'
-      : e.code === 'NotFoundError' ? `it has no branch '${opts.branch}'` : e.message.replaceAll(opts.token ?? '\0', '***');
-    throw new GitError(`cannot fetch ${opts.branch} from ${opts.url}: ${why}`, { cause: err });
+      : e.code === 'NotFoundError' ? `it has no branch '${opts.branch}'` : e.message.replaceAll(opts.token ?? '\0', '***').replaceAll(opts.url, redactUrl(opts.url));
+    throw new GitError(`cannot fetch ${opts.branch} from ${redactUrl(opts.url)}: ${why}`, {
+      hint: refused ? undefined : 'check the URL and the branch, and that this machine reaches the remote',
+      cause: err,
+    });
   }
 }

@@ -2,7 +2,7 @@
 // units start, restart (and why) or stop, which routes and addons change, which files differ.
 // Pure: rendered data in, a Plan out.
 import { createTwoFilesPatch } from 'diff';
-import type { App, Config, Instance, Placement } from '../schema/model.js';
+import { ADDON_NAMES, type AddonName, type App, type Config, type Instance, type Placement } from '../schema/model.js';
 import type { RenderedNode } from '../generators/render-node.js';
 import { unitName } from '../generators/render-app.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
@@ -184,19 +184,18 @@ function diffRoutes(before: Map<string, Route> | null, after: Map<string, Route>
   return changes.sort((x, y) => (x.domain < y.domain ? -1 : 1));
 }
 
-const ADDONS = ['postgres', 'redis'] as const;
 const ADDON_NOUN = { postgres: 'PostgreSQL database', redis: 'Redis server' };
 
 /** Addons live on their data node; created or removed there, and their data never moves. */
 function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
-  const dataNode = (state: RevisionState, app: App | undefined, addon: (typeof ADDONS)[number]) =>
+  const dataNode = (state: RevisionState, app: App | undefined, addon: AddonName) =>
     app && app.addons[addon] ? (state.placement.data[app.name]?.[addon]?.node ?? null) : null;
   // Only apps holding data here, before or after, can have addons here.
   const names = [...new Set([...dataOn(ctx, ctx.base, node), ...dataOn(ctx, ctx.head, node)])].sort();
   for (const name of names) {
     const b = ctx.baseApps.get(name);
     const h = ctx.headApps.get(name);
-    for (const addon of ADDONS) {
+    for (const addon of ADDON_NAMES) {
       const from = dataNode(ctx.base, b, addon);
       const to = dataNode(ctx.head, h, addon);
       const before = from === node;

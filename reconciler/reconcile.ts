@@ -31,30 +31,26 @@ async function followedHead(opts: ReconcileOptions): Promise<{ dir: string; comm
   return { dir, commit: await syncRemote({ url: opts.repo, branch: opts.branch, dir, token: opts.token }) };
 }
 
+/** Opens the state store for one synchronous use (apply opens its own during the rollout). */
+function withStore<T>(stateDir: string, fn: (store: StateStore) => T): T {
+  const store = StateStore.open(stateDir);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
 /** One cycle; never throws for what a cycle can meet (bad specs, a failed rollout, an unreachable remote): it records it. */
 export async function reconcileOnce(opts: ReconcileOptions): Promise<RunRecord> {
   const startedAt = new Date().toISOString();
   const log = opts.log;
   let revision: string | null = null;
-  const record = (outcome: RunRecord['outcome'], detail: string | null): RunRecord => {
-    const store = StateStore.open(opts.stateDir);
-    try {
-      return store.recordRun({ revision, startedAt, outcome, detail });
-    } finally {
-      store.close();
-    }
-  };
+  const record = (outcome: RunRecord['outcome'], detail: string | null): RunRecord => withStore(opts.stateDir, (s) => s.recordRun({ revision, startedAt, outcome, detail }));
   try {
     const head = await followedHead(opts);
     revision = head.commit;
-    const store = StateStore.open(opts.stateDir);
-    const failed = (() => {
-      try {
-        return store.failedRevision(head.commit);
-      } finally {
-        store.close();
-      }
-    })();
+    const failed = withStore(opts.stateDir, (s) => s.failedRevision(head.commit));
     if (failed) {
       log.info({ rev: head.commit }, 'quarantined: not applied again');
       return record('quarantined', `its rollout failed on ${failed.at} (${failed.reason}); push a fix, or run skyrec retry ${head.commit.slice(0, 12)}`);

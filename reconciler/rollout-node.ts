@@ -37,24 +37,24 @@ async function restartRolling(ctx: SwitchContext, target: NodeTarget, units: str
     const now = running.find((i) => i.unit === unit);
     const after = next.find((i) => i.unit === unit);
     const upstream = now && now.process === 'web' ? upstreamOf(node, now) : null;
-    let out = false;
-    if (upstream !== null) out = await drains.take(upstream, healthy);
+    let drained: Upstream | null = null;
+    if (upstream !== null) drained = (await drains.take(upstream, healthy)) ? upstream : null;
     else if (healthy) await drains.release(healthy);
     healthy = undefined;
-    progress.update(node.name, 'switching', `restarting ${unit} (${k + 1} of ${sorted.length})${upstream && !out ? ', the only instance serving its domains' : ''}`);
+    progress.update(node.name, 'switching', `restarting ${unit} (${k + 1} of ${sorted.length})${upstream && !drained ? ', the only instance serving its domains' : ''}`);
     try {
       await driver.restartUnit(node, unit);
     } catch (err) {
-      if (out) held.push(upstream!); // back into the ingress once the rollback is done
+      if (drained) held.push(drained); // back into the ingress once the rollback is done
       throw err;
     }
     const health = after ? await waitHealthy(driver, { ...target, local: { ...target.local, instances: [after], routesOfNode: [] } }, [], input.rollout.healthTimeoutMs) : { healthy: true, failures: [] };
     if (!health.healthy) {
       // It stays out of the ingress until the rollback has it healthy again.
-      if (out) held.push(upstream!);
+      if (drained) held.push(drained);
       return health.failures;
     }
-    if (out) healthy = upstream!;
+    healthy = drained ?? undefined;
   }
   if (healthy) await drains.release(healthy);
   return [];

@@ -115,7 +115,10 @@ function drainSetFor(input: RolloutInput, deps: RolloutDeps): DrainSet & { switc
       return { ...r, upstreams: r.upstreams.filter((u) => old.has(key(u))) };
     }),
   );
-  const apply = (drained: DrainRoute['upstreams']) => deps.driver.setDrained(input.ingress.map((n) => ({ node: n, routes: toDrain(routesNow(n.name)) })), drained);
+  // Only ingress nodes that run Caddy, applied before or switched in this rollout: a new one
+  // has no admin API to call yet, and its first config has no instance out.
+  const live = () => input.ingress.filter((n) => switchedIngress.has(n.name) || deps.applied.read(n.name) !== null);
+  const apply = (drained: DrainRoute['upstreams']) => deps.driver.setDrained(live().map((n) => ({ node: n, routes: toDrain(routesNow(n.name)) })), drained);
   const set = new DrainSet(() => serving, apply);
   return Object.assign(set, {
     // An ingress that switched loaded its rendered config, every upstream in: drain again what is out.

@@ -118,6 +118,7 @@ export interface DataPlacement {
 }
 
 export type AddonName = 'postgres' | 'redis';
+export const ADDON_NAMES: readonly AddonName[] = ['postgres', 'redis'];
 
 /** Per addon of one app: its data node. */
 export type AppData = Partial<Record<AddonName, DataPlacement>>;

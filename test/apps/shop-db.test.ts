@@ -4,14 +4,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { appendFileSync, chownSync, existsSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { exec } from '../../reconciler/exec.js';
 import { packageRoot } from '../../reconciler/paths.js';
 import { postgresBin } from '../../fleet/local-addons.js';
-import { makeTempDir } from '../helpers/tools.js';
+import { freePort, makeTempDir } from '../helpers/tools.js';
 
 const shopDir = join(packageRoot(), 'apps.example', 'src', 'shop');
 const pgTool = (name: string) => (postgresBin() ? join(postgresBin()!, name) : name);
@@ -20,13 +19,6 @@ const PG_PASSWORD = `p@ss:w/rd%-${randomBytes(6).toString('hex')}`;
 const REDIS_PASSWORD = `r@d:s/%#-${randomBytes(6).toString('hex')}`;
 const enc = encodeURIComponent;
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function waitFor(what: string, ok: () => Promise<boolean> | boolean, ms = 15_000): Promise<void> {
   for (const until = Date.now() + ms; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../../reconciler/exec.js';
 import { packageRoot } from '../../reconciler/paths.js';
-import { createScenario, destroyScenario, nodeSeconds, runSkyrec, shopYaml, underLoad } from './rolling-scenario.js';
+import { createScenario, destroyScenario, nodeSeconds, runSkyrec, shopYaml, underLoad } from '../helpers/rolling-scenario.js';
 
 async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): Promise<string> {
   const s = await createScenario({ onOneNode, bin, instances });

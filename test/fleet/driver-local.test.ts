@@ -3,7 +3,6 @@
 // tests share one fleet and run in order: switch, change, roll back, watchdog, preflight, down.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { request } from 'node:http';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
@@ -16,7 +15,7 @@ import { ReleaseError } from '../../reconciler/errors.js';
 import { packageRoot } from '../../reconciler/paths.js';
 import { createLocalDriver, type LocalDriver } from '../../fleet/driver-local.js';
 import type { NodeTarget, SourceReader } from '../../fleet/driver.js';
-import { makeTempDir } from '../helpers/tools.js';
+import { freePort, makeTempDir } from '../helpers/tools.js';
 
 const root = packageRoot();
 const example = join(root, 'apps.example');
@@ -44,13 +43,6 @@ async function buildTargets(repo: string): Promise<NodeTarget[]> {
   return [...targets.filter(holdsData), ...targets.filter((t) => !holdsData(t))];
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await new Promise((r) => server.once('listening', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 /** Polls `fn` until it returns a value that passes `ok`, or fails with the last value. */
 async function eventually<T>(fn: () => Promise<T>, ok: (v: T) => boolean, ms = 15_000): Promise<T> {

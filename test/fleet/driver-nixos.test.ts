@@ -13,8 +13,8 @@ import {
   REAL_REMOTE, buildActivateArgv, buildArmArgv, buildDisarmArgv, buildIsActiveArgv, buildNixSshOpts, buildSshArgv,
   buildSwitchArgv, buildSwitchGenerationArgv, createNixosDriver, parseGeneration, type NixosPreflightProblem, type RemoteCommands,
 } from '../../fleet/driver-nixos.js';
-import { freePort, startSshd, type TestSshd } from '../helpers/sshd.js';
-import { makeTempDir } from '../helpers/tools.js';
+import { startSshd, type TestSshd } from '../helpers/sshd.js';
+import { freePort, makeTempDir } from '../helpers/tools.js';
 import { makeNode } from './builders.js';
 
 describe('nixos driver argv (pure)', () => {

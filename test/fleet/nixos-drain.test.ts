@@ -13,8 +13,8 @@ import { NodeUnreachableError, SkyrecError } from '../../reconciler/errors.js';
 import { loadTemplate } from '../../generators/templates.js';
 import { createNixosDriver } from '../../fleet/driver-nixos.js';
 import { drainConfig, setCaddyUpstreams, type CaddyRoutes } from '../../fleet/nixos-drain.js';
-import { caddyAdapt, makeTempDir } from '../helpers/tools.js';
-import { freePort, startSshd, waitForPort, type TestSshd } from '../helpers/sshd.js';
+import { caddyAdapt, freePort, makeTempDir } from '../helpers/tools.js';
+import { startSshd, waitForPort, type TestSshd } from '../helpers/sshd.js';
 import { makeNode } from './builders.js';
 
 const SHOP = ['10.0.0.11:20001', '10.0.0.12:20001', '10.0.0.13:20002'];

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
 import { exec } from '../../reconciler/exec.js';
+import { freePort } from './tools.js';
 
 const SSHD = '/usr/sbin/sshd';
 
@@ -15,15 +16,6 @@ export interface TestSshd {
   stop(): Promise<void>;
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => resolve(p));
-    });
-    s.on('error', reject);
-  });
-}
 
 /** Resolves once something accepts connections on 127.0.0.1:port; throws when `alive()` turns false or after `ms`. */
 export async function waitForPort(port: number, what: string, alive: () => boolean, log: () => string, ms = 10_000): Promise<void> {

@@ -1,5 +1,6 @@
 // Real Nix and Caddy, as the tests use them (installed by test/setup.sh).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../../reconciler/exec.js';
@@ -7,6 +8,17 @@ import { exec } from '../../reconciler/exec.js';
 export function makeTempDir(prefix = 'skyrec-test-'): { dir: string; cleanup: () => void } {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/** A TCP port on 127.0.0.1 that nothing listens on right now, from the kernel. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+    s.on('error', reject);
+  });
 }
 
 /** `nix-instantiate --parse` on every file; throws with Nix's message on the first that fails. */

@@ -4,24 +4,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createServer } from 'node:net';
 import http from 'node:http';
 import { packageRoot } from '../../reconciler/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
-import { makeTempDir } from '../helpers/tools.js';
+import { freePort, makeTempDir } from '../helpers/tools.js';
 
 const EXAMPLE = join(packageRoot(), 'apps.example');
 const BIN = join(packageRoot(), 'bin', 'skyrec.js');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 /** GET through the ingress Caddy with a Host header: status and body. */
 function get(port: number, host: string, path = '/'): Promise<{ status: number; body: string }> {

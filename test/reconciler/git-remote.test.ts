@@ -59,6 +59,16 @@ describe('syncRemote over a real smart-HTTP remote (git http-backend)', () => {
     expect(server.requests.filter((r) => r.startsWith('POST /config.git/git-upload-pack')).length).toBeGreaterThanOrEqual(2);
   });
 
+  it('credentials written into the URL never reach the message; a wrong repository says what to check', async () => {
+    const withCreds = `${server.url.replace('http://', 'http://x-access-token:url-secret-42@')}/config.git`;
+    const refused = await syncRemote({ url: withCreds, branch: 'main', dir: join(tmp.dir, 'creds') }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(GitError);
+    expect((refused as GitError).message).toBe(`cannot fetch main from ${url()}: the remote refused the credentials (give a token with read access, in a file or the environment)`);
+    const missing = await syncRemote({ url: `${server.url}/missing.git`, branch: 'main', dir: join(tmp.dir, 'missing'), token: TOKEN }).catch((e: unknown) => e);
+    expect((missing as GitError).message).toBe(`cannot fetch main from ${server.url}/missing.git: HTTP Error: 404 Not Found`);
+    expect((missing as GitError).hint).toBe('check the URL and the branch, and that this machine reaches the remote');
+  });
+
   it('a branch the remote does not have is named, and a failed first clone leaves nothing behind', async () => {
     for (const dir of [join(tmp.dir, 'follow'), join(tmp.dir, 'fresh')]) {
       const err = await syncRemote({ url: url(), branch: 'nope', dir, token: TOKEN }).catch((e: unknown) => e);

@@ -5,7 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
 import { signBody } from '../../reconciler/webhook.js';
-import { createServer } from 'node:net';
 import http from 'node:http';
 import { join } from 'node:path';
 import { exec } from '../../reconciler/exec.js';
@@ -14,7 +13,7 @@ import { Reconciler } from '../../reconciler/reconcile.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
-import { makeTempDir } from '../helpers/tools.js';
+import { freePort, makeTempDir } from '../helpers/tools.js';
 
 const TOKEN = 'reconcile-token-7d1e';
 const FLEET = `settings:
@@ -40,14 +39,6 @@ let bare: string;
 let state: string;
 let port: number;
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port: p } = s.address() as { port: number };
-      s.close(() => resolve(p));
-    });
-  });
-}
 
 function greeting(): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -194,6 +185,16 @@ describe('skyrec reconcile, running: the real binary, polling and a signed webho
     hooked.child.kill('SIGTERM');
     expect(await hooked.exited, hooked.stderr()).toBe(0);
   }, 120_000);
+});
+
+describe('skyrec reconcile: bad input', () => {
+  it('an unreadable --token-file is a usage error naming the option and the file, not a crash', async () => {
+    const missing = join(tmp.dir, 'no-such-token');
+    const r = await runCli(['reconcile', '--once', '--repo', `${server.url}/config.git`, '--token-file', missing, '--driver', 'local', '--state', state]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--token-file ${missing} cannot be read: ENOENT`);
+    expect(r.stderr).not.toMatch(/bug|at .*\.js:\d+/);
+  });
 });
 
 describe('Reconciler scheduling', () => {

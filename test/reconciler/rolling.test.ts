@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
-import { createScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoad, type Scenario } from '../bench/rolling-scenario.js';
+import { createScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoad, type Scenario } from '../helpers/rolling-scenario.js';
 
 interface Applied {
   manifest: { apps: Record<string, { processes: Record<string, unknown[]>; data?: Record<string, unknown> }> };

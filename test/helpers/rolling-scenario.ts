@@ -3,15 +3,15 @@
 // spread over both nodes or forced onto one. Everything is real: a git config repo, skyrec's
 // binary as a child process with the local driver, Nix profiles, Caddy, PostgreSQL, Redis, the
 // app's processes and a steady stream of HTTP requests through the ingress while it applies.
-// Used by test/reconciler/rolling.test.ts and by `npm run bench`.
+// Used by test/reconciler/rolling.test.ts and by `npm run bench` (test/bench/bench-rolling.ts).
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { createServer } from 'node:net';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../reconciler/paths.js';
-import { TestRepo } from '../helpers/git-repo.js';
+import { TestRepo } from './git-repo.js';
+import { freePort } from './tools.js';
 
 export const SHOP_HOST = 'shop.rolling.example';
 
@@ -51,14 +51,6 @@ placement: { labels: { ${opts.onOneNode ? 'zone: a' : 'role: web'} } }
 `;
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 export async function createScenario(opts: { onOneNode: boolean; bin?: string; instances?: number }): Promise<Scenario & { initial: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-rolling-'));
