@@ -73,6 +73,7 @@
               ++ map lib.fileset.maybeMissing [
                 ./bin
                 ./schema
+                ./common
                 ./fleet
                 ./generators
                 ./reconciler

@@ -2,7 +2,7 @@
 // Every value from a spec that lands in rendered text goes through one of these.
 // Handlebars' own HTML escaping is wrong for all three, so templates are compiled
 // with noEscape and may only print values through these helpers (see templates.ts).
-import { EscapeError } from '../reconciler/errors.js';
+import { EscapeError } from '../common/errors.js';
 
 const NIX_ESCAPES: Record<string, string> = { '\\': '\\\\', '"': '\\"', $: '\\$', '\n': '\\n', '\r': '\\r', '\t': '\\t' };
 

@@ -5,7 +5,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../schema/model.js';
 import type { PlacementIndex, RenderOptions } from './render-node.js';
-import { packageRoot } from '../reconciler/paths.js';
+import { packageRoot } from '../common/paths.js';
 
 let renderer: string | undefined;
 

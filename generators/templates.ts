@@ -6,8 +6,8 @@ import Handlebars from 'handlebars';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeCaddyToken, escapeNixAttr, escapeNixList, escapeNixString } from './escape.js';
-import { EscapeError } from '../reconciler/errors.js';
-import { packageRoot } from '../reconciler/paths.js';
+import { EscapeError } from '../common/errors.js';
+import { packageRoot } from '../common/paths.js';
 
 const hb = Handlebars.create();
 const safe = (s: string) => new Handlebars.SafeString(s);

@@ -121,7 +121,7 @@ export async function checkRepo(source: ConfigSource, opts: LoadOptions = {}): P
   return { ...(await validateRepo(loaded, source)), loaded };
 }
 
-/** A placement issue (from fleet/place.ts) as a Problem at the app field that caused it. */
+/** A placement issue (from fleet/placement/place.ts) as a Problem at the app field that caused it. */
 export function locateIssue(loaded: LoadedRepo, issue: PlacementIssue): Problem {
   const yaml =
     loaded.apps.find((a) => appBaseName(a.file) === issue.app) ??

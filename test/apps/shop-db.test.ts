@@ -7,9 +7,9 @@ import { appendFileSync, chownSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { exec } from '../../reconciler/exec.js';
-import { packageRoot } from '../../reconciler/paths.js';
-import { postgresBin } from '../../fleet/local-addons.js';
+import { exec } from '../../common/exec.js';
+import { packageRoot } from '../../common/paths.js';
+import { postgresBin } from '../../fleet/drivers/local/local-addons.js';
 import { freePort, makeTempDir } from '../helpers/tools.js';
 
 const shopDir = join(packageRoot(), 'apps.example', 'src', 'shop');

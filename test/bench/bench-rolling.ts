@@ -6,8 +6,8 @@
 import { existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exec } from '../../reconciler/exec.js';
-import { packageRoot } from '../../reconciler/paths.js';
+import { exec } from '../../common/exec.js';
+import { packageRoot } from '../../common/paths.js';
 import { createScenario, destroyScenario, nodeSeconds, runSkyrec, shopYaml, underLoad } from '../helpers/rolling-scenario.js';
 
 async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): Promise<string> {

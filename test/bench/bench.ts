@@ -4,14 +4,14 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { exec } from '../../reconciler/exec.js';
-import { packageRoot } from '../../reconciler/paths.js';
+import { exec } from '../../common/exec.js';
+import { packageRoot } from '../../common/paths.js';
 import { writeSyntheticRepo } from './synthetic-repo.js';
-import type { NodeDriver } from '../../fleet/driver.js';
-import { runRollout } from '../../reconciler/rollout.js';
-import { StateStore } from '../../reconciler/state-store.js';
-import { openApplied } from '../../reconciler/applied.js';
-import type { Logger } from '../../reconciler/log.js';
+import type { NodeDriver } from '../../fleet/node/driver.js';
+import { runRollout } from '../../reconciler/apply/rollout.js';
+import { StateStore } from '../../reconciler/state/state-store.js';
+import { openApplied } from '../../reconciler/apply/applied.js';
+import type { Logger } from '../../common/log.js';
 import { benchRolling } from './bench-rolling.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);

@@ -6,15 +6,15 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync,
 import { request } from 'node:http';
 import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { compileFleet } from '../../reconciler/pipeline.js';
+import { compileFleet } from '../../reconciler/pipeline/pipeline.js';
 import { renderFleet } from '../../generators/render-node.js';
 import { renderLocalRunSpec } from '../../generators/render-local.js';
 import { worktreeSource } from '../../schema/source.js';
-import { exec } from '../../reconciler/exec.js';
-import { ReleaseError } from '../../reconciler/errors.js';
-import { packageRoot } from '../../reconciler/paths.js';
-import { createLocalDriver, type LocalDriver } from '../../fleet/driver-local.js';
-import type { NodeTarget, SourceReader } from '../../fleet/driver.js';
+import { exec } from '../../common/exec.js';
+import { ReleaseError } from '../../common/errors.js';
+import { packageRoot } from '../../common/paths.js';
+import { createLocalDriver, type LocalDriver } from '../../fleet/drivers/local/driver-local.js';
+import type { NodeTarget, SourceReader } from '../../fleet/node/driver.js';
 import { freePort, makeTempDir } from '../helpers/tools.js';
 
 const root = packageRoot();
@@ -122,7 +122,7 @@ describe('local driver on apps.example', () => {
   beforeAll(async () => {
     // The watchdog runs from dist/: build it (type errors elsewhere in the tree do not stop emit).
     await exec(['npx', 'tsc', '-p', 'tsconfig.json'], { cwd: root, timeout: 120_000 }).catch(() => undefined);
-    expect(existsSync(join(root, 'dist', 'fleet', 'local-watchdog.js'))).toBe(true);
+    expect(existsSync(join(root, 'dist', 'fleet', 'drivers', 'local', 'local-watchdog.js'))).toBe(true);
     [state, secrets, repo2] = [makeTempDir('skyrec-local-'), makeTempDir('skyrec-secrets-'), makeTempDir('skyrec-repo-')];
     mkdirSync(join(secrets.dir, 'shop'));
     writeFileSync(join(secrets.dir, 'shop', 'SESSION_SECRET'), SECRET + '\n');

@@ -5,14 +5,14 @@
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../reconciler/exec.js';
-import { ActivationError, EscapeError, NodeUnreachableError, SkyrecError } from '../../reconciler/errors.js';
+import { exec } from '../../common/exec.js';
+import { ActivationError, EscapeError, NodeUnreachableError, SkyrecError } from '../../common/errors.js';
 import { escapeShellArg } from '../../generators/escape.js';
-import type { NodeTarget } from '../../fleet/driver.js';
+import type { NodeTarget } from '../../fleet/node/driver.js';
 import {
   REAL_REMOTE, buildActivateArgv, buildArmArgv, buildDisarmArgv, buildIsActiveArgv, buildNixSshOpts, buildSshArgv,
   buildSwitchArgv, buildSwitchGenerationArgv, createNixosDriver, parseGeneration, type NixosPreflightProblem, type RemoteCommands,
-} from '../../fleet/driver-nixos.js';
+} from '../../fleet/drivers/nixos/driver-nixos.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 import { freePort, makeTempDir } from '../helpers/tools.js';
 import { makeNode } from './builders.js';

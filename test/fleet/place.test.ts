@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { placeInstances } from '../../fleet/place.js';
+import { placeInstances } from '../../fleet/placement/place.js';
 import type { App, AppData, Config, Instance, PlacementIssue } from '../../schema/model.js';
 import { appArb, appNameArb, configArb } from './arbitraries.js';
 import { makeApp, makeConfig, makeNode, makeProcess } from './builders.js';

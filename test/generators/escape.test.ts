@@ -5,8 +5,8 @@ import fc from 'fast-check';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { escapeCaddyToken, escapeNixAttr, escapeNixList, escapeNixString, escapeShellArg } from '../../generators/escape.js';
-import { EscapeError } from '../../reconciler/errors.js';
-import { exec } from '../../reconciler/exec.js';
+import { EscapeError } from '../../common/errors.js';
+import { exec } from '../../common/exec.js';
 import { caddyAdapt, makeTempDir, nixEvalJson } from '../helpers/tools.js';
 
 // Strings rich in what breaks naive escaping: interpolations, quotes, backslashes, newlines, unicode.

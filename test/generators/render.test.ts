@@ -4,10 +4,10 @@
 import { describe, expect, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { placeInstances } from '../../fleet/place.js';
+import { placeInstances } from '../../fleet/placement/place.js';
 import { renderFleet, type RenderedNode } from '../../generators/render-node.js';
 import type { Config } from '../../schema/model.js';
-import { exec } from '../../reconciler/exec.js';
+import { exec } from '../../common/exec.js';
 import { makeApp, makeConfig, makeNode, makeProcess } from '../fleet/builders.js';
 import { caddyAdapt, evalModule, makeTempDir, NIXPKGS_STANDIN, nixEvalJson, nixParse } from '../helpers/tools.js';
 

@@ -1,6 +1,6 @@
 // Runs the CLI in-process, capturing stdout and stderr.
 import { Writable } from 'node:stream';
-import { main } from '../../reconciler/cli.js';
+import { main } from '../../reconciler/cli/cli.js';
 
 export interface CliResult {
   code: number;

@@ -1,7 +1,7 @@
 // Real git repositories for tests: fixed author and dates, so commit ids are stable.
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { exec } from '../../reconciler/exec.js';
+import { exec } from '../../common/exec.js';
 
 const AUTHOR = ['-c', 'user.name=skyrec test', '-c', 'user.email=test@skyrec.invalid', '-c', 'commit.gpgsign=false'];
 

@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { packageRoot } from '../../reconciler/paths.js';
+import { packageRoot } from '../../common/paths.js';
 import { TestRepo } from './git-repo.js';
 import { freePort } from './tools.js';
 

@@ -4,7 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { join } from 'node:path';
-import { exec } from '../../reconciler/exec.js';
+import { exec } from '../../common/exec.js';
 import { freePort } from './tools.js';
 
 const SSHD = '/usr/sbin/sshd';

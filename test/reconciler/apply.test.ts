@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSyn
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import http from 'node:http';
-import { packageRoot } from '../../reconciler/paths.js';
+import { packageRoot } from '../../common/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { freePort, makeTempDir } from '../helpers/tools.js';

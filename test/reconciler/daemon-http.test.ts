@@ -3,8 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import pino from 'pino';
-import { startDaemonHttp, type DaemonHttp, type DaemonStatus } from '../../reconciler/daemon-http.js';
-import { signBody } from '../../reconciler/webhook.js';
+import { startDaemonHttp, type DaemonHttp, type DaemonStatus } from '../../reconciler/daemon/daemon-http.js';
+import { signBody } from '../../reconciler/daemon/webhook.js';
 
 const SECRET = Buffer.from('hook-secret-5be2');
 const triggers: string[] = [];

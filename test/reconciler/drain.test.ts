@@ -1,7 +1,7 @@
 // The rollout's drain rules, on plain data: what the ingress is told to keep out, step by step.
 import { describe, expect, it } from 'vitest';
-import { DrainSet } from '../../reconciler/drain.js';
-import type { DrainRoute, Upstream } from '../../fleet/driver.js';
+import { DrainSet } from '../../reconciler/apply/drain.js';
+import type { DrainRoute, Upstream } from '../../fleet/node/driver.js';
 
 const up = (node: string, port: number): Upstream => ({ node, address: `10.0.0.${node.length}`, port });
 const A = up('web-1', 20001);

@@ -3,9 +3,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../reconciler/exec.js';
-import { GitError } from '../../reconciler/errors.js';
-import { commitSource, openGit, syncRemote } from '../../reconciler/git.js';
+import { exec } from '../../common/exec.js';
+import { GitError } from '../../common/errors.js';
+import { commitSource, openGit, syncRemote } from '../../reconciler/pipeline/git.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
 import { makeTempDir } from '../helpers/tools.js';

@@ -5,9 +5,10 @@ import { existsSync, readFileSync, readdirSync, statSync, writeFileSync } from '
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LockedError } from '../../reconciler/errors.js';
-import { acquireLock, type LockHolder } from '../../reconciler/lock.js';
-import { packageRoot } from '../../reconciler/paths.js';
+import { LockedError } from '../../common/errors.js';
+import { acquireLock } from '../../reconciler/state/lock.js';
+import type { LockHolder } from '../../common/errors.js';
+import { packageRoot } from '../../common/paths.js';
 import { makeTempDir } from '../helpers/tools.js';
 
 const cleanups: (() => void)[] = [];
@@ -119,7 +120,7 @@ describe('acquireLock', () => {
   it('takes over the lock of a holder killed with SIGKILL, which could not clean up', async () => {
     const dir = stateDir();
     const child = await runNode(`
-      const { acquireLock } = await import(${JSON.stringify(distModule('reconciler/lock.ts'))});
+      const { acquireLock } = await import(${JSON.stringify(distModule('reconciler/state/lock.ts'))});
       acquireLock(process.argv[1], 'skyrec apply --rev killed');
       process.kill(process.pid, 'SIGKILL');`, [dir]);
     expect(child.signal, child.stderr).toBe('SIGKILL');
@@ -133,7 +134,7 @@ describe('acquireLock', () => {
   it('releases on a normal exit without an explicit release', async () => {
     const dir = stateDir();
     const child = await runNode(`
-      const { acquireLock } = await import(${JSON.stringify(distModule('reconciler/lock.ts'))});
+      const { acquireLock } = await import(${JSON.stringify(distModule('reconciler/state/lock.ts'))});
       const { existsSync } = await import('node:fs');
       acquireLock(process.argv[1], 'skyrec apply');
       console.log(existsSync(process.argv[1] + '/apply.lock'));`, [dir]);
@@ -164,7 +165,7 @@ describe('acquireLock', () => {
     acquire(dir, 'probe').release();
     const startAt = Date.now() + 1500; // after every child has loaded, so they really race
     const script = `
-      const { acquireLock } = await import(${JSON.stringify(distModule('reconciler/lock.ts'))});
+      const { acquireLock } = await import(${JSON.stringify(distModule('reconciler/state/lock.ts'))});
       const [dir, startAt] = process.argv.slice(1);
       while (Date.now() < Number(startAt)) {}
       let result;

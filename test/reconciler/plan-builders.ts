@@ -1,6 +1,6 @@
 // Small builders for plans, so format tests read as the change they describe. The summary is
 // derived from the nodes the way plan.ts derives it, so a test cannot build an inconsistent plan.
-import type { AddonChange, FileChange, NodePlan, Plan, RevisionLabel, RouteChange, UnitChange } from '../../reconciler/plan-model.js';
+import type { AddonChange, FileChange, NodePlan, Plan, RevisionLabel, RouteChange, UnitChange } from '../../reconciler/plan/plan-model.js';
 
 type NodeOver = Partial<Omit<NodePlan, 'node' | 'apps'>> & { apps?: Partial<NodePlan['apps']> };
 

@@ -2,10 +2,10 @@
 // split pull-request comment must keep (under GitHub's limit, each part renders, no diff line lost).
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import type { NodePlan, Plan } from '../../reconciler/plan-model.js';
-import { formatPlanJson } from '../../reconciler/plan-json.js';
-import { formatPlanMarkdown } from '../../reconciler/plan-markdown.js';
-import { describeRevision, formatPlanText, splitLines, useColor } from '../../reconciler/plan-text.js';
+import type { NodePlan, Plan } from '../../reconciler/plan/plan-model.js';
+import { formatPlanJson } from '../../reconciler/plan/plan-json.js';
+import { formatPlanMarkdown } from '../../reconciler/plan/plan-markdown.js';
+import { describeRevision, formatPlanText, splitLines, useColor } from '../../reconciler/plan/plan-text.js';
 import { makeAddon, makeDiff, makeFile, makeLongDiff, makeNodePlan, makePlan, makeRoute, makeUnit } from './plan-builders.js';
 
 function makeFullPlan(): Plan {

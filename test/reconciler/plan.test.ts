@@ -3,12 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { planRevisions, type PlanResult } from '../../reconciler/plan.js';
-import { SpecError } from '../../reconciler/errors.js';
-import { formatPlanText } from '../../reconciler/plan-text.js';
-import { formatPlanMarkdown } from '../../reconciler/plan-markdown.js';
+import { planRevisions, type PlanResult } from '../../reconciler/plan/plan.js';
+import { SpecError } from '../../common/errors.js';
+import { formatPlanText } from '../../reconciler/plan/plan-text.js';
+import { formatPlanMarkdown } from '../../reconciler/plan/plan-markdown.js';
 import { formatProblem } from '../../schema/problems.js';
-import type { NodePlan, Plan } from '../../reconciler/plan-model.js';
+import type { NodePlan, Plan } from '../../reconciler/plan/plan-model.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { makeTempDir } from '../helpers/tools.js';
 import { runCli } from '../helpers/cli.js';

@@ -1,7 +1,7 @@
 // Rollout progress as a user sees it: a live block on a terminal, plain lines otherwise.
 import { describe, expect, it } from 'vitest';
 import { Writable } from 'node:stream';
-import { createProgress } from '../../reconciler/progress.js';
+import { createProgress } from '../../common/progress.js';
 
 function capture(isTTY: boolean) {
   const chunks: string[] = [];

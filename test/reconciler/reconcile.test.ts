@@ -4,12 +4,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, readFileSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
-import { signBody } from '../../reconciler/webhook.js';
+import { signBody } from '../../reconciler/daemon/webhook.js';
 import http from 'node:http';
 import { join } from 'node:path';
-import { exec } from '../../reconciler/exec.js';
-import { packageRoot } from '../../reconciler/paths.js';
-import { Reconciler } from '../../reconciler/reconcile.js';
+import { exec } from '../../common/exec.js';
+import { packageRoot } from '../../common/paths.js';
+import { Reconciler } from '../../reconciler/daemon/reconcile.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';

@@ -5,9 +5,9 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { StateError } from '../../reconciler/errors.js';
-import { packageRoot } from '../../reconciler/paths.js';
-import { StateStore, type NodeRecord } from '../../reconciler/state-store.js';
+import { StateError } from '../../common/errors.js';
+import { packageRoot } from '../../common/paths.js';
+import { StateStore, type NodeRecord } from '../../reconciler/state/state-store.js';
 import { makeTempDir } from '../helpers/tools.js';
 
 const cleanups: (() => void)[] = [];
@@ -219,7 +219,7 @@ describe('StateStore', () => {
     const marker = join(dir, '..', 'reached-transaction.json');
     const child = `
       import { writeFileSync } from 'node:fs';
-      const { StateStore } = await import(${JSON.stringify(distModule('reconciler/state-store.ts'))});
+      const { StateStore } = await import(${JSON.stringify(distModule('reconciler/state/state-store.ts'))});
       const [dir, marker] = process.argv.slice(1);
       const store = StateStore.open(dir);
       store.setNode({ node: 'web1', revision: 'old', generation: 41, hash: 'h-old', status: 'healthy', detail: null });

@@ -1,7 +1,7 @@
 // Webhook signatures: GitHub's X-Hub-Signature-256 scheme, checked against node:crypto's HMAC.
 import { describe, expect, it } from 'vitest';
 import { createHmac } from 'node:crypto';
-import { signBody, verifySignature } from '../../reconciler/webhook.js';
+import { signBody, verifySignature } from '../../reconciler/daemon/webhook.js';
 
 const SECRET = 'It\'s a Secret to Everybody';
 // GitHub's documented example: this secret and body give this signature.

@@ -1,0 +1,64 @@
+// What must hold before any local node switches: every secret file present, every program a
+// nixpkgs package would provide found on PATH, the addon and ingress tools installed, and no
+// package the local driver cannot run. Collects every problem; the caller stops the apply.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { requiredSecrets, type LocalProcess } from '../../../generators/render-local.js';
+import type { Exec } from '../../../common/exec.js';
+import type { NodeTarget, PreflightProblem } from '../../node/driver.js';
+import { postgresBin } from './local-addons.js';
+import { secretFile } from './local-secrets.js';
+
+/** The program a command runs: its first word, past `exec` and leading VAR=value assignments. */
+export function programOf(command: string): string | null {
+  const words = command.trim().split(/\s+/);
+  for (const word of words) {
+    if (word === 'exec' || /^[A-Za-z_][A-Za-z0-9_]*=/.test(word)) continue;
+    return word.replace(/^['"]|['"]$/g, '') || null;
+  }
+  return null;
+}
+
+export async function preflightLocal(targets: NodeTarget[], opts: { secretsDir: string | null; exec: Exec }): Promise<PreflightProblem[]> {
+  const problems: PreflightProblem[] = [];
+  const found = new Map<string, Promise<boolean>>();
+  const onPath = (program: string) => {
+    let p = found.get(program);
+    if (!p) {
+      p = opts.exec(['sh', '-c', 'command -v "$1"', 'sh', program]).then(() => true, () => false);
+      found.set(program, p);
+    }
+    return p;
+  };
+  for (const target of targets) {
+    const node = target.node.name;
+    const spec = target.local;
+    const add = (message: string) => {
+      if (!problems.some((p) => p.node === node && p.message === message)) problems.push({ node, message });
+    };
+    for (const u of spec.unsupported) add(u.message);
+    for (const { app, name } of requiredSecrets(spec)) {
+      if (opts.secretsDir === null) add(`${app} needs the secret ${name}, but no secrets dir was given (--secrets-dir)`);
+      else if (!existsSync(secretFile(opts.secretsDir, app, name))) add(`${app}: secret file ${secretFile(opts.secretsDir, app, name)} is missing`);
+    }
+    const procs: LocalProcess[] = [...spec.instances, ...spec.releases];
+    for (const proc of procs) {
+      // A process without a source folder runs a nixpkgs package: here, that program from PATH.
+      if (proc.cwd !== null) continue;
+      const program = programOf(proc.command);
+      if (program && !(await onPath(program))) add(`${proc.app}: the program ${program} is not on PATH (the local driver runs nixpkgs packages from the machine's PATH; install it)`);
+    }
+    if (spec.postgres.length > 0) {
+      const bin = postgresBin();
+      const missing: string[] = [];
+      for (const tool of ['initdb', 'pg_ctl', 'postgres', 'psql']) if (!(bin ? existsSync(join(bin, tool)) : await onPath(tool))) missing.push(tool);
+      if (missing.length > 0) add(`PostgreSQL for ${spec.postgres.map((p) => p.app).join(', ')}: ${missing.join(', ')} not found (install postgresql, or set SKYREC_PG_BIN)`);
+      if (!(await onPath('runuser')) || !(await onPath('setpriv'))) add('PostgreSQL needs runuser and setpriv (util-linux) to run as the postgres user');
+      if (!(await opts.exec(['id', '-u', 'postgres']).then(() => true, () => false))) add('PostgreSQL needs a postgres system user (installed with postgresql)');
+    }
+    if (spec.redis.length > 0 && !(await onPath('redis-server'))) add(`Redis for ${spec.redis.map((r) => r.app).join(', ')}: redis-server is not on PATH (install redis-server)`);
+    if (spec.routes !== null && !(await onPath('caddy'))) add('the ingress needs caddy on PATH (install caddy)');
+  }
+  if (targets.length > 0 && !(await onPath('nix-store'))) problems.push({ node: targets[0].node.name, message: 'nix-store is not on PATH: local generations are Nix profiles (install nix)' });
+  return problems;
+}

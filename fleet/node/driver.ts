@@ -1,0 +1,109 @@
+// The node driver interface: how skyrec reads, switches and rolls back one node. Two drivers
+// implement it: nixos (production, over ssh) and local (a NixOS node simulated on this machine,
+// for development, demos and tests). The rollout engine (reconciler/apply/rollout.ts) drives both
+// the same way, so every rollout, health and rollback path runs end to end on one machine.
+import type { Node } from '../../schema/model.js';
+import type { RenderedNode } from '../../generators/render-node.js';
+import type { LocalRunSpec } from '../../generators/render-local.js';
+
+/** What to deploy on one node. */
+export interface NodeTarget {
+  node: Node;
+  /** The node's rendered NixOS files; manifest.hash decides whether the node switches at all. */
+  rendered: RenderedNode;
+  /** The config repo revision deployed (null: a working tree). */
+  revision: string | null;
+  /** What the local driver runs on this node (pure data, see generators/render-local.ts). */
+  local: LocalRunSpec;
+}
+
+export interface SwitchResult {
+  generation: number;
+  /** Web units whose definition changed and that still run the old one. */
+  deferred: string[];
+}
+
+/** A web instance as the ingress proxies to it. */
+export interface Upstream {
+  node: string;
+  address: string;
+  port: number;
+}
+
+export interface DrainRoute {
+  domain: string;
+  upstreams: Upstream[];
+}
+
+/** The files of the config repo a generation needs (local driver: app sources under build.path). */
+export interface SourceReader {
+  /** Every file under `dir` (relative to the repo root), recursively, as repo-relative paths, sorted. */
+  listFiles(dir: string): Promise<string[]>;
+  readBytes(path: string): Promise<Buffer>;
+}
+
+/** A problem found before any node switches; the apply stops and reports all of them. */
+export interface PreflightProblem {
+  node: string;
+  message: string;
+}
+
+export interface NodeDriver {
+  readonly kind: 'nixos' | 'local';
+
+  /**
+   * Checks what must hold before anything switches, for every target: secret files present
+   * (local: --secrets-dir/<app>/<NAME>), programs found, packages the driver can run.
+   */
+  preflight(targets: NodeTarget[]): Promise<PreflightProblem[]>;
+
+  /** The node's current system generation number, or null when it has none yet. */
+  currentGeneration(node: Node): Promise<number | null>;
+
+  /**
+   * Arms the node's own rollback: unless disarmed within `timeoutMs`, the node switches itself
+   * back to `generation` (nixos: systemd-run --on-active on the node; local: a detached watchdog).
+   * A null generation means "no previous generation": the node stops everything instead.
+   * `webUnits`: the web instances the node will run, which a rollback without the rollout must
+   * restart itself (nixos; the local watchdog works them out).
+   */
+  armRollback(node: Node, generation: number | null, timeoutMs: number, webUnits?: string[]): Promise<void>;
+  disarmRollback(node: Node): Promise<void>;
+
+  /**
+   * Builds the target's generation, makes it current and activates it: stops removed
+   * instances, runs the release command, starts new ones, restarts changed ones except web
+   * instances, reloads the ingress. Changed web instances keep running (restartIfChanged =
+   * false) and are returned in `deferred`: the rollout restarts them one at a time, each out of
+   * the ingress while it does. `sources` reads app sources of the revision.
+   */
+  switchNode(target: NodeTarget, sources: SourceReader): Promise<SwitchResult>;
+
+  /**
+   * Switches the node to an earlier generation and activates it, as switchNode does; returns the
+   * web units it left to restart (of `webUnits`, the web instances the node ran before).
+   */
+  rollbackNode(node: Node, generation: number, webUnits: string[]): Promise<string[]>;
+
+  /** Restarts one unit of the node's current generation (`systemctl restart`). */
+  restartUnit(node: Node, unit: string): Promise<void>;
+
+  /** The URL a health check uses to reach an instance on the node (local: 127.0.0.1). */
+  instanceUrl(node: Node, port: number, path: string): string;
+
+  /** The base URL of an ingress node's HTTP listener (requests carry the domain in Host). */
+  ingressUrl(node: Node): string;
+
+  /** Of `units` (without .service), those that are not running on the node. */
+  inactiveUnits(node: Node, units: string[]): Promise<string[]>;
+
+  /**
+   * Takes upstreams out of the given ingress nodes' routes, or puts them back (drained: the full
+   * set to keep out), so that instances restart without failing requests. `routes` are the
+   * routes each ingress node runs now, with every upstream (nixos: what Caddy's config is set from).
+   */
+  setDrained(ingress: { node: Node; routes: DrainRoute[] }[], drained: Upstream[]): Promise<void>;
+
+  /** Local driver: stops every process, Caddy, PostgreSQL and Redis it started. */
+  down?(): Promise<void>;
+}

@@ -1,0 +1,150 @@
+// `skyrec apply`: render a revision, then roll it out through a node driver, one apply per
+// fleet at a time. Reads the revision from git objects (--rev) or the working tree.
+import { createHash } from 'node:crypto';
+import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import type { ParseCache } from '../../schema/load-yaml.js';
+import { worktreeFiles, worktreeSource, type ConfigSource } from '../../schema/source.js';
+import { renderFleet } from '../../generators/render-node.js';
+import { renderLocalRunSpec } from '../../generators/render-local.js';
+import { indexAddons } from '../../generators/addons.js';
+import type { NodeDriver, NodeTarget, SourceReader } from '../../fleet/node/driver.js';
+import { createLocalDriver } from '../../fleet/drivers/local/driver-local.js';
+import { createNixosDriver, buildSwitchArgv } from '../../fleet/drivers/nixos/driver-nixos.js';
+import { commitFiles, commitSource, openGit, resolveRevision } from '../pipeline/git.js';
+import { compileFleet } from '../pipeline/pipeline.js';
+import { dataOf, instancesOf } from './write-rendered.js';
+import { openApplied } from './applied.js';
+import { StateStore } from '../state/state-store.js';
+import { acquireLock } from '../state/lock.js';
+import { runRollout, selectChanged, orderBatches, type RolloutResult } from './rollout.js';
+import type { Progress } from '../../common/progress.js';
+import { exec } from '../../common/exec.js';
+import type { Logger } from '../../common/log.js';
+import { ApplyRefusedError, PreflightError, UsageError } from '../../common/errors.js';
+import { packageRoot } from '../../common/paths.js';
+
+export interface DriverOptions {
+  driver: 'nixos' | 'local';
+  stateDir: string;
+  secretsDir: string | null;
+  httpPort: number;
+}
+
+export interface ApplyOptions extends DriverOptions {
+  dir: string;
+  rev?: string;
+  nodes?: string[];
+  dryRun: boolean;
+  force: boolean;
+  parseCache?: ParseCache;
+  log: Logger;
+  progress: (nodes: string[]) => Progress;
+}
+
+export interface DryRunNode {
+  node: string;
+  batch: number;
+  commands: string[][];
+}
+
+export interface ApplyResult {
+  revision: string;
+  label: string;
+  dryRun: DryRunNode[] | null;
+  rollout: RolloutResult | null;
+  /** Local driver: where each domain answers (send the domain as Host). */
+  urls: { domain: string; url: string }[];
+}
+
+/** Reads the revision to apply: a commit through git objects, or the working tree. */
+async function openRevision(opts: ApplyOptions): Promise<{ source: ConfigSource; files: SourceReader; commit: string | null; label: string }> {
+  if (!opts.rev) return { source: worktreeSource(opts.dir), files: worktreeFiles(opts.dir), commit: null, label: 'working tree' };
+  const git = openGit(opts.dir);
+  const commit = await resolveRevision(git, opts.rev);
+  return { source: await commitSource(git, commit), files: await commitFiles(git, commit), commit, label: opts.rev };
+}
+
+/** @param settingsSecretsDir settings.secretsDir of the revision applied, where the nixos driver's preflight looks */
+export function createDriver(opts: DriverOptions, log: Logger, settingsSecretsDir?: string): NodeDriver {
+  if (opts.driver === 'local') return createLocalDriver({ stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, exec, log });
+  return createNixosDriver({ flakeDir: join(opts.stateDir, 'flake'), exec, log, secretsDir: settingsSecretsDir, sshControlDir: join(opts.stateDir, 'ssh') });
+}
+
+export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
+  const rev = await openRevision(opts);
+  const applied = openApplied(opts.stateDir);
+  // Instances keep the nodes and ports they were applied with.
+  const manifests = applied.all().map((a) => a.manifest);
+  const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous: instancesOf(manifests), previousData: dataOf(manifests), files: rev.files });
+  const rendered = renderFleet(config, placement, { revision: rev.commit });
+  const known = new Set(config.fleet.nodes.map((n) => n.name));
+  const addons = indexAddons(config, placement);
+  for (const n of opts.nodes ?? []) if (!known.has(n)) throw new UsageError(`unknown node '${n}'`, { hint: `nodes in fleet.yaml: ${[...known].join(', ')}` });
+  const targets: NodeTarget[] = config.fleet.nodes
+    .map((node, i) => ({ node, rendered: rendered[i], revision: rev.commit, local: renderLocalRunSpec(config, placement, node.name, addons) }))
+    .filter((t) => !opts.nodes?.length || opts.nodes.includes(t.node.name));
+  // A working tree has no commit id: its failures are recorded under a digest of what it renders.
+  const revision = rev.commit ?? `worktree-${createHash('sha256').update(rendered.map((r) => r.manifest.hash).join('\n')).digest('hex').slice(0, 16)}`;
+
+  const store = StateStore.open(opts.stateDir);
+  try {
+    const failed = store.failedRevision(revision);
+    if (failed && !opts.force && !opts.dryRun) {
+      throw new ApplyRefusedError(`${rev.label} (${revision.slice(0, 12)}) failed on ${failed.at}: ${failed.reason}`, { hint: 'push a fix, or pass --force to apply this revision again' });
+    }
+    if (opts.driver === 'nixos') await writeRenderedFlake(join(opts.stateDir, 'flake'), targets, rev.files);
+    if (opts.dryRun) return { revision, label: rev.label, dryRun: describeDryRun(selectChanged(targets, store), config.fleet.settings.rollout, opts), rollout: null, urls: [] };
+
+    const driver = createDriver(opts, opts.log, config.fleet.settings.secretsDir);
+    const changed = selectChanged(targets, store);
+    const problems = changed.length > 0 ? await driver.preflight(changed) : [];
+    if (problems.length > 0) throw new PreflightError(problems);
+    const lock = acquireLock(opts.stateDir, `skyrec apply${opts.rev ? ` --rev ${opts.rev}` : ''}`);
+    try {
+      const rollout = await runRollout(
+        { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout },
+        { driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress },
+      );
+      if (rollout.outcome === 'succeeded' && failed) store.clearFailedRevision(revision);
+      const urls = opts.driver === 'local' ? targets.flatMap((t) => (t.local.routes ?? []).map((r) => ({ domain: r.domain, url: driver.ingressUrl(t.node) }))) : [];
+      return { revision, label: rev.label, dryRun: null, rollout, urls };
+    } finally {
+      lock.release();
+    }
+  } finally {
+    store.close();
+  }
+}
+
+function describeDryRun(changed: NodeTarget[], rollout: { canary: number; maxParallel: number }, opts: ApplyOptions): DryRunNode[] {
+  return orderBatches(changed, rollout).flatMap((batch, b) =>
+    batch.map((t) => ({
+      node: t.node.name,
+      batch: b + 1,
+      commands:
+        opts.driver === 'nixos'
+          ? [buildSwitchArgv(t.node, join(opts.stateDir, 'flake'))]
+          : [['nix-store', '--add', `<generation of ${t.node.name}>`], ['nix-env', '--profile', join(opts.stateDir, 'local', t.node.name, 'profile'), '--set', '<store path>']],
+    })),
+  );
+}
+
+/** The flake nixos-rebuild builds: the init flake, hosts/, app sources, and rendered/<node>/. */
+async function writeRenderedFlake(dir: string, targets: NodeTarget[], files: SourceReader): Promise<void> {
+  await rm(dir, { recursive: true, force: true });
+  const put = async (path: string, content: string | Buffer) => {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  };
+  await put('flake.nix', await readFile(join(packageRoot(), 'templates', 'init', 'flake.nix')));
+  const copied = new Set<string>();
+  for (const t of targets) {
+    for (const [path, content] of Object.entries(t.rendered.files)) await put(`rendered/${t.node.name}/${path}`, content);
+    for (const folder of ['hosts', ...t.local.sources]) {
+      if (copied.has(folder)) continue;
+      copied.add(folder);
+      for (const f of await files.listFiles(folder).catch(() => [])) await put(f, await files.readBytes(f));
+    }
+  }
+}

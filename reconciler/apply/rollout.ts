@@ -1,0 +1,131 @@
+// The rollout engine: switches the nodes whose rendered hash changed, canaries first, then
+// batches of maxParallel, each batch only after the previous one is healthy. A node that fails
+// its health checks is switched back to the generation it had, checked again, and the rollout
+// stops; the revision is recorded as failed. Every step is recorded as it happens, so that an
+// apply killed half-way is finished correctly by the next one.
+import type { DrainRoute, NodeTarget } from '../../fleet/node/driver.js';
+import type { NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
+import type { LocalRoute } from '../../generators/render-local.js';
+import { DrainSet } from './drain.js';
+import { switchOne } from './rollout-node.js';
+import type { StateStore } from '../state/state-store.js';
+
+export type { AppliedNode, AppliedStore, NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
+
+export interface RolloutResult {
+  rolloutId: number | null;
+  outcome: 'succeeded' | 'failed' | 'noop';
+  nodes: NodeOutcome[];
+}
+
+/** Nodes to switch: the rendered hash differs from what the node last applied, or its last apply did not finish healthy. */
+export function selectChanged(targets: NodeTarget[], store: StateStore): NodeTarget[] {
+  return targets.filter((t) => {
+    const rec = store.getNode(t.node.name);
+    return !rec || rec.hash !== t.rendered.manifest.hash || rec.status !== 'healthy';
+  });
+}
+
+/** Canaries alone (one batch each), then batches of maxParallel. */
+export function orderBatches<T>(nodes: T[], rollout: { canary: number; maxParallel: number }): T[][] {
+  const canaries = nodes.slice(0, rollout.canary).map((n) => [n]);
+  const rest = nodes.slice(rollout.canary);
+  const batches: T[][] = [];
+  for (let i = 0; i < rest.length; i += rollout.maxParallel) batches.push(rest.slice(i, i + rollout.maxParallel));
+  return [...canaries, ...batches];
+}
+
+export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promise<RolloutResult> {
+  const { store, log } = deps;
+  const interrupted = store.unfinishedRollout();
+  if (interrupted) {
+    store.finishRollout(interrupted.id, 'interrupted', 'the apply process stopped before the rollout finished; a later apply finished it');
+    log.warn({ rollout: interrupted.id }, 'resuming an interrupted rollout');
+  }
+  const changed = selectChanged(input.targets, store);
+  const unchanged: NodeOutcome[] = input.targets.filter((t) => !changed.includes(t)).map((t) => ({ node: t.node.name, result: 'unchanged', generation: store.getNode(t.node.name)?.generation ?? null }));
+  if (changed.length === 0) return { rolloutId: null, outcome: 'noop', nodes: unchanged };
+
+  // Nodes that hold addon data go first: a database exists before instances elsewhere use it.
+  const holdsData = (t: NodeTarget) => t.local.postgres.length + t.local.redis.length > 0;
+  const batches = orderBatches([...changed.filter(holdsData), ...changed.filter((t) => !holdsData(t))], input.rollout);
+  const rolloutId = store.beginRollout({ revision: input.revision, driver: deps.driver.kind, nodes: changed.map((t) => t.node.name) });
+  const progress = deps.progress(changed.map((t) => t.node.name));
+  const outcomes = new Map<string, NodeOutcome>();
+  const drains = drainSetFor(input, deps);
+  let failed = false;
+  try {
+    for (const batch of batches) {
+      const results = await Promise.all(
+        batch.map((t) =>
+          switchOne(t, { ...deps, progress, rolloutId, input, drains }).catch((err: Error): NodeOutcome => {
+            // An error outside the switch and health steps (the driver could not arm, drain or
+            // roll back): the node's state is unknown, so say so and stop the rollout.
+            const detail = `${err.message}; its state is unknown: check it with skyrec status`;
+            store.setNode({ node: t.node.name, revision: input.revision, generation: null, hash: null, status: 'unknown', detail });
+            progress.update(t.node.name, 'failed', err.message);
+            return { node: t.node.name, result: 'failed', generation: null, failures: [err.message], detail };
+          }),
+        ),
+      );
+      for (const r of results) outcomes.set(r.node, r);
+      if (results.some((r) => r.result !== 'switched')) {
+        failed = true;
+        break;
+      }
+    }
+  } finally {
+    progress.done();
+  }
+  for (const t of changed) {
+    if (!outcomes.has(t.node.name)) {
+      outcomes.set(t.node.name, { node: t.node.name, result: 'not-started', generation: store.getNode(t.node.name)?.generation ?? null });
+      progress.update(t.node.name, 'skipped', 'not started: the rollout stopped');
+    }
+  }
+  const failures = [...outcomes.values()].filter((o) => o.result !== 'switched' && o.result !== 'not-started');
+  if (failed) {
+    store.markRevisionFailed(input.revision, failures.map((f) => `${f.node}: ${f.failures?.join('; ') ?? f.detail}`).join(' | '));
+  }
+  store.finishRollout(rolloutId, failed ? 'failed' : 'succeeded', failed ? failures.map((f) => f.node).join(', ') : null);
+  return { rolloutId, outcome: failed ? 'failed' : 'succeeded', nodes: [...input.targets.map((t) => outcomes.get(t.node.name) ?? unchanged.find((u) => u.node === t.node.name)!)] };
+}
+
+/**
+ * The rollout's drains. An upstream counts as serving a route only when it is in the route both
+ * before and after this revision: whichever an ingress runs at the moment, it is there. Each
+ * ingress is told the routes it runs now: the new ones once it has switched in this rollout.
+ */
+function drainSetFor(input: RolloutInput, deps: RolloutDeps): DrainSet & { switched(node: string): Promise<void> } {
+  const address = new Map(input.targets.map((t) => [t.node.name, t.node.address]));
+  const toDrain = (routes: LocalRoute[]): DrainRoute[] =>
+    routes.map((r) => ({ domain: r.domain, upstreams: r.upstreams.map((u) => ({ ...u, address: address.get(u.node) ?? u.node })) }));
+  const target = new Map(input.targets.map((t) => [t.node.name, t]));
+  const switchedIngress = new Set<string>();
+  const routesNow = (node: string) => {
+    const next = target.get(node)?.local.routes ?? [];
+    return switchedIngress.has(node) ? next : (deps.applied.read(node)?.local.routes ?? next);
+  };
+  const before = new Map(input.ingress.flatMap((n) => deps.applied.read(n.name)?.local.routes ?? []).map((r) => [r.domain, r]));
+  const after = input.ingress.length > 0 ? (target.get(input.ingress[0].name)?.local.routes ?? []) : [];
+  const key = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
+  const serving = toDrain(
+    after.map((r) => {
+      const old = new Set((before.get(r.domain)?.upstreams ?? []).map(key));
+      return { ...r, upstreams: r.upstreams.filter((u) => old.has(key(u))) };
+    }),
+  );
+  // Only ingress nodes that run Caddy, applied before or switched in this rollout: a new one
+  // has no admin API to call yet, and its first config has no instance out.
+  const live = () => input.ingress.filter((n) => switchedIngress.has(n.name) || deps.applied.read(n.name) !== null);
+  const apply = (drained: DrainRoute['upstreams']) => deps.driver.setDrained(live().map((n) => ({ node: n, routes: toDrain(routesNow(n.name)) })), drained);
+  const set = new DrainSet(() => serving, apply);
+  return Object.assign(set, {
+    // An ingress that switched loaded its rendered config, every upstream in: drain again what is out.
+    async switched(node: string) {
+      if (!input.ingress.some((n) => n.name === node)) return;
+      switchedIngress.add(node);
+      if (set.list().length > 0) await apply(set.list());
+    },
+  });
+}

@@ -1,0 +1,81 @@
+// Writes rendered nodes to an output directory, one folder per node, and reads back the
+// placement a previous render left there (its manifests), so that ports stay put.
+import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import type { AddonName, AppData, Instance } from '../../schema/model.js';
+import type { Manifest, RenderedNode } from '../../generators/render-node.js';
+
+/** The manifests found in DIR/<node>/manifest.json. */
+export async function readManifests(dir: string): Promise<Manifest[]> {
+  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
+  const manifests: Manifest[] = [];
+  for (const e of entries) {
+    if (!e.isDirectory() || e.name.startsWith('.')) continue;
+    const text = await readFile(join(dir, e.name, 'manifest.json'), 'utf8').catch(() => null);
+    if (text) manifests.push(JSON.parse(text) as Manifest);
+  }
+  return manifests;
+}
+
+/** The data nodes recorded in a set of manifests: where each app's addons keep their data. */
+export function dataOf(manifests: Manifest[]): Record<string, AppData> {
+  const data: Record<string, AppData> = {};
+  for (const m of manifests) {
+    for (const [app, a] of Object.entries(m.apps)) {
+      for (const [addon, d] of Object.entries(a.data ?? {})) (data[app] ??= {})[addon as AddonName] = { node: m.node, port: d.port };
+    }
+  }
+  return data;
+}
+
+/** The instances recorded in a set of manifests. */
+export function instancesOf(manifests: Manifest[]): Instance[] {
+  return manifests.flatMap((m) =>
+    Object.entries(m.apps).flatMap(([app, a]) =>
+      Object.entries(a.processes).flatMap(([process, list]) => list.map((i) => ({ app, process, index: i.instance, node: m.node, port: i.port }))),
+    ),
+  );
+}
+
+export interface WriteResult {
+  node: string;
+  hash: string;
+  changed: boolean;
+}
+
+/**
+ * Writes every node's files. A node whose manifest hash is unchanged is left as it is; a changed
+ * node is written to a temporary folder and swapped in, so no node folder is ever half-written.
+ * Folders of nodes no longer in the fleet (those holding a skyrec manifest) are removed.
+ */
+export async function writeRendered(dir: string, nodes: RenderedNode[]): Promise<{ written: WriteResult[]; removed: string[] }> {
+  await mkdir(dir, { recursive: true });
+  const before = new Map((await readManifests(dir)).map((m) => [m.node, m.hash]));
+  const written: WriteResult[] = [];
+  for (const n of nodes) {
+    const changed = before.get(n.node) !== n.manifest.hash;
+    if (changed) await swapNodeDir(dir, n);
+    written.push({ node: n.node, hash: n.manifest.hash, changed });
+  }
+  const keep = new Set(nodes.map((n) => n.node));
+  const removed = [...before.keys()].filter((name) => !keep.has(name)).sort();
+  for (const name of removed) await rm(join(dir, name), { recursive: true, force: true });
+  return { written, removed };
+}
+
+async function swapNodeDir(dir: string, node: RenderedNode): Promise<void> {
+  const target = join(dir, node.node);
+  const fresh = join(dir, `.${node.node}.new-${process.pid}`);
+  const stale = join(dir, `.${node.node}.old-${process.pid}`);
+  await rm(fresh, { recursive: true, force: true });
+  // Synchronous writes: thousands of small files go several times faster than through fs/promises.
+  const dirs = new Set(Object.keys(node.files).map((path) => dirname(join(fresh, path))));
+  for (const d of dirs) mkdirSync(d, { recursive: true });
+  for (const [path, content] of Object.entries(node.files)) writeFileSync(join(fresh, path), content);
+  await rename(target, stale).catch((e: NodeJS.ErrnoException) => {
+    if (e.code !== 'ENOENT') throw e;
+  });
+  await rename(fresh, target);
+  await rm(stale, { recursive: true, force: true });
+}

@@ -1,0 +1,106 @@
+// `skyrec reconcile` (follow a branch and apply what lands on it) and `skyrec retry` (lift a
+// quarantine). The loop serves /healthz, /metrics, /api/status and webhooks (daemon-http.ts).
+import { Command, Option } from 'commander';
+import { readFileSync } from 'node:fs';
+import { parseDuration } from '../../schema/normalize.js';
+import { createProgress } from '../../common/progress.js';
+import { UsageError } from '../../common/errors.js';
+import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
+import type { RunRecord } from '../state/state-store.js';
+
+const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, invalid: 2, failed: 4, error: 1 };
+
+/** A file holding a secret value; a clear error, never the raw exception, when it cannot be read. */
+function readSecretFile(option: string, path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${option} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give a file readable by this user, holding only the value' });
+  }
+}
+
+function describeRun(r: RunRecord): string {
+  return `${r.outcome} ${r.revision?.slice(0, 12) ?? '-'}${r.detail ? `: ${r.detail}` : ''}`;
+}
+
+export function registerReconcileCommands(program: Command, ctx: Ctx): void {
+  const { io, out } = ctx;
+  addDriverOptions(
+    program
+      .command('reconcile')
+      .description('Follow a branch of the config repo and apply each new head: invalid specs are never applied, a revision whose rollout failed is not retried.')
+      .requiredOption('--repo <url-or-path>', 'the config repo: an http(s) URL (fetched over smart HTTP) or a local repository')
+      .option('--branch <branch>', 'the branch to follow', 'main')
+      .option('--interval <duration>', 'how often to fetch, e.g. 30s or 5m', '30s')
+      .option('--token-file <file>', 'http(s) repo: a file holding the token (else $SKYREC_GIT_TOKEN)')
+      .option('--once', 'run one cycle and exit: 0 applied or nothing to do, 2 invalid specs, 4 rollout failed, 1 error')
+      .option('--listen <host:port>', 'where /healthz, /metrics, /api/status and the webhooks listen', '127.0.0.1:9273')
+      .option('--webhook-secret-file <file>', 'the shared secret that webhooks must sign their body with (without it every webhook is refused)')
+      .addOption(new Option('--json', 'with --once: print the cycle as JSON')),
+  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; tokenFile?: string; once?: boolean; json?: boolean; listen: string; webhookSecretFile?: string }) => {
+    const { reconcileOnce, Reconciler } = await import('../daemon/reconcile.js');
+    const { redactUrl } = await import('../pipeline/git.js');
+    const intervalMs = parseDuration(flags.interval);
+    if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new UsageError(`--interval ${flags.interval} is not a duration like 30s or 5m`);
+    const token = flags.tokenFile ? readSecretFile('--token-file', ctx.repoDir(flags.tokenFile)).toString('utf8').trim() : io.env.SKYREC_GIT_TOKEN;
+    const repo = /^https?:\/\//.test(flags.repo) ? flags.repo : ctx.repoDir(flags.repo);
+    const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes) };
+    if (flags.once) {
+      const run = await reconcileOnce(opts);
+      if (flags.json) out.json(run);
+      else out.line(describeRun(run));
+      ctx.setExitCode(EXIT[run.outcome]);
+      return;
+    }
+    const listen = /^(.+):(\d+)$/.exec(flags.listen);
+    if (!listen) throw new UsageError(`--listen ${flags.listen} is not host:port, e.g. 127.0.0.1:9273`);
+    const { startDaemonHttp } = await import('../daemon/daemon-http.js');
+    const { StateStore } = await import('../state/state-store.js');
+    const store = StateStore.open(opts.stateDir);
+    let reconciler: InstanceType<typeof Reconciler> | undefined;
+    const daemon = await startDaemonHttp({
+      host: listen[1].replace(/^\[(.*)\]$/, '$1'),
+      port: Number(listen[2]),
+      webhookSecret: flags.webhookSecretFile ? readSecretFile('--webhook-secret-file', ctx.repoDir(flags.webhookSecretFile)) : null,
+      status: () => ({ repo: redactUrl(repo), branch: flags.branch, nodes: store.listNodes(), runs: store.runs(20) }),
+      trigger: (why) => {
+        ctx.log.info({ why }, 'cycle requested');
+        reconciler?.trigger();
+      },
+      log: ctx.log,
+    });
+    ctx.log.info({ url: daemon.url, repo: redactUrl(repo), branch: flags.branch }, 'reconciler listening');
+    reconciler = new Reconciler(async () => {
+      const run = await reconcileOnce(opts);
+      daemon.recordRun(run);
+      out.line(describeRun(run));
+    }, intervalMs);
+    await new Promise<void>((resolve) => {
+      const stop = () => void reconciler!.stop().then(resolve);
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+      reconciler!.start();
+    });
+    await daemon.close();
+    store.close();
+  });
+
+  addDriverOptions(
+    program
+      .command('retry')
+      .description('Lift the quarantine of a revision whose rollout failed, so that the reconciler applies it again (default: the last one).')
+      .argument('[rev]', 'the full commit id'),
+  ).action(async (rev: string | undefined, flags: DriverFlags) => {
+    const { StateStore } = await import('../state/state-store.js');
+    const store = StateStore.open(driverOptions(flags, ctx).stateDir);
+    try {
+      const target = rev ?? store.runs(50).find((r) => r.outcome === 'failed' || r.outcome === 'quarantined')?.revision;
+      if (!target) throw new UsageError('no revision is quarantined', { hint: 'skyrec retry <commit id>' });
+      if (!store.failedRevision(target)) throw new UsageError(`${target} is not quarantined`);
+      store.clearFailedRevision(target);
+      out.line(`${target.slice(0, 12)} is no longer quarantined: the next cycle applies it again.`);
+    } finally {
+      store.close();
+    }
+  });
+}

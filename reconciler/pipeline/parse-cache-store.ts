@@ -1,0 +1,50 @@
+// The parse cache on disk: parsed spec values by git blob id, so that a file skyrec has seen
+// before (in any revision, any repo) is not parsed again. It holds only what the specs say
+// (secret values never are in specs). A missing or unreadable cache is simply rebuilt.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+import type { ParseCache } from '../../schema/load-yaml.js';
+
+/** Bump when what is cached changes shape (the yaml library's output, the alias limit). */
+const FORMAT = 'skyrec-parse-cache-2';
+/** Entries kept: the newest win; enough for several revisions of a large fleet. */
+const MAX_ENTRIES = 50_000;
+
+export function cacheDir(env: NodeJS.ProcessEnv): string {
+  return env.SKYREC_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'skyrec');
+}
+
+export interface StoredCache {
+  cache: ParseCache;
+  /** Writes the cache back if it gained entries. */
+  save(): void;
+}
+
+export function openParseCache(dir: string): StoredCache {
+  const file = join(dir, 'parsed-specs.v8');
+  let cache: ParseCache = new Map();
+  try {
+    const stored = deserialize(readFileSync(file)) as { format: string; entries: ParseCache };
+    if (stored.format === FORMAT) cache = stored.entries;
+  } catch {
+    // absent or unreadable: start empty
+  }
+  const loadedSize = cache.size;
+  return {
+    cache,
+    save() {
+      if (cache.size === loadedSize) return;
+      const entries = [...cache].slice(-MAX_ENTRIES);
+      try {
+        mkdirSync(dir, { recursive: true });
+        const tmp = `${file}.${process.pid}.tmp`;
+        writeFileSync(tmp, serialize({ format: FORMAT, entries: new Map(entries) }));
+        renameSync(tmp, file);
+      } catch {
+        // a read-only home must not break a command: the next run parses again
+      }
+    },
+  };
+}

@@ -1,0 +1,75 @@
+// The pure core end to end: load → validate → place → render, for one revision of a config
+// repo. Throws SpecError with every problem; returns plain data otherwise.
+import type { AppData, Config, Instance, Placement } from '../../schema/model.js';
+import type { ConfigSource } from '../../schema/source.js';
+import type { SourceReader } from '../../fleet/node/driver.js';
+import { createHash } from 'node:crypto';
+import { checkRepo, locateIssue, type LoadedRepo, type LoadOptions } from '../../schema/validate.js';
+import { sortProblems } from '../../schema/problems.js';
+import { placeInstances } from '../../fleet/placement/place.js';
+import { renderFleet, type RenderedNode, type RenderOptions } from '../../generators/render-node.js';
+import { SpecError } from '../../common/errors.js';
+
+export interface CompiledFleet {
+  config: Config;
+  placement: Placement;
+}
+
+export interface CompileOptions extends LoadOptions {
+  /** The last placement: instances keep their nodes and ports. */
+  previous?: Instance[];
+  /** The last placement's data nodes: addons keep their data where it is. */
+  previousData?: Record<string, AppData>;
+  /** Reads the revision's app sources, to digest each build.path folder (App.sourceDigest). */
+  files?: SourceReader;
+}
+
+/** Fills App.sourceDigest: one sha256 per build.path folder over its files' paths and bytes. */
+export async function digestSources(config: Config, files: SourceReader): Promise<void> {
+  const digests = new Map<string, Promise<string>>();
+  const digest = async (dir: string) => {
+    const h = createHash('sha256');
+    for (const path of await files.listFiles(dir)) h.update(path).update('\0').update(await files.readBytes(path)).update('\0');
+    return h.digest('hex');
+  };
+  for (const app of config.apps) {
+    const dir = app.package.build?.path;
+    if (!dir) continue;
+    if (!digests.has(dir)) digests.set(dir, digest(dir));
+    app.sourceDigest = await digests.get(dir)!;
+  }
+}
+
+export interface CheckedFleet {
+  config: Config;
+  loaded: LoadedRepo;
+}
+
+/** Loads and validates a config repo; `where` names it in errors ('head (working tree)'). */
+export async function checkFleet(source: ConfigSource, opts: LoadOptions & { where?: string; files?: SourceReader } = {}): Promise<CheckedFleet> {
+  const { config, problems, loaded } = await checkRepo(source, opts);
+  if (!config) throw new SpecError(problems, opts.where);
+  if (opts.files) await digestSources(config, opts.files);
+  return { config, loaded };
+}
+
+/** Places a validated repo; capacity problems are reported at the app fields that caused them. */
+export function placeFleet(checked: CheckedFleet, previous?: Instance[], where?: string, previousData?: Record<string, AppData>): Placement {
+  const { placement, issues } = placeInstances(checked.config, previous, previousData);
+  if (issues.length > 0) throw new SpecError(sortProblems(issues.map((i) => locateIssue(checked.loaded, i))), where);
+  return placement;
+}
+
+/** Validates and places a config repo. */
+export async function compileFleet(source: ConfigSource, opts: CompileOptions = {}): Promise<CompiledFleet> {
+  const checked = await checkFleet(source, opts);
+  return { config: checked.config, placement: placeFleet(checked, opts.previous, undefined, opts.previousData) };
+}
+
+export async function renderRepo(
+  source: ConfigSource,
+  opts: RenderOptions & CompileOptions,
+): Promise<CompiledFleet & { nodes: RenderedNode[] }> {
+  const compiled = await compileFleet(source, opts);
+  return { ...compiled, nodes: renderFleet(compiled.config, compiled.placement, opts) };
+}

@@ -1,0 +1,234 @@
+// Compares two rendered revisions of a fleet and says, per node, what will happen: which
+// units start, restart (and why) or stop, which routes and addons change, which files differ.
+// Pure: rendered data in, a Plan out.
+import { createTwoFilesPatch } from 'diff';
+import { ADDON_NAMES, type AddonName, type App, type Config, type Instance, type Placement } from '../../schema/model.js';
+import type { RenderedNode } from '../../generators/render-node.js';
+import { unitName } from '../../generators/render-app.js';
+import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
+import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../../generators/addons.js';
+import type { FileChange, NodePlan, Plan, RevisionLabel, RouteChange, UnitChange } from './plan-model.js';
+
+export interface RevisionState {
+  label: RevisionLabel;
+  config: Config;
+  placement: Placement;
+  nodes: RenderedNode[];
+}
+
+export interface UnitInfo {
+  unit: string;
+  app: string;
+  kind: UnitChange['kind'];
+  instance?: Instance;
+  cron?: number;
+}
+
+/** The units skyrec renders on a node: one per instance, plus release and cron on anchors. */
+export function unitsOnNode(state: RevisionState, node: string): Map<string, UnitInfo> {
+  const units = new Map<string, UnitInfo>();
+  for (const i of state.placement.instances) {
+    if (i.node === node) units.set(unitName(i.app, i.process, i.index), { unit: unitName(i.app, i.process, i.index), app: i.app, kind: 'instance', instance: i });
+  }
+  for (const app of state.config.apps) {
+    if (state.placement.anchors[app.name] !== node) continue;
+    if (app.release !== null) units.set(`${app.name}-release`, { unit: `${app.name}-release`, app: app.name, kind: 'release' });
+    app.cron.forEach((_, n) => units.set(`${app.name}-cron-${n + 1}`, { unit: `${app.name}-cron-${n + 1}`, app: app.name, kind: 'cron', cron: n }));
+  }
+  return units;
+}
+
+export function diffRevisions(base: RevisionState, head: RevisionState, opts: { diff: boolean }): Plan {
+  const baseNodes = new Map(base.nodes.map((n) => [n.node, n]));
+  const headNodes = new Map(head.nodes.map((n) => [n.node, n]));
+  const names = [...head.nodes.map((n) => n.node), ...base.nodes.map((n) => n.node).filter((n) => !headNodes.has(n))];
+  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), data: new Map(), secrets: new Map() };
+  const nodes: NodePlan[] = [];
+  let unchanged = 0;
+  for (const name of names) {
+    const b = baseNodes.get(name);
+    const h = headNodes.get(name);
+    if (b && h && b.manifest.hash === h.manifest.hash) unchanged++;
+    else nodes.push(diffNode(ctx, name, b, h, opts));
+  }
+  const count = (action: UnitChange['action']) => nodes.reduce((sum, n) => sum + n.units.filter((u) => u.action === action).length, 0);
+  return {
+    version: 1,
+    base: base.label,
+    head: head.label,
+    summary: {
+      nodesChanged: nodes.length,
+      nodesUnchanged: unchanged,
+      appsAdded: [...ctx.headApps.keys()].filter((a) => !ctx.baseApps.has(a)).sort(),
+      appsRemoved: [...ctx.baseApps.keys()].filter((a) => !ctx.headApps.has(a)).sort(),
+      appsChanged: [...ctx.headApps].filter(([name, app]) => ctx.baseApps.has(name) && JSON.stringify(ctx.baseApps.get(name)) !== JSON.stringify(app)).map(([name]) => name).sort(),
+      starts: count('start'),
+      restarts: count('restart'),
+      stops: count('stop'),
+      routesChanged: nodes.reduce((sum, n) => sum + n.routes.length, 0),
+      warnings: nodes.reduce((sum, n) => sum + n.warnings.length, 0),
+    },
+    nodes,
+  };
+}
+
+type Ctx = {
+  base: RevisionState;
+  head: RevisionState;
+  baseApps: Map<string, App>;
+  headApps: Map<string, App>;
+  /** routesByDomain per revision, computed once and only when an ingress node changes. */
+  routes: Map<RevisionState, Map<string, Route>>;
+  data: Map<RevisionState, Map<string, string[]>>;
+  secrets: Map<RevisionState, RequiredSecret[]>;
+};
+
+/** The apps with addon data on a node in a revision (indexed once per revision). */
+function dataOn(ctx: Ctx, state: RevisionState, node: string): string[] {
+  let byNode = ctx.data.get(state);
+  if (!byNode) {
+    byNode = new Map();
+    for (const [app, data] of Object.entries(state.placement.data)) {
+      for (const n of new Set(Object.values(data).map((d) => d.node))) (byNode.get(n) ?? byNode.set(n, []).get(n)!).push(app);
+    }
+    ctx.data.set(state, byNode);
+  }
+  return byNode.get(node) ?? [];
+}
+
+function routesFor(ctx: Ctx, state: RevisionState): Map<string, Route> {
+  let routes = ctx.routes.get(state);
+  if (!routes) ctx.routes.set(state, (routes = routesByDomain(state.config, state.placement)));
+  return routes;
+}
+
+function appsByName(config: Config): Map<string, App> {
+  return new Map(config.apps.map((a) => [a.name, a]));
+}
+
+function diffNode(ctx: Ctx, node: string, b: RenderedNode | undefined, h: RenderedNode | undefined, opts: { diff: boolean }): NodePlan {
+  const baseApps = Object.keys(b?.manifest.apps ?? {});
+  const headApps = Object.keys(h?.manifest.apps ?? {});
+  const files = diffFiles(node, b?.files ?? {}, h?.files ?? {}, opts.diff);
+  const changedFiles = new Set(files.map((f) => f.path));
+  const plan: NodePlan = {
+    node,
+    status: !b ? 'added' : !h ? 'removed' : 'changed',
+    apps: {
+      added: headApps.filter((a) => !baseApps.includes(a)),
+      removed: baseApps.filter((a) => !headApps.includes(a)),
+      changed: headApps.filter((a) => baseApps.includes(a) && changedFiles.has(`apps/${a}.nix`)),
+    },
+    units: diffUnits(ctx, node),
+    routes: diffRoutes(b?.manifest.ingress ? routesFor(ctx, ctx.base) : null, h?.manifest.ingress ? routesFor(ctx, ctx.head) : null),
+    addons: [],
+    warnings: [],
+    files,
+  };
+  diffAddons(ctx, node, plan);
+  // A password file this node did not need before: say so, or the apply's preflight will.
+  const before = secretsOn(ctx, ctx.base, node);
+  for (const r of secretsOn(ctx, ctx.head, node)) {
+    if (!before.some((x) => x.app === r.app && x.name === r.name)) {
+      plan.warnings.push(`${r.reason}: ${ctx.head.config.fleet.settings.secretsDir}/${r.app}/${r.name} must exist on ${node} before this is applied`);
+    }
+  }
+  return plan;
+}
+
+/** The addon passwords a node needs in a revision (indexed once per revision). */
+function secretsOn(ctx: Ctx, state: RevisionState, node: string): RequiredSecret[] {
+  let all = ctx.secrets.get(state);
+  if (!all) ctx.secrets.set(state, (all = requiredAddonSecrets(indexAddons(state.config, state.placement))));
+  return all.filter((r) => r.nodes.includes(node));
+}
+
+function diffUnits(ctx: Ctx, node: string): UnitChange[] {
+  const before = unitsOnNode(ctx.base, node);
+  const after = unitsOnNode(ctx.head, node);
+  const changes: UnitChange[] = [];
+  for (const [unit, u] of after) {
+    const old = before.get(unit);
+    if (!old) {
+      changes.push({ unit, app: u.app, kind: u.kind, action: 'start', reasons: describeStart(ctx.base, ctx.head, u) });
+      continue;
+    }
+    const reasons = describeAppChanges(ctx.baseApps.get(u.app)!, ctx.headApps.get(u.app)!, old, u);
+    if (reasons.length > 0) changes.push({ unit, app: u.app, kind: u.kind, action: 'restart', reasons });
+  }
+  for (const [unit, u] of before) {
+    if (!after.has(unit)) changes.push({ unit, app: u.app, kind: u.kind, action: 'stop', reasons: describeStop(ctx.base, ctx.head, u) });
+  }
+  return changes.sort((x, y) => (x.unit < y.unit ? -1 : x.unit > y.unit ? 1 : 0));
+}
+
+/** Routes of an ingress node before and after (null where the node is not an ingress). */
+function diffRoutes(before: Map<string, Route> | null, after: Map<string, Route> | null): RouteChange[] {
+  const b = before ?? new Map<string, Route>();
+  const a = after ?? new Map<string, Route>();
+  const changes: RouteChange[] = [];
+  for (const [domain, r] of a) {
+    const old = b.get(domain);
+    if (!old) {
+      changes.push({ domain, app: r.app, action: 'add', upstreamsAdded: r.upstreams, upstreamsRemoved: [], reasons: [] });
+      continue;
+    }
+    const added = r.upstreams.filter((u) => !old.upstreams.includes(u));
+    const removed = old.upstreams.filter((u) => !r.upstreams.includes(u));
+    const reasons = [...(old.app !== r.app ? [`now routes to ${r.app}, was ${old.app}`] : []), ...(old.health !== r.health ? [`health check ${old.health} → ${r.health}`] : [])];
+    if (added.length + removed.length + reasons.length > 0) changes.push({ domain, app: r.app, action: 'change', upstreamsAdded: added, upstreamsRemoved: removed, reasons });
+  }
+  for (const [domain, r] of b) {
+    if (!a.has(domain)) changes.push({ domain, app: r.app, action: 'remove', upstreamsAdded: [], upstreamsRemoved: r.upstreams, reasons: [] });
+  }
+  return changes.sort((x, y) => (x.domain < y.domain ? -1 : 1));
+}
+
+const ADDON_NOUN = { postgres: 'PostgreSQL database', redis: 'Redis server' };
+
+/** Addons live on their data node; created or removed there, and their data never moves. */
+function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
+  const dataNode = (state: RevisionState, app: App | undefined, addon: AddonName) =>
+    app && app.addons[addon] ? (state.placement.data[app.name]?.[addon]?.node ?? null) : null;
+  // Only apps holding data here, before or after, can have addons here.
+  const names = [...new Set([...dataOn(ctx, ctx.base, node), ...dataOn(ctx, ctx.head, node)])].sort();
+  for (const name of names) {
+    const b = ctx.baseApps.get(name);
+    const h = ctx.headApps.get(name);
+    for (const addon of ADDON_NAMES) {
+      const from = dataNode(ctx.base, b, addon);
+      const to = dataNode(ctx.head, h, addon);
+      const before = from === node;
+      const after = to === node;
+      if (before === after) continue;
+      plan.addons.push({ app: name, addon, action: after ? 'create' : 'remove' });
+      if (after && from !== null) {
+        plan.warnings.push(`${name}'s ${ADDON_NOUN[addon]} moves to ${node}, where it is created empty: the data on ${from} is not copied`);
+      } else if (!after) {
+        plan.warnings.push(
+          `${name}'s ${ADDON_NOUN[addon]} on ${node} is no longer managed${to !== null ? ` (its data node is now ${to})` : ''}: ` +
+            'it is not dropped, and its data stays on the node until you remove it by hand',
+        );
+      }
+    }
+  }
+}
+
+function diffFiles(node: string, before: Record<string, string>, after: Record<string, string>, withDiff: boolean): FileChange[] {
+  const paths = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort();
+  const changes: FileChange[] = [];
+  for (const path of paths) {
+    const b = before[path];
+    const a = after[path];
+    if (b === a) continue;
+    const change: FileChange = { path, action: b === undefined ? 'add' : a === undefined ? 'remove' : 'change' };
+    if (withDiff) {
+      change.diff = createTwoFilesPatch(b === undefined ? '/dev/null' : `a/${node}/${path}`, a === undefined ? '/dev/null' : `b/${node}/${path}`, b ?? '', a ?? '', undefined, undefined, { context: 3 })
+        .split('\n')
+        .slice(1) // the '====' banner
+        .join('\n');
+    }
+    changes.push(change);
+  }
+  return changes;
+}

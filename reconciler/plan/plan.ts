@@ -1,0 +1,92 @@
+// `skyrec plan`: render two revisions of the config repo (read from git objects, or the
+// working tree for head) and compare them. Shared caches make the second revision cheap:
+// a spec blob is parsed once, a node whose inputs did not change is rendered once.
+import type { ParseCache } from '../../schema/load-yaml.js';
+import type { ConfigSource } from '../../schema/source.js';
+import { worktreeFiles, worktreeSource } from '../../schema/source.js';
+import type { SourceReader } from '../../fleet/node/driver.js';
+import { renderFleet, type RenderedNode } from '../../generators/render-node.js';
+import { commitFiles, commitSource, findMergeBase, isGitRepo, openGit, resolveRevision, type GitReader } from '../pipeline/git.js';
+import { GitError } from '../../common/errors.js';
+import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
+import { diffRevisions, type RevisionState } from './plan-diff.js';
+import type { Plan, RevisionLabel } from './plan-model.js';
+import type { Logger } from '../../common/log.js';
+
+export interface PlanOptions {
+  /** The config repo: the top of a git repository. */
+  dir: string;
+  /** Default: the merge-base of head with settings.branch (of head's fleet.yaml). */
+  base?: string;
+  /** Default: the working tree, uncommitted edits included. */
+  head?: string;
+  diff: boolean;
+  parseCache?: ParseCache;
+  log?: Logger;
+}
+
+export interface PlanResult {
+  plan: Plan;
+  /** The nodes rendered for each revision; the others came from the render cache. */
+  rendered: { base: string[]; head: string[] };
+}
+
+export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
+  if (!(await isGitRepo(opts.dir))) {
+    throw new GitError(`${opts.dir} is not the top of a git repository`, { hint: 'plan compares git revisions: run it in the config repo, or pass --repo' });
+  }
+  const git = openGit(opts.dir);
+  const started = performance.now();
+
+  const headSide = await openHead(git, opts);
+  const head = await checkFleet(headSide.source, { parseCache: opts.parseCache, where: describe(headSide.label), files: headSide.files });
+  const baseLabel = await chooseBase(git, opts, head, headSide.commit);
+  const base = await checkFleet(await commitSource(git, baseLabel.revision!), {
+    parseCache: opts.parseCache,
+    where: describe(baseLabel),
+    files: await commitFiles(git, baseLabel.revision!),
+  });
+  opts.log?.debug({ ms: Math.round(performance.now() - started) }, 'plan: both revisions validated');
+
+  const renderCache = new Map<string, RenderedNode>();
+  const rendered = { base: [] as string[], head: [] as string[] };
+  const basePlacement = placeFleet(base, undefined, describe(baseLabel));
+  const baseState = stateOf(baseLabel, base, basePlacement, renderCache, rendered.base);
+  // Head keeps base's nodes and ports wherever it can, as applying it would.
+  const headPlacement = placeFleet(head, basePlacement.instances, describe(headSide.label), basePlacement.data);
+  const headState = stateOf(headSide.label, head, headPlacement, renderCache, rendered.head);
+  const plan = diffRevisions(baseState, headState, { diff: opts.diff });
+  opts.log?.debug({ ms: Math.round(performance.now() - started), rendered: { base: rendered.base.length, head: rendered.head.length } }, 'plan: done');
+  return { plan, rendered };
+}
+
+function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], renderCache: Map<string, RenderedNode>, rendered: string[]): RevisionState {
+  const nodes = renderFleet(checked.config, placement, { revision: label.revision, renderCache, onRendered: (n) => rendered.push(n) });
+  return { label, config: checked.config, placement, nodes };
+}
+
+async function openHead(git: GitReader, opts: PlanOptions): Promise<{ source: ConfigSource; files: SourceReader; label: RevisionLabel; commit: string | null }> {
+  if (opts.head) {
+    const commit = await resolveRevision(git, opts.head);
+    return { source: await commitSource(git, commit), files: await commitFiles(git, commit), label: { revision: commit, label: opts.head }, commit };
+  }
+  const commit = await resolveRevision(git, 'HEAD').catch(() => null);
+  return { source: worktreeSource(opts.dir), files: worktreeFiles(opts.dir), label: { revision: null, label: 'working tree' }, commit };
+}
+
+async function chooseBase(git: GitReader, opts: PlanOptions, head: CheckedFleet, headCommit: string | null): Promise<RevisionLabel> {
+  if (opts.base) return { revision: await resolveRevision(git, opts.base), label: opts.base };
+  const branch = head.config.fleet.settings.branch;
+  if (!headCommit) throw new GitError('the repository has no commit yet', { hint: 'commit once, or pass --base' });
+  const tip = await resolveRevision(git, branch).catch(() => {
+    throw new GitError(`cannot find branch '${branch}' (settings.branch) locally or as origin/${branch}`, { hint: 'fetch it, or pass --base REV' });
+  });
+  const base = await findMergeBase(git, headCommit, tip);
+  if (!base) throw new GitError(`head and '${branch}' have no common ancestor`, { hint: 'pass --base REV' });
+  return { revision: base, label: `merge-base with ${branch}` };
+}
+
+/** 'base 1a2b3c4 (main)', 'head (working tree)': how errors name a revision. */
+function describe(label: RevisionLabel): string {
+  return label.revision ? `${label.revision.slice(0, 7)} (${label.label})` : `the ${label.label}`;
+}

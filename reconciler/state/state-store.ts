@@ -1,0 +1,229 @@
+// What the reconciler knows about the fleet and its rollouts, in one SQLite file. It must survive
+// a crash or SIGKILL at any point: WAL with synchronous=FULL makes every commit durable, and
+// writes that belong together (a step's end and the node it changed) share one transaction.
+import Database from 'better-sqlite3';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { StateError } from '../../common/errors.js';
+
+export type NodeStatus = 'healthy' | 'switching' | 'checking' | 'failed' | 'rolled-back' | 'unknown';
+export interface NodeRecord { node: string; revision: string | null; generation: number | null; hash: string | null; status: NodeStatus; detail: string | null; updatedAt: string }
+export type RolloutOutcome = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'noop';
+export interface RolloutRecord { id: number; revision: string | null; driver: string; nodes: string[]; startedAt: string; finishedAt: string | null; outcome: RolloutOutcome; detail: string | null }
+export type StepKind = 'switch' | 'health' | 'rollback' | 'skip' | 'resume';
+export type RunOutcome = 'applied' | 'unchanged' | 'invalid' | 'failed' | 'quarantined' | 'error';
+/** One cycle of the reconciler: the revision it found and what came of it. */
+export interface RunRecord { id: number; revision: string | null; startedAt: string; finishedAt: string; outcome: RunOutcome; detail: string | null }
+export interface StepRecord { id: number; rolloutId: number; node: string; kind: StepKind; startedAt: string; finishedAt: string | null; outcome: 'running' | 'ok' | 'failed'; detail: string | null; generation: number | null }
+
+/** Index i holds the SQL that takes the schema from version i to i + 1 (PRAGMA user_version). */
+const MIGRATIONS = [
+  `CREATE TABLE nodes (
+     node TEXT PRIMARY KEY, revision TEXT, generation INTEGER, hash TEXT,
+     status TEXT NOT NULL CHECK (status IN ('healthy','switching','checking','failed','rolled-back','unknown')),
+     detail TEXT, updated_at TEXT NOT NULL);
+   CREATE TABLE rollouts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, driver TEXT NOT NULL, nodes TEXT NOT NULL,
+     started_at TEXT NOT NULL, finished_at TEXT,
+     outcome TEXT NOT NULL CHECK (outcome IN ('running','succeeded','failed','interrupted','noop')), detail TEXT);
+   CREATE INDEX rollouts_running ON rollouts (outcome) WHERE outcome = 'running';
+   CREATE TABLE steps (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, rollout_id INTEGER NOT NULL REFERENCES rollouts (id), node TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('switch','health','rollback','skip','resume')),
+     started_at TEXT NOT NULL, finished_at TEXT,
+     outcome TEXT NOT NULL CHECK (outcome IN ('running','ok','failed')), detail TEXT, generation INTEGER);
+   CREATE INDEX steps_rollout ON steps (rollout_id, id);
+   CREATE TABLE failed_revisions (revision TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);`,
+  `CREATE TABLE reconcile_runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+     outcome TEXT NOT NULL CHECK (outcome IN ('applied','unchanged','invalid','failed','quarantined','error')), detail TEXT);`,
+];
+
+const NODE_COLS = 'node, revision, generation, hash, status, detail, updated_at AS updatedAt';
+const ROLLOUT_COLS = 'id, revision, driver, nodes, started_at AS startedAt, finished_at AS finishedAt, outcome, detail';
+const STEP_COLS = 'id, rollout_id AS rolloutId, node, kind, started_at AS startedAt, finished_at AS finishedAt, outcome, detail, generation';
+
+type RolloutRow = Omit<RolloutRecord, 'nodes'> & { nodes: string };
+const toRollout = (r: RolloutRow): RolloutRecord => ({ ...r, nodes: JSON.parse(r.nodes) as string[] });
+
+function migrate(db: Database.Database): void {
+  // IMMEDIATE: two processes opening a fresh file at once must not both run version 1.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new StateError(`${db.name} has schema version ${version}, newer than this skyrec knows (${MIGRATIONS.length})`, {
+        hint: 'run the skyrec version that wrote it, or a newer one',
+      });
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+function prepareAll(db: Database.Database) {
+  const p = (sql: string) => db.prepare(sql);
+  return {
+    getNode: p(`SELECT ${NODE_COLS} FROM nodes WHERE node = ?`),
+    listNodes: p(`SELECT ${NODE_COLS} FROM nodes ORDER BY node`),
+    upsertNode: p(`INSERT INTO nodes (node, revision, generation, hash, status, detail, updated_at)
+      VALUES (@node, @revision, @generation, @hash, @status, @detail, @updatedAt)
+      ON CONFLICT (node) DO UPDATE SET revision = excluded.revision, generation = excluded.generation,
+        hash = excluded.hash, status = excluded.status, detail = excluded.detail, updated_at = excluded.updated_at`),
+    insertRollout: p(`INSERT INTO rollouts (revision, driver, nodes, started_at, outcome) VALUES (?, ?, ?, ?, 'running')`),
+    finishRollout: p(`UPDATE rollouts SET outcome = ?, detail = ?, finished_at = ? WHERE id = ? AND outcome = 'running'`),
+    getRollout: p(`SELECT ${ROLLOUT_COLS} FROM rollouts WHERE id = ?`),
+    unfinished: p(`SELECT ${ROLLOUT_COLS} FROM rollouts WHERE outcome = 'running' ORDER BY id DESC LIMIT 1`),
+    recentRollouts: p(`SELECT ${ROLLOUT_COLS} FROM rollouts ORDER BY id DESC LIMIT ?`),
+    recentSteps: p(`SELECT ${STEP_COLS} FROM steps
+      WHERE rollout_id IN (SELECT id FROM rollouts ORDER BY id DESC LIMIT ?) ORDER BY id`),
+    insertStep: p(`INSERT INTO steps (rollout_id, node, kind, started_at, outcome, detail, generation)
+      VALUES (?, ?, ?, ?, 'running', ?, ?)`),
+    finishStep: p(`UPDATE steps SET outcome = ?, detail = coalesce(?, detail), finished_at = ? WHERE id = ? AND outcome = 'running'`),
+    getStep: p(`SELECT ${STEP_COLS} FROM steps WHERE id = ?`),
+    upsertFailed: p(`INSERT INTO failed_revisions (revision, reason, at) VALUES (?, ?, ?)
+      ON CONFLICT (revision) DO UPDATE SET reason = excluded.reason, at = excluded.at`),
+    getFailed: p(`SELECT reason, at FROM failed_revisions WHERE revision = ?`),
+    deleteFailed: p(`DELETE FROM failed_revisions WHERE revision = ?`),
+    insertRun: p(`INSERT INTO reconcile_runs (revision, started_at, finished_at, outcome, detail) VALUES (?, ?, ?, ?, ?)`),
+    recentRuns: p(`SELECT id, revision, started_at AS startedAt, finished_at AS finishedAt, outcome, detail FROM reconcile_runs ORDER BY id DESC LIMIT ?`),
+  };
+}
+
+export class StateStore {
+  private readonly st: ReturnType<typeof prepareAll>;
+  private readonly finishStepTx: Database.Transaction<(id: number, outcome: 'ok' | 'failed', detail: string | null, node: Omit<NodeRecord, 'updatedAt'> | null) => void>;
+  private readonly historyTx: Database.Transaction<(limit: number) => (RolloutRecord & { steps: StepRecord[] })[]>;
+
+  private constructor(
+    private readonly db: Database.Database,
+    private readonly clock: () => Date,
+  ) {
+    this.st = prepareAll(db);
+    this.finishStepTx = db.transaction((id: number, outcome: 'ok' | 'failed', detail: string | null, node: Omit<NodeRecord, 'updatedAt'> | null) => {
+      const now = this.now();
+      if (this.st.finishStep.run(outcome, detail, now, id).changes === 0) {
+        const state = this.st.getStep.get(id) ? 'already finished' : 'unknown';
+        throw new StateError(`step ${id} is ${state}`);
+      }
+      if (node) this.writeNode(node, now);
+    });
+    // One read transaction so the steps match the rollouts even while another process writes.
+    this.historyTx = db.transaction((limit: number) => {
+      const steps = this.st.recentSteps.all(limit) as StepRecord[];
+      return (this.st.recentRollouts.all(limit) as RolloutRow[]).map((r) => ({
+        ...toRollout(r),
+        steps: steps.filter((s) => s.rolloutId === r.id),
+      }));
+    });
+  }
+
+  static open(stateDir: string, opts: { clock?: () => Date } = {}): StateStore {
+    mkdirSync(stateDir, { recursive: true, mode: 0o700 });
+    const db = new Database(join(stateDir, 'state.sqlite'));
+    try {
+      const mode = db.pragma('journal_mode = WAL', { simple: true });
+      if (mode !== 'wal') throw new StateError(`cannot use WAL journaling for ${db.name} (got ${String(mode)})`, { hint: 'put the state directory on a local filesystem' });
+      db.pragma('synchronous = FULL');
+      db.pragma('foreign_keys = ON');
+      migrate(db);
+      return new StateStore(db, opts.clock ?? (() => new Date()));
+    } catch (e) {
+      db.close();
+      throw e;
+    }
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+
+  getNode(node: string): NodeRecord | null {
+    return (this.st.getNode.get(node) as NodeRecord | undefined) ?? null;
+  }
+
+  listNodes(): NodeRecord[] {
+    return this.st.listNodes.all() as NodeRecord[];
+  }
+
+  beginRollout(r: { revision: string | null; driver: string; nodes: string[] }): number {
+    return Number(this.st.insertRollout.run(r.revision, r.driver, JSON.stringify(r.nodes), this.now()).lastInsertRowid);
+  }
+
+  /** Only a running rollout can finish: finishing one twice is a caller bug that would rewrite history. */
+  finishRollout(id: number, outcome: Exclude<RolloutOutcome, 'running'>, detail: string | null = null): void {
+    if (this.st.finishRollout.run(outcome, detail, this.now(), id).changes === 0) {
+      throw new StateError(`rollout ${id} is ${this.st.getRollout.get(id) ? 'already finished' : 'unknown'}`);
+    }
+  }
+
+  /**
+   * The newest rollout still 'running' (its process died: a crash or SIGKILL), or null.
+   * Ask before beginRollout, while holding the apply lock, or it finds the caller's own rollout.
+   */
+  unfinishedRollout(): RolloutRecord | null {
+    const row = this.st.unfinished.get() as RolloutRow | undefined;
+    return row ? toRollout(row) : null;
+  }
+
+  startStep(s: { rolloutId: number; node: string; kind: StepKind; detail?: string | null; generation?: number | null }): number {
+    const info = this.st.insertStep.run(s.rolloutId, s.node, s.kind, this.now(), s.detail ?? null, s.generation ?? null);
+    return Number(info.lastInsertRowid);
+  }
+
+  /**
+   * Ends a step and, in the SAME transaction, optionally updates the node record: a crash never
+   * leaves one without the other. A null detail keeps the detail given at startStep.
+   */
+  finishStep(id: number, outcome: 'ok' | 'failed', detail: string | null = null, node: Omit<NodeRecord, 'updatedAt'> | null = null): void {
+    this.finishStepTx.immediate(id, outcome, detail, node);
+  }
+
+  setNode(record: Omit<NodeRecord, 'updatedAt'>): void {
+    this.writeNode(record, this.now());
+  }
+
+  markRevisionFailed(revision: string, reason: string): void {
+    this.st.upsertFailed.run(revision, reason, this.now());
+  }
+
+  failedRevision(revision: string): { reason: string; at: string } | null {
+    return (this.st.getFailed.get(revision) as { reason: string; at: string } | undefined) ?? null;
+  }
+
+  clearFailedRevision(revision: string): void {
+    this.st.deleteFailed.run(revision);
+  }
+
+  recordRun(r: Omit<RunRecord, 'id' | 'finishedAt'>): RunRecord {
+    const finishedAt = this.now();
+    const id = Number(this.st.insertRun.run(r.revision, r.startedAt, finishedAt, r.outcome, r.detail).lastInsertRowid);
+    return { ...r, id, finishedAt };
+  }
+
+  /** The reconciler's cycles, newest first. */
+  runs(limit = 20): RunRecord[] {
+    return this.st.recentRuns.all(limit) as RunRecord[];
+  }
+
+  /** Newest first, with their steps (oldest step first). */
+  history(limit = 20): (RolloutRecord & { steps: StepRecord[] })[] {
+    if (!Number.isInteger(limit) || limit < 0) throw new StateError(`history limit must be a whole number, got ${limit}`);
+    return this.historyTx.deferred(limit);
+  }
+
+  /** Runs fn in one IMMEDIATE transaction (nested calls become savepoints). fn must be synchronous. */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn).immediate();
+  }
+
+  private writeNode(r: Omit<NodeRecord, 'updatedAt'>, updatedAt: string): void {
+    this.st.upsertNode.run({
+      node: r.node, revision: r.revision ?? null, generation: r.generation ?? null, hash: r.hash ?? null,
+      status: r.status, detail: r.detail ?? null, updatedAt,
+    });
+  }
+
+  private now(): string {
+    return this.clock().toISOString();
+  }
+}
