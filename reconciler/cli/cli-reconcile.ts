@@ -62,7 +62,7 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       host: listen[1].replace(/^\[(.*)\]$/, '$1'),
       port: Number(listen[2]),
       webhookSecret: flags.webhookSecretFile ? readSecretFile('--webhook-secret-file', ctx.repoDir(flags.webhookSecretFile)) : null,
-      status: () => ({ repo: redactUrl(repo), branch: flags.branch, nodes: store.listNodes(), runs: store.runs(20) }),
+      status: () => ({ repo: redactUrl(repo), branch: flags.branch, fetched: null, applied: null, running: null, queued: false, quarantined: [], drift: [], lastDriftCheck: null, nodes: store.listNodes(), apps: [], runs: store.runs(20).map((r) => ({ ...r, planUrl: null })) }),
       trigger: (why) => {
         ctx.log.info({ why }, 'cycle requested');
         reconciler?.trigger();

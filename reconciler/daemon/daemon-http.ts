@@ -8,12 +8,42 @@ import type { NodeRecord, RunRecord } from '../state/state-store.js';
 import { MAX_WEBHOOK_BYTES, verifySignature } from './webhook.js';
 import type { Logger } from '../../common/log.js';
 
+/** An app as the fleet runs it now (from the manifests of the last healthy apply of each node). */
+export interface AppStatus {
+  name: string;
+  domains: string[];
+  instances: { process: string; index: number; node: string; port: number }[];
+}
+
+/** A node whose active generation or rendered config is not what skyrec last applied to it. */
+export interface NodeDrift {
+  node: string;
+  /** What skyrec recorded, and what the node has now (null: could not be read). */
+  expected: { generation: number | null; hash: string | null };
+  found: { generation: number | null; hash: string | null };
+  detail: string;
+  detectedAt: string;
+}
+
 export interface DaemonStatus {
   repo: string;
   branch: string;
+  /** The head of the followed branch at the last fetch. */
+  fetched: { revision: string; at: string } | null;
+  /** The last revision a cycle applied or found already applied: what the fleet runs. */
+  applied: { revision: string; at: string } | null;
+  /** The cycle running now (null when idle), and whether another is queued after it. */
+  running: { since: string } | null;
+  queued: boolean;
+  /** Revisions whose rollout failed: not applied again until a newer commit or `skyrec retry`. */
+  quarantined: { revision: string; reason: string; at: string }[];
+  /** Nodes found drifted at the last drift check (empty: none). */
+  drift: NodeDrift[];
+  lastDriftCheck: string | null;
   nodes: NodeRecord[];
-  /** Newest first. */
-  runs: RunRecord[];
+  apps: AppStatus[];
+  /** Newest first; `planUrl` is where the run's plan can be read (null: no plan recorded). */
+  runs: (RunRecord & { planUrl: string | null })[];
 }
 
 export interface DaemonHttpOptions {

@@ -11,11 +11,19 @@ const triggers: string[] = [];
 const status: DaemonStatus = {
   repo: 'https://git.example.org/acme/config.git',
   branch: 'main',
+  fetched: { revision: 'a'.repeat(40), at: '2026-12-01T00:00:00.000Z' },
+  applied: { revision: 'a'.repeat(40), at: '2026-12-01T00:00:00.000Z' },
+  running: null,
+  queued: false,
+  quarantined: [],
+  drift: [],
+  lastDriftCheck: null,
+  apps: [],
   nodes: [
     { node: 'web-1', revision: 'a'.repeat(40), generation: 7, hash: 'h', status: 'healthy', detail: null, updatedAt: '2026-12-01T00:00:00.000Z' },
     { node: 'web-2', revision: 'a'.repeat(40), generation: 3, hash: 'h', status: 'rolled-back', detail: 'health', updatedAt: '2026-12-01T00:00:00.000Z' },
   ],
-  runs: [{ id: 1, revision: 'a'.repeat(40), startedAt: '2026-12-01T00:00:00.000Z', finishedAt: new Date(Date.now() - 60_000).toISOString(), outcome: 'applied', detail: null }],
+  runs: [{ id: 1, revision: 'a'.repeat(40), startedAt: '2026-12-01T00:00:00.000Z', finishedAt: new Date(Date.now() - 60_000).toISOString(), outcome: 'applied', detail: null, planUrl: null }],
 };
 let daemon: DaemonHttp;
 
