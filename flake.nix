@@ -133,6 +133,301 @@
             platforms = systems;
           };
         };
+
+      skyrecModule =
+        {
+          config,
+          lib,
+          pkgs,
+          ...
+        }:
+        let
+          inherit (lib) mkOption types;
+          cfg = config.services.skyrec;
+          stateDir = "/var/lib/skyrec";
+
+          # Secrets reach skyrec as systemd credentials: systemd reads each file as root when the
+          # service starts and hands a copy to the service in $CREDENTIALS_DIRECTORY, so the
+          # files can stay root-only (sops-nix, agenix) and only their paths appear here.
+          credentials = lib.filter (c: cfg.${c.option} != null) [
+            {
+              option = "gitTokenFile";
+              name = "git-token";
+              flag = "--token-file";
+            }
+            {
+              option = "webhookSecretFile";
+              name = "webhook-secret";
+              flag = "--webhook-secret-file";
+            }
+            {
+              option = "sshKeyFile";
+              name = "ssh-key";
+              flag = "--ssh-key";
+            }
+          ];
+
+          args =
+            [
+              "${cfg.package}/bin/skyrec"
+              "reconcile"
+              "--repo"
+              cfg.repo
+              "--branch"
+              cfg.branch
+              "--interval"
+              cfg.interval
+              "--drift-interval"
+              cfg.driftInterval
+              "--listen"
+              cfg.listen
+              "--driver"
+              cfg.driver
+              "--state"
+              stateDir
+            ]
+            ++ lib.optional cfg.selfHeal "--self-heal"
+            ++ lib.optionals (cfg.secretsDir != null) [
+              "--secrets-dir"
+              (toString cfg.secretsDir)
+            ];
+
+          # A URL with userinfo (https://user:token@host/...) would put the token in the store.
+          hasUserinfo = builtins.match "[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@.*" cfg.repo != null;
+          isHttp = builtins.match "https?://.+" cfg.repo != null;
+          listenPort = builtins.match ".+:([0-9]{1,5})" cfg.listen;
+          isLoopback = builtins.match "(127[.][0-9.]+|localhost|[[]::1[]]):[0-9]+" cfg.listen != null;
+
+          # Options holding paths of secret files (or of a folder of them).
+          secretPaths = map (c: c.option) credentials ++ lib.optional (cfg.secretsDir != null) "secretsDir";
+          outsideStore =
+            v: !(builtins.isPath v) && !(lib.hasPrefix "${builtins.storeDir}/" (toString v));
+
+          fileOption =
+            name: what:
+            mkOption {
+              type = types.nullOr types.path;
+              default = null;
+              example = "/run/secrets/skyrec/${name}";
+              description = ''
+                A file holding the ${what}, read by systemd when the service starts and passed to
+                skyrec as a credential. Give a path on this machine as a string (e.g. a sops-nix or
+                agenix secret), not a Nix path like `./file`: that would be copied into the
+                world-readable Nix store.
+              '';
+            };
+        in
+        {
+          options.services.skyrec = {
+            enable = lib.mkEnableOption "the skyrec reconciler, which follows a branch of the config repo and applies each new head to the fleet";
+
+            package = mkOption {
+              type = types.package;
+              default = self.packages.${pkgs.stdenv.hostPlatform.system}.default;
+              defaultText = lib.literalExpression "skyrec.packages.\${pkgs.stdenv.hostPlatform.system}.default";
+              description = "The skyrec package to run.";
+            };
+
+            repo = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              example = "https://git.example.com/acme/fleet.git";
+              description = ''
+                The config repo: an http(s) URL (cloned and fetched into the state directory) or the
+                absolute path of a git repository on this machine. Put no credentials in the URL: set
+                `gitTokenFile`.
+              '';
+            };
+
+            branch = mkOption {
+              type = types.str;
+              default = "main";
+              description = "The branch to follow.";
+            };
+
+            interval = mkOption {
+              type = types.str;
+              default = "30s";
+              example = "5m";
+              description = "How often to fetch the branch (webhooks start a cycle at once).";
+            };
+
+            driftInterval = mkOption {
+              type = types.str;
+              default = "5m";
+              description = "How often to compare what each node runs with what skyrec applied to it.";
+            };
+
+            selfHeal = mkOption {
+              type = types.bool;
+              default = false;
+              description = "Re-apply a node that drifted from what skyrec applied, instead of only reporting it.";
+            };
+
+            listen = mkOption {
+              type = types.str;
+              default = "127.0.0.1:9273";
+              example = "0.0.0.0:9273";
+              description = "host:port of /healthz, /metrics, /api/status and the webhooks.";
+            };
+
+            openFirewall = mkOption {
+              type = types.bool;
+              default = false;
+              description = "Open the port of `listen` in the firewall (for webhooks and scrapes from elsewhere).";
+            };
+
+            webhookSecretFile = fileOption "webhook-secret" "secret that webhooks sign their body with (without it, every webhook is refused)";
+            gitTokenFile = fileOption "git-token" "token for an http(s) repo (sent as basic auth, user x-access-token)";
+            sshKeyFile = fileOption "ssh-key" "ssh private key for the nodes, used by skyrec's ssh and nixos-rebuild's (nixos driver)";
+
+            driver = mkOption {
+              type = types.enum [
+                "nixos"
+                "local"
+              ];
+              default = "nixos";
+              description = ''
+                `nixos` deploys each node with nixos-rebuild over ssh. `local` simulates the nodes on
+                this machine (for trying skyrec out; its addons need PostgreSQL and Redis on PATH).
+              '';
+            };
+
+            secretsDir = mkOption {
+              type = types.nullOr types.path;
+              default = null;
+              example = "/run/secrets/skyrec-apps";
+              description = "local driver: the apps' secret files, laid out as <dir>/<app>/<NAME>, readable by the skyrec user.";
+            };
+
+            extraArgs = mkOption {
+              type = types.listOf types.str;
+              default = [ ];
+              example = [ "--http-port" "8081" ];
+              description = "More arguments for `skyrec reconcile`.";
+            };
+          };
+
+          config = lib.mkIf cfg.enable {
+            assertions =
+              [
+                {
+                  assertion = cfg.repo != null;
+                  message = "services.skyrec.repo must be set: the config repo's http(s) URL or the absolute path of a local git repository.";
+                }
+                {
+                  assertion = cfg.repo == null || !hasUserinfo;
+                  message = "services.skyrec.repo must not carry credentials (https://user:token@host/...): the Nix store is world-readable. Put the token in a file and set services.skyrec.gitTokenFile.";
+                }
+                {
+                  assertion = cfg.repo == null || hasUserinfo || isHttp || lib.hasPrefix "/" cfg.repo;
+                  message = "services.skyrec.repo must be an http(s) URL or an absolute path.";
+                }
+                {
+                  assertion = listenPort != null && lib.toInt (lib.head listenPort) >= 1 && lib.toInt (lib.head listenPort) <= 65535;
+                  message = "services.skyrec.listen must be host:port, e.g. 127.0.0.1:9273.";
+                }
+              ]
+              ++ map (option: {
+                assertion = outsideStore cfg.${option};
+                message = "services.skyrec.${option} must be a path outside the Nix store, given as a string (e.g. \"/run/secrets/...\"): a Nix path like ./file is copied into the world-readable store.";
+              }) secretPaths;
+
+            warnings = lib.optional (cfg.openFirewall && isLoopback) "services.skyrec.openFirewall opens the port of listen = \"${cfg.listen}\", but skyrec answers on loopback only there: set listen to \"0.0.0.0:<port>\" or an address of this machine.";
+
+            # A static user rather than DynamicUser: ssh reads known_hosts and its config from the
+            # home in the user's passwd entry, and the state (an SQLite database, the fetched repo)
+            # must keep one owner across restarts so that `sudo -u skyrec skyrec status --state
+            # /var/lib/skyrec` works. Node sshds also see one stable user in their logs.
+            users.users.skyrec = {
+              isSystemUser = true;
+              group = "skyrec";
+              home = stateDir;
+              description = "skyrec reconciler";
+            };
+            users.groups.skyrec = { };
+
+            # For the operator: `sudo -u skyrec skyrec status --state /var/lib/skyrec`, `skyrec retry`.
+            environment.systemPackages = [ cfg.package ];
+
+            networking.firewall.allowedTCPPorts = lib.mkIf (cfg.openFirewall && listenPort != null) [
+              (lib.toInt (lib.head listenPort))
+            ];
+
+            systemd.services.skyrec = {
+              description = "skyrec: follow the config repo and apply it to the fleet";
+              wantedBy = [ "multi-user.target" ];
+              after = [ "network-online.target" ];
+              wants = [ "network-online.target" ];
+              # The package's wrapper brings caddy and nix. nixos-rebuild deploys (nixos driver);
+              # ssh reaches the nodes; Nix shells out to git for git inputs (builtins.fetchGit,
+              # git+https: flake inputs), while skyrec itself fetches the repo with isomorphic-git;
+              # sh runs skyrec's small local scripts (the service PATH has no shell by default).
+              path = [
+                config.nix.package
+                pkgs.openssh
+                pkgs.nixos-rebuild
+                pkgs.git
+                pkgs.bash
+              ];
+              # skyrec may be switching this very machine: restarting it from that switch would
+              # make switch-to-configuration wait for skyrec, which waits for nixos-rebuild, until
+              # TimeoutStopSec. A new version or setting takes effect on `systemctl restart skyrec`.
+              restartIfChanged = false;
+              # exec: skyrec itself is the main process and receives SIGTERM. The credentials'
+              # paths are expanded by the shell from $CREDENTIALS_DIRECTORY; every other word is
+              # quoted, so a repo URL with odd characters stays one argument.
+              script = ''
+                exec ${lib.escapeShellArgs args} ${
+                  lib.concatMapStringsSep " " (c: "${c.flag} \"$CREDENTIALS_DIRECTORY/${c.name}\"") credentials
+                } ${lib.escapeShellArgs cfg.extraArgs}
+              '';
+              serviceConfig = {
+                User = "skyrec";
+                Group = "skyrec";
+                StateDirectory = "skyrec";
+                StateDirectoryMode = "0700";
+                LoadCredential = map (c: "${c.name}:${toString cfg.${c.option}}") credentials;
+                Restart = "on-failure";
+                RestartSec = "10s";
+                # On SIGTERM skyrec finishes the node it is switching, then exits 0. Only skyrec
+                # gets the signal (KillMode=mixed): SIGTERM to the whole group would also stop the
+                # nixos-rebuild it waits for. The driver allows a switch 30 min, plus health checks.
+                KillSignal = "SIGTERM";
+                KillMode = "mixed";
+                TimeoutStopSec = lib.mkDefault "35min";
+
+                UMask = "0077";
+                NoNewPrivileges = true;
+                ProtectSystem = "strict";
+                ProtectHome = true;
+                PrivateTmp = true;
+                PrivateDevices = true;
+                ProtectKernelTunables = true;
+                ProtectKernelModules = true;
+                ProtectKernelLogs = true;
+                ProtectControlGroups = true;
+                ProtectClock = true;
+                ProtectHostname = true;
+                RestrictAddressFamilies = [
+                  "AF_UNIX"
+                  "AF_INET"
+                  "AF_INET6"
+                ];
+                RestrictNamespaces = true;
+                RestrictRealtime = true;
+                RestrictSUIDSGID = true;
+                RemoveIPC = true;
+                LockPersonality = true;
+                # Node's JIT (V8) makes pages writable then executable: with this on, node 20
+                # aborts in v8::base::OS::SetPermissions on its first compiled function.
+                MemoryDenyWriteExecute = false;
+                SystemCallArchitectures = "native";
+                CapabilityBoundingSet = "";
+              };
+            };
+          };
+        };
     in
     {
       packages = forAllSystems (pkgs: rec {
@@ -160,5 +455,10 @@
 
       # `nix fmt`: the RFC 166 style that nixpkgs itself is formatted with.
       formatter = forAllSystems (pkgs: pkgs.nixfmt-rfc-style);
+
+      # `services.skyrec`: runs `skyrec reconcile` on the machine that deploys the fleet (README:
+      # "Running the reconciler on NixOS"). test/flake/nixos-module.test.ts evaluates it.
+      nixosModules.skyrec = skyrecModule;
+      nixosModules.default = skyrecModule;
     };
 }

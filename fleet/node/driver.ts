@@ -61,6 +61,12 @@ export interface NodeDriver {
   currentGeneration(node: Node): Promise<number | null>;
 
   /**
+   * What the node runs now, to compare with what skyrec recorded (drift): its current generation
+   * and the hash of the manifest skyrec rendered into it (null: none, or not one of skyrec's).
+   */
+  inspectNode(node: Node): Promise<{ generation: number | null; hash: string | null }>;
+
+  /**
    * Arms the node's own rollback: unless disarmed within `timeoutMs`, the node switches itself
    * back to `generation` (nixos: systemd-run --on-active on the node; local: a detached watchdog).
    * A null generation means "no previous generation": the node stops everything instead.
@@ -106,4 +112,14 @@ export interface NodeDriver {
 
   /** Local driver: stops every process, Caddy, PostgreSQL and Redis it started. */
   down?(): Promise<void>;
+}
+
+/** The hash in a node's manifest.json text (null: not JSON, or not a skyrec manifest). */
+export function manifestHash(json: string): string | null {
+  try {
+    const hash = (JSON.parse(json) as { hash?: unknown }).hash;
+    return typeof hash === 'string' ? hash : null;
+  } catch {
+    return null;
+  }
 }

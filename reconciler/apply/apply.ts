@@ -29,6 +29,8 @@ export interface DriverOptions {
   stateDir: string;
   secretsDir: string | null;
   httpPort: number;
+  /** nixos driver: the private key file for ssh to the nodes (its path; skyrec never reads it). */
+  sshKey?: string | null;
 }
 
 export interface ApplyOptions extends DriverOptions {
@@ -40,6 +42,10 @@ export interface ApplyOptions extends DriverOptions {
   parseCache?: ParseCache;
   log: Logger;
   progress: (nodes: string[]) => Progress;
+  /** Aborted: the rollout finishes the batch being switched and starts no other. */
+  signal?: AbortSignal;
+  /** A driver to use instead of the one `driver` names (the bench's stand-in). */
+  driverImpl?: NodeDriver;
 }
 
 export interface DryRunNode {
@@ -68,7 +74,7 @@ async function openRevision(opts: ApplyOptions): Promise<{ source: ConfigSource;
 /** @param settingsSecretsDir settings.secretsDir of the revision applied, where the nixos driver's preflight looks */
 export function createDriver(opts: DriverOptions, log: Logger, settingsSecretsDir?: string): NodeDriver {
   if (opts.driver === 'local') return createLocalDriver({ stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, exec, log });
-  return createNixosDriver({ flakeDir: join(opts.stateDir, 'flake'), exec, log, secretsDir: settingsSecretsDir, sshControlDir: join(opts.stateDir, 'ssh') });
+  return createNixosDriver({ flakeDir: join(opts.stateDir, 'flake'), exec, log, secretsDir: settingsSecretsDir, sshControlDir: join(opts.stateDir, 'ssh'), sshKey: opts.sshKey ?? undefined });
 }
 
 export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
@@ -96,7 +102,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     if (opts.driver === 'nixos') await writeRenderedFlake(join(opts.stateDir, 'flake'), targets, rev.files);
     if (opts.dryRun) return { revision, label: rev.label, dryRun: describeDryRun(selectChanged(targets, store), config.fleet.settings.rollout, opts), rollout: null, urls: [] };
 
-    const driver = createDriver(opts, opts.log, config.fleet.settings.secretsDir);
+    const driver = opts.driverImpl ?? createDriver(opts, opts.log, config.fleet.settings.secretsDir);
     const changed = selectChanged(targets, store);
     const problems = changed.length > 0 ? await driver.preflight(changed) : [];
     if (problems.length > 0) throw new PreflightError(problems);
@@ -104,7 +110,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     try {
       const rollout = await runRollout(
         { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout },
-        { driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress },
+        { driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress, signal: opts.signal },
       );
       if (rollout.outcome === 'succeeded' && failed) store.clearFailedRevision(revision);
       const urls = opts.driver === 'local' ? targets.flatMap((t) => (t.local.routes ?? []).map((r) => ({ domain: r.domain, url: driver.ingressUrl(t.node) }))) : [];

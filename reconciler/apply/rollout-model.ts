@@ -33,6 +33,8 @@ export interface RolloutDeps {
   sources: SourceReader;
   log: Logger;
   progress: (nodes: string[]) => Progress;
+  /** Aborted: finish the batch being switched, start no other (SIGTERM). */
+  signal?: AbortSignal;
 }
 
 export interface NodeOutcome {

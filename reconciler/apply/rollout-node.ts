@@ -130,7 +130,7 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
   ctx.applied.write(name, { node: target.node, manifest: target.rendered.manifest, local: target.local });
   store.finishStep(check, 'ok', `healthy after ${health.ms} ms`, record('healthy', generation, target.rendered.manifest.hash, null));
   progress.update(name, 'healthy', `generation ${generation}`);
-  log.info({ node: name, generation, ms: health.ms }, 'switched');
+  log.info({ generation, ms: health.ms }, 'switched');
   return { node: name, result: 'switched', generation };
 }
 

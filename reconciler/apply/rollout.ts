@@ -14,7 +14,8 @@ export type { AppliedNode, AppliedStore, NodeOutcome, RolloutDeps, RolloutInput 
 
 export interface RolloutResult {
   rolloutId: number | null;
-  outcome: 'succeeded' | 'failed' | 'noop';
+  /** interrupted: `signal` stopped it between batches; the nodes not started keep what they ran. */
+  outcome: 'succeeded' | 'failed' | 'noop' | 'interrupted';
   nodes: NodeOutcome[];
 }
 
@@ -54,11 +55,17 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
   const outcomes = new Map<string, NodeOutcome>();
   const drains = drainSetFor(input, deps);
   let failed = false;
+  let stopped = false;
   try {
     for (const batch of batches) {
+      // A stop request (SIGTERM) lets the batch being switched finish, and starts no other.
+      if (deps.signal?.aborted) {
+        stopped = true;
+        break;
+      }
       const results = await Promise.all(
         batch.map((t) =>
-          switchOne(t, { ...deps, progress, rolloutId, input, drains }).catch((err: Error): NodeOutcome => {
+          switchOne(t, { ...deps, log: deps.log.child({ node: t.node.name }), progress, rolloutId, input, drains }).catch((err: Error): NodeOutcome => {
             // An error outside the switch and health steps (the driver could not arm, drain or
             // roll back): the node's state is unknown, so say so and stop the rollout.
             const detail = `${err.message}; its state is unknown: check it with skyrec status`;
@@ -80,15 +87,18 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
   for (const t of changed) {
     if (!outcomes.has(t.node.name)) {
       outcomes.set(t.node.name, { node: t.node.name, result: 'not-started', generation: store.getNode(t.node.name)?.generation ?? null });
-      progress.update(t.node.name, 'skipped', 'not started: the rollout stopped');
+      progress.update(t.node.name, 'skipped', stopped ? 'not started: skyrec was asked to stop' : 'not started: the rollout stopped');
     }
   }
   const failures = [...outcomes.values()].filter((o) => o.result !== 'switched' && o.result !== 'not-started');
   if (failed) {
     store.markRevisionFailed(input.revision, failures.map((f) => `${f.node}: ${f.failures?.join('; ') ?? f.detail}`).join(' | '));
   }
-  store.finishRollout(rolloutId, failed ? 'failed' : 'succeeded', failed ? failures.map((f) => f.node).join(', ') : null);
-  return { rolloutId, outcome: failed ? 'failed' : 'succeeded', nodes: [...input.targets.map((t) => outcomes.get(t.node.name) ?? unchanged.find((u) => u.node === t.node.name)!)] };
+  const notStarted = [...outcomes.values()].filter((o) => o.result === 'not-started').map((o) => o.node);
+  const outcome = failed ? 'failed' : stopped ? 'interrupted' : 'succeeded';
+  const detail = failed ? failures.map((f) => f.node).join(', ') : stopped ? `stopped on request before ${notStarted.join(', ')}; the next apply switches them` : null;
+  store.finishRollout(rolloutId, outcome, detail);
+  return { rolloutId, outcome, nodes: [...input.targets.map((t) => outcomes.get(t.node.name) ?? unchanged.find((u) => u.node === t.node.name)!)] };
 }
 
 /**

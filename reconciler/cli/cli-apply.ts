@@ -1,6 +1,7 @@
 // The commands that touch nodes and state: apply, rollback, status, history, down. The
 // drivers, git and SQLite are imported when a command runs (see cli.ts).
 import { Command, Option } from 'commander';
+import { statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline/promises';
@@ -23,6 +24,7 @@ export interface DriverFlags {
   state?: string;
   secretsDir?: string;
   httpPort: string;
+  sshKey?: string;
 }
 
 export interface Ctx {
@@ -40,7 +42,8 @@ export function addDriverOptions(cmd: Command): Command {
     .addOption(new Option('--driver <driver>', 'nixos (production, over ssh) or local (nodes simulated on this machine)').choices(['nixos', 'local']).default('nixos'))
     .option('--state <dir>', 'the state directory (default: $SKYREC_STATE_DIR or ~/.local/state/skyrec)')
     .option('--secrets-dir <dir>', 'local driver: secret files, laid out as <dir>/<app>/<NAME>')
-    .option('--http-port <port>', "local driver: the ingress Caddy's HTTP port on 127.0.0.1", '8080');
+    .option('--http-port <port>', "local driver: the ingress Caddy's HTTP port on 127.0.0.1", '8080')
+    .option('--ssh-key <file>', "nixos driver: the private key for ssh to the nodes (skyrec's own ssh and nixos-rebuild's)");
 }
 
 export function driverOptions(flags: DriverFlags, ctx: Ctx): DriverOptions {
@@ -51,7 +54,22 @@ export function driverOptions(flags: DriverFlags, ctx: Ctx): DriverOptions {
     stateDir: flags.state ? ctx.repoDir(flags.state) : defaultStateDir(ctx.io.env),
     secretsDir: flags.secretsDir ? ctx.repoDir(flags.secretsDir) : null,
     httpPort: port,
+    sshKey: flags.sshKey === undefined ? null : checkSshKey(ctx.repoDir(flags.sshKey)),
   };
+}
+
+/** The key file is handed to ssh by path: skyrec checks that it is there, never reads it. */
+function checkSshKey(file: string): string {
+  // nixos-rebuild splits NIX_SSHOPTS on whitespace, so such a path would reach its ssh cut in two.
+  if (/\s/.test(file)) throw new UsageError(`--ssh-key ${JSON.stringify(file)}: the path must not contain whitespace`, { hint: 'nixos-rebuild passes it to ssh through NIX_SSHOPTS, which it splits on whitespace' });
+  let stat;
+  try {
+    stat = statSync(file);
+  } catch (err) {
+    throw new UsageError(`--ssh-key ${file} cannot be used: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give the path of an ssh private key file' });
+  }
+  if (!stat.isFile()) throw new UsageError(`--ssh-key ${file} is not a file`, { hint: 'give the path of an ssh private key file' });
+  return file;
 }
 
 export function registerApplyCommands(program: Command, ctx: Ctx): void {
@@ -122,7 +140,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
     }
   });
 
-  addDriverOptions(program.command('status').description('Per node: the applied revision, generation, health and last result.').option('--json', 'print as JSON')).action(
+  addDriverOptions(program.command('status').description("Per node: the applied revision, generation, health and last result; and the reconciler's view when one runs on this state: followed branch, last fetched and applied commit, queue, quarantine, drift.").option('--json', 'print as JSON')).action(
     async (flags: DriverFlags & { json?: boolean }) => {
       const { createDriver } = await import('../apply/apply.js');
       const { StateStore } = await import('../state/state-store.js');
@@ -138,12 +156,16 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
             return { ...n, url };
           }),
         );
-        if (flags.json) return out.json({ nodes: rows });
-        if (rows.length === 0) return out.line('No node has been applied yet.');
+        const { readLoopView, readStatus, describeLoop } = await import('../daemon/status.js');
+        const view = readLoopView(opts.stateDir);
+        const loop = view ? { ...readStatus(store, opts.stateDir, view), alive: view.alive, pid: view.pid } : null;
+        if (flags.json) return out.json({ nodes: rows, reconciler: loop });
+        if (rows.length === 0) out.line('No node has been applied yet.');
         for (const r of rows) {
           out.line(`${r.node.padEnd(16)} ${r.status.padEnd(12)} generation ${String(r.generation ?? '-').padEnd(4)} ${r.revision ? r.revision.slice(0, 12) : '-'}  ${r.updatedAt}${r.url ? `  ${r.url}` : ''}`);
           if (r.detail) out.line(`${''.padEnd(16)} ${r.detail}`);
         }
+        if (view && loop) for (const line of ['', ...describeLoop(loop, view)]) out.line(line);
       } finally {
         store.close();
       }

@@ -8,7 +8,7 @@ import { UsageError } from '../../common/errors.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
 import type { RunRecord } from '../state/state-store.js';
 
-const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, invalid: 2, failed: 4, error: 1 };
+const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, interrupted: 0, invalid: 2, failed: 4, error: 1 };
 
 /** A file holding a secret value; a clear error, never the raw exception, when it cannot be read. */
 function readSecretFile(option: string, path: string): Buffer {
@@ -17,6 +17,12 @@ function readSecretFile(option: string, path: string): Buffer {
   } catch (err) {
     throw new UsageError(`${option} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give a file readable by this user, holding only the value' });
   }
+}
+
+function duration(option: string, text: string): number {
+  const ms = parseDuration(text);
+  if (!Number.isFinite(ms) || ms <= 0) throw new UsageError(`${option} ${text} is not a duration like 30s or 5m`);
+  return ms;
 }
 
 function describeRun(r: RunRecord): string {
@@ -29,19 +35,23 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
     program
       .command('reconcile')
       .description('Follow a branch of the config repo and apply each new head: invalid specs are never applied, a revision whose rollout failed is not retried.')
-      .requiredOption('--repo <url-or-path>', 'the config repo: an http(s) URL (fetched over smart HTTP) or a local repository')
+      .requiredOption('--repo <url-or-path>', 'the config repo: an http(s) URL (fetched over smart HTTP) or a local repository; with --watch, a local working tree')
       .option('--branch <branch>', 'the branch to follow', 'main')
       .option('--interval <duration>', 'how often to fetch, e.g. 30s or 5m', '30s')
       .option('--token-file <file>', 'http(s) repo: a file holding the token (else $SKYREC_GIT_TOKEN)')
       .option('--once', 'run one cycle and exit: 0 applied or nothing to do, 2 invalid specs, 4 rollout failed, 1 error')
       .option('--listen <host:port>', 'where /healthz, /metrics, /api/status and the webhooks listen', '127.0.0.1:9273')
       .option('--webhook-secret-file <file>', 'the shared secret that webhooks must sign their body with (without it every webhook is refused)')
-      .addOption(new Option('--json', 'with --once: print the cycle as JSON')),
-  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; tokenFile?: string; once?: boolean; json?: boolean; listen: string; webhookSecretFile?: string }) => {
-    const { reconcileOnce, Reconciler } = await import('../daemon/reconcile.js');
-    const { redactUrl } = await import('../pipeline/git.js');
-    const intervalMs = parseDuration(flags.interval);
-    if (!Number.isFinite(intervalMs) || intervalMs <= 0) throw new UsageError(`--interval ${flags.interval} is not a duration like 30s or 5m`);
+      .option('--drift-interval <duration>', "how often to compare each node's active generation and config with what was applied", '5m')
+      .option('--self-heal', 'apply the last applied revision again to a node found drifted (default: only report drift)')
+      .addOption(new Option('--json', 'with --once: print the cycle as JSON; with --watch: one JSON line per plan'))
+      .option('--watch', 'development: watch the working tree of --repo and print a plan at start and after every burst of saves, against what the nodes run now (the applied manifests in --state), else HEAD; invalid specs print their problems and the watch goes on')
+      .option('--apply', 'with --watch: after a plan with changes, apply the working tree (as skyrec apply --yes does)'),
+  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; webhookSecretFile?: string; watch?: boolean; apply?: boolean }, cmd: Command) => {
+    if (flags.watch || flags.apply) return (await import('./cli-watch.js')).runWatch(flags, cmd, ctx);
+    const { reconcileOnce } = await import('../daemon/reconcile.js');
+    const intervalMs = duration('--interval', flags.interval);
+    const driftIntervalMs = duration('--drift-interval', flags.driftInterval);
     const token = flags.tokenFile ? readSecretFile('--token-file', ctx.repoDir(flags.tokenFile)).toString('utf8').trim() : io.env.SKYREC_GIT_TOKEN;
     const repo = /^https?:\/\//.test(flags.repo) ? flags.repo : ctx.repoDir(flags.repo);
     const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes) };
@@ -54,35 +64,19 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
     }
     const listen = /^(.+):(\d+)$/.exec(flags.listen);
     if (!listen) throw new UsageError(`--listen ${flags.listen} is not host:port, e.g. 127.0.0.1:9273`);
-    const { startDaemonHttp } = await import('../daemon/daemon-http.js');
-    const { StateStore } = await import('../state/state-store.js');
-    const store = StateStore.open(opts.stateDir);
-    let reconciler: InstanceType<typeof Reconciler> | undefined;
-    const daemon = await startDaemonHttp({
+    const { runDaemon } = await import('../daemon/run-daemon.js');
+    // A service logs what it does: each cycle and node at info, unless told otherwise.
+    if (io.env.SKYREC_LOG_LEVEL === undefined) ctx.log.level = 'info';
+    await runDaemon({
+      ...opts,
       host: listen[1].replace(/^\[(.*)\]$/, '$1'),
       port: Number(listen[2]),
       webhookSecret: flags.webhookSecretFile ? readSecretFile('--webhook-secret-file', ctx.repoDir(flags.webhookSecretFile)) : null,
-      status: () => ({ repo: redactUrl(repo), branch: flags.branch, fetched: null, applied: null, running: null, queued: false, quarantined: [], drift: [], lastDriftCheck: null, nodes: store.listNodes(), apps: [], runs: store.runs(20).map((r) => ({ ...r, planUrl: null })) }),
-      trigger: (why) => {
-        ctx.log.info({ why }, 'cycle requested');
-        reconciler?.trigger();
-      },
-      log: ctx.log,
+      intervalMs,
+      driftIntervalMs,
+      selfHeal: flags.selfHeal ?? false,
+      report: (run) => out.line(describeRun(run)),
     });
-    ctx.log.info({ url: daemon.url, repo: redactUrl(repo), branch: flags.branch }, 'reconciler listening');
-    reconciler = new Reconciler(async () => {
-      const run = await reconcileOnce(opts);
-      daemon.recordRun(run);
-      out.line(describeRun(run));
-    }, intervalMs);
-    await new Promise<void>((resolve) => {
-      const stop = () => void reconciler!.stop().then(resolve);
-      process.once('SIGTERM', stop);
-      process.once('SIGINT', stop);
-      reconciler!.start();
-    });
-    await daemon.close();
-    store.close();
   });
 
   addDriverOptions(

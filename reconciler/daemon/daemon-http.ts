@@ -4,47 +4,11 @@
 // default in the CLI).
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { NodeRecord, RunRecord } from '../state/state-store.js';
+import type { RunRecord } from '../state/state-store.js';
+import type { DaemonStatus } from './status-model.js';
 import { MAX_WEBHOOK_BYTES, verifySignature } from './webhook.js';
+import { renderStatusPage, statusPageHeaders } from './status-page.js';
 import type { Logger } from '../../common/log.js';
-
-/** An app as the fleet runs it now (from the manifests of the last healthy apply of each node). */
-export interface AppStatus {
-  name: string;
-  domains: string[];
-  instances: { process: string; index: number; node: string; port: number }[];
-}
-
-/** A node whose active generation or rendered config is not what skyrec last applied to it. */
-export interface NodeDrift {
-  node: string;
-  /** What skyrec recorded, and what the node has now (null: could not be read). */
-  expected: { generation: number | null; hash: string | null };
-  found: { generation: number | null; hash: string | null };
-  detail: string;
-  detectedAt: string;
-}
-
-export interface DaemonStatus {
-  repo: string;
-  branch: string;
-  /** The head of the followed branch at the last fetch. */
-  fetched: { revision: string; at: string } | null;
-  /** The last revision a cycle applied or found already applied: what the fleet runs. */
-  applied: { revision: string; at: string } | null;
-  /** The cycle running now (null when idle), and whether another is queued after it. */
-  running: { since: string } | null;
-  queued: boolean;
-  /** Revisions whose rollout failed: not applied again until a newer commit or `skyrec retry`. */
-  quarantined: { revision: string; reason: string; at: string }[];
-  /** Nodes found drifted at the last drift check (empty: none). */
-  drift: NodeDrift[];
-  lastDriftCheck: string | null;
-  nodes: NodeRecord[];
-  apps: AppStatus[];
-  /** Newest first; `planUrl` is where the run's plan can be read (null: no plan recorded). */
-  runs: (RunRecord & { planUrl: string | null })[];
-}
 
 export interface DaemonHttpOptions {
   host: string;
@@ -54,6 +18,10 @@ export interface DaemonHttpOptions {
   status: () => DaemonStatus;
   /** Starts a cycle as soon as possible. */
   trigger: (why: string) => void;
+  /** The plan recorded with a run (null: none). */
+  plan: (runId: number) => string | null;
+  /** Node rollbacks recorded in the state store, ever. */
+  rollbacks: () => number;
   log: Logger;
 }
 
@@ -72,8 +40,8 @@ function metrics(opts: DaemonHttpOptions) {
     help: 'Seconds since the last cycle that applied a revision or found nothing to do (-1: none yet).',
     registers: [registry],
     collect() {
-      const ok = opts.status().runs.find((r) => r.outcome === 'applied' || r.outcome === 'unchanged');
-      this.set(ok ? (Date.now() - Date.parse(ok.finishedAt)) / 1000 : -1);
+      const ok = opts.status().applied;
+      this.set(ok ? (Date.now() - Date.parse(ok.at)) / 1000 : -1);
     },
   });
   new Gauge({
@@ -94,6 +62,22 @@ function metrics(opts: DaemonHttpOptions) {
     collect() {
       this.reset();
       for (const n of opts.status().nodes) this.set({ node: n.node }, n.status === 'healthy' ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: 'skyrec_drifted_nodes',
+    help: 'Nodes whose active generation or config was not what skyrec applied, at the last drift check.',
+    registers: [registry],
+    collect() {
+      this.set(opts.status().drift.length);
+    },
+  });
+  new Gauge({
+    name: 'skyrec_node_rollbacks',
+    help: 'Node rollbacks recorded in the state store (a failed health check, or skyrec rollback).',
+    registers: [registry],
+    collect() {
+      this.set(opts.rollbacks());
     },
   });
   return { registry, runs };
@@ -146,6 +130,15 @@ export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHt
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     const route = `${req.method} ${path}`;
     const handle = async () => {
+      if (route === 'GET /') {
+        const page = renderStatusPage(opts.status(), new Date());
+        return void res.writeHead(200, statusPageHeaders(page)).end(page);
+      }
+      const plan = /^GET \/runs\/(\d+)\/plan$/.exec(route);
+      if (plan) {
+        const text = opts.plan(Number(plan[1]));
+        return text === null ? json(res, 404, { error: `run ${plan[1]} has no plan recorded` }) : send(res, 200, 'text/plain; charset=utf-8', text);
+      }
       if (route === 'GET /healthz') return send(res, 200, 'text/plain', 'ok\n');
       if (route === 'GET /metrics') return send(res, 200, registry.contentType, await registry.metrics());
       if (route === 'GET /api/status') return json(res, 200, opts.status());

@@ -7,12 +7,14 @@ import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { writeSyntheticRepo } from './synthetic-repo.js';
-import type { NodeDriver } from '../../fleet/node/driver.js';
+import { standinDriver } from './standin-driver.js';
 import { runRollout } from '../../reconciler/apply/rollout.js';
 import { StateStore } from '../../reconciler/state/state-store.js';
 import { openApplied } from '../../reconciler/apply/applied.js';
 import type { Logger } from '../../common/log.js';
 import { benchRolling } from './bench-rolling.js';
+import { benchReconcileLoop, benchWebhook } from './bench-reconcile.js';
+import { makePlanRepo } from './plan-repo.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = packageRoot();
@@ -71,32 +73,6 @@ async function benchRender(): Promise<void> {
   }
 }
 
-/** A git repo with commit A and two heads: one app changed, and 200 apps changed. */
-async function makePlanRepo(dir: string): Promise<{ repo: string; a: string; one: string; many: string; dirs: Record<string, string> }> {
-  const dirs = { a: join(dir, 'a'), one: join(dir, 'one'), many: join(dir, 'many') };
-  writeSyntheticRepo(dirs.a, { apps: 2000, nodes: 200 });
-  writeSyntheticRepo(dirs.one, { apps: 2000, nodes: 200, changed: 1 });
-  writeSyntheticRepo(dirs.many, { apps: 2000, nodes: 200, changed: 200 });
-  const repo = join(dir, 'repo');
-  const git = (...args: string[]) => exec(['git', '-c', 'user.name=bench', '-c', 'user.email=bench@skyrec.invalid', ...args], { cwd: repo });
-  // Stage each tree straight from its folder: no copying, and content (not mtimes) decides.
-  const commitTree = async (from: string, message: string) => {
-    await git(`--work-tree=${from}`, 'add', '-A');
-    await git('commit', '-q', '-m', message);
-    return (await git('rev-parse', 'HEAD')).stdout.trim();
-  };
-  await exec(['mkdir', '-p', repo]);
-  await git('init', '-q', '-b', 'main');
-  const a = await commitTree(dirs.a, 'A');
-  const one = await commitTree(dirs.one, 'one app changed');
-  await git('branch', 'many', a);
-  await git('symbolic-ref', 'HEAD', 'refs/heads/many');
-  await git('read-tree', 'HEAD');
-  const many = await commitTree(dirs.many, '200 apps changed');
-  await git('gc', '-q'); // a clone's objects are packed
-  return { repo, a, one, many, dirs };
-}
-
 async function benchPlan(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-plan-'));
   try {
@@ -133,26 +109,7 @@ async function benchRollout(): Promise<void> {
   const SWITCH_MS = 200;
   try {
     const nodes = Array.from({ length: 50 }, (_, i) => `node-${String(i).padStart(2, '0')}`);
-    const generations = new Map<string, number>();
-    const driver: NodeDriver = {
-      kind: 'local',
-      preflight: async () => [],
-      currentGeneration: async (n) => generations.get(n.name) ?? null,
-      armRollback: async () => {},
-      disarmRollback: async () => {},
-      switchNode: async (t) => {
-        await new Promise((r) => setTimeout(r, SWITCH_MS));
-        const g = (generations.get(t.node.name) ?? 0) + 1;
-        generations.set(t.node.name, g);
-        return { generation: g, deferred: [] };
-      },
-      rollbackNode: async () => [],
-      restartUnit: async () => {},
-      instanceUrl: () => '',
-      ingressUrl: () => '',
-      inactiveUnits: async () => [],
-      setDrained: async () => {},
-    };
+    const driver = standinDriver(SWITCH_MS);
     const targets = nodes.map((name, i) => ({
       node: { name, host: name, address: `10.0.0.${i}`, system: 'x86_64-linux' as const, labels: {}, memoryBytes: null, ingress: false, buildHost: null, sudo: null },
       rendered: { node: name, inputs: '', files: {}, manifest: { node: name, revision: null, hash: `h-${name}`, system: 'x86_64-linux', ingress: false, apps: {} } },
@@ -178,7 +135,7 @@ async function benchRollout(): Promise<void> {
   }
 }
 
-await benchRender();
-await benchPlan();
-await benchRollout();
-await benchRolling();
+// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop).
+const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo) };
+const only = process.env.BENCH_ONLY?.split(',');
+for (const [name, run] of Object.entries(benches)) if (!only || only.includes(name)) await run();

@@ -14,6 +14,7 @@ import {
   buildSwitchArgv, buildSwitchGenerationArgv, createNixosDriver, parseGeneration, type NixosPreflightProblem, type RemoteCommands,
 } from '../../fleet/drivers/nixos/driver-nixos.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
+import { runCli } from '../helpers/cli.js';
 import { freePort, makeTempDir } from '../helpers/tools.js';
 import { makeNode } from './builders.js';
 
@@ -92,6 +93,7 @@ const remote: RemoteCommands = {
   nixEnv: join(tmp.dir, 'bin/nix-env'),
   systemdRun: join(tmp.dir, 'bin/systemd-run'),
   systemctl: join(tmp.dir, 'bin/systemctl'),
+  manifest: join(tmp.dir, 'etc/skyrec/manifest.json'),
   unitDir: join(tmp.dir, 'etc-systemd-system'),
 };
 // Stand-in unit files: each a link to a "store path" per version, as /etc/systemd/system is on NixOS.
@@ -287,5 +289,56 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
     expect(driver().instanceUrl(node(), 8001, '/health')).toBe('http://127.0.0.1:8001/health');
     expect(driver().instanceUrl({ ...node(), address: 'fd00::1' }, 8001, '/')).toBe('http://[fd00::1]:8001/');
     expect(driver().ingressUrl(node())).toBe('http://127.0.0.1');
+  });
+});
+
+describe('nixos driver --ssh-key over a real sshd (stand-in node programs)', () => {
+  // The sshd helper's options without its -i: the key must come from sshKey alone.
+  const optionsWithoutKey = () => sshOptions.filter((_, i) => sshOptions[i - 1] !== '-i' && sshOptions[i] !== '-i');
+  const keyed = (sshKey: string) =>
+    createNixosDriver({ flakeDir: '/srv/rendered', exec, sshOptions: optionsWithoutKey(), sshPort: port, remote, sshKey, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild-over-ssh') });
+  const clientKey = () => join(tmp.dir, 'client_key');
+  const otherKey = () => join(tmp.dir, 'other_key');
+
+  beforeAll(async () => {
+    await exec(['ssh-keygen', '-q', '-t', 'ed25519', '-N', '', '-f', otherKey()]);
+    // Connects to the --target-host as nixos-rebuild does (`ssh $NIX_SSHOPTS host`, split on
+    // whitespace), then does what the stand-in nixos-rebuild does.
+    standIn(join(tmp.dir, 'bin/nixos-rebuild-over-ssh'), `for a; do [ "$prev" = --target-host ] && host=$a; prev=$a; done
+ssh $NIX_SSHOPTS "$host" true || { echo "stand-in nixos-rebuild: ssh $host failed" >&2; exit 1; }
+echo "reached $host with NIX_SSHOPTS" >> "$LOG"
+exec "$(dirname "$0")/nixos-rebuild" "$@"`);
+  });
+
+  it('reaches the node with the key file it is given, and fails with another key', async () => {
+    expect(optionsWithoutKey()).not.toContain(clientKey());
+    expect(await keyed(clientKey()).currentGeneration(node())).toBe(2);
+    await expect(keyed(otherKey()).currentGeneration(node())).rejects.toThrow(NodeUnreachableError);
+   }, 30_000);
+
+  it('stand-in nixos-rebuild that connects with NIX_SSHOPTS: the switch runs with -i <key> -o IdentitiesOnly=yes there and reaches the node', async () => {
+    const target = { node: node(), local: { instances: [] } } as unknown as NodeTarget;
+    const files = { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) };
+    expect(await keyed(clientKey()).switchNode(target, files)).toEqual({ generation: 3, deferred: [] });
+    expect(calls()).toEqual([
+      'nixos-rebuild-over-ssh [switch] [--flake] [/srv/rendered#web1] [--target-host] [root@127.0.0.1]',
+      'reached root@127.0.0.1 with NIX_SSHOPTS',
+      'nixos-rebuild [switch] [--flake] [/srv/rendered#web1] [--target-host] [root@127.0.0.1]',
+      `NIX_SSHOPTS=-i ${clientKey()} -o IdentitiesOnly=yes ${optionsWithoutKey().join(' ')} -p ${port}`,
+    ]);
+    // With a key the node does not accept, nixos-rebuild's own ssh fails too: the switch fails.
+    await expect(keyed(otherKey()).switchNode(target, files)).rejects.toThrow(/ssh root@127\.0\.0\.1 failed/);
+   }, 30_000);
+
+  it('skyrec refuses an --ssh-key that does not exist or that NIX_SSHOPTS would split, naming the flag', async () => {
+    const missing = await runCli(['history', '--ssh-key', join(tmp.dir, 'no_such_key'), '--state', join(tmp.dir, 'cli-state')]);
+    expect(missing.code).toBe(2);
+    expect(missing.stderr).toContain(`--ssh-key ${join(tmp.dir, 'no_such_key')} cannot be used: ENOENT`);
+    const spaced = join(tmp.dir, 'my key');
+    writeFileSync(spaced, '');
+    const split = await runCli(['history', '--ssh-key', spaced, '--state', join(tmp.dir, 'cli-state')]);
+    expect(split.code).toBe(2);
+    expect(split.stderr).toContain('the path must not contain whitespace');
+    expect((await runCli(['history', '--ssh-key', clientKey(), '--state', join(tmp.dir, 'cli-state')])).code).toBe(0);
   });
 });

@@ -3,7 +3,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import http from 'node:http';
 import pino from 'pino';
-import { startDaemonHttp, type DaemonHttp, type DaemonStatus } from '../../reconciler/daemon/daemon-http.js';
+import { startDaemonHttp, type DaemonHttp } from '../../reconciler/daemon/daemon-http.js';
+import type { DaemonStatus } from '../../reconciler/daemon/status-model.js';
 import { signBody } from '../../reconciler/daemon/webhook.js';
 
 const SECRET = Buffer.from('hook-secret-5be2');
@@ -12,18 +13,18 @@ const status: DaemonStatus = {
   repo: 'https://git.example.org/acme/config.git',
   branch: 'main',
   fetched: { revision: 'a'.repeat(40), at: '2026-12-01T00:00:00.000Z' },
-  applied: { revision: 'a'.repeat(40), at: '2026-12-01T00:00:00.000Z' },
+  applied: { revision: 'a'.repeat(40), at: new Date(Date.now() - 60_000).toISOString() },
   running: null,
   queued: false,
   quarantined: [],
-  drift: [],
-  lastDriftCheck: null,
+  drift: [{ node: 'web-2', expected: { generation: 3, hash: 'h' }, found: { generation: 2, hash: 'h' }, detail: 'generation 2 is active, skyrec applied 3', detectedAt: '2026-12-01T00:00:00.000Z' }],
+  lastDriftCheck: '2026-12-01T00:00:00.000Z',
   apps: [],
   nodes: [
     { node: 'web-1', revision: 'a'.repeat(40), generation: 7, hash: 'h', status: 'healthy', detail: null, updatedAt: '2026-12-01T00:00:00.000Z' },
     { node: 'web-2', revision: 'a'.repeat(40), generation: 3, hash: 'h', status: 'rolled-back', detail: 'health', updatedAt: '2026-12-01T00:00:00.000Z' },
   ],
-  runs: [{ id: 1, revision: 'a'.repeat(40), startedAt: '2026-12-01T00:00:00.000Z', finishedAt: new Date(Date.now() - 60_000).toISOString(), outcome: 'applied', detail: null, planUrl: null }],
+  runs: [{ id: 1, revision: 'a'.repeat(40), startedAt: '2026-12-01T00:00:00.000Z', finishedAt: new Date(Date.now() - 60_000).toISOString(), outcome: 'applied', detail: null, hasPlan: true, planUrl: '/runs/1/plan' }],
 };
 let daemon: DaemonHttp;
 
@@ -41,7 +42,7 @@ function request(method: string, path: string, body?: Buffer, headers: Record<st
 }
 
 beforeAll(async () => {
-  daemon = await startDaemonHttp({ host: '127.0.0.1', port: 0, webhookSecret: SECRET, status: () => status, trigger: (why) => triggers.push(why), log: pino({ level: 'silent' }) });
+  daemon = await startDaemonHttp({ host: '127.0.0.1', port: 0, webhookSecret: SECRET, status: () => status, trigger: (why) => triggers.push(why), plan: (id) => (id === 1 ? 'web-1: 1 app changed\n' : null), rollbacks: () => 2, log: pino({ level: 'silent' }) });
 });
 afterAll(() => daemon?.close());
 
@@ -54,9 +55,16 @@ describe('reconciler HTTP over real HTTP', () => {
     expect(metrics).toContain('skyrec_reconcile_runs_total{outcome="applied"} 1');
     expect(metrics).toContain('skyrec_node_generation{node="web-1"} 7');
     expect(metrics).toContain('skyrec_node_healthy{node="web-2"} 0');
+    expect(metrics).toMatch(/^skyrec_drifted_nodes 1$/m);
+    expect(metrics).toMatch(/^skyrec_node_rollbacks 2$/m);
     const since = Number(/^skyrec_seconds_since_last_success (\S+)$/m.exec(metrics)![1]);
     expect(since).toBeGreaterThanOrEqual(60);
     expect(since).toBeLessThan(600);
+  });
+
+  it("serves a run's recorded plan as text, and 404 for a run without one", async () => {
+    expect(await request('GET', '/runs/1/plan')).toEqual({ status: 200, body: 'web-1: 1 app changed\n' });
+    expect((await request('GET', '/runs/2/plan')).status).toBe(404);
   });
 
   it('a signed push to the followed branch starts a cycle; other branches and pings do not', async () => {

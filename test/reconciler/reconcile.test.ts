@@ -9,7 +9,7 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
-import { Reconciler } from '../../reconciler/daemon/reconcile.js';
+import { Reconciler } from '../../reconciler/daemon/scheduler.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
@@ -197,24 +197,49 @@ describe('skyrec reconcile: bad input', () => {
   });
 });
 
+/** Resolves once `done()` holds (checked every 5 ms; the test's own timeout bounds it). */
+async function whenTrue(done: () => boolean): Promise<void> {
+  while (!done()) await new Promise((res) => setTimeout(res, 5));
+}
+
 describe('Reconciler scheduling', () => {
-  it('runs one cycle at a time; triggers during a cycle make exactly one more', async () => {
+  it('runs one job at a time; triggers during a cycle make exactly one more cycle; a drift check waits its turn', async () => {
     let running = 0;
     let most = 0;
-    let cycles = 0;
+    const ran: string[] = [];
     let release: () => void = () => undefined;
-    const r = new Reconciler(async () => {
+    const job = (name: string) => async () => {
       running++;
       most = Math.max(most, running);
-      cycles++;
-      if (cycles === 1) await new Promise<void>((res) => (release = res));
+      ran.push(name);
+      if (ran.length === 1) await new Promise<void>((res) => (release = res));
       running--;
-    }, 60_000);
+    };
+    const r = new Reconciler({ cycle: job('cycle'), drift: job('drift') }, { cycle: 60_000, drift: 60_000 });
     r.start();
     for (let i = 0; i < 5; i++) r.trigger();
+    r.trigger('drift');
+    // start() ran a cycle at once and queued a drift check after it; the triggers add one cycle.
+    expect(r.current?.job).toBe('cycle');
+    expect(r.queued).toBe(true);
     release();
-    await new Promise((res) => setTimeout(res, 50));
+    await whenTrue(() => ran.length === 3 && running === 0);
     await r.stop();
-    expect([cycles, most]).toEqual([2, 1]);
+    expect(ran).toEqual(['cycle', 'cycle', 'drift']);
+    expect(r.queued).toBe(false);
+    expect(most).toBe(1);
+  });
+
+  it('a job that throws is reported and the loop goes on', async () => {
+    const errors: string[] = [];
+    let cycles = 0;
+    const r = new Reconciler({ cycle: async () => { if (++cycles === 1) throw new Error('boom'); } }, { cycle: 60_000 }, (job, err) => errors.push(`${job}: ${(err as Error).message}`));
+    r.start();
+    await whenTrue(() => errors.length === 1);
+    r.trigger();
+    await whenTrue(() => cycles === 2);
+    await r.stop();
+    expect(errors).toEqual(['cycle: boom']);
+    expect(cycles).toBe(2);
   });
 });

@@ -49,7 +49,7 @@ function distModule(rel: string): string {
 }
 
 describe('StateStore', () => {
-  it('creates a private directory and a WAL database with durable commits at schema version 2', () => {
+  it('creates a private directory and a WAL database with durable commits at schema version 3', () => {
     const dir = join(tempDir(), 'nested', 'state');
     const store = openStore(dir);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
@@ -57,7 +57,7 @@ describe('StateStore', () => {
     const db = (store as unknown as { db: Database.Database }).db;
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(2);
+    expect(db.pragma('user_version', { simple: true })).toBe(3);
     expect(existsSync(join(dir, 'state.sqlite'))).toBe(true);
   });
 
@@ -70,20 +70,67 @@ describe('StateStore', () => {
     expect(openStore(dir).getNode('web1')).toMatchObject({ node: 'web1', generation: 41 });
   });
 
-  it('migrates a version-1 database (the previous release) to version 2, keeping its data, and records reconcile cycles', () => {
+  it('migrates version-1 and version-2 databases (earlier releases), keeping their data', () => {
     const dir = join(tempDir(), 'state');
-    const v1 = StateStore.open(dir, { clock: tickingClock() });
-    v1.setNode(node('web1'));
-    v1.close();
-    const db = new Database(join(dir, 'state.sqlite'));
-    db.exec('DROP TABLE reconcile_runs');
-    db.pragma('user_version = 1');
+    const v = StateStore.open(dir, { clock: tickingClock() });
+    v.setNode(node('web1'));
+    v.close();
+    // Back to version 2: reconcile_runs as it was, with one cycle recorded; no drift table.
+    let db = new Database(join(dir, 'state.sqlite'));
+    db.exec(`DROP TABLE reconcile_runs; DROP TABLE drift;
+      CREATE TABLE reconcile_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+        outcome TEXT NOT NULL CHECK (outcome IN ('applied','unchanged','invalid','failed','quarantined','error')), detail TEXT);
+      INSERT INTO reconcile_runs (revision, started_at, finished_at, outcome, detail) VALUES ('${'a'.repeat(40)}', '${at(0)}', '${at(1)}', 'applied', '1 node(s) switched');`);
+    db.pragma('user_version = 2');
     db.close();
     const store = openStore(dir);
     expect(store.getNode('web1')).toMatchObject({ node: 'web1', generation: 41 });
-    const run = store.recordRun({ revision: 'a'.repeat(40), startedAt: at(0), outcome: 'invalid', detail: 'apps/x.yaml:1:1: bad' });
-    expect(store.runs()).toEqual([run]);
-    expect(run).toMatchObject({ id: 1, outcome: 'invalid', finishedAt: at(0) });
+    expect(store.runs()).toEqual([{ id: 1, revision: 'a'.repeat(40), startedAt: at(0), finishedAt: at(1), outcome: 'applied', detail: '1 node(s) switched', hasPlan: false }]);
+    expect(store.lastSuccess()).toEqual({ revision: 'a'.repeat(40), at: at(1) });
+    const id = store.startRun();
+    expect(id).toBe(2);
+    expect(store.finishRun(id, { revision: 'b'.repeat(40), outcome: 'applied', detail: null, plan: 'the plan' })).toMatchObject({ id: 2, outcome: 'applied', hasPlan: true });
+    expect(store.runPlan(2)).toBe('the plan');
+    store.close();
+
+    // And from version 1: no reconcile_runs at all.
+    db = new Database(join(dir, 'state.sqlite'));
+    db.exec('DROP TABLE reconcile_runs; DROP TABLE drift');
+    db.pragma('user_version = 1');
+    db.close();
+    const again = openStore(dir);
+    expect(again.getNode('web1')).toMatchObject({ node: 'web1', generation: 41 });
+    expect(again.runs()).toEqual([]);
+  });
+
+  it('records reconcile cycles from their start; a repeated finding folds into the run before it; a killed cycle is found and marked interrupted', () => {
+    const store = openStore();
+    const rev = 'c'.repeat(40);
+    const first = store.finishRun(store.startRun(), { revision: rev, outcome: 'unchanged', detail: null });
+    const second = store.finishRun(store.startRun(), { revision: rev, outcome: 'unchanged', detail: null });
+    expect(second.id).toBe(first.id);
+    expect(second.finishedAt > first.finishedAt).toBe(true);
+    expect(store.runs().map((r) => r.outcome)).toEqual(['unchanged']);
+    // A different finding is a new run; an applied run never folds.
+    store.finishRun(store.startRun(), { revision: rev, outcome: 'applied', detail: '1 node(s) switched' });
+    store.finishRun(store.startRun(), { revision: rev, outcome: 'applied', detail: '1 node(s) switched' });
+    expect(store.runs().map((r) => r.outcome)).toEqual(['applied', 'applied', 'unchanged']);
+    const cut = store.startRun();
+    expect(store.interruptRuns('killed').map((r) => [r.id, r.outcome, r.detail])).toEqual([[cut, 'interrupted', 'killed']]);
+    expect(store.interruptRuns('killed')).toEqual([]);
+    expect(() => store.finishRun(cut, { revision: rev, outcome: 'applied', detail: null })).toThrow(StateError);
+  });
+
+  it('replaces drift findings with each check, and clears one node', () => {
+    const store = openStore();
+    const d = (n: string) => ({ node: n, expected: { generation: 2, hash: 'h2' }, found: { generation: 1, hash: 'h1' }, detail: 'generation 1 is active, skyrec applied 2' });
+    store.setDrift([d('web1'), d('web2')]);
+    expect(store.drift().map((x) => x.node)).toEqual(['web1', 'web2']);
+    expect(store.drift()[0]).toMatchObject({ ...d('web1'), detectedAt: expect.any(String) });
+    store.clearDrift('web1');
+    expect(store.drift().map((x) => x.node)).toEqual(['web2']);
+    store.setDrift([]);
+    expect(store.drift()).toEqual([]);
   });
 
   it('refuses a database written by a newer schema', () => {

@@ -2,7 +2,7 @@
 // <stateDir>/local/<node>/, with a real Nix profile for its generations, real processes for
 // its app instances, a real PostgreSQL, Redis and Caddy. It runs the same pipeline, health
 // checks and rollbacks as the nixos driver, so all of them run end to end on one machine.
-import { existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Node } from '../../../schema/model.js';
@@ -11,7 +11,7 @@ import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { LocalDriverError } from '../../../common/errors.js';
 import { packageRoot } from '../../../common/paths.js';
-import type { NodeDriver, NodeTarget, SourceReader } from '../../node/driver.js';
+import { manifestHash, type NodeDriver, type NodeTarget, type SourceReader } from '../../node/driver.js';
 import { ingressPort, nodeLayout, readJson, registerIngress, type NodeLayout } from './local-layout.js';
 import { addGeneration, currentStorePath, readGeneration, setProfile, switchProfile } from './local-generation.js';
 import { activateGeneration, restartInstance, stopInstances } from './local-activate.js';
@@ -89,6 +89,12 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
 
     async currentGeneration(node) {
       return readGeneration(layoutOf(node.name).profile);
+    },
+
+    async inspectNode(node) {
+      const { profile } = layoutOf(node.name);
+      const path = currentStorePath(profile);
+      return { generation: readGeneration(profile), hash: path && existsSync(join(path, 'manifest.json')) ? manifestHash(readFileSync(join(path, 'manifest.json'), 'utf8')) : null };
     },
 
     async armRollback(node, generation, timeoutMs) {

@@ -9,7 +9,7 @@ import type { Node } from '../../../schema/model.js';
 import type { Exec, ExecResult } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { ActivationError, CommandError, NodeUnreachableError, SkyrecError } from '../../../common/errors.js';
-import type { NodeDriver, NodeTarget, PreflightProblem } from '../../node/driver.js';
+import { manifestHash, type NodeDriver, type NodeTarget, type PreflightProblem } from '../../node/driver.js';
 import { setCaddyUpstreams } from './nixos-drain.js';
 import { requiredSecrets } from '../../../generators/render-local.js';
 import {
@@ -23,6 +23,7 @@ import {
   buildNixSshOpts,
   buildRestartArgv,
   buildSshArgv,
+  buildSshKeyOptions,
   buildSwitchArgv,
   buildSwitchGenerationArgv,
   buildUnitPathsArgv,
@@ -45,6 +46,8 @@ export interface NixosDriverOptions {
   exec: Exec;
   log?: Logger;
   sshOptions?: string[];
+  /** The private key file for ssh to the nodes, skyrec's own and nixos-rebuild's (NIX_SSHOPTS). */
+  sshKey?: string;
   /**
    * A folder for ssh master connections: every ssh call to a node after the first reuses one
    * connection (ControlMaster), instead of a new handshake each time (about 0.7 s per call
@@ -66,7 +69,10 @@ export interface NixosDriverOptions {
 
 export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
   const { exec, log, flakeDir } = opts;
-  const ssh: SshSettings = { options: [...(opts.sshControlDir ? multiplexOptions(opts.sshControlDir) : []), ...(opts.sshOptions ?? [])], port: opts.sshPort };
+  const ssh: SshSettings = {
+    options: [...(opts.sshControlDir ? multiplexOptions(opts.sshControlDir) : []), ...(opts.sshKey ? buildSshKeyOptions(opts.sshKey) : []), ...(opts.sshOptions ?? [])],
+    port: opts.sshPort,
+  };
   const remote: RemoteCommands = { ...REAL_REMOTE, ...opts.remote };
   const t = { connectMs: 15_000, commandMs: 60_000, activateMs: 10 * 60_000, switchMs: 30 * 60_000, ...opts.timeouts };
   const nixosRebuild = opts.nixosRebuild ?? 'nixos-rebuild';
@@ -148,6 +154,13 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     },
 
     currentGeneration,
+
+    async inspectNode(node) {
+      const generation = await currentGeneration(node);
+      // cat exits 1 when the node has no skyrec manifest (never switched by skyrec): no hash, not an error.
+      const manifest = await onNode(node, ['cat', remote.manifest]).then((r) => r.stdout, (e) => { if (exitsWith(e, 1)) return null; throw e; });
+      return { generation, hash: manifest === null ? null : manifestHash(manifest) };
+    },
 
     // No previous generation: skip arming. A NixOS host always has one, so null means the profile
     // is missing; "stop everything" on a real host could cut off ssh, and there is nothing to return to.

@@ -14,9 +14,11 @@ export interface RemoteCommands {
   systemctl: string;
   /** Where the active configuration's unit files are linked (each to its own store path). */
   unitDir: string;
+  /** The manifest skyrec renders into every node's configuration (environment.etc). */
+  manifest: string;
 }
 
-export const REAL_REMOTE: RemoteCommands = { profile: '/nix/var/nix/profiles/system', nixEnv: 'nix-env', systemdRun: 'systemd-run', systemctl: 'systemctl', unitDir: '/etc/systemd/system' };
+export const REAL_REMOTE: RemoteCommands = { profile: '/nix/var/nix/profiles/system', nixEnv: 'nix-env', systemdRun: 'systemd-run', systemctl: 'systemctl', unitDir: '/etc/systemd/system', manifest: '/etc/skyrec/manifest.json' };
 export const ROLLBACK_UNIT = 'skyrec-rollback';
 // A transient unit gets systemd's bare manager PATH, which on NixOS does not hold nix-env.
 const TIMER_PATH = '/run/current-system/sw/bin:/run/wrappers/bin';
@@ -37,6 +39,14 @@ export function buildSshArgv(host: string, remote: string[], ssh: SshSettings): 
   if (host.startsWith('-')) throw new EscapeError(`ssh host ${JSON.stringify(host)} must not start with '-'`);
   const port = ssh.port === undefined ? [] : ['-p', String(ssh.port)];
   return ['ssh', ...ssh.options, ...port, host, '--', ...remote.map(escapeShellArg)];
+}
+
+/**
+ * ssh options that authenticate with this key file only: without IdentitiesOnly, ssh also offers
+ * the agent's and ~/.ssh's keys first, and a node's sshd may cut it off (MaxAuthTries) before this one.
+ */
+export function buildSshKeyOptions(file: string): string[] {
+  return ['-i', file, '-o', 'IdentitiesOnly=yes'];
 }
 
 /** NIX_SSHOPTS for nixos-rebuild, or undefined when there are none. nixos-rebuild splits it on whitespace, unquoted. */

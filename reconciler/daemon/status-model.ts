@@ -1,0 +1,31 @@
+// What the reconciler shows of the fleet: the data of /api/status, the status page and the
+// reconciler lines of `skyrec status`.
+import type { NodeDrift, NodeRecord, RunRecord } from '../state/state-store.js';
+
+/** An app as the fleet runs it now (from the manifests of the last healthy apply of each node). */
+export interface AppStatus {
+  name: string;
+  domains: string[];
+  instances: { process: string; index: number; node: string; port: number }[];
+}
+
+export interface DaemonStatus {
+  repo: string;
+  branch: string;
+  /** The head of the followed branch at the last fetch. */
+  fetched: { revision: string; at: string } | null;
+  /** The last revision a cycle applied or found already applied: what the fleet runs. */
+  applied: { revision: string; at: string } | null;
+  /** The cycle running now (null when idle), and whether another is queued after it. */
+  running: { since: string } | null;
+  queued: boolean;
+  /** Revisions whose rollout failed: not applied again until a newer commit or `skyrec retry`. */
+  quarantined: { revision: string; reason: string; at: string }[];
+  /** Nodes found drifted at the last drift check (empty: none). */
+  drift: NodeDrift[];
+  lastDriftCheck: string | null;
+  nodes: NodeRecord[];
+  apps: AppStatus[];
+  /** Newest first; `planUrl` is where the run's plan can be read (null: no plan recorded). */
+  runs: (RunRecord & { planUrl: string | null })[];
+}

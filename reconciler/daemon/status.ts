@@ -1,0 +1,78 @@
+// The reconciler's view of the fleet, as /api/status, the status page and `skyrec status` show
+// it. What only the running loop knows (the followed branch, the last fetch, the job in
+// progress) is also written to <state>/reconciler.json, so that `skyrec status` run beside the
+// loop on the same state directory shows it too.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StateStore } from '../state/state-store.js';
+import type { DaemonStatus } from './status-model.js';
+import { fleetApps } from './fleet-apps.js';
+
+/** What the running loop knows beyond the state store. */
+export interface LoopView {
+  repo: string;
+  branch: string;
+  pid: number;
+  startedAt: string;
+  fetched: DaemonStatus['fetched'];
+  running: DaemonStatus['running'];
+  queued: boolean;
+  lastDriftCheck: string | null;
+}
+
+const viewFile = (stateDir: string) => join(stateDir, 'reconciler.json');
+
+export function writeLoopView(stateDir: string, view: LoopView): void {
+  const tmp = `${viewFile(stateDir)}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(view, null, 2) + '\n');
+  renameSync(tmp, viewFile(stateDir));
+}
+
+/** The view the loop last wrote, with whether that loop still runs; null when no loop ever ran here. */
+export function readLoopView(stateDir: string): (LoopView & { alive: boolean }) | null {
+  let view: LoopView;
+  try {
+    view = JSON.parse(readFileSync(viewFile(stateDir), 'utf8')) as LoopView;
+  } catch {
+    return null;
+  }
+  let alive = true;
+  try {
+    process.kill(view.pid, 0);
+  } catch (err) {
+    alive = (err as NodeJS.ErrnoException).code === 'EPERM';
+  }
+  return { ...view, alive };
+}
+
+export function readStatus(store: StateStore, stateDir: string, view: LoopView): DaemonStatus {
+  return {
+    repo: view.repo,
+    branch: view.branch,
+    fetched: view.fetched,
+    applied: store.lastSuccess(),
+    running: view.running,
+    queued: view.queued,
+    quarantined: store.quarantined(),
+    drift: store.drift(),
+    lastDriftCheck: view.lastDriftCheck,
+    nodes: store.listNodes(),
+    apps: fleetApps(stateDir),
+    runs: store.runs(20).map((r) => ({ ...r, planUrl: r.hasPlan ? `/runs/${r.id}/plan` : null })),
+  };
+}
+
+/** `skyrec status`'s reconciler lines: what the loop follows, where it is, and what needs a person. */
+export function describeLoop(status: DaemonStatus, view: LoopView & { alive: boolean }): string[] {
+  const short = (rev: string | null | undefined) => (rev ? rev.slice(0, 12) : '-');
+  const lines = [
+    `reconciler ${view.alive ? `running (pid ${view.pid})` : `not running (pid ${view.pid} was started ${view.startedAt})`}: ${view.repo} branch ${view.branch}`,
+    `  fetched  ${short(status.fetched?.revision)}${status.fetched ? ` at ${status.fetched.at}` : ''}`,
+    `  applied  ${short(status.applied?.revision)}${status.applied ? ` (last seen ${status.applied.at})` : ''}`,
+  ];
+  if (view.alive && status.running) lines.push(`  busy since ${status.running.since}${status.queued ? ', another cycle queued' : ''}`);
+  for (const q of status.quarantined) lines.push(`  quarantined ${short(q.revision)} since ${q.at}: ${q.reason} (skyrec retry ${short(q.revision)})`);
+  if (status.drift.length === 0) lines.push(`  drift    none${status.lastDriftCheck ? ` at the last check, ${status.lastDriftCheck}` : ' found yet'}`);
+  for (const d of status.drift) lines.push(`  drift    ${d.node}: ${d.detail} (found ${d.detectedAt})`);
+  return lines;
+}

@@ -1,0 +1,38 @@
+// The state store's schema, one migration per version (PRAGMA user_version). Never edit a
+// migration that has shipped: add one. Each runs in the transaction that opens the store.
+
+/** Index i holds the SQL that takes the schema from version i to i + 1 (PRAGMA user_version). */
+export const MIGRATIONS = [
+  `CREATE TABLE nodes (
+     node TEXT PRIMARY KEY, revision TEXT, generation INTEGER, hash TEXT,
+     status TEXT NOT NULL CHECK (status IN ('healthy','switching','checking','failed','rolled-back','unknown')),
+     detail TEXT, updated_at TEXT NOT NULL);
+   CREATE TABLE rollouts (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, driver TEXT NOT NULL, nodes TEXT NOT NULL,
+     started_at TEXT NOT NULL, finished_at TEXT,
+     outcome TEXT NOT NULL CHECK (outcome IN ('running','succeeded','failed','interrupted','noop')), detail TEXT);
+   CREATE INDEX rollouts_running ON rollouts (outcome) WHERE outcome = 'running';
+   CREATE TABLE steps (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, rollout_id INTEGER NOT NULL REFERENCES rollouts (id), node TEXT NOT NULL,
+     kind TEXT NOT NULL CHECK (kind IN ('switch','health','rollback','skip','resume')),
+     started_at TEXT NOT NULL, finished_at TEXT,
+     outcome TEXT NOT NULL CHECK (outcome IN ('running','ok','failed')), detail TEXT, generation INTEGER);
+   CREATE INDEX steps_rollout ON steps (rollout_id, id);
+   CREATE TABLE failed_revisions (revision TEXT PRIMARY KEY, reason TEXT NOT NULL, at TEXT NOT NULL);`,
+  `CREATE TABLE reconcile_runs (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
+     outcome TEXT NOT NULL CHECK (outcome IN ('applied','unchanged','invalid','failed','quarantined','error')), detail TEXT);`,
+  // 3: a cycle is recorded when it starts (so one cut short by SIGKILL is found as 'running' by
+  // the next start and marked 'interrupted'), with the plan of what it applied; drift findings.
+  `CREATE TABLE reconcile_runs_3 (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, started_at TEXT NOT NULL, finished_at TEXT,
+     outcome TEXT NOT NULL CHECK (outcome IN ('running','applied','unchanged','invalid','failed','quarantined','interrupted','error')),
+     detail TEXT, plan TEXT);
+   INSERT INTO reconcile_runs_3 (id, revision, started_at, finished_at, outcome, detail)
+     SELECT id, revision, started_at, finished_at, outcome, detail FROM reconcile_runs;
+   DROP TABLE reconcile_runs;
+   ALTER TABLE reconcile_runs_3 RENAME TO reconcile_runs;
+   CREATE TABLE drift (
+     node TEXT PRIMARY KEY, expected_generation INTEGER, expected_hash TEXT, found_generation INTEGER, found_hash TEXT,
+     detail TEXT NOT NULL, detected_at TEXT NOT NULL);`,
+];

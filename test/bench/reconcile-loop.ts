@@ -1,0 +1,52 @@
+// Child process of `npm run bench`: the reconciler's cycle, in process, on the 2,000-app repo,
+// with the stand-in driver (the local driver cannot run 2,000 apps on one machine). Cycle 1
+// deploys; every tenth cycle the followed branch moves (between two commits that differ in one
+// app), so a new head is applied and its plan recorded; the others find nothing new.
+// Prints one JSON line: per-cycle times and the process's RSS at checkpoints.
+import http from 'node:http';
+import { exec } from '../../common/exec.js';
+import { newMemory, reconcileOnce } from '../../reconciler/daemon/reconcile.js';
+import type { Logger } from '../../common/log.js';
+import { standinDriver } from './standin-driver.js';
+
+const [repo, stateDir, a, b, cyclesArg] = process.argv.slice(2);
+const cycles = Number(cyclesArg ?? 100);
+const quiet = { info() {}, warn() {}, debug() {}, error() {}, child() { return quiet; } } as unknown as Logger;
+const silent = { update() {}, done() {} };
+// Every health check (instances and domains through the ingress) answers 200 here.
+const ok = http.createServer((_req, res) => res.end('ok\n'));
+await new Promise<void>((resolve) => ok.listen(0, '127.0.0.1', resolve));
+const healthBase = `http://127.0.0.1:${(ok.address() as { port: number }).port}`;
+const opts = { repo, branch: 'main', driver: 'local' as const, stateDir, secretsDir: null, httpPort: 0, log: quiet, progress: () => silent, driverImpl: standinDriver(0, healthBase) };
+const memory = newMemory();
+const noop: number[] = [];
+const applying: number[] = [];
+const rss: Record<number, number> = {};
+const mb = () => Math.round(process.memoryUsage().rss / 1024 / 1024);
+const heap: Record<number, number> = {};
+const gc = (globalThis as { gc?: () => void }).gc;
+for (let i = 1; i <= cycles; i++) {
+  const moves = i > 1 && i % 10 === 0;
+  if (moves) await exec(['git', 'update-ref', 'refs/heads/main', i % 20 === 0 ? a : b], { cwd: repo });
+  const started = performance.now();
+  const run = await reconcileOnce(opts, memory);
+  const ms = performance.now() - started;
+  if (run.outcome !== (i === 1 || moves ? 'applied' : 'unchanged')) throw new Error(`cycle ${i}: ${run.outcome} ${run.detail}`);
+  (i === 1 || moves ? applying : noop).push(ms);
+  if ([1, 10, 25, 50, 75, 100].includes(i)) {
+    rss[i] = mb();
+    if (gc) {
+      gc();
+      heap[i] = Math.round(process.memoryUsage().heapUsed / 1024 / 1024);
+    }
+  }
+}
+// A reconciler between cycles is idle (30 s by default): V8 returns memory to the system then.
+const idleMs = Number(process.env.BENCH_IDLE_MS ?? 15_000);
+const idle: Record<number, number> = {};
+for (let t = 5000; t <= idleMs; t += 5000) {
+  await new Promise((r) => setTimeout(r, 5000));
+  idle[t / 1000] = mb();
+}
+console.log(JSON.stringify({ noop, applying, rss, heap, idle }));
+ok.close();
