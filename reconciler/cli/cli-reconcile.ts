@@ -6,7 +6,7 @@ import { parseDuration } from '../../schema/normalize.js';
 import { createProgress } from '../../common/progress.js';
 import { UsageError } from '../../common/errors.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
-import type { RunRecord } from '../state/state-store.js';
+import type { RunRecord } from '../state/reconciler-records.js';
 
 const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, interrupted: 0, invalid: 2, failed: 4, error: 1 };
 
@@ -88,7 +88,7 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
     const { StateStore } = await import('../state/state-store.js');
     const store = StateStore.open(driverOptions(flags, ctx).stateDir);
     try {
-      const target = rev ?? store.runs(50).find((r) => r.outcome === 'failed' || r.outcome === 'quarantined')?.revision;
+      const target = rev ?? store.reconciler.runs(50).find((r) => r.outcome === 'failed' || r.outcome === 'quarantined')?.revision;
       if (!target) throw new UsageError('no revision is quarantined', { hint: 'skyrec retry <commit id>' });
       if (!store.failedRevision(target)) throw new UsageError(`${target} is not quarantined`);
       store.clearFailedRevision(target);

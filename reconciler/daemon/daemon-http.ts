@@ -4,7 +4,7 @@
 // default in the CLI).
 import http from 'node:http';
 import { Counter, Gauge, Registry } from 'prom-client';
-import type { RunRecord } from '../state/state-store.js';
+import type { RunRecord } from '../state/reconciler-records.js';
 import type { DaemonStatus } from './status-model.js';
 import { MAX_WEBHOOK_BYTES, verifySignature } from './webhook.js';
 import { renderStatusPage, statusPageHeaders } from './status-page.js';

@@ -4,7 +4,8 @@
 // with --self-heal, the drifted nodes get the last applied revision again.
 import { openApplied } from '../apply/applied.js';
 import { applyRevision, createDriver } from '../apply/apply.js';
-import { StateStore, type NodeDrift, type RunRecord } from '../state/state-store.js';
+import { StateStore } from '../state/state-store.js';
+import { type NodeDrift, type RunRecord } from '../state/reconciler-records.js';
 import { repoDirOf, type ReconcileOptions } from './reconcile.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
 
@@ -34,9 +35,9 @@ export async function checkDrift(opts: ReconcileOptions): Promise<NodeDrift[]> {
       ];
       if (reasons.length > 0) found.push({ node: node.name, expected, found: now, detail: reasons.join('; ') });
     }
-    store.setDrift(found);
+    store.reconciler.setDrift(found);
     for (const d of found) opts.log.warn({ node: d.node, expected: d.expected, found: d.found }, `drift: ${d.detail}`);
-    return store.drift();
+    return store.reconciler.drift();
   } finally {
     store.close();
   }
@@ -50,13 +51,13 @@ export async function healDrift(opts: ReconcileOptions, drift: NodeDrift[]): Pro
   const nodes = drift.filter((d) => !d.detail.startsWith('cannot be inspected')).map((d) => d.node);
   if (nodes.length === 0) return null;
   const store = StateStore.open(opts.stateDir);
-  const id = store.startRun();
+  const id = store.reconciler.startRun();
   const log = opts.log.child({ runId: id, heal: nodes });
-  const revision = store.lastSuccess()?.revision ?? null;
+  const revision = store.reconciler.lastSuccess()?.revision ?? null;
   try {
     if (!revision) {
       log.warn('drift not healed: the reconciler has applied no revision yet');
-      return store.finishRun(id, { revision, outcome: 'error', detail: `self-heal: nothing to restore ${nodes.join(', ')} to, no revision applied by the reconciler yet` });
+      return store.reconciler.finishRun(id, { revision, outcome: 'error', detail: `self-heal: nothing to restore ${nodes.join(', ')} to, no revision applied by the reconciler yet` });
     }
     // The record no longer says what the node runs: mark it so that the apply switches it again.
     for (const d of drift.filter((x) => nodes.includes(x.node))) {
@@ -66,12 +67,12 @@ export async function healDrift(opts: ReconcileOptions, drift: NodeDrift[]): Pro
     log.info('self-heal: re-applying the last applied revision');
     const result = await applyRevision({ dir: repoDirOf(opts), rev: revision, nodes, driver: opts.driver, stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, sshKey: opts.sshKey, dryRun: false, force: false, log, progress: opts.progress, signal: opts.signal, driverImpl: opts.driverImpl });
     const ok = result.rollout?.outcome === 'succeeded' || result.rollout?.outcome === 'noop';
-    if (ok) for (const n of nodes) store.clearDrift(n);
+    if (ok) for (const n of nodes) store.reconciler.clearDrift(n);
     const detail = `self-heal of ${nodes.join(', ')}: ${ok ? 're-applied' : (result.rollout?.nodes ?? []).filter((n) => n.failures?.length).map((n) => `${n.node}: ${n.failures!.join('; ')}`).join(' | ') || result.rollout?.outcome}`;
-    return store.finishRun(id, { revision, outcome: ok ? 'applied' : 'failed', detail });
+    return store.reconciler.finishRun(id, { revision, outcome: ok ? 'applied' : 'failed', detail });
   } catch (err) {
     log.error({ err: (err as Error).message }, 'self-heal failed');
-    return store.finishRun(id, { revision, outcome: 'error', detail: `self-heal of ${nodes.join(', ')}: ${(err as Error).message}` });
+    return store.reconciler.finishRun(id, { revision, outcome: 'error', detail: `self-heal of ${nodes.join(', ')}: ${(err as Error).message}` });
   } finally {
     store.close();
   }

@@ -11,7 +11,8 @@ import { applyRevision, type DriverOptions } from '../apply/apply.js';
 import { planRevisions } from '../plan/plan.js';
 import { formatPlanText } from '../plan/plan-text.js';
 import { SkyrecError, SpecError } from '../../common/errors.js';
-import { StateStore, type RunOutcome, type RunRecord } from '../state/state-store.js';
+import { StateStore } from '../state/state-store.js';
+import { type RunOutcome, type RunRecord } from '../state/reconciler-records.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
 import type { Logger } from '../../common/log.js';
 import type { Progress } from '../../common/progress.js';
@@ -59,10 +60,10 @@ async function followedHead(opts: ReconcileOptions): Promise<{ dir: string; comm
 /** One cycle; never throws for what a cycle can meet (bad specs, a failed rollout, an unreachable remote): it records it. */
 export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = newMemory()): Promise<RunRecord> {
   const store = StateStore.open(opts.stateDir);
-  const id = store.startRun();
+  const id = store.reconciler.startRun();
   let log = opts.log.child({ runId: id });
   let revision: string | null = null;
-  const finish = (outcome: RunOutcome, detail: string | null, plan: string | null = null): RunRecord => store.finishRun(id, { revision, outcome, detail, plan });
+  const finish = (outcome: RunOutcome, detail: string | null, plan: string | null = null): RunRecord => store.reconciler.finishRun(id, { revision, outcome, detail, plan });
   try {
     const head = await followedHead(opts);
     revision = head.commit;
@@ -75,7 +76,7 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     }
     if (memory.settled?.revision === revision && memory.settled.rolloutId === store.latestRolloutId()) return finish('unchanged', null);
 
-    const before = store.lastSuccess()?.revision ?? null;
+    const before = store.reconciler.lastSuccess()?.revision ?? null;
     log.info('applying');
     const result = await applyRevision({ dir: head.dir, rev: revision, driver: opts.driver, stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, sshKey: opts.sshKey, dryRun: false, force: false, log, progress: opts.progress, signal: opts.signal, driverImpl: opts.driverImpl });
     const rollout = result.rollout;

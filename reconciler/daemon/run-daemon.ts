@@ -2,7 +2,8 @@
 // drift checks every drift interval (healing with --self-heal), the HTTP server, and a clean
 // stop on SIGTERM or SIGINT: the node batch being switched finishes, no other starts, the
 // cycle is recorded as interrupted, and the process exits 0.
-import { StateStore, type RunRecord } from '../state/state-store.js';
+import { StateStore } from '../state/state-store.js';
+import { type RunRecord } from '../state/reconciler-records.js';
 import { redactUrl } from '../pipeline/git.js';
 import { newMemory, reconcileOnce, type ReconcileOptions } from './reconcile.js';
 import { checkDrift, healDrift } from './drift.js';
@@ -28,7 +29,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const store = StateStore.open(opts.stateDir);
   // A cycle left 'running' was cut short by a kill: say so. Its rollout, if one had begun, is
   // finished by this start's first cycle (apply resumes an interrupted rollout).
-  for (const r of store.interruptRuns('the reconciler stopped before this cycle finished (killed?); the next cycle took over')) {
+  for (const r of store.reconciler.interruptRuns('the reconciler stopped before this cycle finished (killed?); the next cycle took over')) {
     log.warn({ runId: r.id, rev: r.revision?.slice(0, 12) }, 'found a cycle interrupted by a previous stop');
   }
   const view: LoopView = { repo: redactUrl(opts.repo), branch: opts.branch, pid: process.pid, startedAt: new Date().toISOString(), fetched: null, running: null, queued: false, lastDriftCheck: null };
@@ -54,7 +55,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       log.info({ why }, 'cycle requested');
       reconciler?.trigger('cycle');
     },
-    plan: (id) => store.runPlan(id),
+    plan: (id) => store.reconciler.runPlan(id),
     rollbacks: () => store.rollbackCount(),
     log,
   });

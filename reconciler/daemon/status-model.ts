@@ -1,6 +1,7 @@
 // What the reconciler shows of the fleet: the data of /api/status, the status page and the
 // reconciler lines of `skyrec status`.
-import type { NodeDrift, NodeRecord, RunRecord } from '../state/state-store.js';
+import type { NodeRecord } from '../state/state-store.js';
+import type { NodeDrift, RunRecord } from '../state/reconciler-records.js';
 
 /** An app as the fleet runs it now (from the manifests of the last healthy apply of each node). */
 export interface AppStatus {

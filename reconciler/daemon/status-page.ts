@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/paths.js';
-import type { NodeStatus, RunOutcome } from '../state/state-store.js';
+import type { NodeStatus } from '../state/state-store.js';
+import type { RunOutcome } from '../state/reconciler-records.js';
 import type { DaemonStatus } from './status-model.js';
 
 /** The colour of a badge: ok green, bad red, warn amber, none grey. */

@@ -50,15 +50,15 @@ export function readStatus(store: StateStore, stateDir: string, view: LoopView):
     repo: view.repo,
     branch: view.branch,
     fetched: view.fetched,
-    applied: store.lastSuccess(),
+    applied: store.reconciler.lastSuccess(),
     running: view.running,
     queued: view.queued,
     quarantined: store.quarantined(),
-    drift: store.drift(),
+    drift: store.reconciler.drift(),
     lastDriftCheck: view.lastDriftCheck,
     nodes: store.listNodes(),
     apps: fleetApps(stateDir),
-    runs: store.runs(20).map((r) => ({ ...r, planUrl: r.hasPlan ? `/runs/${r.id}/plan` : null })),
+    runs: store.reconciler.runs(20).map((r) => ({ ...r, planUrl: r.hasPlan ? `/runs/${r.id}/plan` : null })),
   };
 }
 

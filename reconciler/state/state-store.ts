@@ -6,36 +6,20 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../../common/errors.js';
 import { MIGRATIONS } from './migrations.js';
+import { ReconcilerRecords } from './reconciler-records.js';
 
 export type NodeStatus = 'healthy' | 'switching' | 'checking' | 'failed' | 'rolled-back' | 'unknown';
 export interface NodeRecord { node: string; revision: string | null; generation: number | null; hash: string | null; status: NodeStatus; detail: string | null; updatedAt: string }
 export type RolloutOutcome = 'running' | 'succeeded' | 'failed' | 'interrupted' | 'noop';
 export interface RolloutRecord { id: number; revision: string | null; driver: string; nodes: string[]; startedAt: string; finishedAt: string | null; outcome: RolloutOutcome; detail: string | null }
 export type StepKind = 'switch' | 'health' | 'rollback' | 'skip' | 'resume';
-export type RunOutcome = 'applied' | 'unchanged' | 'invalid' | 'failed' | 'quarantined' | 'interrupted' | 'error';
-/** One cycle of the reconciler: the revision it found and what came of it (finishedAt is when it was last seen). */
-export interface RunRecord { id: number; revision: string | null; startedAt: string; finishedAt: string; outcome: RunOutcome; detail: string | null; hasPlan: boolean }
-/** A node whose active generation or rendered config is not what skyrec last applied to it. */
-export interface NodeDrift {
-  node: string;
-  /** What skyrec recorded, and what the node has now (null: none, or could not be read). */
-  expected: { generation: number | null; hash: string | null };
-  found: { generation: number | null; hash: string | null };
-  detail: string;
-  detectedAt: string;
-}
 export interface StepRecord { id: number; rolloutId: number; node: string; kind: StepKind; startedAt: string; finishedAt: string | null; outcome: 'running' | 'ok' | 'failed'; detail: string | null; generation: number | null }
 
 const NODE_COLS = 'node, revision, generation, hash, status, detail, updated_at AS updatedAt';
 const ROLLOUT_COLS = 'id, revision, driver, nodes, started_at AS startedAt, finished_at AS finishedAt, outcome, detail';
-const RUN_COLS = 'id, revision, started_at AS startedAt, finished_at AS finishedAt, outcome, detail, plan IS NOT NULL AS hasPlan';
 const STEP_COLS = 'id, rollout_id AS rolloutId, node, kind, started_at AS startedAt, finished_at AS finishedAt, outcome, detail, generation';
 
 type RolloutRow = Omit<RolloutRecord, 'nodes'> & { nodes: string };
-type RunRow = Omit<RunRecord, 'hasPlan'> & { hasPlan: number };
-const toRun = (r: RunRow): RunRecord => ({ ...r, hasPlan: r.hasPlan === 1 });
-/** Outcomes that a cycle finds again and again while nothing changes: recorded once, then only "seen again". */
-const REPEATING: RunOutcome[] = ['unchanged', 'quarantined', 'invalid'];
 const toRollout = (r: RolloutRow): RolloutRecord => ({ ...r, nodes: JSON.parse(r.nodes) as string[] });
 
 function migrate(db: Database.Database): void {
@@ -76,28 +60,16 @@ function prepareAll(db: Database.Database) {
       ON CONFLICT (revision) DO UPDATE SET reason = excluded.reason, at = excluded.at`),
     getFailed: p(`SELECT reason, at FROM failed_revisions WHERE revision = ?`),
     deleteFailed: p(`DELETE FROM failed_revisions WHERE revision = ?`),
-    startRun: p(`INSERT INTO reconcile_runs (started_at, outcome) VALUES (?, 'running')`),
-    finishRun: p(`UPDATE reconcile_runs SET revision = ?, outcome = ?, detail = ?, plan = ?, finished_at = ? WHERE id = ? AND outcome = 'running'`),
-    lastFinishedRun: p(`SELECT ${RUN_COLS} FROM reconcile_runs WHERE outcome != 'running' ORDER BY id DESC LIMIT 1`),
-    seenAgain: p(`UPDATE reconcile_runs SET finished_at = ? WHERE id = ?`),
-    deleteRun: p(`DELETE FROM reconcile_runs WHERE id = ?`),
-    interruptRuns: p(`UPDATE reconcile_runs SET outcome = 'interrupted', finished_at = ?, detail = ? WHERE outcome = 'running' RETURNING ${RUN_COLS}`),
-    recentRuns: p(`SELECT ${RUN_COLS} FROM reconcile_runs ORDER BY id DESC LIMIT ?`),
-    lastSuccess: p(`SELECT revision, finished_at AS at FROM reconcile_runs WHERE outcome IN ('applied','unchanged') ORDER BY id DESC LIMIT 1`),
-    getRun: p(`SELECT ${RUN_COLS} FROM reconcile_runs WHERE id = ?`),
-    runPlan: p(`SELECT plan FROM reconcile_runs WHERE id = ?`),
     listFailed: p(`SELECT revision, reason, at FROM failed_revisions ORDER BY at DESC`),
     rollbackCount: p(`SELECT count(*) AS n FROM steps WHERE kind = 'rollback'`),
     latestRollout: p(`SELECT max(id) AS id FROM rollouts`),
-    clearDrift: p(`DELETE FROM drift`),
-    deleteDrift: p(`DELETE FROM drift WHERE node = ?`),
-    insertDrift: p(`INSERT INTO drift (node, expected_generation, expected_hash, found_generation, found_hash, detail, detected_at) VALUES (?, ?, ?, ?, ?, ?, ?)`),
-    listDrift: p(`SELECT node, expected_generation AS eg, expected_hash AS eh, found_generation AS fg, found_hash AS fh, detail, detected_at AS detectedAt FROM drift ORDER BY node`),
   };
 }
 
 export class StateStore {
   private readonly st: ReturnType<typeof prepareAll>;
+  /** The reconciler's cycles and drift findings. */
+  readonly reconciler: ReconcilerRecords;
   private readonly finishStepTx: Database.Transaction<(id: number, outcome: 'ok' | 'failed', detail: string | null, node: Omit<NodeRecord, 'updatedAt'> | null) => void>;
   private readonly historyTx: Database.Transaction<(limit: number) => (RolloutRecord & { steps: StepRecord[] })[]>;
 
@@ -106,6 +78,7 @@ export class StateStore {
     private readonly clock: () => Date,
   ) {
     this.st = prepareAll(db);
+    this.reconciler = new ReconcilerRecords(db, () => this.now());
     this.finishStepTx = db.transaction((id: number, outcome: 'ok' | 'failed', detail: string | null, node: Omit<NodeRecord, 'updatedAt'> | null) => {
       const now = this.now();
       if (this.st.finishStep.run(outcome, detail, now, id).changes === 0) {
@@ -201,49 +174,6 @@ export class StateStore {
     this.st.deleteFailed.run(revision);
   }
 
-  /** A cycle begins: recorded at once, so a cycle cut short by a kill is found by the next start. */
-  startRun(): number {
-    return Number(this.st.startRun.run(this.now()).lastInsertRowid);
-  }
-
-  /**
-   * A cycle ends. A cycle that finds what the one before it found (same revision, and unchanged,
-   * quarantined or invalid) is folded into that one, whose finishedAt becomes "last seen": a
-   * loop polling every 30 s keeps a history of what happened, not of every poll.
-   */
-  finishRun(id: number, r: { revision: string | null; outcome: RunOutcome; detail: string | null; plan?: string | null }): RunRecord {
-    return this.db.transaction((): RunRecord => {
-      const now = this.now();
-      const last = this.st.lastFinishedRun.get() as RunRow | undefined;
-      if (last && last.id < id && REPEATING.includes(r.outcome) && last.outcome === r.outcome && last.revision === r.revision && last.detail === r.detail) {
-        this.st.deleteRun.run(id);
-        this.st.seenAgain.run(now, last.id);
-        return toRun({ ...last, finishedAt: now });
-      }
-      if (this.st.finishRun.run(r.revision, r.outcome, r.detail, r.plan ?? null, now, id).changes === 0) throw new StateError(`reconcile run ${id} is not running`);
-      return toRun(this.st.getRun.get(id) as RunRow);
-    }).immediate();
-  }
-
-  /** Marks cycles left 'running' by a process that died as interrupted; returns them. */
-  interruptRuns(detail: string): RunRecord[] {
-    return (this.st.interruptRuns.all(this.now(), detail) as RunRow[]).map(toRun);
-  }
-
-  /** The reconciler's cycles, newest first. */
-  runs(limit = 20): RunRecord[] {
-    return (this.st.recentRuns.all(limit) as RunRow[]).map(toRun);
-  }
-
-  runPlan(id: number): string | null {
-    return (this.st.runPlan.get(id) as { plan: string | null } | undefined)?.plan ?? null;
-  }
-
-  /** The revision of the last cycle that applied it or found it applied: what the fleet runs. */
-  lastSuccess(): { revision: string; at: string } | null {
-    return (this.st.lastSuccess.get() as { revision: string; at: string } | undefined) ?? null;
-  }
-
   quarantined(): { revision: string; reason: string; at: string }[] {
     return this.st.listFailed.all() as { revision: string; reason: string; at: string }[];
   }
@@ -256,24 +186,6 @@ export class StateStore {
   /** Rollback steps recorded, ever. */
   rollbackCount(): number {
     return (this.st.rollbackCount.get() as { n: number }).n;
-  }
-
-  /** Replaces the drift findings with those of the check just made. */
-  setDrift(found: Omit<NodeDrift, 'detectedAt'>[]): void {
-    this.db.transaction(() => {
-      const now = this.now();
-      this.st.clearDrift.run();
-      for (const d of found) this.st.insertDrift.run(d.node, d.expected.generation, d.expected.hash, d.found.generation, d.found.hash, d.detail, now);
-    }).immediate();
-  }
-
-  clearDrift(node: string): void {
-    this.st.deleteDrift.run(node);
-  }
-
-  drift(): NodeDrift[] {
-    type Row = { node: string; eg: number | null; eh: string | null; fg: number | null; fh: string | null; detail: string; detectedAt: string };
-    return (this.st.listDrift.all() as Row[]).map((r) => ({ node: r.node, expected: { generation: r.eg, hash: r.eh }, found: { generation: r.fg, hash: r.fh }, detail: r.detail, detectedAt: r.detectedAt }));
   }
 
   /** Newest first, with their steps (oldest step first). */

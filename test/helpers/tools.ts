@@ -1,5 +1,6 @@
 // Real Nix and Caddy, as the tests use them (installed by test/setup.sh).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -76,4 +77,21 @@ export async function caddyAdapt(caddyfile: string): Promise<any> {
   } finally {
     cleanup();
   }
+}
+
+/** GET http://127.0.0.1:<port><path> with a Host header (as the ingress routes it); the body parsed as JSON. */
+export function getJson(port: number, host: string, path = '/'): Promise<any> {
+  return new Promise((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => {
+        try {
+          resolve(JSON.parse(body));
+        } catch {
+          reject(new Error(`${host}${path}: HTTP ${res.statusCode}, not JSON: ${body.slice(0, 200)}`));
+        }
+      });
+    }).on('error', reject);
+  });
 }

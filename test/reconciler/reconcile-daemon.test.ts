@@ -3,14 +3,13 @@
 // in the middle of a rollout, by SIGTERM (clean) and by SIGKILL (recovered by the next start).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, readlinkSync, realpathSync } from 'node:fs';
-import http from 'node:http';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { startReconciler, type RunningReconciler } from '../helpers/reconciler-daemon.js';
-import { freePort, makeTempDir } from '../helpers/tools.js';
+import { freePort, getJson, makeTempDir } from '../helpers/tools.js';
 
 const fleet = (nodes: string[]) => `settings:
   rollout: { canary: 1, maxParallel: 1, healthTimeout: 10s }
@@ -42,14 +41,7 @@ async function setup(name: string, nodes: string[], instances: number) {
   const state = join(tmp.dir, name, 'state');
   const port = await freePort();
   const args = (...more: string[]) => ['--repo', repo.dir, '--driver', 'local', '--state', state, '--http-port', String(port), ...more];
-  const greeting = () =>
-    new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'api.daemon.example' }, agent: false }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve(JSON.parse(body).greeting));
-      }).on('error', reject);
-    });
+  const greeting = async () => (await getJson(port, 'api.daemon.example')).greeting as string;
   const down = () => runCli(['down', '--driver', 'local', '--state', state]);
   return { repo, first, state, args, greeting, down };
 }

@@ -13,7 +13,7 @@ import { Reconciler } from '../../reconciler/daemon/scheduler.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { startGitHttpServer, type GitHttpServer } from '../helpers/git-http-server.js';
-import { freePort, makeTempDir } from '../helpers/tools.js';
+import { freePort, getJson, makeTempDir } from '../helpers/tools.js';
 
 const TOKEN = 'reconcile-token-7d1e';
 const FLEET = `settings:
@@ -40,14 +40,8 @@ let state: string;
 let port: number;
 
 
-function greeting(): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'api.reconcile.example' }, agent: false }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve(JSON.parse(body).greeting));
-    }).on('error', reject);
-  });
+async function greeting(): Promise<string> {
+  return (await getJson(port, 'api.reconcile.example')).greeting as string;
 }
 
 async function push(message: string, files: Record<string, string>): Promise<string> {

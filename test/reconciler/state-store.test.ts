@@ -85,12 +85,12 @@ describe('StateStore', () => {
     db.close();
     const store = openStore(dir);
     expect(store.getNode('web1')).toMatchObject({ node: 'web1', generation: 41 });
-    expect(store.runs()).toEqual([{ id: 1, revision: 'a'.repeat(40), startedAt: at(0), finishedAt: at(1), outcome: 'applied', detail: '1 node(s) switched', hasPlan: false }]);
-    expect(store.lastSuccess()).toEqual({ revision: 'a'.repeat(40), at: at(1) });
-    const id = store.startRun();
+    expect(store.reconciler.runs()).toEqual([{ id: 1, revision: 'a'.repeat(40), startedAt: at(0), finishedAt: at(1), outcome: 'applied', detail: '1 node(s) switched', hasPlan: false }]);
+    expect(store.reconciler.lastSuccess()).toEqual({ revision: 'a'.repeat(40), at: at(1) });
+    const id = store.reconciler.startRun();
     expect(id).toBe(2);
-    expect(store.finishRun(id, { revision: 'b'.repeat(40), outcome: 'applied', detail: null, plan: 'the plan' })).toMatchObject({ id: 2, outcome: 'applied', hasPlan: true });
-    expect(store.runPlan(2)).toBe('the plan');
+    expect(store.reconciler.finishRun(id, { revision: 'b'.repeat(40), outcome: 'applied', detail: null, plan: 'the plan' })).toMatchObject({ id: 2, outcome: 'applied', hasPlan: true });
+    expect(store.reconciler.runPlan(2)).toBe('the plan');
     store.close();
 
     // And from version 1: no reconcile_runs at all.
@@ -100,37 +100,37 @@ describe('StateStore', () => {
     db.close();
     const again = openStore(dir);
     expect(again.getNode('web1')).toMatchObject({ node: 'web1', generation: 41 });
-    expect(again.runs()).toEqual([]);
+    expect(again.reconciler.runs()).toEqual([]);
   });
 
   it('records reconcile cycles from their start; a repeated finding folds into the run before it; a killed cycle is found and marked interrupted', () => {
     const store = openStore();
     const rev = 'c'.repeat(40);
-    const first = store.finishRun(store.startRun(), { revision: rev, outcome: 'unchanged', detail: null });
-    const second = store.finishRun(store.startRun(), { revision: rev, outcome: 'unchanged', detail: null });
+    const first = store.reconciler.finishRun(store.reconciler.startRun(), { revision: rev, outcome: 'unchanged', detail: null });
+    const second = store.reconciler.finishRun(store.reconciler.startRun(), { revision: rev, outcome: 'unchanged', detail: null });
     expect(second.id).toBe(first.id);
     expect(second.finishedAt > first.finishedAt).toBe(true);
-    expect(store.runs().map((r) => r.outcome)).toEqual(['unchanged']);
+    expect(store.reconciler.runs().map((r) => r.outcome)).toEqual(['unchanged']);
     // A different finding is a new run; an applied run never folds.
-    store.finishRun(store.startRun(), { revision: rev, outcome: 'applied', detail: '1 node(s) switched' });
-    store.finishRun(store.startRun(), { revision: rev, outcome: 'applied', detail: '1 node(s) switched' });
-    expect(store.runs().map((r) => r.outcome)).toEqual(['applied', 'applied', 'unchanged']);
-    const cut = store.startRun();
-    expect(store.interruptRuns('killed').map((r) => [r.id, r.outcome, r.detail])).toEqual([[cut, 'interrupted', 'killed']]);
-    expect(store.interruptRuns('killed')).toEqual([]);
-    expect(() => store.finishRun(cut, { revision: rev, outcome: 'applied', detail: null })).toThrow(StateError);
+    store.reconciler.finishRun(store.reconciler.startRun(), { revision: rev, outcome: 'applied', detail: '1 node(s) switched' });
+    store.reconciler.finishRun(store.reconciler.startRun(), { revision: rev, outcome: 'applied', detail: '1 node(s) switched' });
+    expect(store.reconciler.runs().map((r) => r.outcome)).toEqual(['applied', 'applied', 'unchanged']);
+    const cut = store.reconciler.startRun();
+    expect(store.reconciler.interruptRuns('killed').map((r) => [r.id, r.outcome, r.detail])).toEqual([[cut, 'interrupted', 'killed']]);
+    expect(store.reconciler.interruptRuns('killed')).toEqual([]);
+    expect(() => store.reconciler.finishRun(cut, { revision: rev, outcome: 'applied', detail: null })).toThrow(StateError);
   });
 
   it('replaces drift findings with each check, and clears one node', () => {
     const store = openStore();
     const d = (n: string) => ({ node: n, expected: { generation: 2, hash: 'h2' }, found: { generation: 1, hash: 'h1' }, detail: 'generation 1 is active, skyrec applied 2' });
-    store.setDrift([d('web1'), d('web2')]);
-    expect(store.drift().map((x) => x.node)).toEqual(['web1', 'web2']);
-    expect(store.drift()[0]).toMatchObject({ ...d('web1'), detectedAt: expect.any(String) });
-    store.clearDrift('web1');
-    expect(store.drift().map((x) => x.node)).toEqual(['web2']);
-    store.setDrift([]);
-    expect(store.drift()).toEqual([]);
+    store.reconciler.setDrift([d('web1'), d('web2')]);
+    expect(store.reconciler.drift().map((x) => x.node)).toEqual(['web1', 'web2']);
+    expect(store.reconciler.drift()[0]).toMatchObject({ ...d('web1'), detectedAt: expect.any(String) });
+    store.reconciler.clearDrift('web1');
+    expect(store.reconciler.drift().map((x) => x.node)).toEqual(['web2']);
+    store.reconciler.setDrift([]);
+    expect(store.reconciler.drift()).toEqual([]);
   });
 
   it('refuses a database written by a newer schema', () => {

@@ -4,12 +4,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync } from 'node:fs';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
-import http from 'node:http';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
-import { freePort, makeTempDir } from '../helpers/tools.js';
+import { freePort, getJson, makeTempDir } from '../helpers/tools.js';
 
 const BIN = join(packageRoot(), 'bin', 'skyrec.js');
 const FLEET = `settings:
@@ -195,14 +194,7 @@ describe('skyrec reconcile --watch --apply --driver local', () => {
   it('deploys the working tree, then each save; the next plan is against what the nodes run, not HEAD', async () => {
     const repo = await makeRepo('apply');
     const port = await freePort();
-    const greeting = () =>
-      new Promise<string>((resolve, reject) => {
-        http.get({ host: '127.0.0.1', port, path: '/', headers: { host: 'api.watch.example' }, agent: false }, (res) => {
-          let body = '';
-          res.on('data', (c) => (body += c));
-          res.on('end', () => resolve(JSON.parse(body).greeting));
-        }).on('error', reject);
-      });
+    const greeting = async () => (await getJson(port, 'api.watch.example')).greeting as string;
     const w = watchRepo('--apply', '--repo', repo.dir, '--driver', 'local', '--state', join(tmp.dir, 'state-apply'), '--http-port', String(port));
 
     // Nothing runs yet: the first plan (the tree is HEAD) is followed by an apply of it.
