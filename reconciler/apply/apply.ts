@@ -9,8 +9,8 @@ import { renderFleet } from '../../generators/render-node.js';
 import { renderLocalRunSpec } from '../../generators/render-local.js';
 import { indexAddons } from '../../generators/addons.js';
 import type { NodeDriver, NodeTarget, SourceReader } from '../../fleet/node/driver.js';
-import { createLocalDriver } from '../../fleet/drivers/local/driver-local.js';
-import { createNixosDriver, buildSwitchArgv } from '../../fleet/drivers/nixos/driver-nixos.js';
+import { buildSwitchArgv } from '../../fleet/drivers/nixos/driver-nixos.js';
+import { createDriver, type DriverOptions } from './create-driver.js';
 import { commitFiles, commitSource, openGit, resolveRevision } from '../pipeline/git.js';
 import { compileFleet } from '../pipeline/pipeline.js';
 import { dataOf, instancesOf } from './write-rendered.js';
@@ -19,19 +19,9 @@ import { StateStore } from '../state/state-store.js';
 import { acquireLock } from '../state/lock.js';
 import { runRollout, selectChanged, orderBatches, type RolloutResult } from './rollout.js';
 import type { Progress } from '../../common/progress.js';
-import { exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import { ApplyRefusedError, PreflightError, UsageError } from '../../common/errors.js';
 import { packageRoot } from '../../common/paths.js';
-
-export interface DriverOptions {
-  driver: 'nixos' | 'local';
-  stateDir: string;
-  secretsDir: string | null;
-  httpPort: number;
-  /** nixos driver: the private key file for ssh to the nodes (its path; skyrec never reads it). */
-  sshKey?: string | null;
-}
 
 export interface ApplyOptions extends DriverOptions {
   dir: string;
@@ -69,12 +59,6 @@ async function openRevision(opts: ApplyOptions): Promise<{ source: ConfigSource;
   const git = openGit(opts.dir);
   const commit = await resolveRevision(git, opts.rev);
   return { source: await commitSource(git, commit), files: await commitFiles(git, commit), commit, label: opts.rev };
-}
-
-/** @param settingsSecretsDir settings.secretsDir of the revision applied, where the nixos driver's preflight looks */
-export function createDriver(opts: DriverOptions, log: Logger, settingsSecretsDir?: string): NodeDriver {
-  if (opts.driver === 'local') return createLocalDriver({ stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, exec, log });
-  return createNixosDriver({ flakeDir: join(opts.stateDir, 'flake'), exec, log, secretsDir: settingsSecretsDir, sshControlDir: join(opts.stateDir, 'ssh'), sshKey: opts.sshKey ?? undefined });
 }
 
 export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {

@@ -8,7 +8,8 @@ import { createInterface } from 'node:readline/promises';
 import type { Io, Output } from '../../common/output.js';
 import type { Logger } from '../../common/log.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
-import type { ApplyResult, DriverOptions } from '../apply/apply.js';
+import type { ApplyResult } from '../apply/apply.js';
+import type { DriverOptions } from '../apply/create-driver.js';
 import { createProgress } from '../../common/progress.js';
 import { acquireLock } from '../state/lock.js';
 import { RolloutFailedError, UsageError } from '../../common/errors.js';
@@ -116,7 +117,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       .argument('<node>', 'the node')
       .option('--to-generation <n>', 'the generation to switch to'),
   ).action(async (node: string, flags: DriverFlags & { toGeneration?: string }) => {
-    const { createDriver } = await import('../apply/apply.js');
+    const { createDriver } = await import('../apply/create-driver.js');
     const { StateStore } = await import('../state/state-store.js');
     const opts = driverOptions(flags, ctx);
     const store = StateStore.open(opts.stateDir);
@@ -142,7 +143,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
 
   addDriverOptions(program.command('status').description("Per node: the applied revision, generation, health and last result; and the reconciler's view when one runs on this state: followed branch, last fetched and applied commit, queue, quarantine, drift.").option('--json', 'print as JSON')).action(
     async (flags: DriverFlags & { json?: boolean }) => {
-      const { createDriver } = await import('../apply/apply.js');
+      const { createDriver } = await import('../apply/create-driver.js');
       const { StateStore } = await import('../state/state-store.js');
       const opts = driverOptions(flags, ctx);
       const store = StateStore.open(opts.stateDir);
@@ -190,7 +191,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
   );
 
   addDriverOptions(program.command('down').description('Local driver: stop every process, Caddy, PostgreSQL and Redis it started.')).action(async (flags: DriverFlags) => {
-    const { createDriver } = await import('../apply/apply.js');
+    const { createDriver } = await import('../apply/create-driver.js');
     const opts = driverOptions({ ...flags, driver: 'local' }, ctx);
     const driver = createDriver(opts, ctx.log);
     await driver.down!();

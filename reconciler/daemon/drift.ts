@@ -3,10 +3,10 @@
 // what it runs and comparing with the state store; reported in status, metrics and the log;
 // with --self-heal, the drifted nodes get the last applied revision again.
 import { openApplied } from '../apply/applied.js';
-import { applyRevision, createDriver } from '../apply/apply.js';
+import { createDriver } from '../apply/create-driver.js';
 import { StateStore } from '../state/state-store.js';
 import { type NodeDrift, type RunRecord } from '../state/reconciler-records.js';
-import { repoDirOf, type ReconcileOptions } from './reconcile.js';
+import { driverOptionsOf, repoDirOf, runApplyHead, type ReconcileOptions } from './reconcile.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
 
 /** Statuses whose record says what the node runs; a node mid-rollout or in an unknown state is not compared. */
@@ -65,11 +65,10 @@ export async function healDrift(opts: ReconcileOptions, drift: NodeDrift[]): Pro
       if (rec) store.setNode({ ...rec, status: 'unknown', detail: `drifted: ${d.detail}` });
     }
     log.info('self-heal: re-applying the last applied revision');
-    const result = await applyRevision({ dir: repoDirOf(opts), rev: revision, nodes, driver: opts.driver, stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, sshKey: opts.sshKey, dryRun: false, force: false, log, progress: opts.progress, signal: opts.signal, driverImpl: opts.driverImpl });
-    const ok = result.rollout?.outcome === 'succeeded' || result.rollout?.outcome === 'noop';
+    const result = await runApplyHead(opts, { dir: repoDirOf(opts), revision, before: null, nodes, ...driverOptionsOf(opts) }, log);
+    const ok = result.outcome === 'applied' || result.outcome === 'unchanged';
     if (ok) for (const n of nodes) store.reconciler.clearDrift(n);
-    const detail = `self-heal of ${nodes.join(', ')}: ${ok ? 're-applied' : (result.rollout?.nodes ?? []).filter((n) => n.failures?.length).map((n) => `${n.node}: ${n.failures!.join('; ')}`).join(' | ') || result.rollout?.outcome}`;
-    return store.reconciler.finishRun(id, { revision, outcome: ok ? 'applied' : 'failed', detail });
+    return store.reconciler.finishRun(id, { revision, outcome: ok ? 'applied' : result.outcome, detail: `self-heal of ${nodes.join(', ')}: ${ok ? 're-applied' : result.detail}` });
   } catch (err) {
     log.error({ err: (err as Error).message }, 'self-heal failed');
     return store.reconciler.finishRun(id, { revision, outcome: 'error', detail: `self-heal of ${nodes.join(', ')}: ${(err as Error).message}` });

@@ -5,17 +5,16 @@
 // cycle until a newer commit arrives or `skyrec retry` lifts it. Every cycle is recorded, from
 // its start: one cut short by a kill is found 'running' by the next start and marked interrupted.
 import { join } from 'node:path';
-import { formatProblem } from '../../schema/problems.js';
 import { openGit, resolveRevision, syncRemote } from '../pipeline/git.js';
-import { applyRevision, type DriverOptions } from '../apply/apply.js';
-import { planRevisions } from '../plan/plan.js';
-import { formatPlanText } from '../plan/plan-text.js';
-import { SkyrecError, SpecError } from '../../common/errors.js';
+import type { DriverOptions } from '../apply/create-driver.js';
+import { SkyrecError } from '../../common/errors.js';
 import { StateStore } from '../state/state-store.js';
 import { type RunOutcome, type RunRecord } from '../state/reconciler-records.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
 import type { Logger } from '../../common/log.js';
 import type { Progress } from '../../common/progress.js';
+import { applyHeadIsolated, type DriverModule } from './isolate.js';
+import type { ApplyHeadInput, HeadOutcome } from './apply-head.js';
 
 export interface ReconcileOptions extends DriverOptions {
   /** An http(s) URL of the config repo, or the path of a local repository. */
@@ -27,8 +26,15 @@ export interface ReconcileOptions extends DriverOptions {
   progress: (nodes: string[]) => Progress;
   /** Aborted (SIGTERM): the rollout finishes the node batch being switched and starts no other. */
   signal?: AbortSignal;
-  /** A driver to use instead of the one `driver` names (the bench's stand-in). */
+  /** A driver to use instead of the one `driver` names (the bench's stand-in), in process. */
   driverImpl?: NodeDriver;
+  /**
+   * Compile and apply each new head in a worker thread (the daemon does): the memory a compile
+   * takes goes back to the system when the worker exits, instead of staying with the process.
+   */
+  isolate?: boolean;
+  /** With isolate: a module that makes the driver in the worker instead (the bench's stand-in). */
+  driverModule?: DriverModule;
 }
 
 /** What the loop keeps in memory between cycles. */
@@ -77,35 +83,10 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     if (memory.settled?.revision === revision && memory.settled.rolloutId === store.latestRolloutId()) return finish('unchanged', null);
 
     const before = store.reconciler.lastSuccess()?.revision ?? null;
-    log.info('applying');
-    const result = await applyRevision({ dir: head.dir, rev: revision, driver: opts.driver, stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, sshKey: opts.sshKey, dryRun: false, force: false, log, progress: opts.progress, signal: opts.signal, driverImpl: opts.driverImpl });
-    const rollout = result.rollout;
-    const settle = () => (memory.settled = { revision: revision!, rolloutId: store.latestRolloutId() });
-    if (!rollout || rollout.outcome === 'noop') {
-      settle();
-      return finish('unchanged', null);
-    }
-    // Recorded after the rollout, so that computing it never delays the first switch.
-    const plan = await planText(head.dir, before, revision, log);
-    const switched = rollout.nodes.filter((n) => n.result === 'switched').map((n) => n.node);
-    if (rollout.outcome === 'succeeded') {
-      settle();
-      log.info({ switched: switched.length }, 'applied');
-      return finish('applied', `${switched.length} node(s) switched: ${switched.join(', ')}`, plan);
-    }
-    if (rollout.outcome === 'interrupted') {
-      const rest = rollout.nodes.filter((n) => n.result === 'not-started').map((n) => n.node);
-      log.warn({ notStarted: rest }, 'stopped before the rollout finished');
-      return finish('interrupted', `asked to stop: switched ${switched.join(', ') || 'none'}; not started: ${rest.join(', ')} (the next cycle switches them)`, plan);
-    }
-    const failures = rollout.nodes.filter((n) => n.result !== 'switched' && n.result !== 'unchanged' && n.result !== 'not-started');
-    log.error({ nodes: failures.map((n) => n.node) }, 'rollout failed: rolled back and quarantined');
-    return finish('failed', failures.map((n) => `${n.node}: ${[...(n.failures ?? []), ...(n.detail ? [n.detail] : [])].join('; ')}`).join(' | '), plan);
+    const result = await runApplyHead(opts, { dir: head.dir, revision, before, ...driverOptionsOf(opts) }, log);
+    if (result.settled) memory.settled = { revision, rolloutId: store.latestRolloutId() };
+    return finish(result.outcome, result.detail, result.plan);
   } catch (err) {
-    if (err instanceof SpecError) {
-      log.warn({ problems: err.problems.length }, 'invalid specs: not applied');
-      return finish('invalid', err.problems.map(formatProblem).join('\n'));
-    }
     if (!(err instanceof SkyrecError)) {
       finish('error', `internal error: ${(err as Error).message}`);
       throw err;
@@ -117,14 +98,15 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
   }
 }
 
-/** The plan from the previously applied revision to this one, as `skyrec plan` prints it (null when it cannot be made). */
-async function planText(dir: string, base: string | null, head: string, log: Logger): Promise<string | null> {
-  if (!base || base === head) return null;
-  try {
-    const { plan } = await planRevisions({ dir, base, head, diff: false });
-    return formatPlanText(plan, { color: false });
-  } catch (err) {
-    log.warn({ err: (err as Error).message }, 'no plan recorded for this run');
-    return null;
-  }
+export const driverOptionsOf = (o: DriverOptions): DriverOptions => ({ driver: o.driver, stateDir: o.stateDir, secretsDir: o.secretsDir, httpPort: o.httpPort, sshKey: o.sshKey });
+
+/**
+ * applyHead in a child process when `opts.isolate` (the daemon: this process then never loads
+ * the compiler and stays small, see isolate.ts), else in this one.
+ */
+export async function runApplyHead(opts: ReconcileOptions, input: ApplyHeadInput, log: Logger): Promise<HeadOutcome> {
+  const env = { log, progress: opts.progress, signal: opts.signal };
+  if (opts.isolate) return applyHeadIsolated(input, { ...env, driverModule: opts.driverModule });
+  const { applyHead } = await import('./apply-head.js');
+  return applyHead(input, { ...env, driverImpl: opts.driverImpl });
 }

@@ -33,7 +33,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     log.warn({ runId: r.id, rev: r.revision?.slice(0, 12) }, 'found a cycle interrupted by a previous stop');
   }
   const view: LoopView = { repo: redactUrl(opts.repo), branch: opts.branch, pid: process.pid, startedAt: new Date().toISOString(), fetched: null, running: null, queued: false, lastDriftCheck: null };
-  const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal };
+  // Each new head is compiled in a worker thread: its memory goes back to the system after it.
+  const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true };
 
   let reconciler: Reconciler | undefined;
   const publish = () => {

@@ -1,23 +1,32 @@
-// Child process of `npm run bench`: the reconciler's cycle, in process, on the 2,000-app repo,
-// with the stand-in driver (the local driver cannot run 2,000 apps on one machine). Cycle 1
+// Child process of `npm run bench`: the reconciler's cycle as the daemon runs it (each new head
+// compiled in a child process of its own, isolate.ts) on the 2,000-app repo, with the stand-in
+// driver (the local driver cannot run 2,000 apps on one machine). Cycle 1
 // deploys; every tenth cycle the followed branch moves (between two commits that differ in one
 // app), so a new head is applied and its plan recorded; the others find nothing new.
 // Prints one JSON line: per-cycle times and the process's RSS at checkpoints.
 import http from 'node:http';
 import { exec } from '../../common/exec.js';
 import { newMemory, reconcileOnce } from '../../reconciler/daemon/reconcile.js';
+import pino from 'pino';
 import type { Logger } from '../../common/log.js';
 import { standinDriver } from './standin-driver.js';
 
 const [repo, stateDir, a, b, cyclesArg] = process.argv.slice(2);
 const cycles = Number(cyclesArg ?? 100);
-const quiet = { info() {}, warn() {}, debug() {}, error() {}, child() { return quiet; } } as unknown as Logger;
+const quiet: Logger = pino({ level: 'silent' });
 const silent = { update() {}, done() {} };
 // Every health check (instances and domains through the ingress) answers 200 here.
 const ok = http.createServer((_req, res) => res.end('ok\n'));
 await new Promise<void>((resolve) => ok.listen(0, '127.0.0.1', resolve));
 const healthBase = `http://127.0.0.1:${(ok.address() as { port: number }).port}`;
-const opts = { repo, branch: 'main', driver: 'local' as const, stateDir, secretsDir: null, httpPort: 0, log: quiet, progress: () => silent, driverImpl: standinDriver(0, healthBase) };
+// BENCH_ISOLATE=0: compile in this thread, as `--once` does, to compare.
+const isolate = process.env.BENCH_ISOLATE !== '0';
+const opts = {
+  repo, branch: 'main', driver: 'local' as const, stateDir, secretsDir: null, httpPort: 0, log: quiet, progress: () => silent, isolate,
+  ...(isolate ? { driverModule: { url: new URL('./standin-driver.js', import.meta.url).href, name: 'standinDriver', args: [0, healthBase] } } : { driverImpl: standinDriver(0, healthBase) }),
+};
+// Start from A whatever an earlier run left.
+await exec(['git', 'update-ref', 'refs/heads/main', a], { cwd: repo });
 const memory = newMemory();
 const noop: number[] = [];
 const applying: number[] = [];

@@ -1,0 +1,69 @@
+// Runs applyHead (compile, apply, plan) in a child process. A compile of a large fleet takes
+// hundreds of megabytes that a process keeps long after it is done with them (V8's heap, and
+// malloc's arenas even for a worker thread that has exited); a child's memory goes back to the
+// system when it exits, so the long-running reconciler stays small between cycles. Logs and
+// progress come back as messages; an abort (SIGTERM) goes to the child, which finishes its
+// node batch. The child dies with its parent: a SIGKILL of the reconciler stops both at once.
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { relogLine } from '../../common/log.js';
+import type { NodeState, Progress } from '../../common/progress.js';
+import type { ApplyHeadEnv, ApplyHeadInput, HeadOutcome } from './apply-head.js';
+
+/** A module exporting a function that makes the driver in the worker (the bench's stand-in). */
+export interface DriverModule {
+  url: string;
+  name: string;
+  args: unknown[];
+}
+
+export interface WorkerData {
+  input: ApplyHeadInput;
+  logLevel: string;
+  driverModule?: DriverModule;
+}
+
+/** Messages to the child. */
+export type ToWorker = { type: 'start'; data: WorkerData } | { type: 'abort' };
+
+/** Messages from the child. */
+export type FromWorker =
+  | { type: 'log'; line: string }
+  | { type: 'progress-start'; id: number; nodes: string[] }
+  | { type: 'progress'; id: number; node: string; state: NodeState; detail?: string }
+  | { type: 'progress-done'; id: number }
+  | { type: 'result'; outcome: HeadOutcome }
+  | { type: 'crash'; message: string; stack?: string };
+
+/** applyHead in a child process; resolves when it has reported and exited. */
+export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHeadEnv, 'driverImpl'> & { driverModule?: DriverModule }): Promise<HeadOutcome> {
+  const data: WorkerData = { input, logLevel: env.log.level, driverModule: env.driverModule };
+  const child = fork(fileURLToPath(new URL('./head-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const progress = new Map<number, Progress>();
+  const send = (m: ToWorker) => void (child.connected && child.send(m));
+  const abort = () => send({ type: 'abort' });
+  send({ type: 'start', data });
+  if (env.signal?.aborted) abort();
+  env.signal?.addEventListener('abort', abort);
+  try {
+    return await new Promise<HeadOutcome>((resolve, reject) => {
+      child.on('message', (m: FromWorker) => {
+        if (m.type === 'log') relogLine(env.log, m.line);
+        else if (m.type === 'progress-start') progress.set(m.id, env.progress(m.nodes));
+        else if (m.type === 'progress') progress.get(m.id)?.update(m.node, m.state, m.detail);
+        else if (m.type === 'progress-done') progress.get(m.id)?.done();
+        else if (m.type === 'result') resolve(m.outcome);
+        else reject(Object.assign(new Error(m.message), { stack: m.stack }));
+      });
+      child.on('error', reject);
+      child.on('exit', (code, signal) => reject(new Error(`the cycle's process exited (${signal ?? code}) without a result`)));
+    });
+  } finally {
+    env.signal?.removeEventListener('abort', abort);
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((res) => child.once('exit', res));
+      child.disconnect();
+      await exited;
+    }
+  }
+}
