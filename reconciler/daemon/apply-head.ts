@@ -4,8 +4,6 @@
 import { formatProblem } from '../../schema/problems.js';
 import { applyRevision } from '../apply/apply.js';
 import type { DriverOptions } from '../apply/create-driver.js';
-import { planRevisions } from '../plan/plan.js';
-import { formatPlanText } from '../plan/plan-text.js';
 import { SkyrecError, SpecError } from '../../common/errors.js';
 import type { RunOutcome } from '../state/reconciler-records.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
@@ -80,6 +78,8 @@ export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promi
 async function planText(dir: string, base: string | null, head: string, log: Logger): Promise<string | null> {
   if (!base || base === head) return null;
   try {
+    // Loaded here, after the rollout: a child process that applies a head starts switching sooner.
+    const [{ planRevisions }, { formatPlanText }] = await Promise.all([import('../plan/plan.js'), import('../plan/plan-text.js')]);
     const { plan } = await planRevisions({ dir, base, head, diff: false });
     return formatPlanText(plan, { color: false });
   } catch (err) {
