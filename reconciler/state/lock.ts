@@ -81,13 +81,27 @@ function readLock(path: string): Seen {
   }
 }
 
-/** A pid that answers signal 0 is alive; EPERM means alive but another user's. A reused pid reads as alive: safe side. */
+/**
+ * A pid that answers signal 0 is alive; EPERM means alive but another user's. A reused pid reads
+ * as alive: safe side. A zombie is dead: a process killed while its parent was killed too (the
+ * reconciler's apply child after a SIGKILL) waits as one until something reaps it.
+ */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (e) {
     return (e as NodeJS.ErrnoException).code !== 'ESRCH';
+  }
+  return !isZombie(pid);
+}
+
+/** Linux: the state field of /proc/<pid>/stat (after the command's closing parenthesis) is Z or X. */
+function isZombie(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return /^\s*[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 1));
+  } catch {
+    return false;
   }
 }
 

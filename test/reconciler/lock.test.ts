@@ -131,6 +131,22 @@ describe('acquireLock', () => {
     expect(readHolder(dir).pid).toBe(process.pid);
   });
 
+  it('takes over the lock of a holder that exited but is not yet reaped (a zombie)', async () => {
+    // `sleep 30` never waits for the `true` its shell started: that one stays a zombie until sleep exits.
+    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    cleanups.push(() => parent.kill('SIGKILL'));
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d)))));
+    while (!/^\s*Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!)) await new Promise((r) => setTimeout(r, 10));
+    expect(() => process.kill(pid, 0)).not.toThrow(); // signal 0 alone would call it alive
+    const dir = stateDir();
+    acquire(dir, 'probe').release();
+    writeFileSync(lockFile(dir), JSON.stringify({ pid, host: hostname(), command: 'skyrec apply --rev zombie', since: '2026-02-01T00:00:00.000Z' }));
+    const onStale = vi.fn();
+    acquire(dir, 'next', { onStale });
+    expect(onStale).toHaveBeenCalledWith(expect.objectContaining({ pid }));
+    expect(readHolder(dir).pid).toBe(process.pid);
+  });
+
   it('releases on a normal exit without an explicit release', async () => {
     const dir = stateDir();
     const child = await runNode(`
