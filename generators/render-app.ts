@@ -5,6 +5,7 @@ import type { App, Instance, Settings } from '../schema/model.js';
 import { PASSWORD_SECRET, postgresPasswordScript, type AddonAccess } from './addons.js';
 import { escapeShellArg } from './escape.js';
 import { firewallRules } from './firewall.js';
+import { packageView, sourceView } from './package-view.js';
 import { loadTemplate } from './templates.js';
 
 /** Bash: percent-encodes $1 byte by byte, so that any password is safe inside a URL. */
@@ -86,28 +87,6 @@ function serveAddons(app: App, node: string, access: AddonAccess[], settings: Se
         }
       : null,
     firewall: held.flatMap((a) => a.remoteClients.map((c) => ({ address: c.address, port: a.port }))),
-  };
-}
-
-function packageView(app: App) {
-  const p = app.package;
-  const build = p.build;
-  const flake = p.flake ? { ref: p.flake.slice(0, p.flake.indexOf('#')), attrPath: p.flake.slice(p.flake.indexOf('#') + 1).split('.') } : null;
-  return {
-    nixpkgs: p.nixpkgs ? p.nixpkgs.split('.') : null,
-    flake,
-    nodejs: build?.stack === 'nodejs' ? { npmDepsHash: build.npmDepsHash ?? null, lockless: !!build.path && !build.npmDepsHash, lockPath: `/${build.path}/package-lock.json`, name: `${app.name}-source-only` } : null,
-    static: build?.stack === 'static' ? { name: `${app.name}-static` } : null,
-  };
-}
-
-function sourceView(app: App) {
-  const build = app.package.build;
-  return {
-    path: build?.path ? `/${build.path}` : null,
-    name: `${app.name}-source`,
-    git: build?.git ?? null,
-    digest: app.sourceDigest,
   };
 }
 

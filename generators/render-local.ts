@@ -41,6 +41,14 @@ export interface LocalInstance extends LocalProcess {
   healthcheck: Healthcheck | null;
 }
 
+/** A compiled stack's source folder: the driver builds its programs into <path>/bin from the host's toolchain. */
+export interface LocalBuild {
+  path: string;
+  stack: 'go' | 'rust';
+  /** go: vendor/ is committed, so the build reads it (-mod=vendor). */
+  vendored: boolean;
+}
+
 export interface LocalRoute {
   domain: string;
   app: string;
@@ -59,6 +67,8 @@ export interface LocalRunSpec {
   redis: { app: string; port: number; password: boolean }[];
   /** build.path folders the generation must contain (copied into it), sorted. */
   sources: string[];
+  /** Sources compiled into their own bin/ (go, rust) once copied, sorted by path (absent in generations from before it existed). */
+  builds?: LocalBuild[];
   /** Package problems the local driver must refuse (flake, build.git, unsupported). */
   unsupported: { app: string; message: string }[];
   /** Set on ingress nodes: every domain's route across the fleet. */
@@ -91,7 +101,23 @@ function baseProcess(app: App, unit: string, command: string, access: AddonAcces
 function unsupportedReason(app: App): string | null {
   if (app.package.flake) return `${app.name}: package.flake needs a Nix build, which the local driver does not do; use the nixos driver`;
   if (app.package.build?.git) return `${app.name}: package.build.git needs a Nix fetch, which the local driver does not do; use build.path`;
+  // The local driver builds from the host's toolchains, offline: only what needs no download.
+  const { stack } = app.package.build ?? {};
+  const deps = app.buildFacts?.deps;
+  const fetches = 'which the local driver does not download; use the nixos driver, or an app without third-party dependencies';
+  if (stack === 'python' && deps !== 'none') return `${app.name}: its uv.lock dependencies need a Nix build (uv2nix), ${fetches}`;
+  if (stack === 'go' && deps === 'hash') return `${app.name}: go.mod requires modules and vendor/ is not committed, ${fetches} (or commit vendor/)`;
+  if (stack === 'rust' && deps !== 'none') return `${app.name}: Cargo.lock names crates from a registry or git, ${fetches}`;
   return null;
+}
+
+function localBuilds(apps: App[]): LocalBuild[] {
+  const builds = new Map<string, LocalBuild>();
+  for (const a of apps) {
+    const b = a.package.build;
+    if (b?.path && (b.stack === 'go' || b.stack === 'rust')) builds.set(b.path, { path: b.path, stack: b.stack, vendored: a.buildFacts?.deps === 'vendored' });
+  }
+  return [...builds.values()].sort((x, y) => (x.path < y.path ? -1 : 1));
 }
 
 export function renderLocalRunSpec(config: Config, placement: Placement, node: string, addons = indexAddons(config, placement)): LocalRunSpec {
@@ -120,6 +146,7 @@ export function renderLocalRunSpec(config: Config, placement: Placement, node: s
     postgres: held('postgres').map(({ app, password }) => ({ app, password })),
     redis: held('redis'),
     sources: [...new Set(hereApps.flatMap((a) => (a.package.build?.path ? [a.package.build.path] : [])))].sort(),
+    builds: localBuilds(hereApps),
     unsupported: hereApps.flatMap((a) => {
       const message = unsupportedReason(a);
       return message ? [{ app: a.name, message }] : [];

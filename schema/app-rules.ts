@@ -2,7 +2,8 @@
 // file, secrets stay out of env, and its package can actually be built here.
 import { describePath } from './check-schema.js';
 import { problemAt, type YamlFile } from './load-yaml.js';
-import type { AppSpec, Problem, SpecPath } from './model.js';
+import type { AppSpec, BuildFacts, Problem, SpecPath } from './model.js';
+import { factsWorthKeeping, inspectBuildSource } from './build-source.js';
 import { parseSize } from './normalize.js';
 import { quoteValue } from './problems.js';
 import type { ConfigSource } from './source.js';
@@ -23,7 +24,8 @@ export const RESERVED_APP_NAMES = [
   'skyrec',
 ];
 const reserved = new Set(RESERVED_APP_NAMES);
-const SUPPORTED_STACKS = ['nodejs', 'static'];
+/** Which spec fields each stack reads; a field given to another stack is an error. */
+const STACK_FIELDS = { npmDepsHash: 'nodejs', vendorHash: 'go', cargoOutputHashes: 'rust' } as const;
 /** *_PASSWORD, *_TOKEN, *_SECRET, *_KEY, and the bare words, in any case. */
 const SECRET_NAME = /^(?:.*_(?:PASSWORD|TOKEN|SECRET|KEY)|PASSWORD|TOKEN|SECRET|API_KEY)$/i;
 
@@ -32,7 +34,8 @@ export function appBaseName(file: string): string {
   return file.replace(/^.*\//, '').replace(/\.ya?ml$/, '');
 }
 
-export async function checkAppRules(yaml: YamlFile, spec: AppSpec, source: ConfigSource): Promise<Problem[]> {
+/** Every problem of one app, and what validation read from its build.path source for the renderer. */
+export async function checkAppRules(yaml: YamlFile, spec: AppSpec, source: ConfigSource): Promise<{ problems: Problem[]; buildFacts: BuildFacts | null }> {
   const problems: Problem[] = [];
   const report = (path: SpecPath, message: string, key = false) =>
     problems.push(problemAt(yaml, path, message, { key }));
@@ -68,7 +71,8 @@ export async function checkAppRules(yaml: YamlFile, spec: AppSpec, source: Confi
   if (memory !== undefined && Number.isNaN(parseSize(memory)))
     report(['resources', 'memory'], `resources.memory '${memory}' is too large`);
 
-  problems.push(...(await checkBuild(yaml, spec, source)));
+  const build = await checkBuild(yaml, spec, source);
+  problems.push(...build.problems);
 
   const isStatic = spec.package.build?.stack === 'static';
   for (const [name, process] of Object.entries(spec.processes ?? {})) {
@@ -85,12 +89,13 @@ export async function checkAppRules(yaml: YamlFile, spec: AppSpec, source: Confi
   if (spec.domains?.length && !spec.processes?.web) {
     report(['domains'], `domains need a process named 'web' to route to`, true);
   }
-  return problems;
+  return { problems, buildFacts: build.facts };
 }
 
-async function checkBuild(yaml: YamlFile, spec: AppSpec, source: ConfigSource): Promise<Problem[]> {
+async function checkBuild(yaml: YamlFile, spec: AppSpec, source: ConfigSource): Promise<{ problems: Problem[]; facts: BuildFacts | null }> {
   const build = spec.package.build;
-  if (!build) return [];
+  if (!build) return { problems: [], facts: null };
+  let facts: BuildFacts | null = null;
   const problems: Problem[] = [];
   const report = (path: SpecPath, message: string, key = false) =>
     problems.push(problemAt(yaml, ['package', 'build', ...path], message, { key }));
@@ -98,14 +103,13 @@ async function checkBuild(yaml: YamlFile, spec: AppSpec, source: ConfigSource): 
   if ((build.path === undefined) === (build.git === undefined)) {
     report([], 'package.build needs exactly one of path, git', true);
   }
-  if (!SUPPORTED_STACKS.includes(build.stack)) {
-    report(
-      ['stack'],
-      `stack '${build.stack}' is not supported yet; supported: ${SUPPORTED_STACKS.join(', ')} (or use package.nixpkgs / package.flake)`,
-    );
+  for (const [field, stack] of Object.entries(STACK_FIELDS)) {
+    if (build[field as keyof typeof STACK_FIELDS] !== undefined && build.stack !== stack) {
+      report([field], `package.build.${field} is only used by stack ${stack}`, true);
+    }
   }
-  if (build.npmDepsHash !== undefined && build.stack !== 'nodejs') {
-    report(['npmDepsHash'], 'package.build.npmDepsHash is only used by stack nodejs', true);
+  if (build.git !== undefined && build.stack === 'go' && build.vendorHash === undefined) {
+    report(['git'], `stack go from build.git needs package.build.vendorHash (null when the repository commits vendor/): skyrec cannot read a git source before Nix fetches it`, true);
   }
   if (build.path !== undefined) {
     const dir = build.path;
@@ -117,7 +121,14 @@ async function checkBuild(yaml: YamlFile, spec: AppSpec, source: ConfigSource): 
         ['path'],
         `package.build.path '${dir}' is not a folder of the config repo (it is missing, or a link that points outside the repo)`,
       );
-    } else if (
+    } else {
+      const found = await inspectBuildSource(build, dir, source);
+      for (const p of found.spec) report(p.path, p.message, p.path.length > 1);
+      problems.push(...found.files);
+      facts = factsWorthKeeping(build.stack, found.facts);
+    }
+    if (
+      kind === 'dir' &&
       build.stack === 'nodejs' &&
       build.npmDepsHash === undefined &&
       (await source.stat(`${dir}/package-lock.json`)) !== 'file'
@@ -133,7 +144,7 @@ async function checkBuild(yaml: YamlFile, spec: AppSpec, source: ConfigSource): 
       }
     }
   }
-  return problems;
+  return { problems, facts };
 }
 
 /** The dependencies a package.json declares (runtime, dev and optional), or null when it is missing or not JSON. */

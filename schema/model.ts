@@ -63,6 +63,16 @@ export interface App {
    * node switches and the plan says so.
    */
   sourceDigest: string | null;
+  /** What validation read from a build.path source (absent for other packages and build.git). */
+  buildFacts?: BuildFacts;
+}
+
+/** Read from an app's source by validation (schema/build-source.ts), for the renderer. */
+export interface BuildFacts {
+  /** The nixpkgs attribute of the stack's runtime or builder that the source's version file asks for ('python312', 'buildGo123Module', 'nodejs_22', 'rustPlatform'); null: the stack's default. */
+  runtime: string | null;
+  /** How dependencies arrive: 'none' (nothing to fetch: the source is the package), 'lock' (the stack's lock file), 'vendored' (go: vendor/ committed), 'hash' (a hash in the spec). */
+  deps: 'none' | 'lock' | 'vendored' | 'hash';
 }
 
 export interface Node {

@@ -81,6 +81,16 @@ export interface BuildSpec {
    * nodejs only, optional: the SRI hash of the npm dependencies. Without it, dependencies are fetched with the hashes in package-lock.json.
    */
   npmDepsHash?: string;
+  /**
+   * go only: the SRI hash of the module's dependencies (buildGoModule's vendorHash), or null for a module that commits vendor/. Not needed for a build.path module with vendor/ or without requirements. To get it: set 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=', build, and copy the hash from the error's 'got:' line.
+   */
+  vendorHash?: string | null;
+  /**
+   * rust only: the SRI hash of each git dependency in Cargo.lock, by '<name>-<version>' (cargoLock.outputHashes). Registry crates need none: Cargo.lock's checksums pin them.
+   */
+  cargoOutputHashes?: {
+    [k: string]: string;
+  };
 }
 /**
  * A git repository pinned to a revision and a content hash.

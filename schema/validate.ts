@@ -4,7 +4,7 @@
 import { appBaseName, checkAppRules } from './app-rules.js';
 import { checkSchema } from './check-schema.js';
 import { checkSpecSize, parseYaml, problemAt, type ParseCache, type YamlFile } from './load-yaml.js';
-import type { AppSpec, Config, FleetSpec, PlacementIssue, Problem } from './model.js';
+import type { AppSpec, BuildFacts, Config, FleetSpec, PlacementIssue, Problem } from './model.js';
 import { normalizeConfig } from './normalize.js';
 import { sortProblems } from './problems.js';
 import { checkAcrossApps, checkFleetRules, type CheckedApp } from './repo-rules.js';
@@ -93,12 +93,15 @@ export async function validateRepo(loaded: LoadedRepo, source: ConfigSource): Pr
   }
 
   const checked: CheckedApp[] = [];
+  const buildFacts = new Map<string, BuildFacts>();
   const appProblems = await mapLimit(loaded.apps, READ_CONCURRENCY, async (yaml) => {
     const found = checkSchema('app', yaml);
     if (found.length > 0 || duplicateOf.has(yaml.file)) return found;
     const spec = yaml.data as AppSpec;
     checked.push({ yaml, spec });
-    return checkAppRules(yaml, spec, source);
+    const rules = await checkAppRules(yaml, spec, source);
+    if (rules.buildFacts) buildFacts.set(yaml.file, rules.buildFacts);
+    return rules.problems;
   });
   for (const found of appProblems) problems.push(...found);
 
@@ -106,13 +109,15 @@ export async function validateRepo(loaded: LoadedRepo, source: ConfigSource): Pr
   problems.push(...checkAcrossApps(checked, fleet));
 
   if (problems.length > 0 || !fleet) return { config: null, problems: sortProblems(problems) };
-  return {
-    config: normalizeConfig(
-      fleet,
-      checked.map((a) => ({ spec: a.spec, file: a.yaml.file })),
-    ),
-    problems: [],
-  };
+  const config = normalizeConfig(
+    fleet,
+    checked.map((a) => ({ spec: a.spec, file: a.yaml.file })),
+  );
+  for (const app of config.apps) {
+    const facts = buildFacts.get(app.file);
+    if (facts) app.buildFacts = facts;
+  }
+  return { config, problems: [] };
 }
 
 /** load + validate, keeping what was loaded for positioning later (placement) problems. */

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real tools the tests and the local demo use, when they are missing: Nix, Caddy,
-# PostgreSQL and Redis (the local driver's addons), OpenSSH's server (the nixos driver's ssh
-# tests) and Chromium (the status page's tests). Debian package names; run as root.
+# PostgreSQL and Redis (the local driver's addons), Go and Rust (its builds of apps.example),
+# OpenSSH's server (the nixos driver's ssh tests) and Chromium (the status page's tests).
+# Debian package names; run as root.
 set -euo pipefail
 need=()
 command -v nix-instantiate >/dev/null 2>&1 || need+=(nix-bin)
@@ -12,6 +13,9 @@ command -v curl >/dev/null 2>&1 || need+=(curl)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
+# The local driver builds apps.example's go service and rust worker with the host's toolchains.
+command -v go >/dev/null 2>&1 || need+=(golang-go)
+command -v cargo >/dev/null 2>&1 || need+=(cargo rustc)
 # The status page is tested in headless Chromium (driven by playwright-core, which downloads no browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0

@@ -14,6 +14,7 @@ import { SkyrecError, SpecError, UsageError } from '../../common/errors.js';
 import { packageRoot } from '../../common/paths.js';
 import { registerApplyCommands } from './cli-apply.js';
 import { registerReconcileCommands } from './cli-reconcile.js';
+import { registerOnboardCommands } from './cli-onboard.js';
 import type { Plan } from '../plan/plan-model.js';
 import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
@@ -130,6 +131,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
   const commandCtx = { io, out, log, repoDir, withCache, setExitCode: (code: number) => void (result.exitCode = code) };
   registerApplyCommands(program, commandCtx);
   registerReconcileCommands(program, commandCtx);
+  registerOnboardCommands(program, commandCtx);
 
   program
     .command('schema')

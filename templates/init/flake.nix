@@ -6,8 +6,25 @@
   description = "skyrec config repo";
 
   inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  # Python apps build from uv.lock with uv2nix (see the README's stack python). Inputs are
+  # fetched when the flake is locked; modules that build no python app never use them.
+  inputs.pyproject-nix = {
+    url = "github:pyproject-nix/pyproject.nix";
+    inputs.nixpkgs.follows = "nixpkgs";
+  };
+  inputs.uv2nix = {
+    url = "github:pyproject-nix/uv2nix";
+    inputs.pyproject-nix.follows = "pyproject-nix";
+    inputs.nixpkgs.follows = "nixpkgs";
+  };
+  inputs.pyproject-build-systems = {
+    url = "github:pyproject-nix/build-system-pkgs";
+    inputs.pyproject-nix.follows = "pyproject-nix";
+    inputs.uv2nix.follows = "uv2nix";
+    inputs.nixpkgs.follows = "nixpkgs";
+  };
 
-  outputs = { self, nixpkgs }:
+  outputs = { self, nixpkgs, pyproject-nix, uv2nix, pyproject-build-systems }:
     let
       lib = nixpkgs.lib;
       rendered = ./rendered;
@@ -23,7 +40,10 @@
         lib.nixosSystem {
           system = manifest.system;
           # Rendered modules find app sources (build.path) under skyrecRepo.
-          specialArgs.skyrecRepo = ./.;
+          specialArgs = {
+            skyrecRepo = ./.;
+            inherit pyproject-nix uv2nix pyproject-build-systems;
+          };
           modules = [ (rendered + "/${name}") ] ++ lib.optional (builtins.pathExists host) host;
         };
     in

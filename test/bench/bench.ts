@@ -15,6 +15,7 @@ import type { Logger } from '../../common/log.js';
 import { benchRolling } from './bench-rolling.js';
 import { benchReconcileLoop, benchWebhook } from './bench-reconcile.js';
 import { makePlanRepo } from './plan-repo.js';
+import { benchDetect } from './bench-detect.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = packageRoot();
@@ -135,7 +136,7 @@ async function benchRollout(): Promise<void> {
   }
 }
 
-// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop).
-const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo) };
+// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect).
+const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect };
 const only = process.env.BENCH_ONLY?.split(',');
 for (const [name, run] of Object.entries(benches)) if (!only || only.includes(name)) await run();

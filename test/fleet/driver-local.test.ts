@@ -278,7 +278,7 @@ describe('local driver on apps.example', () => {
     try {
       const bare = createLocalDriver({ stateDir: state.dir, secretsDir: empty.dir, httpPort: port, exec });
       const worker = gen1.find((t) => t.node.name === 'worker-1')!;
-      const mailer = worker.local.instances[0];
+      const mailer = worker.local.instances.find((i) => i.app === 'mailer')!;
       const broken: NodeTarget = {
         ...worker,
         local: {

@@ -42,12 +42,26 @@ export const NIXPKGS_STANDIN = `{
     mkIf = condition: content: { _type = "if"; inherit condition content; };
     concatStringsSep = builtins.concatStringsSep;
     getAttrFromPath = path: set: builtins.foldl' (s: n: s.\${n}) set path;
+    composeManyExtensions = overlays: final: prev: { };
   };
   pkgs = rec {
     stdenv.hostPlatform.system = "x86_64-linux";
     hello = { outPath = "/nix/store/00000000000000000000000000000000-hello"; };
     python3 = { outPath = "/nix/store/00000000000000000000000000000000-python3"; };
+    python311 = { outPath = "/nix/store/00000000000000000000000000000000-python3.11"; };
+    python312 = { outPath = "/nix/store/00000000000000000000000000000000-python3.12"; };
+    python313 = { outPath = "/nix/store/00000000000000000000000000000000-python3.13"; };
     nodejs = { outPath = "/nix/store/00000000000000000000000000000000-nodejs"; };
+    nodejs_20 = { outPath = "/nix/store/00000000000000000000000000000000-nodejs-20"; };
+    nodejs_22 = { outPath = "/nix/store/00000000000000000000000000000000-nodejs-22"; };
+    # The builders check the arguments nixpkgs' would refuse to go without, and read the lock
+    # file they are given, so a wrong path fails here as it would in a real build.
+    buildGoModule = args: assert args ? vendorHash && args ? src; { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-go"; };
+    buildGo123Module = args: buildGoModule args // { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-go1.23"; };
+    buildGo124Module = args: buildGoModule args // { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-go1.24"; };
+    rustPlatform.buildRustPackage = args: assert builtins.isString (builtins.readFile args.cargoLock.lockFile); { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-rust"; };
+    # pyproject-nix's build.packages, called with a python: a scope uv2nix's overlays apply to.
+    callPackage = fn: args: assert args ? python; { overrideScope = overlay: { mkVirtualEnv = name: deps: { outPath = "/nix/store/00000000000000000000000000000000-\${name}"; }; }; };
     caddy = { outPath = "/nix/store/00000000000000000000000000000000-caddy"; };
     buildNpmPackage = args: { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}"; };
     importNpmLock = { __functor = self: args: { }; npmConfigHook = { }; };
@@ -56,13 +70,22 @@ export const NIXPKGS_STANDIN = `{
   };
 }`;
 
+/** Stand-ins for the flake inputs a python uv.lock build takes as module arguments (uv2nix and its companions). */
+export const UV2NIX_STANDIN = `{
+  uv2nix.lib.workspace.loadWorkspace = { workspaceRoot }:
+    assert builtins.pathExists (workspaceRoot + "/uv.lock") && builtins.pathExists (workspaceRoot + "/pyproject.toml");
+    { mkPyprojectOverlay = { sourcePreference }: final: prev: { }; deps.default = { }; };
+  pyproject-nix.build.packages = "pyproject-nix build.packages";
+  pyproject-build-systems.overlays.default = final: prev: { };
+}`;
+
 /**
  * Imports a rendered module with the stand-in nixpkgs and evaluates it strictly to JSON.
  * builtins.getFlake is stood in too (it would fetch from the network).
  */
 export async function evalModule(file: string, repoDir: string): Promise<any> {
   const getFlake = `ref: { packages.x86_64-linux = { default.outPath = "/nix/store/00000000000000000000000000000000-flake"; apps.server.outPath = "/nix/store/00000000000000000000000000000000-flake-server"; }; }`;
-  const expr = `let s = ${NIXPKGS_STANDIN}; in scopedImport { builtins = builtins // { getFlake = ${getFlake}; }; } ${file} { config = s.config; inherit (s) lib pkgs; skyrecRepo = ${repoDir}; }`;
+  const expr = `let s = ${NIXPKGS_STANDIN}; in scopedImport { builtins = builtins // { getFlake = ${getFlake}; }; } ${file} ({ config = s.config; inherit (s) lib pkgs; skyrecRepo = ${repoDir}; } // ${UV2NIX_STANDIN})`;
   return nixEvalJson(expr);
 }
 

@@ -6,7 +6,7 @@ import { parse as parseYaml } from 'yaml';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { runCli } from '../helpers/cli.js';
-import { caddyAdapt, makeTempDir, nixParse } from '../helpers/tools.js';
+import { caddyAdapt, makeTempDir, nixEvalJson, nixParse } from '../helpers/tools.js';
 import { makeRepo, removeRepos } from '../schema/repo.js';
 
 const EXAMPLE = join(packageRoot(), 'apps.example');
@@ -32,7 +32,7 @@ describe('skyrec validate', () => {
   it('accepts apps.example', async () => {
     const r = await runCli(['validate', '--repo', EXAMPLE]);
     expect(r).toMatchObject({ code: 0, stderr: '' });
-    expect(r.stdout).toMatch(/valid \(3 nodes, 5 apps, 7 instances\)/);
+    expect(r.stdout).toMatch(/valid \(3 nodes, 8 apps, 10 instances\)/);
   });
 
   it('prints every problem as file:line:col: message and exits 2, without a stack trace', async () => {
@@ -82,7 +82,7 @@ describe('skyrec render', () => {
     await nixParse(files.filter((f) => f.endsWith('.nix')).map((f) => join(out, f)));
     const caddy = await caddyAdapt(readFileSync(join(out, 'web-1/Caddyfile'), 'utf8'));
     const hosts = caddy.apps.http.servers.srv0.routes.flatMap((route: any) => route.match[0].host).sort();
-    expect(hosts).toEqual(['api.acme.example', 'docs.acme.example', 'shop.acme.example', 'www.acme.example']);
+    expect(hosts).toEqual(['api.acme.example', 'catalog.acme.example', 'docs.acme.example', 'links.acme.example', 'shop.acme.example', 'www.acme.example']);
   });
 
   it('is deterministic: a second render changes nothing, byte for byte', async () => {
@@ -149,7 +149,7 @@ describe('skyrec schema and init', () => {
     expect(bad.stderr).toMatch(/unknown schema 'nope'/);
   });
 
-  it('init writes a config repo that validates, renders, and whose flake.nix parses', async () => {
+  it('init writes a config repo that validates and renders, whose flake gives each rendered node a system (with the inputs python apps use)', async () => {
     const dir = join(temp(), 'fleet');
     const r = await runCli(['init', dir]);
     expect(r.code).toBe(0);
@@ -157,6 +157,18 @@ describe('skyrec schema and init', () => {
     expect((await runCli(['validate', '--repo', dir])).code).toBe(0);
     expect((await runCli(['render', '--repo', dir, '--out', join(dir, 'rendered')])).code).toBe(0);
     await nixParse(['flake.nix', 'hosts/web-1.nix', 'rendered/web-1/default.nix'].map((f) => join(dir, f)));
+    // The flake's outputs, with nixpkgs' lib stood in (no nixpkgs here) and nixosSystem returning
+    // its arguments: one system per rendered node, each with its host file and the flake inputs a
+    // python uv.lock module takes as arguments.
+    const lib = `{ nixosSystem = args: args; importJSON = p: builtins.fromJSON (builtins.readFile p); optional = c: x: if c then [ x ] else [ ];
+      genAttrs = names: f: builtins.listToAttrs (map (n: { name = n; value = f n; }) names);
+      filterAttrs = pred: set: builtins.listToAttrs (builtins.concatMap (n: if pred n set.\${n} then [ { name = n; value = set.\${n}; } ] else [ ]) (builtins.attrNames set)); }`;
+    const systems = (await nixEvalJson(`let out = (import ${join(dir, 'flake.nix')}).outputs { self = { }; nixpkgs.lib = ${lib}; pyproject-nix = "pyproject-nix"; uv2nix = "uv2nix"; pyproject-build-systems = "build-systems"; };
+      in builtins.mapAttrs (_: s: { inherit (s) system; args = builtins.attrNames s.specialArgs; uv2nix = s.specialArgs.uv2nix; modules = builtins.length s.modules; }) out.nixosConfigurations`)) as Record<string, unknown>;
+    expect(systems).toEqual({
+      'web-1': { system: 'x86_64-linux', args: ['pyproject-build-systems', 'pyproject-nix', 'skyrecRepo', 'uv2nix'], uv2nix: 'uv2nix', modules: 2 },
+      'web-2': { system: 'x86_64-linux', args: ['pyproject-build-systems', 'pyproject-nix', 'skyrecRepo', 'uv2nix'], uv2nix: 'uv2nix', modules: 2 },
+    });
     const workflow = readFileSync(join(dir, '.github/workflows/skyrec-plan.yml'), 'utf8');
     expect(workflow).toContain('skyrec plan --base "origin/$BASE_REF" --head HEAD --format markdown --split-dir skyrec-plan');
     expect(workflow).not.toContain('SKYREC_VERSION');

@@ -237,16 +237,25 @@ describe('status page of the real binary: skyrec reconcile --driver local on app
     expect(nodes.map((r) => [r[0], r[1], r[2]])).toEqual([['web-1', 'healthy', '1'], ['web-2', 'healthy', '1'], ['worker-1', 'healthy', '1']]);
 
     const apps = await rows(page, 'apps');
-    expect(apps.map((r) => [r[0], r[1]])).toEqual([['api', 'api.acme.example'], ['docs', 'docs.acme.example'], ['mailer', '—'], ['reports', '—'], ['shop', 'shop.acme.example\nwww.acme.example']]);
+    expect(apps.map((r) => [r[0], r[1]])).toEqual([
+      ['api', 'api.acme.example'],
+      ['catalog', 'catalog.acme.example'],
+      ['docs', 'docs.acme.example'],
+      ['indexer', '—'],
+      ['links', 'links.acme.example'],
+      ['mailer', '—'],
+      ['reports', '—'],
+      ['shop', 'shop.acme.example\nwww.acme.example'],
+    ]);
     const instances = (text: string) => [...text.matchAll(/([\w-]+):(\d+)/g)].map((m) => ({ node: m[1], port: Number(m[2]) }));
     const web = (i: number) => instances(apps[i][2]);
     expect(apps[0][2]).toMatch(/^web\s/);
     expect(web(0).map((i) => i.node).sort()).toEqual(['web-1', 'web-2']);
-    expect(web(4).map((i) => i.node).sort()).toEqual(['web-1', 'web-2']);
-    expect(instances(apps[2][2]).map((i) => i.node)).toEqual(['worker-1']);
-    expect(apps[3][2]).toBe('no processes');
+    expect(web(7).map((i) => i.node).sort()).toEqual(['web-1', 'web-2']);
+    expect(instances(apps[5][2]).map((i) => i.node)).toEqual(['worker-1']);
+    expect(apps[6][2]).toBe('no processes');
     // The local driver runs every node on this machine: each web instance the page lists answers on its port.
-    for (const i of [...web(0), ...web(1), ...web(4)]) expect((await fetch(`http://127.0.0.1:${i.port}/`)).status, `${i.node}:${i.port}`).toBe(200);
+    for (const i of [...web(0), ...web(1), ...web(2), ...web(4), ...web(7)]) expect((await fetch(`http://127.0.0.1:${i.port}/`)).status, `${i.node}:${i.port}`).toBe(200);
 
     const runs = await rows(page, 'runs');
     expect(runs.map((r) => [r[1], r[2]])).toContainEqual(['applied', commit.slice(0, 12)]);

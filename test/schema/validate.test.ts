@@ -250,7 +250,7 @@ describe('rules across fields and files', () => {
     ]);
   });
 
-  test('unsupported stacks, and exactly one of path or git', async () => {
+  test('a go source without go.mod, and exactly one of path or git', async () => {
     expect(
       await problemsWith({
         'apps/site.yaml': site('{ stack: go, path: src/site }', 'processes:\n  web: { command: site }\n'),
@@ -258,7 +258,7 @@ describe('rules across fields and files', () => {
       }),
     ).toEqual([
       'apps/docs.yaml:3:3: package.build needs exactly one of path, git',
-      "apps/site.yaml:3:19: stack 'go' is not supported yet; supported: nodejs, static (or use package.nixpkgs / package.flake)",
+      'apps/site.yaml:3:29: stack go needs src/site/go.mod; run `go mod init <module path>` in src/site and commit it',
     ]);
   });
 

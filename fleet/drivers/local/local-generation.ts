@@ -9,6 +9,7 @@ import type { Logger } from '../../../common/log.js';
 import type { NodeTarget, SourceReader } from '../../node/driver.js';
 import { LocalDriverError } from '../../../common/errors.js';
 import { stableStringify } from './local-layout.js';
+import { buildLocalSource } from './local-build.js';
 
 /**
  * Builds the generation's folder in a temp dir inside the node dir (`nodeDir`), adds it to the
@@ -42,6 +43,8 @@ export async function addGeneration(target: NodeTarget, sources: SourceReader, n
         put(join('src', file), await sources.readBytes(file));
       }
     }
+    // Compiled stacks: their programs join the source copy (bin/) before it enters the store.
+    for (const build of target.local.builds ?? []) await buildLocalSource(build, join(root, 'src', build.path), join(nodeDir, 'build-cache'), exec, log);
     const { stdout } = await exec(['nix-store', '--add', root], { log });
     return stdout.trim();
   } finally {

@@ -7,6 +7,7 @@ import { requiredSecrets, type LocalProcess } from '../../../generators/render-l
 import type { Exec } from '../../../common/exec.js';
 import type { NodeTarget, PreflightProblem } from '../../node/driver.js';
 import { postgresBin } from './local-addons.js';
+import { BUILD_TOOLS } from './local-build.js';
 import { secretFile } from './local-secrets.js';
 
 /** The program a command runs: its first word, past `exec` and leading VAR=value assignments. */
@@ -40,6 +41,10 @@ export async function preflightLocal(targets: NodeTarget[], opts: { secretsDir: 
     for (const { app, name } of requiredSecrets(spec)) {
       if (opts.secretsDir === null) add(`${app} needs the secret ${name}, but no secrets dir was given (--secrets-dir)`);
       else if (!existsSync(secretFile(opts.secretsDir, app, name))) add(`${app}: secret file ${secretFile(opts.secretsDir, app, name)} is missing`);
+    }
+    for (const build of spec.builds ?? []) {
+      const tool = BUILD_TOOLS[build.stack];
+      if (!(await onPath(tool.program))) add(`${build.path}: building stack ${build.stack} needs ${tool.program} on PATH (${tool.install})`);
     }
     const procs: LocalProcess[] = [...spec.instances, ...spec.releases];
     for (const proc of procs) {

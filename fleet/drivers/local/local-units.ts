@@ -29,6 +29,8 @@ export interface UnitContext {
  */
 export function unitEnv(ctx: UnitContext, proc: LocalProcess): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env, ...proc.env, HOST: '127.0.0.1' };
+  // As on NixOS, where the package's bin/ is on the unit's path: a source's own and built programs.
+  if (proc.cwd !== null) env.PATH = `${join(ctx.storePath, 'src', proc.cwd, 'bin')}:${process.env.PATH ?? ''}`;
   const secret = (name: string) => readSecret(ctx.secretsDir, proc.app, name);
   const { postgres, redis } = proc.addons;
   if (postgres) {

@@ -5,6 +5,7 @@
   imports = [
     ./apps/api.nix
     ./apps/docs.nix
+    ./apps/links.nix
     ./apps/shop.nix
   ];
 

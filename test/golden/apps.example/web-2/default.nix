@@ -4,6 +4,7 @@
 {
   imports = [
     ./apps/api.nix
+    ./apps/catalog.nix
     ./apps/docs.nix
     ./apps/shop.nix
   ];
@@ -16,6 +17,6 @@
 
   # Only the ingress nodes may reach this node's web instances.
   # iptables rules, or nftables ones on a node whose firewall runs on nftables.
-  networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) (lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 25048 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 23140 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22758 -j nixos-fw-accept" ]);
-  networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable (lib.concatStringsSep "\n" [ "ip saddr 10.0.0.11 tcp dport 25048 accept" "ip saddr 10.0.0.11 tcp dport 23140 accept" "ip saddr 10.0.0.11 tcp dport 22758 accept" ]);
+  networking.firewall.extraCommands = lib.mkIf (!config.networking.nftables.enable) (lib.concatStringsSep "\n" [ "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 25048 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 21269 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 23140 -j nixos-fw-accept" "iptables -A nixos-fw -p tcp -s 10.0.0.11 --dport 22758 -j nixos-fw-accept" ]);
+  networking.firewall.extraInputRules = lib.mkIf config.networking.nftables.enable (lib.concatStringsSep "\n" [ "ip saddr 10.0.0.11 tcp dport 25048 accept" "ip saddr 10.0.0.11 tcp dport 21269 accept" "ip saddr 10.0.0.11 tcp dport 23140 accept" "ip saddr 10.0.0.11 tcp dport 22758 accept" ]);
 }

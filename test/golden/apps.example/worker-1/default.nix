@@ -3,6 +3,7 @@
 
 {
   imports = [
+    ./apps/indexer.nix
     ./apps/mailer.nix
     ./apps/reports.nix
   ];

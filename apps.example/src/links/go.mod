@@ -1,0 +1,3 @@
+module acme.example/links
+
+go 1.19

@@ -1,0 +1,57 @@
+# Rendered by skyrec for app catalog on node web-2, from apps/catalog.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/catalog"; name = "catalog-source"; };
+  # Source digest ee5c5145423f3b07eb88ce0dd6801a685e495e84191394231267a1207a4e0622: a change to the app's code alone changes this module.
+  python = pkgs.python311;
+  # No uv.lock: validation checked that the source declares no third-party dependencies, so
+  # the interpreter and its standard library are all it needs.
+  # Instances run in a copy of the source, the app's own folder.
+  package = pkgs.runCommand "catalog-app" { } ''
+    cp -r ${src} $out
+  '';
+  runtime = [ package python ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "export CATALOG_TITLE='Acme catalog'"
+  ];
+
+  base = {
+    User = "catalog";
+    Group = "catalog";
+    WorkingDirectory = "${package}";
+    StateDirectory = "catalog";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+    MemoryMax = "128M";
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.catalog = { isSystemUser = true; group = "catalog"; };
+  users.groups.catalog = { };
+
+  systemd.services.catalog-web-1 = mkInstance {
+    description = "catalog web instance 1 (skyrec)";
+    lines = [ "export PORT=21269" "python3 server.py" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+}

@@ -1,0 +1,67 @@
+# Rendered by skyrec for app indexer on node worker-1, from apps/indexer.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/indexer"; name = "indexer-source"; };
+  # Source digest b5e8b81accd0d32caab2b09601ee37765cf6d9ebb8b773b2e6f085a04e90c0fb: a change to the app's code alone changes this module.
+  build = pkgs.rustPlatform.buildRustPackage {
+    pname = "indexer";
+    version = "0.0.0";
+    inherit src;
+    # Every crate is fetched with the checksum recorded in Cargo.lock: no hash to maintain.
+    cargoLock = {
+      lockFile = src + "/Cargo.lock";
+    };
+    # The app's tests belong to its CI, not to a deploy.
+    doCheck = false;
+  };
+  # Instances run in a copy of the source with the built programs in its bin/, as on Heroku.
+  package = pkgs.runCommand "indexer-app" { } ''
+    cp -r ${src} $out
+    chmod -R u+w $out
+    mkdir -p $out/bin
+    ln -sf ${build}/bin/* $out/bin/
+  '';
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+    "export INDEX_INTERVAL_MS=10000"
+    "export INDEX_SOURCE=catalog"
+  ];
+
+  base = {
+    User = "indexer";
+    Group = "indexer";
+    WorkingDirectory = "${package}";
+    StateDirectory = "indexer";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+    MemoryMax = "64M";
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.indexer = { isSystemUser = true; group = "indexer"; };
+  users.groups.indexer = { };
+
+  systemd.services.indexer-worker-1 = mkInstance {
+    description = "indexer worker instance 1 (skyrec)";
+    lines = [ "export PORT=28049" "indexer" ];
+  };
+}

@@ -1,0 +1,64 @@
+# Rendered by skyrec for app go-getting-started on node db-1, from apps/go-getting-started.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/go-getting-started"; name = "go-getting-started-source"; };
+  # Source digest 22f535282aa794f72bb64a18153a9730cc573c163a34283e2fea45938fe8754f: a change to the app's code alone changes this module.
+  build = pkgs.buildGo123Module {
+    pname = "go-getting-started";
+    version = "0.0.0";
+    inherit src;
+    # The module commits vendor/, or requires no other module: nothing to fetch.
+    vendorHash = null;
+    # The app's tests belong to its CI, not to a deploy.
+    doCheck = false;
+  };
+  # Instances run in a copy of the source with the built programs in its bin/, as on Heroku.
+  package = pkgs.runCommand "go-getting-started-app" { } ''
+    cp -r ${src} $out
+    chmod -R u+w $out
+    mkdir -p $out/bin
+    ln -sf ${build}/bin/* $out/bin/
+  '';
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "go-getting-started";
+    Group = "go-getting-started";
+    WorkingDirectory = "${package}";
+    StateDirectory = "go-getting-started";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.go-getting-started = { isSystemUser = true; group = "go-getting-started"; };
+  users.groups.go-getting-started = { };
+
+  systemd.services.go-getting-started-web-1 = mkInstance {
+    description = "go-getting-started web instance 1 (skyrec)";
+    lines = [ "export PORT=28671" "bin/go-getting-started" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+}

@@ -1,0 +1,61 @@
+# Rendered by skyrec for app godeps on node app-1, from apps/godeps.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/godeps"; name = "godeps-source"; };
+  build = pkgs.buildGo124Module {
+    pname = "godeps";
+    version = "0.0.0";
+    inherit src;
+    # The hash of the module's dependencies, from the spec (package.build.vendorHash).
+    vendorHash = "sha256-CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC=";
+    # The app's tests belong to its CI, not to a deploy.
+    doCheck = false;
+  };
+  # Instances run in a copy of the source with the built programs in its bin/, as on Heroku.
+  package = pkgs.runCommand "godeps-app" { } ''
+    cp -r ${src} $out
+    chmod -R u+w $out
+    mkdir -p $out/bin
+    ln -sf ${build}/bin/* $out/bin/
+  '';
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "godeps";
+    Group = "godeps";
+    WorkingDirectory = "${package}";
+    StateDirectory = "godeps";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.godeps = { isSystemUser = true; group = "godeps"; };
+  users.groups.godeps = { };
+
+  systemd.services.godeps-worker-1 = mkInstance {
+    description = "godeps worker instance 1 (skyrec)";
+    lines = [ "export PORT=25837" "godeps work" ];
+  };
+}

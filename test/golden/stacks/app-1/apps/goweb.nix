@@ -1,0 +1,63 @@
+# Rendered by skyrec for app goweb on node app-1, from apps/goweb.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/goweb"; name = "goweb-source"; };
+  build = pkgs.buildGo123Module {
+    pname = "goweb";
+    version = "0.0.0";
+    inherit src;
+    # The module commits vendor/, or requires no other module: nothing to fetch.
+    vendorHash = null;
+    # The app's tests belong to its CI, not to a deploy.
+    doCheck = false;
+  };
+  # Instances run in a copy of the source with the built programs in its bin/, as on Heroku.
+  package = pkgs.runCommand "goweb-app" { } ''
+    cp -r ${src} $out
+    chmod -R u+w $out
+    mkdir -p $out/bin
+    ln -sf ${build}/bin/* $out/bin/
+  '';
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "goweb";
+    Group = "goweb";
+    WorkingDirectory = "${package}";
+    StateDirectory = "goweb";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.goweb = { isSystemUser = true; group = "goweb"; };
+  users.groups.goweb = { };
+
+  systemd.services.goweb-web-1 = mkInstance {
+    description = "goweb web instance 1 (skyrec)";
+    lines = [ "export PORT=24926" "exec goweb" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+}

@@ -1,0 +1,66 @@
+# Rendered by skyrec for app node22 on node app-1, from apps/node22.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/node22"; name = "node22-source"; };
+  # No package-lock.json: validation checked that package.json declares no dependencies, so
+  # there is nothing to fetch and the source is the package.
+  package = if !(builtins.pathExists (skyrecRepo + "/src/node22/package-lock.json")) then pkgs.runCommand "node22-source-only" { } ''
+    cp -r ${src} $out
+  '' else pkgs.buildNpmPackage {
+    pname = "node22";
+    version = "0.0.0";
+    inherit src;
+    # Dependencies are fetched with the integrity hashes recorded in package-lock.json.
+    npmDeps = pkgs.importNpmLock { npmRoot = src; };
+    npmConfigHook = pkgs.importNpmLock.npmConfigHook;
+    dontNpmBuild = true;
+    # The app runs from its own root directory, node_modules included.
+    installPhase = ''
+      runHook preInstall
+      cp -r . $out
+      runHook postInstall
+    '';
+  };
+  runtime = [ package pkgs.nodejs_22 ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "node22";
+    Group = "node22";
+    WorkingDirectory = "${package}";
+    StateDirectory = "node22";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.node22 = { isSystemUser = true; group = "node22"; };
+  users.groups.node22 = { };
+
+  systemd.services.node22-web-1 = mkInstance {
+    description = "node22 web instance 1 (skyrec)";
+    lines = [ "export PORT=23205" "node server.js" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+}

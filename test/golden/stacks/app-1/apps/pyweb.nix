@@ -1,0 +1,54 @@
+# Rendered by skyrec for app pyweb on node app-1, from apps/pyweb.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/pyweb"; name = "pyweb-source"; };
+  python = pkgs.python312;
+  # No uv.lock: validation checked that the source declares no third-party dependencies, so
+  # the interpreter and its standard library are all it needs.
+  # Instances run in a copy of the source, the app's own folder.
+  package = pkgs.runCommand "pyweb-app" { } ''
+    cp -r ${src} $out
+  '';
+  runtime = [ package python ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "pyweb";
+    Group = "pyweb";
+    WorkingDirectory = "${package}";
+    StateDirectory = "pyweb";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.pyweb = { isSystemUser = true; group = "pyweb"; };
+  users.groups.pyweb = { };
+
+  systemd.services.pyweb-web-1 = mkInstance {
+    description = "pyweb web instance 1 (skyrec)";
+    lines = [ "export PORT=28444" "python3 server.py" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+}

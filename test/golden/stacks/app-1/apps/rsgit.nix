@@ -1,0 +1,67 @@
+# Rendered by skyrec for app rsgit on node app-1, from apps/rsgit.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/rsgit"; name = "rsgit-source"; };
+  build = pkgs.rustPlatform.buildRustPackage {
+    pname = "rsgit";
+    version = "0.0.0";
+    inherit src;
+    # Every crate is fetched with the checksum recorded in Cargo.lock: no hash to maintain.
+    cargoLock = {
+      lockFile = src + "/Cargo.lock";
+      # Git dependencies have no checksum in Cargo.lock: their hashes come from the spec.
+      outputHashes = {
+        "tiny-0.2.0" = "sha256-CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC=";
+      };
+    };
+    # The app's tests belong to its CI, not to a deploy.
+    doCheck = false;
+  };
+  # Instances run in a copy of the source with the built programs in its bin/, as on Heroku.
+  package = pkgs.runCommand "rsgit-app" { } ''
+    cp -r ${src} $out
+    chmod -R u+w $out
+    mkdir -p $out/bin
+    ln -sf ${build}/bin/* $out/bin/
+  '';
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "rsgit";
+    Group = "rsgit";
+    WorkingDirectory = "${package}";
+    StateDirectory = "rsgit";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.rsgit = { isSystemUser = true; group = "rsgit"; };
+  users.groups.rsgit = { };
+
+  systemd.services.rsgit-worker-1 = mkInstance {
+    description = "rsgit worker instance 1 (skyrec)";
+    lines = [ "export PORT=24902" "rsgit" ];
+  };
+}

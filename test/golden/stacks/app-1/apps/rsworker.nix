@@ -1,0 +1,76 @@
+# Rendered by skyrec for app rsworker on node app-1, from apps/rsworker.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/rsworker"; name = "rsworker-source"; };
+  build = pkgs.rustPlatform.buildRustPackage {
+    pname = "rsworker";
+    version = "0.0.0";
+    inherit src;
+    # Every crate is fetched with the checksum recorded in Cargo.lock: no hash to maintain.
+    cargoLock = {
+      lockFile = src + "/Cargo.lock";
+    };
+    # The app's tests belong to its CI, not to a deploy.
+    doCheck = false;
+  };
+  # Instances run in a copy of the source with the built programs in its bin/, as on Heroku.
+  package = pkgs.runCommand "rsworker-app" { } ''
+    cp -r ${src} $out
+    chmod -R u+w $out
+    mkdir -p $out/bin
+    ln -sf ${build}/bin/* $out/bin/
+  '';
+  runtime = [ package ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "rsworker";
+    Group = "rsworker";
+    WorkingDirectory = "${package}";
+    StateDirectory = "rsworker";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.rsworker = { isSystemUser = true; group = "rsworker"; };
+  users.groups.rsworker = { };
+
+  systemd.services.rsworker-worker-1 = mkInstance {
+    description = "rsworker worker instance 1 (skyrec)";
+    lines = [ "export PORT=20904" "rsworker" ];
+  };
+
+  systemd.services.rsworker-cron-1 = {
+    description = "rsworker cron 1: hourly (skyrec)";
+    after = [ "network.target" ];
+    requires = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ [ "rsworker --once" ]);
+    serviceConfig = base // { Type = "oneshot"; };
+  };
+  systemd.timers.rsworker-cron-1 = {
+    wantedBy = [ "timers.target" ];
+    timerConfig = { OnCalendar = "hourly"; Persistent = true; };
+  };
+}
