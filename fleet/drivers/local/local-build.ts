@@ -2,13 +2,13 @@
 // into <source>/bin: the layout the NixOS module gives the same app (its package is the source
 // with the built programs in bin/, on PATH). Builds are cached by the source's content, as a
 // Nix store would: an unchanged source is copied from the cache instead of built again.
-import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { LocalBuild } from '../../../generators/render-local.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { CommandError, LocalDriverError } from '../../../common/errors.js';
+import { digestTree } from './local-layout.js';
 
 /** What a build needs on PATH, for preflight. */
 export const BUILD_TOOLS: Record<LocalBuild['stack'], { program: string; install: string }> = {
@@ -17,20 +17,6 @@ export const BUILD_TOOLS: Record<LocalBuild['stack'], { program: string; install
 };
 const BUILD_TIMEOUT_MS = 15 * 60_000;
 
-/** Digest of a folder's paths, modes and bytes, with the stack: the build cache's key. */
-function digestSource(dir: string, stack: string): string {
-  const h = createHash('sha256').update(`${stack}\0`);
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(dir, rel)).sort()) {
-      const path = rel ? `${rel}/${name}` : name;
-      const st = statSync(join(dir, path));
-      if (st.isDirectory()) walk(path);
-      else h.update(`${path}\0${st.mode & 0o111 ? 'x' : '-'}\0`).update(readFileSync(join(dir, path))).update('\0');
-    }
-  };
-  walk('');
-  return h.digest('hex');
-}
 
 /**
  * Builds `build` in `srcDir` (the source's copy inside the generation being assembled), leaving
@@ -38,7 +24,7 @@ function digestSource(dir: string, stack: string): string {
  * folders. Returns whether the build was taken from the cache.
  */
 export async function buildLocalSource(build: LocalBuild, srcDir: string, cacheDir: string, exec: Exec, log?: Logger): Promise<{ cached: boolean }> {
-  const key = digestSource(srcDir, build.stack);
+  const key = digestTree(srcDir, `${build.stack}\0`);
   const done = join(cacheDir, 'out', key);
   const cached = existsSync(done);
   if (!cached) {

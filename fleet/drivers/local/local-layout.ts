@@ -1,6 +1,7 @@
 // Where the local driver keeps one simulated node (<stateDir>/local/<node>/), the ports of its
 // ingress nodes, and the small file helpers every local-* module shares.
-import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface NodeLayout {
@@ -106,4 +107,22 @@ export function closedAncestor(path: string): string | null {
     if (existsSync(dir) && (statSync(dir).mode & 0o001) === 0) return dir;
     if (dirname(dir) === dir) return null;
   }
+}
+
+/**
+ * Digest of a folder's files (paths, modes, bytes) after `seed`; an empty digest for a missing
+ * folder. Changed app code restarts its instances; a changed source is built again.
+ */
+export function digestTree(dir: string, seed = ''): string {
+  const h = createHash('sha256').update(seed);
+  const walk = (rel: string) => {
+    for (const name of readdirSync(join(dir, rel)).sort()) {
+      const path = rel ? `${rel}/${name}` : name;
+      const st = statSync(join(dir, path));
+      if (st.isDirectory()) walk(path);
+      else h.update(`${path}\0${st.mode & 0o111 ? 'x' : '-'}\0`).update(readFileSync(join(dir, path))).update('\0');
+    }
+  };
+  if (existsSync(dir)) walk('');
+  return h.digest('hex');
 }

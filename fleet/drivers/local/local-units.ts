@@ -2,13 +2,13 @@
 // (spec env, HOST, addon URLs, secrets from files), the working directory inside the
 // generation, the log and pid files, and the release command run to completion.
 import { createHash } from 'node:crypto';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import type { LocalInstance, LocalProcess } from '../../../generators/render-local.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { CommandError, LocalDriverError, ReleaseError } from '../../../common/errors.js';
-import { nodeLayout, stableStringify, type NodeLayout } from './local-layout.js';
+import { digestTree, nodeLayout, stableStringify, type NodeLayout } from './local-layout.js';
 import { databaseSocketUrl, postgresPort, redisSocket } from './local-addons.js';
 import { PASSWORD_SECRET } from '../../../generators/addons.js';
 import { readSecret } from './local-secrets.js';
@@ -56,21 +56,6 @@ export function unitCwd(ctx: UnitContext, proc: LocalProcess): string {
   const dir = join(ctx.layout.apps, proc.app);
   mkdirSync(dir, { recursive: true });
   return dir;
-}
-
-/** Digest of a folder's files (paths, modes, bytes), so changed app code restarts its instances. */
-function digestTree(dir: string): string {
-  const h = createHash('sha256');
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(dir, rel)).sort()) {
-      const path = rel ? `${rel}/${name}` : name;
-      const st = statSync(join(dir, path));
-      if (st.isDirectory()) walk(path);
-      else h.update(`${path}\0${st.mode & 0o111 ? 'x' : '-'}\0`).update(readFileSync(join(dir, path))).update('\0');
-    }
-  };
-  if (existsSync(dir)) walk('');
-  return h.digest('hex');
 }
 
 /**
