@@ -6,6 +6,7 @@
 // Prints one JSON line: per-cycle times and the process's RSS at checkpoints.
 import http from 'node:http';
 import { exec } from '../../common/exec.js';
+import { StateStore } from '../../reconciler/state/state-store.js';
 import { newMemory, reconcileOnce } from '../../reconciler/daemon/reconcile.js';
 import pino from 'pino';
 import type { Logger } from '../../common/log.js';
@@ -57,5 +58,10 @@ for (let t = 5000; t <= idleMs; t += 5000) {
   await new Promise((r) => setTimeout(r, 5000));
   idle[t / 1000] = mb();
 }
-console.log(JSON.stringify({ noop, applying, rss, heap, idle }));
+// No cycle that found nothing new touched a node: the only rollouts are the applying cycles'.
+const store = StateStore.open(stateDir);
+const rollouts = store.history(1000).length;
+store.close();
+if (rollouts !== applying.length) throw new Error(`${rollouts} rollouts recorded for ${applying.length} applying cycles`);
+console.log(JSON.stringify({ noop, applying, rss, heap, idle, rollouts }));
 ok.close();
