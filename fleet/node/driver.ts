@@ -67,6 +67,13 @@ export interface NodeDriver {
   inspectNode(node: Node): Promise<{ generation: number | null; hash: string | null }>;
 
   /**
+   * Local driver: the node runs nothing of what it last activated (`skyrec down`, or this machine
+   * restarted), so an apply activates it again although its config did not change. A NixOS
+   * host starts its own services at boot: the nixos driver has no such state.
+   */
+  stopped?(node: Node): boolean;
+
+  /**
    * Arms the node's own rollback: unless disarmed within `timeoutMs`, the node switches itself
    * back to `generation` (nixos: systemd-run --on-active on the node; local: a detached watchdog).
    * A null generation means "no previous generation": the node stops everything instead.

@@ -84,10 +84,10 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
       throw new ApplyRefusedError(`${rev.label} (${revision.slice(0, 12)}) failed on ${failed.at}: ${failed.reason}`, { hint: 'push a fix, or pass --force to apply this revision again' });
     }
     if (opts.driver === 'nixos') await writeRenderedFlake(join(opts.stateDir, 'flake'), targets, rev.files);
-    if (opts.dryRun) return { revision, label: rev.label, dryRun: describeDryRun(selectChanged(targets, store), config.fleet.settings.rollout, opts), rollout: null, urls: [] };
-
     const driver = opts.driverImpl ?? createDriver(opts, opts.log, config.fleet.settings.secretsDir);
-    const changed = selectChanged(targets, store);
+    const changed = selectChanged(targets, store, driver);
+    if (opts.dryRun) return { revision, label: rev.label, dryRun: describeDryRun(changed, config.fleet.settings.rollout, opts), rollout: null, urls: [] };
+
     const problems = changed.length > 0 ? await driver.preflight(changed) : [];
     if (problems.length > 0) throw new PreflightError(problems);
     const lock = acquireLock(opts.stateDir, `skyrec apply${opts.rev ? ` --rev ${opts.rev}` : ''}`);

@@ -112,13 +112,13 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
   progress.update(name, 'checking', `generation ${generation}`);
   const check = store.startStep({ rolloutId: ctx.rolloutId, node: name, kind: 'health', generation });
   // First the node's own instances and units; then, with its instances back in the ingress,
-  // its domains through every ingress node that serves (one never applied yet has nothing to
-  // ask: a first rollout switches data nodes before the ingress).
+  // its domains through every ingress node that serves (one never applied yet, or stopped since,
+  // has nothing to ask: a first rollout switches data nodes before the ingress).
   const started = performance.now();
   let health = await waitHealthy(driver, target, [], timeout);
   if (health.healthy) {
     await undrain();
-    const serving = input.ingress.filter((n) => n.name === name || ctx.applied.read(n.name) !== null);
+    const serving = input.ingress.filter((n) => n.name === name || servesNow(ctx, n));
     health = await waitHealthy(driver, target, serving, timeout - (performance.now() - started));
   }
   health.ms = Math.round(performance.now() - started);
@@ -162,7 +162,7 @@ async function rollBack(
   const restartFailures = await restartRolling(ctx, target, deferred, target.local.instances, applied?.local.instances ?? [], held);
   await driver.disarmRollback(target.node);
   // The node is back on what it ran before: check that it is healthy again, as it was.
-  const recheck = applied ? await waitHealthy(driver, { ...target, local: applied.local }, input.ingress, input.rollout.healthTimeoutMs) : { healthy: true, failures: [] };
+  const recheck = applied ? await waitHealthy(driver, { ...target, local: applied.local }, input.ingress.filter((n) => servesNow(ctx, n)), input.rollout.healthTimeoutMs) : { healthy: true, failures: [] };
   await undrain();
   const problems = [...restartFailures, ...(recheck.healthy ? [] : recheck.failures)];
   const restored = `restored generation ${previous}${problems.length === 0 ? ', healthy again' : `, but it is not healthy: ${problems.join('; ')}`}`;
@@ -170,4 +170,9 @@ async function rollBack(
   store.finishStep(step, problems.length === 0 ? 'ok' : 'failed', detail, { node: name, revision: before?.revision ?? null, generation: previous, hash: before?.hash ?? null, status: 'rolled-back', detail });
   progress.update(name, 'rolled back', restored);
   return { node: name, result: 'rolled-back', generation: previous, failures, detail: restored };
+}
+
+/** An ingress node that proxies now: applied before, and (local driver) not stopped since. */
+export function servesNow(ctx: Pick<RolloutDeps, 'applied' | 'driver'>, node: Node): boolean {
+  return ctx.applied.read(node.name) !== null && ctx.driver.stopped?.(node) !== true;
 }

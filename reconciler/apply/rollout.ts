@@ -3,11 +3,11 @@
 // its health checks is switched back to the generation it had, checked again, and the rollout
 // stops; the revision is recorded as failed. Every step is recorded as it happens, so that an
 // apply killed half-way is finished correctly by the next one.
-import type { DrainRoute, NodeTarget } from '../../fleet/node/driver.js';
+import type { DrainRoute, NodeDriver, NodeTarget } from '../../fleet/node/driver.js';
 import type { NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
 import type { LocalRoute } from '../../generators/render-local.js';
 import { DrainSet } from './drain.js';
-import { switchOne } from './rollout-node.js';
+import { servesNow, switchOne } from './rollout-node.js';
 import type { StateStore } from '../state/state-store.js';
 
 export type { AppliedNode, AppliedStore, NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
@@ -19,11 +19,14 @@ export interface RolloutResult {
   nodes: NodeOutcome[];
 }
 
-/** Nodes to switch: the rendered hash differs from what the node last applied, or its last apply did not finish healthy. */
-export function selectChanged(targets: NodeTarget[], store: StateStore): NodeTarget[] {
+/**
+ * Nodes to switch: the rendered hash differs from what the node last applied, its last apply did
+ * not finish healthy, or (local driver) its processes were stopped since it was activated.
+ */
+export function selectChanged(targets: NodeTarget[], store: StateStore, driver?: Pick<NodeDriver, 'stopped'>): NodeTarget[] {
   return targets.filter((t) => {
     const rec = store.getNode(t.node.name);
-    return !rec || rec.hash !== t.rendered.manifest.hash || rec.status !== 'healthy';
+    return !rec || rec.hash !== t.rendered.manifest.hash || rec.status !== 'healthy' || driver?.stopped?.(t.node) === true;
   });
 }
 
@@ -43,7 +46,7 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
     store.finishRollout(interrupted.id, 'interrupted', 'the apply process stopped before the rollout finished; a later apply finished it');
     log.warn({ rollout: interrupted.id }, 'resuming an interrupted rollout');
   }
-  const changed = selectChanged(input.targets, store);
+  const changed = selectChanged(input.targets, store, deps.driver);
   const unchanged: NodeOutcome[] = input.targets.filter((t) => !changed.includes(t)).map((t) => ({ node: t.node.name, result: 'unchanged', generation: store.getNode(t.node.name)?.generation ?? null }));
   if (changed.length === 0) return { rolloutId: null, outcome: 'noop', nodes: unchanged };
 
@@ -127,7 +130,7 @@ function drainSetFor(input: RolloutInput, deps: RolloutDeps): DrainSet & { switc
   );
   // Only ingress nodes that run Caddy, applied before or switched in this rollout: a new one
   // has no admin API to call yet, and its first config has no instance out.
-  const live = () => input.ingress.filter((n) => switchedIngress.has(n.name) || deps.applied.read(n.name) !== null);
+  const live = () => input.ingress.filter((n) => switchedIngress.has(n.name) || servesNow(deps, n));
   const apply = (drained: DrainRoute['upstreams']) => deps.driver.setDrained(live().map((n) => ({ node: n, routes: toDrain(routesNow(n.name)) })), drained);
   const set = new DrainSet(() => serving, apply);
   return Object.assign(set, {

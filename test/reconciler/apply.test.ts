@@ -115,6 +115,21 @@ describe('skyrec apply --driver local', () => {
     expect(await status()).toEqual(before);
   }, 60_000);
 
+  it('after skyrec down, an apply of the same revision starts every node again (as after this machine restarts), with no new generation', async () => {
+    const before = await status();
+    expect((await runCli(['down', '--driver', 'local', '--state', state])).code).toBe(0);
+    await expect(get(port, 'api.acme.example')).rejects.toThrow();
+    const r = await apply(commits.initial);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toMatch(/^Nothing to do/m);
+    expect((await get(port, 'api.acme.example')).body).toContain('api');
+    expect((await get(port, 'shop.acme.example')).status).toBe(200);
+    const after = await status();
+    expect(Object.fromEntries(Object.entries(after).map(([n, x]) => [n, [x.generation, x.status]]))).toEqual(Object.fromEntries(Object.entries(before).map(([n, x]) => [n, [x.generation, 'healthy']])));
+    // Running again, the next apply has nothing to do.
+    expect((await apply(commits.initial)).stdout).toMatch(/^Nothing to do/m);
+  }, 120_000);
+
   it("an env change gives only the app's nodes a new generation, and the response changes", async () => {
     const before = await status();
     commits.env = await repo.commit('api: new greeting', { 'apps/api.yaml': withGreeting('Hello from generation two') });

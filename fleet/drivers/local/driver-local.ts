@@ -2,7 +2,7 @@
 // <stateDir>/local/<node>/, with a real Nix profile for its generations, real processes for
 // its app instances, a real PostgreSQL, Redis and Caddy. It runs the same pipeline, health
 // checks and rollbacks as the nixos driver, so all of them run end to end on one machine.
-import { existsSync, mkdirSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Node } from '../../../schema/model.js';
@@ -62,7 +62,13 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
     if (!storePath) throw new LocalDriverError(`${node} has no generation to activate`);
     return storePath;
   };
-  const activate = (node: string): Promise<string[]> => activateGeneration(activateContext(node), activeStorePath(node), { deferWebRestarts: true });
+  // Which boot of this machine the node's processes were started in: after `down` or a restart, none runs.
+  const bootFile = (node: string) => join(layoutOf(node).dir, 'boot-id');
+  const activate = async (node: string): Promise<string[]> => {
+    const deferred = await activateGeneration(activateContext(node), activeStorePath(node), { deferWebRestarts: true });
+    writeFileSync(bootFile(node), currentBootId());
+    return deferred;
+  };
 
   const watchdogPid = (layout: NodeLayout) => join(layout.run, 'watchdog.pid');
 
@@ -71,6 +77,7 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
   }
 
   async function downNode(layout: NodeLayout): Promise<void> {
+    rmSync(join(layout.dir, 'boot-id'), { force: true });
     // The watchdog first, so it cannot start anything again while the rest stops.
     await stopPidFile(watchdogPid(layout), 2000);
     await stopInstances(layout, log);
@@ -89,6 +96,11 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
 
     async currentGeneration(node) {
       return readGeneration(layoutOf(node.name).profile);
+    },
+
+    stopped(node) {
+      if (!existsSync(layoutOf(node.name).active)) return false;
+      return !existsSync(bootFile(node.name)) || readFileSync(bootFile(node.name), 'utf8') !== currentBootId();
     },
 
     async inspectNode(node) {
@@ -173,4 +185,13 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
       await Promise.all(nodes.map((n) => serial(n, () => downNode(layoutOf(n)))));
     },
   };
+}
+
+/** This boot of the machine (Linux); a constant where the kernel does not say. */
+function currentBootId(): string {
+  try {
+    return readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+  } catch {
+    return 'unknown';
+  }
 }
