@@ -1,6 +1,7 @@
 // Long-running processes of the local driver (app instances, Redis, Caddy, the rollback
-// watchdog) and their pid files. This is the one module that uses node:child_process instead
-// of common/exec.ts: exec (execa) waits for a command to finish and kills it on timeout,
+// watchdog) and their pid files. One of the two modules that use node:child_process instead of
+// common/exec.ts (the other forks the reconciler's apply child: reconciler/daemon/isolate.ts):
+// exec (execa) waits for a command to finish and kills it on timeout,
 // while these must outlive skyrec, detached in their own session and process group (systemd's
 // job on a real node), so that stopping one signals the whole group and nothing else.
 import { spawn } from 'node:child_process';
