@@ -33,6 +33,9 @@ export interface DaemonHttp {
 }
 
 function metrics(opts: DaemonHttpOptions) {
+  // One status read per scrape, taken by scrape() before the collectors run.
+  let snapshot: DaemonStatus | null = null;
+  const current = (): DaemonStatus => snapshot ?? opts.status();
   const registry = new Registry();
   const runs = new Counter({ name: 'skyrec_reconcile_runs_total', help: 'Reconcile cycles since start, by outcome.', labelNames: ['outcome'], registers: [registry] });
   new Gauge({
@@ -40,7 +43,7 @@ function metrics(opts: DaemonHttpOptions) {
     help: 'Seconds since the last cycle that applied a revision or found nothing to do (-1: none yet).',
     registers: [registry],
     collect() {
-      const ok = opts.status().applied;
+      const ok = current().applied;
       this.set(ok ? (Date.now() - Date.parse(ok.at)) / 1000 : -1);
     },
   });
@@ -51,7 +54,7 @@ function metrics(opts: DaemonHttpOptions) {
     registers: [registry],
     collect() {
       this.reset();
-      for (const n of opts.status().nodes) if (n.generation !== null) this.set({ node: n.node }, n.generation);
+      for (const n of current().nodes) if (n.generation !== null) this.set({ node: n.node }, n.generation);
     },
   });
   new Gauge({
@@ -61,7 +64,7 @@ function metrics(opts: DaemonHttpOptions) {
     registers: [registry],
     collect() {
       this.reset();
-      for (const n of opts.status().nodes) this.set({ node: n.node }, n.status === 'healthy' ? 1 : 0);
+      for (const n of current().nodes) this.set({ node: n.node }, n.status === 'healthy' ? 1 : 0);
     },
   });
   new Gauge({
@@ -69,7 +72,7 @@ function metrics(opts: DaemonHttpOptions) {
     help: 'Nodes whose active generation or config was not what skyrec applied, at the last drift check.',
     registers: [registry],
     collect() {
-      this.set(opts.status().drift.length);
+      this.set(current().drift.length);
     },
   });
   new Gauge({
@@ -80,7 +83,15 @@ function metrics(opts: DaemonHttpOptions) {
       this.set(opts.rollbacks());
     },
   });
-  return { registry, runs };
+  const scrape = async () => {
+    snapshot = opts.status();
+    try {
+      return await registry.metrics();
+    } finally {
+      snapshot = null;
+    }
+  };
+  return { registry, runs, scrape };
 }
 
 function readBody(req: http.IncomingMessage): Promise<Buffer | null> {
@@ -100,7 +111,7 @@ function readBody(req: http.IncomingMessage): Promise<Buffer | null> {
 }
 
 export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHttp> {
-  const { registry, runs } = metrics(opts);
+  const { registry, runs, scrape } = metrics(opts);
   const send = (res: http.ServerResponse, status: number, type: string, body: string): void => void res.writeHead(status, { 'content-type': type }).end(body);
   const json = (res: http.ServerResponse, status: number, value: unknown): void => send(res, status, 'application/json', JSON.stringify(value) + '\n');
 
@@ -140,7 +151,7 @@ export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHt
         return text === null ? json(res, 404, { error: `run ${plan[1]} has no plan recorded` }) : send(res, 200, 'text/plain; charset=utf-8', text);
       }
       if (route === 'GET /healthz') return send(res, 200, 'text/plain', 'ok\n');
-      if (route === 'GET /metrics') return send(res, 200, registry.contentType, await registry.metrics());
+      if (route === 'GET /metrics') return send(res, 200, registry.contentType, await scrape());
       if (route === 'GET /api/status') return json(res, 200, opts.status());
       if (route === 'POST /hooks/github') return hook(req, res, 'github');
       if (route === 'POST /hooks/generic') return hook(req, res, 'generic');

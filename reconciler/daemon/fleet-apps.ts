@@ -4,6 +4,7 @@
 import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { openApplied } from '../apply/applied.js';
+import { instancesOf } from '../apply/write-rendered.js';
 import type { AppliedNode } from '../apply/rollout.js';
 import type { AppStatus } from './status-model.js';
 
@@ -27,17 +28,20 @@ function signAppliedDir(dir: string): string {
 
 /** Every app on any node, by name; its instances by process then index; domains as the specs list them. */
 export function mergeApps(applied: AppliedNode[]): AppStatus[] {
+  const manifests = applied.map((a) => a.manifest);
   const apps = new Map<string, AppStatus>();
-  for (const { manifest } of applied) {
-    for (const [name, app] of Object.entries(manifest.apps)) {
-      let entry = apps.get(name);
-      if (!entry) apps.set(name, (entry = { name, domains: [], instances: [] }));
-      for (const d of app.domains) if (!entry.domains.includes(d)) entry.domains.push(d);
-      for (const [process, instances] of Object.entries(app.processes)) {
-        for (const i of instances) entry.instances.push({ process, index: i.instance, node: manifest.node, port: i.port });
-      }
+  const entry = (name: string): AppStatus => {
+    let e = apps.get(name);
+    if (!e) apps.set(name, (e = { name, domains: [], instances: [] }));
+    return e;
+  };
+  for (const m of manifests) {
+    for (const [name, app] of Object.entries(m.apps)) {
+      const e = entry(name);
+      for (const d of app.domains) if (!e.domains.includes(d)) e.domains.push(d);
     }
   }
+  for (const i of instancesOf(manifests)) entry(i.app).instances.push({ process: i.process, index: i.index, node: i.node, port: i.port });
   const byName = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
   for (const app of apps.values()) app.instances.sort((a, b) => byName(a.process, b.process) || a.index - b.index || byName(a.node, b.node));
   return [...apps.values()].sort((a, b) => byName(a.name, b.name));

@@ -1,14 +1,15 @@
 // `skyrec reconcile` running as a real process on a local config repo, deploying with the local
-// driver (real git, Nix profiles, processes, Caddy, HTTP): drift found and healed, and a stop
+// driver (real git, Nix profiles, processes, Caddy, PostgreSQL, Redis, HTTP): drift found and healed, and a stop
 // in the middle of a rollout, by SIGTERM (clean) and by SIGKILL (recovered by the next start).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, readlinkSync, realpathSync } from 'node:fs';
+import { cpSync, mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { startReconciler, type RunningReconciler } from '../helpers/reconciler-daemon.js';
+import { SHOP_HOST, shopYaml } from '../helpers/rolling-scenario.js';
 import { freePort, getJson, makeTempDir } from '../helpers/tools.js';
 
 const fleet = (nodes: string[]) => `settings:
@@ -33,17 +34,38 @@ beforeAll(() => {
 });
 afterAll(() => tmp?.cleanup());
 
-/** A config repo with the api app, a state dir and an ingress port of its own. */
-async function setup(name: string, nodes: string[], instances: number) {
-  const repo = await TestRepo.create(join(tmp.dir, name, 'repo'), { 'fleet.yaml': fleet(nodes), 'apps/api.yaml': api('one', instances) });
-  cpSync(join(packageRoot(), 'apps.example', 'src', 'api'), join(repo.dir, 'src', 'api'), { recursive: true });
-  const first = await repo.commit('api');
+/**
+ * A config repo with the api app (and, withShop, the commonest shape beside it: shop, web × 2
+ * with PostgreSQL and Redis, spread over the nodes), a state dir and an ingress port of its own.
+ */
+async function setup(name: string, nodes: string[], instances: number, withShop = false) {
+  const files: Record<string, string> = { 'fleet.yaml': fleet(nodes), 'apps/api.yaml': api('one', instances) };
+  if (withShop) files['apps/shop.yaml'] = shopYaml({ onOneNode: false, currency: 'EUR', instances: 2 });
+  const repo = await TestRepo.create(join(tmp.dir, name, 'repo'), files);
+  for (const app of withShop ? ['api', 'shop'] : ['api']) cpSync(join(packageRoot(), 'apps.example', 'src', app), join(repo.dir, 'src', app), { recursive: true });
+  const first = await repo.commit('apps');
   const state = join(tmp.dir, name, 'state');
+  const secrets = join(tmp.dir, name, 'secrets');
+  mkdirSync(join(secrets, 'shop'), { recursive: true });
+  writeFileSync(join(secrets, 'shop', 'DATABASE_PASSWORD'), 'daemon-db-password\n');
+  writeFileSync(join(secrets, 'shop', 'REDIS_PASSWORD'), 'daemon-redis-password\n');
   const port = await freePort();
-  const args = (...more: string[]) => ['--repo', repo.dir, '--driver', 'local', '--state', state, '--http-port', String(port), ...more];
+  const args = (...more: string[]) => ['--repo', repo.dir, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), ...more];
   const greeting = async () => (await getJson(port, 'api.daemon.example')).greeting as string;
+  /** The shop instances that wrote a row and a key for `times` requests through the ingress (by port). */
+  const visits = async (times: number) => {
+    const ports = new Set<number>();
+    for (let i = 0; i < times; i++) {
+      const v = (await getJson(port, SHOP_HOST, '/visits')) as { port: number; rows: number; hits: number };
+      expect(v.rows).toBeGreaterThan(0);
+      ports.add(v.port);
+    }
+    return ports;
+  };
+  /** The node that holds shop's data (from what each node last applied). */
+  const dataNode = () => nodes.find((n) => JSON.parse(readFileSync(join(state, 'applied', `${n}.json`), 'utf8')).manifest.apps.shop?.data?.postgres);
   const down = () => runCli(['down', '--driver', 'local', '--state', state]);
-  return { repo, first, state, args, greeting, down };
+  return { repo, first, state, args, greeting, visits, dataNode, down };
 }
 
 const applied = (rev: string) => (s: { applied: { revision: string } | null; running: unknown }) => s.applied?.revision === rev && s.running === null;
@@ -95,39 +117,45 @@ describe('skyrec reconcile: drift', () => {
 });
 
 describe('skyrec reconcile: stopped in the middle of a rollout', () => {
-  it('SIGTERM: the node being switched finishes, the next is not started, the cycle is recorded as interrupted, exit 0; the next start finishes the rollout', async () => {
-    const s = await setup('sigterm', ['web-1', 'web-2'], 2);
+  it('SIGTERM, with a web app and its database spread over two nodes: the node being switched (the data node, first) finishes, the next is not started, the cycle is recorded as interrupted, exit 0; the next start finishes the rollout and shop reads and writes its data from both nodes', async () => {
+    const s = await setup('sigterm', ['web-1', 'web-2'], 2, true);
     try {
       let r = await startReconciler(s.args('--interval', '300ms', '--drift-interval', '1h'));
       await r.waitFor('the first commit applied', applied(s.first));
+      const data = s.dataNode();
+      expect(data).toBeDefined();
       const two = await s.repo.commit('api: two', { 'apps/api.yaml': api('two', 2) });
-      await r.waitFor('web-1 switching', (x) => x.nodes.some((n) => n.node === 'web-1' && (n.status === 'switching' || n.status === 'checking')), 30_000);
+      await r.waitFor('a node switching', (x) => x.nodes.some((n) => n.status === 'switching' || n.status === 'checking'), 30_000);
       await stop(r);
       let after = await runCli(['status', '--json', '--driver', 'local', '--state', s.state]);
       const nodes = JSON.parse(after.stdout).nodes as { node: string; revision: string; status: string }[];
-      expect(nodes.map((n) => [n.node, n.status, n.revision])).toEqual([['web-1', 'healthy', two], ['web-2', 'healthy', s.first]]);
-      expect(r.stdout()).toMatch(new RegExp(`^interrupted ${two.slice(0, 12)}: asked to stop: switched web-1; not started: web-2`, 'm'));
+      // Nodes that hold data switch first: the one that finished is shop's data node.
+      const other = data === 'web-1' ? 'web-2' : 'web-1';
+      expect(Object.fromEntries(nodes.map((n) => [n.node, [n.status, n.revision]]))).toEqual({ [data!]: ['healthy', two], [other]: ['healthy', s.first] });
+      expect(r.stdout()).toMatch(new RegExp(`^interrupted ${two.slice(0, 12)}: asked to stop: switched ${data}; not started: ${other}`, 'm'));
 
       r = await startReconciler(s.args('--interval', '1h', '--drift-interval', '1h'));
       const done = await r.waitFor('the rollout finished by the next start', applied(two));
       expect(done.nodes.map((n) => [n.node, n.status, n.revision])).toEqual([['web-1', 'healthy', two], ['web-2', 'healthy', two]]);
       expect(done.runs.slice(0, 2).map((run) => run.outcome)).toEqual(['applied', 'interrupted']);
       expect(await s.greeting()).toBe('two');
+      // Both shop instances, the one beside the data and the one on the other node, read and write it.
+      expect((await s.visits(8)).size).toBe(2);
       await stop(r);
       after = await runCli(['status', '--driver', 'local', '--state', s.state]);
       expect(after.stdout).toMatch(/^reconciler not running \(pid \d+ was started .*\): .* branch main$/m);
     } finally {
       await s.down();
     }
-  }, 150_000);
+  }, 180_000);
 
-  it('SIGKILL: the next start finds the cycle it cut short, marks it interrupted, and finishes the rollout; state and nodes agree', async () => {
-    const s = await setup('sigkill', ['web-1', 'web-2'], 2);
+  it('SIGKILL, with a web app and its database: the next start finds the cycle it cut short, marks it interrupted, and finishes the rollout; state and nodes agree, and shop reads and writes its data from both nodes', async () => {
+    const s = await setup('sigkill', ['web-1', 'web-2'], 2, true);
     try {
       let r = await startReconciler(s.args('--interval', '300ms', '--drift-interval', '1h'));
       await r.waitFor('the first commit applied', applied(s.first));
       const two = await s.repo.commit('api: two', { 'apps/api.yaml': api('two', 2) });
-      await r.waitFor('web-1 switching', (x) => x.nodes.some((n) => n.node === 'web-1' && n.status === 'switching'), 30_000);
+      await r.waitFor('a node switching', (x) => x.nodes.some((n) => n.status === 'switching'), 30_000);
       r.child.kill('SIGKILL');
       expect((await r.exited).signal).toBe('SIGKILL');
 
@@ -141,6 +169,7 @@ describe('skyrec reconcile: stopped in the middle of a rollout', () => {
       const checked = await r.waitFor('a drift check', (x) => x.lastDriftCheck !== null);
       expect(checked.drift).toEqual([]);
       expect(await s.greeting()).toBe('two');
+      expect((await s.visits(8)).size).toBe(2);
       const history = JSON.parse((await runCli(['history', '--json', '--driver', 'local', '--state', s.state])).stdout).rollouts as { outcome: string }[];
       expect(history.map((h) => h.outcome)).not.toContain('running');
       await stop(r);
