@@ -1,5 +1,6 @@
-// Just enough TOML for the few keys validation reads from pyproject.toml and rust-toolchain.toml
-// (one string key of one table), with offsets so that a problem names its line.
+// Just enough TOML for the few keys skyrec reads (pyproject.toml's requires-python, the rust
+// toolchain's channel, Cargo.toml's package name): one string key of one table, with offsets so
+// that a problem names its line. Used by validation and by `skyrec detect`.
 // Not a TOML parser: multi-line strings and inline tables are not read.
 
 /** 1-based line and column of `index` in `text`. */
@@ -8,26 +9,37 @@ export function positionOf(text: string, index: number): { line: number; col: nu
   return { line: before.length, col: before[before.length - 1].length + 1 };
 }
 
-/** The lines of one [table] of a TOML file, with their offsets (comments stripped). */
+/** A table header (`[tool.poetry.dependencies]`, `[ "quoted" . key ]`) and its comment. */
+const HEADER = /^\s*\[\s*([A-Za-z0-9_.\-" ]+?)\s*\]\s*(#.*)?$/;
+/** `key = "value"` or `key = 'value'`, a quoted key too, and a comment after. */
+const STRING_KEY = /^\s*("?)([A-Za-z0-9_-]+)\1\s*=\s*(?:"((?:[^"\\]|\\.)*)"|'([^']*)')\s*(#.*)?$/;
+
+/** The lines of one [table] of a TOML file ('' for the top level), with their offsets; comment lines left out. */
 export function tomlTable(text: string, table: string): { line: string; index: number }[] {
   const out: { line: string; index: number }[] = [];
-  let inside = false;
+  let current = '';
   let index = 0;
   for (const raw of text.split('\n')) {
-    const line = raw.replace(/\s+#.*$|^#.*$/, '');
-    const header = /^\s*\[([^\]]+)\]\s*$/.exec(line);
-    if (header) inside = header[1].trim() === table;
-    else if (inside) out.push({ line, index });
+    const line = raw.replace(/\r$/, '');
+    const header = HEADER.exec(line);
+    if (header) current = header[1].replace(/"/g, '').replace(/\s*\.\s*/g, '.');
+    else if (current === table && !/^\s*#/.test(line)) out.push({ line, index });
     index += raw.length + 1;
   }
   return out;
 }
 
-/** A string key of one TOML table (`key = "value"`), with the value's offset. */
+/**
+ * A one-line string value of one TOML table (`key = "value"`, escapes undone), with the offset
+ * of its first character; null when absent or not a plain string.
+ */
 export function tomlString(text: string, table: string, key: string): { value: string; index: number } | null {
   for (const { line, index } of tomlTable(text, table)) {
-    const m = new RegExp(`^\\s*${key}\\s*=\\s*(["'])(.*?)\\1`).exec(line);
-    if (m) return { value: m[2], index: index + line.indexOf(m[1]) + 1 };
+    const m = STRING_KEY.exec(line);
+    if (!m || m[2] !== key) continue;
+    const quoted = m[3] !== undefined;
+    const at = line.indexOf(quoted ? '"' : "'", line.indexOf('=')) + 1;
+    return { value: quoted ? m[3].replace(/\\(.)/g, '$1') : m[4], index: index + at };
   }
   return null;
 }
