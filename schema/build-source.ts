@@ -83,8 +83,13 @@ async function inspectPython(ctx: Ctx): Promise<void> {
   else ctx.out.facts.deps = 'none';
 }
 
-function requirementCount(text: string | null): number {
-  return (text ?? '').split('\n').filter((l) => !/^\s*(#|$)/.test(l)).length;
+/**
+ * How many requirements a requirements.txt lists, continuations joined and comments aside: each
+ * package line, and each -r/-e line (it brings more); options such as --index-url are not.
+ */
+export function requirementCount(text: string | null): number {
+  const lines = (text ?? '').replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.replace(/(^|\s)#.*$/, '').trim());
+  return lines.filter((l) => l && (!l.startsWith('-') || /^(-r|--requirement|-e|--editable)(\s|=|$)/.test(l))).length;
 }
 
 /** How many entries [project] dependencies lists (0 when it is absent). */

@@ -3,6 +3,7 @@
 import type { ReadCtx } from './runtime.js';
 import { readJson } from './runtime.js';
 import type { Stack } from './stacks.js';
+import { requirementCount } from '../../schema/build-source.js';
 
 export interface LockStatus {
   /**
@@ -33,11 +34,6 @@ async function nodeLock(ctx: ReadCtx): Promise<LockStatus> {
   const other = ['npm-shrinkwrap.json', 'yarn.lock', 'pnpm-lock.yaml'].find((f) => ctx.entries.get(f) === 'file');
   if (other) return unsupported(other, "skyrec's nodejs build reads package-lock.json: run npm install --package-lock-only and commit package-lock.json");
   return missing('run npm install and commit package-lock.json');
-}
-
-/** How many requirements a requirements.txt lists (options and comments aside). */
-function requirementCount(text: string): number {
-  return text.replace(/\\\r?\n/g, ' ').split(/\r?\n/).map((l) => l.replace(/(^|\s)#.*$/, '').trim()).filter((l) => l && !l.startsWith('-')).length;
 }
 
 async function pythonLock(ctx: ReadCtx): Promise<LockStatus> {

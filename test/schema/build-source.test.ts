@@ -162,3 +162,13 @@ describe('dependencies and hashes', () => {
     ]);
   });
 });
+
+describe('requirementCount (validation and skyrec detect agree on what a requirements.txt asks for)', () => {
+  test('counts packages and -r/-e lines; not comments, blank lines, continuations or options', async () => {
+    const { requirementCount } = await import('../../schema/build-source.js');
+    expect(requirementCount('')).toBe(0);
+    expect(requirementCount('# pinned by pip-compile\n\n--index-url https://pypi.example/simple\n')).toBe(0);
+    expect(requirementCount('django==5.0 \\\n    --hash=sha256:abc\ngunicorn==22.0  # web\n')).toBe(2);
+    expect(requirementCount('-r base.txt\n-e ./lib\n')).toBe(2);
+  });
+});
