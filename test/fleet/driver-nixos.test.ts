@@ -4,7 +4,7 @@
 // record their argv and move real symlinks in a fake system profile; readlink and ssh are real.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { chmodSync, mkdirSync, readFileSync, readlinkSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { ActivationError, EscapeError, NodeUnreachableError, SkyrecError } from '../../common/errors.js';
 import { escapeShellArg } from '../../generators/escape.js';
@@ -172,6 +172,15 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
     expect(await driver().currentGeneration(node())).toBeNull();
     writeFileSync(profile, 'not a link');
     await expect(driver().currentGeneration(node())).rejects.toThrow(/exists but is not a symlink/);
+  });
+
+  it("inspectNode (drift): the active generation and the hash of skyrec's manifest, read over ssh; no hash on a node skyrec never switched", async () => {
+    rmSync(remote.manifest, { force: true });
+    expect(await driver().inspectNode(node())).toEqual({ generation: 2, hash: null });
+    mkdirSync(dirname(remote.manifest), { recursive: true });
+    writeFileSync(remote.manifest, JSON.stringify({ node: 'web1', revision: 'abc', hash: 'h'.repeat(64), apps: {} }));
+    expect(await driver().inspectNode(node())).toEqual({ generation: 2, hash: 'h'.repeat(64) });
+    await expect(driver({ sshPort: await freePort() }).inspectNode(node())).rejects.toThrow(NodeUnreachableError);
   });
 
   it('stand-in nix-env and switch-to-configuration: rollbackNode(1) moves the profile and activates generation 1', async () => {
