@@ -27,7 +27,7 @@ function signAppliedDir(dir: string): string {
 }
 
 /** Every app on any node, by name; its instances by process then index; domains as the specs list them. */
-export function mergeApps(applied: AppliedNode[]): AppStatus[] {
+function mergeApps(applied: AppliedNode[]): AppStatus[] {
   const manifests = applied.map((a) => a.manifest);
   const apps = new Map<string, AppStatus>();
   const entry = (name: string): AppStatus => {

@@ -42,7 +42,7 @@ function loadStatusTemplate(): Handlebars.TemplateDelegate {
 }
 
 /** "just now", "42 s ago", "5 min ago", "3 h ago", "2 d ago". */
-export function formatAgo(iso: string, now: Date): string {
+function formatAgo(iso: string, now: Date): string {
   const at = Date.parse(iso);
   if (!Number.isFinite(at)) return 'unknown';
   const s = Math.max(0, Math.floor((now.getTime() - at) / 1000));

@@ -17,7 +17,7 @@ function lineCol(text: string, offset: number): { line: number; col: number } {
 }
 
 /** Where and why a text is not JSON. V8's messages do not always carry a position, so it is found here. */
-export function locateJsonError(text: string): { offset: number; message: string } {
+function locateJsonError(text: string): { offset: number; message: string } {
   let i = 0;
   const fail = (message: string, at = i): never => {
     throw Object.assign(new Error(message), { offset: at });
