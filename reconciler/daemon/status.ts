@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { StateStore } from '../state/state-store.js';
 import type { DaemonStatus } from './status-model.js';
 import { fleetApps } from './fleet-apps.js';
+import { isProcessAlive } from '../../common/proc.js';
 
 /** What the running loop knows beyond the state store. */
 export interface LoopView {
@@ -36,13 +37,7 @@ export function readLoopView(stateDir: string): (LoopView & { alive: boolean }) 
   } catch {
     return null;
   }
-  let alive = true;
-  try {
-    process.kill(view.pid, 0);
-  } catch (err) {
-    alive = (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-  return { ...view, alive };
+  return { ...view, alive: isProcessAlive(view.pid) };
 }
 
 export function readStatus(store: StateStore, stateDir: string, view: LoopView): DaemonStatus {

@@ -5,6 +5,7 @@ import { closeSync, fsyncSync, linkSync, mkdirSync, openSync, readFileSync, rena
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { LockedError, type LockHolder } from '../../common/errors.js';
+import { isProcessAlive } from '../../common/proc.js';
 
 
 export interface LockOptions {
@@ -26,7 +27,7 @@ export function acquireLock(stateDir: string, command: string, opts: LockOptions
     if (ino !== null) return held(path, holder, ino);
     const seen = readLock(path);
     if (seen.kind === 'gone') continue;
-    const stale = seen.kind === 'corrupt' || (seen.holder.host === holder.host && !isAlive(seen.holder.pid));
+    const stale = seen.kind === 'corrupt' || (seen.holder.host === holder.host && !isProcessAlive(seen.holder.pid));
     if (!stale || tookOverStale) throw new LockedError(seen.kind === 'held' ? seen.holder : unreadableHolder(path), path);
     opts.onStale?.(seen.kind === 'held' ? seen.holder : null);
     removeIfSame(path, seen.ino);
@@ -78,30 +79,6 @@ function readLock(path: string): Seen {
     return valid ? { kind: 'held', holder: h as LockHolder, ino } : { kind: 'corrupt', ino };
   } catch {
     return { kind: 'corrupt', ino };
-  }
-}
-
-/**
- * A pid that answers signal 0 is alive; EPERM means alive but another user's. A reused pid reads
- * as alive: safe side. A zombie is dead: a process killed while its parent was killed too (the
- * reconciler's apply child after a SIGKILL) waits as one until something reaps it.
- */
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code !== 'ESRCH';
-  }
-  return !isZombie(pid);
-}
-
-/** Linux: the state field of /proc/<pid>/stat (after the command's closing parenthesis) is Z or X. */
-function isZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return /^\s*[ZX]/.test(stat.slice(stat.lastIndexOf(')') + 1));
-  } catch {
-    return false;
   }
 }
 

@@ -9,6 +9,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, 
 import { connect } from 'node:net';
 import { dirname } from 'node:path';
 import { LocalDriverError } from '../../../common/errors.js';
+import { isExited, procStat } from '../../../common/proc.js';
 import { readJson, writeFileAtomic } from './local-layout.js';
 
 export interface PidRecord {
@@ -30,23 +31,6 @@ export interface SpawnRequest {
   fingerprint?: string;
   /** Written to the process's stdin, which is then closed (a config that must not touch disk). */
   stdin?: string;
-}
-
-interface ProcStat {
-  state: string;
-  pgrp: number;
-  start: string;
-}
-
-function procStat(pid: number): ProcStat | null {
-  try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], pgrp: Number(fields[2]), start: fields[19] };
-  } catch {
-    return null;
-  }
 }
 
 /** Starts a detached process, records its pid file and returns the record. */
@@ -83,7 +67,7 @@ export function readPidFile(pidFile: string): PidRecord | null {
 export function isRecordAlive(rec: PidRecord | null): rec is PidRecord {
   if (!rec) return false;
   const stat = procStat(rec.pid);
-  return stat !== null && stat.start === rec.start && stat.state !== 'Z' && stat.state !== 'X';
+  return stat !== null && stat.start === rec.start && !isExited(stat);
 }
 
 export function isPidFileAlive(pidFile: string): boolean {
@@ -96,7 +80,7 @@ function groupMembers(pgid: number): number[] {
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     const stat = procStat(Number(entry));
-    if (stat && stat.pgrp === pgid && stat.state !== 'Z' && stat.state !== 'X') members.push(Number(entry));
+    if (stat && stat.pgrp === pgid && !isExited(stat)) members.push(Number(entry));
   }
   return members;
 }
