@@ -124,7 +124,7 @@ export function renderAppModule(app: App, node: string, instances: Instance[], i
     cpu: app.resources.cpu,
     groups: addons.groups,
     after: ['network.target', ...dependsOn],
-    requires: dependsOn,
+    wants: dependsOn,
     // The release and cron units wait for the addons only.
     oneshotAfter: ['network.target', ...addons.units],
     oneshotRequires: addons.units,

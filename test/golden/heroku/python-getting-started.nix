@@ -44,11 +44,15 @@ let
     LoadCredential = [ "ALLOWED_HOSTS:/run/secrets/django/ALLOWED_HOSTS" "DATABASE_PASSWORD:/run/secrets/django/DATABASE_PASSWORD" "DJANGO_SECRET_KEY:/run/secrets/django/DJANGO_SECRET_KEY" ];
   };
 
+  # Instances only want the release and addon units, never require them: switch-to-configuration
+  # stops every changed unit that does not opt out, and systemd stops a unit whose Requires= target
+  # stops (systemd.unit(5)), so a requires here would stop every instance on the node together
+  # whenever the release (which holds the package) or an addon changed, undoing the rolling restart.
   mkInstance = { description, lines, restartIfChanged ? true }: {
     inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" "django-release.service" ];
-    requires = [ "django-release.service" ];
+    wants = [ "django-release.service" ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ lines);
     serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };

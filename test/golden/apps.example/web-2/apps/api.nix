@@ -49,11 +49,15 @@ let
     CPUQuota = "25%";
   };
 
+  # Instances only want the release and addon units, never require them: switch-to-configuration
+  # stops every changed unit that does not opt out, and systemd stops a unit whose Requires= target
+  # stops (systemd.unit(5)), so a requires here would stop every instance on the node together
+  # whenever the release (which holds the package) or an addon changed, undoing the rolling restart.
   mkInstance = { description, lines, restartIfChanged ? true }: {
     inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ lines);
     serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
