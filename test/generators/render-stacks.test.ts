@@ -40,6 +40,9 @@ const REPO: Record<string, string> = {
     'version = 3\n\n[[package]]\nname = "rsgit"\nversion = "0.1.0"\ndependencies = ["tiny"]\n\n[[package]]\nname = "tiny"\nversion = "0.2.0"\nsource = "git+https://git.example.org/tiny.git#0123456789abcdef0123456789abcdef01234567"\n',
   'apps/node22.yaml': `name: node22\npackage:\n  build: { stack: nodejs, path: src/node22 }\n${web('node server.js')}`,
   'src/node22/package.json': '{ "name": "node22", "engines": { "node": "22.x" } }\n',
+  'apps/nodelock.yaml': `name: nodelock\npackage:\n  build: { stack: nodejs, path: src/nodelock }\n${web('npm start')}`,
+  'src/nodelock/package.json': '{ "name": "nodelock", "version": "1.0.0", "engines": { "node": "22.x" }, "scripts": { "start": "node server.js" } }\n',
+  'src/nodelock/package-lock.json': '{\n  "name": "nodelock",\n  "version": "1.0.0",\n  "lockfileVersion": 3,\n  "requires": true,\n  "packages": {\n    "": { "name": "nodelock", "version": "1.0.0", "engines": { "node": "22.x" } }\n  }\n}\n',
 };
 
 const { dir, cleanup } = makeTempDir();
@@ -69,7 +72,7 @@ describe('render: python, go and rust stacks', () => {
       writeFileSync(file, content);
       files.push(file);
     }
-    expect(files.map((f) => f.replace(/^.*\//, '')).sort()).toEqual(['godeps.nix', 'goweb.nix', 'node22.nix', 'pyuv.nix', 'pyweb.nix', 'rsgit.nix', 'rsworker.nix']);
+    expect(files.map((f) => f.replace(/^.*\//, '')).sort()).toEqual(['godeps.nix', 'goweb.nix', 'node22.nix', 'nodelock.nix', 'pyuv.nix', 'pyweb.nix', 'rsgit.nix', 'rsworker.nix']);
     await nixParse(files);
   });
 
@@ -100,5 +103,9 @@ describe('render: python, go and rust stacks', () => {
     // engines.node 22.x → nodejs_22.
     const node = await unit('node22', 'node22-web-1');
     expect(node.path[1]).toBe('/nix/store/00000000000000000000000000000000-nodejs-22');
+    // With a lock, buildNpmPackage installs the dependencies with that same Node.js (native addons match).
+    const locked = await unit('nodelock', 'nodelock-web-1');
+    expect(locked.serviceConfig.WorkingDirectory).toBe('/nix/store/00000000000000000000000000000000-nodelock-built-with-00000000000000000000000000000000-nodejs-22');
+    expect(locked.path[1]).toBe('/nix/store/00000000000000000000000000000000-nodejs-22');
   });
 });

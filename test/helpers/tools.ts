@@ -63,7 +63,8 @@ export const NIXPKGS_STANDIN = `{
     # pyproject-nix's build.packages, called with a python: a scope uv2nix's overlays apply to.
     callPackage = fn: args: assert args ? python; { overrideScope = overlay: { mkVirtualEnv = name: deps: { outPath = "/nix/store/00000000000000000000000000000000-\${name}"; }; }; };
     caddy = { outPath = "/nix/store/00000000000000000000000000000000-caddy"; };
-    buildNpmPackage = args: { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}"; };
+    # Named after the Node.js it was built with, so a test sees which one nixpkgs' builder would use.
+    buildNpmPackage = args: { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-built-with-\${baseNameOf args.nodejs.outPath}"; };
     importNpmLock = { __functor = self: args: { }; npmConfigHook = { }; };
     runCommand = name: env: script: { outPath = "/nix/store/00000000000000000000000000000000-\${name}"; };
     fetchgit = args: { outPath = "/nix/store/00000000000000000000000000000000-source"; };

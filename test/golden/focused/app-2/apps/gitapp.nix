@@ -8,6 +8,9 @@ let
     pname = "gitapp";
     version = "0.0.0";
     inherit src;
+    # The Node.js the source asks for (engines.node) builds it too, so native addons are compiled
+    # for the Node that loads them (buildNpmPackage's nodejs defaults to pkgs.nodejs).
+    nodejs = pkgs.nodejs;
     npmDepsHash = "sha256-BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB=";
     dontNpmBuild = true;
     # The app runs from its own root directory, node_modules included.

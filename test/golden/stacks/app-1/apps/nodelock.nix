@@ -1,0 +1,73 @@
+# Rendered by skyrec for app nodelock on node app-1, from apps/nodelock.yaml.
+# Do not edit: change the spec and run `skyrec render` again.
+{ config, lib, pkgs, skyrecRepo, ... }:
+
+let
+  src = builtins.path { path = skyrecRepo + "/src/nodelock"; name = "nodelock-source"; };
+  # No package-lock.json: validation checked that package.json declares no dependencies, so
+  # there is nothing to fetch and the source is the package.
+  package = if !(builtins.pathExists (skyrecRepo + "/src/nodelock/package-lock.json")) then pkgs.runCommand "nodelock-source-only" { } ''
+    cp -r ${src} $out
+  '' else pkgs.buildNpmPackage {
+    pname = "nodelock";
+    version = "0.0.0";
+    inherit src;
+    # The Node.js the source asks for (engines.node) builds it too, so native addons are compiled
+    # for the Node that loads them (buildNpmPackage's nodejs defaults to pkgs.nodejs).
+    nodejs = pkgs.nodejs_22;
+    # Dependencies are fetched with the integrity hashes recorded in package-lock.json.
+    npmDeps = pkgs.importNpmLock { npmRoot = src; };
+    npmConfigHook = pkgs.importNpmLock.npmConfigHook;
+    dontNpmBuild = true;
+    # The app runs from its own root directory, node_modules included.
+    installPhase = ''
+      runHook preInstall
+      cp -r . $out
+      runHook postInstall
+    '';
+  };
+  runtime = [ package pkgs.nodejs_22 ];
+
+  # Plain environment (public: it is in the Nix store), then secrets read at start from
+  # systemd credentials, so their values never enter the store.
+  environment = [
+  ];
+
+  base = {
+    User = "nodelock";
+    Group = "nodelock";
+    WorkingDirectory = "${package}";
+    StateDirectory = "nodelock";
+    NoNewPrivileges = true;
+    ProtectSystem = "strict";
+    ProtectHome = true;
+    PrivateTmp = true;
+    PrivateDevices = true;
+    LoadCredential = [ ];
+  };
+
+  # Instances only want the release and addon units, never require them: switch-to-configuration
+  # stops every changed unit that does not opt out, and systemd stops a unit whose Requires= target
+  # stops (systemd.unit(5)), so a requires here would stop every instance on the node together
+  # whenever the release (which holds the package) or an addon changed, undoing the rolling restart.
+  mkInstance = { description, lines, restartIfChanged ? true }: {
+    inherit description restartIfChanged;
+    wantedBy = [ "multi-user.target" ];
+    after = [ "network.target" ];
+    wants = [ ];
+    path = runtime;
+    script = lib.concatStringsSep "\n" (environment ++ lines);
+    serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
+  };
+in
+{
+  users.users.nodelock = { isSystemUser = true; group = "nodelock"; };
+  users.groups.nodelock = { };
+
+  systemd.services.nodelock-web-1 = mkInstance {
+    description = "nodelock web instance 1 (skyrec)";
+    lines = [ "export PORT=29117" "npm start" ];
+    # skyrec restarts changed web instances itself, one at a time, out of the ingress while they do.
+    restartIfChanged = false;
+  };
+}
