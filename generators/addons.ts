@@ -92,3 +92,22 @@ export function postgresPasswordScript(role: string, fileWord: string): string[]
 export function postgresPasswordSql(fileWord: string): string {
   return [`\\set pw \`cat ${fileWord}\``, `SELECT format('ALTER ROLE %I WITH LOGIN PASSWORD %L', :'role', :'pw')\\gexec`, ''].join('\n');
 }
+
+/**
+ * Bash: prints $1 as one redis.conf double-quoted string, every byte other than a letter or a
+ * digit as \xHH, which Redis' config parser (sdssplitargs) reads back byte for byte. nixpkgs'
+ * redis module appends the text of `requirePassFile` to redis.conf after `requirepass ` as it is,
+ * so a password with a space, a quote or a backslash must reach that file quoted.
+ */
+const REDIS_QUOTE_FUNCTION =
+  'skyrec_redis_quote() { local LC_ALL=C s="$1" out="" c i; for ((i = 0; i < ${#s}; i++)); do c="${s:i:1}"; ' +
+  'case "$c" in [A-Za-z0-9]) out+="$c" ;; *) printf -v c \'\\\\x%02X\' "\'$c"; out+="$c" ;; esac; done; printf \'"%s"\\n\' "$out"; }';
+
+/**
+ * The bash lines that write the Redis password from `fileWord` (a shell word naming the secret
+ * file) into `outWord`, quoted for redis.conf. The value is read as the apps read it (`$(< file)`:
+ * trailing newlines dropped), so both sides agree on the password.
+ */
+export function redisPasswordQuoteScript(fileWord: string, outWord: string): string[] {
+  return [REDIS_QUOTE_FUNCTION, `skyrec_redis_quote "$(< ${fileWord})" > ${outWord}`];
+}

@@ -2,7 +2,7 @@
 // (never "app@1" units: NixOS would create new empty units, nixpkgs #135557), the release
 // oneshot and cron timers on the app's anchor node, and the addons whose data the node holds.
 import type { App, Instance, Settings } from '../schema/model.js';
-import { PASSWORD_SECRET, postgresPasswordScript, type AddonAccess } from './addons.js';
+import { PASSWORD_SECRET, postgresPasswordScript, redisPasswordQuoteScript, type AddonAccess } from './addons.js';
 import { escapeShellArg } from './escape.js';
 import { firewallRules } from './firewall.js';
 import { packageView, sourceView } from './package-view.js';
@@ -80,13 +80,27 @@ function serveAddons(app: App, node: string, access: AddonAccess[], settings: Se
       : null,
     redis: redis
       ? {
+          unit: `redis-${app.name}`,
           socket: redisSocket(app.name),
           port: redis.password ? redis.port : 0,
           bind: redis.password ? redis.address : null,
-          passFile: redis.password ? secretPath(redis) : null,
+          password: redis.password ? redisPasswordUnit(app.name, secretPath(redis)) : null,
         }
       : null,
     firewall: held.flatMap((a) => a.remoteClients.map((c) => ({ address: c.address, port: a.port }))),
+  };
+}
+
+/** The oneshot that writes the Redis password, quoted for redis.conf, where requirePassFile points. */
+function redisPasswordUnit(app: string, secretFile: string) {
+  const runtimeDirectory = `skyrec-redis-${app}`;
+  return {
+    unit: `redis-${app}-password`,
+    description: `${app}: quote the Redis password from its secret file for redis.conf (skyrec)`,
+    credential: `${PASSWORD_SECRET.redis}:${secretFile}`,
+    runtimeDirectory,
+    passFile: `/run/${runtimeDirectory}/requirepass`,
+    lines: redisPasswordQuoteScript(`"$CREDENTIALS_DIRECTORY/${PASSWORD_SECRET.redis}"`, '"$RUNTIME_DIRECTORY/requirepass"'),
   };
 }
 

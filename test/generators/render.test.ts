@@ -178,7 +178,10 @@ describe('render (focused cases)', () => {
       const clientAddress = addressOf(client);
       const redisPort = manifests[dataNode].apps.shop.data.redis.port;
       expect(data.services.postgresql).toMatchObject({ enableTCPIP: true, ensureDatabases: ['shop'], authentication: `host shop shop ${clientAddress}/32 scram-sha-256\n` });
-      expect(data.services.redis.servers.shop).toMatchObject({ port: redisPort, requirePassFile: '/run/secrets/shop/REDIS_PASSWORD' });
+      expect(data.services.redis.servers.shop).toMatchObject({ port: redisPort, requirePassFile: '/run/skyrec-redis-shop/requirepass' });
+      expect(data.systemd.services['redis-shop-password'].serviceConfig.LoadCredential).toEqual(['REDIS_PASSWORD:/run/secrets/shop/REDIS_PASSWORD']);
+      // Bound to the node's address: it waits for the network to be online, and comes back after a failure.
+      expect(data.systemd.services['redis-shop']).toMatchObject({ wants: ['network-online.target'], after: ['network-online.target'], serviceConfig: { Restart: { content: 'on-failure' } } });
       // iptables rules on an iptables firewall (the stand-in's), nftables rules otherwise.
       const { extraCommands, extraInputRules } = data.networking.firewall;
       expect([extraCommands.condition, extraInputRules.condition]).toEqual([true, false]);

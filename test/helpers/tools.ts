@@ -40,6 +40,7 @@ export const NIXPKGS_STANDIN = `{
   lib = {
     # What the module system makes of it: a condition and a content, as nixpkgs' lib.mkIf returns.
     mkIf = condition: content: { _type = "if"; inherit condition content; };
+    mkDefault = content: { _type = "override"; priority = 1000; inherit content; };
     concatStringsSep = builtins.concatStringsSep;
     getAttrFromPath = path: set: builtins.foldl' (s: n: s.\${n}) set path;
     composeManyExtensions = overlays: final: prev: { };

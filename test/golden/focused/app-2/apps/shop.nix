@@ -109,7 +109,33 @@ in
     bind = "10.1.0.12";
     unixSocket = "/run/redis-shop/redis.sock";
     unixSocketPerm = 660;
-    requirePassFile = "/run/secrets/shop/REDIS_PASSWORD";
+    requirePassFile = "/run/skyrec-redis-shop/requirepass";
+  };
+  # nixpkgs orders redis only after network.target and does not restart it: a server bound to
+  # this node's address must wait until the address is up, and come back after a failure.
+  systemd.services.redis-shop = {
+    wants = [ "network-online.target" ];
+    after = [ "network-online.target" ];
+    serviceConfig.Restart = lib.mkDefault "on-failure";
+    serviceConfig.RestartSec = lib.mkDefault "5s";
+  };
+
+  # Writes the password for redis.conf, quoted: nixpkgs appends requirePassFile's text after
+  # `requirepass ` as it is. Its value is read from the secret file at run time, never the store.
+  systemd.services.redis-shop-password = {
+    description = "shop: quote the Redis password from its secret file for redis.conf (skyrec)";
+    wantedBy = [ "redis-shop.service" ];
+    before = [ "redis-shop.service" ];
+    script = lib.concatStringsSep "\n" [ "skyrec_redis_quote() { local LC_ALL=C s=\"\$1\" out=\"\" c i; for ((i = 0; i < \${#s}; i++)); do c=\"\${s:i:1}\"; case \"\$c\" in [A-Za-z0-9]) out+=\"\$c\" ;; *) printf -v c '\\\\x%02X' \"'\$c\"; out+=\"\$c\" ;; esac; done; printf '\"%s\"\\n' \"\$out\"; }" "skyrec_redis_quote \"\$(< \"\$CREDENTIALS_DIRECTORY/REDIS_PASSWORD\")\" > \"\$RUNTIME_DIRECTORY/requirepass\"" ];
+    serviceConfig = {
+      Type = "oneshot";
+      RemainAfterExit = true;
+      UMask = "0077";
+      RuntimeDirectory = "skyrec-redis-shop";
+      RuntimeDirectoryMode = "0700";
+      RuntimeDirectoryPreserve = true;
+      LoadCredential = [ "REDIS_PASSWORD:/run/secrets/shop/REDIS_PASSWORD" ];
+    };
   };
 
   # Only the nodes that run this app may reach its data here.
