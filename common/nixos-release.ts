@@ -7,4 +7,10 @@ export const NIXOS_RELEASE = {
   version: '26.05',
   /** The nixpkgs flake input every config repo and skyrec itself pin (with a flake.lock). */
   nixpkgsUrl: 'github:NixOS/nixpkgs/nixos-26.05',
+  /**
+   * PostgreSQL majors the release packages as postgresql_<major> (the schema's enum for
+   * addons.postgres.version lists the same), and the one services.postgresql picks for a new
+   * installation of this release (system.stateVersion 26.05).
+   */
+  postgres: { majors: [14, 15, 16, 17, 18], default: 17 },
 } as const;

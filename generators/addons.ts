@@ -21,6 +21,8 @@ export interface AddonAccess {
   remoteClients: { node: string; address: string }[];
   /** A password is set and used: the addon has a remote client. */
   password: boolean;
+  /** postgres: the major version of the data node's server. */
+  version?: number;
 }
 
 /** The nodes that run something of each app: its instances' nodes and its anchor. */
@@ -42,7 +44,7 @@ export function addonAccess(app: App, placement: Placement, nodes: Map<string, N
       .filter((n) => n !== d.node)
       .sort()
       .map((n) => ({ node: n, address: nodes.get(n)!.address }));
-    return [{ addon, node: d.node, address: nodes.get(d.node)!.address, port: d.port, remoteClients, password: remoteClients.length > 0 }];
+    return [{ addon, node: d.node, address: nodes.get(d.node)!.address, port: d.port, remoteClients, password: remoteClients.length > 0, ...(d.version === undefined ? {} : { version: d.version }) }];
   });
 }
 

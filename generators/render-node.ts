@@ -24,8 +24,8 @@ export interface ManifestApp {
   processes: Record<string, { instance: number; port: number }[]>;
   domains: string[];
   anchor: boolean;
-  /** On the data node of the app's addons: each addon held here and its port. */
-  data?: Partial<Record<AddonName, { port: number }>>;
+  /** On the data node of the app's addons: each addon held here, its port and (postgres) its server's major version. */
+  data?: Partial<Record<AddonName, { port: number; version?: number }>>;
 }
 
 export interface RenderedNode {
@@ -105,13 +105,16 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
     for (const i of instances) (processes[i.process] ??= []).push({ instance: i.index, port: i.port });
     manifest.apps[app.name] = { processes, domains: app.domains, anchor: isAnchor };
     const held = access.filter((a) => a.node === nodeName);
-    if (held.length > 0) manifest.apps[app.name].data = Object.fromEntries(held.map((a) => [a.addon, { port: a.port }]));
+    if (held.length > 0) manifest.apps[app.name].data = Object.fromEntries(held.map((a) => [a.addon, { port: a.port, ...(a.version === undefined ? {} : { version: a.version }) }]));
   }
+  // Placement gave every app whose PostgreSQL data is here the same version: the node's one server.
+  const postgres = Object.values(manifest.apps).find((a) => a.data?.postgres)?.data?.postgres;
   if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
   files['default.nix'] = loadTemplate('node.nix.hbs')({
     node: nodeName,
     apps: Object.keys(manifest.apps),
     ingress: node.ingress,
+    postgres: postgres ? { package: `postgresql_${postgres.version}` } : null,
     firewall: firewallRules(ingressOpenings(config, nodeName, onNode)),
   });
   manifest.hash = hashFiles(files);

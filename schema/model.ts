@@ -52,6 +52,8 @@ export interface App {
   domains: string[];
   resources: { memory: string | null; memoryBytes: number; cpu: string | null };
   addons: { postgres: boolean; redis: boolean };
+  /** addons.postgres.version as written, or null: the recorded version of the data, else the release's default. */
+  postgresVersion: number | null;
   /** Labels the data node of each addon must carry: the addon's placement.labels, else the app's. */
   addonLabels: { postgres: Record<string, string>; redis: Record<string, string> };
   /** Labels a node must carry (all of them) to run this app. */
@@ -125,6 +127,8 @@ export interface DataPlacement {
   node: string;
   /** postgres: 5432 (one cluster per node); redis: a port from settings.portRange (one server per app). */
   port: number;
+  /** postgres: the major version of the node's server, recorded in the manifest so that it stays. */
+  version?: number;
 }
 
 export type AddonName = 'postgres' | 'redis';

@@ -72,6 +72,7 @@ export function normalizeApp(spec: AppSpec, file: string, settings: Settings): A
       cpu: spec.resources?.cpu ?? null,
     },
     addons: { postgres: spec.addons?.postgres !== undefined, redis: spec.addons?.redis !== undefined },
+    postgresVersion: spec.addons?.postgres?.version ?? null,
     addonLabels: {
       postgres: { ...(spec.addons?.postgres?.placement?.labels ?? spec.placement?.labels) },
       redis: { ...(spec.addons?.redis?.placement?.labels ?? spec.placement?.labels) },

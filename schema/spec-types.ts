@@ -169,6 +169,10 @@ export interface AddonsSpec {
  * A PostgreSQL database and role named after the app, on one data node. DATABASE_URL points at it: the unix socket with peer auth on the data node, TCP with scram-sha-256 and the password in <secretsDir>/<app>/DATABASE_PASSWORD from other nodes.
  */
 export interface PostgresAddonSpec {
+  /**
+   * The PostgreSQL major version of the data node's server (services.postgresql.package = pkgs.postgresql_<version>). Default: the version this app's data already runs, recorded in the node's manifest, else 17 (the default of NixOS 26.05 for new installations); a later change of that default does not move existing data. Apps whose data shares a node share its one server, so they must agree. Changing it for existing data starts the new version on an empty data directory: upgrade the data with pg_upgrade first.
+   */
+  version?: 14 | 15 | 16 | 17 | 18;
   placement?: AddonPlacementSpec;
 }
 /**

@@ -8,6 +8,7 @@
 // changes another app's nodes either (given room). Ports without history come from a hash of
 // `${app}/${process}/${index}` and probe upwards on collision, so there a new app can shift
 // another app's port on a shared node: pass `previous` to rule that out.
+import { settlePostgresVersions } from './postgres-version.js';
 import { ADDON_NAMES, type AddonName, type App, type AppData, type Config, type Instance, type Placement, type PlacementIssue, type Process } from '../../schema/model.js';
 import { stableHash } from './hash.js';
 import { memoryShortfallMessage, portShortfallMessage } from './placement-issues.js';
@@ -235,6 +236,7 @@ export function placeInstances(
     anchors[app.name] = firstNode.get(app.name) ?? names[ranking.rank(`${app.name}/anchor`, ids).at(0)];
   }
 
+  issues.push(...settlePostgresVersions(apps, dataOut, previousData));
   return { placement: { instances, anchors, data: dataOut }, issues };
 }
 

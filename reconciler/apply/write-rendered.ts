@@ -23,7 +23,7 @@ export function dataOf(manifests: Manifest[]): Record<string, AppData> {
   const data: Record<string, AppData> = {};
   for (const m of manifests) {
     for (const [app, a] of Object.entries(m.apps)) {
-      for (const [addon, d] of Object.entries(a.data ?? {})) (data[app] ??= {})[addon as AddonName] = { node: m.node, port: d.port };
+      for (const [addon, d] of Object.entries(a.data ?? {})) (data[app] ??= {})[addon as AddonName] = { node: m.node, port: d.port, ...(d.version === undefined ? {} : { version: d.version }) };
     }
   }
   return data;

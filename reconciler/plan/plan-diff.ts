@@ -200,6 +200,7 @@ function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
       const to = dataNode(ctx.head, h, addon);
       const before = from === node;
       const after = to === node;
+      if (before && after) warnVersionChange(ctx, name, addon, node, plan);
       if (before === after) continue;
       plan.addons.push({ app: name, addon, action: after ? 'create' : 'remove' });
       if (after && from !== null) {
@@ -212,6 +213,17 @@ function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
       }
     }
   }
+}
+
+/** A new PostgreSQL major under existing data: NixOS starts it on an empty data directory. */
+function warnVersionChange(ctx: Ctx, app: string, addon: AddonName, node: string, plan: NodePlan): void {
+  const from = ctx.base.placement.data[app]?.[addon]?.version;
+  const to = ctx.head.placement.data[app]?.[addon]?.version;
+  if (from === undefined || to === undefined || from === to) return;
+  plan.warnings.push(
+    `${app}'s ${ADDON_NOUN[addon]} on ${node} moves from PostgreSQL ${from} to ${to}, which starts on an empty data directory: ` +
+      `upgrade the data with pg_upgrade first, or keep addons.postgres.version: ${from}`,
+  );
 }
 
 function diffFiles(node: string, before: Record<string, string>, after: Record<string, string>, withDiff: boolean): FileChange[] {

@@ -64,6 +64,7 @@ export function makeApp(
     domains: [],
     resources: { memory: memory ?? null, memoryBytes: memory === undefined ? 0 : bytes(memory), cpu: null },
     addons: { postgres: false, redis: false },
+    postgresVersion: null,
     addonLabels: { postgres: labels ?? {}, redis: labels ?? {} },
     placementLabels: labels ?? {},
     autoRollback: true,

@@ -74,17 +74,36 @@ describe('placeInstances', () => {
     const first = placeInstances(makeConfig({ nodes, apps: [shop] })).placement;
     expect(new Set(nodesOf(first.instances, 'shop', 'web')).size).toBe(3);
     const { postgres, redis } = first.data.shop;
-    expect(postgres).toEqual({ node: expect.any(String), port: 5432 });
+    expect(postgres).toEqual({ node: expect.any(String), port: 5432, version: 17 });
     // Both addons of an app share its data node when their labels are the same.
     expect(redis!.node).toBe(postgres!.node);
     expect(first.instances.filter((i) => i.node === redis!.node).map((i) => i.port)).not.toContain(redis!.port);
 
     // With history, the data stays where it is even when the ranking would pick another node.
     const other = nodes.find((n) => n.name !== postgres!.node)!.name;
-    const recorded = { shop: { postgres: { node: other, port: 5432 }, redis: { node: other, port: 20555 } } };
+    // Its PostgreSQL major stays too: the recorded 16, not this release's default 17.
+    const recorded = { shop: { postgres: { node: other, port: 5432, version: 16 }, redis: { node: other, port: 20555 } } };
     const again = placeInstances(makeConfig({ nodes, apps: [shop] }), first.instances, recorded).placement;
     expect(again.data.shop).toEqual(recorded.shop);
     expect(again.instances).toEqual(first.instances);
+  });
+
+  it('runs the PostgreSQL major a spec names, and refuses two majors for the one server of a data node', () => {
+    const nodes = [makeNode('web-1', { labels: { role: 'web' } }), makeNode('db-1', { labels: { role: 'db' } })];
+    const app = (name: string, postgresVersion: number | null) => {
+      const a = makeApp(name, { processes: { web: 1 }, labels: { role: 'web' }, addons: { postgres: true, redis: false }, postgresVersion });
+      a.addonLabels = { postgres: { role: 'db' }, redis: { role: 'web' } };
+      return a;
+    };
+    const recorded = { shop: { postgres: { node: 'db-1', port: 5432, version: 16 } } };
+    const named = placeInstances(makeConfig({ nodes, apps: [app('shop', 18)] }), [], recorded);
+    expect([named.issues, named.placement.data.shop.postgres!.version]).toEqual([[], 18]);
+    const { issues } = placeInstances(makeConfig({ nodes, apps: [app('blog', null), app('shop', 16)] }));
+    expect(issues.map((i) => [i.app, i.path.join('.')])).toEqual([
+      ['blog', 'addons.postgres'],
+      ['shop', 'addons.postgres.version'],
+    ]);
+    expect(issues[0].message).toMatch(/on db-1 share its one server but not a version \(blog 17, shop 16\)/);
   });
 
   it('keeps the data of a placement recorded before data nodes existed on the node its app was pinned to', () => {

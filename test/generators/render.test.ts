@@ -190,6 +190,10 @@ describe('render (focused cases)', () => {
         `iptables -A nixos-fw -p tcp -s ${clientAddress} --dport ${redisPort} -j nixos-fw-accept`,
       ]);
       expect(extraInputRules.content.split('\n')).toEqual([`ip saddr ${clientAddress} tcp dport 5432 accept`, `ip saddr ${clientAddress} tcp dport ${redisPort} accept`]);
+      // The node's one PostgreSQL server: pinned to the release's default major, scram passwords.
+      const dataNodeModule = (await nixEvalJson(`let s = ${NIXPKGS_STANDIN}; in (import ${join(dir, dataNode, 'default.nix')} { inherit (s) config lib pkgs; }).services.postgresql`)) as any;
+      expect(dataNodeModule).toEqual({ package: '/nix/store/00000000000000000000000000000000-postgresql-17', settings: { password_encryption: 'scram-sha-256' } });
+      expect(manifests[dataNode].apps.shop.data.postgres).toEqual({ port: 5432, version: 17 });
       const setter = data.systemd.services['shop-postgres-password'];
       expect(setter).toMatchObject({ after: ['postgresql.service', 'postgresql-setup.service'], serviceConfig: { User: 'postgres', LoadCredential: ['DATABASE_PASSWORD:/run/secrets/shop/DATABASE_PASSWORD'] } });
       // The client node holds no data and opens nothing for it.
@@ -218,7 +222,7 @@ describe('render (focused cases)', () => {
     const { dir, cleanup } = makeTempDir();
     try {
       writeNodes(dir, nodes);
-      const app1 = await nixEvalJson(`let s = ${NIXPKGS_STANDIN}; m = import ${join(dir, 'app-1', 'default.nix')} { inherit (s) config lib; }; in { names = builtins.attrNames m; firewall = m.networking.firewall; }`) as { names: string[]; firewall: Record<string, { condition: boolean; content: string }> };
+      const app1 = await nixEvalJson(`let s = ${NIXPKGS_STANDIN}; m = import ${join(dir, 'app-1', 'default.nix')} { inherit (s) config lib pkgs; }; in { names = builtins.attrNames m; firewall = m.networking.firewall; }`) as { names: string[]; firewall: Record<string, { condition: boolean; content: string }> };
       expect(app1.names).toEqual(['environment', 'imports', 'networking', 'system']);
       // The ingress (edge, 10.1.0.1) and only it may reach app-1's web instances, on either firewall.
       expect(app1.firewall.extraCommands.content).toMatch(/^iptables -A nixos-fw -p tcp -s 10\.1\.0\.1 --dport \d+ -j nixos-fw-accept$/m);

@@ -48,6 +48,8 @@ export const NIXPKGS_STANDIN = `{
   pkgs = rec {
     stdenv.hostPlatform.system = "x86_64-linux";
     hello = { outPath = "/nix/store/00000000000000000000000000000000-hello"; };
+    postgresql_16 = { outPath = "/nix/store/00000000000000000000000000000000-postgresql-16"; };
+    postgresql_17 = { outPath = "/nix/store/00000000000000000000000000000000-postgresql-17"; };
     python3 = { outPath = "/nix/store/00000000000000000000000000000000-python3"; };
     python311 = { outPath = "/nix/store/00000000000000000000000000000000-python3.11"; };
     python312 = { outPath = "/nix/store/00000000000000000000000000000000-python3.12"; };

@@ -361,3 +361,17 @@ describe('reporting', () => {
     });
   });
 });
+
+describe('addons.postgres.version', () => {
+  test('names a PostgreSQL major the pinned NixOS release packages; another is refused at its line', async () => {
+    const problems = await problemsWith({ 'apps/blog.yaml': blog('processes:\n  web: {}\naddons:\n  postgres: { version: 13 }\n') });
+    expect(problems).toEqual(['apps/blog.yaml:6:24: addons.postgres.version must be one of 14, 15, 16, 17 or 18; got 13']);
+  });
+
+  test("the schema's majors are the release's", async () => {
+    const { NIXOS_RELEASE } = await import('../../common/nixos-release.js');
+    const schema = (await import('../../schema/app.schema.json', { with: { type: 'json' } })).default as any;
+    expect(schema.properties.addons.properties.postgres.properties.version.enum).toEqual(NIXOS_RELEASE.postgres.majors);
+    expect(NIXOS_RELEASE.postgres.majors).toContain(NIXOS_RELEASE.postgres.default);
+  });
+});

@@ -1,5 +1,5 @@
 # Rendered by skyrec for node web-1. Do not edit: change the specs and run `skyrec render` again.
-{ config, lib, ... }:
+{ config, lib, pkgs, ... }:
 
 {
   imports = [

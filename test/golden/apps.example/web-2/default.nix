@@ -1,5 +1,5 @@
 # Rendered by skyrec for node web-2. Do not edit: change the specs and run `skyrec render` again.
-{ config, lib, ... }:
+{ config, lib, pkgs, ... }:
 
 {
   imports = [
@@ -14,6 +14,13 @@
   # The config repo revision that last changed this node (`nixos-version --configuration-revision`).
   # It is read from the manifest so that a new revision alone does not change the node's files.
   system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
+
+  # One PostgreSQL server holds the data of every app placed here, at the version placement
+  # recorded for it: pinned, so that a system.stateVersion bump or a new release's default never
+  # starts another major version on an empty data directory. scram-sha-256 is set explicitly (it is
+  # PostgreSQL's default only from 14 on), since the pg_hba lines for other nodes require it.
+  services.postgresql.package = pkgs.postgresql_17;
+  services.postgresql.settings.password_encryption = "scram-sha-256";
 
   # Only the ingress nodes may reach this node's web instances.
   # iptables rules, or nftables ones on a node whose firewall runs on nftables.
