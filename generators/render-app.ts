@@ -32,7 +32,10 @@ export function describeAddons(app: App, node: string, access: AddonAccess[]) {
       // Peer auth on the data node's socket; scram-sha-256 over TCP from the other nodes.
       if (here) env.DATABASE_URL = `postgresql:///${app.name}?host=/run/postgresql`;
       else lines.push(`DATABASE_URL="postgresql://${app.name}:${password(a)}@${a.address}:${a.port}/${app.name}"; export DATABASE_URL`);
-      if (here) units.push('postgresql.service');
+      // postgresql.target (nixpkgs 25.11 and later) requires postgresql.service and
+      // postgresql-setup.service, which runs ensureDatabases/ensureUsers: after it, the app's
+      // database and role exist and the server accepts writes.
+      if (here) units.push('postgresql.target');
     } else {
       if (here && !a.password) env.REDIS_URL = `unix://${redisSocket(app.name)}`;
       else if (here) lines.push(`REDIS_URL="unix://:${password(a)}@${redisSocket(app.name)}"; export REDIS_URL`);
@@ -139,9 +142,10 @@ export function renderAppModule(app: App, node: string, instances: Instance[], i
     groups: addons.groups,
     after: ['network.target', ...dependsOn],
     wants: dependsOn,
-    // The release and cron units wait for the addons only.
+    // The release and cron units wait for the addons only; like the instances, they want them
+    // rather than require them, so that a restart of an addon does not re-run a release.
     oneshotAfter: ['network.target', ...addons.units],
-    oneshotRequires: addons.units,
+    oneshotWants: addons.units,
     instances: instances.map((i, n) => ({
       unit: units[n],
       description: `${app.name} ${i.process} instance ${i.index} (skyrec)`,

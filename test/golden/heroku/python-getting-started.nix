@@ -75,7 +75,7 @@ in
     wantedBy = [ "multi-user.target" ];
     before = [ "django-web-1.service" ];
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "python manage.py migrate --no-input" ]);
     serviceConfig = base // { Type = "oneshot"; RemainAfterExit = true; };
@@ -84,7 +84,7 @@ in
   systemd.services.django-cron-1 = {
     description = "django cron 1: *-*-* 03:30:00 (skyrec)";
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "python manage.py clearsessions" ]);
     serviceConfig = base // { Type = "oneshot"; };
@@ -97,7 +97,7 @@ in
   systemd.services.django-cron-2 = {
     description = "django cron 2: Mon..Fri *-*-* 09:00:00 (skyrec)";
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "python manage.py send_digest" ]);
     serviceConfig = base // { Type = "oneshot"; };

@@ -64,8 +64,8 @@ let
   mkInstance = { description, lines, restartIfChanged ? true }: {
     inherit description restartIfChanged;
     wantedBy = [ "multi-user.target" ];
-    after = [ "network.target" "shop-release.service" "postgresql.service" "redis-shop.service" ];
-    wants = [ "shop-release.service" "postgresql.service" "redis-shop.service" ];
+    after = [ "network.target" "shop-release.service" "postgresql.target" "redis-shop.service" ];
+    wants = [ "shop-release.service" "postgresql.target" "redis-shop.service" ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ lines);
     serviceConfig = base // { Restart = "on-failure"; RestartSec = "2s"; };
@@ -87,8 +87,8 @@ in
     description = "shop release phase (skyrec)";
     wantedBy = [ "multi-user.target" ];
     before = [ "shop-web-1.service" ];
-    after = [ "network.target" "postgresql.service" "redis-shop.service" ];
-    requires = [ "postgresql.service" "redis-shop.service" ];
+    after = [ "network.target" "postgresql.target" "redis-shop.service" ];
+    wants = [ "postgresql.target" "redis-shop.service" ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "node migrate.js" ]);
     serviceConfig = base // { Type = "oneshot"; RemainAfterExit = true; };

@@ -70,7 +70,7 @@ in
   systemd.services.reports-cron-1 = {
     description = "reports cron 1: *-*-* 03:00:00 (skyrec)";
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "node report.js" ]);
     serviceConfig = base // { Type = "oneshot"; };

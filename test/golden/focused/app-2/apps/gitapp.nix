@@ -66,7 +66,7 @@ in
   systemd.services.gitapp-cron-1 = {
     description = "gitapp cron 1: hourly (skyrec)";
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "node tick.js" ]);
     serviceConfig = base // { Type = "oneshot"; };
@@ -79,7 +79,7 @@ in
   systemd.services.gitapp-cron-2 = {
     description = "gitapp cron 2: *-*-* 03:00:00 (skyrec)";
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "node report.js --title 'nightly report'" ]);
     serviceConfig = base // { Type = "oneshot"; };

@@ -69,7 +69,7 @@ in
     wantedBy = [ "multi-user.target" ];
     before = [ "pyuv-web-1.service" ];
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "flask db upgrade" ]);
     serviceConfig = base // { Type = "oneshot"; RemainAfterExit = true; };

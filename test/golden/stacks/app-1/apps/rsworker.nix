@@ -68,7 +68,7 @@ in
   systemd.services.rsworker-cron-1 = {
     description = "rsworker cron 1: hourly (skyrec)";
     after = [ "network.target" ];
-    requires = [ ];
+    wants = [ ];
     path = runtime;
     script = lib.concatStringsSep "\n" (environment ++ [ "rsworker --once" ]);
     serviceConfig = base // { Type = "oneshot"; };
