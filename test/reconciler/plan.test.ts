@@ -279,6 +279,14 @@ describe('skyrec plan: an app with a database', () => {
       expect(unrelated.nodes.flatMap((n) => n.addons)).toEqual([]);
       expect(unrelated.nodes.flatMap((n) => n.warnings)).toEqual([]);
 
+      // A new PostgreSQL major under the existing data is a warning: NixOS starts it on an empty data directory.
+      const d = await r.commit('shop: PostgreSQL 18', { 'apps/shop.yaml': app(' version: 18 ') });
+      const { plan: upgraded } = await planRevisions({ dir: t.dir, base: b, head: d, diff: false });
+      expect(upgraded.nodes.flatMap((n) => n.warnings)).toEqual([
+        `shop's PostgreSQL database on ${home[0].node} moves from PostgreSQL 17 to 18, which starts on an empty data directory: upgrade the data with pg_upgrade first, or keep addons.postgres.version: 17`,
+      ]);
+      expect(byNode(upgraded).get(home[0].node)!.files.map((f) => f.path)).toContain('default.nix');
+
       const { plan: moved } = await planRevisions({ dir: t.dir, base: b, head: c2, diff: false });
       const from = home[0].node;
       expect(byNode(moved).get('worker-1')!.addons).toEqual([{ app: 'shop', addon: 'postgres', action: 'create' }]);
