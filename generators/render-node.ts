@@ -114,7 +114,7 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
     node: nodeName,
     apps: Object.keys(manifest.apps),
     ingress: node.ingress,
-    postgres: postgres ? { package: `postgresql_${postgres.version}` } : null,
+    postgres: postgres ? { package: postgres.version === undefined ? null : `postgresql_${postgres.version}` } : null,
     firewall: firewallRules(ingressOpenings(config, nodeName, onNode)),
   });
   manifest.hash = hashFiles(files);

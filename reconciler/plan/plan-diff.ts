@@ -217,8 +217,15 @@ function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
 
 /** A new PostgreSQL major under existing data: NixOS starts it on an empty data directory. */
 function warnVersionChange(ctx: Ctx, app: string, addon: AddonName, node: string, plan: NodePlan): void {
+  if (addon !== 'postgres') return;
   const from = ctx.base.placement.data[app]?.[addon]?.version;
   const to = ctx.head.placement.data[app]?.[addon]?.version;
+  if (to === undefined) {
+    plan.warnings.push(
+      `${app}'s ${ADDON_NOUN[addon]} on ${node} runs the PostgreSQL major that the node's system.stateVersion picks, which skyrec did not record: ` +
+        'name it in addons.postgres.version to pin it',
+    );
+  }
   if (from === undefined || to === undefined || from === to) return;
   plan.warnings.push(
     `${app}'s ${ADDON_NOUN[addon]} on ${node} moves from PostgreSQL ${from} to ${to}, which starts on an empty data directory: ` +

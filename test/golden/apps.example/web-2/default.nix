@@ -15,12 +15,12 @@
   # It is read from the manifest so that a new revision alone does not change the node's files.
   system.configurationRevision = (builtins.fromJSON (builtins.readFile ./manifest.json)).revision;
 
-  # One PostgreSQL server holds the data of every app placed here, at the version placement
-  # recorded for it: pinned, so that a system.stateVersion bump or a new release's default never
-  # starts another major version on an empty data directory. scram-sha-256 is set explicitly (it is
-  # PostgreSQL's default only from 14 on), since the pg_hba lines for other nodes require it.
-  services.postgresql.package = pkgs.postgresql_17;
+  # One PostgreSQL server holds the data of every app placed here. scram-sha-256 is set explicitly
+  # (PostgreSQL's default only from 14 on), since the pg_hba lines for other nodes require it.
   services.postgresql.settings.password_encryption = "scram-sha-256";
+  # Its major version, pinned (and recorded in manifest.json), so that a system.stateVersion bump or
+  # a new release's default never starts another major on an empty data directory.
+  services.postgresql.package = pkgs.postgresql_17;
 
   # Only the ingress nodes may reach this node's web instances.
   # iptables rules, or nftables ones on a node whose firewall runs on nftables.
