@@ -5,7 +5,7 @@
     # A stable release rather than unstable: the reconciler deploys production fleets, and
     # 25.05 has everything used below (importNpmLock needs 24.05 or later, lib.fileset's
     # maybeMissing too) while still shipping nodejs_20, the runtime package.json targets.
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
   };
 
   outputs =

@@ -5,7 +5,7 @@
 {
   description = "skyrec config repo";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
   # Python apps build from uv.lock with uv2nix (see the README's stack python). Inputs are
   # fetched when the flake is locked; modules that build no python app never use them.
   inputs.pyproject-nix = {
