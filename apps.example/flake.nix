@@ -7,6 +7,9 @@
 # `skyrec render --out rendered` writes to rendered/<node>/, so that
 #   nixos-rebuild switch --flake path:.#<node> --target-host <host>
 # deploys a node. (`path:` makes Nix see rendered/ even when it is not committed.)
+# Commit flake.lock with it (`nix flake lock`): it pins nixpkgs and the uv2nix inputs, and skyrec's
+# nixos driver builds every node from exactly these two files. Update inputs with a pull request
+# that runs `nix flake update` and commits flake.lock; its plan shows every node changing.
 {
   description = "skyrec config repo";
 
@@ -43,13 +46,17 @@
           host = ./hosts + "/${name}.nix";
         in
         lib.nixosSystem {
-          system = manifest.system;
           # Rendered modules find app sources (build.path) under skyrecRepo.
           specialArgs = {
             skyrecRepo = ./.;
             inherit pyproject-nix uv2nix pyproject-build-systems;
           };
-          modules = [ (rendered + "/${name}") ] ++ lib.optional (builtins.pathExists host) host;
+          # The platform as a module setting (nixpkgs.hostPlatform), as nixpkgs' own flake.nix
+          # configures its test system, rather than nixosSystem's legacy `system` argument.
+          modules = [
+            { nixpkgs.hostPlatform = manifest.system; }
+            (rendered + "/${name}")
+          ] ++ lib.optional (builtins.pathExists host) host;
         };
     in
     {
