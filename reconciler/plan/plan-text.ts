@@ -48,7 +48,7 @@ export function describePlanSummary(plan: Plan): string {
   const unchanged = `${countWord(s.nodesUnchanged, 'node')} unchanged`;
   if (s.nodesChanged === 0) return `No changes. ${unchanged}.`;
   // Fleet-wide causes (a new flake.lock) explain why every node is listed with so little in it.
-  const causes = (plan.fleetChanges ?? []).map((c) => ` ${c[0].toUpperCase()}${c.slice(1)}.`).join('');
+  const causes = (plan.fleetChanges ?? []).map((c) => ` ${c}.`).join('');
   return (
     `${countWord(s.nodesChanged, 'node')} change${s.nodesChanged === 1 ? 's' : ''}, ${s.nodesUnchanged} unchanged: ` +
     `${countWord(s.appsAdded.length, 'app')} added, ${s.appsChanged.length} changed, ${s.appsRemoved.length} removed; ` +
