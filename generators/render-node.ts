@@ -17,7 +17,7 @@ export interface Manifest {
   hash: string;
   system: string;
   ingress: boolean;
-  /** The config repo's flake files every node is built with (absent when it has neither). */
+  /** The config repo's flake files every node is built with (absent when it has no flake.lock). */
   flake?: FlakeInputs;
   apps: Record<string, ManifestApp>;
 }
@@ -109,7 +109,9 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   const node = config.fleet.nodes.find((n) => n.name === nodeName)!;
   const onNode = index.byNode.get(nodeName) ?? [];
   const files: Record<string, string> = {};
-  const flake = opts.flake && (opts.flake.nix !== null || opts.flake.lock !== null) ? opts.flake : undefined;
+  // Only a locked flake is one: without flake.lock the nixos driver deploys nothing and the local
+  // driver reads no flake, so a repo without one renders as before (apps.example, the demo).
+  const flake = opts.flake && opts.flake.lock !== null ? opts.flake : undefined;
   const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, ...(flake ? { flake } : {}), apps: {} };
   for (const [name, instances] of groupByApp(index, nodeName)) {
     const app = index.apps.get(name)!;

@@ -20,7 +20,8 @@ export interface RevisionState {
 
 /** Changes that reach every node at once: the config repo's flake.nix or flake.lock. */
 export function describeFleetChanges(base: FlakeInputs | undefined, head: FlakeInputs | undefined): string[] {
-  if (!base || !head) return [];
+  // Without a lock on either side no node's manifest holds the flake (render-node.ts): nothing changes.
+  if (!base || !head || (base.lock === null && head.lock === null)) return [];
   const causes: string[] = [];
   const what = (b: string | null, h: string | null) => (b === null ? 'added' : h === null ? 'removed' : 'changed');
   if (base.lock !== head.lock) causes.push(`flake.lock ${what(base.lock, head.lock)}: every node rebuilds with the new inputs (nixpkgs and the rest); units whose packages change restart`);

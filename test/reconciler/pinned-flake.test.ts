@@ -129,6 +129,8 @@ describe('the nixos driver refuses a config repo without flake.nix or flake.lock
 
   it('without flake.lock: a FlakeInputsError naming the file and `nix flake lock`, once for the fleet', async () => {
     const flakeDir = await applyDryRun(revs.unlocked, join(tmp.dir, 'state-f'));
+    // Unlocked, the flake is in no manifest: such a repo renders as before (the local driver's demo).
+    expect(JSON.parse(readFileSync(join(flakeDir, 'rendered', 'web-1', 'manifest.json'), 'utf8')).flake).toBeUndefined();
     const flake = (await preflight(flakeDir)).filter((p) => p.error instanceof FlakeInputsError);
     expect(flake).toHaveLength(1);
     expect(flake[0].error).toMatchObject({ code: 'FLAKE_INPUTS', file: 'flake.lock' });
