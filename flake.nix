@@ -363,11 +363,13 @@
               wants = [ "network-online.target" ];
               # The package's wrapper brings caddy and nix. nixos-rebuild deploys (nixos driver):
               # this host's own, config.system.build.nixos-rebuild, which NixOS defines
-              # unconditionally (nixos/modules/installer/tools/tools.nix). In 26.05 that is
-              # nixos-rebuild-ng built as `bin/nixos-rebuild` (withNgSuffix = false); the Bash one
-              # is removed (rl-2605). Not pkgs.nixos-rebuild-ng: on its own it installs
-              # `bin/nixos-rebuild-ng` (package.nix: withNgSuffix ? true), and pkgs.nixos-rebuild
-              # became an alias of it. The driver asks the program which sudo flag it takes
+              # unconditionally (nixos/modules/installer/tools/tools.nix, read at NixOS/nixpkgs
+              # 00630c27 and in its post-Bash-removal version). In 26.05 that is nixos-rebuild-ng
+              # built as `bin/nixos-rebuild` (withNgSuffix = false); the Bash one is removed
+              # (rl-2605, read at flyingcircusio/nixpkgs 26fd2835). Not pkgs.nixos-rebuild-ng: on
+              # its own it installs `bin/nixos-rebuild-ng` (pkgs/by-name/ni/nixos-rebuild-ng/
+              # package.nix: withNgSuffix ? true, NixOS/nixpkgs 063639b2 and later versions), and
+              # pkgs.nixos-rebuild became an alias of it. The driver asks the program which sudo flag it takes
               # (fleet/drivers/nixos/nixos-rebuild-sudo.ts), so an older host works too;
               # ssh reaches the nodes; Nix shells out to git for git inputs (builtins.fetchGit,
               # git+https: flake inputs), while skyrec itself fetches the repo with isomorphic-git;

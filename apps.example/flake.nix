@@ -52,7 +52,8 @@
             inherit pyproject-nix uv2nix pyproject-build-systems;
           };
           # The platform as a module setting (nixpkgs.hostPlatform), as nixpkgs' own flake.nix
-          # configures its test system, rather than nixosSystem's legacy `system` argument.
+          # configures its test system, rather than nixosSystem's legacy `system` argument
+          # (still passed through there: nixpkgs flake.nix at NixOS/nixpkgs 025640dc).
           modules = [
             { nixpkgs.hostPlatform = manifest.system; }
             (rendered + "/${name}")
