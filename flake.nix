@@ -2,10 +2,12 @@
   description = "skyrec: a GitOps reconciler that turns a NixOS fleet into a Heroku-like platform";
 
   inputs = {
-    # A stable release rather than unstable: the reconciler deploys production fleets, and
-    # 25.05 has everything used below (importNpmLock needs 24.05 or later, lib.fileset's
-    # maybeMissing too) while still shipping nodejs_20, the runtime package.json targets.
-    nixpkgs.url = "github:NixOS/nixpkgs/nixos-25.05";
+    # A stable release rather than unstable: the reconciler deploys production fleets. The one
+    # release skyrec targets, named in common/nixos-release.ts (test/flake/nixos-release.test.ts
+    # fails when this URL says otherwise); importNpmLock and lib.fileset's maybeMissing need 24.05
+    # or later. Not verified offline: that 26.05 still has nodejs_20 (Node 20 reached its end of
+    # life in April 2026), which the package below uses. Lock it with `nix flake lock`.
+    nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
   };
 
   outputs =
@@ -359,14 +361,23 @@
               wantedBy = [ "multi-user.target" ];
               after = [ "network-online.target" ];
               wants = [ "network-online.target" ];
-              # The package's wrapper brings caddy and nix. nixos-rebuild deploys (nixos driver);
+              # The package's wrapper brings caddy and nix. nixos-rebuild deploys (nixos driver):
+              # this host's own, config.system.build.nixos-rebuild, which NixOS defines
+              # unconditionally (nixos/modules/installer/tools/tools.nix, read at NixOS/nixpkgs
+              # 00630c27 and in its post-Bash-removal version). In 26.05 that is nixos-rebuild-ng
+              # built as `bin/nixos-rebuild` (withNgSuffix = false); the Bash one is removed
+              # (rl-2605, read at flyingcircusio/nixpkgs 26fd2835). Not pkgs.nixos-rebuild-ng: on
+              # its own it installs `bin/nixos-rebuild-ng` (pkgs/by-name/ni/nixos-rebuild-ng/
+              # package.nix: withNgSuffix ? true, NixOS/nixpkgs 063639b2 and later versions), and
+              # pkgs.nixos-rebuild became an alias of it. The driver asks the program which sudo flag it takes
+              # (fleet/drivers/nixos/nixos-rebuild-sudo.ts), so an older host works too;
               # ssh reaches the nodes; Nix shells out to git for git inputs (builtins.fetchGit,
               # git+https: flake inputs), while skyrec itself fetches the repo with isomorphic-git;
               # sh runs skyrec's small local scripts (the service PATH has no shell by default).
               path = [
                 config.nix.package
                 pkgs.openssh
-                pkgs.nixos-rebuild
+                config.system.build.nixos-rebuild
                 pkgs.git
                 pkgs.bash
               ];

@@ -143,3 +143,19 @@ export class RolloutFailedError extends SkyrecError {
   override readonly code = 'ROLLOUT_FAILED';
   override readonly exitCode = 4;
 }
+
+/**
+ * The config repo lacks a file of its pinned input set (flake.nix or flake.lock), so the nixos
+ * driver cannot build what the revision pins. `file` names it; the hint says how to make it.
+ */
+export class FlakeInputsError extends SkyrecError {
+  override readonly code = 'FLAKE_INPUTS';
+  override readonly exitCode = 2;
+  constructor(
+    readonly file: 'flake.nix' | 'flake.lock',
+    message: string,
+    opts: { hint?: string } = {},
+  ) {
+    super(message, opts);
+  }
+}

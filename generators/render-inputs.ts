@@ -29,7 +29,8 @@ const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 export function digestInputs(config: Config, index: PlacementIndex, opts: RenderOptions): Map<string, string> {
   const appDigest = new Map(config.apps.map((a) => [a.name, sha(JSON.stringify(a))]));
   // Everything every node reads: settings, the node list (ingress addresses feed firewalls).
-  const common = sha(JSON.stringify([rendererDigest(), config.fleet]));
+  // The flake's inputs too: a new flake.lock changes every node's manifest.
+  const common = sha(JSON.stringify([rendererDigest(), config.fleet, opts.flake?.lock ? opts.flake : null]));
   // Ingress nodes read only what routes are made of: an env change elsewhere leaves them be.
   const ingress = sha(JSON.stringify(index.routes));
   const digests = new Map<string, string>();

@@ -17,7 +17,19 @@ export interface Manifest {
   hash: string;
   system: string;
   ingress: boolean;
+  /** The config repo's flake files every node is built with (absent when it has no flake.lock). */
+  flake?: FlakeInputs;
   apps: Record<string, ManifestApp>;
+}
+
+/**
+ * sha256 of the config repo's flake.nix and flake.lock (null: the file is missing). They pin
+ * nixpkgs and every other input of every node, so they are part of every node's hash: a new
+ * flake.lock changes every node, as `nixos-rebuild` will rebuild every node with it.
+ */
+export interface FlakeInputs {
+  nix: string | null;
+  lock: string | null;
 }
 
 export interface ManifestApp {
@@ -48,6 +60,8 @@ export interface RenderOptions {
   renderCache?: Map<string, RenderedNode>;
   /** Called for each node actually rendered (not taken from renderCache). */
   onRendered?: (node: string) => void;
+  /** The revision's flake.nix and flake.lock digests (reconciler/pipeline/flake-inputs.ts). */
+  flake?: FlakeInputs;
 }
 
 /** Indexes a placement for rendering: instances by app and by node. */
@@ -95,7 +109,10 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   const node = config.fleet.nodes.find((n) => n.name === nodeName)!;
   const onNode = index.byNode.get(nodeName) ?? [];
   const files: Record<string, string> = {};
-  const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, apps: {} };
+  // Only a locked flake is one: without flake.lock the nixos driver deploys nothing and the local
+  // driver reads no flake, so a repo without one renders as before (apps.example, the demo).
+  const flake = opts.flake && opts.flake.lock !== null ? opts.flake : undefined;
+  const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, ...(flake ? { flake } : {}), apps: {} };
   for (const [name, instances] of groupByApp(index, nodeName)) {
     const app = index.apps.get(name)!;
     const isAnchor = index.anchors[app.name] === nodeName;
@@ -117,7 +134,8 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
     postgres: postgres ? { package: postgres.version === undefined ? null : `postgresql_${postgres.version}` } : null,
     firewall: firewallRules(ingressOpenings(config, nodeName, onNode)),
   });
-  manifest.hash = hashFiles(files);
+  // The flake's digests join the hash under a name no rendered file can have (no rendered path starts with '/').
+  manifest.hash = hashFiles(flake ? { ...files, '/flake': JSON.stringify(flake) } : files);
   files['manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';
   return { node: nodeName, inputs, files: sortKeys(files), manifest };
 }

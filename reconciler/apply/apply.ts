@@ -1,7 +1,7 @@
 // `skyrec apply`: render a revision, then roll it out through a node driver, one apply per
 // fleet at a time. Reads the revision from git objects (--rev) or the working tree.
 import { createHash } from 'node:crypto';
-import { mkdir, rm, writeFile, readFile } from 'node:fs/promises';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ParseCache } from '../../schema/load-yaml.js';
 import { worktreeFiles, worktreeSource, type ConfigSource } from '../../schema/source.js';
@@ -10,6 +10,8 @@ import { renderLocalRunSpec } from '../../generators/render-local.js';
 import { indexAddons } from '../../generators/addons.js';
 import type { NodeDriver, NodeTarget, SourceReader } from '../../fleet/node/driver.js';
 import { buildSwitchArgv } from '../../fleet/drivers/nixos/driver-nixos.js';
+import { detectSudoFlag, type SudoFlag } from '../../fleet/drivers/nixos/nixos-rebuild-sudo.js';
+import { exec } from '../../common/exec.js';
 import { createDriver, type DriverOptions } from './create-driver.js';
 import { commitFiles, commitSource, openGit, resolveRevision } from '../pipeline/git.js';
 import { compileFleet } from '../pipeline/pipeline.js';
@@ -21,7 +23,7 @@ import { runRollout, selectChanged, orderBatches, type RolloutResult } from './r
 import type { Progress } from '../../common/progress.js';
 import type { Logger } from '../../common/log.js';
 import { ApplyRefusedError, PreflightError, UsageError } from '../../common/errors.js';
-import { packageRoot } from '../../common/paths.js';
+import { FLAKE_FILES, digestFlakeFiles, readFlakeFiles, type FlakeFile } from '../pipeline/flake-inputs.js';
 
 export interface ApplyOptions extends DriverOptions {
   dir: string;
@@ -67,7 +69,8 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   // Instances keep the nodes and ports they were applied with.
   const manifests = applied.all().map((a) => a.manifest);
   const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous: instancesOf(manifests), previousData: dataOf(manifests), files: rev.files });
-  const rendered = renderFleet(config, placement, { revision: rev.commit });
+  const flake = await readFlakeFiles(rev.files);
+  const rendered = renderFleet(config, placement, { revision: rev.commit, flake: digestFlakeFiles(flake) });
   const known = new Set(config.fleet.nodes.map((n) => n.name));
   const addons = indexAddons(config, placement);
   for (const n of opts.nodes ?? []) if (!known.has(n)) throw new UsageError(`unknown node '${n}'`, { hint: `nodes in fleet.yaml: ${[...known].join(', ')}` });
@@ -83,10 +86,10 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     if (failed && !opts.force && !opts.dryRun) {
       throw new ApplyRefusedError(`${rev.label} (${revision.slice(0, 12)}) failed on ${failed.at}: ${failed.reason}`, { hint: 'push a fix, or pass --force to apply this revision again' });
     }
-    if (opts.driver === 'nixos') await writeRenderedFlake(join(opts.stateDir, 'flake'), targets, rev.files);
+    if (opts.driver === 'nixos') await writeRenderedFlake(join(opts.stateDir, 'flake'), targets, rev.files, flake);
     const driver = opts.driverImpl ?? createDriver(opts, opts.log, config.fleet.settings.secretsDir);
     const changed = selectChanged(targets, store, driver);
-    if (opts.dryRun) return { revision, label: rev.label, dryRun: describeDryRun(changed, config.fleet.settings.rollout, opts), rollout: null, urls: [] };
+    if (opts.dryRun) return { revision, label: rev.label, dryRun: await describeDryRun(changed, config.fleet.settings.rollout, opts), rollout: null, urls: [] };
 
     const problems = changed.length > 0 ? await driver.preflight(changed) : [];
     if (problems.length > 0) throw new PreflightError(problems);
@@ -107,27 +110,34 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   }
 }
 
-function describeDryRun(changed: NodeTarget[], rollout: { canary: number; maxParallel: number }, opts: ApplyOptions): DryRunNode[] {
+async function describeDryRun(changed: NodeTarget[], rollout: { canary: number; maxParallel: number }, opts: ApplyOptions): Promise<DryRunNode[]> {
+  // The sudo flag is the one the nixos-rebuild here knows, as the apply would ask it.
+  const sudoFlag: SudoFlag = opts.driver === 'nixos' && changed.some((t) => t.node.sudo) ? await detectSudoFlag(exec, 'nixos-rebuild', { timeoutMs: 60_000, log: opts.log }) : '--sudo';
   return orderBatches(changed, rollout).flatMap((batch, b) =>
     batch.map((t) => ({
       node: t.node.name,
       batch: b + 1,
       commands:
         opts.driver === 'nixos'
-          ? [buildSwitchArgv(t.node, join(opts.stateDir, 'flake'))]
+          ? [buildSwitchArgv(t.node, join(opts.stateDir, 'flake'), sudoFlag)]
           : [['nix-store', '--add', `<generation of ${t.node.name}>`], ['nix-env', '--profile', join(opts.stateDir, 'local', t.node.name, 'profile'), '--set', '<store path>']],
     })),
   );
 }
 
-/** The flake nixos-rebuild builds: the init flake, hosts/, app sources, and rendered/<node>/. */
-async function writeRenderedFlake(dir: string, targets: NodeTarget[], files: SourceReader): Promise<void> {
+/**
+ * The flake nixos-rebuild builds: the config repo's own flake.nix and flake.lock (the pinned
+ * input set; never a template written over them), hosts/, app sources and rendered/<node>/.
+ * A revision without them is written without them, and the nixos driver's preflight refuses it.
+ */
+async function writeRenderedFlake(dir: string, targets: NodeTarget[], files: SourceReader, flake: Record<FlakeFile, Buffer | null>): Promise<void> {
   await rm(dir, { recursive: true, force: true });
   const put = async (path: string, content: string | Buffer) => {
     await mkdir(dirname(join(dir, path)), { recursive: true });
     await writeFile(join(dir, path), content);
   };
-  await put('flake.nix', await readFile(join(packageRoot(), 'templates', 'init', 'flake.nix')));
+  await mkdir(dir, { recursive: true });
+  for (const f of FLAKE_FILES) if (flake[f] !== null) await put(f, flake[f]!);
   const copied = new Set<string>();
   for (const t of targets) {
     for (const [path, content] of Object.entries(t.rendered.files)) await put(`rendered/${t.node.name}/${path}`, content);

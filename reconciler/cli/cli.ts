@@ -148,9 +148,13 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .argument('<dir>', 'the folder to create or fill')
     .option('--force', 'overwrite files that exist')
     .action(async (dir: string, opts: { force?: boolean }) => {
-      const { initRepo } = await import('./init.js');
+      const { initRepo, lockFlake } = await import('./init.js');
+      const { exec } = await import('../../common/exec.js');
       const written = await initRepo(repoDir(dir), { force: opts.force ?? false });
       for (const f of written) out.line(`wrote ${join(dir, f)}`);
+      const lock = await lockFlake(repoDir(dir), { exec, log });
+      if (lock.locked) out.line(`wrote ${join(dir, 'flake.lock')} (nix flake lock: the inputs every node is built with; commit it)`);
+      else out.line(`\nflake.lock not written: ${lock.reason}\nCreate it where Nix can reach GitHub, and commit it (the nixos driver deploys nothing without it):\n  ${lock.command}`);
       out.line(`\nNext: edit ${join(dir, 'fleet.yaml')}, then run \`skyrec validate --repo ${dir}\`.`);
     });
 

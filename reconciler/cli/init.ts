@@ -1,10 +1,15 @@
-// `skyrec init DIR`: a new config repo from templates/init/.
+// `skyrec init DIR`: a new config repo from templates/init/, its flake pinned to the NixOS
+// release skyrec targets (common/nixos-release.ts), locked when Nix can reach the inputs.
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { packageRoot } from '../../common/paths.js';
 import { loadTemplate } from '../../generators/templates.js';
-import { UsageError } from '../../common/errors.js';
+import { escapeShellArg } from '../../generators/escape.js';
+import { CommandError, UsageError } from '../../common/errors.js';
+import { NIXOS_RELEASE } from '../../common/nixos-release.js';
+import type { Exec } from '../../common/exec.js';
+import type { Logger } from '../../common/log.js';
 
 const STATIC_FILES: [from: string, to: string][] = [
   ['fleet.yaml', 'fleet.yaml'],
@@ -19,6 +24,8 @@ export async function initRepo(dir: string, opts: { force: boolean }): Promise<s
   const templates = join(packageRoot(), 'templates', 'init');
   const files = new Map<string, string>();
   for (const [from, to] of STATIC_FILES) files.set(to, await readFile(join(templates, from), 'utf8'));
+  // test/flake/nixos-release.test.ts keeps the template on the release; this makes sure of it.
+  if (!files.get('flake.nix')!.includes(`"${NIXOS_RELEASE.nixpkgsUrl}"`)) throw new Error(`templates/init/flake.nix does not pin ${NIXOS_RELEASE.nixpkgsUrl}`);
   // The workflow installs the same skyrec version that wrote it.
   const version = (JSON.parse(await readFile(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   files.set('.github/workflows/skyrec-plan.yml', files.get('.github/workflows/skyrec-plan.yml')!.replace('SKYREC_VERSION', version));
@@ -41,6 +48,30 @@ export async function initRepo(dir: string, opts: { force: boolean }): Promise<s
     await writeFile(join(dir, path), content);
   }
   return [...files.keys()];
+}
+
+export type LockOutcome = { locked: true } | { locked: false; command: string; reason: string };
+
+/** `nix flake lock` as skyrec runs it: flakes enabled for this call, the folder as a path: flake (tracked by git or not). */
+export function buildFlakeLockArgv(dir: string): string[] {
+  return ['nix', '--extra-experimental-features', 'nix-command flakes', 'flake', 'lock', `path:${resolve(dir)}`];
+}
+
+/**
+ * Creates flake.lock in `dir` with Nix, which fetches every input (nixpkgs and the uv2nix ones).
+ * Without Nix or a network this fails: the caller prints the command to run instead, and init
+ * still succeeds (the nixos driver refuses to deploy until flake.lock is committed).
+ */
+export async function lockFlake(dir: string, deps: { exec: Exec; log?: Logger }): Promise<LockOutcome> {
+  const argv = buildFlakeLockArgv(dir);
+  try {
+    await deps.exec(argv, { timeout: 10 * 60_000, log: deps.log });
+    return { locked: true };
+  } catch (e) {
+    if (!(e instanceof CommandError)) throw e;
+    const reason = e.exitCode_ === null && e.stderr === '' ? 'nix could not be started (is it installed?)' : e.stderr.trim().split('\n').at(-1) ?? `exit ${e.exitCode_}`;
+    return { locked: false, command: argv.map(escapeShellArg).join(' '), reason };
+  }
 }
 
 async function exists(path: string): Promise<boolean> {

@@ -4,6 +4,7 @@
 // in the state directory), with the ports they run on; HEAD; an empty fleet.
 import type { ParseCache } from '../../schema/load-yaml.js';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
+import { readFlakeInputs } from '../pipeline/flake-inputs.js';
 import { renderFleet, type Manifest, type RenderedNode } from '../../generators/render-node.js';
 import { commitFiles, commitSource, isGitRepo, openGit, resolveRevision, type GitReader } from '../pipeline/git.js';
 import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
@@ -60,8 +61,10 @@ export function createWorktreePlanner(opts: WorktreePlannerOptions): WorktreePla
       const previous = manifests.length > 0 ? { instances: instancesOf(manifests), data: dataOf(manifests) } : base.placement;
       const placement = placeFleet(head, previous.instances, 'the working tree', previous.data);
       const renderCache = new Map<string, RenderedNode>(base.nodes.map((n) => [n.inputs, n]));
-      const nodes = renderFleet(head.config, placement, { revision: null, renderCache });
-      const headState: RevisionState = { label: { revision: null, label: 'working tree' }, config: head.config, placement, nodes };
+      // The flake's digests are in every applied manifest: render with them, or every node looks out of date.
+      const flake = await readFlakeInputs(worktreeFiles(opts.dir));
+      const nodes = renderFleet(head.config, placement, { revision: null, renderCache, flake });
+      const headState: RevisionState = { label: { revision: null, label: 'working tree' }, config: head.config, placement, nodes, flake };
       last = { ...headState, label: { revision: null, label: `working tree of ${clockTime(now())} (applied)` } };
       const plan = diffRevisions(base, headState, { diff: false });
       opts.log.debug({ base: base.label.label, changed: plan.nodes.length, ms: Math.round(performance.now() - started) }, 'watch: planned');
@@ -109,9 +112,11 @@ async function readBase(opts: WorktreePlannerOptions, head: CheckedFleet, manife
 async function commitBase(opts: WorktreePlannerOptions, git: GitReader, label: RevisionLabel, manifests: Manifest[]): Promise<RevisionState> {
   const commit = label.revision!;
   const where = `${label.label} (${commit.slice(0, 7)})`;
-  const checked = await checkFleet(await commitSource(git, commit), { parseCache: opts.parseCache, where, files: await commitFiles(git, commit) });
+  const files = await commitFiles(git, commit);
+  const checked = await checkFleet(await commitSource(git, commit), { parseCache: opts.parseCache, where, files });
+  const flake = await readFlakeInputs(files);
   const placement = manifests.length > 0 ? placeFleet(checked, instancesOf(manifests), where, dataOf(manifests)) : placeFleet(checked, undefined, where);
-  return { label, config: checked.config, placement, nodes: renderFleet(checked.config, placement, { revision: commit }) };
+  return { label, config: checked.config, placement, nodes: renderFleet(checked.config, placement, { revision: commit, flake }), flake };
 }
 
 /** No node and no app: everything in the working tree is new. */

@@ -9,6 +9,7 @@ import { sortProblems } from '../../schema/problems.js';
 import { placeInstances } from '../../fleet/placement/place.js';
 import { renderFleet, type RenderedNode, type RenderOptions } from '../../generators/render-node.js';
 import { SpecError } from '../../common/errors.js';
+import { readFlakeInputs } from './flake-inputs.js';
 
 export interface CompiledFleet {
   config: Config;
@@ -71,5 +72,7 @@ export async function renderRepo(
   opts: RenderOptions & CompileOptions,
 ): Promise<CompiledFleet & { nodes: RenderedNode[] }> {
   const compiled = await compileFleet(source, opts);
-  return { ...compiled, nodes: renderFleet(compiled.config, compiled.placement, opts) };
+  // The revision's flake.nix and flake.lock are in every node's manifest, as apply renders it.
+  const flake = opts.flake ?? (opts.files ? await readFlakeInputs(opts.files) : undefined);
+  return { ...compiled, nodes: renderFleet(compiled.config, compiled.placement, { ...opts, flake }) };
 }

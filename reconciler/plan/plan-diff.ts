@@ -3,7 +3,7 @@
 // Pure: rendered data in, a Plan out.
 import { createTwoFilesPatch } from 'diff';
 import { ADDON_NAMES, type AddonName, type App, type Config, type Instance, type Placement } from '../../schema/model.js';
-import type { RenderedNode } from '../../generators/render-node.js';
+import type { FlakeInputs, RenderedNode } from '../../generators/render-node.js';
 import { unitName } from '../../generators/render-app.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
 import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../../generators/addons.js';
@@ -14,6 +14,19 @@ export interface RevisionState {
   config: Config;
   placement: Placement;
   nodes: RenderedNode[];
+  /** The revision's flake.nix and flake.lock digests (absent: not read, as in tests of the pure core). */
+  flake?: FlakeInputs;
+}
+
+/** Changes that reach every node at once: the config repo's flake.nix or flake.lock. */
+export function describeFleetChanges(base: FlakeInputs | undefined, head: FlakeInputs | undefined): string[] {
+  // Without a lock on either side no node's manifest holds the flake (render-node.ts): nothing changes.
+  if (!base || !head || (base.lock === null && head.lock === null)) return [];
+  const causes: string[] = [];
+  const what = (b: string | null, h: string | null) => (b === null ? 'added' : h === null ? 'removed' : 'changed');
+  if (base.lock !== head.lock) causes.push(`flake.lock ${what(base.lock, head.lock)}: every node rebuilds with the new inputs (nixpkgs and the rest); units whose packages change restart`);
+  if (base.nix !== head.nix) causes.push(`flake.nix ${what(base.nix, head.nix)}: every node rebuilds`);
+  return causes;
 }
 
 export interface UnitInfo {
@@ -51,6 +64,7 @@ export function diffRevisions(base: RevisionState, head: RevisionState, opts: { 
     if (b && h && b.manifest.hash === h.manifest.hash) unchanged++;
     else nodes.push(diffNode(ctx, name, b, h, opts));
   }
+  const fleetChanges = describeFleetChanges(base.flake, head.flake);
   const count = (action: UnitChange['action']) => nodes.reduce((sum, n) => sum + n.units.filter((u) => u.action === action).length, 0);
   return {
     version: 1,
@@ -68,6 +82,7 @@ export function diffRevisions(base: RevisionState, head: RevisionState, opts: { 
       routesChanged: nodes.reduce((sum, n) => sum + n.routes.length, 0),
       warnings: nodes.reduce((sum, n) => sum + n.warnings.length, 0),
     },
+    ...(fleetChanges.length > 0 ? { fleetChanges } : {}),
     nodes,
   };
 }

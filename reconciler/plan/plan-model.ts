@@ -76,6 +76,11 @@ export interface Plan {
     routesChanged: number;
     warnings: number;
   };
+  /**
+   * Why every node changes at once, when it does: 'flake.lock changed: every node rebuilds …'.
+   * Absent when nothing fleet-wide changed.
+   */
+  fleetChanges?: string[];
   /** Only the nodes that change, in head's fleet.yaml order, then removed nodes. */
   nodes: NodePlan[];
 }

@@ -47,11 +47,13 @@ export function describePlanSummary(plan: Plan): string {
   const s = plan.summary;
   const unchanged = `${countWord(s.nodesUnchanged, 'node')} unchanged`;
   if (s.nodesChanged === 0) return `No changes. ${unchanged}.`;
+  // Fleet-wide causes (a new flake.lock) explain why every node is listed with so little in it.
+  const causes = (plan.fleetChanges ?? []).map((c) => ` ${c}.`).join('');
   return (
     `${countWord(s.nodesChanged, 'node')} change${s.nodesChanged === 1 ? 's' : ''}, ${s.nodesUnchanged} unchanged: ` +
     `${countWord(s.appsAdded.length, 'app')} added, ${s.appsChanged.length} changed, ${s.appsRemoved.length} removed; ` +
     `${countWord(s.starts, 'start')}, ${countWord(s.restarts, 'restart')}, ${countWord(s.stops, 'stop')}; ` +
-    `${countWord(s.routesChanged, 'route change')}; ${countWord(s.warnings, 'warning')}.`
+    `${countWord(s.routesChanged, 'route change')}; ${countWord(s.warnings, 'warning')}.${causes}`
   );
 }
 

@@ -9,6 +9,8 @@ import { renderFleet, type RenderedNode } from '../../generators/render-node.js'
 import { commitFiles, commitSource, findMergeBase, isGitRepo, openGit, resolveRevision, type GitReader } from '../pipeline/git.js';
 import { GitError } from '../../common/errors.js';
 import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
+import { readFlakeInputs } from '../pipeline/flake-inputs.js';
+import type { FlakeInputs } from '../../generators/render-node.js';
 import { diffRevisions, type RevisionState } from './plan-diff.js';
 import type { Plan, RevisionLabel } from './plan-model.js';
 import type { Logger } from '../../common/log.js';
@@ -41,28 +43,26 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   const headSide = await openHead(git, opts);
   const head = await checkFleet(headSide.source, { parseCache: opts.parseCache, where: describe(headSide.label), files: headSide.files });
   const baseLabel = await chooseBase(git, opts, head, headSide.commit);
-  const base = await checkFleet(await commitSource(git, baseLabel.revision!), {
-    parseCache: opts.parseCache,
-    where: describe(baseLabel),
-    files: await commitFiles(git, baseLabel.revision!),
-  });
+  const baseFiles = await commitFiles(git, baseLabel.revision!);
+  const base = await checkFleet(await commitSource(git, baseLabel.revision!), { parseCache: opts.parseCache, where: describe(baseLabel), files: baseFiles });
+  const flake = { base: await readFlakeInputs(baseFiles), head: await readFlakeInputs(headSide.files) };
   opts.log?.debug({ ms: Math.round(performance.now() - started) }, 'plan: both revisions validated');
 
   const renderCache = new Map<string, RenderedNode>();
   const rendered = { base: [] as string[], head: [] as string[] };
   const basePlacement = placeFleet(base, undefined, describe(baseLabel));
-  const baseState = stateOf(baseLabel, base, basePlacement, renderCache, rendered.base);
+  const baseState = stateOf(baseLabel, base, basePlacement, flake.base, renderCache, rendered.base);
   // Head keeps base's nodes and ports wherever it can, as applying it would.
   const headPlacement = placeFleet(head, basePlacement.instances, describe(headSide.label), basePlacement.data);
-  const headState = stateOf(headSide.label, head, headPlacement, renderCache, rendered.head);
+  const headState = stateOf(headSide.label, head, headPlacement, flake.head, renderCache, rendered.head);
   const plan = diffRevisions(baseState, headState, { diff: opts.diff });
   opts.log?.debug({ ms: Math.round(performance.now() - started), rendered: { base: rendered.base.length, head: rendered.head.length } }, 'plan: done');
   return { plan, rendered };
 }
 
-function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], renderCache: Map<string, RenderedNode>, rendered: string[]): RevisionState {
-  const nodes = renderFleet(checked.config, placement, { revision: label.revision, renderCache, onRendered: (n) => rendered.push(n) });
-  return { label, config: checked.config, placement, nodes };
+function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], flake: FlakeInputs, renderCache: Map<string, RenderedNode>, rendered: string[]): RevisionState {
+  const nodes = renderFleet(checked.config, placement, { revision: label.revision, renderCache, onRendered: (n) => rendered.push(n), flake });
+  return { label, config: checked.config, placement, nodes, flake };
 }
 
 async function openHead(git: GitReader, opts: PlanOptions): Promise<{ source: ConfigSource; files: SourceReader; label: RevisionLabel; commit: string | null }> {

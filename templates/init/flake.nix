@@ -2,10 +2,13 @@
 # `skyrec render --out rendered` writes to rendered/<node>/, so that
 #   nixos-rebuild switch --flake path:.#<node> --target-host <host>
 # deploys a node. (`path:` makes Nix see rendered/ even when it is not committed.)
+# Commit flake.lock with it (`nix flake lock`): it pins nixpkgs and the uv2nix inputs, and skyrec's
+# nixos driver builds every node from exactly these two files. Update inputs with a pull request
+# that runs `nix flake update` and commits flake.lock; its plan shows every node changing.
 {
   description = "skyrec config repo";
 
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
   # Python apps build from uv.lock with uv2nix (see the README's stack python). Inputs are
   # fetched when the flake is locked; modules that build no python app never use them.
   inputs.pyproject-nix = {
@@ -38,13 +41,18 @@
           host = ./hosts + "/${name}.nix";
         in
         lib.nixosSystem {
-          system = manifest.system;
           # Rendered modules find app sources (build.path) under skyrecRepo.
           specialArgs = {
             skyrecRepo = ./.;
             inherit pyproject-nix uv2nix pyproject-build-systems;
           };
-          modules = [ (rendered + "/${name}") ] ++ lib.optional (builtins.pathExists host) host;
+          # The platform as a module setting (nixpkgs.hostPlatform), as nixpkgs' own flake.nix
+          # configures its test system, rather than nixosSystem's legacy `system` argument
+          # (still passed through there: nixpkgs flake.nix at NixOS/nixpkgs 025640dc).
+          modules = [
+            { nixpkgs.hostPlatform = manifest.system; }
+            (rendered + "/${name}")
+          ] ++ lib.optional (builtins.pathExists host) host;
         };
     in
     {

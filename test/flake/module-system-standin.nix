@@ -100,7 +100,6 @@ let
   pkgs = {
     stdenv.hostPlatform.system = "x86_64-linux";
     openssh = drv "openssh";
-    nixos-rebuild = drv "nixos-rebuild";
     git = drv "git";
     bash = drv "bash";
   };
@@ -124,6 +123,9 @@ let
         config = {
           services.skyrec = cfg;
           nix.package = drv "nix";
+          # nixos/modules/installer/tools/tools.nix (26.05): nixos-rebuild-ng built with its
+          # program named nixos-rebuild. pkgs has no nixos-rebuild here: in 26.05 it is an alias.
+          system.build.nixos-rebuild = drv "nixos-rebuild-ng";
         };
       };
       declared = evaluated.options.services.skyrec;

@@ -131,7 +131,7 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
     expect(config.environment.systemPackages).toEqual([pkg]);
     const service = config.systemd.services.skyrec;
     expect(service).toMatchObject({ wantedBy: ['multi-user.target'], after: ['network-online.target'], wants: ['network-online.target'], restartIfChanged: false });
-    expect(service.path.map((p: string) => p.replace(/^\/nix\/store\/[0-9a-z]{32}-/, ''))).toEqual(['nix', 'openssh', 'nixos-rebuild', 'git', 'bash']);
+    expect(service.path.map((p: string) => p.replace(/^\/nix\/store\/[0-9a-z]{32}-/, ''))).toEqual(['nix', 'openssh', 'nixos-rebuild-ng', 'git', 'bash']);
     expect(service.serviceConfig).toEqual({
       User: 'skyrec', Group: 'skyrec', StateDirectory: 'skyrec', StateDirectoryMode: '0700', LoadCredential: [],
       Restart: 'on-failure', RestartSec: '10s', KillSignal: 'SIGTERM', KillMode: 'mixed', TimeoutStopSec: '35min',

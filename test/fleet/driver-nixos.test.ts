@@ -21,16 +21,19 @@ import { makeNode } from './builders.js';
 describe('nixos driver argv (pure)', () => {
   it('switches with nixos-rebuild switch --flake <dir>#<node> --target-host <host>', () => {
     expect(buildSwitchArgv(makeNode('web1', { host: 'root@10.0.0.1' }), '/srv/rendered')).toEqual([
-      'nixos-rebuild', 'switch', '--flake', '/srv/rendered#web1', '--target-host', 'root@10.0.0.1',
+      'nixos-rebuild', 'switch', '--flake', '/srv/rendered#web1', '--no-update-lock-file', '--target-host', 'root@10.0.0.1',
     ]);
   });
 
-  it('adds --build-host and --sudo or --use-remote-sudo as configured, and keeps a spaced node name one word', () => {
+  it('adds --build-host, and for a sudo node the sudo flag of the nixos-rebuild in use; keeps a spaced node name one word', () => {
     const node = makeNode('my node', { host: 'deploy@web1.example.com', buildHost: 'builder@10.0.0.9', sudo: 'sudo' });
-    expect(buildSwitchArgv(node, '/srv/out dir')).toEqual([
-      'nixos-rebuild', 'switch', '--flake', '/srv/out dir#my node', '--target-host', 'deploy@web1.example.com', '--build-host', 'builder@10.0.0.9', '--sudo',
+    expect(buildSwitchArgv(node, '/srv/out dir', '--sudo')).toEqual([
+      'nixos-rebuild', 'switch', '--flake', '/srv/out dir#my node', '--no-update-lock-file', '--target-host', 'deploy@web1.example.com', '--build-host', 'builder@10.0.0.9', '--sudo',
     ]);
-    expect(buildSwitchArgv({ ...node, buildHost: null, sudo: 'use-remote-sudo' }, '/f').slice(-3)).toEqual(['--target-host', 'deploy@web1.example.com', '--use-remote-sudo']);
+    // fleet.yaml's two spellings both mean "through sudo": the flag is the program's (nixos-rebuild-sudo.test.ts).
+    expect(buildSwitchArgv({ ...node, buildHost: null, sudo: 'sudo' }, '/f', '--use-remote-sudo').slice(-3)).toEqual(['--target-host', 'deploy@web1.example.com', '--use-remote-sudo']);
+    expect(buildSwitchArgv({ ...node, buildHost: null, sudo: 'use-remote-sudo' }, '/f', '--sudo').slice(-1)).toEqual(['--sudo']);
+    expect(buildSwitchArgv({ ...node, sudo: null }, '/f', '--use-remote-sudo')).not.toContain('--use-remote-sudo');
   });
 
   it('quotes every remote word for the node shell and refuses a host that ssh would read as an option', () => {
@@ -77,6 +80,8 @@ const profileDir = join(tmp.dir, `node "profiles"; echo $HOME 'x' &`);
 const profile = join(profileDir, 'system');
 const logFile = join(tmp.dir, 'calls.log');
 const state = join(tmp.dir, 'state');
+// The flake the driver builds: the config repo's flake.nix and flake.lock (preflight refuses it without them).
+const flakeDir = join(tmp.dir, 'flake');
 let sshd: TestSshd;
 let port = 0;
 let sshOptions: string[] = [];
@@ -112,6 +117,8 @@ beforeAll(async () => {
   sshOptions = sshd.options;
 
   mkdirSync(join(d, 'bin'));
+  mkdirSync(flakeDir);
+  for (const f of ['flake.nix', 'flake.lock']) writeFileSync(join(flakeDir, f), '');
   standIn(remote.nixEnv, `[ "$1" = -p ] && [ "$3" = --switch-generation ] || { echo "stand-in nix-env: unexpected argv" >&2; exit 2; }
 [ -e "$2-$4-link" ] || { echo "error: generation $4 does not exist" >&2; exit 1; }
 ln -sfn "$(basename "$2")-$4-link" "$2"`);
@@ -127,7 +134,9 @@ restart|try-restart) exit 0;;
 esac; exit 1`);
   // Runs here (the "target" is this machine): records its argv and NIX_SSHOPTS, then adds generation 3,
   // whose blog-web-1 unit changed and whose blog-web-3 is new.
-  standIn(join(d, 'bin/nixos-rebuild'), `echo "NIX_SSHOPTS=$NIX_SSHOPTS" >> "$LOG"
+  // It answers skyrec's sudo probe (--sudo --help) as nixos-rebuild-ng does: with its help.
+  standIn(join(d, 'bin/nixos-rebuild'), `[ "$1" = --sudo ] && { echo "usage: nixos-rebuild [--sudo] ..."; exit 0; }
+echo "NIX_SSHOPTS=$NIX_SSHOPTS" >> "$LOG"
 ln -sfn gen-3 ${escapeShellArg(profile)}-3-link && ln -sfn system-3-link ${escapeShellArg(profile)}
 ln -sfn ${escapeShellArg(join(unitStore, 'blog-web-1-v2.service'))} ${escapeShellArg(join(remote.unitDir, 'blog-web-1.service'))}
 ln -sfn ${escapeShellArg(join(unitStore, 'blog-web-3-v1.service'))} ${escapeShellArg(join(remote.unitDir, 'blog-web-3.service'))}`);
@@ -162,7 +171,7 @@ beforeEach(() => {
 
 const node = () => makeNode('web1', { host: 'root@127.0.0.1', address: '127.0.0.1' });
 const driver = (over: { sshPort?: number } = {}) =>
-  createNixosDriver({ flakeDir: '/srv/rendered', exec, sshOptions, sshPort: over.sshPort ?? port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild') });
+  createNixosDriver({ flakeDir, exec, sshOptions, sshPort: over.sshPort ?? port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild') });
 const calls = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '');
 
 describe('nixos driver over a real sshd (stand-in node programs)', () => {
@@ -251,7 +260,8 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
     // Only the web unit whose definition changed and that existed before is left for the rollout to restart.
     expect(await driver().switchNode(target, { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) })).toEqual({ generation: 3, deferred: ['blog-web-1'] });
     expect(calls()).toEqual([
-      'nixos-rebuild [switch] [--flake] [/srv/rendered#web1] [--target-host] [root@127.0.0.1] [--sudo]',
+      'nixos-rebuild [--sudo] [--help]',
+      `nixos-rebuild [switch] [--flake] [${flakeDir}#web1] [--no-update-lock-file] [--target-host] [root@127.0.0.1] [--sudo]`,
       `NIX_SSHOPTS=${sshOptions.join(' ')} -p ${port}`,
     ]);
   });
@@ -288,7 +298,7 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
     writeFileSync(join(secrets, 'shop', 'SESSION_SECRET'), 'x\n');
     const instance = { unit: 'shop-web-1', app: 'shop', process: 'web', secrets: ['SESSION_SECRET'], addons: { postgres: { node: 'db1', port: 5432, password: true }, redis: null } };
     const target = { node: node(), local: { node: 'web1', instances: [instance], releases: [], postgres: [], redis: [] } } as unknown as NodeTarget;
-    const withSecrets = createNixosDriver({ flakeDir: '/srv/rendered', exec, sshOptions, sshPort: port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild'), secretsDir: secrets });
+    const withSecrets = createNixosDriver({ flakeDir, exec, sshOptions, sshPort: port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild'), secretsDir: secrets });
     expect(await withSecrets.preflight([target])).toEqual([{ node: 'web1', message: `shop: secret file ${secrets}/shop/DATABASE_PASSWORD is missing` }]);
     writeFileSync(join(secrets, 'shop', 'DATABASE_PASSWORD'), 'y\n');
     expect(await withSecrets.preflight([target])).toEqual([]);
@@ -305,7 +315,7 @@ describe('nixos driver --ssh-key over a real sshd (stand-in node programs)', () 
   // The sshd helper's options without its -i: the key must come from sshKey alone.
   const optionsWithoutKey = () => sshOptions.filter((_, i) => sshOptions[i - 1] !== '-i' && sshOptions[i] !== '-i');
   const keyed = (sshKey: string) =>
-    createNixosDriver({ flakeDir: '/srv/rendered', exec, sshOptions: optionsWithoutKey(), sshPort: port, remote, sshKey, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild-over-ssh') });
+    createNixosDriver({ flakeDir, exec, sshOptions: optionsWithoutKey(), sshPort: port, remote, sshKey, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild-over-ssh') });
   const clientKey = () => join(tmp.dir, 'client_key');
   const otherKey = () => join(tmp.dir, 'other_key');
 
@@ -330,9 +340,9 @@ exec "$(dirname "$0")/nixos-rebuild" "$@"`);
     const files = { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) };
     expect(await keyed(clientKey()).switchNode(target, files)).toEqual({ generation: 3, deferred: [] });
     expect(calls()).toEqual([
-      'nixos-rebuild-over-ssh [switch] [--flake] [/srv/rendered#web1] [--target-host] [root@127.0.0.1]',
+      `nixos-rebuild-over-ssh [switch] [--flake] [${flakeDir}#web1] [--no-update-lock-file] [--target-host] [root@127.0.0.1]`,
       'reached root@127.0.0.1 with NIX_SSHOPTS',
-      'nixos-rebuild [switch] [--flake] [/srv/rendered#web1] [--target-host] [root@127.0.0.1]',
+      `nixos-rebuild [switch] [--flake] [${flakeDir}#web1] [--no-update-lock-file] [--target-host] [root@127.0.0.1]`,
       `NIX_SSHOPTS=-i ${clientKey()} -o IdentitiesOnly=yes ${optionsWithoutKey().join(' ')} -p ${port}`,
     ]);
     // With a key the node does not accept, nixos-rebuild's own ssh fails too: the switch fails.

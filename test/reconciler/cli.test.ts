@@ -164,11 +164,15 @@ describe('skyrec schema and init', () => {
       genAttrs = names: f: builtins.listToAttrs (map (n: { name = n; value = f n; }) names);
       filterAttrs = pred: set: builtins.listToAttrs (builtins.concatMap (n: if pred n set.\${n} then [ { name = n; value = set.\${n}; } ] else [ ]) (builtins.attrNames set)); }`;
     const systems = (await nixEvalJson(`let out = (import ${join(dir, 'flake.nix')}).outputs { self = { }; nixpkgs.lib = ${lib}; pyproject-nix = "pyproject-nix"; uv2nix = "uv2nix"; pyproject-build-systems = "build-systems"; };
-      in builtins.mapAttrs (_: s: { inherit (s) system; args = builtins.attrNames s.specialArgs; uv2nix = s.specialArgs.uv2nix; modules = builtins.length s.modules; }) out.nixosConfigurations`)) as Record<string, unknown>;
+      in builtins.mapAttrs (_: s: { system = (builtins.head s.modules).nixpkgs.hostPlatform; args = builtins.attrNames s.specialArgs; uv2nix = s.specialArgs.uv2nix; modules = builtins.length s.modules; }) out.nixosConfigurations`)) as Record<string, unknown>;
+    // Three modules: the platform (nixpkgs.hostPlatform), the rendered node, its host file.
     expect(systems).toEqual({
-      'web-1': { system: 'x86_64-linux', args: ['pyproject-build-systems', 'pyproject-nix', 'skyrecRepo', 'uv2nix'], uv2nix: 'uv2nix', modules: 2 },
-      'web-2': { system: 'x86_64-linux', args: ['pyproject-build-systems', 'pyproject-nix', 'skyrecRepo', 'uv2nix'], uv2nix: 'uv2nix', modules: 2 },
+      'web-1': { system: 'x86_64-linux', args: ['pyproject-build-systems', 'pyproject-nix', 'skyrecRepo', 'uv2nix'], uv2nix: 'uv2nix', modules: 3 },
+      'web-2': { system: 'x86_64-linux', args: ['pyproject-build-systems', 'pyproject-nix', 'skyrecRepo', 'uv2nix'], uv2nix: 'uv2nix', modules: 3 },
     });
+    // No network here: Nix cannot fetch nixpkgs, so init says how to make flake.lock instead of failing.
+    expect(r.stdout).toContain(`flake.lock not written: `);
+    expect(r.stdout).toContain(`  nix --extra-experimental-features 'nix-command flakes' flake lock path:${dir}\n`);
     const workflow = readFileSync(join(dir, '.github/workflows/skyrec-plan.yml'), 'utf8');
     expect(workflow).toContain('skyrec plan --base "origin/$BASE_REF" --head HEAD --format markdown --split-dir skyrec-plan');
     expect(workflow).not.toContain('SKYREC_VERSION');
@@ -176,7 +180,7 @@ describe('skyrec schema and init', () => {
     const again = await runCli(['init', dir]);
     expect(again.code).toBe(2);
     expect(again.stderr).toMatch(/already has fleet\.yaml/);
-  });
+  }, 60_000); // nix flake lock retries its downloads before it gives up
 });
 
 describe('the built binary', () => {

@@ -11,6 +11,8 @@ import type { Logger } from '../../../common/log.js';
 import { ActivationError, CommandError, NodeUnreachableError, SkyrecError } from '../../../common/errors.js';
 import { manifestHash, type NodeDriver, type NodeTarget, type PreflightProblem } from '../../node/driver.js';
 import { setCaddyUpstreams } from './nixos-drain.js';
+import { detectSudoFlag, type SudoFlag } from './nixos-rebuild-sudo.js';
+import { checkFlakeDir } from './nixos-flake.js';
 import { requiredSecrets } from '../../../generators/render-local.js';
 import {
   REAL_REMOTE,
@@ -76,6 +78,9 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
   const remote: RemoteCommands = { ...REAL_REMOTE, ...opts.remote };
   const t = { connectMs: 15_000, commandMs: 60_000, activateMs: 10 * 60_000, switchMs: 30 * 60_000, ...opts.timeouts };
   const nixosRebuild = opts.nixosRebuild ?? 'nixos-rebuild';
+  // Asked once per driver, and only when a node needs sudo.
+  let sudoFlag: Promise<SudoFlag> | undefined;
+  const sudoFlagFor = async (node: Node): Promise<SudoFlag> => (node.sudo ? (sudoFlag ??= detectSudoFlag(exec, nixosRebuild, { timeoutMs: t.commandMs, log })) : '--sudo');
 
   // ssh itself exits 255 when it cannot connect or authenticate; anything else is the remote command's.
   async function onNode(node: Node, argv: string[], timeout = t.commandMs): Promise<ExecResult> {
@@ -128,6 +133,9 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     async preflight(targets: NodeTarget[]): Promise<PreflightProblem[]> {
       const problems: NixosPreflightProblem[] = [];
       const nodes = [...new Map(targets.map((x) => [x.node.name, x.node])).values()];
+      // Not a node's fault either: reported once, under the first target.
+      const flake = nodes.length ? await checkFlakeDir(flakeDir) : null;
+      if (flake) problems.push({ node: nodes[0].name, message: `${flake.message} (${flake.hint})`, error: flake });
       await Promise.all(nodes.map(async (node) => {
         try {
           await onNode(node, ['true'], t.connectMs);
@@ -192,7 +200,7 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     },
 
     async switchNode(target) {
-      const argv = [nixosRebuild, ...buildSwitchArgv(target.node, flakeDir).slice(1)];
+      const argv = [nixosRebuild, ...buildSwitchArgv(target.node, flakeDir, await sudoFlagFor(target.node)).slice(1)];
       const sshOpts = buildNixSshOpts(ssh);
       const deferred = await changedUnits(target.node, webUnitsOf(target), async () => {
         await exec(argv, { timeout: t.switchMs, log, env: sshOpts === undefined ? undefined : { NIX_SSHOPTS: sshOpts } });

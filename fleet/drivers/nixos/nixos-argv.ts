@@ -5,6 +5,7 @@ import { escapeShellArg } from '../../../generators/escape.js';
 import { basename } from 'node:path';
 import { EscapeError, type SkyrecError } from '../../../common/errors.js';
 import type { PreflightProblem } from '../../node/driver.js';
+import type { SudoFlag } from './nixos-rebuild-sudo.js';
 
 /** The system profile and remote program names. Only tests change them (to stand-in scripts). */
 export interface RemoteCommands {
@@ -57,12 +58,19 @@ export function buildNixSshOpts(ssh: SshSettings): string | undefined {
   return words.length ? words.join(' ') : undefined;
 }
 
-/** The local nixos-rebuild argv (no shell: node names and hosts need no quoting here). */
-export function buildSwitchArgv(node: Node, flakeDir: string): string[] {
+/**
+ * The local nixos-rebuild argv (no shell: node names and hosts need no quoting here).
+ * `--no-update-lock-file`: build exactly what the config repo's flake.lock pins; a flake.nix whose
+ * inputs no longer match its lock fails instead of being re-locked to whatever the branches hold
+ * today (both nixos-rebuilds pass it to nix: nixos-rebuild.sh and nixos-rebuild-ng's
+ * flake_build_flags, revisions in nixos-rebuild-sudo.ts). `sudo` on the node: the flag that this
+ * nixos-rebuild knows (detectSudoFlag), whichever of the two fleet.yaml names.
+ */
+export function buildSwitchArgv(node: Node, flakeDir: string, sudoFlag: SudoFlag = '--sudo'): string[] {
   return [
-    'nixos-rebuild', 'switch', '--flake', `${flakeDir}#${node.name}`, '--target-host', node.host,
+    'nixos-rebuild', 'switch', '--flake', `${flakeDir}#${node.name}`, '--no-update-lock-file', '--target-host', node.host,
     ...(node.buildHost ? ['--build-host', node.buildHost] : []),
-    ...(node.sudo === 'sudo' ? ['--sudo'] : node.sudo === 'use-remote-sudo' ? ['--use-remote-sudo'] : []),
+    ...(node.sudo ? [sudoFlag] : []),
   ];
 }
 
