@@ -5,6 +5,7 @@ import type { BuildFacts, Problem, SpecPath } from './model.js';
 import type { BuildSpec } from './spec-types.js';
 import type { ConfigSource } from './source.js';
 import { matchGoVersion, matchNodeVersion, matchPythonVersion, matchRustChannel, type RuntimeMatch } from './build-runtime.js';
+import { checkNpmLock } from './npm-lock.js';
 import { positionOf, tomlString, tomlTable } from './toml-lines.js';
 
 /** lib.fakeHash: the placeholder nixpkgs documents for "build once and copy the hash it got". */
@@ -172,6 +173,9 @@ function gitPackages(lock: string): string[] {
 }
 
 async function inspectNode(ctx: Ctx): Promise<void> {
+  const lock = await read(ctx, 'package-lock.json');
+  // With npmDepsHash the build uses fetchNpmDeps, which reads the lock its own way.
+  if (lock !== null && ctx.build.npmDepsHash === undefined) ctx.out.files.push(...checkNpmLock(`${ctx.dir}/package-lock.json`, ctx.dir, lock));
   const text = await read(ctx, 'package.json');
   if (text === null) return;
   let range: unknown;

@@ -272,7 +272,7 @@ describe('rules across fields and files', () => {
         'src/site/package.json': JSON.stringify({ name: 'site', dependencies: { express: '^4.19.0' } }),
         'apps/docs.yaml': `name: docs\npackage:\n  build: { stack: nodejs, path: src/site, npmDepsHash: "${hash}" }\n${web}`,
         'apps/shop.yaml': app('shop', 'src/shop'),
-        'src/shop/package-lock.json': '{}',
+        'src/shop/package-lock.json': '{ "lockfileVersion": 3, "packages": { "": { "name": "shop" } } }',
         'apps/tiny.yaml': app('tiny', 'src/tiny'),
         'src/tiny/package.json': JSON.stringify({ name: 'tiny', scripts: { start: 'node server.js' } }),
         'apps/bare.yaml': app('bare', 'src/bare'),
