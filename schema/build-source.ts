@@ -121,7 +121,8 @@ async function inspectGo(ctx: Ctx): Promise<void> {
     path: ['path'],
     message:
       `stack go needs package.build.vendorHash: go.mod in ${dir} requires modules and ${dir}/vendor is not committed. ` +
-      `Set \`vendorHash: "${FAKE_HASH}"\` (lib.fakeHash), run \`skyrec apply\` (or nixos-rebuild build), and copy the hash from the "got:" line of the hash mismatch; ` +
+      `Run \`skyrec vendor-hash ${dir}\` (with Go and Nix installed) and set vendorHash to the hash it prints; ` +
+      `or set \`vendorHash: "${FAKE_HASH}"\` (lib.fakeHash), build, and copy the hash from the "got:" line of the hash mismatch; ` +
       `or run \`go mod vendor\` in ${dir}, commit vendor/, and set \`vendorHash: null\``,
   });
 }

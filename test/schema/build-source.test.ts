@@ -136,7 +136,7 @@ describe('dependencies and hashes', () => {
       'apps/fromgit.yaml:3:23: stack go from build.git needs package.build.vendorHash (null when the repository commits vendor/): skyrec cannot read a git source before Nix fetches it',
       'apps/nomod.yaml:3:29: stack go needs src/nomod/go.mod; run `go mod init <module path>` in src/nomod and commit it',
       'apps/nulled.yaml:3:53: vendorHash: null builds from src/nulled/vendor, which is not committed; run `go mod vendor` in src/nulled and commit vendor/, or give the hash',
-      `apps/svc.yaml:3:29: stack go needs package.build.vendorHash: go.mod in src/svc requires modules and src/svc/vendor is not committed. Set \`vendorHash: "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="\` (lib.fakeHash), run \`skyrec apply\` (or nixos-rebuild build), and copy the hash from the "got:" line of the hash mismatch; or run \`go mod vendor\` in src/svc, commit vendor/, and set \`vendorHash: null\``,
+      `apps/svc.yaml:3:29: stack go needs package.build.vendorHash: go.mod in src/svc requires modules and src/svc/vendor is not committed. Run \`skyrec vendor-hash src/svc\` (with Go and Nix installed) and set vendorHash to the hash it prints; or set \`vendorHash: "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="\` (lib.fakeHash), build, and copy the hash from the "got:" line of the hash mismatch; or run \`go mod vendor\` in src/svc, commit vendor/, and set \`vendorHash: null\``,
     ]);
   });
 
