@@ -259,6 +259,17 @@ describe('skyrec import heroku on the upstream apps', () => {
   });
 });
 
+describe('skyrec detect on the upstream apps', () => {
+  it.each(['python-getting-started', 'go-getting-started'])('%s: text and JSON equal their goldens', async (name) => {
+    const path = `test/fixtures/heroku-real/${name}`;
+    const text = await runCli(['detect', path], { cwd: root });
+    expect(text).toMatchObject({ code: 0, stderr: '' });
+    await expect(text.stdout).toMatchFileSnapshot(`../golden/heroku-real/${name}.detect.txt`);
+    const json = await runCli(['detect', path, '--json'], { cwd: root });
+    await expect(json.stdout).toMatchFileSnapshot(`../golden/heroku-real/${name}.detect.json`);
+  });
+});
+
 describe('skyrec vendor-hash', () => {
   it.skipIf(!onPath('go') || !onPath('nix'))('hashes the vendor folder go mod vendor writes, as buildGoModule does (offline: a local replace)', async () => {
     const repo = repoWith('../go-replace', 'links');
