@@ -8,7 +8,8 @@
 //   # Added 2026-04-26` (before the 26.05 branch-off); `buildGo125Module` became a throw on master
 //   only on 2026-09-15, after 26.05 branched (so 26.05 keeps it).
 // - pkgs/top-level/all-packages.nix (a 2026 master version): `buildGo125Module`, `buildGo126Module`
-//   (`buildGo127Module` came after 26.05), and `python3 = python313;`.
+//   (`buildGo127Module` came after 26.05); a later top-level set (index id 70730372296, which
+//   already has python315) still says `python3 = python313;` and carries python310…python314.
 // - Node 20: upstream end of life 2026-04-30; nixpkgs turned `nodejs_20` into
 //   `throw "Node.js 20 support was removed given upstream End-of-Life on 2026-04-30"` (reported on
 //   master in July 2026). skyrec refuses it either way.
