@@ -1,6 +1,19 @@
-// The runtime version an app's source asks for, mapped to a nixpkgs attribute. Each ecosystem
-// keeps the version in its own file; the table below is what nixpkgs 24.11 and 25.05 both
-// carry, kept small on purpose: a version missing here is an error that names what exists.
+// The runtime version an app's source asks for, mapped to a nixpkgs attribute of the release skyrec
+// targets (common/nixos-release.ts: nixos-26.05). Each ecosystem keeps the version in its own file;
+// a version missing here is an error that names what exists.
+//
+// Read in nixpkgs' source (the code index gives a file's commit, not its branch):
+// - pkgs/top-level/aliases.nix: `buildGo123Module = throw "Go 1.23 is end-of-life…"; # Added
+//   2025-08-13` (a throw since 25.11); `nodejs_18` a throw since 2025-04-23; `nodejs_25 = throw …;
+//   # Added 2026-04-26` (before the 26.05 branch-off); `buildGo125Module` became a throw on master
+//   only on 2026-09-15, after 26.05 branched (so 26.05 keeps it).
+// - pkgs/top-level/all-packages.nix (a 2026 master version): `buildGo125Module`, `buildGo126Module`
+//   (`buildGo127Module` came after 26.05); a later top-level set (index id 70730372296, which
+//   already has python315) still says `python3 = python313;` and carries python310…python314.
+// - Node 20: upstream end of life 2026-04-30; nixpkgs turned `nodejs_20` into
+//   `throw "Node.js 20 support was removed given upstream End-of-Life on 2026-04-30"` (reported on
+//   master in July 2026). skyrec refuses it either way.
+// test/fixtures/nixpkgs-26.05-attrs.json lists these facts; a test checks the table against it.
 import type { BuildSpec } from './spec-types.js';
 
 export type Stack = BuildSpec['stack'];
@@ -14,32 +27,42 @@ export type RuntimeMatch = { attr: string } | { error: string };
  * matched exactly (a new major can break an app).
  */
 export const RUNTIME_TABLE = {
-  nodejs: { 20: 'nodejs_20', 22: 'nodejs_22' } as Record<number, string>,
-  python: { 11: 'python311', 12: 'python312', 13: 'python313' } as Record<number, string>,
-  go: { 23: 'buildGo123Module', 24: 'buildGo124Module' } as Record<number, string>,
+  nodejs: { 22: 'nodejs_22', 24: 'nodejs_24' } as Record<number, string>,
+  python: { 11: 'python311', 12: 'python312', 13: 'python313', 14: 'python314' } as Record<number, string>,
+  go: { 25: 'buildGo125Module', 26: 'buildGo126Module' } as Record<number, string>,
 };
-/** The newest stable Rust in the oldest nixpkgs the table covers (nixos-24.11 ships 1.82). */
-export const NIXPKGS_RUST = { major: 1, minor: 82 };
-/** Python when the source names only a minimum: nixpkgs' python3 of nixos-24.11. */
-const PYTHON_DEFAULT_MINOR = 12;
+/** Node majors nixpkgs dropped at their end of life: named in the error instead of "no match". */
+const NODE_END_OF_LIFE: Record<number, string> = { 18: '2025-04-30', 20: '2026-04-30', 21: '2024-06-01', 23: '2025-06-01', 25: '2026-06-01' };
+/** The stable Rust of nixos-26.05 (1.95, released 2026-04-16; toolchains are not bumped on a stable branch). */
+export const NIXPKGS_RUST = { major: 1, minor: 95 };
+/** Python when the source names only a minimum: nixpkgs' `python3` in 26.05 is python313. */
+const PYTHON_DEFAULT_MINOR = 13;
 
 const choices = (table: Record<number, string>, prefix: string) =>
   Object.keys(table)
     .map((k) => `${prefix}${k}`)
     .join(', ');
 
-/** `engines.node` of package.json: '20', '20.x', '^20.11', '~22.1.0', '>=20', '22.3.0'. */
+/** `engines.node` of package.json: '22', '22.x', '^22.11', '~24.1.0', '>=20', '24.3.0'. */
 export function matchNodeVersion(range: string): RuntimeMatch {
   const table = RUNTIME_TABLE.nodejs;
+  const supported = `supported: Node.js ${choices(table, '')}`;
   const m = /^\s*(>=|\^|~|=)?\s*v?(\d+)(?:\.(?:\d+|x|\*))*\s*$/.exec(range);
-  if (!m) return { error: `engines.node '${range}' is not a version skyrec reads; write a major version such as '22' or '>=20'` };
+  if (!m) return { error: `engines.node '${range}' is not a version skyrec reads; write a major version such as '24' or '>=22'` };
   const major = Number(m[2]);
   if (m[1] === '>=') {
+    // npm's own rule: any newer major satisfies a minimum, so it takes the newest.
     const newest = Math.max(...Object.keys(table).map(Number));
     if (major <= newest) return { attr: table[newest] };
   } else if (table[major]) return { attr: table[major] };
-  return { error: `engines.node '${range}' has no match in nixpkgs; supported: Node.js ${choices(table, '')}` };
+  const eol = NODE_END_OF_LIFE[major];
+  if (eol && m[1] !== '>=') {
+    return { error: `engines.node '${range}' asks for Node.js ${major}, which reached its end of life on ${eol} and is not in nixos-26.05; ${supported} (write '${newestOf(table)}.x', or '>=${major}' if the app runs on newer Node)` };
+  }
+  return { error: `engines.node '${range}' has no match in nixpkgs; ${supported}` };
 }
+
+const newestOf = (table: Record<number, string>) => Math.max(...Object.keys(table).map(Number));
 
 /** `.python-version` ('3.12', '3.12.4') or `requires-python` ('>=3.11', '==3.12.*', '~=3.11', '>=3.11,<3.14'). */
 export function matchPythonVersion(spec: string, from: '.python-version' | 'requires-python'): RuntimeMatch {
@@ -59,7 +82,7 @@ export function matchPythonVersion(spec: string, from: '.python-version' | 'requ
       break;
     }
   }
-  if (minor === null) return { error: `${from} '${spec}' is not a version skyrec reads; write '3.12' (or '>=3.12' in requires-python)` };
+  if (minor === null) return { error: `${from} '${spec}' is not a version skyrec reads; write '3.13' (or '>=3.13' in requires-python)` };
   return table[minor] ? { attr: table[minor] } : fail();
 }
 

@@ -5,6 +5,7 @@ import type { BuildFacts, Problem, SpecPath } from './model.js';
 import type { BuildSpec } from './spec-types.js';
 import type { ConfigSource } from './source.js';
 import { matchGoVersion, matchNodeVersion, matchPythonVersion, matchRustChannel, type RuntimeMatch } from './build-runtime.js';
+import { checkNpmLock } from './npm-lock.js';
 import { positionOf, tomlString, tomlTable } from './toml-lines.js';
 
 /** lib.fakeHash: the placeholder nixpkgs documents for "build once and copy the hash it got". */
@@ -120,7 +121,8 @@ async function inspectGo(ctx: Ctx): Promise<void> {
     path: ['path'],
     message:
       `stack go needs package.build.vendorHash: go.mod in ${dir} requires modules and ${dir}/vendor is not committed. ` +
-      `Set \`vendorHash: "${FAKE_HASH}"\` (lib.fakeHash), run \`skyrec apply\` (or nixos-rebuild build), and copy the hash from the "got:" line of the hash mismatch; ` +
+      `Run \`skyrec vendor-hash ${dir}\` (with Go and Nix installed) and set vendorHash to the hash it prints; ` +
+      `or set \`vendorHash: "${FAKE_HASH}"\` (lib.fakeHash), build, and copy the hash from the "got:" line of the hash mismatch; ` +
       `or run \`go mod vendor\` in ${dir}, commit vendor/, and set \`vendorHash: null\``,
   });
 }
@@ -172,6 +174,9 @@ function gitPackages(lock: string): string[] {
 }
 
 async function inspectNode(ctx: Ctx): Promise<void> {
+  const lock = await read(ctx, 'package-lock.json');
+  // With npmDepsHash the build uses fetchNpmDeps, which reads the lock its own way.
+  if (lock !== null && ctx.build.npmDepsHash === undefined) ctx.out.files.push(...checkNpmLock(`${ctx.dir}/package-lock.json`, ctx.dir, lock));
   const text = await read(ctx, 'package.json');
   if (text === null) return;
   let range: unknown;

@@ -3,6 +3,7 @@
 // cost linear time.
 import { locatePath, problemAt, type YamlFile } from './load-yaml.js';
 import type { AppSpec, FleetSpec, Problem, SpecPath } from './model.js';
+import { isIP } from 'node:net';
 import { parseSize } from './normalize.js';
 
 export interface CheckedApp {
@@ -27,6 +28,7 @@ export function checkFleetRules(yaml: YamlFile, fleet: FleetSpec): Problem[] {
         ),
       );
     }
+    if (isIP(node.address) === 0) problems.push(problemAt(yaml, ['nodes', i, 'address'], addressMessage(i, node.address)));
     const memory = node.capacity?.memory;
     if (memory !== undefined && Number.isNaN(parseSize(memory))) {
       problems.push(
@@ -45,6 +47,15 @@ export function checkFleetRules(yaml: YamlFile, fleet: FleetSpec): Problem[] {
     );
   }
   return problems;
+}
+
+/**
+ * A node's address goes into firewall rules (the addons' allowed clients). nftables checks its
+ * ruleset at build time (`networking.nftables.checkRuleset`, in a sandbox without DNS) and
+ * iptables resolves names at boot, where a failure aborts the firewall script: so an IP only.
+ */
+function addressMessage(i: number, address: string): string {
+  return `nodes[${i}].address '${address}' must be an IP address: it is written into firewall rules, which nftables checks at build time without DNS; write the node's private IPv4 or IPv6 address (e.g. 10.0.0.11 or fd00::11)`;
 }
 
 /** Rules between apps, and between apps and the fleet (null when fleet.yaml is invalid). */

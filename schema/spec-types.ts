@@ -275,7 +275,7 @@ export interface NodeSpec {
    */
   host: string;
   /**
-   * The private address (IPv4 or host name) that the ingress Caddy proxies to.
+   * The private IP address (IPv4 or IPv6, not a host name: it is written into firewall rules) that the ingress Caddy proxies to.
    */
   address: string;
   /**

@@ -24,6 +24,19 @@ export function registerOnboardCommands(program: Command, ctx: Ctx): void {
       io.stdout.write(formatDetectionText(detection));
     });
 
+  program
+    .command('vendor-hash')
+    .description("Compute package.build.vendorHash for a Go app without a committed vendor/: `go mod vendor` in a temporary copy, then `nix hash path` of that vendor folder, as nixpkgs' buildGoModule hashes it. Needs go and nix on PATH, and the module proxy (or GOPROXY) for the dependencies.")
+    .argument('<path>', "the Go module's folder (with go.mod)")
+    .option('--json', 'print { path, vendorHash, go } as JSON')
+    .action(async (path: string, opts: { json?: boolean }) => {
+      const { computeVendorHash } = await import('../onboard/vendor-hash.js');
+      const result = await computeVendorHash({ dir: ctx.repoDir(path), label: path, env: io.env as Record<string, string> | undefined });
+      if (opts.json) return out.json({ path, vendorHash: result.hash, go: result.go });
+      out.line(`vendorHash: "${result.hash}"`);
+      out.error(`note: vendored with ${result.go}; nixpkgs' builder may use a newer Go, whose modules.txt can differ: if the build reports a hash mismatch, use the "got:" hash`);
+    });
+
   const importCmd = program.command('import').description('Turn an app from another platform into an app spec.');
   importCmd
     .command('heroku')
@@ -46,6 +59,7 @@ export function registerOnboardCommands(program: Command, ctx: Ctx): void {
         config: opts.config === undefined ? undefined : { path: ctx.repoDir(opts.config), label: opts.config },
         healthPath: opts.healthPath,
         force: opts.force ?? false,
+        env: io.env as Record<string, string> | undefined,
       });
       for (const note of result.notes) out.error(`note: ${note}`);
       for (const line of result.unmapped) out.error(`not mapped: ${line}`);

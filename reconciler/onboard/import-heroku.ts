@@ -11,6 +11,8 @@ import { readAppJson, type AppJson } from './app-json.js';
 import { describeNoStack, detectStack } from './detect.js';
 import { buildHerokuSpec, type ImportedSpec } from './heroku-spec.js';
 import { parseJsonFile } from './json-source.js';
+import { prepareDeps } from './lock-deps.js';
+import type { Exec } from '../../common/exec.js';
 import { nodeSourceFs, type SourceFs } from './source-fs.js';
 
 export interface ImportHerokuOptions {
@@ -28,6 +30,9 @@ export interface ImportHerokuOptions {
   healthPath: string;
   force: boolean;
   fs?: SourceFs;
+  /** Runs uv, go and nix (for uv.lock and vendorHash), with `env`. */
+  exec?: Exec;
+  env?: Record<string, string>;
 }
 
 export interface ImportHerokuResult extends ImportedSpec {
@@ -108,8 +113,13 @@ export async function importHeroku(opts: ImportHerokuOptions): Promise<ImportHer
     start: detection.start, app, config,
   });
   const lock = detection.lock;
+  const build = (imported.spec.package as { build: Record<string, unknown> }).build;
+  const notes: string[] = [];
+  await prepareDeps({ stack: detection.stack, dir: opts.dir, label: opts.label, lock, build, notes, exec: opts.exec, env: opts.env });
   // What validate will ask for, said now: a lock file to add, or Go's vendorHash.
-  if (lock.status === 'missing' || lock.status === 'unsupported' || lock.file === 'go.sum') imported.notes.push(`lock file ${lock.file ?? 'missing'}: ${lock.detail}`);
+  const handled = notes.length > 0;
+  if (!handled && (lock.status === 'missing' || lock.status === 'unsupported' || lock.file === 'go.sum')) imported.notes.push(`lock file ${lock.file ?? 'missing'}: ${lock.detail}`);
+  imported.notes.push(...notes);
 
   const text = `# Imported from a Heroku app by \`skyrec import heroku\`. Check it, then run \`skyrec validate\`.\n${stringify(imported.spec, { lineWidth: 0 })}`;
   await mkdir(dirname(file), { recursive: true });

@@ -55,7 +55,7 @@ async function goLock(ctx: ReadCtx): Promise<LockStatus> {
   if (mod === null) return missing('Godeps and govendor are not supported: run go mod init, then go mod tidy, and commit go.mod and go.sum');
   if (ctx.entries.get('vendor') === 'dir') return found('vendor/', 'vendored modules: no vendorHash needed');
   if (!/^require\b/m.test(mod)) return notNeeded('go.mod requires no modules');
-  const vendorHash = 'the spec also needs package.build.vendorHash, or run go mod vendor and commit vendor/';
+  const vendorHash = 'the spec also needs package.build.vendorHash (skyrec vendor-hash computes it), or run go mod vendor and commit vendor/';
   if (ctx.entries.get('go.sum') === 'file') return found('go.sum', vendorHash);
   return missing(`run go mod tidy and commit go.sum; ${vendorHash}`);
 }

@@ -46,7 +46,7 @@ async function nodeRuntime(ctx: ReadCtx): Promise<Runtime> {
   const pkg = await readJson(ctx, 'package.json');
   const engines = pkg?.engines as Record<string, unknown> | undefined;
   if (typeof engines?.node === 'string' && engines.node.trim()) return { name: 'node', version: engines.node.trim(), source: 'package.json engines.node' };
-  return { name: 'node', version: null, source: null, hint: 'add "engines": { "node": "20.x" } to package.json' };
+  return { name: 'node', version: null, source: null, hint: 'add "engines": { "node": "24.x" } to package.json' };
 }
 
 const READS_PYTHON = "skyrec's build reads .python-version or requires-python: put the version there";
@@ -68,14 +68,14 @@ async function pythonRuntime(ctx: ReadCtx): Promise<Runtime> {
     const v = firstLine((await ctx.read('runtime.txt')) ?? '');
     if (v) return { name: 'python', version: v.replace(/^python-/, ''), source: 'runtime.txt', hint: READS_PYTHON };
   }
-  return { name: 'python', version: null, source: null, hint: 'add a .python-version file (e.g. 3.12) or requires-python to pyproject.toml' };
+  return { name: 'python', version: null, source: null, hint: 'add a .python-version file (e.g. 3.13) or requires-python to pyproject.toml' };
 }
 
 async function goRuntime(ctx: ReadCtx): Promise<Runtime> {
   const mod = await ctx.read('go.mod');
   const m = mod === null ? null : /^go[ \t]+([0-9][0-9A-Za-z.]*)[ \t]*(?:\/\/.*)?$/m.exec(mod);
   if (m) return { name: 'go', version: m[1], source: "go.mod's go line" };
-  return { name: 'go', version: null, source: null, hint: "add a go line to go.mod (go mod edit -go=1.22)" };
+  return { name: 'go', version: null, source: null, hint: "add a go line to go.mod (go mod edit -go=1.25)" };
 }
 
 async function rustRuntime(ctx: ReadCtx): Promise<Runtime> {

@@ -195,3 +195,104 @@ describe('skyrec import heroku', () => {
     expect(none.stderr).toMatch(/^error: no stack detected in apps: looked for nodejs/);
   });
 });
+
+// Heroku's own apps as they are upstream (test/fixtures/heroku-real names the commits): what
+// skyrec does about requirements.txt and a Go module without vendor/.
+const REAL = join(root, 'test/fixtures/heroku-real');
+const onPath = (cmd: string) => (process.env.PATH ?? '').split(':').some((d) => d && existsSync(join(d, cmd)));
+
+/** A folder holding only `uv-stand-in`'s script, named uv: it checks its argv and writes what uv writes. */
+function uvStandIn(): { bin: string; log: string } {
+  const t = makeTempDir();
+  temps.push(t.cleanup);
+  const log = join(t.dir, 'argv.log');
+  const project = (deps: string) => `[project]\\nname = \\"python-getting-started\\"\\nversion = \\"0.1.0\\"\\nrequires-python = \\">=3.14\\"\\ndependencies = [${deps}]\\n`;
+  const script = [
+    '#!/bin/sh',
+    '# uv-stand-in: models `uv init --bare` (writes pyproject.toml) and `uv add -r requirements.txt` (adds them, writes uv.lock).',
+    `echo "$*" >> '${log}'`,
+    'case "$*" in',
+    '  --version) echo "uv 0.9.0 (uv-stand-in)" ;;',
+    `  "init --bare") [ -e pyproject.toml ] && { echo "error: Project is already initialized" >&2; exit 2; }; printf '${project('')}' > pyproject.toml ;;`,
+    `  "add -r requirements.txt") printf '${project('\\n    \\"django>=6.0,<6.1\\",\\n    \\"gunicorn>=26,<27\\",\\n')}' > pyproject.toml; printf 'version = 1\\nrevision = 3\\nrequires-python = ">=3.14"\\n' > uv.lock ;;`,
+    '  *) echo "uv-stand-in: unexpected argv: $*" >&2; exit 2 ;;',
+    'esac',
+  ].join('\n');
+  writeFileSync(join(t.dir, 'uv'), `${script}\n`, { mode: 0o755 });
+  return { bin: t.dir, log };
+}
+
+describe('skyrec import heroku on the upstream apps', () => {
+  it('python with requirements.txt and no uv: imports, and says the exact uv commands that validate then asks for', async () => {
+    const t = makeTempDir();
+    temps.push(t.cleanup);
+    const repo = repoWith('../heroku-real/python-getting-started', 'django');
+    const r = await runCli(['import', 'heroku', 'src/django', '--name', 'django'], { cwd: repo, env: { PATH: t.dir } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toContain('note: src/django has requirements.txt, and skyrec builds Python from uv.lock; uv is not installed here: install it (https://docs.astral.sh/uv/), then run in src/django: `uv init --bare && uv add -r requirements.txt`, and commit pyproject.toml and uv.lock');
+    const v = await runCli(['validate', '--repo', repo]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toContain('run `uv init --bare && uv add -r requirements.txt`');
+  });
+
+  it('python with uv installed (uv-stand-in): writes pyproject.toml and uv.lock, and the repo validates as Python 3.14', async () => {
+    const uv = uvStandIn();
+    const repo = repoWith('../heroku-real/python-getting-started', 'django');
+    const r = await runCli(['import', 'heroku', 'src/django', '--name', 'django'], { cwd: repo, env: { PATH: `${uv.bin}:${process.env.PATH}` } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(readFileSync(uv.log, 'utf8')).toBe('--version\ninit --bare\nadd -r requirements.txt\n');
+    expect(r.stderr).toContain('note: ran `uv init --bare && uv add -r requirements.txt` in src/django: commit the pyproject.toml and uv.lock it wrote');
+    const v = await runCli(['validate', '--repo', repo]);
+    expect(v.stderr).toBe('');
+    expect(v.code).toBe(0);
+    const out = join(repo, 'rendered');
+    expect((await runCli(['render', '--repo', repo, '--out', out])).code).toBe(0);
+    const node = readdirSync(out).find((n) => existsSync(join(out, n, 'apps', 'django.nix')));
+    expect(readFileSync(join(out, node!, 'apps', 'django.nix'), 'utf8')).toContain('pkgs.python314');
+  });
+
+  it('go without vendor/: says why vendorHash could not be computed here and the command to run', async () => {
+    const repo = repoWith('../heroku-real/go-getting-started', 'go-getting-started');
+    const r = await runCli(['import', 'heroku', 'src/go-getting-started'], { cwd: repo, env: { GOFLAGS: '-mod=mod', GOPROXY: 'off' } });
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/note: vendorHash not computed: .*; then run `skyrec vendor-hash src\/go-getting-started` and set package.build.vendorHash/);
+  });
+});
+
+describe('skyrec detect on the upstream apps', () => {
+  it.each(['python-getting-started', 'go-getting-started'])('%s: text and JSON equal their goldens', async (name) => {
+    const path = `test/fixtures/heroku-real/${name}`;
+    const text = await runCli(['detect', path], { cwd: root });
+    expect(text).toMatchObject({ code: 0, stderr: '' });
+    await expect(text.stdout).toMatchFileSnapshot(`../golden/heroku-real/${name}.detect.txt`);
+    const json = await runCli(['detect', path, '--json'], { cwd: root });
+    await expect(json.stdout).toMatchFileSnapshot(`../golden/heroku-real/${name}.detect.json`);
+  });
+});
+
+describe('skyrec vendor-hash', () => {
+  it.skipIf(!onPath('go') || !onPath('nix'))('hashes the vendor folder go mod vendor writes, as buildGoModule does (offline: a local replace)', async () => {
+    const repo = repoWith('../go-replace', 'links');
+    const env = { GOFLAGS: '-mod=mod', GOPROXY: 'off' };
+    const r = await runCli(['vendor-hash', 'src/links', '--json'], { cwd: repo, env });
+    expect(r.code, r.stderr).toBe(0);
+    const got = JSON.parse(r.stdout) as { vendorHash: string; go: string };
+    // The same folder vendored and hashed by hand, with the commands the README gives.
+    const by = await exec(['sh', '-c', 'go mod vendor && nix --extra-experimental-features nix-command hash path vendor && rm -r vendor'], { cwd: join(repo, 'src/links'), env: { ...process.env, ...env } as Record<string, string> });
+    expect(got).toEqual({ path: 'src/links', vendorHash: by.stdout.trim(), go: expect.stringMatching(/^go version go1\./) });
+    expect(got.vendorHash).toMatch(/^sha256-[A-Za-z0-9+/]{43}=$/);
+    expect(existsSync(join(repo, 'src/links/vendor'))).toBe(false);
+    const text = await runCli(['vendor-hash', 'src/links'], { cwd: repo, env });
+    expect(text.stdout).toBe(`vendorHash: "${got.vendorHash}"\n`);
+  });
+
+  it('says what is missing when go or nix is not installed, and how to do it by hand', async () => {
+    const t = makeTempDir();
+    temps.push(t.cleanup);
+    const repo = repoWith('../go-replace', 'links');
+    const r = await runCli(['vendor-hash', 'src/links'], { cwd: repo, env: { PATH: t.dir } });
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('error: computing vendorHash needs go and nix on PATH');
+    expect(r.stderr).toContain('go mod vendor && nix --extra-experimental-features nix-command hash path vendor && rm -r vendor');
+  });
+});

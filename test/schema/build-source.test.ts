@@ -36,7 +36,7 @@ describe('runtime versions from the source', () => {
         'apps/go.yaml': app('go', '{ stack: go, path: src/go }'),
         'src/go/go.mod': gomod('1.19'),
         'apps/go24.yaml': app('go24', `{ stack: go, path: src/go24, vendorHash: "${HASH}" }`),
-        'src/go24/go.mod': gomod('1.24.1', 'require (\n\tgithub.com/acme/x v1.2.3\n)\n'),
+        'src/go24/go.mod': gomod('1.26.1', 'require (\n\tgithub.com/acme/x v1.2.3\n)\n'),
         'apps/govendor.yaml': app('govendor', '{ stack: go, path: src/govendor }'),
         'src/govendor/go.mod': gomod('1.23', 'require github.com/acme/x v1.2.3\n'),
         'src/govendor/vendor/modules.txt': '# github.com/acme/x v1.2.3\n',
@@ -52,14 +52,14 @@ describe('runtime versions from the source', () => {
       }),
     ).toEqual({
       py: { runtime: 'python311', deps: 'none' },
-      pymin: { runtime: 'python312', deps: 'none' },
+      pymin: { runtime: 'python313', deps: 'none' },
       pylock: { runtime: 'python313', deps: 'lock' },
-      go: { runtime: 'buildGo123Module', deps: 'none' },
-      go24: { runtime: 'buildGo124Module', deps: 'hash' },
-      govendor: { runtime: 'buildGo123Module', deps: 'vendored' },
+      go: { runtime: 'buildGo125Module', deps: 'none' },
+      go24: { runtime: 'buildGo126Module', deps: 'hash' },
+      govendor: { runtime: 'buildGo125Module', deps: 'vendored' },
       rs: { runtime: 'rustPlatform', deps: 'none' },
       rsdeps: { runtime: null, deps: 'lock' },
-      node: { runtime: 'nodejs_22', deps: 'lock' },
+      node: { runtime: 'nodejs_24', deps: 'lock' },
       blog: null,
       site: null,
     });
@@ -81,17 +81,17 @@ describe('runtime versions from the source', () => {
         'apps/rsnew.yaml': app('rsnew', '{ stack: rust, path: src/rsnew }'),
         'src/rsnew/Cargo.toml': cargoToml,
         'src/rsnew/Cargo.lock': cargoLock(),
-        'src/rsnew/rust-toolchain': '1.95\n',
+        'src/rsnew/rust-toolchain': '1.96\n',
         'apps/node.yaml': app('node', '{ stack: nodejs, path: src/node }'),
         'src/node/package.json': '{\n  "name": "node",\n  "engines": {\n    "node": "16.x"\n  }\n}\n',
       }),
     ).toEqual([
-      "src/go/go.mod:3:4: go.mod asks for Go 1.31, newer than nixpkgs' toolchains; supported: Go 1.23, 1.24 (or older go lines)",
-      "src/node/package.json:4:5: engines.node '16.x' has no match in nixpkgs; supported: Node.js 20, 22",
-      "src/py/.python-version:2:1: .python-version '3.8' has no match in nixpkgs; supported: Python 3.11, 3.12, 3.13",
-      "src/pyreq/pyproject.toml:3:20: requires-python '==3.9.*' has no match in nixpkgs; supported: Python 3.11, 3.12, 3.13",
-      "src/rs/rust-toolchain.toml:2:12: rust-toolchain channel 'nightly-2024-05-01' is not a stable release, and nixpkgs ships stable Rust only; use 'stable' or a version up to 1.82 (or package.flake with rust-overlay or fenix)",
-      "src/rsnew/rust-toolchain:1:1: rust-toolchain channel '1.95' is newer than nixpkgs' Rust 1.82; use 'stable' or a version up to 1.82 (or package.flake with rust-overlay or fenix)",
+      "src/go/go.mod:3:4: go.mod asks for Go 1.31, newer than nixpkgs' toolchains; supported: Go 1.25, 1.26 (or older go lines)",
+      "src/node/package.json:4:5: engines.node '16.x' has no match in nixpkgs; supported: Node.js 22, 24",
+      "src/py/.python-version:2:1: .python-version '3.8' has no match in nixpkgs; supported: Python 3.11, 3.12, 3.13, 3.14",
+      "src/pyreq/pyproject.toml:3:20: requires-python '==3.9.*' has no match in nixpkgs; supported: Python 3.11, 3.12, 3.13, 3.14",
+      "src/rs/rust-toolchain.toml:2:12: rust-toolchain channel 'nightly-2024-05-01' is not a stable release, and nixpkgs ships stable Rust only; use 'stable' or a version up to 1.95 (or package.flake with rust-overlay or fenix)",
+      "src/rsnew/rust-toolchain:1:1: rust-toolchain channel '1.96' is newer than nixpkgs' Rust 1.95; use 'stable' or a version up to 1.95 (or package.flake with rust-overlay or fenix)",
     ]);
   });
 });
@@ -136,7 +136,7 @@ describe('dependencies and hashes', () => {
       'apps/fromgit.yaml:3:23: stack go from build.git needs package.build.vendorHash (null when the repository commits vendor/): skyrec cannot read a git source before Nix fetches it',
       'apps/nomod.yaml:3:29: stack go needs src/nomod/go.mod; run `go mod init <module path>` in src/nomod and commit it',
       'apps/nulled.yaml:3:53: vendorHash: null builds from src/nulled/vendor, which is not committed; run `go mod vendor` in src/nulled and commit vendor/, or give the hash',
-      `apps/svc.yaml:3:29: stack go needs package.build.vendorHash: go.mod in src/svc requires modules and src/svc/vendor is not committed. Set \`vendorHash: "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="\` (lib.fakeHash), run \`skyrec apply\` (or nixos-rebuild build), and copy the hash from the "got:" line of the hash mismatch; or run \`go mod vendor\` in src/svc, commit vendor/, and set \`vendorHash: null\``,
+      `apps/svc.yaml:3:29: stack go needs package.build.vendorHash: go.mod in src/svc requires modules and src/svc/vendor is not committed. Run \`skyrec vendor-hash src/svc\` (with Go and Nix installed) and set vendorHash to the hash it prints; or set \`vendorHash: "sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="\` (lib.fakeHash), build, and copy the hash from the "got:" line of the hash mismatch; or run \`go mod vendor\` in src/svc, commit vendor/, and set \`vendorHash: null\``,
     ]);
   });
 

@@ -272,7 +272,7 @@ describe('rules across fields and files', () => {
         'src/site/package.json': JSON.stringify({ name: 'site', dependencies: { express: '^4.19.0' } }),
         'apps/docs.yaml': `name: docs\npackage:\n  build: { stack: nodejs, path: src/site, npmDepsHash: "${hash}" }\n${web}`,
         'apps/shop.yaml': app('shop', 'src/shop'),
-        'src/shop/package-lock.json': '{}',
+        'src/shop/package-lock.json': '{ "lockfileVersion": 3, "packages": { "": { "name": "shop" } } }',
         'apps/tiny.yaml': app('tiny', 'src/tiny'),
         'src/tiny/package.json': JSON.stringify({ name: 'tiny', scripts: { start: 'node server.js' } }),
         'apps/bare.yaml': app('bare', 'src/bare'),
@@ -308,12 +308,22 @@ describe('rules across fields and files', () => {
   });
 
   test('fleet rules: unique node names, port range order, capacity in range', async () => {
-    const node = (name: string, extra = '') => `  - { name: ${name}, host: ${name}, address: ${name}${extra} }\n`;
+    const node = (name: string, extra = '') => `  - { name: ${name}, host: ${name}, address: 10.0.0.1${extra} }\n`;
     const fleet = `settings:\n  portRange: { from: 30000, to: 20000 }\nnodes:\n${node('a')}${node('b', ', capacity: { memory: 999999999999T }')}${node('a')}`;
     expect(await problemsWith({ 'fleet.yaml': fleet, 'apps/blog.yaml': null, 'apps/site.yaml': null })).toEqual([
       'fleet.yaml:2:22: settings.portRange.from (30000) must be less than to (20000)',
-      "fleet.yaml:5:57: nodes[1].capacity.memory '999999999999T' is too large",
+      "fleet.yaml:5:64: nodes[1].capacity.memory '999999999999T' is too large",
       "fleet.yaml:6:13: node name 'a' is already used by nodes[0] (line 4); node names must be unique",
+    ]);
+  });
+
+  test('node addresses are IP addresses: they go into firewall rules that nftables checks without DNS', async () => {
+    const fleet =
+      'nodes:\n  - { name: a, host: root@a.internal, address: 10.0.0.1 }\n  - name: db\n    host: root@db.internal\n    address: db.internal\n' +
+      '  - { name: v6, host: v6, address: "fd00::12" }\n  - { name: bad, host: bad, address: 10.0.0.256 }\n';
+    expect(await problemsWith({ 'fleet.yaml': fleet, 'apps/blog.yaml': null, 'apps/site.yaml': null })).toEqual([
+      "fleet.yaml:5:14: nodes[1].address 'db.internal' must be an IP address: it is written into firewall rules, which nftables checks at build time without DNS; write the node's private IPv4 or IPv6 address (e.g. 10.0.0.11 or fd00::11)",
+      "fleet.yaml:7:38: nodes[3].address '10.0.0.256' must be an IP address: it is written into firewall rules, which nftables checks at build time without DNS; write the node's private IPv4 or IPv6 address (e.g. 10.0.0.11 or fd00::11)",
     ]);
   });
 

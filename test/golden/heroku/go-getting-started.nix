@@ -4,8 +4,8 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/go-getting-started"; name = "go-getting-started-source"; };
-  # Source digest 22f535282aa794f72bb64a18153a9730cc573c163a34283e2fea45938fe8754f: a change to the app's code alone changes this module.
-  build = pkgs.buildGo123Module {
+  # Source digest d14beb7c30eb40137a06cabbb2aef64066026ceb357ff52d88a14ce22332032b: a change to the app's code alone changes this module.
+  build = pkgs.buildGo125Module {
     pname = "go-getting-started";
     version = "0.0.0";
     inherit src;

@@ -4,7 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/shop"; name = "shop-source"; };
-  # Source digest d046e6b3bbd2b5a7b9c82974198b15f29326e577ba6f9fdf612417f6ebd62b9a: a change to the app's code alone changes this module.
+  # Source digest b3d7fd31a19d6efd2a8f2f1cda48f4130b71830b1d55f524a6c2ab1f740c114d: a change to the app's code alone changes this module.
   # No package-lock.json: validation checked that package.json declares no dependencies, so
   # there is nothing to fetch and the source is the package.
   package = if !(builtins.pathExists (skyrecRepo + "/src/shop/package-lock.json")) then pkgs.runCommand "shop-source-only" { } ''
@@ -27,7 +27,7 @@ let
       runHook postInstall
     '';
   };
-  runtime = [ package pkgs.nodejs_20 ];
+  runtime = [ package pkgs.nodejs_24 ];
 
   # Plain environment (public: it is in the Nix store), then secrets read at start from
   # systemd credentials, so their values never enter the store.

@@ -6,8 +6,8 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/django"; name = "django-source"; };
-  # Source digest 47b346283eb3d81a6f0fed71157801ce186dbacb1277f79d0b8f21d8de86cdec: a change to the app's code alone changes this module.
-  python = pkgs.python312;
+  # Source digest a7f32b71c66a37aa82fc6235f13237b8b18a80a53c59edf965f4226fbdd89772: a change to the app's code alone changes this module.
+  python = pkgs.python314;
   # Every dependency is fetched with the hash recorded in uv.lock, by uv2nix: no hash to maintain.
   workspace = uv2nix.lib.workspace.loadWorkspace { workspaceRoot = src; };
   pythonSet = (pkgs.callPackage pyproject-nix.build.packages { inherit python; }).overrideScope (lib.composeManyExtensions [
