@@ -48,20 +48,28 @@ export const NIXPKGS_STANDIN = `{
   pkgs = rec {
     stdenv.hostPlatform.system = "x86_64-linux";
     hello = { outPath = "/nix/store/00000000000000000000000000000000-hello"; };
+    postgresql_14 = { outPath = "/nix/store/00000000000000000000000000000000-postgresql-14"; };
+    postgresql_15 = { outPath = "/nix/store/00000000000000000000000000000000-postgresql-15"; };
     postgresql_16 = { outPath = "/nix/store/00000000000000000000000000000000-postgresql-16"; };
     postgresql_17 = { outPath = "/nix/store/00000000000000000000000000000000-postgresql-17"; };
+    postgresql_18 = { outPath = "/nix/store/00000000000000000000000000000000-postgresql-18"; };
+    postgresql_13 = throw "postgresql_13 has been removed since it reached its EOL upstream";
     python3 = { outPath = "/nix/store/00000000000000000000000000000000-python3"; };
     python311 = { outPath = "/nix/store/00000000000000000000000000000000-python3.11"; };
     python312 = { outPath = "/nix/store/00000000000000000000000000000000-python3.12"; };
     python313 = { outPath = "/nix/store/00000000000000000000000000000000-python3.13"; };
+    python314 = { outPath = "/nix/store/00000000000000000000000000000000-python3.14"; };
     nodejs = { outPath = "/nix/store/00000000000000000000000000000000-nodejs"; };
-    nodejs_20 = { outPath = "/nix/store/00000000000000000000000000000000-nodejs-20"; };
+    # Throwing aliases in nixos-26.05 (test/fixtures/nixpkgs-26.05-attrs.json), as nixpkgs' aliases.nix has them.
+    nodejs_20 = throw "Node.js 20 support was removed given upstream End-of-Life on 2026-04-30";
+    buildGo123Module = throw "buildGo123Module has been removed: go 1.23 is EOL";
     nodejs_22 = { outPath = "/nix/store/00000000000000000000000000000000-nodejs-22"; };
+    nodejs_24 = { outPath = "/nix/store/00000000000000000000000000000000-nodejs-24"; };
     # The builders check the arguments nixpkgs' would refuse to go without, and read the lock
     # file they are given, so a wrong path fails here as it would in a real build.
     buildGoModule = args: assert args ? vendorHash && args ? src; { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-go"; };
-    buildGo123Module = args: buildGoModule args // { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-go1.23"; };
-    buildGo124Module = args: buildGoModule args // { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-go1.24"; };
+    buildGo125Module = args: buildGoModule args // { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-go1.25"; };
+    buildGo126Module = args: buildGoModule args // { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-go1.26"; };
     rustPlatform.buildRustPackage = args: assert builtins.isString (builtins.readFile args.cargoLock.lockFile); { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-rust"; };
     # pyproject-nix's build.packages, called with a python: a scope uv2nix's overlays apply to.
     callPackage = fn: args: assert args ? python; { overrideScope = overlay: { mkVirtualEnv = name: deps: { outPath = "/nix/store/00000000000000000000000000000000-\${name}"; }; }; };

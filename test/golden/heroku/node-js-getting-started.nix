@@ -15,7 +15,7 @@ let
     inherit src;
     # The Node.js the source asks for (engines.node) builds it too, so native addons are compiled
     # for the Node that loads them (buildNpmPackage's nodejs defaults to pkgs.nodejs).
-    nodejs = pkgs.nodejs_20;
+    nodejs = pkgs.nodejs_24;
     # Dependencies are fetched with the integrity hashes recorded in package-lock.json.
     npmDeps = pkgs.importNpmLock { npmRoot = src; };
     npmConfigHook = pkgs.importNpmLock.npmConfigHook;

@@ -5,7 +5,7 @@
 let
   src = builtins.path { path = skyrecRepo + "/src/links"; name = "links-source"; };
   # Source digest 71a53cbdd8e32fd7573de2bb9f790b8f43289056a062dbe20383f4486844bb8f: a change to the app's code alone changes this module.
-  build = pkgs.buildGo123Module {
+  build = pkgs.buildGo125Module {
     pname = "links";
     version = "0.0.0";
     inherit src;

@@ -4,7 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/godeps"; name = "godeps-source"; };
-  build = pkgs.buildGo124Module {
+  build = pkgs.buildGo125Module {
     pname = "godeps";
     version = "0.0.0";
     inherit src;

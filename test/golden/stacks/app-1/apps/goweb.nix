@@ -4,7 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/goweb"; name = "goweb-source"; };
-  build = pkgs.buildGo123Module {
+  build = pkgs.buildGo125Module {
     pname = "goweb";
     version = "0.0.0";
     inherit src;
