@@ -5,8 +5,7 @@
     # A stable release rather than unstable: the reconciler deploys production fleets. The one
     # release skyrec targets, named in common/nixos-release.ts (test/flake/nixos-release.test.ts
     # fails when this URL says otherwise); importNpmLock and lib.fileset's maybeMissing need 24.05
-    # or later. Not verified offline: that 26.05 still has nodejs_20 (Node 20 reached its end of
-    # life in April 2026), which the package below uses. Lock it with `nix flake lock`.
+    # or later. Lock it with `nix flake lock`.
     nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
   };
 
@@ -96,9 +95,10 @@
           };
           npmConfigHook = pkgs.importNpmLock.npmConfigHook;
 
-          # Build and run with the Node.js that package.json's engines field targets, not
-          # whatever pkgs.nodejs happens to be in this nixpkgs.
-          nodejs = pkgs.nodejs_20;
+          # Build and run with Node.js 22, which package.json's engines field (>=20) allows and
+          # nixos-26.05 carries; nodejs_20 reached its end of life in April 2026 and is a throwing
+          # alias in later nixpkgs (test/fixtures/nixpkgs-26.05-attrs.json).
+          nodejs = pkgs.nodejs_22;
 
           # buildPhase runs `npm run build` (tsc → dist/). The install hook then lists the
           # files to install with `npm pack --dry-run`, which would run the "prepare" script
@@ -113,7 +113,7 @@
           # host's own tools (nixos-rebuild, ssh) reachable.
           postInstall = ''
             rm -f $out/bin/skyrec
-            makeWrapper ${pkgs.nodejs_20}/bin/node $out/bin/skyrec \
+            makeWrapper ${pkgs.nodejs_22}/bin/node $out/bin/skyrec \
               --add-flags $out/lib/node_modules/skyrec/bin/skyrec.js \
               --prefix PATH : ${
                 lib.makeBinPath [
@@ -456,7 +456,7 @@
       devShells = forAllSystems (pkgs: {
         default = pkgs.mkShell {
           packages = [
-            pkgs.nodejs_20
+            pkgs.nodejs_22
             pkgs.caddy
             pkgs.nix
             pkgs.git

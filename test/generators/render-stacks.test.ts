@@ -89,7 +89,7 @@ describe('render: python, go and rust stacks', () => {
     const pyuv = await module('pyuv');
     expect(pyuv.systemd.services['pyuv-web-1'].path[1]).toBe('/nix/store/00000000000000000000000000000000-pyuv-env');
     expect(pyuv.systemd.services['pyuv-release'].path[1]).toBe('/nix/store/00000000000000000000000000000000-pyuv-env');
-    // go 1.22 in go.mod → buildGo123Module, no hash (no requirements); go 1.24.2 → buildGo124Module with the spec's hash.
+    // go 1.22 in go.mod → buildGo125Module (the oldest Go of nixos-26.05; a minimum), no hash (no requirements); go 1.24.2 → the same, with the spec's hash.
     for (const app of ['goweb', 'godeps']) {
       const services = (await module(app)).systemd.services;
       const first = services[Object.keys(services)[0]];
