@@ -40,8 +40,9 @@ export function readLoopView(stateDir: string): (LoopView & { alive: boolean }) 
   return { ...view, alive: isProcessAlive(view.pid) };
 }
 
-export function readStatus(store: StateStore, stateDir: string, view: LoopView): DaemonStatus {
+export function readStatus(store: StateStore, stateDir: string, view: LoopView, fault: DaemonStatus['fault'] = null): DaemonStatus {
   return {
+    fault,
     repo: view.repo,
     branch: view.branch,
     fetched: view.fetched,
