@@ -61,6 +61,14 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
     const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes) };
     if (flags.once) {
       const run = await reconcileOnce(opts);
+      // As the loop does after each run it records: a verified copy to restore from.
+      const [{ StateStore }, { backupState }] = await Promise.all([import('../state/state-store.js'), import('../state/state-backup.js')]);
+      const store = StateStore.open(opts.stateDir);
+      try {
+        await backupState(store);
+      } finally {
+        store.close();
+      }
       if (flags.json) out.json(run);
       else out.line(describeRun(run));
       ctx.setExitCode(EXIT[run.outcome]);

@@ -11,7 +11,7 @@ import { verifySignature } from './webhook.js';
 import { renderStatusPage, statusPageHeaders } from './status-page.js';
 import { createMetrics } from './daemon-metrics.js';
 import { authorized, hostAllowed, isLoopback, SECURITY_HEADERS } from './http-guard.js';
-import { createIntake } from './webhook-intake.js';
+import { closeAfterReply, createIntake } from './webhook-intake.js';
 import { judgeHook } from './webhook-payload.js';
 import type { Logger } from '../../common/log.js';
 
@@ -71,7 +71,7 @@ export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHt
   const json = (res: Res, status: number, value: unknown, extra: Record<string, string> = {}): void => send(res, status, 'application/json', JSON.stringify(value) + '\n', extra);
   /** Answers and ends the connection without reading the rest of the body. */
   const refuse = (res: Res, status: number, error: string, extra: Record<string, string> = {}): void => {
-    res.shouldKeepAlive = false;
+    closeAfterReply(res);
     json(res, status, { error }, { connection: 'close', ...extra });
   };
 

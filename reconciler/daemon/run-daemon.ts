@@ -93,6 +93,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       http!.recordRun(run);
       opts.report(run);
       if (run.id > backedUp) {
+        watch.check();
         await backupState(store!);
         backedUp = run.id;
       }

@@ -3,6 +3,7 @@
 // get 503), each within BODY_DEADLINE_MS (else 408) and up to MAX_WEBHOOK_BYTES (else 413). A
 // refused body is not read on: the response says `Connection: close` and the connection ends.
 import type http from 'node:http';
+import type { Socket } from 'node:net';
 import { MAX_WEBHOOK_BYTES } from './webhook.js';
 
 export const MAX_BODIES = 8;
@@ -59,5 +60,34 @@ export function createIntake(limits: IntakeLimits = { maxBodies: MAX_BODIES, dea
         reading--;
       }
     },
+  };
+}
+
+/** How long, and how much more of a refused body, a connection is drained after the answer before it is cut. */
+const LINGER_MS = 1000;
+const LINGER_BYTES = 256 * 1024;
+
+/**
+ * Ends the connection after `res` without reading the rest of the body. Cutting it at once would
+ * reset it while the client still sends, and the client would see the reset, not the answer; so
+ * it is half-closed after the answer, and what still arrives is dropped unread for a moment
+ * (at most LINGER_MS and LINGER_BYTES, as a web server's lingering close does), then cut.
+ */
+export function closeAfterReply(res: http.ServerResponse): void {
+  res.shouldKeepAlive = false;
+  const socket = res.socket as (Socket & { destroySoon?: () => void }) | null;
+  if (!socket) return;
+  // Node ends a connection that is not kept alive with destroySoon(), once the answer is written.
+  socket.destroySoon = () => {
+    let dropped = 0;
+    const timer = setTimeout(() => socket.destroy(), LINGER_MS);
+    socket.on('data', (c: Buffer) => {
+      dropped += c.length;
+      if (dropped > LINGER_BYTES) socket.destroy();
+    });
+    socket.once('end', () => socket.destroy());
+    socket.once('close', () => clearTimeout(timer));
+    socket.end();
+    socket.resume();
   };
 }

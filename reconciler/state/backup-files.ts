@@ -18,6 +18,18 @@ export interface HighWater {
   rollout: number;
 }
 
+/**
+ * Creates <state>/backup inside an existing state directory, never the state directory itself: a
+ * state directory removed under a running skyrec must stay gone, not come back empty.
+ */
+export function ensureBackupDir(stateDir: string): void {
+  try {
+    mkdirSync(backupPaths(stateDir).dir, { mode: 0o700 });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+  }
+}
+
 export function backupPaths(stateDir: string) {
   const dir = join(stateDir, 'backup');
   return { dir, db: join(dir, 'state.sqlite'), info: join(dir, 'state.json'), highWater: join(dir, 'high-water.json') };
@@ -49,6 +61,6 @@ export function readHighWater(stateDir: string): HighWater {
 export function raiseHighWater(stateDir: string, kind: keyof HighWater, id: number): void {
   const hw = readHighWater(stateDir);
   if (hw[kind] >= id) return;
-  mkdirSync(backupPaths(stateDir).dir, { recursive: true, mode: 0o700 });
+  ensureBackupDir(stateDir);
   writeJson(backupPaths(stateDir).highWater, { ...hw, [kind]: id });
 }

@@ -3,17 +3,19 @@
 // copy, so that <state>/backup/state.sqlite is always a sound database. `skyrec state restore`
 // puts it back in place of a lost or damaged one.
 import Database from 'better-sqlite3';
-import { copyFileSync, existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../../common/errors.js';
-import { backupPaths, readBackupInfo, writeBackupInfo, type BackupInfo } from './backup-files.js';
+import { backupPaths, ensureBackupDir, readBackupInfo, writeBackupInfo, type BackupInfo } from './backup-files.js';
 import { acquireLock, acquireReconcilerLock } from './lock.js';
 import { StateStore } from './state-store.js';
 
 /** integrity_check of a database file, and its newest run and rollout; throws when it is not sound. */
 function verifyCopy(file: string): Pick<BackupInfo, 'lastRunId' | 'lastRolloutId'> {
-  const db = new Database(file, { readonly: true, fileMustExist: true });
+  const db = new Database(file, { fileMustExist: true });
   try {
+    // A copy of a WAL database is marked WAL too: make it one self-contained file (no -wal, -shm beside it).
+    db.pragma('journal_mode = DELETE');
     const result = (db.pragma('integrity_check') as { integrity_check: string }[]).map((r) => r.integrity_check);
     if (result[0] !== 'ok') throw new StateError(`the copy ${file} fails integrity_check: ${result.slice(0, 3).join('; ')}`);
     const max = (table: string) => (db.prepare(`SELECT max(id) AS id FROM ${table}`).get() as { id: number | null }).id;
@@ -26,7 +28,7 @@ function verifyCopy(file: string): Pick<BackupInfo, 'lastRunId' | 'lastRolloutId
 /** Copies the open store to <state>/backup/state.sqlite, checked before it replaces the last copy. */
 export async function backupState(store: StateStore, clock: () => Date = () => new Date()): Promise<BackupInfo> {
   const paths = backupPaths(store.stateDir);
-  mkdirSync(paths.dir, { recursive: true, mode: 0o700 });
+  ensureBackupDir(store.stateDir);
   const tmp = `${paths.db}.${process.pid}.tmp`;
   try {
     await store.copyTo(tmp);
