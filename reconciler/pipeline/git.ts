@@ -62,6 +62,10 @@ async function resolveBase(r: GitReader, name: string, rev: string): Promise<str
     const oid = await git.expandOid({ fs, dir: r.dir, oid: name, cache: r.cache }).catch(() => null);
     if (oid) return peelToCommit(r, oid);
   }
+  // Say what is missing: with no repository at all, every revision is "unknown".
+  if (!fs.existsSync(r.gitdir)) {
+    throw new GitError(`${r.dir} is not a git repository: it has no .git`, { hint: fs.existsSync(r.dir) ? `give the folder that holds the config repo's .git, or run git init there and commit` : `${r.dir} does not exist` });
+  }
   throw new GitError(`unknown revision '${rev}' in ${r.dir}`, { hint: 'name a branch, tag or commit that exists (git log --oneline shows them)' });
 }
 

@@ -43,7 +43,7 @@ export interface RunningReconciler {
   waitFor(what: string, done: (s: DaemonStatus) => boolean, ms?: number): Promise<DaemonStatus>;
 }
 
-export async function startReconciler(args: string[], env: NodeJS.ProcessEnv = {}, opts: { listenHost?: string } = {}): Promise<RunningReconciler> {
+export async function startReconciler(args: string[], env: NodeJS.ProcessEnv = {}, opts: { listenHost?: string; headers?: Record<string, string> } = {}): Promise<RunningReconciler> {
   const listen = await freePort();
   const startedAt = performance.now();
   const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'skyrec.js'), 'reconcile', '--listen', `${opts.listenHost ?? '127.0.0.1'}:${listen}`, ...args], {
@@ -57,7 +57,7 @@ export async function startReconciler(args: string[], env: NodeJS.ProcessEnv = {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((res) => child.on('exit', (code, signal) => res({ code, signal })));
   const get = (path: string) =>
     new Promise<{ status: number; body: string }>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: listen, path, agent: false }, (res) => {
+      http.get({ host: '127.0.0.1', port: listen, path, agent: false, headers: opts.headers }, (res) => {
         let body = '';
         res.on('data', (c) => (body += c));
         res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
