@@ -84,7 +84,14 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         reconciler?.trigger('cycle');
       },
       plan: (id) => store!.reconciler.runPlan(id),
-      rollbacks: () => store!.rollbackCount(),
+      // NaN in /metrics rather than a failed scrape when the store cannot be read (the fault says why).
+      rollbacks: () => {
+        try {
+          return store!.rollbackCount();
+        } catch {
+          return NaN;
+        }
+      },
     });
     http.onError((err) => fatal(err));
     let backedUp = 0;

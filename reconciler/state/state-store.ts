@@ -109,10 +109,14 @@ export class StateStore {
       if (file === 'present' && (db.pragma('user_version', { simple: true }) as number) === 0) refuseSilentReset(stateDir, path, 'empty');
       migrate(db);
       const hw = readHighWater(stateDir);
-      db.transaction(() => {
-        keepIdsAbove(db, 'reconcile_runs', hw.run);
-        keepIdsAbove(db, 'rollouts', hw.rollout);
-      }).immediate();
+      // A write transaction only when a sequence is below the mark (after a restore), not at every open.
+      const seq = (table: string) => (db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').get(table) as { seq: number } | undefined)?.seq ?? 0;
+      if (seq('reconcile_runs') < hw.run || seq('rollouts') < hw.rollout) {
+        db.transaction(() => {
+          keepIdsAbove(db, 'reconcile_runs', hw.run);
+          keepIdsAbove(db, 'rollouts', hw.rollout);
+        }).immediate();
+      }
       return new StateStore(db, opts.clock ?? (() => new Date()), stateDir);
     } catch (e) {
       db.close();
