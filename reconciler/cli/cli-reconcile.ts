@@ -53,13 +53,13 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .option('--apply', 'with --watch: after a plan with changes, apply the working tree (as skyrec apply --yes does)'),
   ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean }, cmd: Command) => {
     if (flags.watch || flags.apply) return (await import('./cli-watch.js')).runWatch(flags, cmd, ctx);
-    const { reconcileOnce } = await import('../daemon/reconcile.js');
     const intervalMs = duration('--interval', flags.interval);
     const driftIntervalMs = duration('--drift-interval', flags.driftInterval);
     const token = flags.tokenFile ? readSecretFile('--token-file', ctx.repoDir(flags.tokenFile)).toString('utf8') : io.env.SKYREC_GIT_TOKEN;
     const repo = /^https?:\/\//.test(flags.repo) ? flags.repo : ctx.repoDir(flags.repo);
     const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes) };
     if (flags.once) {
+      const { reconcileOnce } = await import('../daemon/reconcile.js');
       const run = await reconcileOnce(opts);
       // As the loop does after each run it records: a verified copy to restore from.
       const [{ StateStore }, { backupState }] = await Promise.all([import('../state/state-store.js'), import('../state/state-backup.js')]);
@@ -79,11 +79,19 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
     // Every secret file is read before anything starts: a bad one is a usage error, exit 2.
     const webhookSecret = flags.webhookSecretFile ? readSecretFile('--webhook-secret-file', ctx.repoDir(flags.webhookSecretFile)) : null;
     const readToken = flags.readTokenFile ? readSecretFile('--read-token-file', ctx.repoDir(flags.readTokenFile)) : null;
-    const { runDaemon } = await import('../daemon/run-daemon.js');
+    // The lock first, before the loop's modules load: a second reconciler is refused at once.
+    const { acquireReconcilerLock } = await import('../state/lock.js');
+    const { redactUrl } = await import('../pipeline/git-url.js');
+    const lock = acquireReconcilerLock(opts.stateDir, `skyrec reconcile --repo ${redactUrl(repo)} --branch ${flags.branch}`);
+    const { runDaemon } = await import('../daemon/run-daemon.js').catch((err: unknown) => {
+      lock.release();
+      throw err;
+    });
     // A service logs what it does: each cycle and node at info, unless told otherwise.
     if (io.env.SKYREC_LOG_LEVEL === undefined) ctx.log.level = 'info';
     await runDaemon({
       ...opts,
+      lock,
       ...listen,
       hooks,
       webhookSecret,

@@ -25,6 +25,8 @@ export interface DaemonOptions extends ReconcileOptions, ListenOptions {
   selfHeal: boolean;
   /** One line per finished run, for the operator's terminal or journal. */
   report: (run: RunRecord) => void;
+  /** The reconciler's lock, when the caller took it already (the CLI does, before loading this module). */
+  lock?: { release(): void };
 }
 
 /** How often the state directory is checked between jobs (a stat of three paths). */
@@ -34,7 +36,7 @@ const WATCH_MS = 2000;
 export async function runDaemon(opts: DaemonOptions): Promise<void> {
   const log = opts.log;
   // Before anything in the state directory is read or written: one reconciler per state.
-  const lock = acquireReconcilerLock(opts.stateDir, `skyrec reconcile --repo ${redactUrl(opts.repo)} --branch ${opts.branch}`);
+  const lock = opts.lock ?? acquireReconcilerLock(opts.stateDir, `skyrec reconcile --repo ${redactUrl(opts.repo)} --branch ${opts.branch}`);
   let store: StateStore | undefined;
   let http: DaemonHttp | undefined;
   let reconciler: Reconciler | undefined;

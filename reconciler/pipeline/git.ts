@@ -5,6 +5,7 @@ import git from 'isomorphic-git';
 import { join } from 'node:path';
 import type { ConfigSource } from '../../schema/source.js';
 import { GitError } from '../../common/errors.js';
+import { redactUrl } from './git-url.js';
 
 /** Object reads shared by every source of one repo: packfile indexes, trees and blobs by id. */
 export interface GitReader {
@@ -172,10 +173,7 @@ export async function commitFiles(r: GitReader, commit: string): Promise<{ listF
   };
 }
 
-/** A URL fit for messages, logs and status: any user:password@ part is left out. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
-}
+export { redactUrl };
 
 export interface RemoteOptions {
   /** An http(s) URL of the config repo. */
