@@ -15,7 +15,8 @@ import { newMemory, reconcileOnce, type ReconcileOptions } from './reconcile.js'
 import { checkDrift, healDrift } from './drift.js';
 import { Reconciler, type Job } from './scheduler.js';
 import { startDaemonHttp, type DaemonHttp, type ListenOptions } from './daemon-http.js';
-import { readStatus, writeLoopView, type LoopView } from './status.js';
+import { statusReader, writeLoopView, type LoopView } from './status.js';
+import type { Logger } from '../../common/log.js';
 import { watchStateDir } from './state-dir-watch.js';
 import type { DaemonStatus } from './status-model.js';
 
@@ -41,7 +42,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   let http: DaemonHttp | undefined;
   let reconciler: Reconciler | undefined;
   let watchTimer: NodeJS.Timeout | undefined;
-  const signals: Partial<Record<NodeJS.Signals, () => void>> = {};
+  const signals = stopSignals(log);
   try {
     store = StateStore.open(opts.stateDir);
     store.check();
@@ -60,24 +61,13 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     const view: LoopView = { repo: redactUrl(opts.repo), branch: opts.branch, pid: process.pid, startedAt: new Date().toISOString(), fetched: null, running: null, queued: false, lastDriftCheck: null };
     // Each new head is compiled in a child process: its memory goes back to the system after it.
     const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true };
-    let lastGood: DaemonStatus | null = null;
 
     const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false });
     const publish = () => {
       watch.check();
       writeLoopView(opts.stateDir, liveView());
     };
-    const status = (): DaemonStatus => {
-      try {
-        lastGood = { ...readStatus(store!, opts.stateDir, liveView()), fault };
-        return lastGood;
-      } catch (err) {
-        // The store cannot be read: show the last status read, with why.
-        const at = new Date().toISOString();
-        const base = lastGood ?? { ...readStatusFallback(liveView()) };
-        return { ...base, ...liveView(), fault: fault ?? { message: `the state store cannot be read: ${(err as Error).message}`, at } };
-      }
-    };
+    const status = statusReader(store, opts.stateDir, liveView, () => fault);
     http = await startDaemonHttp({
       ...opts,
       status,
@@ -152,18 +142,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         fatal(err);
       }
     }, WATCH_MS);
-    const signalled = new Promise<void>((resolve) => {
-      for (const sig of ['SIGTERM', 'SIGINT'] as const) {
-        signals[sig] = () => {
-          log.info({ signal: sig }, 'stopping: the node batch being switched finishes, no other starts');
-          resolve();
-        };
-        process.once(sig, signals[sig]!);
-      }
-    });
     reconciler.start();
     try {
-      await Promise.race([signalled, failed]);
+      await Promise.race([signals.received, failed]);
     } finally {
       stop.abort();
       clearInterval(watchTimer);
@@ -174,14 +155,24 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     log.info('stopped');
   } finally {
     clearInterval(watchTimer);
-    for (const [sig, fn] of Object.entries(signals)) process.off(sig, fn);
+    signals.dispose();
     await http?.close();
     store?.close();
     lock.release();
   }
 }
 
-/** What /api/status shows when the store could never be read: only what the loop knows. */
-function readStatusFallback(view: LoopView): Omit<DaemonStatus, 'fault'> {
-  return { repo: view.repo, branch: view.branch, fetched: view.fetched, applied: null, running: view.running, queued: view.queued, quarantined: [], drift: [], lastDriftCheck: view.lastDriftCheck, nodes: [], apps: [], runs: [] };
+/** Resolves `received` on the first SIGTERM or SIGINT; dispose() stops listening. */
+function stopSignals(log: Logger): { received: Promise<void>; dispose(): void } {
+  const handlers = new Map<NodeJS.Signals, () => void>();
+  const received = new Promise<void>((resolve) => {
+    for (const sig of ['SIGTERM', 'SIGINT'] as const) {
+      handlers.set(sig, () => {
+        log.info({ signal: sig }, 'stopping: the node batch being switched finishes, no other starts');
+        resolve();
+      });
+      process.once(sig, handlers.get(sig)!);
+    }
+  });
+  return { received, dispose: () => handlers.forEach((fn, sig) => process.off(sig, fn)) };
 }

@@ -58,6 +58,25 @@ export function readStatus(store: StateStore, stateDir: string, view: LoopView, 
   };
 }
 
+/**
+ * The running loop's status: read from the store, or, when the store cannot be read, the last
+ * status read (or what the loop alone knows) with a fault that says why; never a throw, so that
+ * the page, the API and /healthz keep answering.
+ */
+export function statusReader(store: StateStore, stateDir: string, view: () => LoopView, fault: () => DaemonStatus['fault']): () => DaemonStatus {
+  let lastGood: DaemonStatus | null = null;
+  return () => {
+    try {
+      lastGood = readStatus(store, stateDir, view(), fault());
+      return lastGood;
+    } catch (err) {
+      const v = view();
+      const base: DaemonStatus = lastGood ?? { fault: null, repo: v.repo, branch: v.branch, fetched: v.fetched, applied: null, running: v.running, queued: v.queued, quarantined: [], drift: [], lastDriftCheck: v.lastDriftCheck, nodes: [], apps: [], runs: [] };
+      return { ...base, fetched: v.fetched, running: v.running, queued: v.queued, fault: fault() ?? { message: `the state store cannot be read: ${(err as Error).message}`, at: new Date().toISOString() } };
+    }
+  };
+}
+
 /** `skyrec status`'s reconciler lines: what the loop follows, where it is, and what needs a person. */
 export function describeLoop(status: DaemonStatus, view: LoopView & { alive: boolean }): string[] {
   const short = (rev: string | null | undefined) => (rev ? rev.slice(0, 12) : '-');
