@@ -4,7 +4,6 @@
 // webhooks (/hooks/github, /hooks/generic) are for the git host: signed, bounded (webhook-intake.ts),
 // and with --listen-hooks on a listener of their own, so that only they need to be reachable.
 import http from 'node:http';
-import type { Socket } from 'node:net';
 import type { RunRecord } from '../state/reconciler-records.js';
 import type { DaemonStatus } from './status-model.js';
 import { verifySignature } from './webhook.js';
@@ -138,8 +137,6 @@ export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHt
   const listen = async (at: Address, serves: { read: boolean; hooks: boolean }): Promise<string> => {
     // Slow or stalled requests are cut: headers within 10 s, a whole request within 30 s.
     const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, handler(serves));
-    // A client that goes away mid-request is not an error of ours: no log line each.
-    server.on('clientError', (_err, socket: Socket) => socket.destroy());
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(at.port, at.host, () => resolve()));
     server.on('error', (err) => errorHandlers.forEach((fn) => fn(err)));
     servers.push(server);
