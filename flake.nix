@@ -167,6 +167,11 @@
               name = "ssh-key";
               flag = "--ssh-key";
             }
+            {
+              option = "readTokenFile";
+              name = "read-token";
+              flag = "--read-token-file";
+            }
           ];
 
           args =
@@ -188,6 +193,14 @@
               "--state"
               stateDir
             ]
+            ++ lib.optionals (cfg.listenHooks != null) [
+              "--listen-hooks"
+              cfg.listenHooks
+            ]
+            ++ builtins.concatMap (h: [
+              "--allowed-host"
+              h
+            ]) cfg.allowedHosts
             ++ lib.optional cfg.selfHeal "--self-heal"
             ++ lib.optionals (cfg.secretsDir != null) [
               "--secrets-dir"
@@ -197,8 +210,15 @@
           # A URL with userinfo (https://user:token@host/...) would put the token in the store.
           hasUserinfo = builtins.match "[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@.*" cfg.repo != null;
           isHttp = builtins.match "https?://.+" cfg.repo != null;
-          listenPort = builtins.match ".+:([0-9]{1,5})" cfg.listen;
-          isLoopback = builtins.match "(127[.][0-9.]+|localhost|[[]::1[]]):[0-9]+" cfg.listen != null;
+          portOf = address: builtins.match ".+:([0-9]{1,5})" address;
+          listenPort = portOf cfg.listen;
+          hooksPort = if cfg.listenHooks == null then null else portOf cfg.listenHooks;
+          loopback = address: builtins.match "(127[.][0-9.]+|localhost|[[]::1[]]):[0-9]+" address != null;
+          isLoopback = loopback cfg.listen;
+          # What the firewall opens: the hooks' own port when they listen apart, else listen's.
+          publicAddress = if cfg.listenHooks != null then cfg.listenHooks else cfg.listen;
+          publicPort = if cfg.listenHooks != null then hooksPort else listenPort;
+          validPort = p: p != null && lib.toInt (lib.head p) >= 1 && lib.toInt (lib.head p) <= 65535;
 
           # Options holding paths of secret files (or of a folder of them).
           secretPaths = map (c: c.option) credentials ++ lib.optional (cfg.secretsDir != null) "secretsDir";
@@ -269,19 +289,54 @@
             listen = mkOption {
               type = types.str;
               default = "127.0.0.1:9273";
-              example = "0.0.0.0:9273";
-              description = "host:port of /healthz, /metrics, /api/status and the webhooks.";
+              example = "127.0.0.1:9273";
+              description = ''
+                host:port of the status page, /api/status, /metrics, the plans and /healthz (and of the
+                webhooks unless `listenHooks` is set). They show the fleet: keep them on loopback, or set
+                `readTokenFile`.
+              '';
+            };
+
+            listenHooks = mkOption {
+              type = types.nullOr types.str;
+              default = null;
+              example = "0.0.0.0:9274";
+              description = ''
+                host:port of a listener that serves only the webhooks (and /healthz), for the git host.
+                With it, `openFirewall` opens only this port and the rest stays on `listen`.
+              '';
+            };
+
+            allowedHosts = mkOption {
+              type = types.listOf types.str;
+              default = [ ];
+              example = [ "deploy.example.com" ];
+              description = ''
+                Host names the status page and API answer to, besides IP addresses and localhost (a
+                page whose name was rebound to this machine gets 421).
+              '';
             };
 
             openFirewall = mkOption {
               type = types.bool;
               default = false;
-              description = "Open the port of `listen` in the firewall (for webhooks and scrapes from elsewhere).";
+              description = "Open the port of `listenHooks` (or, without it, of `listen`) in the firewall, for webhooks from the git host.";
+            };
+
+            memoryMax = mkOption {
+              type = types.str;
+              default = "4G";
+              example = "2G";
+              description = ''
+                systemd's MemoryMax for the service. It covers what skyrec runs too: each cycle's compile
+                (about 220 MB on a 2,000-app fleet) and the evaluation in nixos-rebuild (often 1 to 2 GB).
+              '';
             };
 
             webhookSecretFile = fileOption "webhook-secret" "secret that webhooks sign their body with (without it, every webhook is refused)";
             gitTokenFile = fileOption "git-token" "token for an http(s) repo (sent as basic auth, user x-access-token)";
             sshKeyFile = fileOption "ssh-key" "ssh private key for the nodes, used by skyrec's ssh and nixos-rebuild's (nixos driver)";
+            readTokenFile = fileOption "read-token" "token that the status page, /api/status, /metrics and the plans ask for (as a bearer token, or the password of basic auth)";
 
             driver = mkOption {
               type = types.enum [
@@ -326,8 +381,12 @@
                   message = "services.skyrec.repo must be an http(s) URL or an absolute path.";
                 }
                 {
-                  assertion = listenPort != null && lib.toInt (lib.head listenPort) >= 1 && lib.toInt (lib.head listenPort) <= 65535;
+                  assertion = validPort listenPort;
                   message = "services.skyrec.listen must be host:port, e.g. 127.0.0.1:9273.";
+                }
+                {
+                  assertion = cfg.listenHooks == null || validPort hooksPort;
+                  message = "services.skyrec.listenHooks must be host:port, e.g. 0.0.0.0:9274.";
                 }
               ]
               ++ map (option: {
@@ -335,7 +394,9 @@
                 message = "services.skyrec.${option} must be a path outside the Nix store, given as a string (e.g. \"/run/secrets/...\"): a Nix path like ./file is copied into the world-readable store.";
               }) secretPaths;
 
-            warnings = lib.optional (cfg.openFirewall && isLoopback) "services.skyrec.openFirewall opens the port of listen = \"${cfg.listen}\", but skyrec answers on loopback only there: set listen to \"0.0.0.0:<port>\" or an address of this machine.";
+            warnings =
+              lib.optional (cfg.openFirewall && loopback publicAddress) "services.skyrec.openFirewall opens the port of ${if cfg.listenHooks != null then "listenHooks" else "listen"} = \"${publicAddress}\", but skyrec answers on loopback only there: set it to \"0.0.0.0:<port>\" or an address of this machine."
+              ++ lib.optional (!isLoopback && cfg.readTokenFile == null) "services.skyrec.listen = \"${cfg.listen}\" serves the status page, /api/status, /metrics and the plans beyond loopback without authentication: set services.skyrec.readTokenFile, or keep listen on 127.0.0.1 and set listenHooks for the webhooks.";
 
             # A static user rather than DynamicUser: ssh reads known_hosts and its config from the
             # home in the user's passwd entry, and the state (an SQLite database, the fetched repo)
@@ -352,8 +413,8 @@
             # For the operator: `sudo -u skyrec skyrec status --state /var/lib/skyrec`, `skyrec retry`.
             environment.systemPackages = [ cfg.package ];
 
-            networking.firewall.allowedTCPPorts = lib.mkIf (cfg.openFirewall && listenPort != null) [
-              (lib.toInt (lib.head listenPort))
+            networking.firewall.allowedTCPPorts = lib.mkIf (cfg.openFirewall && publicPort != null) [
+              (lib.toInt (lib.head publicPort))
             ];
 
             systemd.services.skyrec = {
@@ -407,6 +468,9 @@
                 KillSignal = "SIGTERM";
                 KillMode = "mixed";
                 TimeoutStopSec = lib.mkDefault "35min";
+                # A bound on what skyrec and the tools it runs can take; on an internal error
+                # skyrec exits non-zero at once, and Restart=on-failure starts it again.
+                MemoryMax = cfg.memoryMax;
 
                 UMask = "0077";
                 NoNewPrivileges = true;

@@ -38,7 +38,7 @@ export class EscapeError extends SkyrecError {
 
 /** A user-facing usage problem (bad flag, missing directory). */
 export class UsageError extends SkyrecError {
-  override readonly code = 'USAGE';
+  override readonly code: string = 'USAGE';
   override readonly exitCode = 2;
 }
 
@@ -64,9 +64,11 @@ export class LockedError extends SkyrecError {
   constructor(
     readonly holder: LockHolder,
     readonly lockPath: string,
+    /** Who holds it, as the message says it: 'another skyrec apply holds the lock'. */
+    what = 'another skyrec apply holds the lock',
   ) {
     super(
-      `another skyrec apply holds the lock: pid ${holder.pid} on host ${holder.host}, \`${holder.command}\`, since ${holder.since}`,
+      `${what}: pid ${holder.pid} on host ${holder.host}, \`${holder.command}\`, since ${holder.since}`,
       { hint: `wait for it to finish; if it is gone from that host, remove ${lockPath}` },
     );
   }
@@ -74,7 +76,16 @@ export class LockedError extends SkyrecError {
 
 /** The state database cannot be used as it is (written by a newer skyrec, or misused by a caller). */
 export class StateError extends SkyrecError {
-  override readonly code = 'STATE_ERROR';
+  override readonly code: string = 'STATE_ERROR';
+}
+
+/**
+ * The state database is missing, empty or damaged while the state directory shows earlier use:
+ * starting over would forget quarantines and history, so skyrec refuses (exit 5).
+ */
+export class StateDamagedError extends StateError {
+  override readonly code = 'STATE_DAMAGED';
+  override readonly exitCode = 5;
 }
 
 /** A node cannot be reached over ssh; names the node and the host skyrec tried. */

@@ -1,23 +1,24 @@
 // `skyrec reconcile` (follow a branch and apply what lands on it) and `skyrec retry` (lift a
 // quarantine). The loop serves /healthz, /metrics, /api/status and webhooks (daemon-http.ts).
 import { Command, Option } from 'commander';
-import { readFileSync } from 'node:fs';
 import { parseDuration } from '../../schema/normalize.js';
 import { createProgress } from '../../common/progress.js';
 import { UsageError } from '../../common/errors.js';
+import { readSecretFile } from '../../common/secret-file.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
 import type { RunRecord } from '../state/reconciler-records.js';
 
 const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, interrupted: 0, invalid: 2, failed: 4, error: 1 };
 
-/** A file holding a secret value; a clear error, never the raw exception, when it cannot be read. */
-function readSecretFile(option: string, path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (err) {
-    throw new UsageError(`${option} ${path} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give a file readable by this user, holding only the value' });
-  }
+/** host:port (an IPv6 host in brackets), as --listen and --listen-hooks take it. */
+function address(option: string, text: string): { host: string; port: number } {
+  const m = /^(.+):(\d+)$/.exec(text);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`${option} ${text} is not host:port, e.g. 127.0.0.1:9273`);
+  return { host: m[1].replace(/^\[(.*)\]$/, '$1'), port };
 }
+
+const collect = (value: string, previous: string[]) => [...previous, value];
 
 function duration(option: string, text: string): number {
   const ms = parseDuration(text);
@@ -40,38 +41,62 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .option('--interval <duration>', 'how often to fetch, e.g. 30s or 5m', '30s')
       .option('--token-file <file>', 'http(s) repo: a file holding the token (else $SKYREC_GIT_TOKEN)')
       .option('--once', 'run one cycle and exit: 0 applied or nothing to do, 2 invalid specs, 4 rollout failed, 1 error')
-      .option('--listen <host:port>', 'where /healthz, /metrics, /api/status and the webhooks listen', '127.0.0.1:9273')
+      .option('--listen <host:port>', 'where the status page, /healthz, /metrics, /api/status and the plans listen, and the webhooks too unless --listen-hooks is given', '127.0.0.1:9273')
+      .option('--listen-hooks <host:port>', 'a listener for the webhooks only (e.g. 0.0.0.0:9274 for the git host), so that the rest can stay on loopback')
       .option('--webhook-secret-file <file>', 'the shared secret that webhooks must sign their body with (without it every webhook is refused)')
+      .option('--read-token-file <file>', 'a token that the status page, /api/status, /metrics and the plans ask for (bearer token, or the password of basic auth)')
+      .option('--allowed-host <name>', 'a host name the status page and API answer to, besides IP addresses and localhost (repeatable)', collect, [] as string[])
       .option('--drift-interval <duration>', "how often to compare each node's active generation and config with what was applied", '5m')
       .option('--self-heal', 'apply the last applied revision again to a node found drifted (default: only report drift)')
       .addOption(new Option('--json', 'with --once: print the cycle as JSON; with --watch: one JSON line per plan'))
       .option('--watch', 'development: watch the working tree of --repo and print a plan at start and after every burst of saves, against what the nodes run now (the applied manifests in --state), else HEAD; invalid specs print their problems and the watch goes on')
       .option('--apply', 'with --watch: after a plan with changes, apply the working tree (as skyrec apply --yes does)'),
-  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; webhookSecretFile?: string; watch?: boolean; apply?: boolean }, cmd: Command) => {
+  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean }, cmd: Command) => {
     if (flags.watch || flags.apply) return (await import('./cli-watch.js')).runWatch(flags, cmd, ctx);
-    const { reconcileOnce } = await import('../daemon/reconcile.js');
     const intervalMs = duration('--interval', flags.interval);
     const driftIntervalMs = duration('--drift-interval', flags.driftInterval);
-    const token = flags.tokenFile ? readSecretFile('--token-file', ctx.repoDir(flags.tokenFile)).toString('utf8').trim() : io.env.SKYREC_GIT_TOKEN;
+    const token = flags.tokenFile ? readSecretFile('--token-file', ctx.repoDir(flags.tokenFile)).toString('utf8') : io.env.SKYREC_GIT_TOKEN;
     const repo = /^https?:\/\//.test(flags.repo) ? flags.repo : ctx.repoDir(flags.repo);
     const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes) };
     if (flags.once) {
+      const { reconcileOnce } = await import('../daemon/reconcile.js');
       const run = await reconcileOnce(opts);
+      // As the loop does after each run it records: a verified copy to restore from.
+      const [{ StateStore }, { backupState }] = await Promise.all([import('../state/state-store.js'), import('../state/state-backup.js')]);
+      const store = StateStore.open(opts.stateDir);
+      try {
+        await backupState(store);
+      } finally {
+        store.close();
+      }
       if (flags.json) out.json(run);
       else out.line(describeRun(run));
       ctx.setExitCode(EXIT[run.outcome]);
       return;
     }
-    const listen = /^(.+):(\d+)$/.exec(flags.listen);
-    if (!listen) throw new UsageError(`--listen ${flags.listen} is not host:port, e.g. 127.0.0.1:9273`);
-    const { runDaemon } = await import('../daemon/run-daemon.js');
+    const listen = address('--listen', flags.listen);
+    const hooks = flags.listenHooks ? address('--listen-hooks', flags.listenHooks) : null;
+    // Every secret file is read before anything starts: a bad one is a usage error, exit 2.
+    const webhookSecret = flags.webhookSecretFile ? readSecretFile('--webhook-secret-file', ctx.repoDir(flags.webhookSecretFile)) : null;
+    const readToken = flags.readTokenFile ? readSecretFile('--read-token-file', ctx.repoDir(flags.readTokenFile)) : null;
+    // The lock first, before the loop's modules load: a second reconciler is refused at once.
+    const { acquireReconcilerLock } = await import('../state/lock.js');
+    const { redactUrl } = await import('../pipeline/git-url.js');
+    const lock = acquireReconcilerLock(opts.stateDir, `skyrec reconcile --repo ${redactUrl(repo)} --branch ${flags.branch}`);
+    const { runDaemon } = await import('../daemon/run-daemon.js').catch((err: unknown) => {
+      lock.release();
+      throw err;
+    });
     // A service logs what it does: each cycle and node at info, unless told otherwise.
     if (io.env.SKYREC_LOG_LEVEL === undefined) ctx.log.level = 'info';
     await runDaemon({
       ...opts,
-      host: listen[1].replace(/^\[(.*)\]$/, '$1'),
-      port: Number(listen[2]),
-      webhookSecret: flags.webhookSecretFile ? readSecretFile('--webhook-secret-file', ctx.repoDir(flags.webhookSecretFile)) : null,
+      lock,
+      ...listen,
+      hooks,
+      webhookSecret,
+      readToken,
+      allowedHosts: flags.allowedHost,
       intervalMs,
       driftIntervalMs,
       selfHeal: flags.selfHeal ?? false,

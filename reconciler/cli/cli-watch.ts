@@ -23,7 +23,7 @@ export interface WatchFlags extends DriverFlags {
 }
 
 /** Options of `reconcile` that follow a branch or serve HTTP, which a watch does not do. */
-const NOT_WITH_WATCH = ['once', 'branch', 'interval', 'tokenFile', 'listen', 'webhookSecretFile', 'driftInterval', 'selfHeal'];
+const NOT_WITH_WATCH = ['once', 'branch', 'interval', 'tokenFile', 'listen', 'listenHooks', 'webhookSecretFile', 'readTokenFile', 'allowedHost', 'driftInterval', 'selfHeal'];
 
 export async function runWatch(flags: WatchFlags, cmd: Command, ctx: Ctx): Promise<void> {
   if (!flags.watch) throw new UsageError('--apply goes with --watch', { hint: 'without --watch, skyrec reconcile applies every new head of the branch anyway' });

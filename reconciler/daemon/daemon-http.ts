@@ -1,21 +1,42 @@
-// The reconciler's HTTP side: /healthz, Prometheus /metrics, the JSON status at /api/status, and
-// webhooks that start a cycle at once. A webhook must carry a valid X-Hub-Signature-256 of its
-// exact body; anything else gets 401 and changes nothing. Binds where it is told (loopback by
-// default in the CLI).
+// The reconciler's HTTP side, for two audiences. The read side (the status page at /, /api/status,
+// /metrics, /runs/<id>/plan, /healthz) is for the operators: loopback by default, behind a token
+// with --read-token-file, and only for Host names that cannot be rebound (http-guard.ts). The
+// webhooks (/hooks/github, /hooks/generic) are for the git host: signed, bounded (webhook-intake.ts),
+// and with --listen-hooks on a listener of their own, so that only they need to be reachable.
 import http from 'node:http';
-import { Counter, Gauge, Registry } from 'prom-client';
 import type { RunRecord } from '../state/reconciler-records.js';
 import type { DaemonStatus } from './status-model.js';
-import { MAX_WEBHOOK_BYTES, verifySignature } from './webhook.js';
+import { verifySignature } from './webhook.js';
 import { renderStatusPage, statusPageHeaders } from './status-page.js';
+import { createMetrics } from './daemon-metrics.js';
+import { authorized, hostAllowed, isLoopback, SECURITY_HEADERS } from './http-guard.js';
+import { closeAfterReply, createIntake } from './webhook-intake.js';
+import { judgeHook } from './webhook-payload.js';
 import type { Logger } from '../../common/log.js';
 
-export interface DaemonHttpOptions {
+export interface Address {
   host: string;
   port: number;
+}
+
+export interface ListenOptions {
+  /** The read side, and the webhooks too unless `hooks` is given. */
+  host: string;
+  port: number;
+  /** A listener for the webhooks only (--listen-hooks); null: they are on host:port. */
+  hooks?: Address | null;
   /** The shared webhook secret; null refuses every webhook. */
   webhookSecret: Buffer | null;
+  /** The token the read side asks for (--read-token-file); null: none. */
+  readToken?: Buffer | null;
+  /** Host names (besides addresses and loopback names) the read side answers (--allowed-host). */
+  allowedHosts?: string[];
+}
+
+export interface DaemonHttpOptions extends ListenOptions {
   status: () => DaemonStatus;
+  /** The followed branch: a push to it starts a cycle. */
+  branch: string;
   /** Starts a cycle as soon as possible. */
   trigger: (why: string) => void;
   /** The plan recorded with a run (null: none). */
@@ -26,147 +47,124 @@ export interface DaemonHttpOptions {
 }
 
 export interface DaemonHttp {
+  /** The read side's URL (and the webhooks', unless they listen apart). */
   url: string;
+  hooksUrl: string;
+  urls: { read: string; hooks: string };
   /** Count a finished cycle in /metrics. */
   recordRun(run: RunRecord): void;
+  /** Told when a listener fails after it started. */
+  onError(fn: (err: Error) => void): void;
   close(): Promise<void>;
 }
 
-function metrics(opts: DaemonHttpOptions) {
-  // One status read per scrape, taken by scrape() before the collectors run.
-  let snapshot: DaemonStatus | null = null;
-  const current = (): DaemonStatus => snapshot ?? opts.status();
-  const registry = new Registry();
-  const runs = new Counter({ name: 'skyrec_reconcile_runs_total', help: 'Reconcile cycles since start, by outcome.', labelNames: ['outcome'], registers: [registry] });
-  new Gauge({
-    name: 'skyrec_seconds_since_last_success',
-    help: 'Seconds since the last cycle that applied a revision or found nothing to do (-1: none yet).',
-    registers: [registry],
-    collect() {
-      const ok = current().applied;
-      this.set(ok ? (Date.now() - Date.parse(ok.at)) / 1000 : -1);
-    },
-  });
-  new Gauge({
-    name: 'skyrec_node_generation',
-    help: 'The system generation each node was last switched to.',
-    labelNames: ['node'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const n of current().nodes) if (n.generation !== null) this.set({ node: n.node }, n.generation);
-    },
-  });
-  new Gauge({
-    name: 'skyrec_node_healthy',
-    help: '1 when the node last ended its rollout healthy, else 0.',
-    labelNames: ['node'],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const n of current().nodes) this.set({ node: n.node }, n.status === 'healthy' ? 1 : 0);
-    },
-  });
-  new Gauge({
-    name: 'skyrec_drifted_nodes',
-    help: 'Nodes whose active generation or config was not what skyrec applied, at the last drift check.',
-    registers: [registry],
-    collect() {
-      this.set(current().drift.length);
-    },
-  });
-  new Gauge({
-    name: 'skyrec_node_rollbacks',
-    help: 'Node rollbacks recorded in the state store (a failed health check, or skyrec rollback).',
-    registers: [registry],
-    collect() {
-      this.set(opts.rollbacks());
-    },
-  });
-  const scrape = async () => {
-    snapshot = opts.status();
-    try {
-      return await registry.metrics();
-    } finally {
-      snapshot = null;
-    }
-  };
-  return { registry, runs, scrape };
-}
-
-function readBody(req: http.IncomingMessage): Promise<Buffer | null> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > MAX_WEBHOOK_BYTES) {
-        resolve(null);
-        req.destroy();
-      } else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
-  });
-}
+type Res = http.ServerResponse;
+const READ_PATHS = /^\/(|healthz|metrics|api\/status|runs\/\d+\/plan)$/;
+const HOOK_PATHS = /^\/hooks\/(github|generic)$/;
 
 export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHttp> {
-  const { registry, runs, scrape } = metrics(opts);
-  const send = (res: http.ServerResponse, status: number, type: string, body: string): void => void res.writeHead(status, { 'content-type': type }).end(body);
-  const json = (res: http.ServerResponse, status: number, value: unknown): void => send(res, status, 'application/json', JSON.stringify(value) + '\n');
+  const metrics = createMetrics(opts);
+  const intake = createIntake();
+  const send = (res: Res, status: number, type: string, body: string, extra: Record<string, string> = {}): void =>
+    void res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': type, ...extra }).end(body);
+  const json = (res: Res, status: number, value: unknown, extra: Record<string, string> = {}): void => send(res, status, 'application/json', JSON.stringify(value) + '\n', extra);
+  /** Answers and ends the connection without reading the rest of the body. */
+  const refuse = (res: Res, status: number, error: string, extra: Record<string, string> = {}): void => {
+    closeAfterReply(res);
+    json(res, status, { error }, { connection: 'close', ...extra });
+  };
 
-  async function hook(req: http.IncomingMessage, res: http.ServerResponse, kind: 'github' | 'generic'): Promise<void> {
-    if (req.headers['content-length'] !== undefined && Number(req.headers['content-length']) > MAX_WEBHOOK_BYTES) return json(res, 413, { error: 'body over 1 MiB' });
-    const body = await readBody(req);
-    if (body === null) return json(res, 413, { error: 'body over 1 MiB' });
-    const signature = req.headers['x-hub-signature-256'];
-    if (!opts.webhookSecret || !verifySignature(opts.webhookSecret, body, Array.isArray(signature) ? signature[0] : signature)) {
+  async function hook(req: http.IncomingMessage, res: Res, kind: 'github' | 'generic'): Promise<void> {
+    const header = req.headers['x-hub-signature-256'];
+    const signature = Array.isArray(header) ? header[0] : header;
+    if (!opts.webhookSecret || signature === undefined || !/^sha256=[0-9a-f]{64}$/.test(signature)) {
+      opts.log.warn({ hook: kind }, 'webhook refused: missing or bad signature');
+      return refuse(res, 401, opts.webhookSecret ? 'missing or bad X-Hub-Signature-256' : 'webhooks are off: skyrec reconcile runs without --webhook-secret-file');
+    }
+    const got = await intake.receive(req);
+    if (got.kind === 'gone') return void opts.log.debug({ hook: kind }, 'webhook request closed before its body arrived');
+    if (got.kind === 'refused') {
+      opts.log.warn({ hook: kind, status: got.status }, `webhook refused: ${got.error}`);
+      return refuse(res, got.status, got.error, got.status === 503 ? { 'retry-after': '5' } : {});
+    }
+    if (!verifySignature(opts.webhookSecret, got.body, signature)) {
       opts.log.warn({ hook: kind }, 'webhook refused: missing or bad signature');
       return json(res, 401, { error: 'missing or bad X-Hub-Signature-256' });
     }
-    let payload: { ref?: unknown };
-    try {
-      payload = JSON.parse(body.toString('utf8')) as { ref?: unknown };
-    } catch {
-      return json(res, 400, { error: 'the body is not JSON' });
-    }
-    if (kind === 'github' && req.headers['x-github-event'] === 'ping') return json(res, 200, { ok: true });
-    const branch = opts.status().branch;
-    if (kind === 'github' && payload.ref !== `refs/heads/${branch}`) return json(res, 202, { triggered: false, reason: `not a push to ${branch}` });
-    opts.trigger(`webhook ${kind}`);
-    return json(res, 202, { triggered: true });
+    const event = req.headers['x-github-event'];
+    const verdict = judgeHook(kind, got.body, { contentType: req.headers['content-type'], event: Array.isArray(event) ? event[0] : event }, opts.branch);
+    if (verdict.trigger) opts.trigger(`webhook ${kind}`);
+    return json(res, verdict.status, verdict.body);
   }
 
-  const server = http.createServer((req, res) => {
+  async function read(req: http.IncomingMessage, res: Res, path: string): Promise<void> {
+    if (path === '/healthz') {
+      const fault = opts.status().fault;
+      return send(res, fault ? 503 : 200, 'text/plain', fault ? 'not ok: see /api/status\n' : 'ok\n');
+    }
+    if (!hostAllowed(req.headers.host, opts.allowedHosts ?? [])) return json(res, 421, { error: `Host ${req.headers.host} is not this reconciler's: add it with --allowed-host` });
+    if (opts.readToken && !authorized(req, opts.readToken)) return json(res, 401, { error: 'this needs the read token (--read-token-file): Authorization: Bearer <token>, or basic auth with it as the password' }, { 'www-authenticate': 'Basic realm="skyrec", charset="UTF-8"' });
+    if (path === '/') {
+      const page = renderStatusPage(opts.status(), new Date());
+      return void res.writeHead(200, { ...SECURITY_HEADERS, ...statusPageHeaders() }).end(page);
+    }
+    const plan = /^\/runs\/(\d+)\/plan$/.exec(path);
+    if (plan) {
+      const text = opts.plan(Number(plan[1]));
+      return text === null ? json(res, 404, { error: `run ${plan[1]} has no plan recorded` }) : send(res, 200, 'text/plain; charset=utf-8', text);
+    }
+    if (path === '/metrics') return send(res, 200, metrics.contentType, await metrics.scrape());
+    return json(res, 200, opts.status());
+  }
+
+  const handler = (serves: { read: boolean; hooks: boolean }) => (req: http.IncomingMessage, res: Res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
-    const route = `${req.method} ${path}`;
+    const method = req.method ?? 'GET';
     const handle = async () => {
-      if (route === 'GET /') {
-        const page = renderStatusPage(opts.status(), new Date());
-        return void res.writeHead(200, statusPageHeaders(page)).end(page);
-      }
-      const plan = /^GET \/runs\/(\d+)\/plan$/.exec(route);
-      if (plan) {
-        const text = opts.plan(Number(plan[1]));
-        return text === null ? json(res, 404, { error: `run ${plan[1]} has no plan recorded` }) : send(res, 200, 'text/plain; charset=utf-8', text);
-      }
-      if (route === 'GET /healthz') return send(res, 200, 'text/plain', 'ok\n');
-      if (route === 'GET /metrics') return send(res, 200, registry.contentType, await scrape());
-      if (route === 'GET /api/status') return json(res, 200, opts.status());
-      if (route === 'POST /hooks/github') return hook(req, res, 'github');
-      if (route === 'POST /hooks/generic') return hook(req, res, 'generic');
-      return json(res, 404, { error: `no ${route}` });
+      const hookPath = serves.hooks ? HOOK_PATHS.exec(path) : null;
+      if (hookPath) return method === 'POST' ? hook(req, res, hookPath[1] as 'github' | 'generic') : refuse(res, 405, `${method} is not allowed here`, { allow: 'POST' });
+      if ((serves.read || path === '/healthz') && READ_PATHS.test(path)) return method === 'GET' || method === 'HEAD' ? read(req, res, path) : refuse(res, 405, `${method} is not allowed here`, { allow: 'GET, HEAD' });
+      return refuse(res, 404, `no ${method} ${path}`);
     };
     handle().catch((err: Error) => {
-      opts.log.error({ err: err.message, route }, 'http handler failed');
+      opts.log.error({ err: err.message, path }, 'http handler failed');
       if (!res.headersSent) json(res, 500, { error: 'internal error' });
     });
-  });
-  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(opts.port, opts.host, () => resolve()));
-  const { port } = server.address() as { port: number };
-  return {
-    url: `http://${opts.host.includes(':') ? `[${opts.host}]` : opts.host}:${port}`,
-    recordRun: (run) => runs.inc({ outcome: run.outcome }),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
   };
+
+  const servers: http.Server[] = [];
+  const errorHandlers: ((err: Error) => void)[] = [];
+  const listen = async (at: Address, serves: { read: boolean; hooks: boolean }): Promise<string> => {
+    // Slow or stalled requests are cut: headers within 10 s, a whole request within 30 s.
+    const server = http.createServer({ headersTimeout: 10_000, requestTimeout: 30_000, connectionsCheckingInterval: 1000 }, handler(serves));
+    await new Promise<void>((resolve, reject) => server.once('error', reject).listen(at.port, at.host, () => resolve()));
+    server.on('error', (err) => errorHandlers.forEach((fn) => fn(err)));
+    servers.push(server);
+    const { port } = server.address() as { port: number };
+    return `http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${port}`;
+  };
+  try {
+    const url = await listen({ host: opts.host, port: opts.port }, { read: true, hooks: !opts.hooks });
+    const hooksUrl = opts.hooks ? await listen(opts.hooks, { read: false, hooks: true }) : url;
+    if (!isLoopback(opts.host) && !opts.readToken) opts.log.warn({ listen: url }, 'the status page, /api/status, /metrics and the plans are served beyond loopback without authentication: set --read-token-file, or listen on 127.0.0.1 and use --listen-hooks for the webhooks');
+    return {
+      url,
+      hooksUrl,
+      urls: { read: url, hooks: hooksUrl },
+      recordRun: (run) => metrics.runs.inc({ outcome: run.outcome }),
+      onError: (fn) => void errorHandlers.push(fn),
+      close: () => closeAll(servers),
+    };
+  } catch (err) {
+    await closeAll(servers);
+    throw err;
+  }
+}
+
+/** Closes the listeners and every connection still open (a stalled upload must not hold the stop). */
+function closeAll(servers: http.Server[]): Promise<void> {
+  return Promise.all(servers.map((s) => new Promise<void>((resolve) => {
+    s.close(() => resolve());
+    s.closeAllConnections();
+  }))).then(() => {});
 }

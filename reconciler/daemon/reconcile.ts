@@ -87,9 +87,10 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     if (result.settled) memory.settled = { revision, rolloutId: store.latestRolloutId() };
     return finish(result.outcome, result.detail, result.plan);
   } catch (err) {
+    // Recorded either way: an error run is counted, shown and kept, whatever its cause.
     if (!(err instanceof SkyrecError)) {
-      finish('error', `internal error: ${(err as Error).message}`);
-      throw err;
+      log.error({ err: (err as Error).message, stack: (err as Error).stack }, 'cycle failed: this is a bug');
+      return finish('error', `internal error: ${(err as Error).message}`);
     }
     log.error({ err: err.message }, 'cycle failed');
     return finish('error', err.message);

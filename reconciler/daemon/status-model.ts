@@ -27,6 +27,12 @@ export interface DaemonStatus {
   lastDriftCheck: string | null;
   nodes: NodeRecord[];
   apps: AppStatus[];
+  /**
+   * Why the last job could not do its work or record it (the state store could not be written or
+   * read, an unexpected error): null once a later cycle has recorded its run. While set, /healthz
+   * answers 503.
+   */
+  fault: { message: string; at: string } | null;
   /** Newest first; `planUrl` is where the run's plan can be read (null: no plan recorded). */
   runs: (RunRecord & { planUrl: string | null })[];
 }

@@ -21,7 +21,7 @@ const DETAIL_CHARS = 90;
 const FAVICON: Record<Tone, string> = { ok: '1a7f37', bad: 'cf222e', warn: 'bf8700', none: '8c959f' };
 const REFRESH_SECONDS = 10;
 
-let template: Handlebars.TemplateDelegate | undefined;
+let template: { render: Handlebars.TemplateDelegate; scriptHashes: string[] } | undefined;
 
 /** Throws when the template prints a value unescaped ({{{x}}} or {{&x}}). */
 function refuseRawOutput(source: string): void {
@@ -32,11 +32,23 @@ function refuseRawOutput(source: string): void {
   visitor.accept(Handlebars.parse(source));
 }
 
-function loadStatusTemplate(): Handlebars.TemplateDelegate {
+/**
+ * The hashes of the template's own scripts, taken from the template (not from a rendered page, where
+ * an injected script would be hashed and allowed too). A script must be static text: one that
+ * printed a value would not match its hash, so the template is refused.
+ */
+function hashScripts(source: string): string[] {
+  return [...source.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => {
+    if (m[1].includes('{{')) throw new Error('templates/status.html.hbs: a <script> prints a value; pass values through data- attributes so its hash is fixed');
+    return `'sha256-${createHash('sha256').update(m[1]).digest('base64')}'`;
+  });
+}
+
+function loadStatusTemplate() {
   if (!template) {
     const source = readFileSync(join(packageRoot(), 'templates', 'status.html.hbs'), 'utf8');
     refuseRawOutput(source);
-    template = Handlebars.create().compile(source, { strict: true });
+    template = { render: Handlebars.create().compile(source, { strict: true }), scriptHashes: hashScripts(source) };
   }
   return template;
 }
@@ -86,6 +98,7 @@ function noteNodes(s: DaemonStatus): { text: string; tone: Tone }[] {
 /** The worst of the last run, the nodes' health and drift: the colour of the tab's icon. */
 function overallTone(s: DaemonStatus): Tone {
   const tones: Tone[] = [...s.nodes.map((n) => HEALTH_TONE[n.status] ?? 'none'), ...(s.runs[0] ? [OUTCOME_TONE[s.runs[0].outcome] ?? 'none'] : []), ...(s.drift.length > 0 || s.quarantined.length > 0 ? ['warn' as const] : [])];
+  if (s.fault) return 'bad';
   if (tones.every((t) => t === 'none')) return 'none';
   return tones.includes('bad') ? 'bad' : tones.includes('warn') ? 'warn' : 'ok';
 }
@@ -126,7 +139,7 @@ function viewStatus(s: DaemonStatus, now: Date) {
   }));
   const last = runs[0] ?? null;
   const behind = s.fetched !== null && s.fetched.revision !== s.applied?.revision;
-  const title = [last ? last.outcome.text : 'no runs yet', ...(s.drift.length > 0 ? [`${s.drift.length} drifted`] : []), `skyrec ${s.branch}`].join(' · ');
+  const title = [s.fault ? 'error' : last ? last.outcome.text : 'no runs yet', ...(s.drift.length > 0 ? [`${s.drift.length} drifted`] : []), `skyrec ${s.branch}`].join(' · ');
   return {
     title,
     refreshSeconds: REFRESH_SECONDS,
@@ -141,6 +154,7 @@ function viewStatus(s: DaemonStatus, now: Date) {
     favicon: FAVICON[overallTone(s)],
     instanceCount: s.apps.reduce((sum, a) => sum + a.instances.length, 0),
     last,
+    fault: s.fault ? { message: s.fault.message, at: when(s.fault.at, now) } : null,
     quarantined: s.quarantined.map((q) => ({ revision: shortRev(q.revision), full: q.revision, reason: q.reason, at: when(q.at, now) })),
     drift: s.drift.map((d) => ({ node: d.node, detail: d.detail, expected: d.expected.generation === null ? '?' : String(d.expected.generation), found: d.found.generation === null ? '?' : String(d.found.generation), at: when(d.detectedAt, now) })),
     driftChecked: s.lastDriftCheck ? when(s.lastDriftCheck, now) : null,
@@ -152,19 +166,20 @@ function viewStatus(s: DaemonStatus, now: Date) {
 
 /** The whole page, for `GET /`. */
 export function renderStatusPage(status: DaemonStatus, now: Date): string {
-  return loadStatusTemplate()(viewStatus(status, now));
+  return loadStatusTemplate().render(viewStatus(status, now));
 }
 
 /**
- * The response headers for a rendered page. Its content security policy lets only the page's own
+ * The response headers of the page. Its content security policy lets only the template's own
  * inline script run (by hash), so even a value that slipped past escaping could run nothing.
  */
-export function statusPageHeaders(html: string): Record<string, string> {
-  const scripts = [...html.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => `'sha256-${createHash('sha256').update(m[1]).digest('base64')}'`);
+export function statusPageHeaders(): Record<string, string> {
+  const scripts = loadStatusTemplate().scriptHashes;
   return {
     'content-type': 'text/html; charset=utf-8',
     'cache-control': 'no-store',
     'x-content-type-options': 'nosniff',
+    'x-frame-options': 'DENY',
     'referrer-policy': 'no-referrer',
     'content-security-policy': `default-src 'none'; style-src 'unsafe-inline'; script-src ${scripts.join(' ') || "'none'"}; connect-src 'self'; img-src data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
   };

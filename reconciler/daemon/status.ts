@@ -40,8 +40,9 @@ export function readLoopView(stateDir: string): (LoopView & { alive: boolean }) 
   return { ...view, alive: isProcessAlive(view.pid) };
 }
 
-export function readStatus(store: StateStore, stateDir: string, view: LoopView): DaemonStatus {
+export function readStatus(store: StateStore, stateDir: string, view: LoopView, fault: DaemonStatus['fault'] = null): DaemonStatus {
   return {
+    fault,
     repo: view.repo,
     branch: view.branch,
     fetched: view.fetched,
@@ -54,6 +55,25 @@ export function readStatus(store: StateStore, stateDir: string, view: LoopView):
     nodes: store.listNodes(),
     apps: fleetApps(stateDir),
     runs: store.reconciler.runs(20).map((r) => ({ ...r, planUrl: r.hasPlan ? `/runs/${r.id}/plan` : null })),
+  };
+}
+
+/**
+ * The running loop's status: read from the store, or, when the store cannot be read, the last
+ * status read (or what the loop alone knows) with a fault that says why; never a throw, so that
+ * the page, the API and /healthz keep answering.
+ */
+export function statusReader(store: StateStore, stateDir: string, view: () => LoopView, fault: () => DaemonStatus['fault']): () => DaemonStatus {
+  let lastGood: DaemonStatus | null = null;
+  return () => {
+    try {
+      lastGood = readStatus(store, stateDir, view(), fault());
+      return lastGood;
+    } catch (err) {
+      const v = view();
+      const base: DaemonStatus = lastGood ?? { fault: null, repo: v.repo, branch: v.branch, fetched: v.fetched, applied: null, running: v.running, queued: v.queued, quarantined: [], drift: [], lastDriftCheck: v.lastDriftCheck, nodes: [], apps: [], runs: [] };
+      return { ...base, fetched: v.fetched, running: v.running, queued: v.queued, fault: fault() ?? { message: `the state store cannot be read: ${(err as Error).message}`, at: new Date().toISOString() } };
+    }
   };
 }
 

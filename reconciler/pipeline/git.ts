@@ -5,6 +5,7 @@ import git from 'isomorphic-git';
 import { join } from 'node:path';
 import type { ConfigSource } from '../../schema/source.js';
 import { GitError } from '../../common/errors.js';
+import { redactUrl } from './git-url.js';
 
 /** Object reads shared by every source of one repo: packfile indexes, trees and blobs by id. */
 export interface GitReader {
@@ -61,6 +62,10 @@ async function resolveBase(r: GitReader, name: string, rev: string): Promise<str
   if (/^[0-9a-f]{4,40}$/.test(name)) {
     const oid = await git.expandOid({ fs, dir: r.dir, oid: name, cache: r.cache }).catch(() => null);
     if (oid) return peelToCommit(r, oid);
+  }
+  // Say what is missing: with no repository at all, every revision is "unknown".
+  if (!fs.existsSync(r.gitdir)) {
+    throw new GitError(`${r.dir} is not a git repository: it has no .git`, { hint: fs.existsSync(r.dir) ? `give the folder that holds the config repo's .git, or run git init there and commit` : `${r.dir} does not exist` });
   }
   throw new GitError(`unknown revision '${rev}' in ${r.dir}`, { hint: 'name a branch, tag or commit that exists (git log --oneline shows them)' });
 }
@@ -168,10 +173,7 @@ export async function commitFiles(r: GitReader, commit: string): Promise<{ listF
   };
 }
 
-/** A URL fit for messages, logs and status: any user:password@ part is left out. */
-export function redactUrl(url: string): string {
-  return url.replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1');
-}
+export { redactUrl };
 
 export interface RemoteOptions {
   /** An http(s) URL of the config repo. */

@@ -12,13 +12,17 @@ export interface LockOptions {
   clock?: () => Date;
   /** Called before a stale lock is taken over; holder is null when the file was unreadable. */
   onStale?: (holder: LockHolder | null) => void;
+  /** The lock file's name in the state directory (default apply.lock: one apply per fleet). */
+  file?: string;
+  /** How the error names the holder (default 'another skyrec apply holds the lock'). */
+  what?: string;
 }
 
 type Seen = { kind: 'gone' } | { kind: 'held'; holder: LockHolder; ino: number } | { kind: 'corrupt'; ino: number };
 
 export function acquireLock(stateDir: string, command: string, opts: LockOptions = {}): { holder: LockHolder; release(): void } {
   mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-  const path = join(stateDir, 'apply.lock');
+  const path = join(stateDir, opts.file ?? 'apply.lock');
   const holder: LockHolder = { pid: process.pid, host: hostname(), command, since: (opts.clock ?? (() => new Date()))().toISOString() };
   let tookOverStale = false;
   // A few rounds only because the file may vanish between our failed create and our read.
@@ -28,13 +32,13 @@ export function acquireLock(stateDir: string, command: string, opts: LockOptions
     const seen = readLock(path);
     if (seen.kind === 'gone') continue;
     const stale = seen.kind === 'corrupt' || (seen.holder.host === holder.host && !isProcessAlive(seen.holder.pid));
-    if (!stale || tookOverStale) throw new LockedError(seen.kind === 'held' ? seen.holder : unreadableHolder(path), path);
+    if (!stale || tookOverStale) throw new LockedError(seen.kind === 'held' ? seen.holder : unreadableHolder(path), path, opts.what);
     opts.onStale?.(seen.kind === 'held' ? seen.holder : null);
     removeIfSame(path, seen.ino);
     tookOverStale = true;
   }
   const seen = readLock(path);
-  throw new LockedError(seen.kind === 'held' ? seen.holder : unreadableHolder(path), path);
+  throw new LockedError(seen.kind === 'held' ? seen.holder : unreadableHolder(path), path, opts.what);
 }
 
 /**
@@ -142,4 +146,11 @@ function held(path: string, holder: LockHolder, ino: number): { holder: LockHold
   };
   process.on('exit', releaseOnExit);
   return { holder, release };
+}
+
+/** The lock of `skyrec reconcile`: one reconciler per state directory, held for its whole life. */
+export const RECONCILER_LOCK = 'reconciler.lock';
+
+export function acquireReconcilerLock(stateDir: string, command: string, opts: Omit<LockOptions, 'file' | 'what'> = {}): { holder: LockHolder; release(): void } {
+  return acquireLock(stateDir, command, { ...opts, file: RECONCILER_LOCK, what: 'another skyrec reconcile runs on this state directory' });
 }

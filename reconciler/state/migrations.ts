@@ -1,5 +1,7 @@
 // The state store's schema, one migration per version (PRAGMA user_version). Never edit a
 // migration that has shipped: add one. Each runs in the transaction that opens the store.
+import type Database from 'better-sqlite3';
+import { StateError } from '../../common/errors.js';
 
 /** Index i holds the SQL that takes the schema from version i to i + 1 (PRAGMA user_version). */
 export const MIGRATIONS = [
@@ -36,3 +38,26 @@ export const MIGRATIONS = [
      node TEXT PRIMARY KEY, expected_generation INTEGER, expected_hash TEXT, found_generation INTEGER, found_hash TEXT,
      detail TEXT NOT NULL, detected_at TEXT NOT NULL);`,
 ];
+
+export function migrate(db: Database.Database): void {
+  // IMMEDIATE: two processes opening a fresh file at once must not both run version 1.
+  db.transaction(() => {
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > MIGRATIONS.length) {
+      throw new StateError(`${db.name} has schema version ${version}, newer than this skyrec knows (${MIGRATIONS.length})`, {
+        hint: 'run the skyrec version that wrote it, or a newer one',
+      });
+    }
+    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
+    db.pragma(`user_version = ${MIGRATIONS.length}`);
+  }).immediate();
+}
+
+/** AUTOINCREMENT never reuses an id within one file; after a restored copy, the high-water mark keeps that true. */
+export function keepIdsAbove(db: Database.Database, table: string, min: number): void {
+  if (min <= 0) return;
+  const row = db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').get(table) as { seq: number } | undefined;
+  if (!row) db.prepare('INSERT INTO sqlite_sequence (name, seq) VALUES (?, ?)').run(table, min);
+  else if (row.seq < min) db.prepare('UPDATE sqlite_sequence SET seq = ? WHERE name = ?').run(min, table);
+}
+

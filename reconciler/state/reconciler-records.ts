@@ -49,13 +49,17 @@ export class ReconcilerRecords {
   constructor(
     private readonly db: Database.Database,
     private readonly now: () => string,
+    /** Told every new run's id (the high-water mark kept beside the database's copy). */
+    private readonly onStarted: (id: number) => void = () => {},
   ) {
     this.st = prepareAll(db);
   }
 
   /** A cycle begins: recorded at once, so a cycle cut short by a kill is found by the next start. */
   startRun(): number {
-    return Number(this.st.startRun.run(this.now()).lastInsertRowid);
+    const id = Number(this.st.startRun.run(this.now()).lastInsertRowid);
+    this.onStarted(id);
+    return id;
   }
 
   /**

@@ -5,8 +5,10 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { StateError } from '../../common/errors.js';
-import { MIGRATIONS } from './migrations.js';
+import { keepIdsAbove, migrate } from './migrations.js';
 import { ReconcilerRecords } from './reconciler-records.js';
+import { raiseHighWater, readHighWater } from './backup-files.js';
+import { damagedStore, dbFileState, isDamage, refuseSilentReset } from './state-guard.js';
 
 export type NodeStatus = 'healthy' | 'switching' | 'checking' | 'failed' | 'rolled-back' | 'unknown';
 export interface NodeRecord { node: string; revision: string | null; generation: number | null; hash: string | null; status: NodeStatus; detail: string | null; updatedAt: string }
@@ -21,20 +23,6 @@ const STEP_COLS = 'id, rollout_id AS rolloutId, node, kind, started_at AS starte
 
 type RolloutRow = Omit<RolloutRecord, 'nodes'> & { nodes: string };
 const toRollout = (r: RolloutRow): RolloutRecord => ({ ...r, nodes: JSON.parse(r.nodes) as string[] });
-
-function migrate(db: Database.Database): void {
-  // IMMEDIATE: two processes opening a fresh file at once must not both run version 1.
-  db.transaction(() => {
-    const version = db.pragma('user_version', { simple: true }) as number;
-    if (version > MIGRATIONS.length) {
-      throw new StateError(`${db.name} has schema version ${version}, newer than this skyrec knows (${MIGRATIONS.length})`, {
-        hint: 'run the skyrec version that wrote it, or a newer one',
-      });
-    }
-    for (let v = version; v < MIGRATIONS.length; v++) db.exec(MIGRATIONS[v]);
-    db.pragma(`user_version = ${MIGRATIONS.length}`);
-  }).immediate();
-}
 
 function prepareAll(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);
@@ -76,9 +64,10 @@ export class StateStore {
   private constructor(
     private readonly db: Database.Database,
     private readonly clock: () => Date,
+    readonly stateDir: string,
   ) {
     this.st = prepareAll(db);
-    this.reconciler = new ReconcilerRecords(db, () => this.now());
+    this.reconciler = new ReconcilerRecords(db, () => this.now(), (id) => raiseHighWater(stateDir, 'run', id));
     this.finishStepTx = db.transaction((id: number, outcome: 'ok' | 'failed', detail: string | null, node: Omit<NodeRecord, 'updatedAt'> | null) => {
       const now = this.now();
       if (this.st.finishStep.run(outcome, detail, now, id).changes === 0) {
@@ -97,20 +86,58 @@ export class StateStore {
     });
   }
 
+  /**
+   * Opens (or, in a state directory never used before, creates) the database. Refuses a missing
+   * or empty one where the directory shows earlier use, and names a damaged one (state-guard.ts).
+   */
   static open(stateDir: string, opts: { clock?: () => Date } = {}): StateStore {
     mkdirSync(stateDir, { recursive: true, mode: 0o700 });
-    const db = new Database(join(stateDir, 'state.sqlite'));
+    const path = join(stateDir, 'state.sqlite');
+    const file = dbFileState(path);
+    if (file !== 'present') refuseSilentReset(stateDir, path, file);
+    let db: Database.Database;
+    try {
+      db = new Database(path);
+    } catch (e) {
+      throw isDamage(e) ? damagedStore(stateDir, path, e) : e;
+    }
     try {
       const mode = db.pragma('journal_mode = WAL', { simple: true });
       if (mode !== 'wal') throw new StateError(`cannot use WAL journaling for ${db.name} (got ${String(mode)})`, { hint: 'put the state directory on a local filesystem' });
       db.pragma('synchronous = FULL');
       db.pragma('foreign_keys = ON');
+      if (file === 'present' && (db.pragma('user_version', { simple: true }) as number) === 0) refuseSilentReset(stateDir, path, 'empty');
       migrate(db);
-      return new StateStore(db, opts.clock ?? (() => new Date()));
+      const hw = readHighWater(stateDir);
+      // A write transaction only when a sequence is below the mark (after a restore), not at every open.
+      const seq = (table: string) => (db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').get(table) as { seq: number } | undefined)?.seq ?? 0;
+      if (seq('reconcile_runs') < hw.run || seq('rollouts') < hw.rollout) {
+        db.transaction(() => {
+          keepIdsAbove(db, 'reconcile_runs', hw.run);
+          keepIdsAbove(db, 'rollouts', hw.rollout);
+        }).immediate();
+      }
+      return new StateStore(db, opts.clock ?? (() => new Date()), stateDir);
     } catch (e) {
       db.close();
-      throw e;
+      throw isDamage(e) ? damagedStore(stateDir, path, e) : e;
     }
+  }
+
+  /** SQLite's quick_check of every page: a damaged file is found at start, not by the first query that reads the bad page. */
+  check(): void {
+    let result: string[];
+    try {
+      result = (this.db.pragma('quick_check') as { quick_check: string }[]).map((r) => r.quick_check);
+    } catch (e) {
+      throw isDamage(e) ? damagedStore(this.stateDir, this.db.name, e) : e;
+    }
+    if (result[0] !== 'ok') throw damagedStore(this.stateDir, this.db.name, new Error(result.slice(0, 3).join('; ')));
+  }
+
+  /** A consistent copy of the database at `file` (SQLite's online backup), taken while it is in use. */
+  async copyTo(file: string): Promise<void> {
+    await this.db.backup(file);
   }
 
   close(): void {
@@ -126,7 +153,9 @@ export class StateStore {
   }
 
   beginRollout(r: { revision: string | null; driver: string; nodes: string[] }): number {
-    return Number(this.st.insertRollout.run(r.revision, r.driver, JSON.stringify(r.nodes), this.now()).lastInsertRowid);
+    const id = Number(this.st.insertRollout.run(r.revision, r.driver, JSON.stringify(r.nodes), this.now()).lastInsertRowid);
+    raiseHighWater(this.stateDir, 'rollout', id);
+    return id;
   }
 
   /** Only a running rollout can finish: finishing one twice is a caller bug that would rewrite history. */

@@ -73,6 +73,7 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
     expect(Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.default]))).toEqual({
       enable: false, package: pkg, repo: null, branch: 'main', interval: '30s', driftInterval: '5m', selfHeal: false, listen: '127.0.0.1:9273',
       openFirewall: false, webhookSecretFile: null, gitTokenFile: null, sshKeyFile: null, driver: 'nixos', secretsDir: null, extraArgs: [],
+      listenHooks: null, allowedHosts: [], readTokenFile: null, memoryMax: '4G',
     });
     expect(options.driver.type).toBe('one of ["nixos","local"]');
   });
@@ -116,12 +117,12 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
   });
 
   it('every flag the service passes is one that the built `skyrec reconcile` accepts', async () => {
-    const { config } = await enabled({ repo: URL, selfHeal: true, gitTokenFile: '/t', webhookSecretFile: '/w', sshKeyFile: '/k', secretsDir: '/s' });
+    const { config } = await enabled({ repo: URL, selfHeal: true, gitTokenFile: '/t', webhookSecretFile: '/w', sshKeyFile: '/k', secretsDir: '/s', readTokenFile: '/r', listenHooks: '0.0.0.0:9274', allowedHosts: ['deploy.example.com'] });
     const flags = (await serviceArgv(config)).filter((a) => a.startsWith('--'));
     const help = await runCli(['reconcile', '--help']);
     const accepted = new Set(help.stdout.match(/--[a-z-]+/g));
     expect(flags.filter((f) => !accepted.has(f))).toEqual([]);
-    expect(flags).toHaveLength(12);
+    expect(flags).toHaveLength(15);
   });
 
   it('runs as the system user skyrec in a hardened unit that keeps its state in /var/lib/skyrec and lets a switch finish on SIGTERM', async () => {
@@ -138,7 +139,7 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
       UMask: '0077', NoNewPrivileges: true, ProtectSystem: 'strict', ProtectHome: true, PrivateTmp: true, PrivateDevices: true,
       ProtectKernelTunables: true, ProtectKernelModules: true, ProtectKernelLogs: true, ProtectControlGroups: true, ProtectClock: true, ProtectHostname: true,
       RestrictAddressFamilies: ['AF_UNIX', 'AF_INET', 'AF_INET6'], RestrictNamespaces: true, RestrictRealtime: true, RestrictSUIDSGID: true, RemoveIPC: true,
-      LockPersonality: true, MemoryDenyWriteExecute: false, SystemCallArchitectures: 'native', CapabilityBoundingSet: '',
+      LockPersonality: true, MemoryDenyWriteExecute: false, SystemCallArchitectures: 'native', CapabilityBoundingSet: '', MemoryMax: '4G',
     });
   });
 
@@ -155,13 +156,41 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
 
   it('opens the listen port in the firewall only with openFirewall, and warns when skyrec listens on loopback only', async () => {
     expect((await enabled({ repo: URL })).config.networking?.firewall.allowedTCPPorts).toBeUndefined();
-    const open = await enabled({ repo: URL, openFirewall: true, listen: '[::]:9300' });
+    const open = await enabled({ repo: URL, openFirewall: true, listen: '[::]:9300', readTokenFile: '/run/secrets/skyrec/read-token' });
     expect(open.config.networking.firewall.allowedTCPPorts).toEqual([9300]);
     expect(open.warnings).toEqual([]);
     const loopback = await enabled({ repo: URL, openFirewall: true });
     expect(loopback.config.networking.firewall.allowedTCPPorts).toEqual([9273]);
     expect(loopback.warnings).toEqual([
-      'services.skyrec.openFirewall opens the port of listen = "127.0.0.1:9273", but skyrec answers on loopback only there: set listen to "0.0.0.0:<port>" or an address of this machine.',
+      'services.skyrec.openFirewall opens the port of listen = "127.0.0.1:9273", but skyrec answers on loopback only there: set it to "0.0.0.0:<port>" or an address of this machine.',
+    ]);
+  });
+
+  it("the recommended setup exposes only the hooks: listenHooks's port in the firewall, the read side on loopback, the read token as a credential", async () => {
+    const { config, warnings, failedAssertions } = await enabled({
+      repo: URL, openFirewall: true, listenHooks: '0.0.0.0:9274', webhookSecretFile: '/run/secrets/skyrec/webhook', readTokenFile: '/run/secrets/skyrec/read-token', allowedHosts: ['deploy.example.com'], memoryMax: '2G',
+    });
+    expect(failedAssertions).toEqual([]);
+    expect(warnings).toEqual([]);
+    expect(config.networking.firewall.allowedTCPPorts).toEqual([9274]);
+    const argv = await serviceArgv(config);
+    expect(argv.slice(argv.indexOf('--listen'), argv.indexOf('--listen') + 2)).toEqual(['--listen', '127.0.0.1:9273']);
+    expect(argv.slice(argv.indexOf('--listen-hooks'), argv.indexOf('--listen-hooks') + 2)).toEqual(['--listen-hooks', '0.0.0.0:9274']);
+    expect(argv.slice(argv.indexOf('--allowed-host'), argv.indexOf('--allowed-host') + 2)).toEqual(['--allowed-host', 'deploy.example.com']);
+    expect(argv.slice(argv.indexOf('--read-token-file'), argv.indexOf('--read-token-file') + 2)).toEqual(['--read-token-file', `${CREDS}/read-token`]);
+    expect(config.systemd.services.skyrec.serviceConfig.LoadCredential).toEqual(['webhook-secret:/run/secrets/skyrec/webhook', 'read-token:/run/secrets/skyrec/read-token']);
+    expect(config.systemd.services.skyrec.serviceConfig.MemoryMax).toBe('2G');
+  });
+
+  it('warns when the read side listens beyond loopback without a read token, and checks listenHooks', async () => {
+    const open = await enabled({ repo: URL, listen: '0.0.0.0:9273' });
+    expect(open.warnings).toEqual([
+      'services.skyrec.listen = "0.0.0.0:9273" serves the status page, /api/status, /metrics and the plans beyond loopback without authentication: set services.skyrec.readTokenFile, or keep listen on 127.0.0.1 and set listenHooks for the webhooks.',
+    ]);
+    expect((await enabled({ repo: URL, listenHooks: '9274' })).failedAssertions).toEqual(['services.skyrec.listenHooks must be host:port, e.g. 0.0.0.0:9274.']);
+    const loopbackHooks = await enabled({ repo: URL, openFirewall: true, listenHooks: '127.0.0.1:9274' });
+    expect(loopbackHooks.warnings).toEqual([
+      'services.skyrec.openFirewall opens the port of listenHooks = "127.0.0.1:9274", but skyrec answers on loopback only there: set it to "0.0.0.0:<port>" or an address of this machine.',
     ]);
   });
 

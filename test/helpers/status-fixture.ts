@@ -14,6 +14,7 @@ export function acmeStatus(now = Date.now()): DaemonStatus {
     ({ id, revision: r, startedAt: ago(s + 40), finishedAt: ago(s), outcome, detail, hasPlan: planUrl !== null, planUrl });
   const failure = 'worker-1: health check failed: mailer (worker 1): unit skyrec-mailer-worker-1.service exited with code 1; rolled back to generation 9';
   return {
+    fault: null,
     repo: 'https://git.acme.example/ops/fleet-config.git',
     branch: 'main',
     fetched: { revision: bad, at: ago(8) },

@@ -10,6 +10,7 @@ import { signBody } from '../../reconciler/daemon/webhook.js';
 const SECRET = Buffer.from('hook-secret-5be2');
 const triggers: string[] = [];
 const status: DaemonStatus = {
+  fault: null,
   repo: 'https://git.example.org/acme/config.git',
   branch: 'main',
   fetched: { revision: 'a'.repeat(40), at: '2026-12-01T00:00:00.000Z' },
@@ -42,7 +43,7 @@ function request(method: string, path: string, body?: Buffer, headers: Record<st
 }
 
 beforeAll(async () => {
-  daemon = await startDaemonHttp({ host: '127.0.0.1', port: 0, webhookSecret: SECRET, status: () => status, trigger: (why) => triggers.push(why), plan: (id) => (id === 1 ? 'web-1: 1 app changed\n' : null), rollbacks: () => 2, log: pino({ level: 'silent' }) });
+  daemon = await startDaemonHttp({ host: '127.0.0.1', port: 0, branch: 'main', webhookSecret: SECRET, status: () => status, trigger: (why) => triggers.push(why), plan: (id) => (id === 1 ? 'web-1: 1 app changed\n' : null), rollbacks: () => 2, log: pino({ level: 'silent' }) });
 });
 afterAll(() => daemon?.close());
 
@@ -73,7 +74,7 @@ describe('reconciler HTTP over real HTTP', () => {
     const main = push('refs/heads/main');
     expect((await request('POST', '/hooks/github', main, { 'x-hub-signature-256': signBody(SECRET, main), 'x-github-event': 'push' })).status).toBe(202);
     const other = push('refs/heads/feature');
-    expect(JSON.parse((await request('POST', '/hooks/github', other, { 'x-hub-signature-256': signBody(SECRET, other) })).body)).toEqual({ triggered: false, reason: 'not a push to main' });
+    expect(JSON.parse((await request('POST', '/hooks/github', other, { 'x-hub-signature-256': signBody(SECRET, other), 'x-github-event': 'push' })).body)).toEqual({ triggered: false, reason: 'not a push to main' });
     const ping = Buffer.from('{"zen":"hi"}');
     expect((await request('POST', '/hooks/github', ping, { 'x-hub-signature-256': signBody(SECRET, ping), 'x-github-event': 'ping' })).status).toBe(200);
     const any = Buffer.from('{}');

@@ -34,6 +34,7 @@ beforeAll(async () => {
   daemon = await startDaemonHttp({
     host: '127.0.0.1',
     port: 0,
+    branch: 'main',
     webhookSecret: null,
     status: () => {
       if (!answering) throw new Error('reconciler gone');
