@@ -15,6 +15,7 @@ import { packageRoot } from '../../common/paths.js';
 import { registerApplyCommands } from './cli-apply.js';
 import { registerReconcileCommands } from './cli-reconcile.js';
 import { registerOnboardCommands } from './cli-onboard.js';
+import { registerOperateCommands } from './cli-operate.js';
 import type { Plan } from '../plan/plan-model.js';
 import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
@@ -132,6 +133,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
   registerApplyCommands(program, commandCtx);
   registerReconcileCommands(program, commandCtx);
   registerOnboardCommands(program, commandCtx);
+  registerOperateCommands(program, commandCtx);
 
   program
     .command('schema')

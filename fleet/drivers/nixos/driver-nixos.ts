@@ -12,6 +12,7 @@ import { ActivationError, CommandError, NodeUnreachableError, SkyrecError } from
 import { manifestHash, type NodeDriver, type NodeTarget, type PreflightProblem } from '../../node/driver.js';
 import { setCaddyUpstreams } from './nixos-drain.js';
 import { requiredSecrets } from '../../../generators/render-local.js';
+import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
 import {
   REAL_REMOTE,
   ROLLBACK_UNIT,
@@ -65,6 +66,8 @@ export interface NixosDriverOptions {
   caddyAdmin?: string;
   /** Tests only: point the remote profile and programs at stand-ins. */
   remote?: Partial<RemoteCommands>;
+  /** Tests only: journalctl, systemctl show and the credentials folder of `skyrec logs` and `ps`. */
+  operate?: Partial<OperateCommands>;
 }
 
 export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
@@ -76,6 +79,7 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
   const remote: RemoteCommands = { ...REAL_REMOTE, ...opts.remote };
   const t = { connectMs: 15_000, commandMs: 60_000, activateMs: 10 * 60_000, switchMs: 30 * 60_000, ...opts.timeouts };
   const nixosRebuild = opts.nixosRebuild ?? 'nixos-rebuild';
+  const ops: OperateCommands = { ...REAL_OPERATE, ...opts.operate };
 
   // ssh itself exits 255 when it cannot connect or authenticate; anything else is the remote command's.
   async function onNode(node: Node, argv: string[], timeout = t.commandMs): Promise<ExecResult> {
@@ -266,6 +270,21 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
           }),
         ),
       );
+    },
+
+    // Day 2 (nixos-operate.ts): one ssh per node and call.
+    readLogs(node, query, sink, signal) {
+      return readJournal({ node, query, sink, signal, sshArgv: (argv) => buildSshArgv(node.host, argv, ssh), ops, log });
+    },
+
+    async unitStatus(node, units) {
+      if (units.length === 0) return [];
+      return parseShow(units, (await onNode(node, buildShowArgv(units, ops))).stdout);
+    },
+
+    async secretValues(node, source) {
+      if (source.names.length === 0 || source.units.length === 0) return [];
+      return parseCredentials((await onNode(node, buildCredentialsArgv(node, source.units, source.names, ops))).stdout);
     },
   };
 }
