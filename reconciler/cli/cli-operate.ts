@@ -53,17 +53,17 @@ export function registerOperateCommands(program: Command, ctx: Ctx): void {
   ).action(async (app: string, flags: LogsFlags) => {
     const { createDriver } = await import('../apply/create-driver.js');
     const { openApplied } = await import('../apply/applied.js');
-    const { findAppUnits } = await import('../operate/app-units.js');
+    const { findAppUnits, labelOf } = await import('../operate/app-units.js');
     const { streamAppLogs } = await import('../operate/logs.js');
     const { compileGrep, formatLine, parseTime } = await import('../operate/log-format.js');
     const opts = driverOptions(flags, ctx);
-    const units = findAppUnits(openApplied(opts.stateDir).all(), { app, process: flags.process, instance: wholeNumber(flags.instance, '--instance', 1), node: flags.node });
+    const units = findAppUnits(openApplied(opts.stateDir).all(), { app, process: flags.process, instance: wholeNumber(flags.instance, '--instance', 1), node: flags.node, cron: opts.driver !== 'local' });
     const now = Date.now();
     const since = flags.since === undefined ? undefined : parseTime(flags.since, '--since', now);
     const until = flags.until === undefined ? undefined : parseTime(flags.until, '--until', now);
     const lines = wholeNumber(flags.lines, '--lines', 0) ?? (since === undefined && until === undefined ? DEFAULT_LINES : undefined);
     const colour = (io.stdout as { isTTY?: boolean }).isTTY === true && io.env.NO_COLOR === undefined;
-    const width = Math.max(0, ...units.nodes.flatMap((n) => n.units.map((u) => `${u.process}.${u.index ?? 1}@${n.node.name}`.length)));
+    const width = Math.max(0, ...units.nodes.flatMap((n) => n.units.map((u) => `${labelOf(app, u.unit.replace('*', '1'))}@${n.node.name}`.length)));
     const interrupt = flags.follow ? interruptSignal() : null;
     try {
       const result = await streamAppLogs({

@@ -37,6 +37,8 @@ export interface UnitFilter {
   process?: string;
   instance?: number;
   node?: string;
+  /** Whether the driver runs cron units (the local driver does not). Default true. */
+  cron?: boolean;
 }
 
 /** Every app the applied nodes run, sorted. */
@@ -52,7 +54,7 @@ export function findAppUnits(applied: AppliedNode[], f: UnitFilter): AppUnits {
       hint: applied.length === 0 ? 'pass the --state and --driver that apply used' : undefined,
     });
   }
-  const all = applied.filter((a) => a.manifest.apps[f.app]).map((a) => ({ node: a.node, units: unitsOf(a, f.app) }));
+  const all = applied.filter((a) => a.manifest.apps[f.app]).map((a) => ({ node: a.node, units: unitsOf(a, f.app, f.cron ?? true) }));
   const processes = [...new Set(all.flatMap((n) => n.units.map((u) => u.process)))].sort();
   if (f.process !== undefined && !processes.includes(f.process)) throw new UsageError(`${f.app} has no process '${f.process}'; processes: ${processes.join(', ')}`);
   if (f.node !== undefined && !all.some((n) => n.node.name === f.node)) {
@@ -70,13 +72,14 @@ export function findAppUnits(applied: AppliedNode[], f: UnitFilter): AppUnits {
   return { app: f.app, nodes, secretNames: secretNamesOf(applied, f.app) };
 }
 
-function unitsOf(a: AppliedNode, app: string): AppUnit[] {
+function unitsOf(a: AppliedNode, app: string, withCron: boolean): AppUnit[] {
   const instances: AppUnit[] = a.local.instances
     .filter((i) => i.app === app)
     .map((i) => ({ unit: i.unit, kind: 'instance', process: i.process, index: i.index, port: i.port, instance: i }));
   const release: AppUnit[] = a.local.releases.filter((r) => r.app === app).map((r) => ({ unit: r.unit, kind: 'release', process: 'release', index: null, port: null }));
   // Cron units live on the app's anchor node, named <app>-cron-<n> (generators/render-app.ts).
-  const cron: AppUnit[] = a.manifest.apps[app]?.anchor ? [{ unit: `${app}-cron-*`, kind: 'cron', process: 'cron', index: null, port: null }] : [];
+  // What is applied does not say how many an app has: a pattern, which may match none.
+  const cron: AppUnit[] = withCron && a.manifest.apps[app]?.anchor ? [{ unit: `${app}-cron-*`, kind: 'cron', process: 'cron', index: null, port: null }] : [];
   return [...instances, ...release, ...cron];
 }
 

@@ -30,7 +30,7 @@ export interface PsRow {
 export async function listProcesses(driver: NodeDriver, applied: AppliedNode[], app?: string): Promise<PsRow[]> {
   if (!driver.unitStatus) throw new SkyrecError(`the ${driver.kind} driver cannot report unit states`);
   const apps = app === undefined ? appliedApps(applied) : [app];
-  const perApp = apps.map((a) => findAppUnits(applied, { app: a }));
+  const perApp = apps.map((a) => findAppUnits(applied, { app: a, cron: driver.kind !== 'local' }));
   // One question per node, for all the apps' units on it.
   const nodes = [...new Map(perApp.flatMap((p) => p.nodes.map((n) => [n.node.name, n.node]))).values()];
   type Answer = { statuses: UnitStatus[] } | { error: string };
