@@ -98,4 +98,43 @@ export function registerOperateCommands(program: Command, ctx: Ctx): void {
     else for (const l of formatPs(rows)) out.line(l);
     if (rows.some((r) => r.state === 'unreachable')) ctx.setExitCode(1);
   });
+
+  addDriverOptions(
+    program
+      .command('restart')
+      .description("Restart an app's instances without a commit, node after node: each web instance leaves the ingress, restarts, passes its health check and comes back, as in a deploy; other processes restart in place. Recorded in the history.")
+      .argument('<app>', 'the app')
+      .option('--process <name>', 'only this process (web, worker, ...)')
+      .option('--health-timeout <seconds>', 'how long each instance has to pass its health check', '60')
+      .option('--json', 'print the result as JSON'),
+  ).action(async (app: string, flags: DriverFlags & { process?: string; healthTimeout: string; json?: boolean }) => {
+    const { createDriver } = await import('../apply/create-driver.js');
+    const { openApplied } = await import('../apply/applied.js');
+    const { StateStore } = await import('../state/state-store.js');
+    const { acquireLock } = await import('../state/lock.js');
+    const { createProgress } = await import('../../common/progress.js');
+    const { findAppUnits } = await import('../operate/app-units.js');
+    const { restartApp } = await import('../operate/restart.js');
+    const { RolloutFailedError } = await import('../../common/errors.js');
+    const opts = driverOptions(flags, ctx);
+    const timeout = wholeNumber(flags.healthTimeout, '--health-timeout', 1)!;
+    const applied = openApplied(opts.stateDir);
+    const units = findAppUnits(applied.all(), { app, process: flags.process, cron: false });
+    if (flags.process === 'release' || flags.process === 'cron') throw new UsageError(`${flags.process} is not a running process: nothing to restart`, { hint: 'restart web, worker or another process' });
+    const label = `restart ${app}${flags.process ? ` --process ${flags.process}` : ''}`;
+    const lock = acquireLock(opts.stateDir, `skyrec ${label}`);
+    const store = StateStore.open(opts.stateDir);
+    try {
+      const result = await restartApp({
+        units, applied, store, label, driver: createDriver(opts, ctx.log), log: ctx.log, healthTimeoutMs: timeout * 1000,
+        progress: (nodes) => createProgress(flags.json ? io.stderr : io.stdout, nodes),
+      });
+      if (flags.json) out.json(result);
+      else for (const n of result.nodes) out.line(`${n.node}: ${n.failures.length ? `failed: ${n.failures.join('; ')}` : `restarted ${n.units.join(', ')}`}`);
+      if (result.outcome === 'failed') throw new RolloutFailedError(`the restart of ${app} stopped: ${result.nodes.filter((n) => n.failures.length).map((n) => `${n.node}: ${n.failures.join('; ')}`).join('; ')}`, { hint: `see \`skyrec logs ${app}\` and \`skyrec ps ${app}\`` });
+    } finally {
+      store.close();
+      lock.release();
+    }
+  });
 }
