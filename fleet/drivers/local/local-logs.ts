@@ -38,6 +38,41 @@ function readFrom(file: string, offset: number): { lines: string[]; offset: numb
   return { lines: buf.subarray(0, end).toString('utf8').split('\n'), offset: offset + end + 1 };
 }
 
+/**
+ * The last `n` complete lines of `file` (and the offset after them), reading blocks from the end:
+ * `-n 200` of a large log costs what 200 lines do.
+ */
+function readTail(file: string, n: number): { lines: string[]; offset: number } {
+  let size: number;
+  try {
+    size = statSync(file).size;
+  } catch {
+    return { lines: [], offset: 0 };
+  }
+  const fd = openSync(file, 'r');
+  try {
+    let start = size;
+    let chunks: Buffer[] = [];
+    let newlines = 0;
+    while (start > 0 && newlines <= n) {
+      const len = Math.min(65_536, start);
+      start -= len;
+      const buf = Buffer.alloc(len);
+      readSync(fd, buf, 0, len, start);
+      chunks = [buf, ...chunks];
+      for (const b of buf) if (b === 0x0a) newlines++;
+    }
+    const text = Buffer.concat(chunks);
+    const end = text.lastIndexOf(0x0a);
+    if (end < 0) return { lines: [], offset: start };
+    const lines = text.subarray(0, end).toString('utf8').split('\n');
+    // Unless the read reached the file's start, its first line may be cut: it is dropped.
+    return { lines: (start > 0 ? lines.slice(1) : lines).slice(-n), offset: start + end + 1 };
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** Lines to entries: a line without a time takes the time of the line before it. */
 function toEntries(unit: string, lines: string[], last: { time: number }): LogEntry[] {
   return lines.map((line) => {
@@ -52,7 +87,10 @@ export async function readLocalLogs(layout: NodeLayout, query: LogQuery, sink: L
   const initial: LogEntry[] = [];
   for (const { unit, file } of unitFiles(layout, query.units)) {
     const last = { time: 0 };
-    const { lines, offset } = readFrom(file, 0);
+    // Only the last lines matter when the query asks for the last n and no time window (a window
+    // cuts by time, which needs every line).
+    const tail = query.lines !== undefined && query.since === undefined && query.until === undefined;
+    const { lines, offset } = tail ? readTail(file, query.lines!) : readFrom(file, 0);
     initial.push(...toEntries(unit, lines, last));
     offsets.set(unit, { offset, last });
   }

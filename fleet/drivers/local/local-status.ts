@@ -30,12 +30,18 @@ export function procFigures(pid: number): ProcFigures | null {
   }
 }
 
-/** Live members of process group `pgid`. */
-function groupOf(pgid: number): number[] {
-  return readdirSync('/proc').filter((e) => /^\d+$/.test(e)).map(Number).filter((pid) => {
-    const s = procStat(pid);
-    return s !== null && s.pgrp === pgid && !isExited(s);
-  });
+/** Live processes by process group, from one pass over /proc. */
+function processGroups(): Map<number, number[]> {
+  const groups = new Map<number, number[]>();
+  for (const e of readdirSync('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    const s = procStat(Number(e));
+    if (s === null || isExited(s)) continue;
+    const members = groups.get(s.pgrp) ?? [];
+    members.push(Number(e));
+    groups.set(s.pgrp, members);
+  }
+  return groups;
 }
 
 /** When this machine booted, in ms since the epoch (/proc/stat's btime). */
@@ -47,6 +53,7 @@ function bootTimeMs(): number {
 /** Each unit's state from its pid file and /proc (release: its last result file). */
 export function localUnitStatus(layout: NodeLayout, units: string[]): UnitStatus[] {
   const boot = bootTimeMs();
+  let groups: Map<number, number[]> | null = null;
   // Patterns name cron units, which the local driver does not run.
   return units.filter((u) => !u.includes('*')).map((unit) => {
     const result = readJson<{ result: string; at: string }>(resultFileOf(layout, unit));
@@ -58,7 +65,8 @@ export function localUnitStatus(layout: NodeLayout, units: string[]): UnitStatus
     if (!isRecordAlive(rec)) return { ...none, state: 'failed', since: null };
     let rss = 0;
     let ticks = 0;
-    for (const pid of groupOf(rec.pid)) {
+    groups ??= processGroups();
+    for (const pid of groups.get(rec.pid) ?? [rec.pid]) {
       const f = procFigures(pid);
       if (f) {
         rss += f.rssBytes;
