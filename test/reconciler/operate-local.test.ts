@@ -38,7 +38,8 @@ function waitForLine(out: { text: string; child: ReturnType<typeof spawn> }, ok:
   });
 }
 
-describe('skyrec logs and ps, local driver, shop over two nodes', () => {
+// Each test runs the binary several times; on a busy machine one run takes seconds.
+describe('skyrec logs and ps, local driver, shop over two nodes', { timeout: 90_000 }, () => {
   let s: Scenario;
   const logs = (args: string[]) => runSkyrec(s, ['logs', 'shop', ...args, '--secrets-dir', s.secrets]);
 
