@@ -5,7 +5,7 @@
 import type { Node } from '../../schema/model.js';
 import type { RenderedNode } from '../../generators/render-node.js';
 import type { LocalRunSpec } from '../../generators/render-local.js';
-import type { LogQuery, LogSink, SecretSource, UnitStatus } from './operate.js';
+import type { AttachedIo, LogQuery, LogSink, RunRequest, SecretSource, UnitStatus } from './operate.js';
 
 /** What to deploy on one node. */
 export interface NodeTarget {
@@ -130,6 +130,8 @@ export interface NodeDriver {
   unitStatus?(node: Node, units: string[]): Promise<UnitStatus[]>;
   /** The values of an app's secrets as its units on the node read them, to mask them in log lines. */
   secretValues?(node: Node, source: SecretSource): Promise<string[]>;
+  /** Runs a one-off command as the process runs (environment, secrets, working directory); its exit code. */
+  runCommand?(node: Node, req: RunRequest, io: AttachedIo): Promise<number>;
 }
 
 /** The hash in a node's manifest.json text (null: not JSON, or not a skyrec manifest). */

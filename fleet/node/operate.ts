@@ -1,6 +1,7 @@
 // Day 2 on a node: reading its units' logs, their state now, and the values to mask in logs.
 // The types the drivers' readLogs, unitStatus and secretValues methods share (driver.ts), and
 // the pure helpers both drivers and `skyrec logs` use.
+import type { LocalProcess } from '../../generators/render-local.js';
 
 /** Which log lines to read from one node. */
 export interface LogQuery {
@@ -52,6 +53,20 @@ export interface SecretSource {
   /** The secret names the app's processes read (addon passwords included). */
   names: string[];
   units: string[];
+}
+
+/** `skyrec run`: a one-off command with the environment, secrets and working directory of `process`. */
+export interface RunRequest {
+  process: LocalProcess;
+  argv: string[];
+}
+
+/** The user's side of a one-off command: a terminal, or pipes (stdout and stderr kept apart). */
+export interface AttachedIo {
+  tty: boolean;
+  stdin?: NodeJS.ReadableStream;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
 }
 
 /** `*` in a unit pattern as a regular expression over whole names. */

@@ -137,4 +137,28 @@ export function registerOperateCommands(program: Command, ctx: Ctx): void {
       lock.release();
     }
   });
+
+  addDriverOptions(
+    program
+      .command('run')
+      .description("Run a one-off command with exactly the app's environment, secrets and working directory, on a node that runs it (default: the least loaded), like `heroku run`: attached to your terminal when there is one, pipes otherwise. Exits with the command's exit code. Put the command after --.")
+      .argument('<app>', 'the app')
+      .argument('<command...>', 'the command and its arguments, after --')
+      .option('--node <name>', 'run on this node')
+      .option('--process <name>', "take this process's environment (default: web, else the first)"),
+  ).action(async (app: string, command: string[], flags: DriverFlags & { node?: string; process?: string }) => {
+    const { createDriver } = await import('../apply/create-driver.js');
+    const { openApplied } = await import('../apply/applied.js');
+    const { findAppUnits, pickRunTarget } = await import('../operate/app-units.js');
+    const opts = driverOptions(flags, ctx);
+    const applied = openApplied(opts.stateDir).all();
+    const units = findAppUnits(applied, { app, node: flags.node, process: flags.process, cron: false });
+    const target = pickRunTarget(applied, units, flags.process);
+    const driver = createDriver(opts, ctx.log);
+    if (!driver.runCommand) throw new UsageError(`skyrec run is not available with the ${opts.driver} driver yet`, { hint: 'the nixos driver cannot yet give a one-off command the environment its units build in their start scripts; use the local driver, or ssh to the node' });
+    const tty = io.stdin?.isTTY === true && (io.stdout as { isTTY?: boolean }).isTTY === true;
+    ctx.log.info({ app, node: target.node.name, unit: target.process.unit }, 'run');
+    const code = await driver.runCommand(target.node, { process: target.process, argv: command }, { tty, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr });
+    ctx.setExitCode(code);
+  });
 }

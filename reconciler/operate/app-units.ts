@@ -4,7 +4,7 @@
 // names what exists.
 import type { Node } from '../../schema/model.js';
 import type { AppliedNode } from '../apply/rollout-model.js';
-import type { LocalInstance } from '../../generators/render-local.js';
+import type { LocalInstance, LocalProcess } from '../../generators/render-local.js';
 import { PASSWORD_SECRET } from '../../generators/addons.js';
 import { UsageError } from '../../common/errors.js';
 
@@ -97,4 +97,22 @@ export function labelOf(app: string, unit: string): string {
   if (rest === 'release') return 'release';
   const m = /^(.*)-(\d+)$/.exec(rest);
   return m ? `${m[1]}.${m[2]}` : rest;
+}
+
+/**
+ * Where `skyrec run` runs and as which process: the given node, or the node running the app with
+ * the fewest instances of any app (the least loaded); as the given process, else web, else the
+ * first the node runs (its release when it runs no instance of the app).
+ */
+export function pickRunTarget(applied: AppliedNode[], units: AppUnits, processName?: string): { node: Node; process: LocalProcess } {
+  const load = (name: string) => applied.find((a) => a.node.name === name)?.local.instances.length ?? 0;
+  const candidates = units.nodes.filter((n) => n.units.some((u) => u.kind !== 'cron'));
+  if (candidates.length === 0) throw new UsageError(`${units.app} runs no process there to take the environment from`);
+  const chosen = [...candidates].sort((a, b) => load(a.node.name) - load(b.node.name) || (a.node.name < b.node.name ? -1 : 1))[0];
+  const instances = chosen.units.filter((u) => u.kind === 'instance' && (processName === undefined || u.process === processName));
+  const pick = instances.find((u) => u.process === 'web') ?? instances[0];
+  if (pick?.instance) return { node: chosen.node, process: pick.instance };
+  const release = applied.find((a) => a.node.name === chosen.node.name)!.local.releases.find((r) => r.app === units.app);
+  if (release) return { node: chosen.node, process: release };
+  throw new UsageError(`${units.app} runs no process on ${chosen.node.name} to take the environment from`);
 }

@@ -147,4 +147,46 @@ describe('skyrec logs and ps, local driver, shop over two nodes', { timeout: 90_
     expect(table.stdout).toMatch(/^APP\s+PROCESS\s+NODE\s+PORT\s+STATE/);
     expect(table.stdout).toMatch(/shop\s+web\.\d\s+web-2\s+\d+\s+failed/);
   });
+
+  /** The binary with the driver options before `--`, stdin as given (a pipe by default). */
+  function runBin(args: string[], command: string[], input?: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve) => {
+      const child = spawn(process.execPath, [s.bin, ...args, '--driver', 'local', '--state', s.state, '--secrets-dir', s.secrets, '--', ...command], { stdio: ['pipe', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (c) => (stdout += c));
+      child.stderr.on('data', (c) => (stderr += c));
+      child.stdin.end(input ?? '');
+      child.on('close', (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+
+  it('run with pipes: the app environment and secrets, its source folder, stdout and stderr apart, the exit code passed through', async () => {
+    const r = await runBin(['run', 'shop'], ['sh', '-c', 'echo "db=${DATABASE_URL:+set} redis=${REDIS_URL:+set} port=${PORT:-none} currency=$SHOP_CURRENCY"; pwd; read line; echo "read $line"; echo oops >&2; exit 7'], 'hello\n');
+    expect(r.code, r.stderr).toBe(7);
+    expect(r.stdout).toContain('db=set redis=set port=none currency=EUR');
+    expect(r.stdout).toMatch(/\/src\/shop\n/);
+    expect(r.stdout).toContain('read hello');
+    expect(r.stderr).toContain('oops');
+    expect(r.stdout).not.toContain('oops');
+    const missing = await runBin(['run', 'shop'], ['no-such-program-here']);
+    expect(missing.code).toBe(127);
+  });
+
+  it('run on a real pseudo-terminal (script): the node REPL answers with the app environment, and its exit code comes back; nothing is left running', async () => {
+    const cmd = [process.execPath, s.bin, 'run', 'shop', '--node', 'web-2', '--driver', 'local', '--state', s.state, '--secrets-dir', s.secrets, '--', 'node'].map((w) => `'${w.replace(/'/g, `'\\''`)}'`).join(' ');
+    const child = spawn('script', ['-qefc', cmd, '/dev/null'], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const out = { text: '', child };
+    child.stdout.on('data', (c) => (out.text += c));
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+    await waitForLine(out, (l) => l.includes('> '));
+    child.stdin.write("console.log('pid=' + process.pid, 'tty=' + process.stdin.isTTY, 'db=' + (process.env.DATABASE_URL ? 'set' : 'unset'), 'secret=' + (process.env.REDIS_URL?.includes('" + REDIS_PASSWORD + "') ? 'yes' : 'no'))\r");
+    const line = await waitForLine(out, (l) => /pid=\d+ tty=true/.test(l));
+    expect(line).toContain('db=set');
+    expect(line).toContain('secret=yes');
+    const pid = Number(/pid=(\d+)/.exec(line)![1]);
+    child.stdin.write('process.exit(5)\r');
+    expect(await exited).toBe(5);
+    expect(() => readFileSync(`/proc/${pid}/stat`)).toThrow();
+  });
 });

@@ -23,6 +23,7 @@ import { preflightLocal } from './local-preflight.js';
 import { readLocalLogs } from './local-logs.js';
 import { localUnitStatus } from './local-status.js';
 import { readSecret } from './local-secrets.js';
+import { runLocalCommand } from './local-run.js';
 
 export interface LocalDriverOptions {
   stateDir: string;
@@ -198,6 +199,10 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
           return [];
         }
       });
+    },
+
+    runCommand(node, req, io) {
+      return runLocalCommand({ layout: layoutOf(node.name), storePath: activeStorePath(node.name), secretsDir: opts.secretsDir, exec: opts.exec, log }, req, io);
     },
 
     async down() {
