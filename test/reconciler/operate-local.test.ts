@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
+import { runCli } from '../helpers/cli.js';
 import { createScenario, destroyScenario, runSkyrec, shopYaml, type Scenario } from '../helpers/rolling-scenario.js';
 
 const REDIS_PASSWORD = 'rolling-redis-password';
@@ -64,6 +65,7 @@ describe('skyrec logs and ps, local driver, shop over two nodes', { timeout: 90_
     expect([...sources].filter((x) => x.startsWith('web.')).map((x) => x.split('@')[1]).sort()).toEqual(expect.arrayContaining(['web-1', 'web-2']));
     expect([...sources].some((x) => /^release@web-[12]$/.test(x))).toBe(true);
     expect(lines.map((l) => l.time)).toEqual([...lines.map((l) => l.time)].sort());
+    expect(lines.filter((l) => l.text.startsWith('skyrec: starting shop-web-'))).toHaveLength(3);
     const listening = lines.filter((l) => l.text.includes('listening on'));
     expect(listening).toHaveLength(3);
     // The password is in every instance's REDIS_URL line, and nowhere in the output.
@@ -93,6 +95,14 @@ describe('skyrec logs and ps, local driver, shop over two nodes', { timeout: 90_
     const web2 = parseLines((await logs(['--json', '--node', 'web-2', '--process', 'web'])).stdout);
     expect(web2.length).toBeGreaterThan(0);
     expect(web2.every((l) => l.node === 'web-2' && l.source.startsWith('web.'))).toBe(true);
+  });
+
+  it('answers --help for logs, ps, restart and run', async () => {
+    for (const cmd of ['logs', 'ps', 'restart', 'run']) {
+      const r = await runCli([cmd, '--help']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: skyrec ${cmd} `));
+    }
   });
 
   it('names what exists for an unknown app, process, instance or node (exit 2)', async () => {

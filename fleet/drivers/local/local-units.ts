@@ -76,6 +76,9 @@ export const pidFileOf = (layout: NodeLayout, unit: string) => join(layout.run, 
 export const logFileOf = (layout: NodeLayout, unit: string) => join(layout.logs, `${unit}.log`);
 
 export function startInstance(ctx: UnitContext, inst: LocalInstance, fp: string): void {
+  // As systemd logs "Started <unit>" in the unit's journal: a restart shows in `skyrec logs`.
+  mkdirSync(ctx.layout.logs, { recursive: true });
+  appendFileSync(logFileOf(ctx.layout, inst.unit), stampText(`skyrec: starting ${inst.unit} on port ${inst.port}\n`));
   spawnDetached({
     argv: ['sh', '-c', inst.command],
     cwd: unitCwd(ctx, inst),
