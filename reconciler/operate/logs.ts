@@ -28,35 +28,45 @@ export async function streamAppLogs(o: AppLogsOptions): Promise<AppLogsResult> {
   const { driver, units } = o;
   if (!driver.readLogs) throw new SkyrecError(`the ${driver.kind} driver cannot read logs`);
   const failed: string[] = [];
-  const secrets = await Promise.all(
+  // The secret values are read while the lines are (on NixOS, one more ssh per node): nothing is
+  // shown before the mask is ready, since every line waits for the slowest node's past anyway.
+  let mask: (text: string) => string = () => '';
+  let unmasked = false;
+  const maskReady = Promise.all(
     units.nodes.map(async ({ node, units: us }) => {
       if (units.secretNames.length === 0 || !driver.secretValues) return [];
       const running = us.filter((u) => u.kind === 'instance').map((u) => u.unit);
       return driver.secretValues(node, { app: units.app, names: units.secretNames, units: running }).catch(() => []);
     }),
-  );
-  const values = [...new Set(secrets.flat())];
-  const mask = createMasker(values);
+  ).then((secrets) => {
+    const values = [...new Set(secrets.flat())];
+    unmasked = units.secretNames.length > 0 && values.length === 0;
+    mask = createMasker(values);
+  });
   const keep = (l: ShownLine) => o.grep === null || o.grep.test(l.text);
 
   // Until every node has given its past lines, they wait here (per node), then go out merged.
   const past = new Map(units.nodes.map((n) => [n.node.name, [] as LogEntry[]]));
   const waiting = new Set(past.keys());
-  const early: ShownLine[] = [];
+  const early: { node: string; e: LogEntry }[] = [];
   let live = false;
-  const flushPast = () => {
-    if (live) return;
-    live = true;
-    const merged = mergeByTime([...past].map(([node, entries]) => entries.map((e) => ({ time: e.time, node, e }))));
-    const shown = merged.map((x) => toShown(units.app, x.node, x.e, mask)).filter(keep);
-    const lines = o.query.lines;
-    for (const l of lines === undefined ? shown : shown.slice(Math.max(0, shown.length - lines))) o.emit(l);
-    for (const l of early.sort((a, b) => a.time.localeCompare(b.time))) o.emit(l);
-    early.length = 0;
-  };
+  let flushed: Promise<void> | null = null;
+  const flushPast = () =>
+    (flushed ??= maskReady.then(() => {
+      const merged = mergeByTime([...past].map(([node, entries]) => entries.map((e) => ({ time: e.time, node, e }))));
+      const shown = merged.map((x) => toShown(units.app, x.node, x.e, mask)).filter(keep);
+      const lines = o.query.lines;
+      for (const l of lines === undefined ? shown : shown.slice(Math.max(0, shown.length - lines))) o.emit(l);
+      for (const x of mergeByTime([early.map((x) => ({ ...x, time: x.e.time }))])) {
+        const l = toShown(units.app, x.node, x.e, mask);
+        if (keep(l)) o.emit(l);
+      }
+      early.length = 0;
+      live = true;
+    }));
   const settle = (node: string) => {
     waiting.delete(node);
-    if (waiting.size === 0) flushPast();
+    if (waiting.size === 0) void flushPast();
   };
 
   await Promise.all(
@@ -65,10 +75,9 @@ export async function streamAppLogs(o: AppLogsOptions): Promise<AppLogsResult> {
       const sink = {
         entry(e: LogEntry) {
           if (!caughtUp) return void past.get(node.name)!.push(e);
+          if (!live) return void early.push({ node: node.name, e });
           const l = toShown(units.app, node.name, e, mask);
-          if (!keep(l)) return;
-          if (live) o.emit(l);
-          else early.push(l);
+          if (keep(l)) o.emit(l);
         },
         caughtUp() {
           caughtUp = true;
@@ -87,6 +96,6 @@ export async function streamAppLogs(o: AppLogsOptions): Promise<AppLogsResult> {
       }
     }),
   );
-  flushPast();
-  return { failed, unmasked: units.secretNames.length > 0 && values.length === 0 };
+  await flushPast();
+  return { failed, unmasked };
 }
