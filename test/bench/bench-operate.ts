@@ -141,3 +141,53 @@ export async function benchPs(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Time to the first line of `skyrec logs` over ssh: 3 nodes (all the test sshd on 127.0.0.1, as
+ * root), each with a stand-in journalctl printing 200 JSON lines per unit, through the nixos
+ * driver with its ssh master connections (cold: none yet; warm: reused, as within a minute).
+ */
+export async function benchLogsSsh(): Promise<void> {
+  const { startSshd } = await import('../helpers/sshd.js');
+  const { createNixosDriver } = await import('../../fleet/drivers/nixos/driver-nixos.js');
+  const { findAppUnits } = await import('../../reconciler/operate/app-units.js');
+  const { streamAppLogs } = await import('../../reconciler/operate/logs.js');
+  const { exec } = await import('../../common/exec.js');
+  const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-ssh-'));
+  const sshd = await startSshd(dir);
+  try {
+    const journalctl = join(dir, 'journalctl-standin');
+    writeFileSync(journalctl, `#!/bin/sh
+# Stand-in for journalctl -o json: 200 lines per -u unit.
+while [ $# -gt 0 ]; do case "$1" in -u) u="$2"; i=0; while [ $i -lt 200 ]; do printf '{"__REALTIME_TIMESTAMP":"17000000%05d000000","_SYSTEMD_UNIT":"%s","MESSAGE":"GET /items/%s 200"}\\n' $i "$u" $i; i=$((i+1)); done; shift 2 ;; *) shift ;; esac; done
+`, { mode: 0o755 });
+    const applied = ['n1', 'n2', 'n3'].map((n) => {
+      const a = appliedNode(n, 2);
+      a.node.host = 'root@127.0.0.1';
+      return a;
+    });
+    const units = findAppUnits(applied, { app: 'bench', cron: false });
+    const firstLine = async (controlDir: string) => {
+      const driver = createNixosDriver({ flakeDir: join(dir, 'flake'), exec, sshOptions: sshd.options, sshPort: sshd.port, sshControlDir: controlDir, operate: { journalctl } });
+      const started = performance.now();
+      let first = 0;
+      let lines = 0;
+      await streamAppLogs({ driver, units, query: { lines: 200, follow: false }, grep: null, warn: (n, m) => { throw new Error(`${n}: ${m}`); }, emit: () => { if (first === 0) first = performance.now() - started; lines++; } });
+      return { first, total: performance.now() - started, lines };
+    };
+    const cold = [];
+    const warm = [];
+    for (let r = 0; r < RUNS; r++) {
+      const control = join(dir, `ssh-${r}`);
+      cold.push(await firstLine(control));
+      warm.push(await firstLine(control));
+      await exec(['sh', '-c', 'for s in "$1"/*; do ssh -o ControlPath="$s" -O exit x 2>/dev/null; done; true', 'sh', control]);
+    }
+    console.log(`\nskyrec logs over ssh (nixos driver, test sshd on 127.0.0.1, stand-in journalctl), 3 nodes x 2 units x 200 lines, -n 200, median of ${RUNS} runs`);
+    console.log(`  cold (new ssh connections): first line ${median(cold.map((x) => x.first)).toFixed(0)} ms, done ${median(cold.map((x) => x.total)).toFixed(0)} ms`);
+    console.log(`  warm (ssh masters reused):  first line ${median(warm.map((x) => x.first)).toFixed(0)} ms, done ${median(warm.map((x) => x.total)).toFixed(0)} ms`);
+  } finally {
+    await sshd.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -16,7 +16,7 @@ import { benchRolling } from './bench-rolling.js';
 import { benchReconcileLoop, benchWebhook } from './bench-reconcile.js';
 import { makePlanRepo } from './plan-repo.js';
 import { benchDetect } from './bench-detect.js';
-import { benchLogs, benchPs } from './bench-operate.js';
+import { benchLogs, benchLogsSsh, benchPs } from './bench-operate.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = packageRoot();
@@ -137,7 +137,7 @@ async function benchRollout(): Promise<void> {
   }
 }
 
-// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, logs, ps).
-const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, logs: benchLogs, ps: benchPs };
+// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, logs, logs-ssh, ps).
+const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, logs: benchLogs, 'logs-ssh': benchLogsSsh, ps: benchPs };
 const only = process.env.BENCH_ONLY?.split(',');
 for (const [name, run] of Object.entries(benches)) if (!only || only.includes(name)) await run();
