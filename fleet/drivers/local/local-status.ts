@@ -30,8 +30,13 @@ export function procFigures(pid: number): ProcFigures | null {
   }
 }
 
-/** Live processes by process group, from one pass over /proc. */
+// `skyrec ps` asks every node at once: one pass over /proc serves them all.
+let snapshot: { at: number; groups: Map<number, number[]> } | null = null;
+const SNAPSHOT_MS = 500;
+
+/** Live processes by process group, from one pass over /proc (reused for half a second). */
 function processGroups(): Map<number, number[]> {
+  if (snapshot && Date.now() - snapshot.at < SNAPSHOT_MS) return snapshot.groups;
   const groups = new Map<number, number[]>();
   for (const e of readdirSync('/proc')) {
     if (!/^\d+$/.test(e)) continue;
@@ -41,6 +46,7 @@ function processGroups(): Map<number, number[]> {
     members.push(Number(e));
     groups.set(s.pgrp, members);
   }
+  snapshot = { at: Date.now(), groups };
   return groups;
 }
 
