@@ -5,6 +5,7 @@
 import type { Node } from '../../schema/model.js';
 import type { RenderedNode } from '../../generators/render-node.js';
 import type { LocalRunSpec } from '../../generators/render-local.js';
+import type { AttachedIo, LogQuery, LogSink, RunRequest, SecretSource, UnitStatus } from './operate.js';
 
 /** What to deploy on one node. */
 export interface NodeTarget {
@@ -119,6 +120,18 @@ export interface NodeDriver {
 
   /** Local driver: stops every process, Caddy, PostgreSQL and Redis it started. */
   down?(): Promise<void>;
+
+  /**
+   * Day 2 (fleet/node/operate.ts): the log lines of `query.units` on the node, oldest first, each
+   * given to `sink`; with `query.follow`, then `sink.caughtUp()` and new ones until `signal` aborts.
+   */
+  readLogs?(node: Node, query: LogQuery, sink: LogSink, signal?: AbortSignal): Promise<void>;
+  /** Each unit's state now, in the order of `units` (without .service; a `*` pattern gives each unit it matches). */
+  unitStatus?(node: Node, units: string[]): Promise<UnitStatus[]>;
+  /** The values of an app's secrets as its units on the node read them, to mask them in log lines. */
+  secretValues?(node: Node, source: SecretSource): Promise<string[]>;
+  /** Runs a one-off command as the process runs (environment, secrets, working directory); its exit code. */
+  runCommand?(node: Node, req: RunRequest, io: AttachedIo): Promise<number>;
 }
 
 /** The hash in a node's manifest.json text (null: not JSON, or not a skyrec manifest). */

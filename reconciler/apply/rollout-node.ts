@@ -27,7 +27,7 @@ const webUnits = (instances: LocalInstance[]) => instances.filter((i) => i.proce
  * @param running the instances as they run now (their ports are what the ingress proxies to)
  * @param next the instances as they run after the restart (their health checks decide)
  */
-async function restartRolling(ctx: SwitchContext, target: NodeTarget, units: string[], running: LocalInstance[], next: LocalInstance[], held: Upstream[]): Promise<string[]> {
+export async function restartRolling(ctx: SwitchContext, target: NodeTarget, units: string[], running: LocalInstance[], next: LocalInstance[], held: Upstream[]): Promise<string[]> {
   const { driver, drains, progress, input } = ctx;
   const node = target.node;
   const sorted = [...units].sort();

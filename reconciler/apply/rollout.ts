@@ -109,7 +109,7 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
  * before and after this revision: whichever an ingress runs at the moment, it is there. Each
  * ingress is told the routes it runs now: the new ones once it has switched in this rollout.
  */
-function drainSetFor(input: RolloutInput, deps: RolloutDeps): DrainSet & { switched(node: string): Promise<void> } {
+export function drainSetFor(input: RolloutInput, deps: Pick<RolloutDeps, 'applied' | 'driver'>): DrainSet & { switched(node: string): Promise<void> } {
   const address = new Map(input.targets.map((t) => [t.node.name, t.node.address]));
   const toDrain = (routes: LocalRoute[]): DrainRoute[] =>
     routes.map((r) => ({ domain: r.domain, upstreams: r.upstreams.map((u) => ({ ...u, address: address.get(u.node) ?? u.node })) }));

@@ -16,6 +16,7 @@ import { registerApplyCommands } from './cli-apply.js';
 import { registerReconcileCommands } from './cli-reconcile.js';
 import { registerOnboardCommands } from './cli-onboard.js';
 import { registerStateCommands } from './cli-state.js';
+import { registerOperateCommands } from './cli-operate.js';
 import type { Plan } from '../plan/plan-model.js';
 import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
@@ -134,6 +135,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
   registerReconcileCommands(program, commandCtx);
   registerOnboardCommands(program, commandCtx);
   registerStateCommands(program, commandCtx);
+  registerOperateCommands(program, commandCtx);
 
   program
     .command('schema')

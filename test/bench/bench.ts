@@ -17,6 +17,7 @@ import { benchReconcileLoop, benchWebhook } from './bench-reconcile.js';
 import { makePlanRepo } from './plan-repo.js';
 import { benchDetect } from './bench-detect.js';
 import { benchHookFlood } from './bench-hook-flood.js';
+import { benchLogs, benchLogsSsh, benchPs } from './bench-operate.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = packageRoot();
@@ -137,7 +138,7 @@ async function benchRollout(): Promise<void> {
   }
 }
 
-// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, flood).
-const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, flood: benchHookFlood };
+// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, flood, logs, logs-ssh, ps).
+const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, flood: benchHookFlood, logs: benchLogs, 'logs-ssh': benchLogsSsh, ps: benchPs };
 const only = process.env.BENCH_ONLY?.split(',');
 for (const [name, run] of Object.entries(benches)) if (!only || only.includes(name)) await run();

@@ -20,6 +20,10 @@ import { stopPostgres, stopRedis } from './local-addons.js';
 import { isPidFileAlive, spawnDetached, stopPidFile } from './local-process.js';
 import { pidFileOf } from './local-units.js';
 import { preflightLocal } from './local-preflight.js';
+import { readLocalLogs } from './local-logs.js';
+import { localUnitStatus } from './local-status.js';
+import { readSecret } from './local-secrets.js';
+import { runLocalCommand } from './local-run.js';
 
 export interface LocalDriverOptions {
   stateDir: string;
@@ -176,6 +180,29 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
           }),
         ),
       );
+    },
+
+    readLogs(node, query, sink, signal) {
+      return readLocalLogs(layoutOf(node.name), query, sink, signal);
+    },
+
+    async unitStatus(node, units) {
+      return localUnitStatus(layoutOf(node.name), units);
+    },
+
+    // The secret files the processes read at start: a name whose file is missing has no value to mask.
+    async secretValues(_node, source) {
+      return source.names.flatMap((name) => {
+        try {
+          return [readSecret(opts.secretsDir, source.app, name)];
+        } catch {
+          return [];
+        }
+      });
+    },
+
+    runCommand(node, req, io) {
+      return runLocalCommand({ layout: layoutOf(node.name), storePath: activeStorePath(node.name), secretsDir: opts.secretsDir, exec: opts.exec, log }, req, io);
     },
 
     async down() {

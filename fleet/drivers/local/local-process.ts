@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { LocalDriverError } from '../../../common/errors.js';
 import { isExited, procStat } from '../../../common/proc.js';
 import { readJson, writeFileAtomic } from './local-layout.js';
+import { releaseStamper, startStamper } from './local-stamp.js';
 
 export interface PidRecord {
   pid: number;
@@ -31,6 +32,8 @@ export interface SpawnRequest {
   fingerprint?: string;
   /** Written to the process's stdin, which is then closed (a config that must not touch disk). */
   stdin?: string;
+  /** Each line of output gets the time in front of it (app instances: see local-stamp.ts). */
+  stamp?: boolean;
 }
 
 /** Starts a detached process, records its pid file and returns the record. */
@@ -38,8 +41,10 @@ export function spawnDetached(req: SpawnRequest): PidRecord {
   if (!existsSync(req.cwd)) throw new LocalDriverError(`cannot start ${req.argv[0]}: working directory ${req.cwd} does not exist`);
   mkdirSync(dirname(req.logFile), { recursive: true });
   const fd = openSync(req.logFile, 'a');
+  const stamper = req.stamp ? startStamper(req.logFile, req.cwd) : null;
   try {
-    const child = spawn(req.argv[0], req.argv.slice(1), { cwd: req.cwd, env: req.env, detached: true, stdio: [req.stdin === undefined ? 'ignore' : 'pipe', fd, fd] });
+    const out = stamper ?? fd;
+    const child = spawn(req.argv[0], req.argv.slice(1), { cwd: req.cwd, env: req.env, detached: true, stdio: [req.stdin === undefined ? 'ignore' : 'pipe', out, out] });
     // A failed exec (ENOENT) is reported on 'error'; without a listener it would crash skyrec.
     child.on('error', () => undefined);
     if (req.stdin !== undefined) {
@@ -56,6 +61,7 @@ export function spawnDetached(req: SpawnRequest): PidRecord {
     return record;
   } finally {
     closeSync(fd);
+    if (stamper) releaseStamper(stamper);
   }
 }
 

@@ -8,11 +8,12 @@ import type { LocalInstance, LocalProcess } from '../../../generators/render-loc
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { CommandError, LocalDriverError, ReleaseError } from '../../../common/errors.js';
-import { digestTree, nodeLayout, stableStringify, type NodeLayout } from './local-layout.js';
+import { digestTree, nodeLayout, stableStringify, writeFileAtomic, type NodeLayout } from './local-layout.js';
 import { databaseSocketUrl, postgresPort, redisSocket } from './local-addons.js';
 import { PASSWORD_SECRET } from '../../../generators/addons.js';
 import { readSecret } from './local-secrets.js';
 import { spawnDetached } from './local-process.js';
+import { stampText } from './local-stamp.js';
 
 export interface UnitContext {
   layout: NodeLayout;
@@ -75,6 +76,9 @@ export const pidFileOf = (layout: NodeLayout, unit: string) => join(layout.run, 
 export const logFileOf = (layout: NodeLayout, unit: string) => join(layout.logs, `${unit}.log`);
 
 export function startInstance(ctx: UnitContext, inst: LocalInstance, fp: string): void {
+  // As systemd logs "Started <unit>" in the unit's journal: a restart shows in `skyrec logs`.
+  mkdirSync(ctx.layout.logs, { recursive: true });
+  appendFileSync(logFileOf(ctx.layout, inst.unit), stampText(`skyrec: starting ${inst.unit} on port ${inst.port}\n`));
   spawnDetached({
     argv: ['sh', '-c', inst.command],
     cwd: unitCwd(ctx, inst),
@@ -82,6 +86,7 @@ export function startInstance(ctx: UnitContext, inst: LocalInstance, fp: string)
     logFile: logFileOf(ctx.layout, inst.unit),
     pidFile: pidFileOf(ctx.layout, inst.unit),
     fingerprint: fp,
+    stamp: true,
   });
   ctx.log?.info({ node: ctx.layout.node, unit: inst.unit, port: inst.port }, 'started');
 }
@@ -94,13 +99,22 @@ export async function runRelease(ctx: UnitContext, release: LocalProcess): Promi
   const started = Date.now();
   try {
     const { stdout, stderr } = await ctx.exec(['sh', '-c', release.command], { cwd: unitCwd(ctx, release), env, timeout: 600_000, log: ctx.log });
-    appendFileSync(logFile, stdout + stderr);
+    appendFileSync(logFile, stampText(stdout + stderr));
+    writeResult(ctx, release, 'success');
     ctx.log?.info({ node: ctx.layout.node, app: release.app, ms: Date.now() - started }, 'release done');
   } catch (err) {
     if (!(err instanceof CommandError)) throw err;
     const output = err.stdout + err.stderr;
-    appendFileSync(logFile, output);
+    appendFileSync(logFile, stampText(output));
+    writeResult(ctx, release, err.exitCode_ === null ? 'signal' : 'exit-code');
     const tail = output.trimEnd().split('\n').slice(-15).join('\n');
     throw new ReleaseError(release.app, ctx.layout.node, tail || `(no output; exit ${err.exitCode_ ?? 'signal'})`);
   }
+}
+
+export const resultFileOf = (layout: NodeLayout, unit: string) => join(layout.run, `${unit}.result.json`);
+
+/** A oneshot's last result, as systemd's Result= names it (`skyrec ps`). */
+function writeResult(ctx: UnitContext, proc: LocalProcess, result: string): void {
+  writeFileAtomic(resultFileOf(ctx.layout, proc.unit), JSON.stringify({ result, at: new Date().toISOString() }) + '\n');
 }

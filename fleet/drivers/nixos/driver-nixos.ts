@@ -14,6 +14,7 @@ import { setCaddyUpstreams } from './nixos-drain.js';
 import { detectSudoFlag, type SudoFlag } from './nixos-rebuild-sudo.js';
 import { checkFlakeDir } from './nixos-flake.js';
 import { requiredSecrets } from '../../../generators/render-local.js';
+import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
 import {
   REAL_REMOTE,
   ROLLBACK_UNIT,
@@ -67,6 +68,8 @@ export interface NixosDriverOptions {
   caddyAdmin?: string;
   /** Tests only: point the remote profile and programs at stand-ins. */
   remote?: Partial<RemoteCommands>;
+  /** Tests only: journalctl, systemctl show and the credentials folder of `skyrec logs` and `ps`. */
+  operate?: Partial<OperateCommands>;
 }
 
 export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
@@ -81,6 +84,7 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
   // Asked once per driver, and only when a node needs sudo.
   let sudoFlag: Promise<SudoFlag> | undefined;
   const sudoFlagFor = async (node: Node): Promise<SudoFlag> => (node.sudo ? (sudoFlag ??= detectSudoFlag(exec, nixosRebuild, { timeoutMs: t.commandMs, log })) : '--sudo');
+  const ops: OperateCommands = { ...REAL_OPERATE, ...opts.operate };
 
   // ssh itself exits 255 when it cannot connect or authenticate; anything else is the remote command's.
   async function onNode(node: Node, argv: string[], timeout = t.commandMs): Promise<ExecResult> {
@@ -274,6 +278,21 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
           }),
         ),
       );
+    },
+
+    // Day 2 (nixos-operate.ts): one ssh per node and call.
+    readLogs(node, query, sink, signal) {
+      return readJournal({ node, query, sink, signal, sshArgv: (argv) => buildSshArgv(node.host, argv, ssh), ops, log });
+    },
+
+    async unitStatus(node, units) {
+      if (units.length === 0) return [];
+      return parseShow(units, (await onNode(node, buildShowArgv(units, ops))).stdout);
+    },
+
+    async secretValues(node, source) {
+      if (source.names.length === 0 || source.units.length === 0) return [];
+      return parseCredentials((await onNode(node, buildCredentialsArgv(node, source.units, source.names, ops))).stdout);
     },
   };
 }
