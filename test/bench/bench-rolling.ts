@@ -15,7 +15,8 @@ async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): 
   const s = await createScenario({ onOneNode, bin, instances });
   try {
     const first = await runSkyrec(s, ['apply', '--rev', 'HEAD']);
-    if (first.code !== 0) return `first apply failed: ${first.stderr.trim().split('\n').at(-1)}`;
+    // A figure from a scenario that never deployed means nothing: fail the bench (and CI) instead.
+    if (first.code !== 0) throw new Error(`rolling bench: the first apply failed (exit ${first.code}):\n${first.stderr.trim().split('\n').slice(-20).join('\n')}`);
     const rev = await s.repo.commit('shop: USD', { 'apps/shop.yaml': shopYaml({ onOneNode, currency: 'USD', instances }) });
     const { result, load } = await underLoad(s, () => runSkyrec(s, ['apply', '--rev', rev]));
     const nodes = Object.entries(await nodeSeconds(s)).map(([n, sec]) => `${n} ${sec.toFixed(1)} s`).join(', ');
