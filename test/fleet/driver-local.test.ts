@@ -11,6 +11,7 @@ import { renderFleet } from '../../generators/render-node.js';
 import { renderLocalRunSpec } from '../../generators/render-local.js';
 import { worktreeSource } from '../../schema/source.js';
 import { exec } from '../../common/exec.js';
+import { isRecordAlive, readPidFile } from '../../fleet/drivers/local/local-process.js';
 import { ReleaseError } from '../../common/errors.js';
 import { packageRoot } from '../../common/paths.js';
 import { createLocalDriver, type LocalDriver } from '../../fleet/drivers/local/driver-local.js';
@@ -250,9 +251,13 @@ describe('local driver on apps.example', () => {
 
     for (const unit of (await driver.switchNode(target, worktreeReader(repo2.dir))).deferred) await driver.restartUnit(web2, unit);
     await driver.armRollback(web2, 1, 1500);
+    const watchdog = readPidFile(watchdogPid);
+    expect(isRecordAlive(watchdog)).toBe(true);
     await driver.disarmRollback(web2);
     expect(existsSync(watchdogPid)).toBe(false);
-    await new Promise((r) => setTimeout(r, 2500));
+    // The watchdog is the only thing that rolls back: once its process is gone, nothing will.
+    await eventually(async () => isRecordAlive(watchdog), (alive) => !alive);
+    expect(readFileSync(join(state.dir, 'local', 'web-2', 'logs', 'watchdog.log'), 'utf8').match(/rolled back/g)).toHaveLength(1);
     expect(await driver.currentGeneration(web2)).toBe(2);
     expect(await greetingOn(apiPorts(gen2, 'web-2')[0])).toBe(NEW);
   }, 40_000);
