@@ -206,8 +206,11 @@ describe('skyrec apply --driver local', () => {
     const before = await status();
     const served = (await get(port, 'api.acme.example')).body;
     const broken = withGreeting('Broken', (s) => s.replace('path: /healthz', 'path: /no-such-health-path'));
-    const rev = await repo.commit('api: broken health path', { 'apps/api.yaml': broken });
-    const r = await apply(rev);
+    // A revision meant to fail need not wait out 15 s (8 s: the restored generation is checked too) (settings.rollout is not rendered into any
+    // node: only the rollout reads it); the next commit puts it back.
+    const fleet = readFileSync(join(repo.dir, 'fleet.yaml'), 'utf8');
+    const rev = await repo.commit('api: broken health path', { 'apps/api.yaml': broken, 'fleet.yaml': fleet.replace(/healthTimeout: \w+/, 'healthTimeout: 8s') });
+    const r = await apply(rev).finally(() => repo.commit('fleet: health timeout back', { 'fleet.yaml': fleet }));
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/failed: .*no-such-health-path/);
     expect(r.stderr).toMatch(/restored generation/);
