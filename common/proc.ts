@@ -12,14 +12,20 @@ export interface ProcStat {
 
 /** /proc/<pid>/stat, or null when there is no such process (or no /proc). */
 export function procStat(pid: number): ProcStat | null {
+  let text: string;
   try {
-    const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // comm (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
-    const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
-    return { state: fields[0], pgrp: Number(fields[2]), start: fields[19] };
+    text = readFileSync(`/proc/${pid}/stat`, 'utf8');
   } catch {
     return null;
   }
+  return parseProcStat(text);
+}
+
+/** One /proc/<pid>/stat line, as proc(5) lays it out. */
+export function parseProcStat(text: string): ProcStat {
+  // comm (field 2) may hold spaces and parentheses: the fields after it start past the last ')'.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  return { state: fields[0], pgrp: Number(fields[2]), start: fields[19] };
 }
 
 export const isExited = (stat: ProcStat): boolean => stat.state === 'Z' || stat.state === 'X';

@@ -5,8 +5,9 @@ import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { detectStack } from '../../reconciler/onboard/detect.js';
+import { QUICK } from './bench-size.js';
 
-const RUNS = 51;
+const RUNS = QUICK ? 1 : 51;
 
 function writeSmallTree(dir: string): void {
   mkdirSync(join(dir, 'src'), { recursive: true });

@@ -13,6 +13,10 @@ import { TestRepo } from '../helpers/git-repo.js';
 import { startGitHttpServer } from '../helpers/git-http-server.js';
 import { startReconciler } from '../helpers/reconciler-daemon.js';
 import { freePort } from '../helpers/tools.js';
+import { QUICK, SIZE, SIZE_LABEL } from './bench-size.js';
+
+/** Two moves of main (every 10th cycle) in the quick mode. */
+const CYCLES = QUICK ? 20 : 100;
 
 const stats = (xs: number[]) => {
   const s = [...xs].sort((p, q) => p - q);
@@ -25,12 +29,12 @@ export async function benchReconcileLoop(makeRepo: (dir: string) => Promise<{ re
   try {
     const { repo, a, one } = await makeRepo(dir);
     await exec(['git', 'update-ref', 'refs/heads/main', a], { cwd: repo });
-    const { stdout } = await exec([process.execPath, join(packageRoot(), 'dist/test/bench/reconcile-loop.js'), repo, join(dir, 'state'), a, one, '100'], { timeout: 30 * 60_000, env: { BENCH_IDLE_MS: '10000' } });
+    const { stdout } = await exec([process.execPath, join(packageRoot(), 'dist/test/bench/reconcile-loop.js'), repo, join(dir, 'state'), a, one, String(CYCLES)], { timeout: 30 * 60_000, env: { BENCH_IDLE_MS: QUICK ? '0' : '10000' } });
     const r = JSON.parse(stdout) as { noop: number[]; applying: number[]; rss: Record<string, number>; idle: Record<string, number>; rollouts: number };
-    console.log('\nreconciler cycles as the daemon runs them (a new head compiled in a child process): 2,000 apps / 200 nodes, stand-in driver (switch 0 ms), 100 cycles');
+    console.log(`\nreconciler cycles as the daemon runs them (a new head compiled in a child process): ${SIZE_LABEL}, stand-in driver (switch 0 ms), ${CYCLES} cycles`);
     console.log(`  nothing new (after the first run): ${stats(r.noop)}; rollouts recorded: ${r.rollouts}, one per applying cycle (no node touched otherwise)`);
     console.log(`  new head, 1 app changed (compile, apply to its nodes, plan recorded): ${stats(r.applying.slice(1))}`);
-    console.log(`  first cycle (deploys all 200 nodes): ${r.applying[0].toFixed(0)} ms`);
+    console.log(`  first cycle (deploys all ${SIZE.nodes} nodes): ${r.applying[0].toFixed(0)} ms`);
     console.log(`  RSS of the reconciler by cycle: ${Object.entries(r.rss).map(([c, mb]) => `${c}: ${mb} MB`).join(', ')}`);
     console.log(`  RSS after idling: ${Object.entries(r.idle).map(([s, mb]) => `${s} s: ${mb} MB`).join(', ')}`);
   } finally {
@@ -59,7 +63,7 @@ export async function benchWebhook(): Promise<void> {
   try {
     let head = await work.git('rev-parse', 'HEAD');
     await r.waitFor('the first deploy', (s) => s.applied?.revision === head && s.running === null);
-    for (let i = 1; i <= 5; i++) {
+    for (let i = 1; i <= (QUICK ? 1 : 5); i++) {
       await work.commit(`api: g${i}`, { 'apps/api.yaml': api(`g${i}`) });
       await work.git('push', '-q', bare, 'main');
       head = await work.git('rev-parse', 'HEAD');

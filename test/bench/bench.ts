@@ -18,8 +18,9 @@ import { makePlanRepo } from './plan-repo.js';
 import { benchDetect } from './bench-detect.js';
 import { benchHookFlood } from './bench-hook-flood.js';
 import { benchLogs, benchLogsSsh, benchPs } from './bench-operate.js';
+import { QUICK, RUNS, SIZE, SIZE_LABEL } from './bench-size.js';
+import pino from 'pino';
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const root = packageRoot();
 const hook = join(root, 'dist/test/bench/rss-hook.js');
 
@@ -55,7 +56,7 @@ async function benchRender(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-'));
   try {
     const repo = join(dir, 'repo');
-    writeSyntheticRepo(repo, { apps: 2000, nodes: 200 });
+    writeSyntheticRepo(repo, { apps: SIZE.apps, nodes: SIZE.nodes });
     let outs = 0;
     const skyrec = (...args: string[]) => () => ['bin/skyrec.js', ...args, '--repo', repo];
     const freshOut = () => join(dir, `out-${outs++}`);
@@ -70,7 +71,7 @@ async function benchRender(): Promise<void> {
       await measure('render to empty --out, warm', () => [...skyrec('render')(), '--out', freshOut()], warm),
       await measure('render to unchanged --out, warm', () => [...skyrec('render')(), '--out', join(dir, 'out-0')], warm),
     ];
-    report(`2,000 apps on 200 nodes, median of ${RUNS} runs (node ${process.version})`, figures, figures[0]);
+    report(`${SIZE_LABEL}, median of ${RUNS} runs (node ${process.version})`, figures, figures[0]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -85,13 +86,13 @@ async function benchPlan(): Promise<void> {
     await exec([process.execPath, ...plan(many)()], { cwd: root, env: warm });
     const baseline = (d: string) => () => [join(root, 'dist/test/bench/parse-baseline.js'), dirs.a, d];
     const one1 = await measure('parse-only baseline, A + B', baseline(dirs.one));
-    report(`plan, 1 app changed: 2,000 apps / 200 nodes, packed git repo, median of ${RUNS} runs`, [
+    report(`plan, 1 app changed: ${SIZE_LABEL}, packed git repo, median of ${RUNS} runs`, [
       one1,
       await measure('plan, cold (--no-cache)', plan(one, '--no-cache')),
       await measure('plan, warm parse cache', plan(one), warm),
     ], one1);
     const many1 = await measure('parse-only baseline, A + B', baseline(dirs.many));
-    report(`plan, 200 apps changed: 2,000 apps / 200 nodes, packed git repo, median of ${RUNS} runs`, [
+    report(`plan, ${SIZE.changed} apps changed: ${SIZE_LABEL}, packed git repo, median of ${RUNS} runs`, [
       many1,
       await measure('plan, cold (--no-cache)', plan(many, '--no-cache')),
       await measure('plan, warm parse cache', plan(many), warm),
@@ -121,7 +122,7 @@ async function benchRollout(): Promise<void> {
     }));
     const store = StateStore.open(join(dir, 'state'));
     const silent = { update() {}, done() {} };
-    const log = { info() {}, warn() {}, debug() {} } as unknown as Logger;
+    const log: Logger = pino({ level: 'silent' }); // runRollout takes a child logger per node
     const started = performance.now();
     const result = await runRollout(
       { revision: 'bench', targets, ingress: [], rollout: { maxParallel: 10, canary: 0, healthTimeoutMs: 60_000, autoRollback: true } },
@@ -141,4 +142,5 @@ async function benchRollout(): Promise<void> {
 // BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, flood, logs, logs-ssh, ps).
 const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, flood: benchHookFlood, logs: benchLogs, 'logs-ssh': benchLogsSsh, ps: benchPs };
 const only = process.env.BENCH_ONLY?.split(',');
+if (QUICK) console.log(`BENCH_QUICK=1: ${SIZE_LABEL}, one run each; these figures only prove the benches run`);
 for (const [name, run] of Object.entries(benches)) if (!only || only.includes(name)) await run();

@@ -2,13 +2,14 @@
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { writeSyntheticRepo } from './synthetic-repo.js';
+import { SIZE } from './bench-size.js';
 
 /** A git repo with commit A and two heads: one app changed, and 200 apps changed. */
 export async function makePlanRepo(dir: string): Promise<{ repo: string; a: string; one: string; many: string; dirs: Record<string, string> }> {
   const dirs = { a: join(dir, 'a'), one: join(dir, 'one'), many: join(dir, 'many') };
-  writeSyntheticRepo(dirs.a, { apps: 2000, nodes: 200 });
-  writeSyntheticRepo(dirs.one, { apps: 2000, nodes: 200, changed: 1 });
-  writeSyntheticRepo(dirs.many, { apps: 2000, nodes: 200, changed: 200 });
+  writeSyntheticRepo(dirs.a, { apps: SIZE.apps, nodes: SIZE.nodes });
+  writeSyntheticRepo(dirs.one, { apps: SIZE.apps, nodes: SIZE.nodes, changed: 1 });
+  writeSyntheticRepo(dirs.many, { apps: SIZE.apps, nodes: SIZE.nodes, changed: SIZE.changed });
   const repo = join(dir, 'repo');
   const git = (...args: string[]) => exec(['git', '-c', 'user.name=bench', '-c', 'user.email=bench@skyrec.invalid', ...args], { cwd: repo });
   // Stage each tree straight from its folder: no copying, and content (not mtimes) decides.
@@ -24,7 +25,7 @@ export async function makePlanRepo(dir: string): Promise<{ repo: string; a: stri
   await git('branch', 'many', a);
   await git('symbolic-ref', 'HEAD', 'refs/heads/many');
   await git('read-tree', 'HEAD');
-  const many = await commitTree(dirs.many, '200 apps changed');
+  const many = await commitTree(dirs.many, `${SIZE.changed} apps changed`);
   await git('gc', '-q'); // a clone's objects are packed
   return { repo, a, one, many, dirs };
 }

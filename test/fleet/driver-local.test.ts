@@ -1,6 +1,8 @@
 // The local node driver end to end on apps.example: a real Nix profile per node, real app
 // processes, a real Caddy proxying real HTTP, a real PostgreSQL and Redis for shop. The
-// tests share one fleet and run in order: switch, change, roll back, watchdog, preflight, down.
+// tests share one fleet (switch, change, roll back, watchdog, preflight, down); each first brings
+// it to the generations it starts from (ensureGeneration1, ensureWeb2OnGeneration2), so any one
+// runs alone with -t.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
@@ -11,6 +13,7 @@ import { renderFleet } from '../../generators/render-node.js';
 import { renderLocalRunSpec } from '../../generators/render-local.js';
 import { worktreeSource } from '../../schema/source.js';
 import { exec } from '../../common/exec.js';
+import { isRecordAlive, readPidFile } from '../../fleet/drivers/local/local-process.js';
 import { ReleaseError } from '../../common/errors.js';
 import { packageRoot } from '../../common/paths.js';
 import { createLocalDriver, type LocalDriver } from '../../fleet/drivers/local/driver-local.js';
@@ -120,8 +123,7 @@ describe('local driver on apps.example', () => {
   const greetingOn = async (p: number) => JSON.parse((await get(driver.instanceUrl(node('web-1'), p, '/'))).body).greeting as string;
 
   beforeAll(async () => {
-    // The watchdog runs from dist/: build it (type errors elsewhere in the tree do not stop emit).
-    await exec(['npx', 'tsc', '-p', 'tsconfig.json'], { cwd: root, timeout: 120_000 }).catch(() => undefined);
+    // The watchdog runs from dist/, built once before the suite (test/global-setup.ts).
     expect(existsSync(join(root, 'dist', 'fleet', 'drivers', 'local', 'local-watchdog.js'))).toBe(true);
     [state, secrets, repo2] = [makeTempDir('skyrec-local-'), makeTempDir('skyrec-secrets-'), makeTempDir('skyrec-repo-')];
     mkdirSync(join(secrets.dir, 'shop'));
@@ -152,6 +154,23 @@ describe('local driver on apps.example', () => {
     }
     for (const d of [state, secrets, repo2]) d?.cleanup();
   }, 60_000);
+
+  /** Every node switched at least once (to generation 1), for a test run on its own. */
+  async function ensureGeneration1(): Promise<void> {
+    if ((await Promise.all(gen1.map((t) => driver.currentGeneration(t.node)))).every((g) => g !== null)) return;
+    for (const t of gen1) await driver.switchNode(t, worktreeReader(example));
+    await eventually(() => get(`${driver.ingressUrl(node('web-1'))}/`, 'api.acme.example'), (r) => r.status === 200);
+  }
+
+  /** web-2 on generation 2 (api with the new greeting), web-1 as it was. */
+  async function ensureWeb2OnGeneration2(): Promise<void> {
+    await ensureGeneration1();
+    const web2 = node('web-2');
+    if ((await driver.currentGeneration(web2)) === 2) return;
+    const target = gen2.find((t) => t.node.name === 'web-2')!;
+    for (const unit of (await driver.switchNode(target, worktreeReader(repo2.dir))).deferred) await driver.restartUnit(web2, unit);
+    await eventually(() => greetingOn(apiPorts(gen2, 'web-2')[0]), (g) => g === NEW);
+  }
 
   it('switches every node to generation 1 and serves every domain through Caddy', async () => {
     expect(await driver.preflight(gen1)).toEqual([]);
@@ -189,6 +208,7 @@ describe('local driver on apps.example', () => {
   }, 60_000);
 
   it("shop's instance on the node without its data reads and writes a row and a key, over TCP with the passwords", async () => {
+    await ensureGeneration1();
     const shop = gen1.flatMap((t) => t.local.instances.filter((i) => i.app === 'shop').map((i) => ({ node: t.node.name, port: i.port })));
     expect(new Set(shop.map((i) => i.node)).size).toBe(2);
     const remote = shop.find((i) => i.node !== dataNode())!;
@@ -210,6 +230,7 @@ describe('local driver on apps.example', () => {
   }, 30_000);
 
   it('switches the nodes whose files changed to generation 2, leaving changed web instances for the rollout to restart', async () => {
+    await ensureGeneration1();
     const changed = gen2.filter((t) => t.rendered.manifest.hash !== gen1.find((g) => g.node.name === t.node.name)!.rendered.manifest.hash);
     expect(changed.map((t) => t.node.name).sort()).toEqual(['web-1', 'web-2']);
     const shopPid = readFileSync(join(state.dir, 'local', dataNode(), 'run', 'shop-web-1.pid'), 'utf8');
@@ -228,6 +249,11 @@ describe('local driver on apps.example', () => {
   }, 30_000);
 
   it('rolls back to generation 1: the old code and config run again', async () => {
+    await ensureGeneration1();
+    for (const t of gen2.filter((g) => ['web-1', 'web-2'].includes(g.node.name))) {
+      if ((await driver.currentGeneration(t.node)) === 2) continue;
+      for (const unit of (await driver.switchNode(t, worktreeReader(repo2.dir))).deferred) await driver.restartUnit(t.node, unit);
+    }
     for (const n of ['web-1', 'web-2']) {
       const apiUnits = gen2.find((t) => t.node.name === n)!.local.instances.filter((i) => i.app === 'api').map((i) => i.unit);
       const deferred = await driver.rollbackNode(node(n), 1, apiUnits);
@@ -239,6 +265,7 @@ describe('local driver on apps.example', () => {
   }, 30_000);
 
   it('rolls a node back by itself when the armed watchdog is not disarmed, and not when it is', async () => {
+    await ensureGeneration1();
     const web2 = node('web-2');
     const target = gen2.find((t) => t.node.name === 'web-2')!;
     const watchdogPid = join(state.dir, 'local', 'web-2', 'run', 'watchdog.pid');
@@ -251,15 +278,20 @@ describe('local driver on apps.example', () => {
 
     for (const unit of (await driver.switchNode(target, worktreeReader(repo2.dir))).deferred) await driver.restartUnit(web2, unit);
     await driver.armRollback(web2, 1, 1500);
+    const watchdog = readPidFile(watchdogPid);
+    expect(isRecordAlive(watchdog)).toBe(true);
     await driver.disarmRollback(web2);
     expect(existsSync(watchdogPid)).toBe(false);
-    await new Promise((r) => setTimeout(r, 2500));
+    // The watchdog is the only thing that rolls back: once its process is gone, nothing will.
+    await eventually(async () => isRecordAlive(watchdog), (alive) => !alive);
+    expect(readFileSync(join(state.dir, 'local', 'web-2', 'logs', 'watchdog.log'), 'utf8').match(/rolled back/g)).toHaveLength(1);
     expect(await driver.currentGeneration(web2)).toBe(2);
     expect(await greetingOn(apiPorts(gen2, 'web-2')[0])).toBe(NEW);
   }, 40_000);
 
   it('keeps drained upstreams out of the ingress from the moment setDrained returns', async () => {
     // Now web-1 runs api from generation 1 and web-2 from generation 2: the greeting tells them apart.
+    await ensureWeb2OnGeneration2();
     const ingress = driver.ingressUrl(node('web-1'));
     const greetings = async (n: number) => {
       const seen: string[] = [];
@@ -274,6 +306,7 @@ describe('local driver on apps.example', () => {
   }, 30_000);
 
   it('reports missing secret files, programs missing from PATH and unsupported packages before any switch', async () => {
+    await ensureGeneration1();
     const empty = makeTempDir('skyrec-nosecrets-');
     try {
       const bare = createLocalDriver({ stateDir: state.dir, secretsDir: empty.dir, httpPort: port, exec });
@@ -318,6 +351,7 @@ describe('local driver on apps.example', () => {
   }, 20_000);
 
   it('down() stops every process it started and keeps the generations', async () => {
+    await ensureWeb2OnGeneration2();
     const pids = knownPids(state.dir);
     expect(pids.filter(alive).length).toBeGreaterThanOrEqual(8);
     await driver.down();

@@ -1,8 +1,11 @@
 // skyrec apply end to end with the local driver: real git, real Nix profiles, real processes,
-// real Caddy, PostgreSQL and Redis, real HTTP. One config repo goes through a life of commits.
+// real Caddy, PostgreSQL and Redis, real HTTP. One config repo goes through a life of commits;
+// each test starts from a deployed fleet (deployedRevision) and makes its own commits, so any
+// one of them runs alone (-t) or after any other.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cpSync, existsSync, mkdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { spawn } from 'node:child_process';
+import { createHmac } from 'node:crypto';
 import { join } from 'node:path';
 import http from 'node:http';
 import { packageRoot } from '../../common/paths.js';
@@ -42,6 +45,24 @@ function withGreeting(greeting: string, extra: (s: string) => string = (s) => s)
 function apply(rev: string, ...flags: string[]) {
   return runCli(['apply', '--repo', repo.dir, '--rev', rev, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), '--yes', ...flags]);
 }
+/**
+ * The revision every node runs, healthy: deploys the initial commit first when the fleet is not
+ * in that shape (a test run alone with -t, or after a test that left a node rolled back).
+ */
+async function deployedRevision(): Promise<string> {
+  const nodes = Object.values(await status());
+  const revs = new Set(nodes.map((n) => n.revision));
+  if (nodes.length === 3 && revs.size === 1 && nodes.every((n) => n.status === 'healthy')) {
+    // Running, not only recorded (a test may have run skyrec down): the api answers.
+    const api = await get(port, 'api.acme.example').catch(() => null);
+    if (api?.status === 200) return [...revs][0];
+  }
+  // --force: a test that failed may have left the initial commit recorded as failed.
+  const r = await apply(commits.initial, '--force');
+  expect(r.code, r.stderr).toBe(0);
+  return commits.initial;
+}
+
 async function status(): Promise<Record<string, { generation: number; status: string; revision: string }>> {
   const r = await runCli(['status', '--json', '--driver', 'local', '--state', state]);
   return Object.fromEntries(JSON.parse(r.stdout).nodes.map((n: any) => [n.node, n]));
@@ -102,24 +123,27 @@ describe('skyrec apply --driver local', () => {
     expect((await get(port, 'docs.acme.example')).status).toBe(200);
     const s = await status();
     expect(Object.values(s).map((n) => n.status)).toEqual(['healthy', 'healthy', 'healthy']);
-    // The secret reached the app, and no file skyrec wrote holds it.
-    expect(shop.body).toMatch(/SESSION_SECRET/);
+    // The secret reached the app with its value (the file's newline dropped): shop signs with it.
+    const signature = createHmac('sha256', 'local-test-secret-value').update('shop-session-check').digest('hex');
+    expect(JSON.parse(shop.body).sessionSignature).toBe(signature);
     expect(shop.body).not.toContain('local-test-secret-value');
   }, 120_000);
 
   it('a second apply of the same revision touches nothing and says so', async () => {
+    const rev = await deployedRevision();
     const before = await status();
-    const r = await apply(commits.initial);
+    const r = await apply(rev);
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/^Nothing to do/m);
     expect(await status()).toEqual(before);
   }, 60_000);
 
   it('after skyrec down, an apply of the same revision starts every node again (as after this machine restarts), with no new generation', async () => {
+    const rev = await deployedRevision();
     const before = await status();
     expect((await runCli(['down', '--driver', 'local', '--state', state])).code).toBe(0);
     await expect(get(port, 'api.acme.example')).rejects.toThrow();
-    const r = await apply(commits.initial);
+    const r = await apply(rev);
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).not.toMatch(/^Nothing to do/m);
     expect((await get(port, 'api.acme.example')).body).toContain('api');
@@ -127,13 +151,14 @@ describe('skyrec apply --driver local', () => {
     const after = await status();
     expect(Object.fromEntries(Object.entries(after).map(([n, x]) => [n, [x.generation, x.status]]))).toEqual(Object.fromEntries(Object.entries(before).map(([n, x]) => [n, [x.generation, 'healthy']])));
     // Running again, the next apply has nothing to do.
-    expect((await apply(commits.initial)).stdout).toMatch(/^Nothing to do/m);
+    expect((await apply(rev)).stdout).toMatch(/^Nothing to do/m);
   }, 120_000);
 
   it("an env change gives only the app's nodes a new generation, and the response changes", async () => {
+    await deployedRevision();
     const before = await status();
-    commits.env = await repo.commit('api: new greeting', { 'apps/api.yaml': withGreeting('Hello from generation two') });
-    const r = await apply(commits.env);
+    const rev = await repo.commit('api: new greeting', { 'apps/api.yaml': withGreeting('Hello from generation two') });
+    const r = await apply(rev);
     expect(r.code).toBe(0);
     const after = await status();
     const changed = Object.keys(after).filter((n) => after[n].generation !== before[n].generation).sort();
@@ -143,7 +168,8 @@ describe('skyrec apply --driver local', () => {
   }, 120_000);
 
   it('a rolling apply under continuous load fails no request', async () => {
-    commits.load = await repo.commit('api: third greeting', { 'apps/api.yaml': withGreeting('Hello under load') });
+    await deployedRevision();
+    const rev = await repo.commit('api: third greeting', { 'apps/api.yaml': withGreeting('Hello under load') });
     let stop = false;
     let ok = 0;
     const failures: string[] = [];
@@ -162,7 +188,7 @@ describe('skyrec apply --driver local', () => {
         latencies.push(performance.now() - t);
       }
     })();
-    const r = await apply(commits.load);
+    const r = await apply(rev);
     await new Promise((res) => setTimeout(res, 500));
     stop = true;
     await client;
@@ -176,10 +202,15 @@ describe('skyrec apply --driver local', () => {
   }, 120_000);
 
   it('a failing health check rolls the node back, stops the rollout, and the revision is refused after', async () => {
+    await deployedRevision();
     const before = await status();
+    const served = (await get(port, 'api.acme.example')).body;
     const broken = withGreeting('Broken', (s) => s.replace('path: /healthz', 'path: /no-such-health-path'));
-    commits.broken = await repo.commit('api: broken health path', { 'apps/api.yaml': broken });
-    const r = await apply(commits.broken);
+    // A revision meant to fail need not wait out 15 s (8 s: the restored generation is checked too) (settings.rollout is not rendered into any
+    // node: only the rollout reads it); the next commit puts it back.
+    const fleet = readFileSync(join(repo.dir, 'fleet.yaml'), 'utf8');
+    const rev = await repo.commit('api: broken health path', { 'apps/api.yaml': broken, 'fleet.yaml': fleet.replace(/healthTimeout: \w+/, 'healthTimeout: 8s') });
+    const r = await apply(rev).finally(() => repo.commit('fleet: health timeout back', { 'fleet.yaml': fleet }));
     expect(r.code).toBe(4);
     expect(r.stderr).toMatch(/failed: .*no-such-health-path/);
     expect(r.stderr).toMatch(/restored generation/);
@@ -188,37 +219,34 @@ describe('skyrec apply --driver local', () => {
     expect(rolled).toHaveLength(1);
     expect(after[rolled[0]].generation).toBe(before[rolled[0]].generation);
     expect(readlinkGeneration(rolled[0])).toBe(before[rolled[0]].generation);
-    expect((await get(port, 'api.acme.example')).body).toContain('Hello under load');
-    const again = await apply(commits.broken);
+    expect((await get(port, 'api.acme.example')).body).toBe(served);
+    const again = await apply(rev);
     expect(again.code).not.toBe(0);
     expect(again.stderr).toMatch(/failed on .*--force/s);
   }, 120_000);
 
   it('an apply killed with SIGKILL mid-rollout is finished by the next one, and the record is consistent', async () => {
-    commits.resume = await repo.commit('api: after the kill', { 'apps/api.yaml': withGreeting('Hello after resume') });
-    const child = spawn(process.execPath, [BIN, 'apply', '--repo', repo.dir, '--rev', commits.resume, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), '--yes'], {
+    await deployedRevision();
+    const rev = await repo.commit('api: after the kill', { 'apps/api.yaml': withGreeting('Hello after resume') });
+    const child = spawn(process.execPath, [BIN, 'apply', '--repo', repo.dir, '--rev', rev, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), '--yes'], {
       env: { ...process.env, SKYREC_CACHE_DIR: join(tmp.dir, 'cache') },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
+    // Listening from the spawn on: an exit before the kill must not be missed.
+    const exited = new Promise<void>((res) => child.on('exit', () => res()));
     let output = '';
-    await new Promise<void>((resolve) => {
-      child.stdout.on('data', (d) => {
-        output += d;
-        // The canary is healthy, the next batch has started: kill it now.
-        if (/healthy/.test(output) && /switching/.test(output.slice(output.indexOf('healthy')))) {
-          child.kill('SIGKILL');
-          resolve();
-        }
-      });
-      child.on('exit', () => resolve());
+    child.stdout.on('data', (d) => {
+      output += d;
+      // The canary is healthy, the next batch has started: kill it now.
+      if (/healthy/.test(output) && /switching/.test(output.slice(output.indexOf('healthy')))) child.kill('SIGKILL');
     });
-    await new Promise((res) => child.on('exit', res));
-    expect(child.signalCode).toBe('SIGKILL');
-    const r = await apply(commits.resume);
+    await exited;
+    expect(child.signalCode, output).toBe('SIGKILL');
+    const r = await apply(rev);
     expect(r.code).toBe(0);
     const s = await status();
     expect(Object.values(s).every((n) => n.status === 'healthy')).toBe(true);
-    expect(s['web-1'].revision).toBe(commits.resume);
+    expect(s['web-1'].revision).toBe(rev);
     expect((await get(port, 'api.acme.example')).body).toContain('Hello after resume');
     const history = JSON.parse((await runCli(['history', '--json', '--driver', 'local', '--state', state])).stdout).rollouts;
     expect(history[0].outcome).toBe('succeeded');
@@ -226,14 +254,15 @@ describe('skyrec apply --driver local', () => {
   }, 180_000);
 
   it('two concurrent applies: one proceeds, the other fails fast naming the holder', async () => {
-    commits.concurrent = await repo.commit('api: concurrent', { 'apps/api.yaml': withGreeting('Hello concurrent') });
-    const child = spawn(process.execPath, [BIN, 'apply', '--repo', repo.dir, '--rev', commits.concurrent, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), '--yes'], {
+    await deployedRevision();
+    const rev = await repo.commit('api: concurrent', { 'apps/api.yaml': withGreeting('Hello concurrent') });
+    const child = spawn(process.execPath, [BIN, 'apply', '--repo', repo.dir, '--rev', rev, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port), '--yes'], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     const exited = new Promise<number | null>((res) => child.on('exit', (code) => res(code)));
     for (let i = 0; i < 1500 && !existsSync(join(state, 'apply.lock')); i++) await new Promise((res) => setTimeout(res, 20));
     expect(existsSync(join(state, 'apply.lock'))).toBe(true);
-    const second = await apply(commits.concurrent);
+    const second = await apply(rev);
     // It failed while the first still ran: it did not wait for the lock.
     expect(child.exitCode).toBe(null);
     expect(second.code).toBe(3);
@@ -244,16 +273,20 @@ describe('skyrec apply --driver local', () => {
 
 describe('skyrec rollback', () => {
   it('switches one node back a generation by hand, and the next apply switches it forward again', async () => {
+    await deployedRevision();
+    // A second generation on web-1 (it runs api), to go back from.
+    const rev = await repo.commit('api: before the rollback', { 'apps/api.yaml': withGreeting('Hello before the rollback') });
+    expect((await apply(rev)).code).toBe(0);
     const before = await status();
     const r = await runCli(['rollback', 'web-1', '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port)]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain(`web-1: switched from generation ${before['web-1'].generation} to ${before['web-1'].generation - 1}`);
     expect(readlinkGeneration('web-1')).toBe(before['web-1'].generation - 1);
     expect((await status())['web-1'].status).toBe('rolled-back');
-    const again = await apply(commits.concurrent);
+    const again = await apply(rev);
     expect(again.code).toBe(0);
     expect((await status())['web-1'].status).toBe('healthy');
-    expect((await get(port, 'api.acme.example')).body).toContain('Hello concurrent');
+    expect((await get(port, 'api.acme.example')).body).toContain('Hello before the rollback');
   }, 120_000);
 });
 

@@ -9,6 +9,7 @@ import { LockedError } from '../../common/errors.js';
 import { acquireLock } from '../../reconciler/state/lock.js';
 import type { LockHolder } from '../../common/errors.js';
 import { packageRoot } from '../../common/paths.js';
+import { isExited, procStat } from '../../common/proc.js';
 import { makeTempDir } from '../helpers/tools.js';
 
 const cleanups: (() => void)[] = [];
@@ -51,6 +52,43 @@ function runNode(script: string, args: string[] = []): Promise<{ pid: number; co
     p.on('error', reject);
     p.on('close', (code, signal) => resolve({ pid: p.pid as number, code, signal, stdout, stderr }));
   });
+}
+
+/** /proc has no event for a state change: poll it, with a deadline that names what never happened. */
+async function pollUntil(ready: () => boolean, what: string, deadlineMs = 10_000): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  while (!ready()) {
+    if (Date.now() > deadline) throw new Error(`gave up after ${deadlineMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+/** A node child whose stdout is read a line at a time and whose stdin the test writes. */
+function spawnLineReader(script: string, args: string[]) {
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin.on('error', () => {}); // a racer that lost exits at once; its stdin is closed
+  const lines: string[] = [];
+  const waiting: ((line: string) => void)[] = [];
+  let buffered = '';
+  child.stdout.on('data', (d) => {
+    buffered += String(d);
+    for (let i = buffered.indexOf('\n'); i >= 0; i = buffered.indexOf('\n')) {
+      const line = buffered.slice(0, i);
+      buffered = buffered.slice(i + 1);
+      const w = waiting.shift();
+      if (w) w(line);
+      else lines.push(line);
+    }
+  });
+  const exited = new Promise<void>((resolve, reject) => {
+    child.on('error', reject);
+    child.on('exit', () => resolve());
+  });
+  const nextLine = () =>
+    lines.length > 0
+      ? Promise.resolve(lines.shift()!)
+      : Promise.race([new Promise<string>((resolve) => waiting.push(resolve)), exited.then(() => { throw new Error(`racer ${child.pid} exited before writing a line`); })]);
+  return { child, nextLine, exited };
 }
 
 const lockFile = (dir: string) => join(dir, 'apply.lock');
@@ -132,11 +170,15 @@ describe('acquireLock', () => {
   });
 
   it('takes over the lock of a holder that exited but is not yet reaped (a zombie)', async () => {
-    // `sleep 30` never waits for the `true` its shell started: that one stays a zombie until sleep exits.
-    const parent = spawn('sh', ['-c', 'true & echo $!; exec sleep 30'], { stdio: ['ignore', 'pipe', 'ignore'] });
+    // The holder is a child of a parent that never reaps: the shell starts `head`, which blocks on
+    // the shell's stdin, then execs `sleep`, which never calls wait. Only once sleep runs does the
+    // test release head (one byte on stdin), so the shell cannot reap it first.
+    const parent = spawn('sh', ['-c', 'exec 3<&0; head -c1 <&3 >/dev/null & echo $!; exec sleep 60 3<&-'], { stdio: ['pipe', 'pipe', 'ignore'] });
     cleanups.push(() => parent.kill('SIGKILL'));
     const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (d) => resolve(String(d)))));
-    while (!/^\s*Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8').split(')').pop()!)) await new Promise((r) => setTimeout(r, 10));
+    await pollUntil(() => readFileSync(`/proc/${parent.pid}/comm`, 'utf8').trim() === 'sleep', 'the shell to exec sleep');
+    parent.stdin.end('x');
+    await pollUntil(() => { const s = procStat(pid); return s !== null && isExited(s); }, `pid ${pid} (head) to exit unreaped`);
     expect(() => process.kill(pid, 0)).not.toThrow(); // signal 0 alone would call it alive
     const dir = stateDir();
     acquire(dir, 'probe').release();
@@ -179,26 +221,33 @@ describe('acquireLock', () => {
   it('lets exactly one of several processes racing for the lock win', async () => {
     const dir = stateDir();
     acquire(dir, 'probe').release();
-    const startAt = Date.now() + 1500; // after every child has loaded, so they really race
+    // Each racer loads the module, says so, and waits for "go" on stdin, so they really race; the
+    // winner holds the lock until every racer has answered and the test says "release".
     const script = `
       const { acquireLock } = await import(${JSON.stringify(distModule('reconciler/state/lock.ts'))});
-      const [dir, startAt] = process.argv.slice(1);
-      while (Date.now() < Number(startAt)) {}
-      let result;
+      const { createInterface } = await import('node:readline');
+      const lines = createInterface({ input: process.stdin })[Symbol.asyncIterator]();
+      console.log('ready');
+      await lines.next();
       try {
-        const lock = acquireLock(dir, 'racer ' + process.pid);
-        result = { won: true };
-        await new Promise((r) => setTimeout(r, 1500)); // hold it while the others try
+        const lock = acquireLock(process.argv[1], 'racer ' + process.pid);
+        console.log(JSON.stringify({ won: true }));
+        await lines.next();
         lock.release();
       } catch (e) {
-        result = { won: false, code: e.code, holderPid: e.holder?.pid };
+        console.log(JSON.stringify({ won: false, code: e.code, holderPid: e.holder?.pid }));
       }
-      console.log(JSON.stringify(result));`;
-    const racers = await Promise.all(Array.from({ length: 6 }, () => runNode(script, [dir, String(startAt)])));
-    const results = racers.map((r) => ({ pid: r.pid, ...(JSON.parse(r.stdout) as { won: boolean; code?: string; holderPid?: number }) }));
-    const winners = results.filter((r) => r.won);
+      process.exit(0);`;
+    const racers = Array.from({ length: 6 }, () => spawnLineReader(script, [dir]));
+    for (const r of racers) cleanups.push(() => r.child.kill('SIGKILL'));
+    for (const r of racers) expect(await r.nextLine()).toBe('ready');
+    for (const r of racers) r.child.stdin.write('go\n');
+    const answers = await Promise.all(racers.map(async (r) => ({ pid: r.child.pid, ...(JSON.parse(await r.nextLine()) as { won: boolean; code?: string; holderPid?: number }) })));
+    const winners = answers.filter((a) => a.won);
     expect(winners).toHaveLength(1);
-    for (const loser of results.filter((r) => !r.won)) expect(loser).toMatchObject({ code: 'LOCKED', holderPid: winners[0].pid });
+    for (const loser of answers.filter((a) => !a.won)) expect(loser).toMatchObject({ code: 'LOCKED', holderPid: winners[0].pid });
+    racers.find((r) => r.child.pid === winners[0].pid)!.child.stdin.end('release\n'); // the losers have exited
+    await Promise.all(racers.map((r) => r.exited));
     expect(readdirSync(dir)).toEqual([]);
   }, 30_000);
 });

@@ -96,7 +96,12 @@ describe('skyrec reconcile: drift', () => {
       expect((await r.get('/metrics')).body).toMatch(/^skyrec_drifted_nodes 1$/m);
       expect(r.stderr()).toMatch(/"node":"web-1".*drift: generation/);
       // Without --self-heal it is only reported: the node keeps what it was switched to.
-      await new Promise((res) => setTimeout(res, 1500));
+      // Two more drift checks (each records its findings anew) still find it, and leave the node as it is.
+      let seen = drifted.drift[0].detectedAt;
+      for (const check of ['second', 'third']) {
+        const later = await r.waitFor(`the ${check} drift check`, (x) => x.drift.length > 0 && x.drift[0].detectedAt > seen);
+        seen = later.drift[0].detectedAt;
+      }
       expect(readlinkSync(profile)).toBe(`profile-${gen - 1}-link`);
       await stop(r);
 

@@ -137,13 +137,7 @@ describe('skyrec reconcile, running: the real binary, polling and a signed webho
       child.stderr.on('data', (c) => (stderr += c));
       return { child, stderr: () => stderr, exited: new Promise<number | null>((res) => child.on('exit', (code) => res(code))) };
     };
-    const status = async () => JSON.parse(await new Promise<string>((resolve, reject) => {
-      http.get({ host: '127.0.0.1', port: listen, path: '/api/status', agent: false }, (res) => {
-        let body = '';
-        res.on('data', (c) => (body += c));
-        res.on('end', () => resolve(body));
-      }).on('error', reject);
-    })) as { runs: { revision: string; outcome: string }[] };
+    const status = async () => JSON.parse(await httpGet(listen, '/api/status')) as { runs: { revision: string; outcome: string }[] };
     const until = async (rev: string, ms: number) => {
       const end = Date.now() + ms;
       while (Date.now() < end) {
@@ -152,6 +146,16 @@ describe('skyrec reconcile, running: the real binary, polling and a signed webho
         await new Promise((r) => setTimeout(r, 200));
       }
       throw new Error(`${rev} was not applied within ${ms} ms`);
+    };
+    /** This daemon's metrics count a finished cycle (they start at zero with each process). */
+    const firstCycleDone = async () => {
+      const end = Date.now() + 30_000;
+      while (Date.now() < end) {
+        const metrics = await httpGet(listen, '/metrics').catch(() => '');
+        if (/^skyrec_reconcile_runs_total\{[^}]*\} [1-9]/m.test(metrics)) return;
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      throw new Error('the first cycle did not finish within 30 s');
     };
 
     const polling = start('1s');
@@ -162,7 +166,7 @@ describe('skyrec reconcile, running: the real binary, polling and a signed webho
     expect(await polling.exited, polling.stderr()).toBe(0);
 
     const hooked = start('1h');
-    await new Promise((r) => setTimeout(r, 1500)); // its first cycle finds nothing new
+    await firstCycleDone(); // it finds nothing new; with --interval 1h, only the webhook starts the next
     const rev = await push('api: hooked', { 'apps/api.yaml': api({ greeting: 'hooked', instances: '2' }) });
     const body = Buffer.from('{}');
     const answer = await new Promise<number>((resolve, reject) => {
@@ -190,6 +194,16 @@ describe('skyrec reconcile: bad input', () => {
     expect(r.stderr).not.toMatch(/bug|at .*\.js:\d+/);
   });
 });
+
+function httpGet(port: number, path: string): Promise<string> {
+  return new Promise<string>((resolve, reject) => {
+    http.get({ host: '127.0.0.1', port, path, agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve(body));
+    }).on('error', reject);
+  });
+}
 
 /** Resolves once `done()` holds (checked every 5 ms; the test's own timeout bounds it). */
 async function whenTrue(done: () => boolean): Promise<void> {

@@ -36,8 +36,8 @@ class Watcher {
   readonly exited: Promise<number | null>;
   private readonly child: ChildProcessWithoutNullStreams;
 
-  constructor(args: string[], cacheDir: string) {
-    this.child = spawn(process.execPath, [BIN, 'reconcile', '--watch', '--json', ...args], { env: { ...process.env, SKYREC_CACHE_DIR: cacheDir } });
+  constructor(args: string[], cacheDir: string, env: Record<string, string> = {}) {
+    this.child = spawn(process.execPath, [BIN, 'reconcile', '--watch', '--json', ...args], { env: { ...process.env, SKYREC_CACHE_DIR: cacheDir, ...env } });
     let buf = '';
     this.child.stdout.on('data', (chunk) => {
       buf += chunk;
@@ -79,7 +79,11 @@ let tmp: ReturnType<typeof makeTempDir>;
 const watchers: Watcher[] = [];
 
 function watchRepo(...args: string[]): Watcher {
-  const w = new Watcher(args, join(tmp.dir, 'cache'));
+  return watchRepoWith({}, ...args);
+}
+
+function watchRepoWith(env: Record<string, string>, ...args: string[]): Watcher {
+  const w = new Watcher(args, join(tmp.dir, 'cache'), env);
   watchers.push(w);
   return w;
 }
@@ -104,7 +108,8 @@ afterAll(async () => {
 describe('skyrec reconcile --watch (plans only)', () => {
   it('plans at start and after each save; invalid specs print file:line:col and the watch goes on; a burst of saves is one plan; SIGTERM exits 0', async () => {
     const repo = await makeRepo('plan');
-    const w = watchRepo('--repo', repo.dir, '--state', join(tmp.dir, 'state-plan'));
+    // Debug logs name each save the watcher acts on ("watch: changed"): what tells a README it ignored.
+    const w = watchRepoWith({ SKYREC_LOG_LEVEL: 'debug' }, '--repo', repo.dir, '--state', join(tmp.dir, 'state-plan'));
 
     // Nothing was applied from this state directory: the base is HEAD, which the tree equals.
     const first = await w.next(0, isPlan);
@@ -138,13 +143,16 @@ describe('skyrec reconcile --watch (plans only)', () => {
     expect(plans.map((p) => units(p).length)).toEqual([7, 1]);
 
     // A file outside what is rendered (not fleet.yaml, apps/ or a build.path folder) plans nothing:
-    // the next plan printed is the next spec save's. (Given a second, a plan would have shown up.)
+    // the watcher passes over the README's save (inotify reports it first) and acts on the spec's.
     from = w.events.length;
+    const logFrom = w.stderr.length;
     repo.write({ 'README.md': '# notes\n' });
-    await new Promise((r) => setTimeout(r, 1000));
     repo.write({ 'apps/api.yaml': api({ instances: '1', greeting: 'after readme' }) });
     await w.next(from, (e) => isPlan(e) && units(e).some((u) => u.reasons.includes('env GREETING changed')));
     expect(w.events.slice(from).filter(isPlan)).toHaveLength(1);
+    const acted = [...w.stderr.slice(logFrom).matchAll(/"file":"([^"]+)"[^\n]*watch: changed/g)].map((m) => m[1]);
+    expect(acted).toContain('apps/api.yaml');
+    expect(acted).not.toContain('README.md');
 
     expect(await w.stop(), w.stderr).toBe(0);
     expect(w.stderr).not.toMatch(/internal error|bug/);

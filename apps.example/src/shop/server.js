@@ -1,6 +1,7 @@
 // Acme shop: the storefront's web process. No dependencies, Node 20 built-ins only.
 // skyrec sets PORT per instance; DATABASE_URL and REDIS_URL come from the addons, and
 // SESSION_SECRET from a systemd credential (its value is never printed or returned).
+import { createHmac } from 'node:crypto';
 import http from 'node:http';
 import os from 'node:os';
 import { pgQuery, redisCommand, VISITS_TABLE } from './db.js';
@@ -27,6 +28,9 @@ const server = http.createServer((req, res) => {
         REDIS_URL: Boolean(process.env.REDIS_URL),
         SESSION_SECRET: Boolean(process.env.SESSION_SECRET),
       },
+      // What the secret signs, as a session cookie's signature would be: whoever holds the value
+      // can check that this instance runs with it; the page never shows the value.
+      sessionSignature: process.env.SESSION_SECRET ? signSession('shop-session-check') : null,
     }) + '\n');
   }
   // Proves the addons are reachable: a row in PostgreSQL and a counter in Redis per request.
@@ -55,6 +59,10 @@ async function visits(res) {
     console.error(`${app}: /visits: ${err.message}`);
     sendJson(res, 500, { error: err.message });
   }
+}
+
+function signSession(data) {
+  return createHmac('sha256', process.env.SESSION_SECRET).update(data).digest('hex');
 }
 
 function sendJson(res, status, value) {

@@ -33,8 +33,13 @@ export async function buildLocalSource(build: LocalBuild, srcDir: string, cacheD
     try {
       const started = Date.now();
       await compile(build, srcDir, tmp, cacheDir, exec, log);
-      // Renamed into place whole, so a build cut short never leaves a cache entry behind.
-      renameSync(tmp, done);
+      // Renamed into place whole, so a build cut short never leaves a cache entry behind. A
+      // process sharing the cache may have put the same content there first: keep that one.
+      try {
+        renameSync(tmp, done);
+      } catch (err) {
+        if (!existsSync(done)) throw err;
+      }
       log?.info({ path: build.path, stack: build.stack, ms: Date.now() - started }, 'source built');
     } finally {
       rmSync(tmp, { recursive: true, force: true });

@@ -44,7 +44,9 @@ export async function addGeneration(target: NodeTarget, sources: SourceReader, n
       }
     }
     // Compiled stacks: their programs join the source copy (bin/) before it enters the store.
-    for (const build of target.local.builds ?? []) await buildLocalSource(build, join(root, 'src', build.path), join(nodeDir, 'build-cache'), exec, log);
+    // SKYREC_BUILD_CACHE_DIR: one cache for many state dirs (the test suite); builds are keyed by content.
+    const cacheDir = process.env.SKYREC_BUILD_CACHE_DIR || join(nodeDir, 'build-cache');
+    for (const build of target.local.builds ?? []) await buildLocalSource(build, join(root, 'src', build.path), cacheDir, exec, log);
     const { stdout } = await exec(['nix-store', '--add', root], { log });
     return stdout.trim();
   } finally {

@@ -4,7 +4,7 @@
 
 let
   src = builtins.path { path = skyrecRepo + "/src/shop"; name = "shop-source"; };
-  # Source digest a4f31e3af872a736e511fb1d3a75505294276224c2003105e1155022680a755b: a change to the app's code alone changes this module.
+  # Source digest 5f7446c8cfb7b53e9a978de3354d24f42a4a66cab0e2191daa278e120fbe9e8e: a change to the app's code alone changes this module.
   # No package-lock.json: validation checked that package.json declares no dependencies, so
   # there is nothing to fetch and the source is the package.
   package = if !(builtins.pathExists (skyrecRepo + "/src/shop/package-lock.json")) then pkgs.runCommand "shop-source-only" { } ''
