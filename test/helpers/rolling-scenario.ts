@@ -65,6 +65,17 @@ export async function createScenario(opts: { onOneNode: boolean; bin?: string; i
   return { dir, repo, state: join(dir, 'state'), secrets, port: await freePort(), bin, initial };
 }
 
+/** A scenario whose HEAD the real binary has applied; a failed apply throws with skyrec's stderr. */
+export async function deployScenario(opts: { onOneNode: boolean; instances?: number }): Promise<Scenario & { initial: string }> {
+  const s = await createScenario(opts);
+  const r = await runSkyrec(s, ['apply', '--rev', 'HEAD']);
+  if (r.code !== 0) {
+    await destroyScenario(s);
+    throw new Error(`skyrec apply --rev HEAD exited ${r.code}:\n${r.stderr}`);
+  }
+  return s;
+}
+
 export interface RunResult {
   code: number;
   stdout: string;

@@ -5,8 +5,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../common/exec.js';
-import { packageRoot } from '../../common/paths.js';
 import { runCli } from '../helpers/cli.js';
 import { createScenario, destroyScenario, runSkyrec, shopYaml, type Scenario } from '../helpers/rolling-scenario.js';
 
@@ -45,8 +43,6 @@ describe('skyrec logs and ps, local driver, shop over two nodes', { timeout: 90_
   const logs = (args: string[]) => runSkyrec(s, ['logs', 'shop', ...args, '--secrets-dir', s.secrets]);
 
   beforeAll(async () => {
-    // The binary runs from dist/.
-    await exec(['npx', 'tsc', '-p', 'tsconfig.json'], { cwd: packageRoot(), timeout: 120_000 }).catch(() => undefined);
     s = await createScenario({ onOneNode: false });
     await s.repo.commit('shop prints its REDIS_URL', { 'apps/shop.yaml': shopYaml({ onOneNode: false, currency: 'EUR', command: COMMAND }) });
     const r = await runSkyrec(s, ['apply', '--rev', 'HEAD']);

@@ -5,18 +5,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../common/exec.js';
-import { packageRoot } from '../../common/paths.js';
-import { createScenario, destroyScenario, runSkyrec, underLoad, type Scenario } from '../helpers/rolling-scenario.js';
+import { deployScenario, destroyScenario, runSkyrec, underLoad, type Scenario } from '../helpers/rolling-scenario.js';
 
 const instancesOf = (s: Scenario, node: string): string[] =>
   JSON.parse(readFileSync(join(s.state, 'applied', `${node}.json`), 'utf8')).local.instances.filter((i: { app: string }) => i.app === 'shop').map((i: { unit: string }) => i.unit);
 const pids = (s: Scenario): Record<string, number> =>
   Object.fromEntries(['web-1', 'web-2'].flatMap((n) => instancesOf(s, n).map((u) => [`${u}@${n}`, JSON.parse(readFileSync(join(s.state, 'local', n, 'run', `${u}.pid`), 'utf8')).pid as number])));
-
-beforeAll(async () => {
-  await exec(['npx', 'tsc', '-p', 'tsconfig.json'], { cwd: packageRoot(), timeout: 120_000 }).catch(() => undefined);
-}, 120_000);
 
 describe.each([
   { shape: 'spread over two nodes', onOneNode: false },
@@ -25,9 +19,7 @@ describe.each([
   let s: Scenario;
 
   beforeAll(async () => {
-    s = await createScenario({ onOneNode });
-    const r = await runSkyrec(s, ['apply', '--rev', 'HEAD']);
-    expect(r.code, r.stderr).toBe(0);
+    s = await deployScenario({ onOneNode });
   }, 180_000);
 
   afterAll(async () => {

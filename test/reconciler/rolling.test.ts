@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
-import { createScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoad, type Scenario } from '../helpers/rolling-scenario.js';
+import { deployScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoad, type Scenario } from '../helpers/rolling-scenario.js';
 
 interface Applied {
   manifest: { apps: Record<string, { processes: Record<string, unknown[]>; data?: Record<string, unknown> }> };
@@ -31,9 +31,7 @@ describe.each([
   let s: Scenario;
 
   beforeAll(async () => {
-    s = await createScenario({ onOneNode });
-    const r = await runSkyrec(s, ['apply', '--rev', 'HEAD']);
-    expect(r.code, r.stderr).toBe(0);
+    s = await deployScenario({ onOneNode });
   }, 180_000);
 
   afterAll(async () => {
