@@ -3,11 +3,13 @@
 // expect, and print what the real ones print (`journalctl -o json` lines, `systemctl show`
 // blocks); the credentials are real files read by the real sh and base64, as root.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { escapeShellArg } from '../../generators/escape.js';
 import { createNixosDriver } from '../../fleet/drivers/nixos/driver-nixos.js';
-import { buildJournalArgv, parseJournalLine, parseShow, REAL_OPERATE, SHOW_PROPERTIES } from '../../fleet/drivers/nixos/nixos-operate.js';
+import { buildJournalArgv, parseCredentials, parseJournalLine, parseShow, REAL_OPERATE, SHOW_PROPERTIES } from '../../fleet/drivers/nixos/nixos-operate.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
 import type { AppliedNode } from '../../reconciler/apply/rollout-model.js';
 import { findAppUnits } from '../../reconciler/operate/app-units.js';
@@ -205,5 +207,17 @@ describe('nixos driver: logs and ps over a real sshd (stand-in journalctl and sy
       `systemctl [show] [--timestamp=unix] [-p] [${SHOW_PROPERTIES.join(',')}] [shop-web-1.service] [shop-release.service] [shop-cron-*.service]`,
       `systemctl [show] [--timestamp=unix] [-p] [${SHOW_PROPERTIES.join(',')}] [shop-web-2.service]`,
     ]);
+  });
+});
+
+describe('masking values read from a NixOS node', () => {
+  it('takes a secret as the unit script reads it with $(< file): every trailing newline dropped, inner ones kept', () => {
+    const b64 = (t: string) => Buffer.from(t, 'utf8').toString('base64');
+    const file = join(tmpdir(), `skyrec-secret-${process.pid}`);
+    writeFileSync(file, 'two\nlines\n\n');
+    const read = execFileSync('bash', ['-c', 'printf %s "$(< "$1")"', 'bash', file]).toString();
+    rmSync(file);
+    expect(read).toBe('two\nlines');
+    expect(parseCredentials([b64('pw\n'), b64('two\nlines\n\n'), b64('\n')].join('\n') + '\n')).toEqual(['pw', read]);
   });
 });

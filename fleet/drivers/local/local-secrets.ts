@@ -4,6 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LocalDriverError } from '../../../common/errors.js';
+import { secretValue } from '../../../common/secret-file.js';
 
 export const secretFile = (secretsDir: string, app: string, name: string) => join(secretsDir, app, name);
 
@@ -17,7 +18,7 @@ export function requireSecretFile(secretsDir: string | null, app: string, name: 
 export function readSecret(secretsDir: string | null, app: string, name: string): string {
   const file = requireSecretFile(secretsDir, app, name);
   try {
-    return readFileSync(file, 'utf8').replace(/\r?\n$/, '');
+    return secretValue(readFileSync(file)).toString('utf8');
   } catch {
     throw new LocalDriverError(`${app}: the secret file ${file} cannot be read`, { hint: 'create it (one value, a trailing newline is dropped) and make it readable by root' });
   }

@@ -162,8 +162,11 @@ export function buildCredentialsArgv(node: Node, units: string[], names: string[
   return asRoot(node, ['sh', '-c', 'for f; do [ -f "$f" ] && { base64 -w0 < "$f"; echo; }; done; true', 'sh', ...files]);
 }
 
-/** The values those lines hold (a secret file's one trailing newline dropped, as the app sees it). */
+/**
+ * The values those lines hold, as the app sees them: the rendered unit scripts read a secret with
+ * bash's `$(< file)`, which drops every trailing newline, so a mask must too or it would miss.
+ */
 export function parseCredentials(stdout: string): string[] {
-  const values = stdout.split('\n').filter((l) => l !== '').map((l) => Buffer.from(l, 'base64').toString('utf8').replace(/\r?\n$/, ''));
+  const values = stdout.split('\n').filter((l) => l !== '').map((l) => Buffer.from(l, 'base64').toString('utf8').replace(/\n+$/, ''));
   return [...new Set(values)].filter((v) => v !== '');
 }
