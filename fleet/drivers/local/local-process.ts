@@ -7,11 +7,12 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
+import type { Writable } from 'node:stream';
 import { dirname } from 'node:path';
 import { LocalDriverError } from '../../../common/errors.js';
 import { isExited, procStat } from '../../../common/proc.js';
 import { readJson, writeFileAtomic } from './local-layout.js';
-import { releaseStamper, startStamper } from './local-stamp.js';
+import { STAMPER_SCRIPT } from './local-stamp.js';
 
 export interface PidRecord {
   pid: number;
@@ -61,8 +62,17 @@ export function spawnDetached(req: SpawnRequest): PidRecord {
     return record;
   } finally {
     closeSync(fd);
-    if (stamper) releaseStamper(stamper);
+    // skyrec's end of the stamper's pipe: once the app holds it, the stamper ends with the app.
+    stamper?.destroy();
   }
+}
+
+/** Starts a stamper (local-stamp.ts) appending to `logFile`; returns the pipe to give the app as stdout and stderr. */
+function startStamper(logFile: string, cwd: string): Writable {
+  const child = spawn(process.execPath, ['-e', STAMPER_SCRIPT, logFile], { cwd, detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  child.on('error', () => undefined);
+  child.unref();
+  return child.stdin!;
 }
 
 export function readPidFile(pidFile: string): PidRecord | null {

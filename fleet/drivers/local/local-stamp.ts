@@ -1,18 +1,16 @@
 // Time on every log line of the local driver, as journald records it on a node. An app's output
 // carries no time of its own, so each instance writes into a pipe read by a small detached Node
-// process (the "stamper") that appends `<ISO time> <line>` to the unit's log file. The stamper is
-// not in the instance's process group: stopping the instance signals only the app, and the
+// process (the "stamper", started by local-process.ts, which owns the detached processes) that
+// appends `<ISO time> <line>` to the unit's log file. The stamper is not in the instance's process group: stopping the instance signals only the app, and the
 // stamper ends when the last writer closes the pipe, after writing what was left.
 //
 // Its clock is when it reads a line: lines an app prints in the first ~0.1 s, while the stamper
 // starts, carry the time it started reading (measured here: ~0.13 s late). Lines without a
 // time (log files from before this) are read with the time of the line before them.
-import { spawn } from 'node:child_process';
-import type { Writable } from 'node:stream';
 
 // Plain JavaScript for `node -e`: no file to build or find. A partial line (no newline yet) is
 // written after 0.5 s, as journald does not wait forever for a line's end either.
-const STAMPER = `
+export const STAMPER_SCRIPT = `
 const fs = require('fs');
 const fd = fs.openSync(process.argv[1], 'a');
 let rest = '';
@@ -30,19 +28,6 @@ process.stdin.on('data', (c) => {
 process.stdin.on('end', () => { if (timer) clearTimeout(timer); flush(); });
 process.on('SIGTERM', () => undefined);
 `;
-
-/** Starts a stamper appending to `logFile`; returns the pipe to give the app as stdout and stderr. */
-export function startStamper(logFile: string, cwd: string): Writable {
-  const child = spawn(process.execPath, ['-e', STAMPER, logFile], { cwd, detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
-  child.on('error', () => undefined);
-  child.unref();
-  return child.stdin!;
-}
-
-/** Closes skyrec's end of a stamper's pipe once the app holds it: the stamper then ends with the app. */
-export function releaseStamper(pipe: Writable): void {
-  pipe.destroy();
-}
 
 /** `text` (complete lines) with the time now in front of each line, for output written all at once. */
 export function stampText(text: string, now = new Date()): string {
