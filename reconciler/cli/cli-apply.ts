@@ -130,7 +130,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       const to = flags.toGeneration !== undefined ? Number(flags.toGeneration) : current !== null ? current - 1 : null;
       if (to === null || !Number.isInteger(to) || to < 1) throw new UsageError(`${node} has no generation to go back to (current: ${current ?? 'none'})`);
       // Changed web instances restart one after another (no rollout here to drain them).
-      const webUnits = applied.local.instances.filter((i) => i.process === 'web').map((i) => i.unit);
+      const webUnits = applied.run.instances.filter((i) => i.process === 'web').map((i) => i.unit);
       for (const unit of await driver.rollbackNode(target, to, webUnits)) await driver.restartUnit(target, unit);
       const rec = store.getNode(node);
       store.setNode({ node, revision: rec?.revision ?? null, generation: to, hash: null, status: 'rolled-back', detail: `rolled back by hand from generation ${current}` });

@@ -10,7 +10,7 @@ import { deployScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoa
 
 interface Applied {
   manifest: { apps: Record<string, { processes: Record<string, unknown[]>; data?: Record<string, unknown> }> };
-  local: { instances: { app: string; port: number }[] };
+  run: { instances: { app: string; port: number }[] };
 }
 const applied = (s: Scenario, node: string): Applied => JSON.parse(readFileSync(join(s.state, 'applied', `${node}.json`), 'utf8'));
 
@@ -45,7 +45,7 @@ describe.each([
     if (onOneNode) expect(web).toEqual([3, 0]);
     else expect(web.every((count) => count > 0)).toBe(true);
     expect(nodes.filter(({ a }) => a.manifest.apps.shop?.data).map(({ n }) => n)).toHaveLength(1);
-    const ports = nodes.flatMap(({ a }) => a.local.instances.filter((i) => i.app === 'shop').map((i) => i.port));
+    const ports = nodes.flatMap(({ a }) => a.run.instances.filter((i) => i.app === 'shop').map((i) => i.port));
     const rows: number[] = [];
     for (const port of ports) {
       const r = await getDirect(port, '/visits');

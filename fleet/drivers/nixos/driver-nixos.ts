@@ -13,7 +13,7 @@ import { manifestHash, type NodeDriver, type NodeTarget, type PreflightProblem }
 import { setCaddyUpstreams } from './nixos-drain.js';
 import { detectSudoFlag, type SudoFlag } from './nixos-rebuild-sudo.js';
 import { checkFlakeDir } from './nixos-flake.js';
-import { requiredSecrets } from '../../../generators/render-local.js';
+import { requiredSecrets } from '../../../generators/render-run-spec.js';
 import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
 import {
   REAL_REMOTE,
@@ -129,7 +129,7 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     return units.filter((_, i) => before[i] !== '' && after[i] !== '' && before[i] !== after[i]);
   }
 
-  const webUnitsOf = (target: NodeTarget) => target.local.instances.filter((i) => i.process === 'web').map((i) => i.unit);
+  const webUnitsOf = (target: NodeTarget) => target.run.instances.filter((i) => i.process === 'web').map((i) => i.unit);
 
   return {
     kind: 'nixos',
@@ -151,7 +151,7 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
         // Secret files the node's units read (LoadCredential fails the unit when one is missing).
         const secretsDir = opts.secretsDir;
         const target = targets.find((x) => x.node.name === node.name)!;
-        const files = secretsDir === undefined ? [] : requiredSecrets(target.local).map((r) => ({ ...r, path: `${secretsDir}/${r.app}/${r.name}` }));
+        const files = secretsDir === undefined ? [] : requiredSecrets(target.run).map((r) => ({ ...r, path: `${secretsDir}/${r.app}/${r.name}` }));
         if (files.length === 0) return;
         const missing = (await onNode(node, buildMissingFilesArgv(files.map((f) => f.path)))).stdout.split('\n');
         for (const f of files) if (missing.includes(f.path)) problems.push({ node: node.name, message: `${f.app}: secret file ${f.path} is missing` });
