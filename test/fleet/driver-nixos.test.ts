@@ -174,7 +174,8 @@ const driver = (over: { sshPort?: number } = {}) =>
   createNixosDriver({ flakeDir, exec, sshOptions, sshPort: over.sshPort ?? port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild') });
 const calls = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '');
 
-describe('nixos driver over a real sshd (stand-in node programs)', () => {
+// Each call is an ssh round trip to a real sshd: seconds on a loaded machine, not a measure of skyrec.
+describe('nixos driver over a real sshd (stand-in node programs)', { timeout: 30_000 }, () => {
   it('stand-in profile: currentGeneration reads 2 through real readlink, and null when the profile does not exist', async () => {
     expect(await driver().currentGeneration(node())).toBe(2);
     rmSync(profile);
@@ -311,7 +312,7 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
   });
 });
 
-describe('nixos driver --ssh-key over a real sshd (stand-in node programs)', () => {
+describe('nixos driver --ssh-key over a real sshd (stand-in node programs)', { timeout: 30_000 }, () => {
   // The sshd helper's options without its -i: the key must come from sshKey alone.
   const optionsWithoutKey = () => sshOptions.filter((_, i) => sshOptions[i - 1] !== '-i' && sshOptions[i] !== '-i');
   const keyed = (sshKey: string) =>
