@@ -4,7 +4,7 @@ import type { ProcfileEntry } from './procfile.js';
 import type { ReadCtx } from './runtime.js';
 import { readJson } from './runtime.js';
 import type { Stack } from './stacks.js';
-import { tomlString } from '../../schema/toml-lines.js';
+import { tomlString } from '../schema/toml-lines.js';
 
 export interface StartCommand {
   command: string | null;

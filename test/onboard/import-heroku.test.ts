@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
-import { cronToCalendar } from '../../reconciler/onboard/cron-schedule.js';
+import { cronToCalendar } from '../../onboard/cron-schedule.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tools.js';
 

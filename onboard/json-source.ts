@@ -1,8 +1,8 @@
 // JSON files a user wrote (app.json, `heroku config --json` output), parsed with positions:
 // a syntax error points at its line and column, and so can a later check of a value (through
 // the YAML document of the same text: JSON is YAML).
-import { parseYaml, problemAt, type YamlFile } from '../../schema/load-yaml.js';
-import type { Problem, SpecPath } from '../../schema/model.js';
+import { parseYaml, problemAt, type YamlFile } from '../schema/load-yaml.js';
+import type { Problem, SpecPath } from '../schema/model.js';
 
 export interface JsonFile {
   data: unknown;

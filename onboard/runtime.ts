@@ -1,7 +1,7 @@
 // Where each ecosystem keeps its runtime version, in the order Heroku's buildpacks read them.
 // Each reader opens only the files it names, in the top folder.
 import type { EntryKind, SourceFs } from './source-fs.js';
-import { tomlString } from '../../schema/toml-lines.js';
+import { tomlString } from '../schema/toml-lines.js';
 import type { Stack } from './stacks.js';
 
 export interface Runtime {
