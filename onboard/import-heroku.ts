@@ -6,7 +6,7 @@ import { basename, dirname, join, relative, sep } from 'node:path';
 import { stringify } from 'yaml';
 import { SpecError, UsageError } from '../common/errors.js';
 import type { Problem } from '../schema/model.js';
-import { sortProblems } from '../schema/problems.js';
+import { sortProblems } from '../common/problem.js';
 import { readAppJson, type AppJson } from './app-json.js';
 import { describeNoStack, detectStack } from './detect.js';
 import { buildHerokuSpec, type ImportedSpec } from './heroku-spec.js';

@@ -6,7 +6,7 @@ import { Command, CommanderError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
-import { formatProblem } from '../../schema/problems.js';
+import { formatProblem } from '../../common/problem.js';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import { createOutput, writeParts, type Io, type Output } from '../../common/output.js';
 import { createLogger } from '../../common/log.js';
