@@ -78,6 +78,7 @@
                 ./fleet
                 ./generators
                 ./reconciler
+                ./onboard
                 ./templates
                 # tsconfig.json compiles test/bench, which may import test helpers.
                 ./test

@@ -1,6 +1,6 @@
 // Typed errors with stable codes. The CLI maps them to exit codes in one place
 // (reconciler/cli/cli.ts); callers branch on `instanceof` or `code`, never on message text.
-import type { Problem } from '../schema/model.js';
+import type { Problem } from './problem.js';
 
 export class SkyrecError extends Error {
   readonly code: string = 'SKYREC_ERROR';

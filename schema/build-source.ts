@@ -1,12 +1,14 @@
 // What validation reads from a build.path source for the python, go and rust stacks (and
 // nodejs' engines.node): the runtime version, the lock file, and whether the spec must carry a
 // hash. Only the few small manifest and lock files each ecosystem names are read.
+import type { TomlTable } from 'smol-toml';
 import type { BuildFacts, Problem, SpecPath } from './model.js';
 import type { BuildSpec } from './spec-types.js';
 import type { ConfigSource } from './source.js';
 import { matchGoVersion, matchNodeVersion, matchPythonVersion, matchRustChannel, type RuntimeMatch } from './build-runtime.js';
 import { checkNpmLock } from './npm-lock.js';
-import { positionOf, tomlString, tomlTable } from './toml-lines.js';
+import { positionOf } from './text-position.js';
+import { readToml, tomlStringIn, tomlValue } from './toml-file.js';
 
 /** lib.fakeHash: the placeholder nixpkgs documents for "build once and copy the hash it got". */
 export const FAKE_HASH = 'sha256-AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=';
@@ -57,15 +59,24 @@ function useRuntime(ctx: Ctx, match: RuntimeMatch, file: string, text: string, i
   else ctx.out.files.push({ file: `${ctx.dir}/${file}`, ...positionOf(text, Math.max(index, 0)), message: match.error });
 }
 
+/** `file`'s text parsed as TOML; null (and a problem at the line where it breaks) when it is not TOML. */
+function parseTomlFile(ctx: Ctx, file: string, text: string): TomlTable | null {
+  const read = readToml(text);
+  if ('doc' in read) return read.doc;
+  ctx.out.files.push({ file: `${ctx.dir}/${file}`, ...read.error });
+  return null;
+}
+
 async function inspectPython(ctx: Ctx): Promise<void> {
   const { dir } = ctx;
   const pyproject = await read(ctx, 'pyproject.toml');
+  const pyDoc = pyproject === null ? null : parseTomlFile(ctx, 'pyproject.toml', pyproject);
   const pinned = await read(ctx, '.python-version');
   const version = pinned?.split('\n').map((l) => l.trim()).find((l) => l !== '' && !l.startsWith('#'));
   if (pinned !== null && version !== undefined) {
     useRuntime(ctx, matchPythonVersion(version, '.python-version'), '.python-version', pinned, pinned.indexOf(version));
-  } else if (pyproject !== null) {
-    const req = tomlString(pyproject, 'project', 'requires-python');
+  } else if (pyproject !== null && pyDoc !== null) {
+    const req = tomlStringIn(pyDoc, pyproject, ['project', 'requires-python']);
     if (req) useRuntime(ctx, matchPythonVersion(req.value, 'requires-python'), 'pyproject.toml', pyproject, req.index);
   }
   const has = async (name: string) => (await ctx.source.stat(`${dir}/${name}`)) === 'file';
@@ -78,7 +89,7 @@ async function inspectPython(ctx: Ctx): Promise<void> {
   if (await has('poetry.lock')) message = `stack python does not read poetry.lock: ${convert}, run \`uvx migrate-to-uv\` then \`uv lock\`, and commit pyproject.toml and uv.lock`;
   else if (await has('Pipfile.lock')) message = `stack python does not read Pipfile.lock: ${convert}, run \`uv init --bare\`, \`uv add -r requirements.txt\` (from \`pipenv requirements\`), and commit pyproject.toml and uv.lock`;
   else if (requirementCount(await read(ctx, 'requirements.txt')) > 0) message = `stack python does not read requirements.txt: ${convert}, run \`uv init --bare && uv add -r requirements.txt\` and commit pyproject.toml and uv.lock`;
-  else if (pyproject !== null && projectDependencies(pyproject) > 0) message = `stack python needs ${dir}/uv.lock to fetch the dependencies pyproject.toml declares; run \`uv lock\` in ${dir} and commit uv.lock`;
+  else if (pyDoc !== null && projectDependencies(pyDoc) > 0) message = `stack python needs ${dir}/uv.lock to fetch the dependencies pyproject.toml declares; run \`uv lock\` in ${dir} and commit uv.lock`;
   if (message) ctx.out.spec.push({ path: ['path'], message });
   // Nothing to fetch: the source is the package, run by the interpreter.
   else ctx.out.facts.deps = 'none';
@@ -94,10 +105,9 @@ export function requirementCount(text: string | null): number {
 }
 
 /** How many entries [project] dependencies lists (0 when it is absent). */
-function projectDependencies(pyproject: string): number {
-  const lines = tomlTable(pyproject, 'project').map((l) => l.line).join('\n');
-  const m = /(?:^|\n)\s*dependencies\s*=\s*\[([\s\S]*?)\]/.exec(lines);
-  return m ? (m[1].match(/["'][^"']+["']/g) ?? []).length : 0;
+function projectDependencies(pyproject: TomlTable): number {
+  const deps = tomlValue(pyproject, ['project', 'dependencies']);
+  return Array.isArray(deps) ? deps.length : 0;
 }
 
 async function inspectGo(ctx: Ctx): Promise<void> {
@@ -136,7 +146,10 @@ async function inspectRust(ctx: Ctx): Promise<void> {
   for (const name of ['rust-toolchain.toml', 'rust-toolchain']) {
     const text = await read(ctx, name);
     if (text === null) continue;
-    const channel = tomlString(text, 'toolchain', 'channel') ?? (/^\s*([\w.-]+)\s*$/.test(text) ? { value: text.trim(), index: text.indexOf(text.trim()) } : null);
+    // The legacy rust-toolchain holds either a bare channel or the TOML form.
+    const bare = /^\s*([\w.-]+)\s*$/.test(text) ? { value: text.trim(), index: text.indexOf(text.trim()) } : null;
+    const doc = bare ? null : parseTomlFile(ctx, name, text);
+    const channel = bare ?? (doc && tomlStringIn(doc, text, ['toolchain', 'channel']));
     if (channel) useRuntime(ctx, matchRustChannel(channel.value), name, text, channel.index);
     break;
   }
@@ -145,10 +158,13 @@ async function inspectRust(ctx: Ctx): Promise<void> {
     ctx.out.spec.push({ path: ['path'], message: `stack rust needs ${dir}/Cargo.lock (its checksums pin every crate); run \`cargo generate-lockfile\` in ${dir} and commit it` });
     return;
   }
+  const lockDoc = parseTomlFile(ctx, 'Cargo.lock', lock);
+  if (lockDoc === null) return;
+  const packages = lockPackages(lockDoc);
   // Only the app's own crates (no source) in the lock: nothing to fetch.
-  ctx.out.facts.deps = /^source\s*=/m.test(lock) ? 'lock' : 'none';
+  ctx.out.facts.deps = packages.some((p) => p.source !== undefined) ? 'lock' : 'none';
   const given = build.cargoOutputHashes ?? {};
-  const git = gitPackages(lock);
+  const git = gitPackages(packages);
   const missing = git.filter((p) => given[p] === undefined);
   if (missing.length > 0) {
     ctx.out.spec.push({
@@ -163,14 +179,22 @@ async function inspectRust(ctx: Ctx): Promise<void> {
   }
 }
 
+interface LockPackage {
+  name?: unknown;
+  version?: unknown;
+  source?: unknown;
+}
+
+/** The [[package]] tables of a Cargo.lock. */
+function lockPackages(lock: TomlTable): LockPackage[] {
+  const packages = tomlValue(lock, ['package']);
+  return Array.isArray(packages) ? packages.filter((p): p is LockPackage => p !== null && typeof p === 'object') : [];
+}
+
 /** '<name>-<version>' of every Cargo.lock package whose source is a git repository. */
-function gitPackages(lock: string): string[] {
-  const out: string[] = [];
-  for (const block of lock.split(/^\[\[package\]\]\s*$/m).slice(1)) {
-    const field = (k: string) => new RegExp(`^${k}\\s*=\\s*"([^"]*)"`, 'm').exec(block)?.[1];
-    if (field('source')?.startsWith('git+')) out.push(`${field('name')}-${field('version')}`);
-  }
-  return [...new Set(out)].sort();
+function gitPackages(packages: LockPackage[]): string[] {
+  const git = packages.filter((p) => typeof p.source === 'string' && p.source.startsWith('git+'));
+  return [...new Set(git.map((p) => `${p.name}-${p.version}`))].sort();
 }
 
 async function inspectNode(ctx: Ctx): Promise<void> {

@@ -5,15 +5,8 @@ import type { AppSpec, FleetSpec, PackageSpec, CronSpec } from './spec-types.js'
 
 export type { AppSpec, FleetSpec, PackageSpec, CronSpec };
 
-/** One problem in the config repo, positioned for `<file>:<line>:<col>: <message>`. */
-export interface Problem {
-  /** Path relative to the config repo root, with '/' separators. */
-  file: string;
-  /** 1-based; 1 when the problem concerns the whole file. */
-  line: number;
-  col: number;
-  message: string;
-}
+// Problem is defined below the typed errors (common/problem.ts), so that SpecError can carry it.
+export type { Problem } from '../common/problem.js';
 
 /** A path into a YAML document, as ajv's instancePath split into keys and indexes. */
 export type SpecPath = (string | number)[];

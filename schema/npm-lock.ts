@@ -6,7 +6,7 @@
 // skyrec's own flake.nix rebuilds the missing URLs for its own lock (`withRegistryUrls`); the
 // app renderer does not, so validation refuses such entries and says how to write them.
 import type { Problem } from './model.js';
-import { positionOf } from './toml-lines.js';
+import { positionOf } from './text-position.js';
 
 interface LockEntry {
   resolved?: unknown;

@@ -2,6 +2,7 @@
 // isomorphic-git) later, behind the same four questions.
 import fs from 'node:fs';
 import path from 'node:path';
+import { SpecError } from '../common/errors.js';
 
 export interface ConfigSource {
   /** Text of a file relative to the repo root, or null if absent. */
@@ -88,10 +89,12 @@ function isPlainRelative(rel: string): boolean {
  */
 export function worktreeFiles(dir: string): { listFiles(rel: string): Promise<string[]>; readBytes(rel: string): Promise<Buffer> } {
   const root = fs.realpathSync(path.resolve(dir));
+  // Validation has checked build.path itself; what is refused here is a name found below it.
+  const refuse = (rel: string, message: string) => new SpecError([{ file: rel, line: 1, col: 1, message }]);
   const inside = (rel: string) => {
-    if (!isPlainRelative(rel)) throw new Error(`${rel}: not a path inside the config repo`);
+    if (!isPlainRelative(rel)) throw refuse(rel, "cannot be part of a build source: a name with a backslash (or a '.' or '..' part) could name a path outside it; rename it");
     const real = fs.realpathSync(path.join(root, rel));
-    if (real !== root && !real.startsWith(root + path.sep)) throw new Error(`${rel}: leads outside the config repo`);
+    if (real !== root && !real.startsWith(root + path.sep)) throw refuse(rel, 'leads outside the config repo; a build source must be a folder inside it');
     return real;
   };
   return {

@@ -1,16 +1,16 @@
 // The load and validate stages: read fleet.yaml and apps/*.yaml from a ConfigSource, check
 // them against the JSON Schemas and the cross-file rules, and normalize them into a Config.
 // Every problem is collected and returned at once; nothing here throws on bad input.
+import { sortProblems } from '../common/problem.js';
 import { appBaseName, checkAppRules } from './app-rules.js';
 import { checkSchema } from './check-schema.js';
 import { checkSpecSize, parseYaml, problemAt, type ParseCache, type YamlFile } from './load-yaml.js';
 import type { AppSpec, BuildFacts, Config, FleetSpec, PlacementIssue, Problem } from './model.js';
 import { normalizeConfig } from './normalize.js';
-import { sortProblems } from './problems.js';
 import { checkAcrossApps, checkFleetRules, type CheckedApp } from './repo-rules.js';
 import type { ConfigSource } from './source.js';
 
-export { formatProblem } from './problems.js';
+export { formatProblem } from '../common/problem.js';
 
 export const FLEET_FILE = 'fleet.yaml';
 export const APPS_DIR = 'apps';

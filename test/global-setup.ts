@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // tsconfig.json's "include": the folders whose .ts files compile into dist/.
-const SOURCE_DIRS = ['schema', 'fleet', 'generators', 'reconciler', 'common', join('test', 'bench')];
+const SOURCE_DIRS = ['schema', 'fleet', 'generators', 'reconciler', 'onboard', 'common', join('test', 'bench')];
 
 function* tsFiles(dir: string): Generator<string> {
   for (const e of readdirSync(dir, { withFileTypes: true })) {

@@ -12,8 +12,8 @@ export function registerOnboardCommands(program: Command, ctx: Ctx): void {
     .argument('<path>', "the app's source folder")
     .option('--json', 'print the result as JSON')
     .action(async (path: string, opts: { json?: boolean }) => {
-      const { detectStack, describeNoStack } = await import('../onboard/detect.js');
-      const { detectionJson, formatDetectionText } = await import('../onboard/format-detection.js');
+      const { detectStack, describeNoStack } = await import('../../onboard/detect.js');
+      const { detectionJson, formatDetectionText } = await import('../../onboard/format-detection.js');
       const detection = await detectStack(ctx.repoDir(path), { label: path });
       if (!detection) {
         if (opts.json) out.json({ path, stack: null });
@@ -30,7 +30,7 @@ export function registerOnboardCommands(program: Command, ctx: Ctx): void {
     .argument('<path>', "the Go module's folder (with go.mod)")
     .option('--json', 'print { path, vendorHash, go } as JSON')
     .action(async (path: string, opts: { json?: boolean }) => {
-      const { computeVendorHash } = await import('../onboard/vendor-hash.js');
+      const { computeVendorHash } = await import('../../onboard/vendor-hash.js');
       const result = await computeVendorHash({ dir: ctx.repoDir(path), label: path, env: io.env as Record<string, string> | undefined });
       if (opts.json) return out.json({ path, vendorHash: result.hash, go: result.go });
       out.line(`vendorHash: "${result.hash}"`);
@@ -49,7 +49,7 @@ export function registerOnboardCommands(program: Command, ctx: Ctx): void {
     .option('--health-path <path>', "the web process's health check path", '/')
     .option('--force', 'overwrite the --out file if it exists')
     .action(async (dir: string, opts: { repo: string; name?: string; out?: string; config?: string; healthPath: string; force?: boolean }) => {
-      const { importHeroku } = await import('../onboard/import-heroku.js');
+      const { importHeroku } = await import('../../onboard/import-heroku.js');
       const result = await importHeroku({
         dir: ctx.repoDir(dir),
         label: dir,

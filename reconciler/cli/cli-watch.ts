@@ -4,7 +4,7 @@
 // and --json prints one line per event for scripts.
 import type { Command } from 'commander';
 import { statSync } from 'node:fs';
-import { formatProblem } from '../../schema/problems.js';
+import { formatProblem } from '../../common/problem.js';
 import { createProgress } from '../../common/progress.js';
 import { UsageError, type SkyrecError, type SpecError } from '../../common/errors.js';
 import type { Io } from '../../common/output.js';

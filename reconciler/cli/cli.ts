@@ -5,7 +5,7 @@
 import { Command, CommanderError } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { formatProblem } from '../../schema/problems.js';
+import { formatProblem } from '../../common/problem.js';
 import { createOutput, type Io, type Output } from '../../common/output.js';
 import { createLogger } from '../../common/log.js';
 import { SkyrecError, SpecError } from '../../common/errors.js';

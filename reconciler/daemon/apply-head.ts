@@ -1,7 +1,7 @@
 // The part of a reconcile cycle that compiles the fleet: apply the head of the followed branch
 // and make the run's plan. Bad specs and failed rollouts are outcomes here, not errors. It runs
 // in process, or in a worker thread (isolate.ts) when the reconciler runs as a daemon.
-import { formatProblem } from '../../schema/problems.js';
+import { formatProblem } from '../../common/problem.js';
 import { applyRevision } from '../apply/apply.js';
 import type { DriverOptions } from '../apply/create-driver.js';
 import { SkyrecError, SpecError } from '../../common/errors.js';

@@ -89,7 +89,13 @@ function readTreeAt(r: GitReader, treeOid: string): Promise<Map<string, TreeEntr
   if (!entries) {
     entries = git
       .readTree({ fs, dir: r.dir, gitdir: r.gitdir, oid: treeOid, cache: r.cache })
-      .then((t) => new Map((t.tree as TreeEntry[]).map((e) => [e.path, e])));
+      .then((t) => new Map((t.tree as TreeEntry[]).map((e) => [e.path, e])))
+      .catch((e: unknown) => {
+        // isomorphic-git refuses a tree naming a file with a backslash, '..' or '.git' (what a
+        // checkout on Windows or git's own fsck would refuse too): a problem of the repo, not a bug.
+        if ((e as { code?: unknown }).code !== 'UnsafeFilepathError') throw e;
+        throw new GitError(`a commit of ${r.dir} holds a file name skyrec will not read: ${(e as Error).message}`, { hint: 'rename the file (no backslash, no .. or .git part) and commit' });
+      });
     r.trees.set(treeOid, entries);
   }
   return entries;

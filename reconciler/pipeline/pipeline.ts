@@ -5,7 +5,7 @@ import type { ConfigSource } from '../../schema/source.js';
 import type { SourceReader } from '../../fleet/node/driver.js';
 import { createHash } from 'node:crypto';
 import { checkRepo, locateIssue, type LoadedRepo, type LoadOptions } from '../../schema/validate.js';
-import { sortProblems } from '../../schema/problems.js';
+import { sortProblems } from '../../common/problem.js';
 import { placeInstances } from '../../fleet/placement/place.js';
 import { renderFleet, type RenderedNode, type RenderOptions } from '../../generators/render-node.js';
 import { SpecError } from '../../common/errors.js';

@@ -4,7 +4,7 @@
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { detectStack } from '../../reconciler/onboard/detect.js';
+import { detectStack } from '../../onboard/detect.js';
 import { QUICK } from './bench-size.js';
 
 const RUNS = QUICK ? 1 : 51;

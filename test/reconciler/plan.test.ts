@@ -7,7 +7,7 @@ import { planRevisions, type PlanResult } from '../../reconciler/plan/plan.js';
 import { SpecError } from '../../common/errors.js';
 import { formatPlanText } from '../../reconciler/plan/plan-text.js';
 import { formatPlanMarkdown } from '../../reconciler/plan/plan-markdown.js';
-import { formatProblem } from '../../schema/problems.js';
+import { formatProblem } from '../../common/problem.js';
 import type { NodePlan, Plan } from '../../reconciler/plan/plan-model.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { makeTempDir } from '../helpers/tools.js';

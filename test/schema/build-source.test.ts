@@ -96,6 +96,31 @@ describe('runtime versions from the source', () => {
   });
 });
 
+describe('TOML sources as cargo and uv read them', () => {
+  test('dotted keys, inline tables and [[array]] tables are read, and a file that is not TOML is reported where it breaks', async () => {
+    expect(
+      await problemsWith({
+        'apps/pytop.yaml': app('pytop', '{ stack: python, path: src/pytop }'),
+        'src/pytop/pyproject.toml': 'project.name = "x"\nproject.requires-python = "==3.9.*"\n',
+        'apps/pybad.yaml': app('pybad', '{ stack: python, path: src/pybad }'),
+        'src/pybad/pyproject.toml': '[project]\nname = "x"\nrequires-python = >=3.12\n',
+        'apps/rs.yaml': app('rs', '{ stack: rust, path: src/rs }'),
+        'src/rs/Cargo.toml': cargoToml,
+        'src/rs/Cargo.lock': cargoLock(),
+        'src/rs/rust-toolchain.toml': 'toolchain = { channel = "nightly", profile = "minimal" }\n',
+        'apps/rsgit.yaml': app('rsgit', '{ stack: rust, path: src/rsgit }'),
+        'src/rsgit/Cargo.toml': cargoToml,
+        'src/rsgit/Cargo.lock': cargoLock(registryCrate, gitCrate),
+      }),
+    ).toEqual([
+      expect.stringMatching(/^apps\/rsgit\.yaml:3:31: src\/rsgit\/Cargo.lock has git dependencies without a hash: tiny-0.2.0\. /),
+      'src/pybad/pyproject.toml:3:19: not valid TOML: invalid value',
+      "src/pytop/pyproject.toml:2:28: requires-python '==3.9.*' has no match in nixpkgs; supported: Python 3.11, 3.12, 3.13, 3.14",
+      "src/rs/rust-toolchain.toml:1:26: rust-toolchain channel 'nightly' is not a stable release, and nixpkgs ships stable Rust only; use 'stable' or a version up to 1.95 (or package.flake with rust-overlay or fenix)",
+    ]);
+  });
+});
+
 describe('dependencies and hashes', () => {
   test('python: uv.lock is the route; poetry.lock, Pipfile.lock, requirements.txt and unlocked dependencies say what to add', async () => {
     expect(

@@ -3,7 +3,7 @@
 import type { ReadCtx } from './runtime.js';
 import { readJson } from './runtime.js';
 import type { Stack } from './stacks.js';
-import { requirementCount } from '../../schema/build-source.js';
+import { requirementCount } from '../schema/build-source.js';
 
 export interface LockStatus {
   /**

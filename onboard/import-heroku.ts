@@ -4,15 +4,15 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, relative, sep } from 'node:path';
 import { stringify } from 'yaml';
-import { SpecError, UsageError } from '../../common/errors.js';
-import type { Problem } from '../../schema/model.js';
-import { sortProblems } from '../../schema/problems.js';
+import { SpecError, UsageError } from '../common/errors.js';
+import type { Problem } from '../schema/model.js';
+import { sortProblems } from '../common/problem.js';
 import { readAppJson, type AppJson } from './app-json.js';
 import { describeNoStack, detectStack } from './detect.js';
 import { buildHerokuSpec, type ImportedSpec } from './heroku-spec.js';
 import { parseJsonFile } from './json-source.js';
 import { prepareDeps } from './lock-deps.js';
-import type { Exec } from '../../common/exec.js';
+import type { Exec } from '../common/exec.js';
 import { nodeSourceFs, type SourceFs } from './source-fs.js';
 
 export interface ImportHerokuOptions {

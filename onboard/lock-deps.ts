@@ -2,8 +2,8 @@
 // app with only requirements.txt gets pyproject.toml and uv.lock from uv (when uv is installed),
 // and a Go app without vendor/ gets its vendorHash computed (when Go and Nix are installed).
 // Without the tool, a note says the exact command to run.
-import { SkyrecError } from '../../common/errors.js';
-import { exec as realExec, type Exec } from '../../common/exec.js';
+import { SkyrecError } from '../common/errors.js';
+import { exec as realExec, type Exec } from '../common/exec.js';
 import type { LockStatus } from './lock-file.js';
 import type { Stack } from './stacks.js';
 import { computeVendorHash } from './vendor-hash.js';

@@ -1,6 +1,6 @@
 // Heroku's Procfile: one `<type>: <command>` per line, blank lines and # comments ignored.
 // Every malformed line is a problem at its line, so a user can fix them all at once.
-import type { Problem } from '../../schema/model.js';
+import type { Problem } from '../schema/model.js';
 
 export interface ProcfileEntry {
   /** The process type as written, e.g. 'web' or 'worker_1'. */

@@ -1,7 +1,7 @@
 // Where each ecosystem keeps its runtime version, in the order Heroku's buildpacks read them.
 // Each reader opens only the files it names, in the top folder.
 import type { EntryKind, SourceFs } from './source-fs.js';
-import { tomlString } from '../../schema/toml-lines.js';
+import { tomlString } from '../schema/toml-file.js';
 import type { Stack } from './stacks.js';
 
 export interface Runtime {
@@ -58,9 +58,9 @@ async function pythonRuntime(ctx: ReadCtx): Promise<Runtime> {
   }
   if (ctx.entries.get('pyproject.toml') === 'file') {
     const text = (await ctx.read('pyproject.toml')) ?? '';
-    const requires = tomlString(text, 'project', 'requires-python')?.value;
+    const requires = tomlString(text, ['project', 'requires-python'])?.value;
     if (requires) return { name: 'python', version: requires, source: 'pyproject.toml project.requires-python' };
-    const poetry = tomlString(text, 'tool.poetry.dependencies', 'python')?.value;
+    const poetry = tomlString(text, ['tool', 'poetry', 'dependencies', 'python'])?.value;
     if (poetry) return { name: 'python', version: poetry, source: 'pyproject.toml tool.poetry.dependencies.python', hint: READS_PYTHON };
   }
   // Heroku's older way; skyrec's build does not read it, so say what to use instead.
@@ -80,13 +80,13 @@ async function goRuntime(ctx: ReadCtx): Promise<Runtime> {
 
 async function rustRuntime(ctx: ReadCtx): Promise<Runtime> {
   if (ctx.entries.get('rust-toolchain.toml') === 'file') {
-    const channel = tomlString((await ctx.read('rust-toolchain.toml')) ?? '', 'toolchain', 'channel')?.value;
+    const channel = tomlString((await ctx.read('rust-toolchain.toml')) ?? '', ['toolchain', 'channel'])?.value;
     if (channel) return { name: 'rust', version: channel, source: 'rust-toolchain.toml toolchain.channel' };
   }
   if (ctx.entries.get('rust-toolchain') === 'file') {
     const text = (await ctx.read('rust-toolchain')) ?? '';
     // The legacy file holds either a bare channel or the TOML form.
-    const channel = tomlString(text, 'toolchain', 'channel')?.value ?? (text.includes('[') ? null : firstLine(text));
+    const channel = tomlString(text, ['toolchain', 'channel'])?.value ?? (text.includes('[') ? null : firstLine(text));
     if (channel) return { name: 'rust', version: channel, source: 'rust-toolchain' };
   }
   return { name: 'rust', version: null, source: null, hint: 'add rust-toolchain.toml with [toolchain] channel = "1.78.0"' };

@@ -5,7 +5,7 @@ import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
-import { cronToCalendar } from '../../reconciler/onboard/cron-schedule.js';
+import { cronToCalendar } from '../../onboard/cron-schedule.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tools.js';
 
@@ -206,7 +206,7 @@ function uvStandIn(): { bin: string; log: string } {
   const t = makeTempDir();
   temps.push(t.cleanup);
   const log = join(t.dir, 'argv.log');
-  const project = (deps: string) => `[project]\\nname = \\"python-getting-started\\"\\nversion = \\"0.1.0\\"\\nrequires-python = \\">=3.14\\"\\ndependencies = [${deps}]\\n`;
+  const project = (deps: string) => `[project]\\nname = "python-getting-started"\\nversion = "0.1.0"\\nrequires-python = ">=3.14"\\ndependencies = [${deps}]\\n`;
   const script = [
     '#!/bin/sh',
     '# uv-stand-in: models `uv init --bare` (writes pyproject.toml) and `uv add -r requirements.txt` (adds them, writes uv.lock).',
@@ -214,7 +214,7 @@ function uvStandIn(): { bin: string; log: string } {
     'case "$*" in',
     '  --version) echo "uv 0.9.0 (uv-stand-in)" ;;',
     `  "init --bare") [ -e pyproject.toml ] && { echo "error: Project is already initialized" >&2; exit 2; }; printf '${project('')}' > pyproject.toml ;;`,
-    `  "add -r requirements.txt") printf '${project('\\n    \\"django>=6.0,<6.1\\",\\n    \\"gunicorn>=26,<27\\",\\n')}' > pyproject.toml; printf 'version = 1\\nrevision = 3\\nrequires-python = ">=3.14"\\n' > uv.lock ;;`,
+    `  "add -r requirements.txt") printf '${project('\\n    "django>=6.0,<6.1",\\n    "gunicorn>=26,<27",\\n')}' > pyproject.toml; printf 'version = 1\\nrevision = 3\\nrequires-python = ">=3.14"\\n' > uv.lock ;;`,
     '  *) echo "uv-stand-in: unexpected argv: $*" >&2; exit 2 ;;',
     'esac',
   ].join('\n');

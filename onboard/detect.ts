@@ -2,7 +2,7 @@
 // and opens at most a handful of small files (the manifests, lock files and version files it
 // names); it never walks the tree, so a huge repository costs what a tiny one does.
 import { join } from 'node:path';
-import { SpecError, UsageError } from '../../common/errors.js';
+import { SpecError, UsageError } from '../common/errors.js';
 import { parseProcfile, type ProcfileEntry } from './procfile.js';
 import { readLock, type LockStatus } from './lock-file.js';
 import { readRuntime, type ReadCtx, type Runtime } from './runtime.js';

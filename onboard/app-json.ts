@@ -1,6 +1,6 @@
 // Heroku's app.json (https://devcenter.heroku.com/articles/app-json-schema), read into the
 // parts an import maps, with every malformed value reported at its line and column.
-import type { Problem } from '../../schema/model.js';
+import type { Problem } from '../schema/model.js';
 import type { JsonFile } from './json-source.js';
 
 export interface AppJsonEnv {

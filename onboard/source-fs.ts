@@ -3,7 +3,7 @@
 // cannot walk a tree by accident: there is no recursive call to make.
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { UsageError } from '../../common/errors.js';
+import { UsageError } from '../common/errors.js';
 
 export type EntryKind = 'file' | 'dir' | 'other';
 

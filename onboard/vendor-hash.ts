@@ -6,8 +6,8 @@
 import { cp, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import { CommandError, UsageError } from '../../common/errors.js';
-import { exec as realExec, type Exec } from '../../common/exec.js';
+import { CommandError, UsageError } from '../common/errors.js';
+import { exec as realExec, type Exec } from '../common/exec.js';
 
 export interface VendorHashOptions {
   /** The Go module's folder (with go.mod). */

@@ -4,7 +4,7 @@ import type { ProcfileEntry } from './procfile.js';
 import type { ReadCtx } from './runtime.js';
 import { readJson } from './runtime.js';
 import type { Stack } from './stacks.js';
-import { tomlString } from '../../schema/toml-lines.js';
+import { tomlString } from '../schema/toml-file.js';
 
 export interface StartCommand {
   command: string | null;
@@ -37,7 +37,7 @@ async function conventionalStart(stack: Stack, ctx: ReadCtx): Promise<StartComma
       return none(`none: ${ADD_PROCFILE}, naming the binary of the main package`);
     }
     case 'rust': {
-      const name = tomlString((await ctx.read('Cargo.toml')) ?? '', 'package', 'name')?.value;
+      const name = tomlString((await ctx.read('Cargo.toml')) ?? '', ['package', 'name'])?.value;
       if (name) return { command: name, source: 'the binary named by Cargo.toml package.name', hint: null };
       return none(`none: ${ADD_PROCFILE}, naming the binary`);
     }

@@ -4,9 +4,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { cpSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { packageRoot } from '../../common/paths.js';
-import { detectStack } from '../../reconciler/onboard/detect.js';
-import { parseProcfile } from '../../reconciler/onboard/procfile.js';
-import { nodeSourceFs, type SourceFs } from '../../reconciler/onboard/source-fs.js';
+import { detectStack } from '../../onboard/detect.js';
+import { parseProcfile } from '../../onboard/procfile.js';
+import { nodeSourceFs, type SourceFs } from '../../onboard/source-fs.js';
 import { runCli } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tools.js';
 
