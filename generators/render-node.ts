@@ -144,11 +144,20 @@ function sortKeys(files: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
 }
 
-/** Renders every node of the fleet, in fleet.yaml order, reusing opts.cache where inputs match. */
-export function renderFleet(config: Config, placement: Placement, opts: RenderOptions): RenderedNode[] {
+/** Each node's input digest (render-inputs.ts): two nodes with the same digest render the same files. */
+export function nodeInputs(config: Config, placement: Placement, opts: RenderOptions): Map<string, string> {
+  return digestInputs(config, indexPlacement(config, placement), opts);
+}
+
+/**
+ * Renders every node of the fleet (or those `only` names), in fleet.yaml order, reusing
+ * opts.renderCache where inputs match.
+ */
+export function renderFleet(config: Config, placement: Placement, opts: RenderOptions & { only?: ReadonlySet<string> }): RenderedNode[] {
   const index = indexPlacement(config, placement);
   const digests = digestInputs(config, index, opts);
-  return config.fleet.nodes.map((n) => {
+  const nodes = opts.only ? config.fleet.nodes.filter((n) => opts.only!.has(n.name)) : config.fleet.nodes;
+  return nodes.map((n) => {
     const inputs = digests.get(n.name)!;
     const cached = opts.renderCache?.get(inputs);
     if (cached) return cached;

@@ -51,13 +51,17 @@ export function unitsOnNode(state: RevisionState, node: string): Map<string, Uni
   return units;
 }
 
-export function diffRevisions(base: RevisionState, head: RevisionState, opts: { diff: boolean }): Plan {
+/**
+ * `unchanged`: nodes known to render the same files in both revisions (same render inputs),
+ * left out of `nodes` on both sides and counted as unchanged.
+ */
+export function diffRevisions(base: RevisionState, head: RevisionState, opts: { diff: boolean; unchanged?: ReadonlySet<string> }): Plan {
   const baseNodes = new Map(base.nodes.map((n) => [n.node, n]));
   const headNodes = new Map(head.nodes.map((n) => [n.node, n]));
   const names = [...head.nodes.map((n) => n.node), ...base.nodes.map((n) => n.node).filter((n) => !headNodes.has(n))];
   const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), data: new Map(), secrets: new Map() };
   const nodes: NodePlan[] = [];
-  let unchanged = 0;
+  let unchanged = opts.unchanged?.size ?? 0;
   for (const name of names) {
     const b = baseNodes.get(name);
     const h = headNodes.get(name);

@@ -1,11 +1,11 @@
 // `skyrec plan`: render two revisions of the config repo (read from git objects, or the
-// working tree for head) and compare them. Shared caches make the second revision cheap:
-// a spec blob is parsed once, a node whose inputs did not change is rendered once.
+// working tree for head) and compare them. Shared caches make the second revision cheap: a spec
+// blob is parsed once, and a node whose render inputs are the same in both is not rendered at all.
 import type { ParseCache } from '../../schema/load-yaml.js';
 import type { ConfigSource } from '../../schema/source.js';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import type { SourceReader } from '../../fleet/node/driver.js';
-import { renderFleet, type RenderedNode } from '../../generators/render-node.js';
+import { nodeInputs, renderFleet, type RenderedNode } from '../../generators/render-node.js';
 import { commitFiles, commitSource, findMergeBase, isGitRepo, openGit, resolveRevision, type GitReader } from '../pipeline/git.js';
 import { GitError } from '../../common/errors.js';
 import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
@@ -25,6 +25,8 @@ export interface PlanOptions {
   diff: boolean;
   parseCache?: ParseCache;
   log?: Logger;
+  /** Render every node of both revisions, even those whose inputs are the same (what the skipping is tested against). */
+  renderEveryNode?: boolean;
 }
 
 export interface PlanResult {
@@ -51,17 +53,24 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   const renderCache = new Map<string, RenderedNode>();
   const rendered = { base: [] as string[], head: [] as string[] };
   const basePlacement = placeFleet(base, undefined, describe(baseLabel));
-  const baseState = stateOf(baseLabel, base, basePlacement, flake.base, renderCache, rendered.base);
   // Head keeps base's nodes and ports wherever it can, as applying it would.
   const headPlacement = placeFleet(head, basePlacement.instances, describe(headSide.label), basePlacement.data);
-  const headState = stateOf(headSide.label, head, headPlacement, flake.head, renderCache, rendered.head);
-  const plan = diffRevisions(baseState, headState, { diff: opts.diff });
+  // A node whose render inputs are the same in both revisions renders the same files: it is
+  // unchanged without rendering it. Only the others are rendered, on each side.
+  const baseInputs = nodeInputs(base.config, basePlacement, { revision: baseLabel.revision, flake: flake.base });
+  const headInputs = nodeInputs(head.config, headPlacement, { revision: headSide.label.revision, flake: flake.head });
+  const sameInputs = new Set(opts.renderEveryNode ? [] : [...headInputs].filter(([node, digest]) => baseInputs.get(node) === digest).map(([node]) => node));
+  const only = new Set([...baseInputs.keys(), ...headInputs.keys()].filter((node) => !sameInputs.has(node)));
+  const cache = () => ({ renderCache: opts.renderEveryNode ? new Map<string, RenderedNode>() : renderCache, only });
+  const baseState = stateOf(baseLabel, base, basePlacement, flake.base, cache(), rendered.base);
+  const headState = stateOf(headSide.label, head, headPlacement, flake.head, cache(), rendered.head);
+  const plan = diffRevisions(baseState, headState, { diff: opts.diff, unchanged: sameInputs });
   opts.log?.debug({ ms: Math.round(performance.now() - started), rendered: { base: rendered.base.length, head: rendered.head.length } }, 'plan: done');
   return { plan, rendered };
 }
 
-function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], flake: FlakeInputs, renderCache: Map<string, RenderedNode>, rendered: string[]): RevisionState {
-  const nodes = renderFleet(checked.config, placement, { revision: label.revision, renderCache, onRendered: (n) => rendered.push(n), flake });
+function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], flake: FlakeInputs, cache: { renderCache: Map<string, RenderedNode>; only: ReadonlySet<string> }, rendered: string[]): RevisionState {
+  const nodes = renderFleet(checked.config, placement, { revision: label.revision, ...cache, onRendered: (n) => rendered.push(n), flake });
   return { label, config: checked.config, placement, nodes, flake };
 }
 

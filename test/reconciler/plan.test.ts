@@ -106,12 +106,28 @@ describe('skyrec plan between commits', () => {
     await expectGolden('03-add-app', p);
   });
 
-  it('an env change restarts only that app, and renders only the nodes hosting it', async () => {
+  it('skipping the nodes whose render inputs are the same gives the plan of rendering every node, between revisions up to three steps apart either way', async () => {
+    const revisions = Object.entries(c).filter(([name]) => name !== 'broken');
+    const pairs = revisions.flatMap((x, i) => revisions.filter((_, j) => Math.abs(i - j) <= 3).map((y) => [x, y] as const));
+    let compared = 0;
+    for (const [[a, baseRev], [b, headRev]] of pairs) {
+      const skipped = await planRevisions({ dir: repo.dir, base: baseRev, head: headRev, diff: true });
+      const every = await planRevisions({ dir: repo.dir, base: baseRev, head: headRev, diff: true, renderEveryNode: true });
+      expect({ pair: `${a} → ${b}`, plan: skipped.plan }).toEqual({ pair: `${a} → ${b}`, plan: every.plan });
+      expect(every.rendered.head).toHaveLength(every.plan.summary.nodesChanged + every.plan.summary.nodesUnchanged);
+      compared++;
+    }
+    expect(compared).toBe(pairs.length);
+    expect(compared).toBeGreaterThan(50);
+  }, 60_000);
+
+  it('an env change restarts only that app, and renders only the nodes hosting it, on both sides', async () => {
     const { plan: p, rendered } = await plan('addApp', 'env');
     const blogNodes = p.nodes.map((n) => n.node);
     expect(p.nodes.flatMap(units)).toEqual(['restart blog-web-1 (env LOG_LEVEL changed)']);
     expect(p.summary).toMatchObject({ nodesChanged: 1, nodesUnchanged: 4, restarts: 1 });
-    expect(rendered.base).toHaveLength(5);
+    // The other four nodes have the same render inputs in both revisions: not rendered at all.
+    expect(rendered.base).toEqual(blogNodes);
     expect(rendered.head).toEqual(blogNodes);
     await expectGolden('04-env', p);
   });
