@@ -12,7 +12,7 @@ export default defineConfig({
     // on the same deterministic instance ports.
     pool: 'forks',
     // A missing golden fails instead of being written, here as in CI: write or update goldens on
-    // purpose with SKYREC_UPDATE_GOLDEN=1 npm test (or npx vitest run -u <file>).
+    // purpose with SKYREC_UPDATE_GOLDEN=1 npm test (or npx vitest run <file> --update).
     update: process.env.SKYREC_UPDATE_GOLDEN === '1' ? 'all' : 'none',
     env: {
       // The local driver's go and rust builds, keyed by source content, shared by every test
