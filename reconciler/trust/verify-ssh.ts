@@ -8,6 +8,8 @@ import type { TrustVerdict } from './trust-verdict.js';
 import { runTool } from './run-tool.js';
 import type { Exec } from '../../common/exec.js';
 
+const OUT_OF_BOUNDS = /key has expired|not yet valid|not permitted for use in signature namespace/;
+
 type SshVerdict = Pick<TrustVerdict, 'trusted' | 'reason' | 'signer'>;
 
 const keyOf = (out: string): string | null => {
@@ -24,17 +26,20 @@ export async function verifySsh(opts: { tmp: string; signature: string; payload:
   writeFileSync(allowed, opts.files.map((f) => (f.text.endsWith('\n') ? f.text : `${f.text}\n`)).join(''));
   const found = await runTool(exec, ['ssh-keygen', '-Y', 'find-principals', '-f', allowed, '-s', sig]);
   const principals = found.ok ? found.stdout.split('\n').filter((p) => p !== '') : [];
+  // A key in a file, but outside its valid-after/valid-before (checked at the time of the check,
+  // not the commit's date, which its author chose) or its namespaces: ssh-keygen says so here.
+  let outOfBounds = !found.ok && OUT_OF_BOUNDS.test(found.stderr);
   let claimed: string | null = null;
   for (const principal of principals) {
     const verified = await runTool(exec, ['ssh-keygen', '-Y', 'verify', '-f', allowed, '-I', principal, '-n', 'git', '-s', sig], payload);
     if (verified.ok) return { trusted: true, reason: 'signed', signer: `${principal} (${keyOf(verified.stdout + verified.stderr) ?? 'ssh key'})` };
     claimed ??= principal;
-    // A key in the file whose valid-after/valid-before excludes now, or whose namespaces exclude git.
-    if (/expired|not yet valid|namespace/i.test(verified.stderr)) return { trusted: false, reason: 'expired-key', signer: principal };
+    outOfBounds ||= OUT_OF_BOUNDS.test(verified.stderr);
   }
-  // No principal (or none it verifies for): is the signature at least sound, and by which key?
+  // No principal, or none it verifies for: is the signature at least sound, and by which key?
   const sound = await runTool(exec, ['ssh-keygen', '-Y', 'check-novalidate', '-n', 'git', '-s', sig], payload);
   const key = keyOf(sound.stdout + sound.stderr);
-  if (!sound.ok) return { trusted: false, reason: 'bad-signature', signer: claimed ?? key };
-  return { trusted: false, reason: claimed ? 'bad-signature' : 'unknown-key', signer: claimed ? `${claimed} (${key})` : key };
+  const signer = claimed && key ? `${claimed} (${key})` : (claimed ?? key);
+  if (!sound.ok) return { trusted: false, reason: 'bad-signature', signer };
+  return { trusted: false, reason: outOfBounds ? 'expired-key' : claimed ? 'bad-signature' : 'unknown-key', signer };
 }
