@@ -17,6 +17,7 @@ import { registerReconcileCommands } from './cli-reconcile.js';
 import { registerOnboardCommands } from './cli-onboard.js';
 import { registerStateCommands } from './cli-state.js';
 import { registerOperateCommands } from './cli-operate.js';
+import { requireSignedOption, requireSigned } from './cli-trust.js';
 import type { Plan } from '../plan/plan-model.js';
 import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
@@ -65,16 +66,19 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .addOption(repoOption())
     .option('--json', 'print the result as JSON')
     .option('--no-cache', 'neither read nor write the on-disk parse cache')
-    .action(async (opts: { repo: string; json?: boolean; cache: boolean }) => {
+    .addOption(requireSignedOption('the commit checked out (HEAD) must be signed, else exit 6'))
+    .action(async (opts: { repo: string; json?: boolean; cache: boolean; requireSignedBy: string[] }) => {
       const { compileFleet } = await import('../pipeline/pipeline.js');
       const dir = repoDir(opts.repo);
+      const signature = await requireSigned(opts.requireSignedBy, repoDir, dir, 'HEAD');
       const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
       const { indexAddons, requiredAddonSecrets } = await import('../../generators/addons.js');
       // Addons reached from other nodes need password files there: say which, so they exist before an apply.
       const secrets = requiredAddonSecrets(indexAddons(config, placement)).map((r) => ({ ...r, path: `${config.fleet.settings.secretsDir}/${r.app}/${r.name}` }));
-      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], secrets };
+      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], secrets, ...(signature ? { signature } : {}) };
       if (opts.json) return out.json(summary);
       out.line(`${opts.repo}: valid (${summary.nodes} nodes, ${summary.apps} apps, ${summary.instances} instances)`);
+      if (signature) out.line(`HEAD ${signature.commit.slice(0, 12)} is signed by ${signature.signer}`);
       for (const r of secrets) out.line(`${r.reason}: ${r.path} must exist on ${r.nodes.join(', ')}`);
     });
 
@@ -115,7 +119,9 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .option('--split-dir <dir>', 'with --format markdown: write each comment part to <dir>/plan-<n>.md')
     .option('--detailed-exitcode', 'exit 0 when nothing changes, 2 when something does, 1 on error')
     .option('--no-cache', 'neither read nor write the on-disk parse cache')
+    .addOption(requireSignedOption('the --head revision (default: HEAD) must be signed, else exit 6'))
     .action(async (opts: PlanCliOptions) => {
+      await requireSigned(opts.requireSignedBy, repoDir, repoDir(opts.repo), opts.head ?? 'HEAD');
       const { planRevisions } = await import('../plan/plan.js');
       const { formatPlanText, useColor } = await import('../plan/plan-text.js');
       const { formatPlanJson } = await import('../plan/plan-json.js');
@@ -175,6 +181,7 @@ interface PlanCliOptions {
   splitDir?: string;
   detailedExitcode?: boolean;
   cache: boolean;
+  requireSignedBy: string[];
 }
 
 /** Markdown parts, each marked so that a CI job can update "its" comment on the next run. */
