@@ -3,7 +3,7 @@
 import { CommandError, TrustCheckError } from '../../common/errors.js';
 import type { Exec } from '../../common/exec.js';
 
-const PACKAGE: Record<string, string> = { 'ssh-keygen': 'openssh (ssh-keygen 8.9 or newer)', gpg: 'gnupg' };
+const PACKAGE: Record<string, string> = { 'ssh-keygen': 'openssh (ssh-keygen 8.2 or newer)', gpg: 'gnupg' };
 
 export async function runTool(exec: Exec, argv: string[], input?: Buffer): Promise<{ ok: boolean; stdout: string; stderr: string }> {
   try {
