@@ -54,6 +54,7 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .option('--watch', 'development: watch the working tree of --repo and print a plan at start and after every burst of saves, against what the nodes run now (the applied manifests in --state), else HEAD; invalid specs print their problems and the watch goes on')
       .option('--apply', 'with --watch: after a plan with changes, apply the working tree (as skyrec apply --yes does)'),
   ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean; requireSignedBy: string[] }, cmd: Command) => {
+    if ((flags.watch || flags.apply) && flags.requireSignedBy.length > 0) throw new UsageError('--require-signed-by cannot be used with --watch: a working tree has no signature', { hint: 'sign commits and let skyrec reconcile (without --watch) follow the branch' });
     if (flags.watch || flags.apply) return (await import('./cli-watch.js')).runWatch(flags, cmd, ctx);
     const intervalMs = duration('--interval', flags.interval);
     const driftIntervalMs = duration('--drift-interval', flags.driftInterval);
