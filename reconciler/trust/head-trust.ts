@@ -3,7 +3,8 @@
 // checked once, reported, and then skipped by every cycle until a newer commit arrives.
 import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
-import { UntrustedRevisionError } from '../../common/errors.js';
+import { SpecError, TrustCheckError, UntrustedRevisionError } from '../../common/errors.js';
+import { formatProblem } from '../../schema/problems.js';
 import { openGit, resolveRevision } from '../pipeline/git.js';
 import { loadTrustPolicy } from './trust-policy.js';
 import { describeVerdict, type TrustVerdict } from './trust-verdict.js';
@@ -26,7 +27,7 @@ const REMEMBERED = 256;
 /** The verdict on `commit` of the repository in `dir`: remembered, or checked now. */
 export async function checkHeadTrust(opts: { keyFiles: string[]; dir: string; commit: string; memory: TrustMemory; exec: Exec; log: Logger }): Promise<TrustVerdict> {
   const { memory, commit, log } = opts;
-  const policy = loadTrustPolicy(opts.keyFiles);
+  const policy = readPolicy(opts.keyFiles);
   if (policy.hash !== memory.policyHash) {
     memory.verdicts.clear();
     memory.policyHash = policy.hash;
@@ -43,6 +44,16 @@ export async function checkHeadTrust(opts: { keyFiles: string[]; dir: string; co
   }
   memory.head = verdict;
   return verdict;
+}
+
+/** The key files again, for a cycle: one broken since the start makes the cycle an error naming file:line:col. */
+function readPolicy(keyFiles: string[]) {
+  try {
+    return loadTrustPolicy(keyFiles);
+  } catch (err) {
+    if (!(err instanceof SpecError)) throw err;
+    throw new TrustCheckError(`cannot check the head's signature: ${err.problems.map(formatProblem).join('; ')}`, { hint: 'fix the --require-signed-by file; nothing is applied until then' });
+  }
 }
 
 /** `plan`/`validate --require-signed-by`: the verdict on `rev`, or UntrustedRevisionError (exit 6). */

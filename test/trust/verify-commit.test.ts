@@ -4,11 +4,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { writeFileSync } from 'node:fs';
 import { exec } from '../../common/exec.js';
-import { SpecError, UntrustedRevisionError } from '../../common/errors.js';
+import { SpecError, TrustCheckError, UntrustedRevisionError } from '../../common/errors.js';
+import type { Exec } from '../../common/exec.js';
+import pino from 'pino';
 import { openGit } from '../../reconciler/pipeline/git.js';
 import { loadTrustPolicy } from '../../reconciler/trust/trust-policy.js';
 import { verifyCommit } from '../../reconciler/trust/verify-commit.js';
-import { requireSignedRevision } from '../../reconciler/trust/head-trust.js';
+import { checkHeadTrust, newTrustMemory, requireSignedRevision } from '../../reconciler/trust/head-trust.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { makeTempDir } from '../helpers/tools.js';
 import { commitSigned, forgeCommit, makeGpgSigner, makeSshSigner, writeKeyFile, type Signer } from './signers.js';
@@ -143,5 +145,32 @@ describe('--require-signed-by files', () => {
     expect((err as UntrustedRevisionError).exitCode).toBe(6);
     expect((err as UntrustedRevisionError).message).toContain(commit.slice(0, 12));
     expect((err as UntrustedRevisionError).message).toContain(mallory.fingerprint);
+  });
+});
+
+describe('the loop', () => {
+  it('checks a commit once while the key files stay the same, again once they change, and refuses a file broken since', async () => {
+    const keys = writeKeyFile(tmp.dir, 'loop_signers', alice);
+    const commit = await commitSigned(repo, mallory, 'mallory, for the loop');
+    const memory = newTrustMemory();
+    const runs: string[][] = [];
+    const counting: Exec = (argv, opts) => (runs.push(argv), exec(argv, opts));
+    const check = () => checkHeadTrust({ keyFiles: [keys], dir: repo.dir, commit, memory, exec: counting, log: pino({ level: 'silent' }) });
+    expect(await check()).toMatchObject({ trusted: false, reason: 'unknown-key' });
+    const first = runs.length;
+    expect(first).toBeGreaterThan(0);
+    expect(await check()).toMatchObject({ trusted: false, reason: 'unknown-key' });
+    expect(runs).toHaveLength(first);
+    expect(memory.head).toMatchObject({ commit, trusted: false });
+
+    // mallory's key is added to the file: the next cycle checks again, and trusts the commit.
+    writeFileSync(keys, alice.allowed + mallory.allowed);
+    expect(await check()).toMatchObject({ trusted: true, signer: `mallory@example.com (ED25519 key ${mallory.fingerprint})` });
+    expect(runs.length).toBeGreaterThan(first);
+
+    writeFileSync(keys, 'mallory@example.com\n');
+    const err = await check().catch((e: unknown) => e as TrustCheckError);
+    expect(err).toBeInstanceOf(TrustCheckError);
+    expect((err as TrustCheckError).message).toContain(`${keys}:1:1: no key`);
   });
 });
