@@ -170,3 +170,14 @@ export class FlakeInputsError extends SkyrecError {
     super(message, opts);
   }
 }
+
+/** A head's signature could not be checked (ssh-keygen or gpg missing, or hung): nothing is applied. */
+export class TrustCheckError extends SkyrecError {
+  override readonly code = 'TRUST_CHECK';
+}
+
+/** `--require-signed-by`: the revision is not signed by an allowed key (exit 6, for CI). */
+export class UntrustedRevisionError extends SkyrecError {
+  override readonly code = 'UNTRUSTED_REVISION';
+  override readonly exitCode = 6;
+}

@@ -7,7 +7,8 @@ import { CommandError } from './errors.js';
 
 export interface ExecOptions {
   cwd?: string;
-  input?: string;
+  /** Bytes for stdin as they are (a signed commit's payload need not be UTF-8). */
+  input?: string | Uint8Array;
   env?: Record<string, string>;
   /** Milliseconds; default 60 s. */
   timeout?: number;

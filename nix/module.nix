@@ -71,7 +71,11 @@ let
     ++ lib.optionals (cfg.secretsDir != null) [
       "--secrets-dir"
       (toString cfg.secretsDir)
-    ];
+    ]
+    ++ builtins.concatMap (f: [
+      "--require-signed-by"
+      (toString f)
+    ]) cfg.requireSignedBy;
 
   # A URL with userinfo (https://user:token@host/...) would put the token in the store.
   hasUserinfo = builtins.match "[A-Za-z][A-Za-z0-9+.-]*://[^/?#]*@.*" cfg.repo != null;
@@ -223,6 +227,21 @@ in
       description = "local driver: the apps' secret files, laid out as <dir>/<app>/<NAME>, readable by the skyrec user.";
     };
 
+    # Public keys only, so a Nix path (copied to the store with the config) is fine here.
+    requireSignedBy = mkOption {
+      type = types.listOf types.path;
+      default = [ ];
+      example = [ "/etc/skyrec/allowed_signers" "/etc/skyrec/release-team.asc" ];
+      description = ''
+        Apply only heads signed by one of these keys (`skyrec reconcile --require-signed-by`):
+        each file is an allowed-signers file for SSH signatures (git's
+        gpg.ssh.allowedSignersFile format, `<principals> <key type> <base64 key>` per line) or
+        an armored OpenPGP public keyring (`gpg --export --armor`). An unsigned or wrongly
+        signed head is not applied: the fleet keeps the last trusted revision, and status and
+        /metrics (skyrec_head_untrusted) say who signed it. Empty: no signature needed.
+      '';
+    };
+
     extraArgs = mkOption {
       type = types.listOf types.str;
       default = [ ];
@@ -307,7 +326,10 @@ in
         config.system.build.nixos-rebuild
         pkgs.git
         pkgs.bash
-      ];
+      ]
+      # --require-signed-by checks SSH signatures with ssh-keygen (openssh, above) and
+      # OpenPGP ones with gpg.
+      ++ lib.optional (cfg.requireSignedBy != [ ]) pkgs.gnupg;
       # skyrec may be switching this very machine: restarting it from that switch would
       # make switch-to-configuration wait for skyrec, which waits for nixos-rebuild, until
       # TimeoutStopSec. A new version or setting takes effect on `systemctl restart skyrec`.

@@ -6,6 +6,7 @@ import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import { writeParts, type Output } from '../../common/output.js';
 import type { Plan } from '../plan/plan-model.js';
 import type { Ctx } from './cli-context.js';
+import { requireSignedOption, requireSigned } from './cli-trust.js';
 
 export function registerCompileCommands(program: Command, ctx: Ctx): void {
   const { io, out, log, repoDir, withCache } = ctx;
@@ -17,16 +18,19 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
     .addOption(repoOption())
     .option('--json', 'print the result as JSON')
     .option('--no-cache', 'neither read nor write the on-disk parse cache')
-    .action(async (opts: { repo: string; json?: boolean; cache: boolean }) => {
+    .addOption(requireSignedOption('the commit checked out (HEAD) must be signed, else exit 6'))
+    .action(async (opts: { repo: string; json?: boolean; cache: boolean; requireSignedBy: string[] }) => {
       const { compileFleet } = await import('../pipeline/pipeline.js');
       const dir = repoDir(opts.repo);
+      const signature = await requireSigned(opts.requireSignedBy, repoDir, dir, 'HEAD');
       const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
       const { indexAddons, requiredAddonSecrets } = await import('../../generators/addons.js');
       // Addons reached from other nodes need password files there: say which, so they exist before an apply.
       const secrets = requiredAddonSecrets(indexAddons(config, placement)).map((r) => ({ ...r, path: `${config.fleet.settings.secretsDir}/${r.app}/${r.name}` }));
-      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], secrets };
+      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], secrets, ...(signature ? { signature } : {}) };
       if (opts.json) return out.json(summary);
       out.line(`${opts.repo}: valid (${summary.nodes} nodes, ${summary.apps} apps, ${summary.instances} instances)`);
+      if (signature) out.line(`HEAD ${signature.commit.slice(0, 12)} is signed by ${signature.signer}`);
       for (const r of secrets) out.line(`${r.reason}: ${r.path} must exist on ${r.nodes.join(', ')}`);
     });
 
@@ -67,7 +71,9 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
     .option('--split-dir <dir>', 'with --format markdown: write each comment part to <dir>/plan-<n>.md')
     .option('--detailed-exitcode', 'exit 0 when nothing changes, 2 when something does, 1 on error')
     .option('--no-cache', 'neither read nor write the on-disk parse cache')
+    .addOption(requireSignedOption('the --head revision (default: HEAD) must be signed, else exit 6'))
     .action(async (opts: PlanCliOptions) => {
+      await requireSigned(opts.requireSignedBy, repoDir, repoDir(opts.repo), opts.head ?? 'HEAD');
       const { planRevisions } = await import('../plan/plan.js');
       const { formatPlanText, useColor } = await import('../plan/plan-text.js');
       const { formatPlanJson } = await import('../plan/plan-json.js');
@@ -93,6 +99,7 @@ interface PlanCliOptions {
   splitDir?: string;
   detailedExitcode?: boolean;
   cache: boolean;
+  requireSignedBy: string[];
 }
 
 /** Markdown parts, each marked so that a CI job can update "its" comment on the next run. */

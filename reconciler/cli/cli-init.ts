@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { UsageError } from '../../common/errors.js';
 import { packageRoot } from '../../common/paths.js';
 import type { Ctx } from './cli-context.js';
+import { requireSignedOption } from './cli-trust.js';
 
 export function registerInitCommands(program: Command, ctx: Ctx): void {
   const { io, out, log, repoDir } = ctx;
@@ -22,14 +23,16 @@ export function registerInitCommands(program: Command, ctx: Ctx): void {
     .description('Create a new config repo: fleet.yaml, an example app, hosts/ stubs and flake.nix.')
     .argument('<dir>', 'the folder to create or fill')
     .option('--force', 'overwrite files that exist')
-    .action(async (dir: string, opts: { force?: boolean }) => {
+    .addOption(requireSignedOption('copy each key file to .skyrec/ and make the pull-request workflow check that heads are signed'))
+    .action(async (dir: string, opts: { force?: boolean; requireSignedBy: string[] }) => {
       const { initRepo, lockFlake } = await import('./init.js');
       const { exec } = await import('../../common/exec.js');
-      const written = await initRepo(repoDir(dir), { force: opts.force ?? false });
+      const written = await initRepo(repoDir(dir), { force: opts.force ?? false, requireSignedBy: opts.requireSignedBy.map(repoDir) });
       for (const f of written) out.line(`wrote ${join(dir, f)}`);
       const lock = await lockFlake(repoDir(dir), { exec, log });
       if (lock.locked) out.line(`wrote ${join(dir, 'flake.lock')} (nix flake lock: the inputs every node is built with; commit it)`);
       else out.line(`\nflake.lock not written: ${lock.reason}\nCreate it where Nix can reach GitHub, and commit it (the nixos driver deploys nothing without it):\n  ${lock.command}`);
+      for (const f of written.filter((w) => w.startsWith('.skyrec/'))) out.line(`Signed commits: run the reconciler with --require-signed-by ${join(dir, f)} (services.skyrec.requireSignedBy on NixOS).`);
       out.line(`\nNext: edit ${join(dir, 'fleet.yaml')}, then run \`skyrec validate --repo ${dir}\`.`);
     });
 }

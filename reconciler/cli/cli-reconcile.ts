@@ -7,8 +7,9 @@ import { UsageError } from '../../common/errors.js';
 import { readSecretFile } from '../../common/secret-file.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 import type { RunRecord } from '../state/reconciler-records.js';
+import { loadKeyFiles, requireSignedOption } from './cli-trust.js';
 
-const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, interrupted: 0, invalid: 2, failed: 4, error: 1 };
+const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, interrupted: 0, invalid: 2, failed: 4, untrusted: 6, error: 1 };
 
 /** host:port (an IPv6 host in brackets), as --listen and --listen-hooks take it. */
 function address(option: string, text: string): { host: string; port: number } {
@@ -40,7 +41,7 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .option('--branch <branch>', 'the branch to follow', 'main')
       .option('--interval <duration>', 'how often to fetch, e.g. 30s or 5m', '30s')
       .option('--token-file <file>', 'http(s) repo: a file holding the token (else $SKYREC_GIT_TOKEN)')
-      .option('--once', 'run one cycle and exit: 0 applied or nothing to do, 2 invalid specs, 4 rollout failed, 1 error')
+      .option('--once', 'run one cycle and exit: 0 applied or nothing to do, 2 invalid specs, 4 rollout failed, 6 head not signed by an allowed key, 1 error')
       .option('--listen <host:port>', 'where the status page, /healthz, /metrics, /api/status and the plans listen, and the webhooks too unless --listen-hooks is given', '127.0.0.1:9273')
       .option('--listen-hooks <host:port>', 'a listener for the webhooks only (e.g. 0.0.0.0:9274 for the git host), so that the rest can stay on loopback')
       .option('--webhook-secret-file <file>', 'the shared secret that webhooks must sign their body with (without it every webhook is refused)')
@@ -48,16 +49,19 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .option('--allowed-host <name>', 'a host name the status page and API answer to, besides IP addresses and localhost (repeatable)', collect, [] as string[])
       .option('--drift-interval <duration>', "how often to compare each node's active generation and config with what was applied", '5m')
       .option('--self-heal', 'apply the last applied revision again to a node found drifted (default: only report drift)')
+      .addOption(requireSignedOption('apply only a head signed by an allowed key; an untrusted head is reported (status, /metrics skyrec_head_untrusted) and skipped until a newer commit, and the fleet keeps the last trusted revision'))
       .addOption(new Option('--json', 'with --once: print the cycle as JSON; with --watch: one JSON line per plan'))
       .option('--watch', 'development: watch the working tree of --repo and print a plan at start and after every burst of saves, against what the nodes run now (the applied manifests in --state), else HEAD; invalid specs print their problems and the watch goes on')
       .option('--apply', 'with --watch: after a plan with changes, apply the working tree (as skyrec apply --yes does)'),
-  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean }, cmd: Command) => {
+  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean; requireSignedBy: string[] }, cmd: Command) => {
+    if ((flags.watch || flags.apply) && flags.requireSignedBy.length > 0) throw new UsageError('--require-signed-by cannot be used with --watch: a working tree has no signature', { hint: 'sign commits and let skyrec reconcile (without --watch) follow the branch' });
     if (flags.watch || flags.apply) return (await import('./cli-watch.js')).runWatch(flags, cmd, ctx);
     const intervalMs = duration('--interval', flags.interval);
     const driftIntervalMs = duration('--drift-interval', flags.driftInterval);
     const token = flags.tokenFile ? readSecretFile('--token-file', ctx.repoDir(flags.tokenFile)).toString('utf8') : io.env.SKYREC_GIT_TOKEN;
     const repo = /^https?:\/\//.test(flags.repo) ? flags.repo : ctx.repoDir(flags.repo);
-    const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes) };
+    const requireSignedBy = await loadKeyFiles(flags.requireSignedBy, ctx.repoDir);
+    const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes), requireSignedBy };
     if (flags.once) {
       const { reconcileOnce } = await import('../daemon/reconcile.js');
       const run = await reconcileOnce(opts);

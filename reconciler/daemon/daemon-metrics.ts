@@ -61,6 +61,18 @@ export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () 
       this.set(current().fault ? 1 : 0);
     },
   });
+  new Gauge({
+    name: 'skyrec_head_untrusted',
+    help: '1 while the fetched head is not applied because it is not signed by an allowed key (--require-signed-by), labelled with why (unsigned, unknown-key, bad-signature, expired-key, unsupported-format); else 0.',
+    labelNames: ['reason'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      const head = current().trust?.head;
+      if (head && !head.trusted) this.set({ reason: head.reason }, 1);
+      else this.set(0);
+    },
+  });
   const scrape = async () => {
     snapshot = opts.status();
     try {

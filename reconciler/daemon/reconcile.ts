@@ -15,6 +15,9 @@ import type { Logger } from '../../common/log.js';
 import type { Progress } from '../../common/progress.js';
 import { applyHeadIsolated, type DriverModule } from './isolate.js';
 import type { ApplyHeadInput, HeadOutcome } from './apply-head.js';
+import { checkHeadTrust, newTrustMemory, type TrustMemory } from '../trust/head-trust.js';
+import { describeVerdict } from '../trust/trust-verdict.js';
+import { exec } from '../../common/exec.js';
 
 export interface ReconcileOptions extends DriverOptions {
   /** An http(s) URL of the config repo, or the path of a local repository. */
@@ -35,6 +38,11 @@ export interface ReconcileOptions extends DriverOptions {
   isolate?: boolean;
   /** With isolate: a module that makes the driver in the worker instead (the bench's stand-in). */
   driverModule?: DriverModule;
+  /**
+   * --require-signed-by: allowed-signers files and armored OpenPGP keyrings; a head not signed by
+   * one of their keys is never applied (empty or absent: no signature needed).
+   */
+  requireSignedBy?: string[];
 }
 
 /** What the loop keeps in memory between cycles. */
@@ -47,9 +55,11 @@ export interface Memory {
    * head and a cycle has nothing to compile: it answers "unchanged" in milliseconds.
    */
   settled: { revision: string; rolloutId: number | null } | null;
+  /** --require-signed-by: the verdict on each head met, so that an untrusted one is checked once. */
+  trust: TrustMemory;
 }
 
-export const newMemory = (): Memory => ({ fetched: null, settled: null });
+export const newMemory = (): Memory => ({ fetched: null, settled: null, trust: newTrustMemory() });
 
 const isUrl = (repo: string) => /^https?:\/\//.test(repo);
 
@@ -75,6 +85,11 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     revision = head.commit;
     memory.fetched = { revision, at: new Date().toISOString() };
     log = log.child({ rev: revision.slice(0, 12) });
+    if (opts.requireSignedBy?.length) {
+      // Before anything reads the head's specs: an untrusted head is not even compiled.
+      const verdict = await checkHeadTrust({ keyFiles: opts.requireSignedBy, dir: head.dir, commit: revision, memory: memory.trust, exec, log });
+      if (!verdict.trusted) return finish('untrusted', `${describeVerdict(verdict)}; the fleet keeps running the last trusted revision`);
+    }
     const failed = store.failedRevision(revision);
     if (failed) {
       log.debug('quarantined: not applied again');

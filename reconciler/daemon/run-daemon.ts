@@ -62,7 +62,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     // Each new head is compiled in a child process: its memory goes back to the system after it.
     const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true };
 
-    const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false });
+    const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false, trust: { required: (opts.requireSignedBy?.length ?? 0) > 0, head: memory.trust.head } });
     const publish = () => {
       watch.check();
       writeLoopView(opts.stateDir, liveView());

@@ -2,6 +2,14 @@
 // reconciler lines of `skyrec status`.
 import type { NodeRecord } from '../state/state-store.js';
 import type { NodeDrift, RunRecord } from '../state/reconciler-records.js';
+import type { TrustVerdict } from '../trust/trust-verdict.js';
+
+/** --require-signed-by: whether heads must be signed, and the verdict on the head fetched last. */
+export interface HeadTrust {
+  required: boolean;
+  /** null: no head checked yet (or none required). */
+  head: TrustVerdict | null;
+}
 
 /** An app as the fleet runs it now (from the manifests of the last healthy apply of each node). */
 export interface AppStatus {
@@ -33,6 +41,8 @@ export interface DaemonStatus {
    * answers 503.
    */
   fault: { message: string; at: string } | null;
+  /** Signed heads (--require-signed-by); absent from a status read from an older loop's view. */
+  trust?: HeadTrust;
   /** Newest first; `planUrl` is where the run's plan can be read (null: no plan recorded). */
   runs: (RunRecord & { planUrl: string | null })[];
 }

@@ -9,13 +9,14 @@ import { join } from 'node:path';
 import { packageRoot } from '../../common/paths.js';
 import type { NodeStatus } from '../state/state-store.js';
 import type { RunOutcome } from '../state/reconciler-records.js';
+import { describeVerdict } from '../trust/trust-verdict.js';
 import type { DaemonStatus } from './status-model.js';
 
 /** The colour of a badge: ok green, bad red, warn amber, none grey. */
 type Tone = 'ok' | 'bad' | 'warn' | 'none';
 
 const HEALTH_TONE: Record<NodeStatus, Tone> = { healthy: 'ok', failed: 'bad', 'rolled-back': 'bad', switching: 'warn', checking: 'warn', unknown: 'none' };
-const OUTCOME_TONE: Record<RunOutcome, Tone> = { applied: 'ok', unchanged: 'none', invalid: 'warn', quarantined: 'warn', interrupted: 'warn', failed: 'bad', error: 'bad' };
+const OUTCOME_TONE: Record<RunOutcome, Tone> = { applied: 'ok', unchanged: 'none', invalid: 'warn', quarantined: 'warn', interrupted: 'warn', untrusted: 'bad', failed: 'bad', error: 'bad' };
 const DETAIL_CHARS = 90;
 /** The tab icon's colour per tone (hex, no #). */
 const FAVICON: Record<Tone, string> = { ok: '1a7f37', bad: 'cf222e', warn: 'bf8700', none: '8c959f' };
@@ -97,10 +98,17 @@ function noteNodes(s: DaemonStatus): { text: string; tone: Tone }[] {
 
 /** The worst of the last run, the nodes' health and drift: the colour of the tab's icon. */
 function overallTone(s: DaemonStatus): Tone {
-  const tones: Tone[] = [...s.nodes.map((n) => HEALTH_TONE[n.status] ?? 'none'), ...(s.runs[0] ? [OUTCOME_TONE[s.runs[0].outcome] ?? 'none'] : []), ...(s.drift.length > 0 || s.quarantined.length > 0 ? ['warn' as const] : [])];
+  const tones: Tone[] = [...s.nodes.map((n) => HEALTH_TONE[n.status] ?? 'none'), ...(s.runs[0] ? [OUTCOME_TONE[s.runs[0].outcome] ?? 'none'] : []), ...(s.drift.length > 0 || s.quarantined.length > 0 ? ['warn' as const] : []), ...(s.trust?.head && !s.trust.head.trusted ? ['bad' as const] : [])];
   if (s.fault) return 'bad';
   if (tones.every((t) => t === 'none')) return 'none';
   return tones.includes('bad') ? 'bad' : tones.includes('warn') ? 'warn' : 'ok';
+}
+
+/** --require-signed-by: the fetched head, when it is not applied for want of an allowed signature. */
+function untrustedHead(s: DaemonStatus, now: Date) {
+  const head = s.trust?.head;
+  if (!head || head.trusted) return null;
+  return { revision: shortRev(head.commit), full: head.commit, detail: describeVerdict(head), at: when(head.checkedAt, now) };
 }
 
 function viewStatus(s: DaemonStatus, now: Date) {
@@ -155,6 +163,7 @@ function viewStatus(s: DaemonStatus, now: Date) {
     instanceCount: s.apps.reduce((sum, a) => sum + a.instances.length, 0),
     last,
     fault: s.fault ? { message: s.fault.message, at: when(s.fault.at, now) } : null,
+    untrusted: untrustedHead(s, now),
     quarantined: s.quarantined.map((q) => ({ revision: shortRev(q.revision), full: q.revision, reason: q.reason, at: when(q.at, now) })),
     drift: s.drift.map((d) => ({ node: d.node, detail: d.detail, expected: d.expected.generation === null ? '?' : String(d.expected.generation), found: d.found.generation === null ? '?' : String(d.found.generation), at: when(d.detectedAt, now) })),
     driftChecked: s.lastDriftCheck ? when(s.lastDriftCheck, now) : null,

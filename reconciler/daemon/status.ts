@@ -5,7 +5,8 @@
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { StateStore } from '../state/state-store.js';
-import type { DaemonStatus } from './status-model.js';
+import type { DaemonStatus, HeadTrust } from './status-model.js';
+import { describeVerdict } from '../trust/trust-verdict.js';
 import { fleetApps } from './fleet-apps.js';
 import { isProcessAlive } from '../../common/proc.js';
 
@@ -19,6 +20,7 @@ export interface LoopView {
   running: DaemonStatus['running'];
   queued: boolean;
   lastDriftCheck: string | null;
+  trust?: HeadTrust;
 }
 
 const viewFile = (stateDir: string) => join(stateDir, 'reconciler.json');
@@ -55,6 +57,7 @@ export function readStatus(store: StateStore, stateDir: string, view: LoopView, 
     nodes: store.listNodes(),
     apps: fleetApps(stateDir),
     runs: store.reconciler.runs(20).map((r) => ({ ...r, planUrl: r.hasPlan ? `/runs/${r.id}/plan` : null })),
+    trust: view.trust ?? { required: false, head: null },
   };
 }
 
@@ -71,7 +74,7 @@ export function statusReader(store: StateStore, stateDir: string, view: () => Lo
       return lastGood;
     } catch (err) {
       const v = view();
-      const base: DaemonStatus = lastGood ?? { fault: null, repo: v.repo, branch: v.branch, fetched: v.fetched, applied: null, running: v.running, queued: v.queued, quarantined: [], drift: [], lastDriftCheck: v.lastDriftCheck, nodes: [], apps: [], runs: [] };
+      const base: DaemonStatus = lastGood ?? { fault: null, repo: v.repo, branch: v.branch, fetched: v.fetched, applied: null, running: v.running, queued: v.queued, quarantined: [], drift: [], lastDriftCheck: v.lastDriftCheck, nodes: [], apps: [], runs: [], trust: v.trust };
       return { ...base, fetched: v.fetched, running: v.running, queued: v.queued, fault: fault() ?? { message: `the state store cannot be read: ${(err as Error).message}`, at: new Date().toISOString() } };
     }
   };
@@ -86,6 +89,8 @@ export function describeLoop(status: DaemonStatus, view: LoopView & { alive: boo
     `  applied  ${short(status.applied?.revision)}${status.applied ? ` (last seen ${status.applied.at})` : ''}`,
   ];
   if (view.alive && status.running) lines.push(`  busy since ${status.running.since}${status.queued ? ', another cycle queued' : ''}`);
+  const trust = status.trust;
+  if (trust?.required) lines.push(`  signed   required${trust.head ? `; head ${short(trust.head.commit)} ${describeVerdict(trust.head)}${trust.head.trusted ? '' : ', not applied'}` : ''}`);
   for (const q of status.quarantined) lines.push(`  quarantined ${short(q.revision)} since ${q.at}: ${q.reason} (skyrec retry ${short(q.revision)})`);
   if (status.drift.length === 0) lines.push(`  drift    none${status.lastDriftCheck ? ` at the last check, ${status.lastDriftCheck}` : ' found yet'}`);
   for (const d of status.drift) lines.push(`  drift    ${d.node}: ${d.detail} (found ${d.detectedAt})`);

@@ -37,6 +37,15 @@ export const MIGRATIONS = [
    CREATE TABLE drift (
      node TEXT PRIMARY KEY, expected_generation INTEGER, expected_hash TEXT, found_generation INTEGER, found_hash TEXT,
      detail TEXT NOT NULL, detected_at TEXT NOT NULL);`,
+  // 4: a cycle can find its head untrusted (--require-signed-by).
+  `CREATE TABLE reconcile_runs_4 (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, started_at TEXT NOT NULL, finished_at TEXT,
+     outcome TEXT NOT NULL CHECK (outcome IN ('running','applied','unchanged','invalid','failed','quarantined','interrupted','untrusted','error')),
+     detail TEXT, plan TEXT);
+   INSERT INTO reconcile_runs_4 (id, revision, started_at, finished_at, outcome, detail, plan)
+     SELECT id, revision, started_at, finished_at, outcome, detail, plan FROM reconcile_runs;
+   DROP TABLE reconcile_runs;
+   ALTER TABLE reconcile_runs_4 RENAME TO reconcile_runs;`,
 ];
 
 export function migrate(db: Database.Database): void {

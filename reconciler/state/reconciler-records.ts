@@ -4,7 +4,8 @@
 import type Database from 'better-sqlite3';
 import { StateError } from '../../common/errors.js';
 
-export type RunOutcome = 'applied' | 'unchanged' | 'invalid' | 'failed' | 'quarantined' | 'interrupted' | 'error';
+/** untrusted: --require-signed-by, and the head is not signed by an allowed key (not applied). */
+export type RunOutcome = 'applied' | 'unchanged' | 'invalid' | 'failed' | 'quarantined' | 'interrupted' | 'untrusted' | 'error';
 /** One cycle of the reconciler: the revision it found and what came of it (finishedAt is when it was last seen). */
 export interface RunRecord { id: number; revision: string | null; startedAt: string; finishedAt: string; outcome: RunOutcome; detail: string | null; hasPlan: boolean }
 /** A node whose active generation or rendered config is not what skyrec last applied to it. */
@@ -21,7 +22,7 @@ const RUN_COLS = 'id, revision, started_at AS startedAt, finished_at AS finished
 type RunRow = Omit<RunRecord, 'hasPlan'> & { hasPlan: number };
 const toRun = (r: RunRow): RunRecord => ({ ...r, hasPlan: r.hasPlan === 1 });
 /** Outcomes that a cycle finds again and again while nothing changes: recorded once, then only "seen again". */
-const REPEATING: RunOutcome[] = ['unchanged', 'quarantined', 'invalid'];
+const REPEATING: RunOutcome[] = ['unchanged', 'quarantined', 'invalid', 'untrusted'];
 
 function prepareAll(db: Database.Database) {
   const p = (sql: string) => db.prepare(sql);

@@ -102,6 +102,7 @@ let
     openssh = drv "openssh";
     git = drv "git";
     bash = drv "bash";
+    gnupg = drv "gnupg";
   };
 
   self.packages.x86_64-linux.default = {

@@ -73,7 +73,7 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
     expect(Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.default]))).toEqual({
       enable: false, package: pkg, repo: null, branch: 'main', interval: '30s', driftInterval: '5m', selfHeal: false, listen: '127.0.0.1:9273',
       openFirewall: false, webhookSecretFile: null, gitTokenFile: null, sshKeyFile: null, driver: 'nixos', secretsDir: null, extraArgs: [],
-      listenHooks: null, allowedHosts: [], readTokenFile: null, memoryMax: '4G',
+      listenHooks: null, allowedHosts: [], readTokenFile: null, memoryMax: '4G', requireSignedBy: [],
     });
     expect(options.driver.type).toBe('one of ["nixos","local"]');
   });
@@ -123,6 +123,18 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
     const accepted = new Set(help.stdout.match(/--[a-z-]+/g));
     expect(flags.filter((f) => !accepted.has(f))).toEqual([]);
     expect(flags).toHaveLength(15);
+  });
+
+  it('requireSignedBy: one --require-signed-by per key file (which the built reconcile accepts), and gpg on the PATH', async () => {
+    const plain = await enabled({ repo: URL });
+    expect(plain.config.systemd.services.skyrec.path.filter((p: string) => p.endsWith('-gnupg'))).toEqual([]);
+    const files = ['/etc/skyrec/allowed signers', '/etc/skyrec/team.asc'];
+    const { config, failedAssertions } = await enabled({ repo: URL, requireSignedBy: files });
+    expect(failedAssertions).toEqual([]);
+    const argv = await serviceArgv(config);
+    expect(argv.slice(argv.indexOf('--require-signed-by'))).toEqual(['--require-signed-by', files[0], '--require-signed-by', files[1]]);
+    expect((await runCli(['reconcile', '--help'])).stdout).toContain('--require-signed-by <file>');
+    expect(config.systemd.services.skyrec.path.filter((p: string) => p.endsWith('-gnupg'))).toHaveLength(1);
   });
 
   it('runs as the system user skyrec in a hardened unit that keeps its state in /var/lib/skyrec and lets a switch finish on SIGTERM', async () => {

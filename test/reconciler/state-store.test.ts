@@ -57,7 +57,7 @@ describe('StateStore', () => {
     const db = (store as unknown as { db: Database.Database }).db;
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(3);
+    expect(db.pragma('user_version', { simple: true })).toBe(4);
     expect(existsSync(join(dir, 'state.sqlite'))).toBe(true);
   });
 
