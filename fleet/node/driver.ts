@@ -4,7 +4,7 @@
 // the same way, so every rollout, health and rollback path runs end to end on one machine.
 import type { Node } from '../../schema/model.js';
 import type { RenderedNode } from '../../generators/render-types.js';
-import type { LocalRunSpec } from '../../generators/render-local.js';
+import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 import type { AttachedIo, LogQuery, LogSink, RunRequest, SecretSource, UnitStatus } from './operate.js';
 
 /** What to deploy on one node. */
@@ -14,8 +14,9 @@ export interface NodeTarget {
   rendered: RenderedNode;
   /** The config repo revision deployed (null: a working tree). */
   revision: string | null;
-  /** What the local driver runs on this node (pure data, see generators/render-local.ts). */
-  local: LocalRunSpec;
+  /** The node's instances, releases, addons and routes as plain data: what every driver starts,
+   * drains and health-checks, and what the rollout orders (see generators/render-run-spec.ts). */
+  run: NodeRunSpec;
 }
 
 export interface SwitchResult {

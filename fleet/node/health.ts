@@ -24,10 +24,10 @@ export function httpStatus(url: string, opts: { host?: string; timeoutMs: number
  */
 export async function checkNodeOnce(driver: NodeDriver, target: NodeTarget, ingress: Node[]): Promise<string[]> {
   const failures: string[] = [];
-  const units = target.local.instances.map((i) => i.unit);
+  const units = target.run.instances.map((i) => i.unit);
   for (const unit of await driver.inactiveUnits(target.node, units)) failures.push(`${unit} is not running`);
   await Promise.all(
-    target.local.instances.map(async (i) => {
+    target.run.instances.map(async (i) => {
       if (!i.healthcheck) return;
       const url = driver.instanceUrl(target.node, i.port, i.healthcheck.path);
       const status = await httpStatus(url, { timeoutMs: i.healthcheck.timeoutMs });
@@ -36,7 +36,7 @@ export async function checkNodeOnce(driver: NodeDriver, target: NodeTarget, ingr
   );
   // Each domain of an app with a web instance here must answer through every ingress node.
   const domains = new Map<string, { path: string; status: number; timeoutMs: number }>();
-  for (const r of target.local.routesOfNode) domains.set(r.domain, r.health);
+  for (const r of target.run.routesOfNode) domains.set(r.domain, r.health);
   for (const node of ingress) {
     await Promise.all(
       [...domains].map(async ([domain, hc]) => {

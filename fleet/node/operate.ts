@@ -1,7 +1,7 @@
 // Day 2 on a node: reading its units' logs, their state now, and the values to mask in logs.
 // The types the drivers' readLogs, unitStatus and secretValues methods share (driver.ts), and
 // the pure helpers both drivers and `skyrec logs` use.
-import type { LocalProcess } from '../../generators/render-local.js';
+import type { RunProcess } from '../../generators/render-run-spec.js';
 
 /** Which log lines to read from one node. */
 export interface LogQuery {
@@ -57,7 +57,7 @@ export interface SecretSource {
 
 /** `skyrec run`: a one-off command with the environment, secrets and working directory of `process`. */
 export interface RunRequest {
-  process: LocalProcess;
+  process: RunProcess;
   argv: string[];
 }
 

@@ -8,7 +8,11 @@ export function openApplied(stateDir: string): AppliedStore & { all(): AppliedNo
   const dir = join(stateDir, 'applied');
   const read = (node: string): AppliedNode | null => {
     try {
-      return JSON.parse(readFileSync(join(dir, `${node}.json`), 'utf8')) as AppliedNode;
+      const json = JSON.parse(readFileSync(join(dir, `${node}.json`), 'utf8')) as AppliedNode & { local?: AppliedNode['run'] };
+      // Written before 0.2 under the name `local` (it was always what every driver runs).
+      if (json.run === undefined && json.local !== undefined) json.run = json.local;
+      delete json.local;
+      return json;
     } catch {
       return null;
     }

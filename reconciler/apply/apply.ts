@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import type { ParseCache } from '../../schema/load-yaml.js';
 import { worktreeFiles, worktreeSource, type ConfigSource } from '../../schema/source.js';
 import { renderFleet } from '../../generators/render-node.js';
-import { renderLocalRunSpec } from '../../generators/render-local.js';
+import { renderRunSpec } from '../../generators/render-run-spec.js';
 import { indexAddons } from '../../generators/addons.js';
 import type { NodeDriver, NodeTarget, SourceReader } from '../../fleet/node/driver.js';
 import { buildSwitchArgv } from '../../fleet/drivers/nixos/driver-nixos.js';
@@ -75,7 +75,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   const addons = indexAddons(config, placement);
   for (const n of opts.nodes ?? []) if (!known.has(n)) throw new UsageError(`unknown node '${n}'`, { hint: `nodes in fleet.yaml: ${[...known].join(', ')}` });
   const targets: NodeTarget[] = config.fleet.nodes
-    .map((node, i) => ({ node, rendered: rendered[i], revision: rev.commit, local: renderLocalRunSpec(config, placement, node.name, addons) }))
+    .map((node, i) => ({ node, rendered: rendered[i], revision: rev.commit, run: renderRunSpec(config, placement, node.name, addons) }))
     .filter((t) => !opts.nodes?.length || opts.nodes.includes(t.node.name));
   // A working tree has no commit id: its failures are recorded under a digest of what it renders.
   const revision = rev.commit ?? `worktree-${createHash('sha256').update(rendered.map((r) => r.manifest.hash).join('\n')).digest('hex').slice(0, 16)}`;
@@ -100,7 +100,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
         { driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress, signal: opts.signal },
       );
       if (rollout.outcome === 'succeeded' && failed) store.clearFailedRevision(revision);
-      const urls = opts.driver === 'local' ? targets.flatMap((t) => (t.local.routes ?? []).map((r) => ({ domain: r.domain, url: driver.ingressUrl(t.node) }))) : [];
+      const urls = opts.driver === 'local' ? targets.flatMap((t) => (t.run.routes ?? []).map((r) => ({ domain: r.domain, url: driver.ingressUrl(t.node) }))) : [];
       return { revision, label: rev.label, dryRun: null, rollout, urls };
     } finally {
       lock.release();
@@ -141,7 +141,7 @@ async function writeRenderedFlake(dir: string, targets: NodeTarget[], files: Sou
   const copied = new Set<string>();
   for (const t of targets) {
     for (const [path, content] of Object.entries(t.rendered.files)) await put(`rendered/${t.node.name}/${path}`, content);
-    for (const folder of ['hosts', ...t.local.sources]) {
+    for (const folder of ['hosts', ...t.run.sources]) {
       if (copied.has(folder)) continue;
       copied.add(folder);
       for (const f of await files.listFiles(folder).catch(() => [])) await put(f, await files.readBytes(f));

@@ -18,7 +18,7 @@ export interface RolloutInput {
 export interface AppliedNode {
   node: Node;
   manifest: NodeTarget['rendered']['manifest'];
-  local: NodeTarget['local'];
+  run: NodeTarget['run'];
 }
 
 export interface AppliedStore {

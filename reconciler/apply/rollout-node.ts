@@ -4,7 +4,7 @@
 // restarting the web instances the same way. Every step is recorded as it happens.
 import type { Node } from '../../schema/model.js';
 import type { NodeTarget, Upstream } from '../../fleet/node/driver.js';
-import type { LocalInstance } from '../../generators/render-local.js';
+import type { RunInstance } from '../../generators/render-run-spec.js';
 import { waitHealthy } from '../../fleet/node/health.js';
 import type { DrainSet } from './drain.js';
 import type { Progress } from '../../common/progress.js';
@@ -17,8 +17,8 @@ export type SwitchContext = Omit<RolloutDeps, 'progress'> & {
   drains: DrainSet & { switched(node: string): Promise<void> };
 };
 
-const upstreamOf = (node: Node, inst: LocalInstance): Upstream => ({ node: node.name, address: node.address, port: inst.port });
-const webUnits = (instances: LocalInstance[]) => instances.filter((i) => i.process === 'web').map((i) => i.unit);
+const upstreamOf = (node: Node, inst: RunInstance): Upstream => ({ node: node.name, address: node.address, port: inst.port });
+const webUnits = (instances: RunInstance[]) => instances.filter((i) => i.process === 'web').map((i) => i.unit);
 
 /**
  * Restarts `units` one after another. A web instance leaves the ingress first (unless it is the
@@ -27,7 +27,7 @@ const webUnits = (instances: LocalInstance[]) => instances.filter((i) => i.proce
  * @param running the instances as they run now (their ports are what the ingress proxies to)
  * @param next the instances as they run after the restart (their health checks decide)
  */
-export async function restartRolling(ctx: SwitchContext, target: NodeTarget, units: string[], running: LocalInstance[], next: LocalInstance[], held: Upstream[]): Promise<string[]> {
+export async function restartRolling(ctx: SwitchContext, target: NodeTarget, units: string[], running: RunInstance[], next: RunInstance[], held: Upstream[]): Promise<string[]> {
   const { driver, drains, progress, input } = ctx;
   const node = target.node;
   const sorted = [...units].sort();
@@ -48,7 +48,7 @@ export async function restartRolling(ctx: SwitchContext, target: NodeTarget, uni
       if (drained) held.push(drained); // back into the ingress once the rollback is done
       throw err;
     }
-    const health = after ? await waitHealthy(driver, { ...target, local: { ...target.local, instances: [after], routesOfNode: [] } }, [], input.rollout.healthTimeoutMs) : { healthy: true, failures: [] };
+    const health = after ? await waitHealthy(driver, { ...target, run: { ...target.run, instances: [after], routesOfNode: [] } }, [], input.rollout.healthTimeoutMs) : { healthy: true, failures: [] };
     if (!health.healthy) {
       // It stays out of the ingress until the rollback has it healthy again.
       if (drained) held.push(drained);
@@ -75,9 +75,9 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
   // Web instances the switch stops leave the ingress first (kamal-proxy's drain); changed ones
   // keep running through the switch and are restarted one at a time after it.
   const applied = ctx.applied.read(name);
-  const running = applied?.local.instances ?? [];
+  const running = applied?.run.instances ?? [];
   const held: Upstream[] = [];
-  const kept = new Set(target.local.instances.map((i) => i.unit));
+  const kept = new Set(target.run.instances.map((i) => i.unit));
   for (const inst of running) {
     if (inst.process !== 'web' || kept.has(inst.unit)) continue;
     const u = upstreamOf(target.node, inst);
@@ -89,7 +89,7 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
 
   const timeout = input.rollout.healthTimeoutMs;
   await driver.disarmRollback(target.node); // a watchdog left by an interrupted apply
-  await driver.armRollback(target.node, previous, timeout * (target.local.instances.length + 2) + 30_000, webUnits(running));
+  await driver.armRollback(target.node, previous, timeout * (target.run.instances.length + 2) + 30_000, webUnits(running));
   let generation: number;
   let failures: string[];
   try {
@@ -97,7 +97,7 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
     const result = await driver.switchNode(target, ctx.sources);
     generation = result.generation;
     await drains.switched(name);
-    failures = await restartRolling(ctx, target, result.deferred, running, target.local.instances, held);
+    failures = await restartRolling(ctx, target, result.deferred, running, target.run.instances, held);
   } catch (err) {
     const detail = `switch failed: ${(err as Error).message}`;
     store.finishStep(step, 'failed', detail, null);
@@ -127,7 +127,7 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
     return rollBack(target, ctx, previous, health.failures, undrain, last, held);
   }
   await driver.disarmRollback(target.node);
-  ctx.applied.write(name, { node: target.node, manifest: target.rendered.manifest, local: target.local });
+  ctx.applied.write(name, { node: target.node, manifest: target.rendered.manifest, run: target.run });
   store.finishStep(check, 'ok', `healthy after ${health.ms} ms`, record('healthy', generation, target.rendered.manifest.hash, null));
   progress.update(name, 'healthy', `generation ${generation}`);
   log.info({ generation, ms: health.ms }, 'switched');
@@ -145,7 +145,7 @@ async function rollBack(
 ): Promise<NodeOutcome> {
   const { driver, store, progress, input } = ctx;
   const name = target.node.name;
-  const autoRollback = input.rollout.autoRollback && target.local.instances.every((i) => i.autoRollback);
+  const autoRollback = input.rollout.autoRollback && target.run.instances.every((i) => i.autoRollback);
   if (!autoRollback || previous === null) {
     await driver.disarmRollback(target.node);
     await undrain();
@@ -157,12 +157,12 @@ async function rollBack(
   progress.update(name, 'rolling back', `to generation ${previous}: ${failures[0]}`);
   const step = store.startStep({ rolloutId: ctx.rolloutId, node: name, kind: 'rollback', generation: previous });
   const applied: AppliedNode | null = ctx.applied.read(name);
-  const deferred = await driver.rollbackNode(target.node, previous, webUnits(target.local.instances));
+  const deferred = await driver.rollbackNode(target.node, previous, webUnits(target.run.instances));
   // The restored web instances restart as they started: one at a time, out of the ingress.
-  const restartFailures = await restartRolling(ctx, target, deferred, target.local.instances, applied?.local.instances ?? [], held);
+  const restartFailures = await restartRolling(ctx, target, deferred, target.run.instances, applied?.run.instances ?? [], held);
   await driver.disarmRollback(target.node);
   // The node is back on what it ran before: check that it is healthy again, as it was.
-  const recheck = applied ? await waitHealthy(driver, { ...target, local: applied.local }, input.ingress.filter((n) => servesNow(ctx, n)), input.rollout.healthTimeoutMs) : { healthy: true, failures: [] };
+  const recheck = applied ? await waitHealthy(driver, { ...target, run: applied.run }, input.ingress.filter((n) => servesNow(ctx, n)), input.rollout.healthTimeoutMs) : { healthy: true, failures: [] };
   await undrain();
   const problems = [...restartFailures, ...(recheck.healthy ? [] : recheck.failures)];
   const restored = `restored generation ${previous}${problems.length === 0 ? ', healthy again' : `, but it is not healthy: ${problems.join('; ')}`}`;

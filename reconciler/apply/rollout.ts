@@ -5,7 +5,7 @@
 // apply killed half-way is finished correctly by the next one.
 import type { DrainRoute, NodeDriver, NodeTarget } from '../../fleet/node/driver.js';
 import type { NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
-import type { LocalRoute } from '../../generators/render-local.js';
+import type { RunRoute } from '../../generators/render-run-spec.js';
 import { DrainSet } from './drain.js';
 import { servesNow, switchOne } from './rollout-node.js';
 import type { StateStore } from '../state/state-store.js';
@@ -51,7 +51,7 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
   if (changed.length === 0) return { rolloutId: null, outcome: 'noop', nodes: unchanged };
 
   // Nodes that hold addon data go first: a database exists before instances elsewhere use it.
-  const holdsData = (t: NodeTarget) => t.local.postgres.length + t.local.redis.length > 0;
+  const holdsData = (t: NodeTarget) => t.run.postgres.length + t.run.redis.length > 0;
   const batches = orderBatches([...changed.filter(holdsData), ...changed.filter((t) => !holdsData(t))], input.rollout);
   const rolloutId = store.beginRollout({ revision: input.revision, driver: deps.driver.kind, nodes: changed.map((t) => t.node.name) });
   const progress = deps.progress(changed.map((t) => t.node.name));
@@ -111,16 +111,16 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
  */
 export function drainSetFor(input: RolloutInput, deps: Pick<RolloutDeps, 'applied' | 'driver'>): DrainSet & { switched(node: string): Promise<void> } {
   const address = new Map(input.targets.map((t) => [t.node.name, t.node.address]));
-  const toDrain = (routes: LocalRoute[]): DrainRoute[] =>
+  const toDrain = (routes: RunRoute[]): DrainRoute[] =>
     routes.map((r) => ({ domain: r.domain, upstreams: r.upstreams.map((u) => ({ ...u, address: address.get(u.node) ?? u.node })) }));
   const target = new Map(input.targets.map((t) => [t.node.name, t]));
   const switchedIngress = new Set<string>();
   const routesNow = (node: string) => {
-    const next = target.get(node)?.local.routes ?? [];
-    return switchedIngress.has(node) ? next : (deps.applied.read(node)?.local.routes ?? next);
+    const next = target.get(node)?.run.routes ?? [];
+    return switchedIngress.has(node) ? next : (deps.applied.read(node)?.run.routes ?? next);
   };
-  const before = new Map(input.ingress.flatMap((n) => deps.applied.read(n.name)?.local.routes ?? []).map((r) => [r.domain, r]));
-  const after = input.ingress.length > 0 ? (target.get(input.ingress[0].name)?.local.routes ?? []) : [];
+  const before = new Map(input.ingress.flatMap((n) => deps.applied.read(n.name)?.run.routes ?? []).map((r) => [r.domain, r]));
+  const after = input.ingress.length > 0 ? (target.get(input.ingress[0].name)?.run.routes ?? []) : [];
   const key = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
   const serving = toDrain(
     after.map((r) => {

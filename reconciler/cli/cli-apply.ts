@@ -1,13 +1,8 @@
-// The commands that touch nodes and state: apply, rollback, status, history, down. The
+// The commands that switch nodes: apply, rollback, and down (the local driver's stop). The
 // drivers, git and SQLite are imported when a command runs (see cli.ts).
-import { Command, Option } from 'commander';
-import { statSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
+import { Option, type Command } from 'commander';
 import { createInterface } from 'node:readline/promises';
-import type { Io, Output } from '../../common/output.js';
-import type { Logger } from '../../common/log.js';
-import type { ParseCache } from '../../schema/load-yaml.js';
+import type { Output } from '../../common/output.js';
 import type { ApplyResult } from '../apply/apply.js';
 import type { DriverOptions } from '../apply/create-driver.js';
 import { createProgress } from '../../common/progress.js';
@@ -15,63 +10,7 @@ import { acquireLock } from '../state/lock.js';
 import { RolloutFailedError, UsageError } from '../../common/errors.js';
 import { openApplied } from '../apply/applied.js';
 import type { AppliedNode } from '../apply/rollout.js';
-
-export function defaultStateDir(env: NodeJS.ProcessEnv): string {
-  return env.SKYREC_STATE_DIR ?? join(env.XDG_STATE_HOME ?? join(homedir(), '.local', 'state'), 'skyrec');
-}
-
-export interface DriverFlags {
-  driver: 'nixos' | 'local';
-  state?: string;
-  secretsDir?: string;
-  httpPort: string;
-  sshKey?: string;
-}
-
-export interface Ctx {
-  io: Io;
-  out: Output;
-  log: Logger;
-  repoDir: (p: string) => string;
-  withCache: <T>(opts: { cache: boolean }, fn: (cache: ParseCache | undefined) => Promise<T>) => Promise<T>;
-  /** The exit code main() returns when the command ends without an error. */
-  setExitCode: (code: number) => void;
-}
-
-export function addDriverOptions(cmd: Command): Command {
-  return cmd
-    .addOption(new Option('--driver <driver>', 'nixos (production, over ssh) or local (nodes simulated on this machine)').choices(['nixos', 'local']).default('nixos'))
-    .option('--state <dir>', 'the state directory (default: $SKYREC_STATE_DIR or ~/.local/state/skyrec)')
-    .option('--secrets-dir <dir>', 'local driver: secret files, laid out as <dir>/<app>/<NAME>')
-    .option('--http-port <port>', "local driver: the ingress Caddy's HTTP port on 127.0.0.1", '8080')
-    .option('--ssh-key <file>', "nixos driver: the private key for ssh to the nodes (skyrec's own ssh and nixos-rebuild's)");
-}
-
-export function driverOptions(flags: DriverFlags, ctx: Ctx): DriverOptions {
-  const port = Number(flags.httpPort);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--http-port ${flags.httpPort} is not a port number`);
-  return {
-    driver: flags.driver,
-    stateDir: flags.state ? ctx.repoDir(flags.state) : defaultStateDir(ctx.io.env),
-    secretsDir: flags.secretsDir ? ctx.repoDir(flags.secretsDir) : null,
-    httpPort: port,
-    sshKey: flags.sshKey === undefined ? null : checkSshKey(ctx.repoDir(flags.sshKey)),
-  };
-}
-
-/** The key file is handed to ssh by path: skyrec checks that it is there, never reads it. */
-function checkSshKey(file: string): string {
-  // nixos-rebuild splits NIX_SSHOPTS on whitespace, so such a path would reach its ssh cut in two.
-  if (/\s/.test(file)) throw new UsageError(`--ssh-key ${JSON.stringify(file)}: the path must not contain whitespace`, { hint: 'nixos-rebuild passes it to ssh through NIX_SSHOPTS, which it splits on whitespace' });
-  let stat;
-  try {
-    stat = statSync(file);
-  } catch (err) {
-    throw new UsageError(`--ssh-key ${file} cannot be used: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`, { hint: 'give the path of an ssh private key file' });
-  }
-  if (!stat.isFile()) throw new UsageError(`--ssh-key ${file} is not a file`, { hint: 'give the path of an ssh private key file' });
-  return file;
-}
+import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 
 export function registerApplyCommands(program: Command, ctx: Ctx): void {
   const { io, out } = ctx;
@@ -130,7 +69,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       const to = flags.toGeneration !== undefined ? Number(flags.toGeneration) : current !== null ? current - 1 : null;
       if (to === null || !Number.isInteger(to) || to < 1) throw new UsageError(`${node} has no generation to go back to (current: ${current ?? 'none'})`);
       // Changed web instances restart one after another (no rollout here to drain them).
-      const webUnits = applied.local.instances.filter((i) => i.process === 'web').map((i) => i.unit);
+      const webUnits = applied.run.instances.filter((i) => i.process === 'web').map((i) => i.unit);
       for (const unit of await driver.rollbackNode(target, to, webUnits)) await driver.restartUnit(target, unit);
       const rec = store.getNode(node);
       store.setNode({ node, revision: rec?.revision ?? null, generation: to, hash: null, status: 'rolled-back', detail: `rolled back by hand from generation ${current}` });
@@ -140,55 +79,6 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       store.close();
     }
   });
-
-  addDriverOptions(program.command('status').description("Per node: the applied revision, generation, health and last result; and the reconciler's view when one runs on this state: followed branch, last fetched and applied commit, queue, quarantine, drift.").option('--json', 'print as JSON')).action(
-    async (flags: DriverFlags & { json?: boolean }) => {
-      const { createDriver } = await import('../apply/create-driver.js');
-      const { StateStore } = await import('../state/state-store.js');
-      const opts = driverOptions(flags, ctx);
-      const store = StateStore.open(opts.stateDir);
-      try {
-        const driver = createDriver(opts, ctx.log);
-        const nodes = store.listNodes();
-        const rows = await Promise.all(
-          nodes.map(async (n) => {
-            const node = openApplied(opts.stateDir).read(n.node)?.node ?? null;
-            const url = node?.ingress && opts.driver === 'local' ? driver.ingressUrl(node) : null;
-            return { ...n, url };
-          }),
-        );
-        const { readLoopView, readStatus, describeLoop } = await import('../daemon/status.js');
-        const view = readLoopView(opts.stateDir);
-        const loop = view ? { ...readStatus(store, opts.stateDir, view), alive: view.alive, pid: view.pid } : null;
-        if (flags.json) return out.json({ nodes: rows, reconciler: loop });
-        if (rows.length === 0) out.line('No node has been applied yet.');
-        for (const r of rows) {
-          out.line(`${r.node.padEnd(16)} ${r.status.padEnd(12)} generation ${String(r.generation ?? '-').padEnd(4)} ${r.revision ? r.revision.slice(0, 12) : '-'}  ${r.updatedAt}${r.url ? `  ${r.url}` : ''}`);
-          if (r.detail) out.line(`${''.padEnd(16)} ${r.detail}`);
-        }
-        if (view && loop) for (const line of ['', ...describeLoop(loop, view)]) out.line(line);
-      } finally {
-        store.close();
-      }
-    },
-  );
-
-  addDriverOptions(program.command('history').description('Every rollout, newest first, with its steps.').option('--json', 'print as JSON').option('--limit <n>', 'how many rollouts', '20')).action(
-    async (flags: DriverFlags & { json?: boolean; limit: string }) => {
-      const { StateStore } = await import('../state/state-store.js');
-      const store = StateStore.open(driverOptions(flags, ctx).stateDir);
-      try {
-        const history = store.history(Number(flags.limit));
-        if (flags.json) return out.json({ rollouts: history });
-        for (const r of history) {
-          out.line(`#${r.id} ${r.outcome.padEnd(11)} ${r.revision?.slice(0, 12) ?? '-'} ${r.startedAt} → ${r.finishedAt ?? '…'} (${r.driver})${r.detail ? `: ${r.detail}` : ''}`);
-          for (const s of r.steps) out.line(`    ${s.node.padEnd(14)} ${s.kind.padEnd(8)} ${s.outcome.padEnd(7)} ${s.detail ?? ''}`);
-        }
-      } finally {
-        store.close();
-      }
-    },
-  );
 
   addDriverOptions(program.command('down').description('Local driver: stop every process, Caddy, PostgreSQL and Redis it started.')).action(async (flags: DriverFlags) => {
     const { createDriver } = await import('../apply/create-driver.js');

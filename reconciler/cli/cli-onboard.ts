@@ -2,7 +2,7 @@
 // app as an app spec). The onboarding code is imported when a command runs (see cli.ts).
 import { Command } from 'commander';
 import { relative } from 'node:path';
-import type { Ctx } from './cli-apply.js';
+import type { Ctx } from './cli-context.js';
 
 export function registerOnboardCommands(program: Command, ctx: Ctx): void {
   const { io, out } = ctx;

@@ -2,7 +2,7 @@
 // directory (no config repo), and reach the nodes through the driver, as apply does.
 import { Command, Option } from 'commander';
 import { UsageError } from '../../common/errors.js';
-import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
+import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 
 interface LogsFlags extends DriverFlags {
   process?: string;

@@ -5,7 +5,7 @@ import { parseDuration } from '../../schema/normalize.js';
 import { createProgress } from '../../common/progress.js';
 import { UsageError } from '../../common/errors.js';
 import { readSecretFile } from '../../common/secret-file.js';
-import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
+import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 import type { RunRecord } from '../state/reconciler-records.js';
 
 const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, interrupted: 0, invalid: 2, failed: 4, error: 1 };

@@ -1,7 +1,7 @@
 // `skyrec state restore`: put the verified copy of the state database (taken by skyrec reconcile
 // after each run it records) back in place of a lost or damaged one.
 import type { Command } from 'commander';
-import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
+import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 
 export function registerStateCommands(program: Command, ctx: Ctx): void {
   const state = program.command('state').description("The state directory's database: restore its verified copy.");

@@ -12,7 +12,7 @@ import type { ParseCache } from '../../schema/load-yaml.js';
 import type { ApplyResult } from '../apply/apply.js';
 import type { WatchReport } from '../daemon/watch.js';
 import type { WorktreePlan } from '../daemon/watch-plan.js';
-import { driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
+import { driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 
 export interface WatchFlags extends DriverFlags {
   repo: string;

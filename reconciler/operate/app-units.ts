@@ -4,7 +4,7 @@
 // names what exists.
 import type { Node } from '../../schema/model.js';
 import type { AppliedNode } from '../apply/rollout-model.js';
-import type { LocalInstance, LocalProcess } from '../../generators/render-local.js';
+import type { RunInstance, RunProcess } from '../../generators/render-run-spec.js';
 import { PASSWORD_SECRET } from '../../generators/addons.js';
 import { UsageError } from '../../common/errors.js';
 
@@ -17,7 +17,7 @@ export interface AppUnit {
   index: number | null;
   port: number | null;
   /** The instance as the rollout knows it (instances only). */
-  instance?: LocalInstance;
+  instance?: RunInstance;
 }
 
 export interface AppOnNode {
@@ -73,10 +73,10 @@ export function findAppUnits(applied: AppliedNode[], f: UnitFilter): AppUnits {
 }
 
 function unitsOf(a: AppliedNode, app: string, withCron: boolean): AppUnit[] {
-  const instances: AppUnit[] = a.local.instances
+  const instances: AppUnit[] = a.run.instances
     .filter((i) => i.app === app)
     .map((i) => ({ unit: i.unit, kind: 'instance', process: i.process, index: i.index, port: i.port, instance: i }));
-  const release: AppUnit[] = a.local.releases.filter((r) => r.app === app).map((r) => ({ unit: r.unit, kind: 'release', process: 'release', index: null, port: null }));
+  const release: AppUnit[] = a.run.releases.filter((r) => r.app === app).map((r) => ({ unit: r.unit, kind: 'release', process: 'release', index: null, port: null }));
   // Cron units live on the app's anchor node, named <app>-cron-<n> (generators/render-app.ts).
   // What is applied does not say how many an app has: a pattern, which may match none.
   const cron: AppUnit[] = withCron && a.manifest.apps[app]?.anchor ? [{ unit: `${app}-cron-*`, kind: 'cron', process: 'cron', index: null, port: null }] : [];
@@ -84,7 +84,7 @@ function unitsOf(a: AppliedNode, app: string, withCron: boolean): AppUnit[] {
 }
 
 function secretNamesOf(applied: AppliedNode[], app: string): string[] {
-  const procs = applied.flatMap((a) => [...a.local.instances, ...a.local.releases]).filter((p) => p.app === app);
+  const procs = applied.flatMap((a) => [...a.run.instances, ...a.run.releases]).filter((p) => p.app === app);
   const names = new Set(procs.flatMap((p) => p.secrets));
   if (procs.some((p) => p.addons.postgres?.password)) names.add(PASSWORD_SECRET.postgres);
   if (procs.some((p) => p.addons.redis?.password)) names.add(PASSWORD_SECRET.redis);
@@ -104,15 +104,15 @@ export function labelOf(app: string, unit: string): string {
  * the fewest instances of any app (the least loaded); as the given process, else web, else the
  * first the node runs (its release when it runs no instance of the app).
  */
-export function pickRunTarget(applied: AppliedNode[], units: AppUnits, processName?: string): { node: Node; process: LocalProcess } {
-  const load = (name: string) => applied.find((a) => a.node.name === name)?.local.instances.length ?? 0;
+export function pickRunTarget(applied: AppliedNode[], units: AppUnits, processName?: string): { node: Node; process: RunProcess } {
+  const load = (name: string) => applied.find((a) => a.node.name === name)?.run.instances.length ?? 0;
   const candidates = units.nodes.filter((n) => n.units.some((u) => u.kind !== 'cron'));
   if (candidates.length === 0) throw new UsageError(`${units.app} runs no process there to take the environment from`);
   const chosen = [...candidates].sort((a, b) => load(a.node.name) - load(b.node.name) || (a.node.name < b.node.name ? -1 : 1))[0];
   const instances = chosen.units.filter((u) => u.kind === 'instance' && (processName === undefined || u.process === processName));
   const pick = instances.find((u) => u.process === 'web') ?? instances[0];
   if (pick?.instance) return { node: chosen.node, process: pick.instance };
-  const release = applied.find((a) => a.node.name === chosen.node.name)!.local.releases.find((r) => r.app === units.app);
+  const release = applied.find((a) => a.node.name === chosen.node.name)!.run.releases.find((r) => r.app === units.app);
   if (release) return { node: chosen.node, process: release };
   throw new UsageError(`${units.app} runs no process on ${chosen.node.name} to take the environment from`);
 }

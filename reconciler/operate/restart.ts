@@ -40,7 +40,7 @@ const NO_SOURCES: SourceReader = {
   },
 };
 
-const targetOf = (a: AppliedNode): NodeTarget => ({ node: a.node, rendered: { node: a.node.name, inputs: '', files: {}, manifest: a.manifest }, revision: a.manifest.revision, local: a.local });
+const targetOf = (a: AppliedNode): NodeTarget => ({ node: a.node, rendered: { node: a.node.name, inputs: '', files: {}, manifest: a.manifest }, revision: a.manifest.revision, run: a.run });
 
 export async function restartApp(o: RestartOptions): Promise<RestartResult> {
   const all = o.applied.all();
@@ -67,7 +67,7 @@ export async function restartApp(o: RestartOptions): Promise<RestartResult> {
       const ctx = { ...deps, log: o.log.child({ node: node.name }), progress, rolloutId, input, drains };
       let failures: string[];
       try {
-        failures = await restartRolling(ctx, target, restart, target.local.instances, target.local.instances, held);
+        failures = await restartRolling(ctx, target, restart, target.run.instances, target.run.instances, held);
       } catch (err) {
         failures = [(err as Error).message];
       }

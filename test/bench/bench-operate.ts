@@ -23,7 +23,7 @@ function appliedNode(name: string, instances: number): AppliedNode {
   return {
     node: { name, host: `root@${name}`, address: '127.0.0.1', system: 'x86_64-linux', labels: {}, memoryBytes: null, ingress: false, buildHost: null, sudo: null },
     manifest: { node: name, revision: null, hash: 'h', system: 'x86_64-linux', ingress: false, apps: { bench: { processes: { web: inst.map((i) => ({ instance: i.index, port: i.port })) }, domains: [], anchor: false } } },
-    local: { node: name, instances: inst, releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
+    run: { node: name, instances: inst, releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
   } as unknown as AppliedNode;
 }
 
@@ -61,7 +61,7 @@ export async function benchLogs(): Promise<void> {
     const t0 = Date.now() - PER_FILE * 10;
     for (const n of nodes) {
       mkdirSync(join(state, 'local', n.node.name, 'logs'), { recursive: true });
-      for (const i of n.local.instances) {
+      for (const i of n.run.instances) {
         const lines = Array.from({ length: PER_FILE }, (_, k) => `${new Date(t0 + k * 10 + i.index).toISOString()} GET /items/${k} 200 in 3 ms (request id ${k.toString(16)})\n`);
         writeFileSync(join(state, 'local', n.node.name, 'logs', `${i.unit}.log`), lines.join(''));
       }
@@ -110,7 +110,7 @@ async function followRate(state: string, nodes: AppliedNode[]): Promise<string> 
   const started = performance.now();
   const per = TOTAL / (nodes.length * 2) / 10;
   for (let batch = 0; batch < 10; batch++) {
-    for (const n of nodes) for (const i of n.local.instances) {
+    for (const n of nodes) for (const i of n.run.instances) {
       const now = new Date().toISOString();
       appendFileSync(join(state, 'local', n.node.name, 'logs', `${i.unit}.log`), Array.from({ length: per }, (_, k) => `${now} followed ${batch}.${k}\n`).join(''));
     }
@@ -131,7 +131,7 @@ export async function benchPs(): Promise<void> {
     const record = JSON.stringify({ pid: sleeper.pid, start: procStat(sleeper.pid!)!.start }) + '\n';
     for (const n of nodes) {
       mkdirSync(join(state, 'local', n.node.name, 'run'), { recursive: true });
-      for (const i of n.local.instances) writeFileSync(join(state, 'local', n.node.name, 'run', `${i.unit}.pid`), record);
+      for (const i of n.run.instances) writeFileSync(join(state, 'local', n.node.name, 'run', `${i.unit}.pid`), record);
     }
     const runs = [];
     for (let r = 0; r < RUNS; r++) runs.push(await timeCommand(['ps', '--json', '--driver', 'local', '--state', state]));

@@ -118,7 +118,7 @@ async function benchRollout(): Promise<void> {
       node: { name, host: name, address: `10.0.0.${i}`, system: 'x86_64-linux' as const, labels: {}, memoryBytes: null, ingress: false, buildHost: null, sudo: null },
       rendered: { node: name, inputs: '', files: {}, manifest: { node: name, revision: null, hash: `h-${name}`, system: 'x86_64-linux', ingress: false, apps: {} } },
       revision: 'bench',
-      local: { node: name, instances: [], releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
+      run: { node: name, instances: [], releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
     }));
     const store = StateStore.open(join(dir, 'state'));
     const silent = { update() {}, done() {} };

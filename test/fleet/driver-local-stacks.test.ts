@@ -6,7 +6,7 @@ import { cpSync, existsSync, readFileSync, readdirSync, statSync } from 'node:fs
 import { join } from 'node:path';
 import { compileFleet } from '../../reconciler/pipeline/pipeline.js';
 import { renderFleet } from '../../generators/render-node.js';
-import { renderLocalRunSpec } from '../../generators/render-local.js';
+import { renderRunSpec } from '../../generators/render-run-spec.js';
 import { worktreeSource } from '../../schema/source.js';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
@@ -52,7 +52,7 @@ describe('local driver: the python, go and rust apps of apps.example', () => {
     }
     const { config, placement } = await compileFleet(worktreeSource(repo.dir));
     const rendered = renderFleet(config, placement, { revision: null });
-    targets = config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, local: renderLocalRunSpec(config, placement, node.name) }));
+    targets = config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, run: renderRunSpec(config, placement, node.name) }));
     port = await freePort();
     driver = createLocalDriver({ stateDir: state.dir, secretsDir: null, httpPort: port, exec });
   }, 150_000);
@@ -77,7 +77,7 @@ describe('local driver: the python, go and rust apps of apps.example', () => {
   }, 150_000);
 
   it('runs the rust worker built from src/indexer', async () => {
-    const worker = targets.find((t) => t.local.instances.some((i) => i.app === 'indexer'))!;
+    const worker = targets.find((t) => t.run.instances.some((i) => i.app === 'indexer'))!;
     const log = join(state.dir, 'local', worker.node.name, 'logs', 'indexer-worker-1.log');
     await eventually(async () => expect(readFileSync(log, 'utf8')).toContain('indexer: started, indexing catalog every 10000ms'));
     expect(await driver.inactiveUnits(worker.node, ['indexer-worker-1'])).toEqual([]);

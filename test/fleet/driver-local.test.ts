@@ -10,7 +10,7 @@ import { join, relative } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { compileFleet } from '../../reconciler/pipeline/pipeline.js';
 import { renderFleet } from '../../generators/render-node.js';
-import { renderLocalRunSpec } from '../../generators/render-local.js';
+import { renderRunSpec } from '../../generators/render-run-spec.js';
 import { worktreeSource } from '../../schema/source.js';
 import { exec } from '../../common/exec.js';
 import { isRecordAlive, readPidFile } from '../../fleet/drivers/local/local-process.js';
@@ -41,8 +41,8 @@ function worktreeReader(dir: string): SourceReader {
 async function buildTargets(repo: string): Promise<NodeTarget[]> {
   const { config, placement } = await compileFleet(worktreeSource(repo));
   const rendered = renderFleet(config, placement, { revision: null });
-  const targets = config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, local: renderLocalRunSpec(config, placement, node.name) }));
-  const holdsData = (t: NodeTarget) => t.local.postgres.length > 0;
+  const targets = config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, run: renderRunSpec(config, placement, node.name) }));
+  const holdsData = (t: NodeTarget) => t.run.postgres.length > 0;
   return [...targets.filter(holdsData), ...targets.filter((t) => !holdsData(t))];
 }
 
@@ -118,8 +118,8 @@ describe('local driver on apps.example', () => {
   let gen1: NodeTarget[];
   let gen2: NodeTarget[];
   const node = (name: string) => gen1.find((t) => t.node.name === name)!.node;
-  const apiPorts = (targets: NodeTarget[], n: string) => targets.find((t) => t.node.name === n)!.local.instances.filter((i) => i.app === 'api').map((i) => i.port);
-  const dataNode = () => gen1.find((t) => t.local.postgres.some((p) => p.app === 'shop'))!.node.name;
+  const apiPorts = (targets: NodeTarget[], n: string) => targets.find((t) => t.node.name === n)!.run.instances.filter((i) => i.app === 'api').map((i) => i.port);
+  const dataNode = () => gen1.find((t) => t.run.postgres.some((p) => p.app === 'shop'))!.node.name;
   const greetingOn = async (p: number) => JSON.parse((await get(driver.instanceUrl(node('web-1'), p, '/'))).body).greeting as string;
 
   beforeAll(async () => {
@@ -188,9 +188,9 @@ describe('local driver on apps.example', () => {
     const docs = await eventually(() => get(`${ingress}/`, 'docs.acme.example'), (r) => r.status === 200);
     expect(docs.body).toContain('<h1>Acme docs</h1>');
 
-    for (const t of gen1) expect(await driver.inactiveUnits(t.node, t.local.instances.map((i) => i.unit))).toEqual([]);
+    for (const t of gen1) expect(await driver.inactiveUnits(t.node, t.run.instances.map((i) => i.unit))).toEqual([]);
     expect(await driver.inactiveUnits(node('web-1'), ['nope-web-1'])).toEqual(['nope-web-1']);
-    const anchor = gen1.find((t) => t.local.releases.some((r) => r.app === 'shop'))!.node.name;
+    const anchor = gen1.find((t) => t.run.releases.some((r) => r.app === 'shop'))!.node.name;
     expect(readFileSync(join(state.dir, 'local', anchor, 'logs', 'shop-release.log'), 'utf8')).toContain('DATABASE_URL is set');
     // The addons on shop's data node: its own role and database over the node's socket, its Redis.
     const data = join(state.dir, 'local', dataNode());
@@ -209,7 +209,7 @@ describe('local driver on apps.example', () => {
 
   it("shop's instance on the node without its data reads and writes a row and a key, over TCP with the passwords", async () => {
     await ensureGeneration1();
-    const shop = gen1.flatMap((t) => t.local.instances.filter((i) => i.app === 'shop').map((i) => ({ node: t.node.name, port: i.port })));
+    const shop = gen1.flatMap((t) => t.run.instances.filter((i) => i.app === 'shop').map((i) => ({ node: t.node.name, port: i.port })));
     expect(new Set(shop.map((i) => i.node)).size).toBe(2);
     const remote = shop.find((i) => i.node !== dataNode())!;
     const local = shop.find((i) => i.node === dataNode())!;
@@ -236,7 +236,7 @@ describe('local driver on apps.example', () => {
     const shopPid = readFileSync(join(state.dir, 'local', dataNode(), 'run', 'shop-web-1.pid'), 'utf8');
     for (const t of changed) {
       const result = await driver.switchNode(t, worktreeReader(repo2.dir));
-      const apiUnits = t.local.instances.filter((i) => i.app === 'api').map((i) => i.unit);
+      const apiUnits = t.run.instances.filter((i) => i.app === 'api').map((i) => i.unit);
       expect(result).toEqual({ generation: 2, deferred: apiUnits });
       // Until restarted, they run the old generation's config.
       for (const p of apiPorts(gen2, t.node.name)) expect(await greetingOn(p)).toBe(OLD);
@@ -255,7 +255,7 @@ describe('local driver on apps.example', () => {
       for (const unit of (await driver.switchNode(t, worktreeReader(repo2.dir))).deferred) await driver.restartUnit(t.node, unit);
     }
     for (const n of ['web-1', 'web-2']) {
-      const apiUnits = gen2.find((t) => t.node.name === n)!.local.instances.filter((i) => i.app === 'api').map((i) => i.unit);
+      const apiUnits = gen2.find((t) => t.node.name === n)!.run.instances.filter((i) => i.app === 'api').map((i) => i.unit);
       const deferred = await driver.rollbackNode(node(n), 1, apiUnits);
       expect(deferred).toEqual(apiUnits);
       for (const unit of deferred) await driver.restartUnit(node(n), unit);
@@ -311,11 +311,11 @@ describe('local driver on apps.example', () => {
     try {
       const bare = createLocalDriver({ stateDir: state.dir, secretsDir: empty.dir, httpPort: port, exec });
       const worker = gen1.find((t) => t.node.name === 'worker-1')!;
-      const mailer = worker.local.instances.find((i) => i.app === 'mailer')!;
+      const mailer = worker.run.instances.find((i) => i.app === 'mailer')!;
       const broken: NodeTarget = {
         ...worker,
-        local: {
-          ...worker.local,
+        run: {
+          ...worker.run,
           instances: [{ ...mailer, cwd: null, command: 'exec skyrec-no-such-program --serve' }],
           unsupported: [{ app: 'mailer', message: 'mailer: package.flake needs a Nix build' }],
         },
@@ -338,11 +338,11 @@ describe('local driver on apps.example', () => {
 
   it('stops a switch whose release fails, naming the app and showing its output', async () => {
     const base = gen1.find((t) => t.node.name === 'web-2')!;
-    const release = { ...base.local.releases[0], unit: 'broken-release', app: 'broken', cwd: null, secrets: [], addons: { postgres: null, redis: null } };
+    const release = { ...base.run.releases[0], unit: 'broken-release', app: 'broken', cwd: null, secrets: [], addons: { postgres: null, redis: null } };
     const solo: NodeTarget = {
       ...base,
       node: { ...base.node, name: 'solo' },
-      local: { ...base.local, node: 'solo', instances: [], postgres: [], redis: [], sources: [], routes: null, releases: [{ ...release, command: 'echo migrating; echo "relation users is missing" >&2; exit 3' }] },
+      run: { ...base.run, node: 'solo', instances: [], postgres: [], redis: [], sources: [], routes: null, releases: [{ ...release, command: 'echo migrating; echo "relation users is missing" >&2; exit 3' }] },
     };
     const err = await driver.switchNode(solo, worktreeReader(example)).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ReleaseError);

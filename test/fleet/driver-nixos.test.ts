@@ -174,7 +174,8 @@ const driver = (over: { sshPort?: number } = {}) =>
   createNixosDriver({ flakeDir, exec, sshOptions, sshPort: over.sshPort ?? port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild') });
 const calls = () => readFileSync(logFile, 'utf8').split('\n').filter((l) => l !== '');
 
-describe('nixos driver over a real sshd (stand-in node programs)', () => {
+// Each call is an ssh round trip to a real sshd: seconds on a loaded machine, not a measure of skyrec.
+describe('nixos driver over a real sshd (stand-in node programs)', { timeout: 30_000 }, () => {
   it('stand-in profile: currentGeneration reads 2 through real readlink, and null when the profile does not exist', async () => {
     expect(await driver().currentGeneration(node())).toBe(2);
     rmSync(profile);
@@ -256,7 +257,7 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
 
   it('stand-in nixos-rebuild: switchNode runs the documented argv with NIX_SSHOPTS and returns the new generation read over ssh', async () => {
     const web = (unit: string) => ({ unit, process: 'web' });
-    const target = { node: { ...node(), sudo: 'sudo' }, local: { instances: [web('blog-web-1'), web('blog-web-2'), web('blog-web-3'), { unit: 'blog-worker-1', process: 'worker' }] } } as unknown as NodeTarget;
+    const target = { node: { ...node(), sudo: 'sudo' }, run: { instances: [web('blog-web-1'), web('blog-web-2'), web('blog-web-3'), { unit: 'blog-worker-1', process: 'worker' }] } } as unknown as NodeTarget;
     // Only the web unit whose definition changed and that existed before is left for the rollout to restart.
     expect(await driver().switchNode(target, { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) })).toEqual({ generation: 3, deferred: ['blog-web-1'] });
     expect(calls()).toEqual([
@@ -297,7 +298,7 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
     mkdirSync(join(secrets, 'shop'), { recursive: true });
     writeFileSync(join(secrets, 'shop', 'SESSION_SECRET'), 'x\n');
     const instance = { unit: 'shop-web-1', app: 'shop', process: 'web', secrets: ['SESSION_SECRET'], addons: { postgres: { node: 'db1', port: 5432, password: true }, redis: null } };
-    const target = { node: node(), local: { node: 'web1', instances: [instance], releases: [], postgres: [], redis: [] } } as unknown as NodeTarget;
+    const target = { node: node(), run: { node: 'web1', instances: [instance], releases: [], postgres: [], redis: [] } } as unknown as NodeTarget;
     const withSecrets = createNixosDriver({ flakeDir, exec, sshOptions, sshPort: port, remote, nixosRebuild: join(tmp.dir, 'bin/nixos-rebuild'), secretsDir: secrets });
     expect(await withSecrets.preflight([target])).toEqual([{ node: 'web1', message: `shop: secret file ${secrets}/shop/DATABASE_PASSWORD is missing` }]);
     writeFileSync(join(secrets, 'shop', 'DATABASE_PASSWORD'), 'y\n');
@@ -311,7 +312,7 @@ describe('nixos driver over a real sshd (stand-in node programs)', () => {
   });
 });
 
-describe('nixos driver --ssh-key over a real sshd (stand-in node programs)', () => {
+describe('nixos driver --ssh-key over a real sshd (stand-in node programs)', { timeout: 30_000 }, () => {
   // The sshd helper's options without its -i: the key must come from sshKey alone.
   const optionsWithoutKey = () => sshOptions.filter((_, i) => sshOptions[i - 1] !== '-i' && sshOptions[i] !== '-i');
   const keyed = (sshKey: string) =>
@@ -336,7 +337,7 @@ exec "$(dirname "$0")/nixos-rebuild" "$@"`);
    }, 30_000);
 
   it('stand-in nixos-rebuild that connects with NIX_SSHOPTS: the switch runs with -i <key> -o IdentitiesOnly=yes there and reaches the node', async () => {
-    const target = { node: node(), local: { instances: [] } } as unknown as NodeTarget;
+    const target = { node: node(), run: { instances: [] } } as unknown as NodeTarget;
     const files = { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) };
     expect(await keyed(clientKey()).switchNode(target, files)).toEqual({ generation: 3, deferred: [] });
     expect(calls()).toEqual([

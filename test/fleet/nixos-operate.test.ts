@@ -88,7 +88,7 @@ function applied(name: string, host: string, web: number[], anchor: boolean): Ap
   return {
     node: makeNode(name, { host }),
     manifest: { node: name, revision: null, hash: 'h', system: 'x86_64-linux', ingress: false, apps: { shop: { processes: { web: web.map((i) => ({ instance: i, port: 20000 + i })) }, domains: [], anchor } } },
-    local: {
+    run: {
       node: name, instances: web.map((i) => ({ ...proc(`shop-web-${i}`), process: 'web', index: i, port: 20000 + i, healthcheck: null })),
       releases: anchor ? [proc('shop-release')] : [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [],
     },

@@ -115,7 +115,7 @@ describe('the sudo flag follows the nixos-rebuild skyrec runs', () => {
         return argv[0] === 'ssh' ? { stdout: 'system-3-link\n', stderr: '', exitCode: 0 } : exec(argv, opts);
       };
       const driver = createNixosDriver({ flakeDir, exec: recording, nixosRebuild: program });
-      const target = { node: sudoNode(), local: { instances: [] } } as unknown as NodeTarget;
+      const target = { node: sudoNode(), run: { instances: [] } } as unknown as NodeTarget;
       const files = { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) };
       expect(await driver.switchNode(target, files)).toEqual({ generation: 3, deferred: [] });
       expect(await driver.switchNode(target, files)).toEqual({ generation: 3, deferred: [] });

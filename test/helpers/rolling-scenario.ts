@@ -1,6 +1,7 @@
 // The commonest app shape under a rolling apply: shop (the Node.js app of apps.example/src/shop),
-// web × 3 with PostgreSQL and Redis, on a two-node fleet whose first node is the ingress; either
-// spread over both nodes or forced onto one. Everything is real: a git config repo, skyrec's
+// web × 3 with PostgreSQL and Redis, on a two-node fleet whose first node is an ingress (with
+// `twoIngress`, both are, and the load goes through both Caddys); either spread over both nodes
+// or forced onto one. Everything is real: a git config repo, skyrec's
 // binary as a child process with the local driver, Nix profiles, Caddy, PostgreSQL, Redis, the
 // app's processes and a steady stream of HTTP requests through the ingress while it applies.
 // Used by test/reconciler/rolling.test.ts and by `npm run bench` (test/bench/bench-rolling.ts).
@@ -20,17 +21,20 @@ export interface Scenario {
   repo: TestRepo;
   state: string;
   secrets: string;
+  /** The first ingress node's HTTP port (the local driver gives the next ingress node port + 1). */
   port: number;
+  /** Every ingress node's HTTP port: the load and getShop go through each in turn. */
+  ports: number[];
   /** The skyrec executable (bin/skyrec.js of this checkout unless given). */
   bin: string;
 }
 
-function fleetYaml(): string {
+function fleetYaml(twoIngress: boolean): string {
   return `settings:
   rollout: { canary: 1, maxParallel: 2, healthTimeout: 20s, autoRollback: true }
 nodes:
   - { name: web-1, host: root@10.9.0.1, address: 10.9.0.1, labels: { role: web, zone: a }, ingress: true }
-  - { name: web-2, host: root@10.9.0.2, address: 10.9.0.2, labels: { role: web, zone: b } }
+  - { name: web-2, host: root@10.9.0.2, address: 10.9.0.2, labels: { role: web, zone: b }${twoIngress ? ', ingress: true' : ''} }
 `;
 }
 
@@ -52,21 +56,22 @@ placement: { labels: { ${opts.onOneNode ? 'zone: a' : 'role: web'} } }
 }
 
 
-export async function createScenario(opts: { onOneNode: boolean; bin?: string; instances?: number }): Promise<Scenario & { initial: string }> {
+export async function createScenario(opts: { onOneNode: boolean; twoIngress?: boolean; bin?: string; instances?: number }): Promise<Scenario & { initial: string }> {
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-rolling-'));
   const secrets = join(dir, 'secrets');
   mkdirSync(join(secrets, 'shop'), { recursive: true });
   writeFileSync(join(secrets, 'shop', 'DATABASE_PASSWORD'), 'rolling-db-password\n');
   writeFileSync(join(secrets, 'shop', 'REDIS_PASSWORD'), 'rolling-redis-password\n');
-  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleetYaml(), 'apps/shop.yaml': shopYaml({ onOneNode: opts.onOneNode, currency: 'EUR', instances: opts.instances }) });
+  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleetYaml(opts.twoIngress ?? false), 'apps/shop.yaml': shopYaml({ onOneNode: opts.onOneNode, currency: 'EUR', instances: opts.instances }) });
   cpSync(join(packageRoot(), 'apps.example', 'src', 'shop'), join(repo.dir, 'src', 'shop'), { recursive: true });
   const initial = await repo.commit('shop');
   const bin = opts.bin ?? join(packageRoot(), 'bin', 'skyrec.js');
-  return { dir, repo, state: join(dir, 'state'), secrets, port: await freePort(), bin, initial };
+  const port = await freePort(opts.twoIngress ? 2 : 1);
+  return { dir, repo, state: join(dir, 'state'), secrets, port, ports: opts.twoIngress ? [port, port + 1] : [port], bin, initial };
 }
 
 /** A scenario whose HEAD the real binary has applied; a failed apply throws with skyrec's stderr. */
-export async function deployScenario(opts: { onOneNode: boolean; instances?: number }): Promise<Scenario & { initial: string }> {
+export async function deployScenario(opts: { onOneNode: boolean; twoIngress?: boolean; instances?: number }): Promise<Scenario & { initial: string }> {
   const s = await createScenario(opts);
   const r = await runSkyrec(s, ['apply', '--rev', 'HEAD']);
   if (r.code !== 0) {
@@ -97,9 +102,10 @@ export function runSkyrec(s: Scenario, args: string[]): Promise<RunResult> {
   });
 }
 
-export function getShop(s: Scenario, path = '/'): Promise<{ status: number; body: string }> {
+/** GET through an ingress node (default: the first). */
+export function getShop(s: Scenario, path = '/', port = s.port): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: s.port, path, headers: { host: SHOP_HOST }, agent: false, timeout: 10_000 }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host: SHOP_HOST }, agent: false, timeout: 10_000 }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
       res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
@@ -120,7 +126,7 @@ export interface LoadResult {
 }
 
 /**
- * Sends requests to shop through the ingress, `concurrency` at a time, while `during` runs, and
+ * Sends requests to shop through the ingress nodes in turn, `concurrency` at a time, while `during` runs, and
  * for 300 ms after; every tenth request is /visits (a row in PostgreSQL, a key in Redis).
  * Bounded: at most 50,000 requests.
  */
@@ -131,13 +137,16 @@ export async function underLoad<T>(s: Scenario, during: () => Promise<T>, concur
   const latencies: number[] = [];
   const client = async () => {
     while (!stop && sent < 50_000) {
-      const path = sent++ % 10 === 9 ? '/visits' : '/';
+      const n = sent++;
+      const path = n % 10 === 9 ? '/visits' : '/';
+      // Through each ingress node in turn: a drain must hold on every one of them.
+      const port = s.ports[n % s.ports.length];
       const t = performance.now();
       try {
-        const res = await getShop(s, path);
-        if (res.status !== 200) failures.push(`${path}: HTTP ${res.status} ${res.body.slice(0, 120)}`);
+        const res = await getShop(s, path, port);
+        if (res.status !== 200) failures.push(`${path} via :${port}: HTTP ${res.status} ${res.body.slice(0, 120)}`);
       } catch (e) {
-        failures.push(`${path}: ${(e as Error).message}`);
+        failures.push(`${path} via :${port}: ${(e as Error).message}`);
       }
       latencies.push(performance.now() - t);
     }

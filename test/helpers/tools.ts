@@ -12,14 +12,24 @@ export function makeTempDir(prefix = 'skyrec-test-'): { dir: string; cleanup: ()
 }
 
 /** A TCP port on 127.0.0.1 that nothing listens on right now, from the kernel. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-    s.on('error', reject);
+function listenOn(port: number): Promise<import('node:net').Server | null> {
+  return new Promise((resolve) => {
+    const s = createServer().listen(port, '127.0.0.1', () => resolve(s));
+    s.on('error', () => resolve(null));
   });
+}
+
+/** A free port on 127.0.0.1; with `count`, the first of that many free consecutive ports. */
+export async function freePort(count = 1): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const first = await listenOn(0);
+    if (!first) continue;
+    const port = (first.address() as { port: number }).port;
+    const rest = await Promise.all(Array.from({ length: count - 1 }, (_, i) => listenOn(port + 1 + i)));
+    await Promise.all([first, ...rest].map((s) => s && new Promise((r) => s.close(r))));
+    if (rest.every((s) => s !== null)) return port;
+  }
+  throw new Error(`no ${count} consecutive free ports on 127.0.0.1`);
 }
 
 /** `nix-instantiate --parse` on every file; throws with Nix's message on the first that fails. */

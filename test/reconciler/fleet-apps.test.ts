@@ -15,7 +15,7 @@ afterEach(() => tmp.cleanup());
 /** What apply records for a node; fleetApps reads only the manifest's node and apps. */
 function applied(node: string, apps: Record<string, Omit<ManifestApp, 'anchor'>>): AppliedNode {
   const manifestApps = Object.fromEntries(Object.entries(apps).map(([name, a]) => [name, { ...a, anchor: false }]));
-  return { node: { name: node }, manifest: { node, revision: 'r', hash: 'h', system: 'x86_64-linux', ingress: false, apps: manifestApps }, local: null } as unknown as AppliedNode;
+  return { node: { name: node }, manifest: { node, revision: 'r', hash: 'h', system: 'x86_64-linux', ingress: false, apps: manifestApps }, run: null } as unknown as AppliedNode;
 }
 
 describe('fleetApps', () => {

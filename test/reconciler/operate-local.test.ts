@@ -125,7 +125,7 @@ describe('skyrec logs and ps, local driver, shop over two nodes', { timeout: 90_
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
     await waitForLine(out, (l) => l.includes('listening on'));
     // An instance stopped by hand says so on its way out: a line that did not exist before.
-    const victim = JSON.parse(readFileSync(join(s.state, 'applied', 'web-2.json'), 'utf8')).local.instances.find((i: { app: string }) => i.app === 'shop').unit as string;
+    const victim = JSON.parse(readFileSync(join(s.state, 'applied', 'web-2.json'), 'utf8')).run.instances.find((i: { app: string }) => i.app === 'shop').unit as string;
     process.kill(pidOf(s, 'web-2', victim), 'SIGTERM');
     const line = JSON.parse(await waitForLine(out, (l) => l.includes('SIGTERM, closing'))) as Line;
     expect(line.node).toBe('web-2');

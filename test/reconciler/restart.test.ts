@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { deployScenario, destroyScenario, runSkyrec, underLoad, type Scenario } from '../helpers/rolling-scenario.js';
 
 const instancesOf = (s: Scenario, node: string): string[] =>
-  JSON.parse(readFileSync(join(s.state, 'applied', `${node}.json`), 'utf8')).local.instances.filter((i: { app: string }) => i.app === 'shop').map((i: { unit: string }) => i.unit);
+  JSON.parse(readFileSync(join(s.state, 'applied', `${node}.json`), 'utf8')).run.instances.filter((i: { app: string }) => i.app === 'shop').map((i: { unit: string }) => i.unit);
 const pids = (s: Scenario): Record<string, number> =>
   Object.fromEntries(['web-1', 'web-2'].flatMap((n) => instancesOf(s, n).map((u) => [`${u}@${n}`, JSON.parse(readFileSync(join(s.state, 'local', n, 'run', `${u}.pid`), 'utf8')).pid as number])));
 

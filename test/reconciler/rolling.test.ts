@@ -1,7 +1,8 @@
 // The promise of a rolling apply, on the shape users have most: a web app with a database.
 // shop (web × 3, PostgreSQL, Redis) is applied with the real skyrec binary and the local driver
-// while a steady stream of requests goes through the ingress Caddy: spread over two nodes, and
-// forced onto one. Not one request may fail, whether the new revision is healthy or rolled back.
+// while a steady stream of requests goes through the ingress Caddy: spread over two nodes that
+// are both ingress nodes (the load goes through both Caddys, so each drain must hold on both),
+// and forced onto one node behind one ingress. Not one request may fail, whether the new revision is healthy or rolled back.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -10,7 +11,7 @@ import { deployScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoa
 
 interface Applied {
   manifest: { apps: Record<string, { processes: Record<string, unknown[]>; data?: Record<string, unknown> }> };
-  local: { instances: { app: string; port: number }[] };
+  run: { instances: { app: string; port: number }[] };
 }
 const applied = (s: Scenario, node: string): Applied => JSON.parse(readFileSync(join(s.state, 'applied', `${node}.json`), 'utf8'));
 
@@ -25,13 +26,13 @@ function getDirect(port: number, path: string): Promise<{ status: number; body: 
 }
 
 describe.each([
-  { shape: 'spread over two nodes', onOneNode: false },
-  { shape: 'all three instances on one node', onOneNode: true },
-])('shop with postgres + redis, web × 3, $shape', ({ onOneNode }) => {
+  { shape: 'spread over two nodes, both of them ingress nodes', onOneNode: false, twoIngress: true },
+  { shape: 'all three instances on one node', onOneNode: true, twoIngress: false },
+])('shop with postgres + redis, web × 3, $shape', ({ onOneNode, twoIngress }) => {
   let s: Scenario;
 
   beforeAll(async () => {
-    s = await deployScenario({ onOneNode });
+    s = await deployScenario({ onOneNode, twoIngress });
   }, 180_000);
 
   afterAll(async () => {
@@ -45,7 +46,7 @@ describe.each([
     if (onOneNode) expect(web).toEqual([3, 0]);
     else expect(web.every((count) => count > 0)).toBe(true);
     expect(nodes.filter(({ a }) => a.manifest.apps.shop?.data).map(({ n }) => n)).toHaveLength(1);
-    const ports = nodes.flatMap(({ a }) => a.local.instances.filter((i) => i.app === 'shop').map((i) => i.port));
+    const ports = nodes.flatMap(({ a }) => a.run.instances.filter((i) => i.app === 'shop').map((i) => i.port));
     const rows: number[] = [];
     for (const port of ports) {
       const r = await getDirect(port, '/visits');
@@ -53,12 +54,14 @@ describe.each([
       rows.push(JSON.parse(r.body).rows);
     }
     expect(rows).toEqual([rows[0], rows[0] + 1, rows[0] + 2]);
+    // Every ingress node serves shop's domain.
+    for (const port of s.ports) expect((await getShop(s, '/', port)).status).toBe(200);
   }, 30_000);
 
   it('an env change applied under continuous load fails no request', async () => {
     const rev = await s.repo.commit('shop: USD', { 'apps/shop.yaml': shopYaml({ onOneNode, currency: 'USD' }) });
     const { result, load } = await underLoad(s, () => runSkyrec(s, ['apply', '--rev', rev]));
-    console.log(`rolling apply, ${onOneNode ? 'one node' : 'spread'}: ${load.sent} requests, ${load.failed} failed; p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; apply ${(result.ms / 1000).toFixed(1)} s`);
+    console.log(`rolling apply, ${onOneNode ? 'one node' : 'spread'}, ${s.ports.length} ingress: ${load.sent} requests, ${load.failed} failed; p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; apply ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code, result.stderr).toBe(0);
     expect(load.failures).toEqual([]);
     expect(load.sent).toBeGreaterThan(100);

@@ -33,7 +33,7 @@ function target(name: string, hash: string, revision: string): NodeTarget {
     node: { name, host: name, address: `10.0.0.${name.slice(-1)}`, system: 'x86_64-linux', labels: {}, memoryBytes: null, ingress: false, buildHost: null, sudo: null },
     rendered: { node: name, inputs: '', files: {}, manifest: { node: name, revision, hash, system: 'x86_64-linux', ingress: false, apps: {} } },
     revision,
-    local: { node: name, instances: [], releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
+    run: { node: name, instances: [], releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
   } as NodeTarget;
 }
 

@@ -6,7 +6,7 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, wri
 import { join } from 'node:path';
 import pino from 'pino';
 import type { Node } from '../../../schema/model.js';
-import type { LocalRunSpec } from '../../../generators/render-local.js';
+import type { NodeRunSpec } from '../../../generators/render-run-spec.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { LocalDriverError } from '../../../common/errors.js';
@@ -94,7 +94,7 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
     kind: 'local',
 
     async preflight(targets) {
-      registerIngress(opts.stateDir, targets.filter((t) => t.local.routes !== null).map((t) => t.node.name));
+      registerIngress(opts.stateDir, targets.filter((t) => t.run.routes !== null).map((t) => t.node.name));
       return preflightLocal(targets, { secretsDir: opts.secretsDir, exec: opts.exec });
     },
 
@@ -174,7 +174,7 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
           serial(node.name, async () => {
             const layout = layoutOf(node.name);
             writeDrained(layout, drained);
-            const spec = readJson<LocalRunSpec>(layout.active);
+            const spec = readJson<NodeRunSpec>(layout.active);
             // A Caddy not running yet reads the drained list when its node activates.
             if (spec?.routes && caddyRunning(layout)) await applyCaddy(layout, spec.routes, portOf(node.name), opts.exec, log);
           }),

@@ -5,7 +5,7 @@
 // rollback runs exactly the old generation's code and config.
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LocalInstance, LocalRunSpec } from '../../../generators/render-local.js';
+import type { RunInstance, NodeRunSpec } from '../../../generators/render-run-spec.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { readJson, stableStringify, writeFileAtomic, type NodeLayout } from './local-layout.js';
@@ -51,7 +51,7 @@ type Action = 'keep' | 'start' | 'restart';
 export async function activateGeneration(ctx: ActivateContext, storePath: string, opts: { deferWebRestarts: boolean }): Promise<string[]> {
   const { layout, log } = ctx;
   const spec = readRunSpec(storePath);
-  const previous = readJson<LocalRunSpec>(layout.active);
+  const previous = readJson<NodeRunSpec>(layout.active);
   const unitCtx: UnitContext = { layout, storePath, secretsDir: ctx.secretsDir, exec: ctx.exec, log };
   const digests = new Map<string, string>();
 
@@ -71,7 +71,7 @@ export async function activateGeneration(ctx: ActivateContext, storePath: string
 
   // (3, 4) Per app: its release, then its instances. A stopped or crashed instance starts even
   // when unchanged, as systemd starts a wanted unit that is not running.
-  const started: LocalInstance[] = [];
+  const started: RunInstance[] = [];
   const deferred: string[] = [];
   const apps = [...new Set([...spec.instances.map((i) => i.app), ...spec.releases.map((r) => r.app)])].sort();
   for (const app of apps) {

@@ -4,14 +4,14 @@
 // Nix store would: an unchanged source is copied from the cache instead of built again.
 import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LocalBuild } from '../../../generators/render-local.js';
+import type { RunBuild } from '../../../generators/render-run-spec.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { CommandError, LocalDriverError } from '../../../common/errors.js';
 import { digestTree } from './local-layout.js';
 
 /** What a build needs on PATH, for preflight. */
-export const BUILD_TOOLS: Record<LocalBuild['stack'], { program: string; install: string }> = {
+export const BUILD_TOOLS: Record<RunBuild['stack'], { program: string; install: string }> = {
   go: { program: 'go', install: 'install golang-go' },
   rust: { program: 'cargo', install: 'install cargo and rustc' },
 };
@@ -23,7 +23,7 @@ const BUILD_TIMEOUT_MS = 15 * 60_000;
  * its programs in srcDir/bin. `cacheDir` holds finished builds by content and cargo's target
  * folders. Returns whether the build was taken from the cache.
  */
-export async function buildLocalSource(build: LocalBuild, srcDir: string, cacheDir: string, exec: Exec, log?: Logger): Promise<{ cached: boolean }> {
+export async function buildLocalSource(build: RunBuild, srcDir: string, cacheDir: string, exec: Exec, log?: Logger): Promise<{ cached: boolean }> {
   const key = digestTree(srcDir, `${build.stack}\0`);
   const done = join(cacheDir, 'out', key);
   const cached = existsSync(done);
@@ -51,7 +51,7 @@ export async function buildLocalSource(build: LocalBuild, srcDir: string, cacheD
   return { cached };
 }
 
-async function compile(build: LocalBuild, srcDir: string, out: string, cacheDir: string, exec: Exec, log?: Logger): Promise<void> {
+async function compile(build: RunBuild, srcDir: string, out: string, cacheDir: string, exec: Exec, log?: Logger): Promise<void> {
   const run = async (argv: string[], env: Record<string, string>) => {
     try {
       await exec(argv, { cwd: srcDir, env, timeout: BUILD_TIMEOUT_MS, log });

@@ -5,7 +5,7 @@
 // only root, the socket's owner, can connect to it.
 import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import type { LocalRoute } from '../../../generators/render-local.js';
+import type { RunRoute } from '../../../generators/render-run-spec.js';
 import { loadTemplate } from '../../../generators/templates.js';
 import { caddyHealth } from '../../../generators/routes.js';
 import type { Exec } from '../../../common/exec.js';
@@ -17,7 +17,7 @@ import { isPidFileAlive, logTail, spawnDetached, stopPidFile, waitFor, waitForTc
 
 const upstreamKey = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
 
-export function renderLocalCaddyfile(node: string, routes: LocalRoute[], httpSocket: string, adminSocket: string, drained: string[]): string {
+export function renderLocalCaddyfile(node: string, routes: RunRoute[], httpSocket: string, adminSocket: string, drained: string[]): string {
   const out = new Set(drained);
   const sites = routes.map((r) => ({
     app: r.app,
@@ -48,7 +48,7 @@ const httpSocket = (layout: NodeLayout) => join(layout.caddyDir, 'http.sock');
  * otherwise. Either way the new routes are in effect when this returns (`caddy reload` returns
  * after the admin endpoint has loaded the config; a fresh Caddy is waited for).
  */
-export async function applyCaddy(layout: NodeLayout, routes: LocalRoute[], port: number, exec: Exec, log?: Logger): Promise<void> {
+export async function applyCaddy(layout: NodeLayout, routes: RunRoute[], port: number, exec: Exec, log?: Logger): Promise<void> {
   if (httpSocket(layout).length > MAX_SOCKET_PATH) throw new LocalDriverError(`Caddy's socket path ${httpSocket(layout)} is too long for a unix socket; use a shorter state dir`);
   writeFileAtomic(layout.caddyfile, renderLocalCaddyfile(layout.node, routes, httpSocket(layout), layout.caddyAdmin, readDrained(layout)));
   const pidFile = caddyPidFile(layout);

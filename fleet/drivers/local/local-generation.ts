@@ -3,7 +3,7 @@
 // it runs, so switching back to a generation runs exactly that generation's code and config.
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { LocalRunSpec } from '../../../generators/render-local.js';
+import type { NodeRunSpec } from '../../../generators/render-run-spec.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import type { NodeTarget, SourceReader } from '../../node/driver.js';
@@ -30,9 +30,9 @@ export async function addGeneration(target: NodeTarget, sources: SourceReader, n
       writeFileSync(file, content);
     };
     for (const [path, content] of Object.entries(target.rendered.files)) put(join('nixos', path), content);
-    put('local.json', stableStringify(target.local));
+    put('local.json', stableStringify(target.run));
     put('manifest.json', stableStringify(target.rendered.manifest));
-    for (const dir of target.local.sources) {
+    for (const dir of target.run.sources) {
       const files = await sources.listFiles(dir);
       if (files.length === 0) throw new LocalDriverError(`${target.node.name}: the source folder ${dir} is empty or missing in the revision`);
       for (const file of files) {
@@ -46,7 +46,7 @@ export async function addGeneration(target: NodeTarget, sources: SourceReader, n
     // Compiled stacks: their programs join the source copy (bin/) before it enters the store.
     // SKYREC_BUILD_CACHE_DIR: one cache for many state dirs (the test suite); builds are keyed by content.
     const cacheDir = process.env.SKYREC_BUILD_CACHE_DIR || join(nodeDir, 'build-cache');
-    for (const build of target.local.builds ?? []) await buildLocalSource(build, join(root, 'src', build.path), cacheDir, exec, log);
+    for (const build of target.run.builds ?? []) await buildLocalSource(build, join(root, 'src', build.path), cacheDir, exec, log);
     const { stdout } = await exec(['nix-store', '--add', root], { log });
     return stdout.trim();
   } finally {
@@ -89,6 +89,6 @@ export function currentStorePath(profile: string): string | null {
   }
 }
 
-export function readRunSpec(storePath: string): LocalRunSpec {
-  return JSON.parse(readFileSync(join(storePath, 'local.json'), 'utf8')) as LocalRunSpec;
+export function readRunSpec(storePath: string): NodeRunSpec {
+  return JSON.parse(readFileSync(join(storePath, 'local.json'), 'utf8')) as NodeRunSpec;
 }

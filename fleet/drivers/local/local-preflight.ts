@@ -3,7 +3,7 @@
 // package the local driver cannot run. Collects every problem; the caller stops the apply.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { requiredSecrets, type LocalProcess } from '../../../generators/render-local.js';
+import { requiredSecrets, type RunProcess } from '../../../generators/render-run-spec.js';
 import type { Exec } from '../../../common/exec.js';
 import type { NodeTarget, PreflightProblem } from '../../node/driver.js';
 import { postgresBin } from './local-addons.js';
@@ -33,7 +33,7 @@ export async function preflightLocal(targets: NodeTarget[], opts: { secretsDir: 
   };
   for (const target of targets) {
     const node = target.node.name;
-    const spec = target.local;
+    const spec = target.run;
     const add = (message: string) => {
       if (!problems.some((p) => p.node === node && p.message === message)) problems.push({ node, message });
     };
@@ -46,7 +46,7 @@ export async function preflightLocal(targets: NodeTarget[], opts: { secretsDir: 
       const tool = BUILD_TOOLS[build.stack];
       if (!(await onPath(tool.program))) add(`${build.path}: building stack ${build.stack} needs ${tool.program} on PATH (${tool.install})`);
     }
-    const procs: LocalProcess[] = [...spec.instances, ...spec.releases];
+    const procs: RunProcess[] = [...spec.instances, ...spec.releases];
     for (const proc of procs) {
       // A process without a source folder runs a nixpkgs package: here, that program from PATH.
       if (proc.cwd !== null) continue;

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { appendFileSync, mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import type { LocalInstance, LocalProcess } from '../../../generators/render-local.js';
+import type { RunInstance, RunProcess } from '../../../generators/render-run-spec.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { CommandError, LocalDriverError, ReleaseError } from '../../../common/errors.js';
@@ -28,7 +28,7 @@ export interface UnitContext {
  * The process environment. Secret values are read here, at start, and go only into the
  * child's environment: never into a log line, a pid file or the generation.
  */
-export function unitEnv(ctx: UnitContext, proc: LocalProcess): Record<string, string | undefined> {
+export function unitEnv(ctx: UnitContext, proc: RunProcess): Record<string, string | undefined> {
   const env: Record<string, string | undefined> = { ...process.env, ...proc.env, HOST: '127.0.0.1' };
   // As on NixOS, where the package's bin/ is on the unit's path: a source's own and built programs.
   if (proc.cwd !== null) env.PATH = `${join(ctx.storePath, 'src', proc.cwd, 'bin')}:${process.env.PATH ?? ''}`;
@@ -52,7 +52,7 @@ export function unitEnv(ctx: UnitContext, proc: LocalProcess): Record<string, st
   return env;
 }
 
-export function unitCwd(ctx: UnitContext, proc: LocalProcess): string {
+export function unitCwd(ctx: UnitContext, proc: RunProcess): string {
   if (proc.cwd !== null) return join(ctx.storePath, 'src', proc.cwd);
   const dir = join(ctx.layout.apps, proc.app);
   mkdirSync(dir, { recursive: true });
@@ -63,7 +63,7 @@ export function unitCwd(ctx: UnitContext, proc: LocalProcess): string {
  * What a unit is started from: its spec and the code it runs. A different fingerprint means
  * the unit changed (as a changed ExecStart or package path does for systemd) and restarts.
  */
-export function fingerprint(ctx: UnitContext, proc: LocalProcess, cache: Map<string, string>): string {
+export function fingerprint(ctx: UnitContext, proc: RunProcess, cache: Map<string, string>): string {
   let code = '';
   if (proc.cwd !== null) {
     code = cache.get(proc.cwd) ?? digestTree(join(ctx.storePath, 'src', proc.cwd));
@@ -75,7 +75,7 @@ export function fingerprint(ctx: UnitContext, proc: LocalProcess, cache: Map<str
 export const pidFileOf = (layout: NodeLayout, unit: string) => join(layout.run, `${unit}.pid`);
 export const logFileOf = (layout: NodeLayout, unit: string) => join(layout.logs, `${unit}.log`);
 
-export function startInstance(ctx: UnitContext, inst: LocalInstance, fp: string): void {
+export function startInstance(ctx: UnitContext, inst: RunInstance, fp: string): void {
   // As systemd logs "Started <unit>" in the unit's journal: a restart shows in `skyrec logs`.
   mkdirSync(ctx.layout.logs, { recursive: true });
   appendFileSync(logFileOf(ctx.layout, inst.unit), stampText(`skyrec: starting ${inst.unit} on port ${inst.port}\n`));
@@ -92,7 +92,7 @@ export function startInstance(ctx: UnitContext, inst: LocalInstance, fp: string)
 }
 
 /** Runs an app's release command to completion; a failure names the app and ends with its output. */
-export async function runRelease(ctx: UnitContext, release: LocalProcess): Promise<void> {
+export async function runRelease(ctx: UnitContext, release: RunProcess): Promise<void> {
   const logFile = logFileOf(ctx.layout, release.unit);
   mkdirSync(ctx.layout.logs, { recursive: true });
   const env = Object.fromEntries(Object.entries(unitEnv(ctx, release)).filter((e): e is [string, string] => e[1] !== undefined));
@@ -115,6 +115,6 @@ export async function runRelease(ctx: UnitContext, release: LocalProcess): Promi
 export const resultFileOf = (layout: NodeLayout, unit: string) => join(layout.run, `${unit}.result.json`);
 
 /** A oneshot's last result, as systemd's Result= names it (`skyrec ps`). */
-function writeResult(ctx: UnitContext, proc: LocalProcess, result: string): void {
+function writeResult(ctx: UnitContext, proc: RunProcess, result: string): void {
   writeFileAtomic(resultFileOf(ctx.layout, proc.unit), JSON.stringify({ result, at: new Date().toISOString() }) + '\n');
 }

@@ -1,11 +1,12 @@
-// What the local driver runs for one node: the same placement as the NixOS modules, as plain
-// data the driver can act on without Nix. Pure; stored in each local generation as local.json.
+// What runs on one node, as plain data: the same placement as the NixOS modules, in a form every
+// driver acts on without Nix (which units to start, drain and health-check; the rollout's order).
+// The local driver also runs it as is. Pure; stored in each local generation as local.json.
 import type { App, Config, Healthcheck, Placement } from '../schema/model.js';
 import { indexAddons, PASSWORD_SECRET, type AddonAccess } from './addons.js';
 import { unitName } from './render-app.js';
 import { routesOf } from './routes.js';
 
-export interface LocalProcess {
+export interface RunProcess {
   /** The systemd unit name the NixOS module uses for the same thing. */
   unit: string;
   app: string;
@@ -18,14 +19,14 @@ export interface LocalProcess {
   /** Secret names, read from --secrets-dir/<app>/<NAME> when the process starts. */
   secrets: string[];
   /** Where each addon's data lives; the driver builds DATABASE_URL and REDIS_URL from it. */
-  addons: { postgres: LocalAddon | null; redis: LocalAddon | null };
+  addons: { postgres: RunAddon | null; redis: RunAddon | null };
   /** The app's deploy.autoRollback (default: settings.rollout.autoRollback). */
   autoRollback: boolean;
   /** The digest of the app's source folder: a code change alone restarts the process. */
   sourceDigest: string | null;
 }
 
-export interface LocalAddon {
+export interface RunAddon {
   /** The data node. */
   node: string;
   /** redis: the server's TCP port (local nodes share 127.0.0.1); postgres: the data node's own cluster port decides. */
@@ -34,7 +35,7 @@ export interface LocalAddon {
   password: boolean;
 }
 
-export interface LocalInstance extends LocalProcess {
+export interface RunInstance extends RunProcess {
   process: string;
   index: number;
   port: number;
@@ -42,49 +43,49 @@ export interface LocalInstance extends LocalProcess {
 }
 
 /** A compiled stack's source folder: the driver builds its programs into <path>/bin from the host's toolchain. */
-export interface LocalBuild {
+export interface RunBuild {
   path: string;
   stack: 'go' | 'rust';
   /** go: vendor/ is committed, so the build reads it (-mod=vendor). */
   vendored: boolean;
 }
 
-export interface LocalRoute {
+export interface RunRoute {
   domain: string;
   app: string;
   upstreams: { node: string; port: number }[];
   healthcheck: Healthcheck;
 }
 
-export interface LocalRunSpec {
+export interface NodeRunSpec {
   node: string;
   /** Sorted by unit. */
-  instances: LocalInstance[];
+  instances: RunInstance[];
   /** Release commands of apps anchored here: run before their instances (re)start. */
-  releases: LocalProcess[];
+  releases: RunProcess[];
   /** Apps whose addon data this node holds; `password`: remote clients connect over TCP with one. */
   postgres: { app: string; password: boolean }[];
   redis: { app: string; port: number; password: boolean }[];
   /** build.path folders the generation must contain (copied into it), sorted. */
   sources: string[];
   /** Sources compiled into their own bin/ (go, rust) once copied, sorted by path (absent in generations from before it existed). */
-  builds?: LocalBuild[];
+  builds?: RunBuild[];
   /** Package problems the local driver must refuse (flake, build.git, unsupported). */
   unsupported: { app: string; message: string }[];
   /** Set on ingress nodes: every domain's route across the fleet. */
-  routes: LocalRoute[] | null;
+  routes: RunRoute[] | null;
   /** The domains served by web instances on this node, checked through the ingress after a switch. */
   routesOfNode: { domain: string; health: { path: string; status: number; timeoutMs: number } }[];
 }
 
 const STATIC_COMMAND = 'exec caddy file-server --root . --listen "127.0.0.1:$PORT"';
 
-const localAddon = (access: AddonAccess[], addon: 'postgres' | 'redis'): LocalAddon | null => {
+const addonOf = (access: AddonAccess[], addon: 'postgres' | 'redis'): RunAddon | null => {
   const a = access.find((x) => x.addon === addon);
   return a ? { node: a.node, port: a.port, password: a.password } : null;
 };
 
-function baseProcess(app: App, unit: string, command: string, access: AddonAccess[]): LocalProcess {
+function baseProcess(app: App, unit: string, command: string, access: AddonAccess[]): RunProcess {
   return {
     unit,
     app: app.name,
@@ -92,7 +93,7 @@ function baseProcess(app: App, unit: string, command: string, access: AddonAcces
     cwd: app.package.build?.path ?? null,
     env: { ...app.env },
     secrets: app.secrets,
-    addons: { postgres: localAddon(access, 'postgres'), redis: localAddon(access, 'redis') },
+    addons: { postgres: addonOf(access, 'postgres'), redis: addonOf(access, 'redis') },
     autoRollback: app.autoRollback,
     sourceDigest: app.sourceDigest,
   };
@@ -111,8 +112,8 @@ function unsupportedReason(app: App): string | null {
   return null;
 }
 
-function localBuilds(apps: App[]): LocalBuild[] {
-  const builds = new Map<string, LocalBuild>();
+function localBuilds(apps: App[]): RunBuild[] {
+  const builds = new Map<string, RunBuild>();
   for (const a of apps) {
     const b = a.package.build;
     if (b?.path && (b.stack === 'go' || b.stack === 'rust')) builds.set(b.path, { path: b.path, stack: b.stack, vendored: a.buildFacts?.deps === 'vendored' });
@@ -120,10 +121,10 @@ function localBuilds(apps: App[]): LocalBuild[] {
   return [...builds.values()].sort((x, y) => (x.path < y.path ? -1 : 1));
 }
 
-export function renderLocalRunSpec(config: Config, placement: Placement, node: string, addons = indexAddons(config, placement)): LocalRunSpec {
+export function renderRunSpec(config: Config, placement: Placement, node: string, addons = indexAddons(config, placement)): NodeRunSpec {
   const apps = new Map(config.apps.map((a) => [a.name, a]));
   const accessOf = (app: string) => addons.get(app) ?? [];
-  const instances: LocalInstance[] = [];
+  const instances: RunInstance[] = [];
   const here = new Set<string>();
   for (const i of placement.instances) {
     if (i.node !== node) continue;
@@ -162,7 +163,7 @@ export function renderLocalRunSpec(config: Config, placement: Placement, node: s
 }
 
 /** The secret files a node's run spec reads: its processes' secrets and the addon passwords it uses or serves. */
-export function requiredSecrets(spec: LocalRunSpec): { app: string; name: string }[] {
+export function requiredSecrets(spec: NodeRunSpec): { app: string; name: string }[] {
   const out = new Map<string, { app: string; name: string }>();
   const add = (app: string, name: string) => out.set(`${app}/${name}`, { app, name });
   for (const proc of [...spec.instances, ...spec.releases]) {

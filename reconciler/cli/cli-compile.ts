@@ -1,0 +1,104 @@
+// The commands that read only the config repo: validate, render and plan. Nothing here touches a
+// node or the state directory.
+import { Option, type Command } from 'commander';
+import { join } from 'node:path';
+import { worktreeFiles, worktreeSource } from '../../schema/source.js';
+import { writeParts, type Output } from '../../common/output.js';
+import type { Plan } from '../plan/plan-model.js';
+import type { Ctx } from './cli-context.js';
+
+export function registerCompileCommands(program: Command, ctx: Ctx): void {
+  const { io, out, log, repoDir, withCache } = ctx;
+  const repoOption = () => new Option('--repo <dir>', 'the config repo').default('.');
+
+  program
+    .command('validate')
+    .description('Check every spec of the config repo; print each problem as file:line:col: message.')
+    .addOption(repoOption())
+    .option('--json', 'print the result as JSON')
+    .option('--no-cache', 'neither read nor write the on-disk parse cache')
+    .action(async (opts: { repo: string; json?: boolean; cache: boolean }) => {
+      const { compileFleet } = await import('../pipeline/pipeline.js');
+      const dir = repoDir(opts.repo);
+      const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
+      const { indexAddons, requiredAddonSecrets } = await import('../../generators/addons.js');
+      // Addons reached from other nodes need password files there: say which, so they exist before an apply.
+      const secrets = requiredAddonSecrets(indexAddons(config, placement)).map((r) => ({ ...r, path: `${config.fleet.settings.secretsDir}/${r.app}/${r.name}` }));
+      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], secrets };
+      if (opts.json) return out.json(summary);
+      out.line(`${opts.repo}: valid (${summary.nodes} nodes, ${summary.apps} apps, ${summary.instances} instances)`);
+      for (const r of secrets) out.line(`${r.reason}: ${r.path} must exist on ${r.nodes.join(', ')}`);
+    });
+
+  program
+    .command('render')
+    .description('Render every node: <out>/<node>/default.nix, manifest.json and, on ingress nodes, Caddyfile.')
+    .addOption(repoOption())
+    .requiredOption('--out <dir>', 'where to write one folder per node')
+    .option('--json', 'print what was written as JSON')
+    .option('--no-cache', 'neither read nor write the on-disk parse cache')
+    .action(async (opts: { repo: string; out: string; json?: boolean; cache: boolean }) => {
+      const started = performance.now();
+      const { renderRepo } = await import('../pipeline/pipeline.js');
+      const { dataOf, instancesOf, readManifests, writeRendered } = await import('../apply/write-rendered.js');
+      const outDir = repoDir(opts.out);
+      // The previous render's manifests keep instances on their ports, like a lock file.
+      const manifests = await readManifests(outDir);
+      const dir = repoDir(opts.repo);
+      const { nodes } = await withCache(opts, (cache) => renderRepo(worktreeSource(dir), { revision: null, previous: instancesOf(manifests), previousData: dataOf(manifests), parseCache: cache, files: worktreeFiles(dir) }));
+      const result = await writeRendered(outDir, nodes);
+      log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
+      if (opts.json) return out.json({ out: outDir, ...result });
+      const changed = result.written.filter((w) => w.changed);
+      for (const w of changed) out.line(`wrote ${join(opts.out, w.node)}/  ${w.hash.slice(0, 12)}`);
+      for (const r of result.removed) out.line(`removed ${join(opts.out, r)}/ (node no longer in fleet.yaml)`);
+      out.line(`${nodes.length} nodes rendered, ${changed.length} changed, ${result.removed.length} removed`);
+    });
+
+  program
+    .command('plan')
+    .description('Show, per node, what would change between two revisions of the config repo.')
+    .addOption(repoOption())
+    .option('--base <rev>', 'the revision to compare against (default: the merge-base of head with settings.branch)')
+    .option('--head <rev>', 'the revision to plan (default: the working tree, uncommitted edits included)')
+    .option('--diff', 'show the unified diff of every rendered file (always on for markdown)')
+    .addOption(new Option('--format <format>', 'text, json or markdown (a pull-request comment)').choices(['text', 'json', 'markdown']).default('text'))
+    .option('--json', 'the same as --format json')
+    .option('--split-dir <dir>', 'with --format markdown: write each comment part to <dir>/plan-<n>.md')
+    .option('--detailed-exitcode', 'exit 0 when nothing changes, 2 when something does, 1 on error')
+    .option('--no-cache', 'neither read nor write the on-disk parse cache')
+    .action(async (opts: PlanCliOptions) => {
+      const { planRevisions } = await import('../plan/plan.js');
+      const { formatPlanText, useColor } = await import('../plan/plan-text.js');
+      const { formatPlanJson } = await import('../plan/plan-json.js');
+      const format = opts.json ? 'json' : opts.format;
+      const diff = opts.diff === true || format === 'markdown';
+      const { plan } = await withCache(opts, (parseCache) =>
+        planRevisions({ dir: repoDir(opts.repo), base: opts.base, head: opts.head, diff, parseCache, log }),
+      );
+      if (format === 'json') io.stdout.write(formatPlanJson(plan));
+      else if (format === 'markdown') await writeMarkdown(plan, opts.splitDir ? repoDir(opts.splitDir) : null, out);
+      else io.stdout.write(formatPlanText(plan, { color: useColor(io.stdout as { isTTY?: boolean }, io.env) }));
+      if (opts.detailedExitcode && plan.nodes.length > 0) ctx.setExitCode(2);
+    });
+}
+
+interface PlanCliOptions {
+  repo: string;
+  base?: string;
+  head?: string;
+  diff?: boolean;
+  format: 'text' | 'json' | 'markdown';
+  json?: boolean;
+  splitDir?: string;
+  detailedExitcode?: boolean;
+  cache: boolean;
+}
+
+/** Markdown parts, each marked so that a CI job can update "its" comment on the next run. */
+async function writeMarkdown(plan: Plan, splitDir: string | null, out: Output): Promise<void> {
+  const { formatPlanMarkdown } = await import('../plan/plan-markdown.js');
+  const parts = formatPlanMarkdown(plan).map((part, i, all) => `<!-- skyrec-plan part ${i + 1} of ${all.length} -->\n${part}`);
+  if (!splitDir) return out.line(parts.join('\n\n'));
+  for (const file of await writeParts(splitDir, 'plan', parts)) out.line(file);
+}
