@@ -6,7 +6,7 @@ export type { Logger };
 
 const OPTIONS: pino.LoggerOptions = { base: undefined, redact: { paths: ['*.secret', '*.secrets.*', 'env.*'], censor: '[redacted]' } };
 
-/** A logger whose JSON lines go to `write` (a worker thread's logs, sent to the main thread). */
+/** A logger whose JSON lines go to `write` (the logs of the child process that compiles a head, sent to its parent: reconciler/daemon/isolate.ts). */
 export function createLineLogger(level: string, write: (line: string) => void): Logger {
   return pino({ ...OPTIONS, level }, { write });
 }

@@ -4,7 +4,8 @@ import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../schema/model.js';
-import type { PlacementIndex, RenderOptions } from './render-node.js';
+import type { PlacementIndex } from './placement-index.js';
+import type { RenderOptions } from './render-types.js';
 import { packageRoot } from '../common/paths.js';
 
 let renderer: string | undefined;

@@ -1,86 +1,14 @@
 // Renders the file set of one node: default.nix importing one module per app, the Caddyfile
 // on ingress nodes, and manifest.json. Pure and byte-for-byte deterministic.
 import { createHash } from 'node:crypto';
-import type { AddonName, Config, Instance, Placement } from '../schema/model.js';
-import { indexAddons } from './addons.js';
+import type { Config, Instance, Placement } from '../schema/model.js';
 import { renderAppModule } from './render-app.js';
 import { renderCaddyfile } from './render-caddy.js';
-import { routesOf } from './routes.js';
 import { firewallRules, type Opening } from './firewall.js';
+import { indexPlacement, type PlacementIndex } from './placement-index.js';
+import type { Manifest, ManifestApp, RenderedNode, RenderOptions } from './render-types.js';
 import { loadTemplate } from './templates.js';
 import { digestInputs } from './render-inputs.js';
-
-export interface Manifest {
-  node: string;
-  revision: string | null;
-  /** sha256 of every rendered file of the node but manifest.json itself. */
-  hash: string;
-  system: string;
-  ingress: boolean;
-  /** The config repo's flake files every node is built with (absent when it has no flake.lock). */
-  flake?: FlakeInputs;
-  apps: Record<string, ManifestApp>;
-}
-
-/**
- * sha256 of the config repo's flake.nix and flake.lock (null: the file is missing). They pin
- * nixpkgs and every other input of every node, so they are part of every node's hash: a new
- * flake.lock changes every node, as `nixos-rebuild` will rebuild every node with it.
- */
-export interface FlakeInputs {
-  nix: string | null;
-  lock: string | null;
-}
-
-export interface ManifestApp {
-  processes: Record<string, { instance: number; port: number }[]>;
-  domains: string[];
-  anchor: boolean;
-  /** On the data node of the app's addons: each addon held here, its port and (postgres) its server's major version. */
-  data?: Partial<Record<AddonName, { port: number; version?: number }>>;
-}
-
-export interface RenderedNode {
-  node: string;
-  /** Digest of everything the node's files were rendered from (see render-inputs.ts). */
-  inputs: string;
-  /** Relative path → content, in sorted path order. */
-  files: Record<string, string>;
-  manifest: Manifest;
-}
-
-export interface RenderOptions {
-  /**
-   * The git revision rendered, or null for a working tree. It is written to manifest.json
-   * only, outside the hashed files: a new revision that changes nothing for a node leaves the
-   * node as it is (and a cached render keeps the revision that last changed the node).
-   */
-  revision: string | null;
-  /** Rendered nodes by input digest: a node whose inputs are cached is not rendered again. */
-  renderCache?: Map<string, RenderedNode>;
-  /** Called for each node actually rendered (not taken from renderCache). */
-  onRendered?: (node: string) => void;
-  /** The revision's flake.nix and flake.lock digests (reconciler/pipeline/flake-inputs.ts). */
-  flake?: FlakeInputs;
-}
-
-/** Indexes a placement for rendering: instances by app and by node. */
-export function indexPlacement(config: Config, placement: Placement) {
-  const byApp = new Map<string, Instance[]>();
-  const byNode = new Map<string, Instance[]>();
-  for (const i of placement.instances) {
-    (byApp.get(i.app) ?? byApp.set(i.app, []).get(i.app)!).push(i);
-    (byNode.get(i.node) ?? byNode.set(i.node, []).get(i.node)!).push(i);
-  }
-  const anchoredOn = new Map<string, string[]>();
-  for (const [app, node] of Object.entries(placement.anchors)) (anchoredOn.get(node) ?? anchoredOn.set(node, []).get(node)!).push(app);
-  const dataOn = new Map<string, string[]>();
-  for (const [app, data] of Object.entries(placement.data)) {
-    for (const node of new Set(Object.values(data).map((d) => d.node))) (dataOn.get(node) ?? dataOn.set(node, []).get(node)!).push(app);
-  }
-  const apps = new Map(config.apps.map((a) => [a.name, a]));
-  return { apps, byApp, byNode, anchors: placement.anchors, anchoredOn, dataOn, data: placement.data, addons: indexAddons(config, placement), routes: routesOf(config, placement) };
-}
 
 /** The instances of each app on one node, apps anchored or holding data there included (with no instance there), by app name. */
 function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]> {
@@ -89,8 +17,6 @@ function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]
   for (const app of [...(index.anchoredOn.get(node) ?? []), ...(index.dataOn.get(node) ?? [])]) if (!groups.has(app)) groups.set(app, []);
   return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
-
-export type PlacementIndex = ReturnType<typeof indexPlacement>;
 
 export function hashFiles(files: Record<string, string>): string {
   const h = createHash('sha256');

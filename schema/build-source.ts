@@ -158,13 +158,10 @@ async function inspectRust(ctx: Ctx): Promise<void> {
     ctx.out.spec.push({ path: ['path'], message: `stack rust needs ${dir}/Cargo.lock (its checksums pin every crate); run \`cargo generate-lockfile\` in ${dir} and commit it` });
     return;
   }
-  const lockDoc = parseTomlFile(ctx, 'Cargo.lock', lock);
-  if (lockDoc === null) return;
-  const packages = lockPackages(lockDoc);
   // Only the app's own crates (no source) in the lock: nothing to fetch.
-  ctx.out.facts.deps = packages.some((p) => p.source !== undefined) ? 'lock' : 'none';
+  ctx.out.facts.deps = /^source\s*=/m.test(lock) ? 'lock' : 'none';
   const given = build.cargoOutputHashes ?? {};
-  const git = gitPackages(packages);
+  const git = gitPackages(lock);
   const missing = git.filter((p) => given[p] === undefined);
   if (missing.length > 0) {
     ctx.out.spec.push({
@@ -179,22 +176,19 @@ async function inspectRust(ctx: Ctx): Promise<void> {
   }
 }
 
-interface LockPackage {
-  name?: unknown;
-  version?: unknown;
-  source?: unknown;
-}
-
-/** The [[package]] tables of a Cargo.lock. */
-function lockPackages(lock: TomlTable): LockPackage[] {
-  const packages = tomlValue(lock, ['package']);
-  return Array.isArray(packages) ? packages.filter((p): p is LockPackage => p !== null && typeof p === 'object') : [];
-}
-
-/** '<name>-<version>' of every Cargo.lock package whose source is a git repository. */
-function gitPackages(packages: LockPackage[]): string[] {
-  const git = packages.filter((p) => typeof p.source === 'string' && p.source.startsWith('git+'));
-  return [...new Set(git.map((p) => `${p.name}-${p.version}`))].sort();
+/**
+ * '<name>-<version>' of every Cargo.lock package whose source is a git repository. Cargo.lock is
+ * written by cargo alone, one `key = "value"` a line under each [[package]], and runs to
+ * hundreds of kilobytes: read by lines here, in a few milliseconds, where a TOML parse of a
+ * 2,000-crate lock took 100-300 ms on every validation.
+ */
+function gitPackages(lock: string): string[] {
+  const out: string[] = [];
+  for (const block of lock.split(/^\[\[package\]\]\s*$/m).slice(1)) {
+    const field = (k: string) => new RegExp(`^${k}\\s*=\\s*"([^"]*)"`, 'm').exec(block)?.[1];
+    if (field('source')?.startsWith('git+')) out.push(`${field('name')}-${field('version')}`);
+  }
+  return [...new Set(out)].sort();
 }
 
 async function inspectNode(ctx: Ctx): Promise<void> {

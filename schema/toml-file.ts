@@ -1,7 +1,8 @@
-// The TOML files skyrec reads (pyproject.toml, rust-toolchain.toml, Cargo.toml, Cargo.lock),
-// parsed by smol-toml, a TOML 1.0 parser: `[[array]]` tables, inline tables, dotted keys and
-// multi-line strings are read as cargo and uv read them. smol-toml gives values without
-// offsets, so a value's position (for a problem at its line) is looked up in the text.
+// The TOML files skyrec reads (pyproject.toml, rust-toolchain.toml, Cargo.toml; Cargo.lock is
+// read by lines, see gitPackages in build-source.ts), parsed by smol-toml, a TOML 1.0 parser:
+// `[[array]]` tables, inline tables, dotted keys and multi-line strings are read as cargo and uv
+// read them. smol-toml gives values without offsets, so a value's position (for a problem at its
+// line) is looked up in the text.
 import { parse, TomlError, type TomlTable } from 'smol-toml';
 
 export type TomlRead = { doc: TomlTable } | { error: { line: number; col: number; message: string } };

@@ -3,7 +3,7 @@
 // for development, demos and tests). The rollout engine (reconciler/apply/rollout.ts) drives both
 // the same way, so every rollout, health and rollback path runs end to end on one machine.
 import type { Node } from '../../schema/model.js';
-import type { RenderedNode } from '../../generators/render-node.js';
+import type { RenderedNode } from '../../generators/render-types.js';
 import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 import type { AttachedIo, LogQuery, LogSink, RunRequest, SecretSource, UnitStatus } from './operate.js';
 

@@ -4,7 +4,7 @@ import { mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import type { AddonName, AppData, Instance } from '../../schema/model.js';
-import type { Manifest, RenderedNode } from '../../generators/render-node.js';
+import type { Manifest, RenderedNode } from '../../generators/render-types.js';
 
 /** The manifests found in DIR/<node>/manifest.json. */
 export async function readManifests(dir: string): Promise<Manifest[]> {

@@ -1,6 +1,6 @@
 // The part of a reconcile cycle that compiles the fleet: apply the head of the followed branch
 // and make the run's plan. Bad specs and failed rollouts are outcomes here, not errors. It runs
-// in process, or in a worker thread (isolate.ts) when the reconciler runs as a daemon.
+// in process, or in a forked child process (isolate.ts) when the reconciler runs as a daemon.
 import { formatProblem } from '../../common/problem.js';
 import { applyRevision } from '../apply/apply.js';
 import type { DriverOptions } from '../apply/create-driver.js';
@@ -18,7 +18,7 @@ export interface HeadOutcome {
   settled: boolean;
 }
 
-/** What applyHead needs that can cross to a worker thread: plain data. */
+/** What applyHead needs that can cross to the child process (isolate.ts): plain data. */
 export interface ApplyHeadInput extends DriverOptions {
   dir: string;
   revision: string;
@@ -37,7 +37,7 @@ export interface ApplyHeadEnv {
 
 /**
  * Applies the head of the followed branch and makes the run's plan: the part of a cycle that
- * compiles the fleet, which `isolate` runs in a worker thread. Bad specs and failed rollouts
+ * compiles the fleet, which `isolate` runs in a child process. Bad specs and failed rollouts
  * are outcomes, not errors.
  */
 export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promise<HeadOutcome> {

@@ -10,7 +10,7 @@ import { relogLine } from '../../common/log.js';
 import type { NodeState, Progress } from '../../common/progress.js';
 import type { ApplyHeadEnv, ApplyHeadInput, HeadOutcome } from './apply-head.js';
 
-/** A module exporting a function that makes the driver in the worker (the bench's stand-in). */
+/** A module exporting a function that makes the driver in the child (the bench's stand-in). */
 export interface DriverModule {
   url: string;
   name: string;

@@ -32,11 +32,11 @@ export interface ReconcileOptions extends DriverOptions {
   /** A driver to use instead of the one `driver` names (the bench's stand-in), in process. */
   driverImpl?: NodeDriver;
   /**
-   * Compile and apply each new head in a worker thread (the daemon does): the memory a compile
-   * takes goes back to the system when the worker exits, instead of staying with the process.
+   * Compile and apply each new head in a forked child process (the daemon does): the memory a
+   * compile takes goes back to the system when the child exits, instead of staying with the process.
    */
   isolate?: boolean;
-  /** With isolate: a module that makes the driver in the worker instead (the bench's stand-in). */
+  /** With isolate: a module that makes the driver in the child instead (the bench's stand-in). */
   driverModule?: DriverModule;
   /**
    * --require-signed-by: allowed-signers files and armored OpenPGP keyrings; a head not signed by

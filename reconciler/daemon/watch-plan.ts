@@ -5,10 +5,12 @@
 import type { ParseCache } from '../../schema/load-yaml.js';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import { readFlakeInputs } from '../pipeline/flake-inputs.js';
-import { renderFleet, type Manifest, type RenderedNode } from '../../generators/render-node.js';
+import { renderFleet } from '../../generators/render-node.js';
+import type { Manifest, RenderedNode } from '../../generators/render-types.js';
 import { commitFiles, commitSource, isGitRepo, openGit, resolveRevision, type GitReader } from '../pipeline/git.js';
 import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
-import { diffRevisions, type RevisionState } from '../plan/plan-diff.js';
+import { diffRevisions } from '../plan/plan-diff.js';
+import type { RevisionState } from '../plan/revision-state.js';
 import type { Plan, RevisionLabel } from '../plan/plan-model.js';
 import { dataOf, instancesOf } from '../apply/write-rendered.js';
 import { openApplied } from '../apply/applied.js';

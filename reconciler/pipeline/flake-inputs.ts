@@ -4,7 +4,7 @@
 // apply into the flake it builds.
 import { createHash } from 'node:crypto';
 import type { SourceReader } from '../../fleet/node/driver.js';
-import type { FlakeInputs } from '../../generators/render-node.js';
+import type { FlakeInputs } from '../../generators/render-types.js';
 import { GitError } from '../../common/errors.js';
 
 export const FLAKE_FILES = ['flake.nix', 'flake.lock'] as const;

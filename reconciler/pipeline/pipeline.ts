@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { checkRepo, locateIssue, type LoadedRepo, type LoadOptions } from '../../schema/validate.js';
 import { sortProblems } from '../../common/problem.js';
 import { placeInstances } from '../../fleet/placement/place.js';
-import { renderFleet, type RenderedNode, type RenderOptions } from '../../generators/render-node.js';
+import { renderFleet } from '../../generators/render-node.js';
+import type { RenderedNode, RenderOptions } from '../../generators/render-types.js';
 import { SpecError } from '../../common/errors.js';
 import { readFlakeInputs } from './flake-inputs.js';
 

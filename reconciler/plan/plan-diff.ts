@@ -2,21 +2,12 @@
 // units start, restart (and why) or stop, which routes and addons change, which files differ.
 // Pure: rendered data in, a Plan out.
 import { createTwoFilesPatch } from 'diff';
-import { ADDON_NAMES, type AddonName, type App, type Config, type Instance, type Placement } from '../../schema/model.js';
-import type { FlakeInputs, RenderedNode } from '../../generators/render-node.js';
-import { unitName } from '../../generators/render-app.js';
+import { ADDON_NAMES, type AddonName, type App, type Config } from '../../schema/model.js';
+import type { FlakeInputs, RenderedNode } from '../../generators/render-types.js';
+import { unitsOnNode, type RevisionState } from './revision-state.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
 import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../../generators/addons.js';
-import type { FileChange, NodePlan, Plan, RevisionLabel, RouteChange, UnitChange } from './plan-model.js';
-
-export interface RevisionState {
-  label: RevisionLabel;
-  config: Config;
-  placement: Placement;
-  nodes: RenderedNode[];
-  /** The revision's flake.nix and flake.lock digests (absent: not read, as in tests of the pure core). */
-  flake?: FlakeInputs;
-}
+import type { FileChange, NodePlan, Plan, RouteChange, UnitChange } from './plan-model.js';
 
 /** Changes that reach every node at once: the config repo's flake.nix or flake.lock. */
 export function describeFleetChanges(base: FlakeInputs | undefined, head: FlakeInputs | undefined): string[] {
@@ -27,28 +18,6 @@ export function describeFleetChanges(base: FlakeInputs | undefined, head: FlakeI
   if (base.lock !== head.lock) causes.push(`flake.lock ${what(base.lock, head.lock)}: every node rebuilds with the new inputs (nixpkgs and the rest); units whose packages change restart`);
   if (base.nix !== head.nix) causes.push(`flake.nix ${what(base.nix, head.nix)}: every node rebuilds`);
   return causes;
-}
-
-export interface UnitInfo {
-  unit: string;
-  app: string;
-  kind: UnitChange['kind'];
-  instance?: Instance;
-  cron?: number;
-}
-
-/** The units skyrec renders on a node: one per instance, plus release and cron on anchors. */
-export function unitsOnNode(state: RevisionState, node: string): Map<string, UnitInfo> {
-  const units = new Map<string, UnitInfo>();
-  for (const i of state.placement.instances) {
-    if (i.node === node) units.set(unitName(i.app, i.process, i.index), { unit: unitName(i.app, i.process, i.index), app: i.app, kind: 'instance', instance: i });
-  }
-  for (const app of state.config.apps) {
-    if (state.placement.anchors[app.name] !== node) continue;
-    if (app.release !== null) units.set(`${app.name}-release`, { unit: `${app.name}-release`, app: app.name, kind: 'release' });
-    app.cron.forEach((_, n) => units.set(`${app.name}-cron-${n + 1}`, { unit: `${app.name}-cron-${n + 1}`, app: app.name, kind: 'cron', cron: n }));
-  }
-  return units;
 }
 
 /**

@@ -2,7 +2,7 @@
 // are not shown (only names), and secrets only ever appear as names.
 import type { App, Config, Placement } from '../../schema/model.js';
 import { routesOf } from '../../generators/routes.js';
-import type { RevisionState, UnitInfo } from './plan-diff.js';
+import type { RevisionState, UnitInfo } from './revision-state.js';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 

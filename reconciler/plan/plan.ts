@@ -5,13 +5,14 @@ import type { ParseCache } from '../../schema/load-yaml.js';
 import type { ConfigSource } from '../../schema/source.js';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import type { SourceReader } from '../../fleet/node/driver.js';
-import { nodeInputs, renderFleet, type RenderedNode } from '../../generators/render-node.js';
+import { nodeInputs, renderFleet } from '../../generators/render-node.js';
+import type { FlakeInputs, RenderedNode } from '../../generators/render-types.js';
 import { commitFiles, commitSource, findMergeBase, isGitRepo, openGit, resolveRevision, type GitReader } from '../pipeline/git.js';
 import { GitError } from '../../common/errors.js';
 import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
 import { readFlakeInputs } from '../pipeline/flake-inputs.js';
-import type { FlakeInputs } from '../../generators/render-node.js';
-import { diffRevisions, type RevisionState } from './plan-diff.js';
+import { diffRevisions } from './plan-diff.js';
+import type { RevisionState } from './revision-state.js';
 import type { Plan, RevisionLabel } from './plan-model.js';
 import type { Logger } from '../../common/log.js';
 

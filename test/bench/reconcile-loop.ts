@@ -20,7 +20,7 @@ const silent = { update() {}, done() {} };
 const ok = http.createServer((_req, res) => res.end('ok\n'));
 await new Promise<void>((resolve) => ok.listen(0, '127.0.0.1', resolve));
 const healthBase = `http://127.0.0.1:${(ok.address() as { port: number }).port}`;
-// BENCH_ISOLATE=0: compile in this thread, as `--once` does, to compare.
+// BENCH_ISOLATE=0: compile in this process (no forked child), as `--once` does, to compare.
 const isolate = process.env.BENCH_ISOLATE !== '0';
 const opts = {
   repo, branch: 'main', driver: 'local' as const, stateDir, secretsDir: null, httpPort: 0, log: quiet, progress: () => silent, isolate,

@@ -69,6 +69,27 @@ describe('skyrec detect', () => {
     expect(await runtime('static')).toBeNull();
   });
 
+  it('reads TOML as uv and cargo do: dotted keys, inline tables, and not the keys of an [[array]] table', async () => {
+    const folder = (files: Record<string, string>) => {
+      const t = makeTempDir();
+      temps.push(t.cleanup);
+      for (const [name, text] of Object.entries(files)) writeFileSync(join(t.dir, name), text);
+      return t.dir;
+    };
+    const detect = async (files: Record<string, string>) => (await detectStack(folder(files)))!;
+    const py = await detect({ 'pyproject.toml': 'project.name = "inventory"\nproject.requires-python = ">=3.12"\n', 'main.py': '' });
+    expect(py.runtime).toMatchObject({ version: '>=3.12', source: 'pyproject.toml project.requires-python' });
+    const poetry = await detect({ 'pyproject.toml': '[tool.poetry]\nname = "x"\ndependencies = { python = "^3.11", flask = "^3" }\n' });
+    expect(poetry.runtime).toMatchObject({ version: '^3.11', source: 'pyproject.toml tool.poetry.dependencies.python' });
+    const rust = await detect({
+      'Cargo.toml': '[package]\nversion = "0.1.0"\nedition = "2021"\nname = "thumbnailer"\n\n[[bin]]\nname = "thumbnail-cli"\npath = "src/cli.rs"\n',
+      'rust-toolchain.toml': 'toolchain = { channel = "1.80.1", profile = "minimal" }\n',
+    });
+    expect([rust.runtime, rust.start.command]).toEqual([expect.objectContaining({ version: '1.80.1' }), 'thumbnailer']);
+    const binFirst = await detect({ 'Cargo.toml': '[package]\nversion = "0.1.0"\n\n[[bin]]\nname = "thumbnail-cli"\n' });
+    expect(binFirst.start.command).toBeNull();
+  });
+
   it('exits 2 naming what it looked for when no stack matches, in text and JSON', async () => {
     const r = await runCli(['detect', `${FIXTURES}/nothing`], { cwd: root });
     expect(r).toEqual({

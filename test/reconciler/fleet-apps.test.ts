@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { openApplied } from '../../reconciler/apply/applied.js';
 import type { AppliedNode } from '../../reconciler/apply/rollout.js';
-import type { ManifestApp } from '../../generators/render-node.js';
+import type { ManifestApp } from '../../generators/render-types.js';
 import { fleetApps } from '../../reconciler/daemon/fleet-apps.js';
 import { makeTempDir } from '../helpers/tools.js';
 

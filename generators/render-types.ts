@@ -1,0 +1,58 @@
+// What rendering hands on: a node's files and manifest.json, and the options of a render.
+// Its own module so that render-node.ts and render-inputs.ts (and the plan, the apply and the
+// drivers downstream) share them without importing each other.
+import type { AddonName } from '../schema/model.js';
+
+export interface Manifest {
+  node: string;
+  revision: string | null;
+  /** sha256 of every rendered file of the node but manifest.json itself. */
+  hash: string;
+  system: string;
+  ingress: boolean;
+  /** The config repo's flake files every node is built with (absent when it has no flake.lock). */
+  flake?: FlakeInputs;
+  apps: Record<string, ManifestApp>;
+}
+
+/**
+ * sha256 of the config repo's flake.nix and flake.lock (null: the file is missing). They pin
+ * nixpkgs and every other input of every node, so they are part of every node's hash: a new
+ * flake.lock changes every node, as `nixos-rebuild` will rebuild every node with it.
+ */
+export interface FlakeInputs {
+  nix: string | null;
+  lock: string | null;
+}
+
+export interface ManifestApp {
+  processes: Record<string, { instance: number; port: number }[]>;
+  domains: string[];
+  anchor: boolean;
+  /** On the data node of the app's addons: each addon held here, its port and (postgres) its server's major version. */
+  data?: Partial<Record<AddonName, { port: number; version?: number }>>;
+}
+
+export interface RenderedNode {
+  node: string;
+  /** Digest of everything the node's files were rendered from (see render-inputs.ts). */
+  inputs: string;
+  /** Relative path → content, in sorted path order. */
+  files: Record<string, string>;
+  manifest: Manifest;
+}
+
+export interface RenderOptions {
+  /**
+   * The git revision rendered, or null for a working tree. It is written to manifest.json
+   * only, outside the hashed files: a new revision that changes nothing for a node leaves the
+   * node as it is (and a cached render keeps the revision that last changed the node).
+   */
+  revision: string | null;
+  /** Rendered nodes by input digest: a node whose inputs are cached is not rendered again. */
+  renderCache?: Map<string, RenderedNode>;
+  /** Called for each node actually rendered (not taken from renderCache). */
+  onRendered?: (node: string) => void;
+  /** The revision's flake.nix and flake.lock digests (reconciler/pipeline/flake-inputs.ts). */
+  flake?: FlakeInputs;
+}
