@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real tools the tests and the local demo use, when they are missing: Nix, Caddy,
 # PostgreSQL and Redis (the local driver's addons), Go and Rust (its builds of apps.example),
-# OpenSSH's server (the nixos driver's ssh tests) and Chromium (the status page's tests).
+# OpenSSH's server (the nixos driver's ssh tests), ssh-keygen and gpg (signed commits) and Chromium (the status page's tests).
 # Debian package names; run as root.
 set -euo pipefail
 need=()
@@ -16,6 +16,9 @@ command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 # The local driver builds apps.example's go service and rust worker with the host's toolchains.
 command -v go >/dev/null 2>&1 || need+=(golang-go)
 command -v cargo >/dev/null 2>&1 || need+=(cargo rustc)
+# Signed commits are checked with ssh-keygen (SSH signatures) and gpg (OpenPGP ones).
+command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
+command -v gpg >/dev/null 2>&1 || need+=(gnupg)
 # The status page is tested in headless Chromium (driven by playwright-core, which downloads no browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
