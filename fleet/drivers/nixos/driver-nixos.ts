@@ -14,6 +14,7 @@ import { setCaddyUpstreams } from './nixos-drain.js';
 import { detectSudoFlag, type SudoFlag } from './nixos-rebuild-sudo.js';
 import { checkFlakeDir } from './nixos-flake.js';
 import { requiredSecrets } from '../../../generators/render-local.js';
+import { runNixosCommand } from './nixos-run.js';
 import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
 import {
   REAL_REMOTE,
@@ -293,6 +294,11 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     async secretValues(node, source) {
       if (source.names.length === 0 || source.units.length === 0) return [];
       return parseCredentials((await onNode(node, buildCredentialsArgv(node, source.units, source.names, ops))).stdout);
+    },
+
+    runCommand(node, req, io) {
+      const sshArgv = (argv: string[], tty: boolean) => buildSshArgv(node.host, argv, tty ? { ...ssh, options: [...ssh.options, '-t'] } : ssh);
+      return runNixosCommand({ node, app: req.process.app, argv: req.argv, io, ops, onNode: (n, argv) => onNode(n, argv), sshArgv, log });
     },
   };
 }
