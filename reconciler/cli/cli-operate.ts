@@ -141,7 +141,7 @@ export function registerOperateCommands(program: Command, ctx: Ctx): void {
   addDriverOptions(
     program
       .command('run')
-      .description("Run a one-off command with exactly the app's environment, secrets and working directory, on a node that runs it (default: the least loaded), like `heroku run`: attached to your terminal when there is one, pipes otherwise. Exits with the command's exit code. Put the command after --.")
+      .description("Run a one-off command with exactly the app's environment, secrets and working directory (on NixOS also its user, limits and hardening, through systemd-run), on a node that runs it (default: the least loaded), like `heroku run`: attached to your terminal when there is one, pipes otherwise; Ctrl-C reaches the command. Exits with the command's exit code. Put the command after --.")
       .argument('<app>', 'the app')
       .argument('<command...>', 'the command and its arguments, after --')
       .option('--node <name>', 'run on this node')
