@@ -15,7 +15,7 @@ import type { AppliedNode } from '../../reconciler/apply/rollout-model.js';
 const bin = join(packageRoot(), 'bin', 'skyrec.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
-function appliedNode(name: string, instances: number): AppliedNode {
+export function appliedNode(name: string, instances: number): AppliedNode {
   const inst = Array.from({ length: instances }, (_, k) => ({
     unit: `bench-web-${k + 1}`, app: 'bench', command: 'x', cwd: null, env: {}, secrets: [], addons: { postgres: null, redis: null }, autoRollback: true, sourceDigest: null,
     process: 'web', index: k + 1, port: 20000 + k, healthcheck: null,
@@ -27,7 +27,7 @@ function appliedNode(name: string, instances: number): AppliedNode {
   } as unknown as AppliedNode;
 }
 
-function writeApplied(state: string, nodes: AppliedNode[]): void {
+export function writeApplied(state: string, nodes: AppliedNode[]): void {
   mkdirSync(join(state, 'applied'), { recursive: true });
   for (const n of nodes) writeFileSync(join(state, 'applied', `${n.node.name}.json`), JSON.stringify(n));
 }
