@@ -3,11 +3,10 @@
 // ps bench (local driver, each pid file naming a live process): a fresh reading, a cached one,
 // and a fleet where one node never answers (the first request waits its bound, the next do not).
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pino from 'pino';
-import { procStat } from '../../common/proc.js';
 import { exec } from '../../common/exec.js';
 import { createLocalDriver } from '../../fleet/drivers/local/driver-local.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
@@ -15,7 +14,7 @@ import { openApplied } from '../../reconciler/apply/applied.js';
 import { fleetApps } from '../../reconciler/daemon/fleet-apps.js';
 import { createLiveInstances } from '../../reconciler/daemon/live-instances.js';
 import type { DaemonStatus } from '../../reconciler/daemon/status-model.js';
-import { appliedNode, writeApplied } from './bench-operate.js';
+import { writeLiveFleet } from './bench-operate.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -30,14 +29,7 @@ export async function benchLiveStatus(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-live-'));
   const sleeper = spawn('sleep', ['600'], { stdio: 'ignore', detached: true });
   try {
-    const state = join(dir, 'state');
-    const nodes = Array.from({ length: 200 }, (_, k) => appliedNode(`node-${k + 1}`, 5));
-    writeApplied(state, nodes);
-    const record = JSON.stringify({ pid: sleeper.pid, start: procStat(sleeper.pid!)!.start }) + '\n';
-    for (const n of nodes) {
-      mkdirSync(join(state, 'local', n.node.name, 'run'), { recursive: true });
-      for (const i of n.local.instances) writeFileSync(join(state, 'local', n.node.name, 'run', `${i.unit}.pid`), record);
-    }
+    const state = writeLiveFleet(dir, sleeper.pid!);
     const status = { apps: fleetApps(state) } as DaemonStatus;
     const local = createLocalDriver({ stateDir: state, secretsDir: null, httpPort: 0, exec, log: pino({ level: 'silent' }) });
     const applied = () => openApplied(state).all();

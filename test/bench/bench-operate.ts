@@ -15,7 +15,7 @@ import type { AppliedNode } from '../../reconciler/apply/rollout-model.js';
 const bin = join(packageRoot(), 'bin', 'skyrec.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
 
-export function appliedNode(name: string, instances: number): AppliedNode {
+function appliedNode(name: string, instances: number): AppliedNode {
   const inst = Array.from({ length: instances }, (_, k) => ({
     unit: `bench-web-${k + 1}`, app: 'bench', command: 'x', cwd: null, env: {}, secrets: [], addons: { postgres: null, redis: null }, autoRollback: true, sourceDigest: null,
     process: 'web', index: k + 1, port: 20000 + k, healthcheck: null,
@@ -27,7 +27,7 @@ export function appliedNode(name: string, instances: number): AppliedNode {
   } as unknown as AppliedNode;
 }
 
-export function writeApplied(state: string, nodes: AppliedNode[]): void {
+function writeApplied(state: string, nodes: AppliedNode[]): void {
   mkdirSync(join(state, 'applied'), { recursive: true });
   for (const n of nodes) writeFileSync(join(state, 'applied', `${n.node.name}.json`), JSON.stringify(n));
 }
@@ -121,18 +121,24 @@ async function followRate(state: string, nodes: AppliedNode[]): Promise<string> 
   return `${TOTAL.toLocaleString('en')} lines appended over 6 files in ${ms.toFixed(0)} ms: ${Math.round(TOTAL / (ms / 1000)).toLocaleString('en')} lines/s (lines that arrive together are shown in one write)`;
 }
 
+/** 200 applied nodes × 5 instances in `<dir>/state`, each pid file naming one live process (`sleeper`). */
+export function writeLiveFleet(dir: string, sleeper: number): string {
+  const state = join(dir, 'state');
+  const nodes = Array.from({ length: 200 }, (_, k) => appliedNode(`node-${k + 1}`, 5));
+  writeApplied(state, nodes);
+  const record = JSON.stringify({ pid: sleeper, start: procStat(sleeper)!.start }) + '\n';
+  for (const n of nodes) {
+    mkdirSync(join(state, 'local', n.node.name, 'run'), { recursive: true });
+    for (const i of n.local.instances) writeFileSync(join(state, 'local', n.node.name, 'run', `${i.unit}.pid`), record);
+  }
+  return state;
+}
+
 export async function benchPs(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-ps-'));
   const sleeper = spawn('sleep', ['600'], { stdio: 'ignore', detached: true });
   try {
-    const state = join(dir, 'state');
-    const nodes = Array.from({ length: 200 }, (_, k) => appliedNode(`node-${k + 1}`, 5));
-    writeApplied(state, nodes);
-    const record = JSON.stringify({ pid: sleeper.pid, start: procStat(sleeper.pid!)!.start }) + '\n';
-    for (const n of nodes) {
-      mkdirSync(join(state, 'local', n.node.name, 'run'), { recursive: true });
-      for (const i of n.local.instances) writeFileSync(join(state, 'local', n.node.name, 'run', `${i.unit}.pid`), record);
-    }
+    const state = writeLiveFleet(dir, sleeper.pid!);
     const runs = [];
     for (let r = 0; r < RUNS; r++) runs.push(await timeCommand(['ps', '--json', '--driver', 'local', '--state', state]));
     console.log(`\nskyrec ps, local driver: 200 nodes x 5 instances (1,000 rows, each a live process read from /proc), median of ${RUNS} runs: ${median(runs.map((x) => x.totalMs)).toFixed(0)} ms`);

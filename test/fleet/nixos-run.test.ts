@@ -19,24 +19,16 @@ import { REAL_OPERATE, type OperateCommands } from '../../fleet/drivers/nixos/ni
 import type { NodeDriver } from '../../fleet/node/driver.js';
 import type { LocalProcess } from '../../generators/render-local.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
+import { standIns } from '../helpers/stand-in.js';
 import { makeTempDir } from '../helpers/tools.js';
 import { makeNode } from './builders.js';
 
 const SECRET = "s3cret 'quoted' $HOME";
 const tmp = makeTempDir('skyrec-nixos-run-');
-const calls = join(tmp.dir, 'calls.log');
+const { standIn, recorded, reset } = standIns(tmp.dir);
 const units = join(tmp.dir, 'units');
 const etc = join(tmp.dir, 'etc');
 const pkg = join(tmp.dir, 'pkg');
-const RECORD = `{ printf '%s' "$(basename "$0")"; for a in "$@"; do printf ' [%s]' "$a"; done; echo; } >> ${escapeShellArg(calls)}`;
-
-function standIn(name: string, body: string): string {
-  const path = join(tmp.dir, 'bin', name);
-  mkdirSync(join(tmp.dir, 'bin'), { recursive: true });
-  writeFileSync(path, `#!/bin/sh\n${RECORD}\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
 
 const SYSTEMD_RUN = `fail() { echo "stand-in systemd-run: $*" >&2; exit 2; }
 [ "$1 $2 $3 $4 $5" = "--quiet --collect --wait --service-type=exec --expand-environment=no" ] || fail "unexpected flags: $*"
@@ -76,7 +68,6 @@ exec "$@"`;
 
 const ops = (): Partial<OperateCommands> => ({ systemdRun: join(tmp.dir, 'bin', 'systemd-run'), systemctl: join(tmp.dir, 'bin', 'systemctl'), etcDir: etc });
 const shopProcess = { unit: 'shop-web-1', app: 'shop', process: 'web', index: 1, port: 20001, command: 'x', cwd: null, env: {}, secrets: ['SESSION_SECRET'], addons: { postgres: null, redis: null } } as unknown as LocalProcess;
-const recorded = () => readFileSync(calls, 'utf8').trim().split('\n');
 
 let sshd: TestSshd;
 let driver: NodeDriver;
@@ -99,7 +90,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-beforeEach(() => writeFileSync(calls, ''));
+beforeEach(() => reset());
 
 /** `skyrec run` as the user's process: the nixos driver's runCommand in a node process of its own, on this process's stdio. */
 function runnerCommand(argv: string[]): string[] {
