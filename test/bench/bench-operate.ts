@@ -11,26 +11,10 @@ import { join } from 'node:path';
 import { packageRoot } from '../../common/paths.js';
 import { procStat } from '../../common/proc.js';
 import type { AppliedNode } from '../../reconciler/apply/rollout-model.js';
+import { appliedNode, writeApplied } from '../helpers/applied-fixture.js';
 
 const bin = join(packageRoot(), 'bin', 'skyrec.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-function appliedNode(name: string, instances: number): AppliedNode {
-  const inst = Array.from({ length: instances }, (_, k) => ({
-    unit: `bench-web-${k + 1}`, app: 'bench', command: 'x', cwd: null, env: {}, secrets: [], addons: { postgres: null, redis: null }, autoRollback: true, sourceDigest: null,
-    process: 'web', index: k + 1, port: 20000 + k, healthcheck: null,
-  }));
-  return {
-    node: { name, host: `root@${name}`, address: '127.0.0.1', system: 'x86_64-linux', labels: {}, memoryBytes: null, ingress: false, buildHost: null, sudo: null },
-    manifest: { node: name, revision: null, hash: 'h', system: 'x86_64-linux', ingress: false, apps: { bench: { processes: { web: inst.map((i) => ({ instance: i.index, port: i.port })) }, domains: [], anchor: false } } },
-    local: { node: name, instances: inst, releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
-  } as unknown as AppliedNode;
-}
-
-function writeApplied(state: string, nodes: AppliedNode[]): void {
-  mkdirSync(join(state, 'applied'), { recursive: true });
-  for (const n of nodes) writeFileSync(join(state, 'applied', `${n.node.name}.json`), JSON.stringify(n));
-}
 
 /** Spawns the binary; resolves with the ms to the first stdout byte, to exit, and the line count. */
 function timeCommand(args: string[]): Promise<{ firstMs: number; totalMs: number; lines: number }> {
