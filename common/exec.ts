@@ -84,6 +84,12 @@ export interface AttachedOptions {
   stdout: NodeJS.WritableStream;
   stderr: NodeJS.WritableStream;
   log?: Logger;
+  /**
+   * Pipes only: the command gets a process group of its own, so that Ctrl-C (SIGINT) and SIGTERM
+   * reach skyrec alone, which hands each to this (`count`: how many so far). For a command that
+   * cannot receive a local signal itself, such as a remote one behind ssh without a terminal.
+   */
+  onSignal?: (signal: NodeJS.Signals, count: number) => void;
 }
 
 /**
@@ -97,14 +103,18 @@ export async function execAttached(argv: string[], opts: AttachedOptions): Promi
   const sub = execa(argv[0], argv.slice(1), {
     cwd: opts.cwd, env: opts.env, extendEnv: false, reject: false, buffer: false, stripFinalNewline: false,
     stdin: opts.tty ? 'inherit' : opts.stdin ? 'pipe' : 'ignore', stdout: io, stderr: io,
+    detached: !opts.tty && opts.onSignal !== undefined,
   });
   if (!opts.tty) {
     sub.stdout!.pipe(opts.stdout, { end: false });
     sub.stderr!.pipe(opts.stderr, { end: false });
     if (opts.stdin) opts.stdin.pipe(sub.stdin!);
   }
-  const keep = () => undefined;
-  process.on('SIGINT', keep);
+  let signals = 0;
+  const relay = !opts.tty && opts.onSignal !== undefined;
+  const keep = (signal: NodeJS.Signals) => void (relay && opts.onSignal!(signal, ++signals));
+  const caught: NodeJS.Signals[] = relay ? ['SIGINT', 'SIGTERM'] : ['SIGINT'];
+  for (const sig of caught) process.on(sig, keep);
   try {
     const result = await sub;
     opts.log?.debug({ argv, ms: Math.round(performance.now() - started), exitCode: result.exitCode }, 'exec attached');
@@ -113,7 +123,7 @@ export async function execAttached(argv: string[], opts: AttachedOptions): Promi
     opts.stderr.write(`skyrec: cannot run ${argv[0]}: ${result.originalMessage ?? result.message}\n`);
     return 127;
   } finally {
-    process.off('SIGINT', keep);
+    for (const sig of caught) process.off(sig, keep);
     // Unpiped and paused, skyrec's stdin no longer keeps it running.
     if (opts.stdin && !opts.tty) {
       opts.stdin.unpipe(sub.stdin!);

@@ -113,6 +113,11 @@ function instanceCommand(app: App, process: string): string {
   return spec?.command ?? 'exec caddy file-server --root . --listen ":$PORT"';
 }
 
+/** Where a node keeps what `skyrec run` needs for an app, under /etc (fleet/drivers/nixos/nixos-run.ts reads them). */
+export function runFiles(app: string): { script: string; command: string; properties: string } {
+  return { script: `${app}-run`, command: `skyrec/run/${app}/command`, properties: `skyrec/run/${app}/properties` };
+}
+
 export function unitName(app: string, process: string, index: number): string {
   return `${app}-${process}-${index}`;
 }
@@ -160,6 +165,8 @@ export function renderAppModule(app: App, node: string, instances: Instance[], i
     cron: isAnchor
       ? app.cron.map((c, n) => ({ unit: `${app.name}-cron-${n + 1}`, description: `${app.name} cron ${n + 1}: ${c.schedule} (skyrec)`, schedule: c.schedule, command: c.command }))
       : [],
+    // `skyrec run` takes the environment of a process the node runs: an instance or the release.
+    run: units.length > 0 || release ? runFiles(app.name) : null,
     postgres: serve.postgres,
     redis: serve.redis,
     firewall: firewallRules(serve.firewall),

@@ -141,7 +141,7 @@ export function registerOperateCommands(program: Command, ctx: Ctx): void {
   addDriverOptions(
     program
       .command('run')
-      .description("Run a one-off command with exactly the app's environment, secrets and working directory, on a node that runs it (default: the least loaded), like `heroku run`: attached to your terminal when there is one, pipes otherwise. Exits with the command's exit code. Put the command after --.")
+      .description("Run a one-off command with exactly the app's environment, secrets and working directory (on NixOS also its user, limits and hardening, through systemd-run), on a node that runs it (default: the least loaded), like `heroku run`: attached to your terminal when there is one, pipes otherwise; Ctrl-C reaches the command. Exits with the command's exit code. Put the command after --.")
       .argument('<app>', 'the app')
       .argument('<command...>', 'the command and its arguments, after --')
       .option('--node <name>', 'run on this node')
@@ -155,7 +155,7 @@ export function registerOperateCommands(program: Command, ctx: Ctx): void {
     const units = findAppUnits(applied, { app, node: flags.node, process: flags.process, cron: false });
     const target = pickRunTarget(applied, units, flags.process);
     const driver = createDriver(opts, ctx.log);
-    if (!driver.runCommand) throw new UsageError(`skyrec run is not available with the ${opts.driver} driver yet`, { hint: 'the nixos driver cannot yet give a one-off command the environment its units build in their start scripts; use the local driver, or ssh to the node' });
+    if (!driver.runCommand) throw new UsageError(`skyrec run is not available with the ${opts.driver} driver`);
     const tty = io.stdin?.isTTY === true && (io.stdout as { isTTY?: boolean }).isTTY === true;
     ctx.log.info({ app, node: target.node.name, unit: target.process.unit }, 'run');
     const code = await driver.runCommand(target.node, { process: target.process, argv: command }, { tty, stdin: io.stdin, stdout: io.stdout, stderr: io.stderr });

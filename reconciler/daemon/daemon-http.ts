@@ -35,6 +35,8 @@ export interface ListenOptions {
 
 export interface DaemonHttpOptions extends ListenOptions {
   status: () => DaemonStatus;
+  /** Adds each instance's state now to the status of the page, /api/status and /metrics (live-instances.ts). */
+  live?: (status: DaemonStatus) => Promise<DaemonStatus>;
   /** The followed branch: a push to it starts a cycle. */
   branch: string;
   /** Starts a cycle as soon as possible. */
@@ -104,8 +106,9 @@ export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHt
     }
     if (!hostAllowed(req.headers.host, opts.allowedHosts ?? [])) return json(res, 421, { error: `Host ${req.headers.host} is not this reconciler's: add it with --allowed-host` });
     if (opts.readToken && !authorized(req, opts.readToken)) return json(res, 401, { error: 'this needs the read token (--read-token-file): Authorization: Bearer <token>, or basic auth with it as the password' }, { 'www-authenticate': 'Basic realm="skyrec", charset="UTF-8"' });
+    const liveStatus = () => (opts.live ? opts.live(opts.status()) : Promise.resolve(opts.status()));
     if (path === '/') {
-      const page = renderStatusPage(opts.status(), new Date());
+      const page = renderStatusPage(await liveStatus(), new Date());
       return void res.writeHead(200, { ...SECURITY_HEADERS, ...statusPageHeaders() }).end(page);
     }
     const plan = /^\/runs\/(\d+)\/plan$/.exec(path);
@@ -113,8 +116,8 @@ export async function startDaemonHttp(opts: DaemonHttpOptions): Promise<DaemonHt
       const text = opts.plan(Number(plan[1]));
       return text === null ? json(res, 404, { error: `run ${plan[1]} has no plan recorded` }) : send(res, 200, 'text/plain; charset=utf-8', text);
     }
-    if (path === '/metrics') return send(res, 200, metrics.contentType, await metrics.scrape());
-    return json(res, 200, opts.status());
+    if (path === '/metrics') return send(res, 200, metrics.contentType, await metrics.scrape(await liveStatus()));
+    return json(res, 200, await liveStatus());
   }
 
   const handler = (serves: { read: boolean; hooks: boolean }) => (req: http.IncomingMessage, res: Res) => {

@@ -1,6 +1,7 @@
 // The reconciler's Prometheus metrics, read from one status snapshot per scrape.
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DaemonStatus } from './status-model.js';
+import { registerInstanceMetrics } from './instance-metrics.js';
 
 export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () => number }) {
   // One status read per scrape, taken by scrape() before the collectors run.
@@ -73,8 +74,10 @@ export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () 
       else this.set(0);
     },
   });
-  const scrape = async () => {
-    snapshot = opts.status();
+  registerInstanceMetrics(registry, current);
+  /** @param status the status to report (with live instance states); read anew when absent */
+  const scrape = async (status?: DaemonStatus) => {
+    snapshot = status ?? opts.status();
     try {
       return await registry.metrics();
     } finally {

@@ -19,6 +19,9 @@ import { statusReader, writeLoopView, type LoopView } from './status.js';
 import type { Logger } from '../../common/log.js';
 import { watchStateDir } from './state-dir-watch.js';
 import type { DaemonStatus } from './status-model.js';
+import { createLiveInstances } from './live-instances.js';
+import { createDriver } from '../apply/create-driver.js';
+import { openApplied } from '../apply/applied.js';
 
 export interface DaemonOptions extends ReconcileOptions, ListenOptions {
   intervalMs: number;
@@ -71,6 +74,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     http = await startDaemonHttp({
       ...opts,
       status,
+      live: liveInstancesOf(opts),
       trigger: (why) => {
         log.info({ why }, 'cycle requested');
         reconciler?.trigger('cycle');
@@ -160,6 +164,12 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     store?.close();
     lock.release();
   }
+}
+
+/** The status page's live instance states, read through the driver the cycles use. */
+function liveInstancesOf(opts: DaemonOptions): (status: DaemonStatus) => Promise<DaemonStatus> {
+  const live = createLiveInstances({ driver: opts.driverImpl ?? createDriver(opts, opts.log.child({ part: 'live' })), applied: () => openApplied(opts.stateDir).all() });
+  return (status) => live.decorate(status);
 }
 
 /** Resolves `received` on the first SIGTERM or SIGINT; dispose() stops listening. */

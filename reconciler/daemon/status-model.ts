@@ -15,7 +15,23 @@ export interface HeadTrust {
 export interface AppStatus {
   name: string;
   domains: string[];
-  instances: { process: string; index: number; node: string; port: number }[];
+  instances: { process: string; index: number; node: string; port: number; live?: InstanceLive }[];
+}
+
+/**
+ * An instance's state now, as `skyrec ps` reads it from its node (daemon: live-instances.ts).
+ * Absent where nothing asked the node (`skyrec status`); state `unreachable` when the node did not
+ * answer in time, with the reason in `error`.
+ */
+export interface InstanceLive {
+  /** systemd's ActiveState (active, failed, activating, ...), unknown, or unreachable. */
+  state: string;
+  since: string | null;
+  restarts: number | null;
+  memoryBytes: number | null;
+  /** When the node answered (ISO), null when it did not. */
+  checkedAt: string | null;
+  error?: string;
 }
 
 export interface DaemonStatus {

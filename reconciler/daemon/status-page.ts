@@ -10,13 +10,15 @@ import { packageRoot } from '../../common/paths.js';
 import type { NodeStatus } from '../state/state-store.js';
 import type { RunOutcome } from '../state/reconciler-records.js';
 import { describeVerdict } from '../trust/trust-verdict.js';
-import type { DaemonStatus } from './status-model.js';
+import type { AppStatus, DaemonStatus } from './status-model.js';
 
 /** The colour of a badge: ok green, bad red, warn amber, none grey. */
 type Tone = 'ok' | 'bad' | 'warn' | 'none';
 
 const HEALTH_TONE: Record<NodeStatus, Tone> = { healthy: 'ok', failed: 'bad', 'rolled-back': 'bad', switching: 'warn', checking: 'warn', unknown: 'none' };
 const OUTCOME_TONE: Record<RunOutcome, Tone> = { applied: 'ok', unchanged: 'none', invalid: 'warn', quarantined: 'warn', interrupted: 'warn', untrusted: 'bad', failed: 'bad', error: 'bad' };
+/** Instance states (systemd's ActiveState, or unreachable); any other is amber. */
+const INSTANCE_TONE: Record<string, Tone> = { active: 'ok', failed: 'bad', unreachable: 'bad', inactive: 'none', unknown: 'none' };
 const DETAIL_CHARS = 90;
 /** The tab icon's colour per tone (hex, no #). */
 const FAVICON: Record<Tone, string> = { ok: '1a7f37', bad: 'cf222e', warn: 'bf8700', none: '8c959f' };
@@ -111,6 +113,19 @@ function untrustedHead(s: DaemonStatus, now: Date) {
   return { revision: shortRev(head.commit), full: head.commit, detail: describeVerdict(head), at: when(head.checkedAt, now) };
 }
 
+/** An instance's chip: where it runs and, when its node was asked, its state now (live-instances.ts). */
+function viewInstance(i: AppStatus['instances'][number], now: Date) {
+  const where = `${i.node}:${i.port}`;
+  const l = i.live;
+  if (!l) return { where, live: null };
+  const figures = [
+    ...(l.restarts ? [`${l.restarts} restart${l.restarts === 1 ? '' : 's'}`] : []),
+    ...(l.memoryBytes !== null ? [`${(l.memoryBytes / 1024 / 1024).toFixed(0)} MiB`] : []),
+  ];
+  const title = [`${i.process}.${i.index} on ${where}: ${l.state}`, ...(l.since ? [`since ${l.since} (${formatAgo(l.since, now)})`] : []), ...figures, ...(l.error ? [l.error] : [])].join(', ');
+  return { where, live: { text: [l.state, ...figures].join(' · '), tone: INSTANCE_TONE[l.state] ?? 'warn', title } };
+}
+
 function viewStatus(s: DaemonStatus, now: Date) {
   const drifted = new Map(s.drift.map((d) => [d.node, d]));
   const nodes = s.nodes.map((n) => {
@@ -128,11 +143,11 @@ function viewStatus(s: DaemonStatus, now: Date) {
   });
   const healthy = s.nodes.filter((n) => n.status === 'healthy').length;
   const apps = s.apps.map((a) => {
-    const processes: { name: string; instances: string[] }[] = [];
+    const processes: { name: string; instances: ReturnType<typeof viewInstance>[] }[] = [];
     for (const i of a.instances) {
       let p = processes.find((x) => x.name === i.process);
       if (!p) processes.push((p = { name: i.process, instances: [] }));
-      p.instances.push(`${i.node}:${i.port}`);
+      p.instances.push(viewInstance(i, now));
     }
     return { name: a.name, domains: a.domains, processes };
   });

@@ -11,26 +11,10 @@ import { join } from 'node:path';
 import { packageRoot } from '../../common/paths.js';
 import { procStat } from '../../common/proc.js';
 import type { AppliedNode } from '../../reconciler/apply/rollout-model.js';
+import { appliedNode, writeApplied } from '../helpers/applied-fixture.js';
 
 const bin = join(packageRoot(), 'bin', 'skyrec.js');
 const RUNS = Number(process.env.BENCH_RUNS ?? 5);
-
-function appliedNode(name: string, instances: number): AppliedNode {
-  const inst = Array.from({ length: instances }, (_, k) => ({
-    unit: `bench-web-${k + 1}`, app: 'bench', command: 'x', cwd: null, env: {}, secrets: [], addons: { postgres: null, redis: null }, autoRollback: true, sourceDigest: null,
-    process: 'web', index: k + 1, port: 20000 + k, healthcheck: null,
-  }));
-  return {
-    node: { name, host: `root@${name}`, address: '127.0.0.1', system: 'x86_64-linux', labels: {}, memoryBytes: null, ingress: false, buildHost: null, sudo: null },
-    manifest: { node: name, revision: null, hash: 'h', system: 'x86_64-linux', ingress: false, apps: { bench: { processes: { web: inst.map((i) => ({ instance: i.index, port: i.port })) }, domains: [], anchor: false } } },
-    run: { node: name, instances: inst, releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
-  } as unknown as AppliedNode;
-}
-
-function writeApplied(state: string, nodes: AppliedNode[]): void {
-  mkdirSync(join(state, 'applied'), { recursive: true });
-  for (const n of nodes) writeFileSync(join(state, 'applied', `${n.node.name}.json`), JSON.stringify(n));
-}
 
 /** Spawns the binary; resolves with the ms to the first stdout byte, to exit, and the line count. */
 function timeCommand(args: string[]): Promise<{ firstMs: number; totalMs: number; lines: number }> {
@@ -121,18 +105,24 @@ async function followRate(state: string, nodes: AppliedNode[]): Promise<string> 
   return `${TOTAL.toLocaleString('en')} lines appended over 6 files in ${ms.toFixed(0)} ms: ${Math.round(TOTAL / (ms / 1000)).toLocaleString('en')} lines/s (lines that arrive together are shown in one write)`;
 }
 
+/** 200 applied nodes × 5 instances in `<dir>/state`, each pid file naming one live process (`sleeper`). */
+export function writeLiveFleet(dir: string, sleeper: number): string {
+  const state = join(dir, 'state');
+  const nodes = Array.from({ length: 200 }, (_, k) => appliedNode(`node-${k + 1}`, 5));
+  writeApplied(state, nodes);
+  const record = JSON.stringify({ pid: sleeper, start: procStat(sleeper)!.start }) + '\n';
+  for (const n of nodes) {
+    mkdirSync(join(state, 'local', n.node.name, 'run'), { recursive: true });
+    for (const i of n.run.instances) writeFileSync(join(state, 'local', n.node.name, 'run', `${i.unit}.pid`), record);
+  }
+  return state;
+}
+
 export async function benchPs(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-ps-'));
   const sleeper = spawn('sleep', ['600'], { stdio: 'ignore', detached: true });
   try {
-    const state = join(dir, 'state');
-    const nodes = Array.from({ length: 200 }, (_, k) => appliedNode(`node-${k + 1}`, 5));
-    writeApplied(state, nodes);
-    const record = JSON.stringify({ pid: sleeper.pid, start: procStat(sleeper.pid!)!.start }) + '\n';
-    for (const n of nodes) {
-      mkdirSync(join(state, 'local', n.node.name, 'run'), { recursive: true });
-      for (const i of n.run.instances) writeFileSync(join(state, 'local', n.node.name, 'run', `${i.unit}.pid`), record);
-    }
+    const state = writeLiveFleet(dir, sleeper.pid!);
     const runs = [];
     for (let r = 0; r < RUNS; r++) runs.push(await timeCommand(['ps', '--json', '--driver', 'local', '--state', state]));
     console.log(`\nskyrec ps, local driver: 200 nodes x 5 instances (1,000 rows, each a live process read from /proc), median of ${RUNS} runs: ${median(runs.map((x) => x.totalMs)).toFixed(0)} ms`);

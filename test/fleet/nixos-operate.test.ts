@@ -3,7 +3,7 @@
 // expect, and print what the real ones print (`journalctl -o json` lines, `systemctl show`
 // blocks); the credentials are real files read by the real sh and base64, as root.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
@@ -17,21 +17,13 @@ import { streamAppLogs } from '../../reconciler/operate/logs.js';
 import type { ShownLine } from '../../reconciler/operate/log-format.js';
 import { listProcesses } from '../../reconciler/operate/ps.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
+import { standIns } from '../helpers/stand-in.js';
 import { makeTempDir } from '../helpers/tools.js';
 import { makeNode } from './builders.js';
 
 const SECRET = "s3cret 'quoted' $HOME";
 const tmp = makeTempDir('skyrec-nixos-operate-');
-const calls = join(tmp.dir, 'calls.log');
-const RECORD = `{ printf '%s' "$(basename "$0")"; for a in "$@"; do printf ' [%s]' "$a"; done; echo; } >> ${escapeShellArg(calls)}`;
-
-function standIn(name: string, body: string): string {
-  const path = join(tmp.dir, 'bin', name);
-  mkdirSync(join(tmp.dir, 'bin'), { recursive: true });
-  writeFileSync(path, `#!/bin/sh\n${RECORD}\n${body}\n`);
-  chmodSync(path, 0o755);
-  return path;
-}
+const { standIn, recorded, reset } = standIns(tmp.dir);
 
 // journalctl -o json: per unit, two lines at fixed times (web-1 at :01 and :03, web-2 at :02 and
 // :04, the release at :00 and :05), the second holding the secret; web-1 also has systemd's own
@@ -98,7 +90,6 @@ function applied(name: string, host: string, web: number[], anchor: boolean): Ap
 let sshd: TestSshd;
 let driver: NodeDriver;
 const nodes = () => [applied('a', 'root@127.0.0.1', [1], true), applied('b', 'root@127.0.0.1', [2], false)];
-const recorded = () => readFileSync(calls, 'utf8').trim().split('\n');
 
 beforeAll(async () => {
   sshd = await startSshd(tmp.dir);
@@ -118,7 +109,7 @@ afterAll(async () => {
   tmp.cleanup();
 });
 
-beforeEach(() => writeFileSync(calls, ''));
+beforeEach(() => reset());
 
 // Each ssh call to the test sshd takes about a second here.
 describe('nixos driver: logs and ps over a real sshd (stand-in journalctl and systemctl)', { timeout: 30_000 }, () => {

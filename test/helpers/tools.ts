@@ -54,6 +54,7 @@ export const NIXPKGS_STANDIN = `{
     concatStringsSep = builtins.concatStringsSep;
     getAttrFromPath = path: set: builtins.foldl' (s: n: s.\${n}) set path;
     composeManyExtensions = overlays: final: prev: { };
+    makeBinPath = packages: builtins.concatStringsSep ":" (map (p: "\${p}/bin") packages);
   };
   pkgs = rec {
     stdenv.hostPlatform.system = "x86_64-linux";
@@ -87,6 +88,8 @@ export const NIXPKGS_STANDIN = `{
     # Named after the Node.js it was built with, so a test sees which one nixpkgs' builder would use.
     buildNpmPackage = args: { outPath = "/nix/store/00000000000000000000000000000000-\${args.pname}-built-with-\${baseNameOf args.nodejs.outPath}"; };
     importNpmLock = { __functor = self: args: { }; npmConfigHook = { }; };
+    # No outPath, so that the JSON of an evaluated module keeps the script's name and text for a test to run.
+    writeShellScript = name: text: { inherit name text; };
     runCommand = name: env: script: { outPath = "/nix/store/00000000000000000000000000000000-\${name}"; };
     fetchgit = args: { outPath = "/nix/store/00000000000000000000000000000000-source"; };
   };

@@ -12,6 +12,7 @@ import { CommandError, SkyrecError } from '../../../common/errors.js';
 import { manifestHash, type NodeDriver, type NodeTarget } from '../../node/driver.js';
 import { setCaddyUpstreams } from './nixos-drain.js';
 import { detectSudoFlag, type SudoFlag } from './nixos-rebuild-sudo.js';
+import { runNixosCommand } from './nixos-run.js';
 import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
 import { changedUnits, currentGeneration, exitsWith, inactiveUnits, lastLine, runOnNode, switchToGeneration, type NixosRemote } from './nixos-remote.js';
 import { preflightNixos } from './nixos-preflight.js';
@@ -182,6 +183,11 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     async secretValues(node, source) {
       if (source.names.length === 0 || source.units.length === 0) return [];
       return parseCredentials((await onNode(node, buildCredentialsArgv(node, source.units, source.names, ops))).stdout);
+    },
+
+    runCommand(node, req, io) {
+      const sshArgv = (argv: string[], tty: boolean) => buildSshArgv(node.host, argv, tty ? { ...ssh, options: [...ssh.options, '-t'] } : ssh);
+      return runNixosCommand({ node, app: req.process.app, argv: req.argv, io, ops, onNode: (n, argv) => onNode(n, argv), sshArgv, log });
     },
   };
 }

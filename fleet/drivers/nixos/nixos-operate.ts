@@ -13,9 +13,12 @@ export interface OperateCommands {
   systemctl: string;
   /** Where systemd puts each running unit's LoadCredential= files: <dir>/<unit>.service/<NAME>. */
   credentialsDir: string;
+  /** `skyrec run` (nixos-run.ts): systemd-run, and the folder of the rendered skyrec/run/<app>/ files. */
+  systemdRun: string;
+  etcDir: string;
 }
 
-export const REAL_OPERATE: OperateCommands = { journalctl: 'journalctl', systemctl: 'systemctl', credentialsDir: '/run/credentials' };
+export const REAL_OPERATE: OperateCommands = { journalctl: 'journalctl', systemctl: 'systemctl', credentialsDir: '/run/credentials', systemdRun: 'systemd-run', etcDir: '/etc' };
 
 // journald and systemd's own units are root's to read; `-n`: no password prompt without a tty.
 const asRoot = (node: Node, argv: string[]) => (node.sudo ? ['sudo', '-n', ...argv] : argv);
