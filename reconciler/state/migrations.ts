@@ -37,6 +37,14 @@ export const MIGRATIONS = [
    CREATE TABLE drift (
      node TEXT PRIMARY KEY, expected_generation INTEGER, expected_hash TEXT, found_generation INTEGER, found_hash TEXT,
      detail TEXT NOT NULL, detected_at TEXT NOT NULL);`,
+  // 4: the notification queue (reconciler/notify/): one row per event and target, kept until
+  // delivered or given up, so that a restart loses nothing undelivered.
+  `CREATE TABLE notifications (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, config TEXT NOT NULL, event TEXT NOT NULL,
+     created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('pending','delivered','failed','dropped')),
+     last_status INTEGER, last_error TEXT, finished_at TEXT);
+   CREATE INDEX notifications_pending ON notifications (target, id) WHERE state = 'pending';`,
 ];
 
 export function migrate(db: Database.Database): void {
