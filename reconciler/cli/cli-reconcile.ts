@@ -7,6 +7,7 @@ import { UsageError } from '../../common/errors.js';
 import { readSecretFile } from '../../common/secret-file.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
 import type { RunRecord } from '../state/reconciler-records.js';
+import { addNotifyOptions, notifySettings, type NotifyFlags } from './cli-notify.js';
 
 const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, interrupted: 0, invalid: 2, failed: 4, error: 1 };
 
@@ -32,7 +33,7 @@ function describeRun(r: RunRecord): string {
 
 export function registerReconcileCommands(program: Command, ctx: Ctx): void {
   const { io, out } = ctx;
-  addDriverOptions(
+  addNotifyOptions(addDriverOptions(
     program
       .command('reconcile')
       .description('Follow a branch of the config repo and apply each new head: invalid specs are never applied, a revision whose rollout failed is not retried.')
@@ -51,20 +52,25 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .addOption(new Option('--json', 'with --once: print the cycle as JSON; with --watch: one JSON line per plan'))
       .option('--watch', 'development: watch the working tree of --repo and print a plan at start and after every burst of saves, against what the nodes run now (the applied manifests in --state), else HEAD; invalid specs print their problems and the watch goes on')
       .option('--apply', 'with --watch: after a plan with changes, apply the working tree (as skyrec apply --yes does)'),
-  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean }, cmd: Command) => {
+  )).action(async (flags: DriverFlags & NotifyFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean }, cmd: Command) => {
     if (flags.watch || flags.apply) return (await import('./cli-watch.js')).runWatch(flags, cmd, ctx);
     const intervalMs = duration('--interval', flags.interval);
     const driftIntervalMs = duration('--drift-interval', flags.driftInterval);
     const token = flags.tokenFile ? readSecretFile('--token-file', ctx.repoDir(flags.tokenFile)).toString('utf8') : io.env.SKYREC_GIT_TOKEN;
     const repo = /^https?:\/\//.test(flags.repo) ? flags.repo : ctx.repoDir(flags.repo);
     const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes) };
+    const notify = notifySettings(flags, ctx);
     if (flags.once) {
       const { reconcileOnce } = await import('../daemon/reconcile.js');
-      const run = await reconcileOnce(opts);
-      // As the loop does after each run it records: a verified copy to restore from.
-      const [{ StateStore }, { backupState }] = await Promise.all([import('../state/state-store.js'), import('../state/state-backup.js')]);
+      const [{ StateStore }, { backupState }, { createNotifier, notifyHook }] = await Promise.all([import('../state/state-store.js'), import('../state/state-backup.js'), import('../notify/notify-hook.js')]);
       const store = StateStore.open(opts.stateDir);
+      let run: RunRecord;
       try {
+        const notifier = createNotifier(store, notify, ctx.log);
+        run = await reconcileOnce({ ...opts, notify: notifyHook(notifier, flags.branch) });
+        // One attempt per queued notification; what is not delivered waits for the next run.
+        await notifier.drain(notify.timeoutMs! + 1000);
+        // As the loop does after each run it records: a verified copy to restore from.
         await backupState(store);
       } finally {
         store.close();
@@ -100,6 +106,7 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       intervalMs,
       driftIntervalMs,
       selfHeal: flags.selfHeal ?? false,
+      notifySettings: notify,
       report: (run) => out.line(describeRun(run)),
     });
   });

@@ -1,8 +1,9 @@
 // The reconciler's Prometheus metrics, read from one status snapshot per scrape.
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DaemonStatus } from './status-model.js';
+import { registerNotifyMetrics } from '../notify/notify-status.js';
 
-export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () => number }) {
+export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () => number; notifyFailures?: () => Map<string, number> }) {
   // One status read per scrape, taken by scrape() before the collectors run.
   let snapshot: DaemonStatus | null = null;
   const current = (): DaemonStatus => snapshot ?? opts.status();
@@ -61,6 +62,7 @@ export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () 
       this.set(current().fault ? 1 : 0);
     },
   });
+  registerNotifyMetrics(registry, { failed: opts.notifyFailures ?? (() => new Map()), status: () => current().notifications });
   const scrape = async () => {
     snapshot = opts.status();
     try {

@@ -15,6 +15,7 @@ import type { Logger } from '../../common/log.js';
 import type { Progress } from '../../common/progress.js';
 import { applyHeadIsolated, type DriverModule } from './isolate.js';
 import type { ApplyHeadInput, HeadOutcome } from './apply-head.js';
+import { cycleEvents, type NotifyHook } from '../notify/cycle-events.js';
 
 export interface ReconcileOptions extends DriverOptions {
   /** An http(s) URL of the config repo, or the path of a local repository. */
@@ -35,6 +36,8 @@ export interface ReconcileOptions extends DriverOptions {
   isolate?: boolean;
   /** With isolate: a module that makes the driver in the worker instead (the bench's stand-in). */
   driverModule?: DriverModule;
+  /** Where the cycle's events go (notifications, commit statuses); they are queued, never awaited. */
+  notify?: NotifyHook;
 }
 
 /** What the loop keeps in memory between cycles. */
@@ -83,9 +86,14 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     if (memory.settled?.revision === revision && memory.settled.rolloutId === store.latestRolloutId()) return finish('unchanged', null);
 
     const before = store.reconciler.lastSuccess()?.revision ?? null;
-    const result = await runApplyHead(opts, { dir: head.dir, revision, before, ...driverOptionsOf(opts) }, log);
+    const events = opts.notify ? await cycleEvents(opts.notify, { dir: head.dir, revision, fallback: before, runId: id }) : null;
+    // apply makes its progress when a rollout begins, with the nodes it switches: deploy.started.
+    const progress = (nodes: string[]) => (events?.started(nodes), opts.progress(nodes));
+    const result = await runApplyHead({ ...opts, progress }, { dir: head.dir, revision, before, ...driverOptionsOf(opts) }, log);
     if (result.settled) memory.settled = { revision, rolloutId: store.latestRolloutId() };
-    return finish(result.outcome, result.detail, result.plan);
+    const run = finish(result.outcome, result.detail, result.plan);
+    events?.finished(result, run, store);
+    return run;
   } catch (err) {
     // Recorded either way: an error run is counted, shown and kept, whatever its cause.
     if (!(err instanceof SkyrecError)) {

@@ -19,6 +19,8 @@ import { statusReader, writeLoopView, type LoopView } from './status.js';
 import type { Logger } from '../../common/log.js';
 import { watchStateDir } from './state-dir-watch.js';
 import type { DaemonStatus } from './status-model.js';
+import { createNotifier, notifyHook, type NotifySettings } from '../notify/notify-hook.js';
+import type { Notifier } from '../notify/notifier.js';
 
 export interface DaemonOptions extends ReconcileOptions, ListenOptions {
   intervalMs: number;
@@ -28,6 +30,8 @@ export interface DaemonOptions extends ReconcileOptions, ListenOptions {
   report: (run: RunRecord) => void;
   /** The reconciler's lock, when the caller took it already (the CLI does, before loading this module). */
   lock?: { release(): void };
+  /** Notifications and commit statuses (fleet.yaml's notifications): where their secrets are. */
+  notifySettings?: NotifySettings;
 }
 
 /** How often the state directory is checked between jobs (a stat of three paths). */
@@ -42,6 +46,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   let http: DaemonHttp | undefined;
   let reconciler: Reconciler | undefined;
   let watchTimer: NodeJS.Timeout | undefined;
+  let notifier: Notifier | undefined;
   const signals = stopSignals(log);
   try {
     store = StateStore.open(opts.stateDir);
@@ -60,7 +65,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     failed.catch(() => {});
     const view: LoopView = { repo: redactUrl(opts.repo), branch: opts.branch, pid: process.pid, startedAt: new Date().toISOString(), fetched: null, running: null, queued: false, lastDriftCheck: null };
     // Each new head is compiled in a child process: its memory goes back to the system after it.
-    const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true };
+    notifier = opts.notifySettings ? createNotifier(store, opts.notifySettings, log) : undefined;
+    const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true, notify: notifier && notifyHook(notifier, opts.branch) };
 
     const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false });
     const publish = () => {
@@ -77,6 +83,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       },
       plan: (id) => store!.reconciler.runPlan(id),
       // NaN in /metrics rather than a failed scrape when the store cannot be read (the fault says why).
+      notifyFailures: () => notifier?.failed ?? new Map(),
       rollbacks: () => {
         try {
           return store!.rollbackCount();
@@ -143,6 +150,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       }
     }, WATCH_MS);
     reconciler.start();
+    notifier?.start();
     try {
       await Promise.race([signals.received, failed]);
     } finally {
@@ -156,6 +164,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   } finally {
     clearInterval(watchTimer);
     signals.dispose();
+    // What was not delivered stays queued in the state store for the next start.
+    await notifier?.stop();
     await http?.close();
     store?.close();
     lock.release();

@@ -2,6 +2,7 @@
 // reconciler lines of `skyrec status`.
 import type { NodeRecord } from '../state/state-store.js';
 import type { NodeDrift, RunRecord } from '../state/reconciler-records.js';
+import type { NotifyStatus } from '../notify/notify-status.js';
 
 /** An app as the fleet runs it now (from the manifests of the last healthy apply of each node). */
 export interface AppStatus {
@@ -35,4 +36,6 @@ export interface DaemonStatus {
   fault: { message: string; at: string } | null;
   /** Newest first; `planUrl` is where the run's plan can be read (null: no plan recorded). */
   runs: (RunRecord & { planUrl: string | null })[];
+  /** The notification queue (absent from a status read without it). */
+  notifications?: NotifyStatus;
 }

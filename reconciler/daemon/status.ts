@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { StateStore } from '../state/state-store.js';
 import type { DaemonStatus } from './status-model.js';
 import { fleetApps } from './fleet-apps.js';
+import { readNotifyStatus } from '../notify/notify-status.js';
 import { isProcessAlive } from '../../common/proc.js';
 
 /** What the running loop knows beyond the state store. */
@@ -55,6 +56,7 @@ export function readStatus(store: StateStore, stateDir: string, view: LoopView, 
     nodes: store.listNodes(),
     apps: fleetApps(stateDir),
     runs: store.reconciler.runs(20).map((r) => ({ ...r, planUrl: r.hasPlan ? `/runs/${r.id}/plan` : null })),
+    notifications: readNotifyStatus(store.notifications),
   };
 }
 

@@ -43,7 +43,7 @@ export function signPayload(secret: Buffer, body: string): string {
 }
 
 type StatusState = 'pending' | 'success' | 'failure' | 'error';
-const STATE: Partial<Record<EventName, StatusState>> = { 'deploy.started': 'pending', 'deploy.applied': 'success', 'deploy.failed': 'failure', 'revision.invalid': 'failure', 'deploy.error': 'error', test: 'pending' };
+const STATE: Partial<Record<EventName, StatusState>> = { 'deploy.started': 'pending', 'deploy.applied': 'success', 'deploy.failed': 'failure', 'revision.invalid': 'failure', 'deploy.error': 'error', test: 'success' };
 
 /** GitHub allows 140 characters of description. */
 const oneLine = (text: string) => {
@@ -61,14 +61,16 @@ export function buildRequest(t: NotifyTarget, e: NotifyEvent, secret: Buffer | n
   }
   if (t.slack) return { url: secret!.toString('utf8').trim(), headers: json, body: JSON.stringify({ text: slackText(e), ...(t.slack.channel ? { channel: t.slack.channel } : {}) }) };
   const state = STATE[e.event] ?? 'pending';
-  const description = oneLine(e.event === 'test' ? 'skyrec notify test: this status is left pending by a test' : e.summary);
+  const description = oneLine(e.summary);
+  // A test status goes beside the deploy status (context <context>/test), never over it.
+  const context = (c: string | undefined) => `${c ?? 'skyrec'}${e.event === 'test' ? '/test' : ''}`;
   const token = secret!.toString('utf8');
   if (t.github) {
     const base = (t.github.apiUrl ?? 'https://api.github.com').replace(/\/+$/, '');
     return {
       url: `${base}/repos/${t.github.repo}/statuses/${e.revision}`,
       headers: { ...json, accept: 'application/vnd.github+json', 'x-github-api-version': '2022-11-28', authorization: `Bearer ${token}` },
-      body: JSON.stringify({ state, description, context: t.github.context ?? 'skyrec', ...(e.run?.url ? { target_url: e.run.url } : {}) }),
+      body: JSON.stringify({ state, description, context: context(t.github.context), ...(e.run?.url ? { target_url: e.run.url } : {}) }),
     };
   }
   const g = t.gitlab!;
@@ -76,7 +78,7 @@ export function buildRequest(t: NotifyTarget, e: NotifyEvent, secret: Buffer | n
   return {
     url: `${base}/projects/${encodeURIComponent(g.project)}/statuses/${e.revision}`,
     headers: { ...json, 'private-token': token },
-    body: JSON.stringify({ state: state === 'failure' || state === 'error' ? 'failed' : state, description, name: g.context ?? 'skyrec', ...(e.run?.url ? { target_url: e.run.url } : {}) }),
+    body: JSON.stringify({ state: state === 'failure' || state === 'error' ? 'failed' : state, description, name: context(g.context), ...(e.run?.url ? { target_url: e.run.url } : {}) }),
   };
 }
 
