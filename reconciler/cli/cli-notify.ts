@@ -10,14 +10,15 @@ import type { NotifySettings } from '../notify/notify-hook.js';
 export interface NotifyFlags {
   notifySecretsDir?: string;
   notifyTimeout: string;
-  notifyRetry: string;
+  /** Absent for `notify test`, which does not retry. */
+  notifyRetry?: string;
 }
 
-export function addNotifyOptions(cmd: Command): Command {
-  return cmd
+export function addNotifyOptions(cmd: Command, opts: { retry: boolean } = { retry: true }): Command {
+  cmd
     .option('--notify-secrets-dir <dir>', "the notification targets' secrets, one file per name (default: $CREDENTIALS_DIRECTORY, else /run/secrets/skyrec)")
-    .option('--notify-timeout <duration>', 'how long a notification receiver has to answer', '10s')
-    .option('--notify-retry <duration>', 'the wait before the first retry of an undelivered notification; doubled after each, up to 10m, for a day', '5s');
+    .option('--notify-timeout <duration>', 'how long a notification receiver has to answer', '10s');
+  return opts.retry ? cmd.option('--notify-retry <duration>', 'the wait before the first retry of an undelivered notification; doubled after each, up to 10m, for a day', '5s') : cmd;
 }
 
 function positive(option: string, text: string): number {
@@ -28,7 +29,7 @@ function positive(option: string, text: string): number {
 
 export function notifySettings(flags: NotifyFlags, ctx: Ctx): NotifySettings {
   const dir = flags.notifySecretsDir ? ctx.repoDir(flags.notifySecretsDir) : (ctx.io.env.CREDENTIALS_DIRECTORY ?? '/run/secrets/skyrec');
-  const firstMs = positive('--notify-retry', flags.notifyRetry);
+  const firstMs = positive('--notify-retry', flags.notifyRetry ?? '5s');
   return { secretsDir: dir, timeoutMs: positive('--notify-timeout', flags.notifyTimeout), backoff: { firstMs, maxMs: Math.max(firstMs, 10 * 60_000), giveUpMs: 24 * 3600_000 } };
 }
 
@@ -41,6 +42,7 @@ export function registerNotifyCommands(program: Command, ctx: Ctx): void {
       .argument('[target]', 'the name of a target in fleet.yaml')
       .option('--repo <dir>', 'the config repo (its working tree\'s fleet.yaml)', '.')
       .option('--json', 'print the result as JSON'),
+    { retry: false },
   ).action(async (name: string | undefined, flags: NotifyFlags & { repo: string; json?: boolean }) => {
     const { readFile } = await import('node:fs/promises');
     const { checkNotifyConfig } = await import('../notify/notify-config.js');

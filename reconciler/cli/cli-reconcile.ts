@@ -67,7 +67,7 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       let run: RunRecord;
       try {
         const notifier = createNotifier(store, notify, ctx.log);
-        run = await reconcileOnce({ ...opts, notify: notifyHook(notifier, flags.branch) });
+        run = await reconcileOnce({ ...opts, notify: notifyHook(notifier, flags.branch, ctx.log) });
         // One attempt per queued notification; what is not delivered waits for the next run.
         await notifier.drain(notify.timeoutMs! + 1000);
         // As the loop does after each run it records: a verified copy to restore from.

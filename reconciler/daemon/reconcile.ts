@@ -15,7 +15,7 @@ import type { Logger } from '../../common/log.js';
 import type { Progress } from '../../common/progress.js';
 import { applyHeadIsolated, type DriverModule } from './isolate.js';
 import type { ApplyHeadInput, HeadOutcome } from './apply-head.js';
-import { cycleEvents, type NotifyHook } from '../notify/cycle-events.js';
+import { cycleEvents, type CycleEvents, type NotifyHook } from '../notify/cycle-events.js';
 
 export interface ReconcileOptions extends DriverOptions {
   /** An http(s) URL of the config repo, or the path of a local repository. */
@@ -72,7 +72,13 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
   const id = store.reconciler.startRun();
   let log = opts.log.child({ runId: id });
   let revision: string | null = null;
-  const finish = (outcome: RunOutcome, detail: string | null, plan: string | null = null): RunRecord => store.reconciler.finishRun(id, { revision, outcome, detail, plan });
+  let events: CycleEvents | null = null;
+  const finish = (outcome: RunOutcome, detail: string | null, plan: string | null = null, apps: string[] | null = null): RunRecord => {
+    const run = store.reconciler.finishRun(id, { revision, outcome, detail, plan });
+    // A rollout that began gets its end reported, whatever ended it (a crashed child included).
+    events?.finished({ outcome, detail, plan, settled: false, apps }, run, store);
+    return run;
+  };
   try {
     const head = await followedHead(opts);
     revision = head.commit;
@@ -86,14 +92,12 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     if (memory.settled?.revision === revision && memory.settled.rolloutId === store.latestRolloutId()) return finish('unchanged', null);
 
     const before = store.reconciler.lastSuccess()?.revision ?? null;
-    const events = opts.notify ? await cycleEvents(opts.notify, { dir: head.dir, revision, fallback: before, runId: id }) : null;
+    events = opts.notify ? await cycleEvents(opts.notify, { dir: head.dir, revision, fallback: before, runId: id }) : null;
     // apply makes its progress when a rollout begins, with the nodes it switches: deploy.started.
     const progress = (nodes: string[]) => (events?.started(nodes), opts.progress(nodes));
     const result = await runApplyHead({ ...opts, progress }, { dir: head.dir, revision, before, ...driverOptionsOf(opts) }, log);
     if (result.settled) memory.settled = { revision, rolloutId: store.latestRolloutId() };
-    const run = finish(result.outcome, result.detail, result.plan);
-    events?.finished(result, run, store);
-    return run;
+    return finish(result.outcome, result.detail, result.plan, result.apps);
   } catch (err) {
     // Recorded either way: an error run is counted, shown and kept, whatever its cause.
     if (!(err instanceof SkyrecError)) {

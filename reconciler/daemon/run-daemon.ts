@@ -66,7 +66,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     const view: LoopView = { repo: redactUrl(opts.repo), branch: opts.branch, pid: process.pid, startedAt: new Date().toISOString(), fetched: null, running: null, queued: false, lastDriftCheck: null };
     // Each new head is compiled in a child process: its memory goes back to the system after it.
     notifier = opts.notifySettings ? createNotifier(store, opts.notifySettings, log) : undefined;
-    const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true, notify: notifier && notifyHook(notifier, opts.branch) };
+    const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true, notify: notifier && notifyHook(notifier, opts.branch, log) };
 
     const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false });
     const publish = () => {

@@ -9,6 +9,7 @@ import { makeEvent, shortRev, type EventInput } from './notify-event.js';
 import type { NotifyConfig } from './notify-config.js';
 import type { NotifyTarget } from './notify-targets.js';
 import type { NotifyEvent } from './notify-event.js';
+import type { Logger } from '../../common/log.js';
 
 /** What the reconciler is given to notify with (ReconcileOptions.notify). */
 export interface NotifyHook {
@@ -16,6 +17,18 @@ export interface NotifyHook {
   /** The targets of the first of these revisions whose fleet.yaml is valid (else the last valid ones). */
   config(dir: string, revisions: (string | null)[]): Promise<NotifyConfig>;
   emit(event: NotifyEvent, targets: NotifyTarget[]): void;
+  log: Logger;
+}
+
+/** A notification that cannot be queued is logged; the cycle goes on as if there were none. */
+function safely<A extends unknown[]>(hook: NotifyHook, fn: (...args: A) => void): (...args: A) => void {
+  return (...args) => {
+    try {
+      fn(...args);
+    } catch (err) {
+      hook.log.error({ err: (err as Error).message }, 'notification not queued');
+    }
+  };
 }
 
 export interface CycleEvents {
@@ -29,12 +42,12 @@ export async function cycleEvents(hook: NotifyHook, at: { dir: string; revision:
   const rev = shortRev(at.revision);
   let nodes: string[] | null = null;
   return {
-    started(changed) {
+    started: safely(hook, (changed: string[]) => {
       if (nodes) return;
       nodes = changed;
       send({ event: 'deploy.started', nodes: changed, summary: `skyrec is deploying ${rev} to ${changed.length} node(s)` });
-    },
-    finished(result, run, store) {
+    }),
+    finished: safely(hook, (result: HeadOutcome, run: RunRecord, store: StateStore) => {
       const apps = result.apps ?? null;
       // A cycle folded into the one before (the same invalid revision found again) says nothing new.
       if (run.id !== at.runId) return;
@@ -53,7 +66,7 @@ export async function cycleEvents(hook: NotifyHook, at: { dir: string; revision:
       send({ event: 'deploy.failed', nodes, apps, failures, summary: `deploy of ${rev} failed on ${failed.join(', ') || 'the fleet'}${rolledBack.length ? '; rolled back' : ''}`, detail: result.detail });
       if (rolledBack.length > 0) send({ event: 'deploy.rolled-back', nodes: rolledBack, apps, summary: `${rolledBack.join(', ')} rolled back to the previous generation after ${rev} failed` });
       if (store.failedRevision(at.revision)) send({ event: 'revision.quarantined', nodes, apps, summary: `${rev} is quarantined: not applied again until a newer commit or skyrec retry`, detail: result.detail });
-    },
+    }),
   };
 }
 
@@ -62,5 +75,5 @@ export async function driftEvent(hook: NotifyHook, at: { dir: string; revision: 
   if (input.nodes.length === 0) return;
   const config = await hook.config(at.dir, [at.revision]);
   const summary = input.event === 'drift.found' ? `drift on ${input.nodes.join(', ')}: not what skyrec applied` : `drift healed on ${input.nodes.join(', ')}: ${shortRev(at.revision)} applied again`;
-  hook.emit(makeEvent({ ...input, branch: hook.branch, revision: at.revision, runId: at.runId, summary }, config.statusUrl), config.targets);
+  safely(hook, () => hook.emit(makeEvent({ ...input, branch: hook.branch, revision: at.revision, runId: at.runId, summary }, config.statusUrl), config.targets))();
 }

@@ -25,6 +25,6 @@ export function createNotifier(store: StateStore, settings: NotifySettings, log:
   return new Notifier({ records: store.notifications, secretsDir: settings.secretsDir, timeoutMs: settings.timeoutMs, backoff: settings.backoff, log: log.child({ part: 'notify' }), userAgent: userAgent() });
 }
 
-export function notifyHook(notifier: Notifier, branch: string): NotifyHook {
-  return { branch, config: createConfigReader(), emit: (event, targets) => void notifier.emit(event, targets) };
+export function notifyHook(notifier: Notifier, branch: string, log: Logger): NotifyHook {
+  return { branch, log, config: createConfigReader(), emit: (event, targets) => void notifier.emit(event, targets) };
 }

@@ -13,6 +13,8 @@ export interface Recorded {
   path: string;
   headers: http.IncomingHttpHeaders;
   body: string;
+  /** When the request's body had arrived (Date.now()), for the bench. */
+  at: number;
 }
 
 export type Mode = 'normal' | '500' | 'hang';
@@ -71,7 +73,7 @@ export async function startReceiverStandin(): Promise<ReceiverStandin> {
     let body = '';
     req.on('data', (c) => (body += c));
     req.on('end', () => {
-      const rec: Recorded = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body };
+      const rec: Recorded = { method: req.method ?? '', path: req.url ?? '', headers: req.headers, body, at: Date.now() };
       requests.push(rec);
       const mode = [...modes].find(([p]) => rec.path.startsWith(p))?.[1] ?? 'normal';
       if (mode === 'hang') {
