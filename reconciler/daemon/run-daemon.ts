@@ -82,8 +82,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         reconciler?.trigger('cycle');
       },
       plan: (id) => store!.reconciler.runPlan(id),
-      // NaN in /metrics rather than a failed scrape when the store cannot be read (the fault says why).
       notifyFailures: () => notifier?.failed ?? new Map(),
+      // NaN in /metrics rather than a failed scrape when the store cannot be read (the fault says why).
       rollbacks: () => {
         try {
           return store!.rollbackCount();

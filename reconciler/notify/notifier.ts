@@ -44,6 +44,8 @@ export class Notifier {
   private readonly inFlight = new Set<Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** Aborts the attempts in flight when the reconciler stops: a hanging receiver never holds a stop. */
+  private readonly stopping = new AbortController();
   private readonly backoff: Backoff;
   private readonly timeoutMs: number;
   private readonly now: () => number;
@@ -73,10 +75,11 @@ export class Notifier {
     this.kick();
   }
 
-  /** Stops sending; an attempt in flight ends within its timeout (its row stays queued if it had not answered). */
+  /** Stops sending; attempts in flight are cut, and their rows stay queued as they were for the next start. */
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.timer);
+    this.stopping.abort();
     await Promise.all([...this.inFlight]);
   }
 
@@ -138,6 +141,7 @@ export class Notifier {
     const target = JSON.parse(row.config) as NotifyTarget;
     const event = JSON.parse(row.event) as NotifyEvent;
     const result = await this.attempt(target, event);
+    if (this.stopping.signal.aborted) return;
     const { records, log } = this.opts;
     if (result.ok) {
       records.finish(row.id, 'delivered', result.status, null);
@@ -157,12 +161,12 @@ export class Notifier {
   }
 
   private attempt(target: NotifyTarget, event: NotifyEvent): Promise<SendResult> {
-    return attemptDelivery(target, event, { secretsDir: this.opts.secretsDir, timeoutMs: this.timeoutMs, userAgent: this.opts.userAgent });
+    return attemptDelivery(target, event, { secretsDir: this.opts.secretsDir, timeoutMs: this.timeoutMs, userAgent: this.opts.userAgent, stop: this.stopping.signal });
   }
 }
 
 /** One attempt: the target's secrets read now (a rotated token is used at once), the request, its answer. */
-export async function attemptDelivery(target: NotifyTarget, event: NotifyEvent, opts: { secretsDir: string; timeoutMs: number; userAgent: string }): Promise<SendResult> {
+export async function attemptDelivery(target: NotifyTarget, event: NotifyEvent, opts: { secretsDir: string; timeoutMs: number; userAgent: string; stop?: AbortSignal }): Promise<SendResult> {
   let secrets: Buffer[];
   try {
     secrets = secretNames(target).map((name) => readSecretFile(`secret ${name} of notification target ${target.name}:`, join(opts.secretsDir, name)));
@@ -171,5 +175,5 @@ export async function attemptDelivery(target: NotifyTarget, event: NotifyEvent, 
     return { ok: false, status: null, error: (err as Error).message, retry: true };
   }
   const req = buildRequest(target, event, secrets[0] ?? null, opts.userAgent);
-  return sendRequest(req, { timeoutMs: opts.timeoutMs, secrets });
+  return sendRequest(req, { timeoutMs: opts.timeoutMs, secrets, stop: opts.stop });
 }

@@ -35,7 +35,7 @@ function reasonOf(body: string): string {
   return body.replace(/\s+/g, ' ').trim().slice(0, 200);
 }
 
-export async function sendRequest(req: HttpRequestSpec, opts: { timeoutMs: number; secrets: Buffer[] }): Promise<SendResult> {
+export async function sendRequest(req: HttpRequestSpec, opts: { timeoutMs: number; secrets: Buffer[]; stop?: AbortSignal }): Promise<SendResult> {
   let url: URL;
   try {
     url = new URL(req.url);
@@ -43,8 +43,9 @@ export async function sendRequest(req: HttpRequestSpec, opts: { timeoutMs: numbe
   } catch {
     return { ok: false, status: null, error: 'the target URL is not an http(s) URL', retry: false };
   }
-  const signal = AbortSignal.timeout(opts.timeoutMs);
+  const timeout = AbortSignal.timeout(opts.timeoutMs);
   try {
+    const signal = opts.stop ? AbortSignal.any([timeout, opts.stop]) : timeout;
     const res = await fetch(url, { method: 'POST', headers: req.headers, body: req.body, redirect: 'manual', signal });
     const body = await res.text();
     if (res.status >= 200 && res.status < 300) return { ok: true, status: res.status, error: null, retry: false };
@@ -53,7 +54,8 @@ export async function sendRequest(req: HttpRequestSpec, opts: { timeoutMs: numbe
     const what = res.status >= 300 && res.status < 400 ? 'redirected (not followed: give the final URL)' : `HTTP ${res.status}${reason ? `: ${reason}` : ''}`;
     return { ok: false, status: res.status, error: what, retry };
   } catch (err) {
-    if (signal.aborted) return { ok: false, status: null, error: `no answer within ${Math.round(opts.timeoutMs / 100) / 10} s`, retry: true };
+    if (opts.stop?.aborted) return { ok: false, status: null, error: 'the reconciler stopped before an answer came', retry: true };
+    if (timeout.aborted) return { ok: false, status: null, error: `no answer within ${Math.round(opts.timeoutMs / 100) / 10} s`, retry: true };
     const cause = (err as { cause?: { code?: string } }).cause;
     return { ok: false, status: null, error: `cannot connect: ${cause?.code ?? (err as Error).name}`, retry: true };
   }
