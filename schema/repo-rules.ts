@@ -3,6 +3,7 @@
 // cost linear time.
 import { locatePath, problemAt, type YamlFile } from './load-yaml.js';
 import type { AppSpec, FleetSpec, Problem, SpecPath } from './model.js';
+import { checkNotifyRules } from './notify-rules.js';
 import { isIP } from 'node:net';
 import { parseSize } from './normalize.js';
 
@@ -46,6 +47,7 @@ export function checkFleetRules(yaml: YamlFile, fleet: FleetSpec): Problem[] {
       ),
     );
   }
+  problems.push(...checkNotifyRules(yaml, fleet));
   return problems;
 }
 

@@ -212,6 +212,17 @@ export interface DeploySpec {
   autoRollback?: boolean;
 }
 
+export type NotificationEvent =
+  | 'deploy.started'
+  | 'deploy.applied'
+  | 'deploy.failed'
+  | 'deploy.rolled-back'
+  | 'deploy.error'
+  | 'revision.quarantined'
+  | 'revision.invalid'
+  | 'drift.found'
+  | 'drift.healed';
+
 /**
  * fleet.yaml: the nodes of the fleet and fleet-wide settings.
  */
@@ -223,6 +234,10 @@ export interface FleetSpec {
    * @minItems 1
    */
   nodes: [NodeSpec, ...NodeSpec[]];
+  /**
+   * Where skyrec reports its runs: webhooks, chat and commit statuses on the config repo. Secrets are given by name: files in the reconciler's --notify-secrets-dir.
+   */
+  notifications?: NotificationSpec[];
 }
 export interface SettingsSpec {
   /**
@@ -239,6 +254,10 @@ export interface SettingsSpec {
   secretsDir?: string;
   portRange?: PortRangeSpec;
   rollout?: RolloutSpec;
+  /**
+   * The status page's base URL as people reach it (e.g. https://skyrec.internal.example.com): notifications and commit statuses link each run there.
+   */
+  statusUrl?: string;
 }
 /**
  * The TCP ports instances are given (default 20000-29999).
@@ -307,4 +326,100 @@ export interface CapacitySpec {
    * Memory available to app instances, e.g. '8G'. Without it the node takes any number.
    */
   memory?: string;
+}
+export interface NotificationSpec {
+  /**
+   * The target's name, unique: `skyrec notify test <name>`, and the target label of skyrec_notifications_failed_total.
+   */
+  name: string;
+  /**
+   * The events sent (default: every event the kind can show; commit statuses take deploy.started, deploy.applied, deploy.failed, deploy.error and revision.invalid).
+   *
+   * @minItems 1
+   */
+  events?: [NotificationEvent, ...NotificationEvent[]];
+  /**
+   * Only events about these apps (default: all).
+   *
+   * @minItems 1
+   */
+  apps?: [string, ...string[]];
+  /**
+   * Only events about these nodes (default: all).
+   *
+   * @minItems 1
+   */
+  nodes?: [string, ...string[]];
+  webhook?: WebhookTargetSpec;
+  slack?: SlackTargetSpec;
+  github?: GithubStatusSpec;
+  gitlab?: GitlabStatusSpec;
+}
+/**
+ * A generic webhook: a JSON body (schema skyrec.notification/v1), signed with X-Skyrec-Signature-256 when secret is set.
+ */
+export interface WebhookTargetSpec {
+  /**
+   * An http(s) URL without credentials.
+   */
+  url: string;
+  /**
+   * The name of the secret file holding the HMAC-SHA256 key.
+   */
+  secret?: string;
+}
+/**
+ * A Slack-compatible incoming webhook (Slack, Mattermost, Discord's /slack endpoint): one readable message per event.
+ */
+export interface SlackTargetSpec {
+  /**
+   * The name of the secret file holding the webhook URL (the URL itself is the credential).
+   */
+  urlSecret: string;
+  /**
+   * Override the webhook's channel (Mattermost, legacy Slack webhooks).
+   */
+  channel?: string;
+}
+/**
+ * Commit statuses on the config repo through GitHub's statuses API.
+ */
+export interface GithubStatusSpec {
+  /**
+   * The API's base URL (default https://api.github.com; GitHub Enterprise: https://<host>/api/v3).
+   */
+  apiUrl?: string;
+  /**
+   * owner/name of the config repo.
+   */
+  repo: string;
+  /**
+   * The name of the secret file holding a token with statuses:write.
+   */
+  tokenSecret: string;
+  /**
+   * The status's context (default 'skyrec').
+   */
+  context?: string;
+}
+/**
+ * Commit statuses on the config repo through GitLab's commit status API.
+ */
+export interface GitlabStatusSpec {
+  /**
+   * The API's base URL (default https://gitlab.com/api/v4).
+   */
+  apiUrl?: string;
+  /**
+   * The project's id or path (group/name).
+   */
+  project: string;
+  /**
+   * The name of the secret file holding a token with the api scope.
+   */
+  tokenSecret: string;
+  /**
+   * The status's name (default 'skyrec').
+   */
+  context?: string;
 }

@@ -8,6 +8,7 @@ import { readSecretFile } from '../../common/secret-file.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 import type { RunRecord } from '../state/reconciler-records.js';
 import { loadKeyFiles, requireSignedOption } from './cli-trust.js';
+import { addNotifyOptions, notifySettings, type NotifyFlags } from './cli-notify.js';
 
 const EXIT: Record<RunRecord['outcome'], number> = { applied: 0, unchanged: 0, quarantined: 0, interrupted: 0, invalid: 2, failed: 4, untrusted: 6, error: 1 };
 
@@ -33,7 +34,7 @@ function describeRun(r: RunRecord): string {
 
 export function registerReconcileCommands(program: Command, ctx: Ctx): void {
   const { io, out } = ctx;
-  addDriverOptions(
+  addNotifyOptions(addDriverOptions(
     program
       .command('reconcile')
       .description('Follow a branch of the config repo and apply each new head: invalid specs are never applied, a revision whose rollout failed is not retried.')
@@ -53,7 +54,7 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       .addOption(new Option('--json', 'with --once: print the cycle as JSON; with --watch: one JSON line per plan'))
       .option('--watch', 'development: watch the working tree of --repo and print a plan at start and after every burst of saves, against what the nodes run now (the applied manifests in --state), else HEAD; invalid specs print their problems and the watch goes on')
       .option('--apply', 'with --watch: after a plan with changes, apply the working tree (as skyrec apply --yes does)'),
-  ).action(async (flags: DriverFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean; requireSignedBy: string[] }, cmd: Command) => {
+  )).action(async (flags: DriverFlags & NotifyFlags & { repo: string; branch: string; interval: string; driftInterval: string; selfHeal?: boolean; tokenFile?: string; once?: boolean; json?: boolean; listen: string; listenHooks?: string; webhookSecretFile?: string; readTokenFile?: string; allowedHost: string[]; watch?: boolean; apply?: boolean; requireSignedBy: string[] }, cmd: Command) => {
     if ((flags.watch || flags.apply) && flags.requireSignedBy.length > 0) throw new UsageError('--require-signed-by cannot be used with --watch: a working tree has no signature', { hint: 'sign commits and let skyrec reconcile (without --watch) follow the branch' });
     if (flags.watch || flags.apply) return (await import('./cli-watch.js')).runWatch(flags, cmd, ctx);
     const intervalMs = duration('--interval', flags.interval);
@@ -62,13 +63,18 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
     const repo = /^https?:\/\//.test(flags.repo) ? flags.repo : ctx.repoDir(flags.repo);
     const requireSignedBy = await loadKeyFiles(flags.requireSignedBy, ctx.repoDir);
     const opts = { ...driverOptions(flags, ctx), repo, branch: flags.branch, token, log: ctx.log, progress: (nodes: string[]) => createProgress(io.stderr, nodes), requireSignedBy };
+    const notify = notifySettings(flags, ctx);
     if (flags.once) {
       const { reconcileOnce } = await import('../daemon/reconcile.js');
-      const run = await reconcileOnce(opts);
-      // As the loop does after each run it records: a verified copy to restore from.
-      const [{ StateStore }, { backupState }] = await Promise.all([import('../state/state-store.js'), import('../state/state-backup.js')]);
+      const [{ StateStore }, { backupState }, { createNotifier, notifyHook }] = await Promise.all([import('../state/state-store.js'), import('../state/state-backup.js'), import('../notify/notify-hook.js')]);
       const store = StateStore.open(opts.stateDir);
+      let run: RunRecord;
       try {
+        const notifier = createNotifier(store, notify, ctx.log);
+        run = await reconcileOnce({ ...opts, notify: notifyHook(notifier, flags.branch, ctx.log) });
+        // One attempt per queued notification; what is not delivered waits for the next run.
+        await notifier.drain(notify.timeoutMs! + 1000);
+        // As the loop does after each run it records: a verified copy to restore from.
         await backupState(store);
       } finally {
         store.close();
@@ -104,6 +110,7 @@ export function registerReconcileCommands(program: Command, ctx: Ctx): void {
       intervalMs,
       driftIntervalMs,
       selfHeal: flags.selfHeal ?? false,
+      notifySettings: notify,
       report: (run) => out.line(describeRun(run)),
     });
   });

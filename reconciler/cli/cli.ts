@@ -18,6 +18,7 @@ import { registerReconcileCommands } from './cli-reconcile.js';
 import { registerOnboardCommands } from './cli-onboard.js';
 import { registerStateCommands } from './cli-state.js';
 import { registerOperateCommands } from './cli-operate.js';
+import { registerNotifyCommands } from './cli-notify.js';
 import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
 
@@ -67,6 +68,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
   registerStateCommands(program, commandCtx);
   registerOperateCommands(program, commandCtx);
   registerInitCommands(program, commandCtx);
+  registerNotifyCommands(program, commandCtx);
 
   return program;
 }

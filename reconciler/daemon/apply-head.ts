@@ -16,6 +16,8 @@ export interface HeadOutcome {
   detail: string | null;
   plan: string | null;
   settled: boolean;
+  /** The apps the plan says changed (null: no plan, e.g. a first deploy), for notification filters. */
+  apps?: string[] | null;
 }
 
 /** What applyHead needs that can cross to the child process (isolate.ts): plain data. */
@@ -49,11 +51,11 @@ export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promi
     const rollout = result.rollout;
     if (!rollout || rollout.outcome === 'noop') return done('unchanged', null, null, true);
     // Made after the rollout, so that computing it never delays the first switch.
-    const plan = await planText(input.dir, input.before, input.revision, log);
+    const { text: plan, apps } = await planText(input.dir, input.before, input.revision, log);
     const switched = rollout.nodes.filter((n) => n.result === 'switched').map((n) => n.node);
     if (rollout.outcome === 'succeeded') {
       log.info({ switched: switched.length }, 'applied');
-      return done('applied', `${switched.length} node(s) switched: ${switched.join(', ')}`, plan, true);
+      return { ...done('applied', `${switched.length} node(s) switched: ${switched.join(', ')}`, plan, true), apps };
     }
     if (rollout.outcome === 'interrupted') {
       const rest = rollout.nodes.filter((n) => n.result === 'not-started').map((n) => n.node);
@@ -62,7 +64,7 @@ export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promi
     }
     const failures = rollout.nodes.filter((n) => n.result !== 'switched' && n.result !== 'unchanged' && n.result !== 'not-started');
     log.error({ nodes: failures.map((n) => n.node) }, 'rollout failed: rolled back and quarantined');
-    return done('failed', failures.map((n) => `${n.node}: ${[...(n.failures ?? []), ...(n.detail ? [n.detail] : [])].join('; ')}`).join(' | '), plan);
+    return { ...done('failed', failures.map((n) => `${n.node}: ${[...(n.failures ?? []), ...(n.detail ? [n.detail] : [])].join('; ')}`).join(' | '), plan), apps };
   } catch (err) {
     if (err instanceof SpecError) {
       log.warn({ problems: err.problems.length }, 'invalid specs: not applied');
@@ -75,15 +77,16 @@ export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promi
 }
 
 /** The plan from the previously applied revision to this one, as `skyrec plan` prints it (null when it cannot be made). */
-async function planText(dir: string, base: string | null, head: string, log: Logger): Promise<string | null> {
-  if (!base || base === head) return null;
+async function planText(dir: string, base: string | null, head: string, log: Logger): Promise<{ text: string | null; apps: string[] | null }> {
+  if (!base || base === head) return { text: null, apps: null };
   try {
     // Loaded here, after the rollout: a child process that applies a head starts switching sooner.
     const [{ planRevisions }, { formatPlanText }] = await Promise.all([import('../plan/plan.js'), import('../plan/plan-text.js')]);
     const { plan } = await planRevisions({ dir, base, head, diff: false });
-    return formatPlanText(plan, { color: false });
+    const apps = [...new Set([...plan.summary.appsAdded, ...plan.summary.appsRemoved, ...plan.summary.appsChanged])].sort();
+    return { text: formatPlanText(plan, { color: false }), apps };
   } catch (err) {
     log.warn({ err: (err as Error).message }, 'no plan recorded for this run');
-    return null;
+    return { text: null, apps: null };
   }
 }

@@ -45,6 +45,8 @@ export interface DaemonHttpOptions extends ListenOptions {
   plan: (runId: number) => string | null;
   /** Node rollbacks recorded in the state store, ever. */
   rollbacks: () => number;
+  /** Failed notification attempts by target, since start. */
+  notifyFailures?: () => Map<string, number>;
   log: Logger;
 }
 

@@ -8,6 +8,7 @@ import { StateStore } from '../state/state-store.js';
 import { type NodeDrift, type RunRecord } from '../state/reconciler-records.js';
 import { driverOptionsOf, repoDirOf, runApplyHead, type ReconcileOptions } from './reconcile.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
+import { driftEvent } from '../notify/cycle-events.js';
 
 /** Statuses whose record says what the node runs; a node mid-rollout or in an unknown state is not compared. */
 const SETTLED = new Set(['healthy', 'rolled-back']);
@@ -35,8 +36,11 @@ export async function checkDrift(opts: ReconcileOptions): Promise<NodeDrift[]> {
       ];
       if (reasons.length > 0) found.push({ node: node.name, expected, found: now, detail: reasons.join('; ') });
     }
+    const known = new Set(store.reconciler.drift().map((d) => d.node));
     store.reconciler.setDrift(found);
     for (const d of found) opts.log.warn({ node: d.node, expected: d.expected, found: d.found }, `drift: ${d.detail}`);
+    const fresh = found.filter((d) => !known.has(d.node));
+    if (opts.notify) await driftEvent(opts.notify, { dir: repoDirOf(opts), revision: store.reconciler.lastSuccess()?.revision ?? null, runId: null }, { event: 'drift.found', nodes: fresh.map((d) => d.node), detail: fresh.map((d) => `${d.node}: ${d.detail}`).join('\n') || null });
     return store.reconciler.drift();
   } finally {
     store.close();
@@ -68,6 +72,7 @@ export async function healDrift(opts: ReconcileOptions, drift: NodeDrift[]): Pro
     const result = await runApplyHead(opts, { dir: repoDirOf(opts), revision, before: null, nodes, ...driverOptionsOf(opts) }, log);
     const ok = result.outcome === 'applied' || result.outcome === 'unchanged';
     if (ok) for (const n of nodes) store.reconciler.clearDrift(n);
+    if (ok && opts.notify) await driftEvent(opts.notify, { dir: repoDirOf(opts), revision, runId: id }, { event: 'drift.healed', nodes, detail: null });
     return store.reconciler.finishRun(id, { revision, outcome: ok ? 'applied' : result.outcome, detail: `self-heal of ${nodes.join(', ')}: ${ok ? 're-applied' : result.detail}` });
   } catch (err) {
     log.error({ err: (err as Error).message }, 'self-heal failed');

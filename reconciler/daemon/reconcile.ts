@@ -18,6 +18,7 @@ import type { ApplyHeadInput, HeadOutcome } from './apply-head.js';
 import { checkHeadTrust, newTrustMemory, type TrustMemory } from '../trust/head-trust.js';
 import { describeVerdict } from '../trust/trust-verdict.js';
 import { exec } from '../../common/exec.js';
+import { cycleEvents, type CycleEvents, type NotifyHook } from '../notify/cycle-events.js';
 
 export interface ReconcileOptions extends DriverOptions {
   /** An http(s) URL of the config repo, or the path of a local repository. */
@@ -43,6 +44,8 @@ export interface ReconcileOptions extends DriverOptions {
    * one of their keys is never applied (empty or absent: no signature needed).
    */
   requireSignedBy?: string[];
+  /** Where the cycle's events go (notifications, commit statuses); they are queued, never awaited. */
+  notify?: NotifyHook;
 }
 
 /** What the loop keeps in memory between cycles. */
@@ -79,7 +82,13 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
   const id = store.reconciler.startRun();
   let log = opts.log.child({ runId: id });
   let revision: string | null = null;
-  const finish = (outcome: RunOutcome, detail: string | null, plan: string | null = null): RunRecord => store.reconciler.finishRun(id, { revision, outcome, detail, plan });
+  let events: CycleEvents | null = null;
+  const finish = (outcome: RunOutcome, detail: string | null, plan: string | null = null, apps: string[] | null = null): RunRecord => {
+    const run = store.reconciler.finishRun(id, { revision, outcome, detail, plan });
+    // A rollout that began gets its end reported, whatever ended it (a crashed child included).
+    events?.finished({ outcome, detail, plan, settled: false, apps }, run, store);
+    return run;
+  };
   try {
     const head = await followedHead(opts);
     revision = head.commit;
@@ -98,9 +107,12 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     if (memory.settled?.revision === revision && memory.settled.rolloutId === store.latestRolloutId()) return finish('unchanged', null);
 
     const before = store.reconciler.lastSuccess()?.revision ?? null;
-    const result = await runApplyHead(opts, { dir: head.dir, revision, before, ...driverOptionsOf(opts) }, log);
+    events = opts.notify ? await cycleEvents(opts.notify, { dir: head.dir, revision, fallback: before, runId: id }) : null;
+    // apply makes its progress when a rollout begins, with the nodes it switches: deploy.started.
+    const progress = (nodes: string[]) => (events?.started(nodes), opts.progress(nodes));
+    const result = await runApplyHead({ ...opts, progress }, { dir: head.dir, revision, before, ...driverOptionsOf(opts) }, log);
     if (result.settled) memory.settled = { revision, rolloutId: store.latestRolloutId() };
-    return finish(result.outcome, result.detail, result.plan);
+    return finish(result.outcome, result.detail, result.plan, result.apps);
   } catch (err) {
     // Recorded either way: an error run is counted, shown and kept, whatever its cause.
     if (!(err instanceof SkyrecError)) {

@@ -22,6 +22,8 @@ import type { DaemonStatus } from './status-model.js';
 import { createLiveInstances } from './live-instances.js';
 import { createDriver } from '../apply/create-driver.js';
 import { openApplied } from '../apply/applied.js';
+import { createNotifier, notifyHook, type NotifySettings } from '../notify/notify-hook.js';
+import type { Notifier } from '../notify/notifier.js';
 
 export interface DaemonOptions extends ReconcileOptions, ListenOptions {
   intervalMs: number;
@@ -31,6 +33,8 @@ export interface DaemonOptions extends ReconcileOptions, ListenOptions {
   report: (run: RunRecord) => void;
   /** The reconciler's lock, when the caller took it already (the CLI does, before loading this module). */
   lock?: { release(): void };
+  /** Notifications and commit statuses (fleet.yaml's notifications): where their secrets are. */
+  notifySettings?: NotifySettings;
 }
 
 /** How often the state directory is checked between jobs (a stat of three paths). */
@@ -45,6 +49,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   let http: DaemonHttp | undefined;
   let reconciler: Reconciler | undefined;
   let watchTimer: NodeJS.Timeout | undefined;
+  let notifier: Notifier | undefined;
   const signals = stopSignals(log);
   try {
     store = StateStore.open(opts.stateDir);
@@ -63,7 +68,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     failed.catch(() => {});
     const view: LoopView = { repo: redactUrl(opts.repo), branch: opts.branch, pid: process.pid, startedAt: new Date().toISOString(), fetched: null, running: null, queued: false, lastDriftCheck: null };
     // Each new head is compiled in a child process: its memory goes back to the system after it.
-    const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true };
+    notifier = opts.notifySettings ? createNotifier(store, opts.notifySettings, log) : undefined;
+    const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true, notify: notifier && notifyHook(notifier, opts.branch, log) };
 
     const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false, trust: { required: (opts.requireSignedBy?.length ?? 0) > 0, head: memory.trust.head } });
     const publish = () => {
@@ -80,6 +86,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
         reconciler?.trigger('cycle');
       },
       plan: (id) => store!.reconciler.runPlan(id),
+      notifyFailures: () => notifier?.failed ?? new Map(),
       // NaN in /metrics rather than a failed scrape when the store cannot be read (the fault says why).
       rollbacks: () => {
         try {
@@ -147,6 +154,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       }
     }, WATCH_MS);
     reconciler.start();
+    notifier?.start();
     try {
       await Promise.race([signals.received, failed]);
     } finally {
@@ -160,6 +168,8 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   } finally {
     clearInterval(watchTimer);
     signals.dispose();
+    // What was not delivered stays queued in the state store for the next start.
+    await notifier?.stop();
     await http?.close();
     store?.close();
     lock.release();

@@ -10,6 +10,7 @@ export interface HeadTrust {
   /** null: no head checked yet (or none required). */
   head: TrustVerdict | null;
 }
+import type { NotifyStatus } from '../notify/notify-status.js';
 
 /** An app as the fleet runs it now (from the manifests of the last healthy apply of each node). */
 export interface AppStatus {
@@ -61,4 +62,6 @@ export interface DaemonStatus {
   trust?: HeadTrust;
   /** Newest first; `planUrl` is where the run's plan can be read (null: no plan recorded). */
   runs: (RunRecord & { planUrl: string | null })[];
+  /** The notification queue (absent from a status read without it). */
+  notifications?: NotifyStatus;
 }

@@ -152,6 +152,7 @@ function viewStatus(s: DaemonStatus, now: Date) {
     return { name: a.name, domains: a.domains, processes };
   });
   const runs = s.runs.map((r) => ({
+    id: r.id,
     // A cycle still running has no finishedAt yet.
     finished: when(r.finishedAt ?? r.startedAt, now),
     outcome: { text: r.outcome, tone: OUTCOME_TONE[r.outcome] ?? 'none' },
@@ -185,6 +186,7 @@ function viewStatus(s: DaemonStatus, now: Date) {
     nodes,
     apps,
     runs,
+    notifyFailures: (s.notifications?.failures ?? []).map((f) => ({ ...f, at: when(f.at, now) })),
   };
 }
 

@@ -8,6 +8,7 @@ import type { StateStore } from '../state/state-store.js';
 import type { DaemonStatus, HeadTrust } from './status-model.js';
 import { describeVerdict } from '../trust/trust-verdict.js';
 import { fleetApps } from './fleet-apps.js';
+import { readNotifyStatus } from '../notify/notify-status.js';
 import { isProcessAlive } from '../../common/proc.js';
 
 /** What the running loop knows beyond the state store. */
@@ -58,6 +59,7 @@ export function readStatus(store: StateStore, stateDir: string, view: LoopView, 
     apps: fleetApps(stateDir),
     runs: store.reconciler.runs(20).map((r) => ({ ...r, planUrl: r.hasPlan ? `/runs/${r.id}/plan` : null })),
     trust: view.trust ?? { required: false, head: null },
+    notifications: readNotifyStatus(store.notifications),
   };
 }
 

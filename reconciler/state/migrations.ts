@@ -46,6 +46,14 @@ export const MIGRATIONS = [
      SELECT id, revision, started_at, finished_at, outcome, detail, plan FROM reconcile_runs;
    DROP TABLE reconcile_runs;
    ALTER TABLE reconcile_runs_4 RENAME TO reconcile_runs;`,
+  // 5: the notification queue (reconciler/notify/): one row per event and target, kept until
+  // delivered or given up, so that a restart loses nothing undelivered.
+  `CREATE TABLE notifications (
+     id INTEGER PRIMARY KEY AUTOINCREMENT, target TEXT NOT NULL, config TEXT NOT NULL, event TEXT NOT NULL,
+     created_at TEXT NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at TEXT NOT NULL,
+     state TEXT NOT NULL CHECK (state IN ('pending','delivered','failed','dropped')),
+     last_status INTEGER, last_error TEXT, finished_at TEXT);
+   CREATE INDEX notifications_pending ON notifications (target, id) WHERE state = 'pending';`,
 ];
 
 export function migrate(db: Database.Database): void {

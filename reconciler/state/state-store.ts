@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { StateError } from '../../common/errors.js';
 import { keepIdsAbove, migrate } from './migrations.js';
 import { ReconcilerRecords } from './reconciler-records.js';
+import { NotifyRecords } from './notify-records.js';
 import { raiseHighWater, readHighWater } from './backup-files.js';
 import { damagedStore, dbFileState, isDamage, refuseSilentReset } from './state-guard.js';
 
@@ -58,6 +59,8 @@ export class StateStore {
   private readonly st: ReturnType<typeof prepareAll>;
   /** The reconciler's cycles and drift findings. */
   readonly reconciler: ReconcilerRecords;
+  /** The notification queue. */
+  readonly notifications: NotifyRecords;
   private readonly finishStepTx: Database.Transaction<(id: number, outcome: 'ok' | 'failed', detail: string | null, node: Omit<NodeRecord, 'updatedAt'> | null) => void>;
   private readonly historyTx: Database.Transaction<(limit: number) => (RolloutRecord & { steps: StepRecord[] })[]>;
 
@@ -68,6 +71,7 @@ export class StateStore {
   ) {
     this.st = prepareAll(db);
     this.reconciler = new ReconcilerRecords(db, () => this.now(), (id) => raiseHighWater(stateDir, 'run', id));
+    this.notifications = new NotifyRecords(db, () => this.clock());
     this.finishStepTx = db.transaction((id: number, outcome: 'ok' | 'failed', detail: string | null, node: Omit<NodeRecord, 'updatedAt'> | null) => {
       const now = this.now();
       if (this.st.finishStep.run(outcome, detail, now, id).changes === 0) {

@@ -49,7 +49,7 @@ function distModule(rel: string): string {
 }
 
 describe('StateStore', () => {
-  it('creates a private directory and a WAL database with durable commits at schema version 3', () => {
+  it('creates a private directory and a WAL database with durable commits at schema version 4', () => {
     const dir = join(tempDir(), 'nested', 'state');
     const store = openStore(dir);
     expect(statSync(dir).mode & 0o777).toBe(0o700);
@@ -57,7 +57,7 @@ describe('StateStore', () => {
     const db = (store as unknown as { db: Database.Database }).db;
     expect(db.pragma('synchronous', { simple: true })).toBe(2); // FULL
     expect(db.pragma('journal_mode', { simple: true })).toBe('wal');
-    expect(db.pragma('user_version', { simple: true })).toBe(4);
+    expect(db.pragma('user_version', { simple: true })).toBe(5);
     expect(existsSync(join(dir, 'state.sqlite'))).toBe(true);
   });
 
@@ -75,9 +75,9 @@ describe('StateStore', () => {
     const v = StateStore.open(dir, { clock: tickingClock() });
     v.setNode(node('web1'));
     v.close();
-    // Back to version 2: reconcile_runs as it was, with one cycle recorded; no drift table.
+    // Back to version 2: reconcile_runs as it was, with one cycle recorded; no drift or notifications table.
     let db = new Database(join(dir, 'state.sqlite'));
-    db.exec(`DROP TABLE reconcile_runs; DROP TABLE drift;
+    db.exec(`DROP TABLE reconcile_runs; DROP TABLE drift; DROP TABLE notifications;
       CREATE TABLE reconcile_runs (id INTEGER PRIMARY KEY AUTOINCREMENT, revision TEXT, started_at TEXT NOT NULL, finished_at TEXT NOT NULL,
         outcome TEXT NOT NULL CHECK (outcome IN ('applied','unchanged','invalid','failed','quarantined','error')), detail TEXT);
       INSERT INTO reconcile_runs (revision, started_at, finished_at, outcome, detail) VALUES ('${'a'.repeat(40)}', '${at(0)}', '${at(1)}', 'applied', '1 node(s) switched');`);
@@ -95,7 +95,7 @@ describe('StateStore', () => {
 
     // And from version 1: no reconcile_runs at all.
     db = new Database(join(dir, 'state.sqlite'));
-    db.exec('DROP TABLE reconcile_runs; DROP TABLE drift');
+    db.exec('DROP TABLE reconcile_runs; DROP TABLE drift; DROP TABLE notifications');
     db.pragma('user_version = 1');
     db.close();
     const again = openStore(dir);
