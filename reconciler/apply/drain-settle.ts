@@ -16,7 +16,7 @@ export function drainSettle(deps: Pick<RolloutDeps, 'driver'> & Partial<Pick<Rol
     try {
       const idle = await driver.waitDrained!(ingress(), u, DRAIN_WAIT_MAX_MS);
       const ms = Math.round(performance.now() - started);
-      if (idle) log?.debug({ node: u.node, port: u.port, ms }, 'drained: no request in flight');
+      if (idle) log?.info({ node: u.node, port: u.port, ms }, 'drained: no request in flight');
       else log?.warn({ node: u.node, port: u.port, ms }, 'drained: requests still in flight, restarting anyway');
     } catch (err) {
       // An ingress whose admin API cannot say: fall back to the fixed wait rather than guess.
