@@ -19,6 +19,7 @@ import { statusReader, writeLoopView, type LoopView } from './status.js';
 import type { Logger } from '../../common/log.js';
 import { watchStateDir } from './state-dir-watch.js';
 import type { DaemonStatus } from './status-model.js';
+import { startSpareHeadWorker, stopSpareHeadWorker } from './isolate.js';
 
 export interface DaemonOptions extends ReconcileOptions, ListenOptions {
   intervalMs: number;
@@ -61,6 +62,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     const view: LoopView = { repo: redactUrl(opts.repo), branch: opts.branch, pid: process.pid, startedAt: new Date().toISOString(), fetched: null, running: null, queued: false, lastDriftCheck: null };
     // Each new head is compiled in a child process: its memory goes back to the system after it.
     const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true };
+    startSpareHeadWorker(); // a webhook's cycle then pays no process start and module load
 
     const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false });
     const publish = () => {
@@ -156,6 +158,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   } finally {
     clearInterval(watchTimer);
     signals.dispose();
+    stopSpareHeadWorker();
     await http?.close();
     store?.close();
     lock.release();
