@@ -54,6 +54,8 @@ export async function benchRolling(): Promise<void> {
     console.log('\nrolling apply: skipped (needs root and test/setup.sh: PostgreSQL, Redis, Caddy, Nix)');
     return;
   }
+  // Info-level logs carry each drain's wait; they go to the captured stderr only.
+  process.env.SKYREC_LOG_LEVEL ??= 'info';
   console.log('\nrolling apply of an env change to shop (web x 3, postgres, redis) under load, local driver:');
   for (const onOneNode of QUICK ? [false] : [false, true]) console.log(`  ${onOneNode ? 'on one node' : 'spread    '}: ${await applyUnderLoad(onOneNode)}`);
   if (QUICK) return;
