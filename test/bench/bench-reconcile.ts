@@ -85,7 +85,8 @@ export async function benchWebhook(): Promise<void> {
     console.log(`  ${stats(latencies)}`);
     // Idle, the reconciler keeps one head worker started ahead (isolate.ts): its memory counts too.
     const pid = r.child.pid!;
-    const spare = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const spare = children.filter((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('head-worker.js'));
     const rssMb = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))![1]) / 1024;
     console.log(`  idle RSS: reconciler ${rssMb(pid).toFixed(0)} MB, head worker started ahead ${spare.map((p) => `${rssMb(p).toFixed(0)} MB`).join(', ') || 'none'}`);
   } finally {
