@@ -11,7 +11,7 @@ import { packageRoot } from '../../common/paths.js';
 import { createScenario, destroyScenario, nodeSeconds, runSkyrec, shopYaml, underLoad } from '../helpers/rolling-scenario.js';
 import { QUICK } from './bench-size.js';
 
-async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): Promise<string> {
+export async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): Promise<string> {
   const s = await createScenario({ onOneNode, bin, instances });
   try {
     const first = await runSkyrec(s, ['apply', '--rev', 'HEAD']);
@@ -26,7 +26,8 @@ async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): 
     return (
       `${load.sent} requests, ${load.failed} failed (${((100 * load.failed) / Math.max(1, load.sent)).toFixed(1)} %); ` +
       `latency p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, max ${load.max.toFixed(0)} ms; ` +
-      `apply ${(result.ms / 1000).toFixed(1)} s (exit ${result.code}); per node: ${nodes}; ${drains}`
+      `apply ${(result.ms / 1000).toFixed(1)} s (exit ${result.code}); per node: ${nodes}; ${drains}` +
+      (load.failed > 0 ? `\n    failures: ${load.failures.join(' | ')}` : '')
     );
   } finally {
     await destroyScenario(s);
