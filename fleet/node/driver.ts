@@ -119,6 +119,13 @@ export interface NodeDriver {
    */
   setDrained(ingress: { node: Node; routes: DrainRoute[] }[], drained: Upstream[]): Promise<void>;
 
+  /**
+   * After `setDrained` took `upstream` out: waits until none of the `ingress` nodes has a request
+   * in flight to it any more (true), or `timeoutMs` passed (false). A driver without it gets a
+   * fixed wait instead (reconciler/apply/drain.ts).
+   */
+  waitDrained?(ingress: Node[], upstream: Upstream, timeoutMs: number): Promise<boolean>;
+
   /** Local driver: stops every process, Caddy, PostgreSQL and Redis it started. */
   down?(): Promise<void>;
 

@@ -8,7 +8,8 @@ import type { DrainRoute, Upstream } from '../../fleet/node/driver.js';
 const keyOf = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
 
 /**
- * How long a drained instance keeps running before it is stopped. A Caddy reload returns once
+ * How long a drained instance keeps running before it is stopped, when the driver cannot tell
+ * when the ingress stopped sending to it (no `waitDrained`). A Caddy reload returns once
  * the new config is loaded, but the previous server still accepts and proxies for a few
  * milliseconds with the old upstream list; its requests cannot be retried once it is stopped
  * (its context is gone), so a request it sends to an instance that has just closed fails with
@@ -16,6 +17,9 @@ const keyOf = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
  * without the wait, none in four with it (test/reconciler/rolling.test.ts).
  */
 export const DRAIN_SETTLE_MS = 1000;
+
+/** What ends a drain: a fixed wait in ms, or a wait for the ingress to stop sending to `u`. */
+export type DrainSettle = number | ((u: Upstream) => Promise<void>);
 
 export class DrainSet {
   private readonly drained = new Map<string, Upstream>();
@@ -29,7 +33,7 @@ export class DrainSet {
   constructor(
     private readonly routesOf: () => DrainRoute[],
     private readonly apply: (drained: Upstream[]) => Promise<void>,
-    private readonly settleMs = DRAIN_SETTLE_MS,
+    private readonly settle: DrainSettle = DRAIN_SETTLE_MS,
     private readonly maxWaitMs = 300_000,
   ) {}
 
@@ -64,7 +68,9 @@ export class DrainSet {
         this.drained.set(keyOf(u), u);
         returning = false;
         await this.applyAndWake();
-        await new Promise((r) => setTimeout(r, this.settleMs));
+        const settle = this.settle;
+        if (typeof settle === 'number') await new Promise((r) => setTimeout(r, settle));
+        else await settle(u);
         return true;
       }
       await settleReturn();

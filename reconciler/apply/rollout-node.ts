@@ -69,8 +69,11 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
   });
   const before = store.getNode(name);
   const last = before && before.status === 'healthy' ? { revision: before.revision, hash: before.hash } : null;
-  const step = store.startStep({ rolloutId: ctx.rolloutId, node: name, kind: 'switch', generation: previous });
-  store.setNode({ ...(before ?? record('switching', previous, null, null)), status: 'switching', generation: previous, detail: null });
+  // Each commit is durable (an fsync): the step and the node's state go in one, as they belong together.
+  const step = store.transaction(() => {
+    store.setNode({ ...(before ?? record('switching', previous, null, null)), status: 'switching', generation: previous, detail: null });
+    return store.startStep({ rolloutId: ctx.rolloutId, node: name, kind: 'switch', generation: previous });
+  });
 
   // Web instances the switch stops leave the ingress first (kamal-proxy's drain); changed ones
   // keep running through the switch and are restarted one at a time after it.
@@ -107,10 +110,11 @@ export async function switchOne(target: NodeTarget, ctx: SwitchContext): Promise
     store.finishStep(step, 'failed', failures.join('; '), null);
     return rollBack(target, ctx, previous, failures, undrain, last, held);
   }
-  store.finishStep(step, 'ok', `generation ${generation}`, record('checking', generation, target.rendered.manifest.hash, null));
-
+  const check = store.transaction(() => {
+    store.finishStep(step, 'ok', `generation ${generation}`, record('checking', generation, target.rendered.manifest.hash, null));
+    return store.startStep({ rolloutId: ctx.rolloutId, node: name, kind: 'health', generation });
+  });
   progress.update(name, 'checking', `generation ${generation}`);
-  const check = store.startStep({ rolloutId: ctx.rolloutId, node: name, kind: 'health', generation });
   // First the node's own instances and units; then, with its instances back in the ingress,
   // its domains through every ingress node that serves (one never applied yet, or stopped since,
   // has nothing to ask: a first rollout switches data nodes before the ingress).

@@ -7,6 +7,7 @@ import type { DrainRoute, NodeDriver, NodeTarget } from '../../fleet/node/driver
 import type { NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
 import type { RunRoute } from '../../generators/render-run-spec.js';
 import { DrainSet } from './drain.js';
+import { drainSettle } from './drain-settle.js';
 import { servesNow, switchOne } from './rollout-node.js';
 import type { StateStore } from '../state/state-store.js';
 
@@ -109,7 +110,7 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
  * before and after this revision: whichever an ingress runs at the moment, it is there. Each
  * ingress is told the routes it runs now: the new ones once it has switched in this rollout.
  */
-export function drainSetFor(input: RolloutInput, deps: Pick<RolloutDeps, 'applied' | 'driver'>): DrainSet & { switched(node: string): Promise<void> } {
+export function drainSetFor(input: RolloutInput, deps: Pick<RolloutDeps, 'applied' | 'driver'> & Partial<Pick<RolloutDeps, 'log'>>): DrainSet & { switched(node: string): Promise<void> } {
   const address = new Map(input.targets.map((t) => [t.node.name, t.node.address]));
   const toDrain = (routes: RunRoute[]): DrainRoute[] =>
     routes.map((r) => ({ domain: r.domain, upstreams: r.upstreams.map((u) => ({ ...u, address: address.get(u.node) ?? u.node })) }));
@@ -132,7 +133,7 @@ export function drainSetFor(input: RolloutInput, deps: Pick<RolloutDeps, 'applie
   // has no admin API to call yet, and its first config has no instance out.
   const live = () => input.ingress.filter((n) => switchedIngress.has(n.name) || servesNow(deps, n));
   const apply = (drained: DrainRoute['upstreams']) => deps.driver.setDrained(live().map((n) => ({ node: n, routes: toDrain(routesNow(n.name)) })), drained);
-  const set = new DrainSet(() => serving, apply);
+  const set = new DrainSet(() => serving, apply, drainSettle(deps, () => live()));
   return Object.assign(set, {
     // An ingress that switched loaded its rendered config, every upstream in: drain again what is out.
     async switched(node: string) {

@@ -4,7 +4,7 @@
 // system when it exits, so the long-running reconciler stays small between cycles. Logs and
 // progress come back as messages; an abort (SIGTERM) goes to the child, which finishes its
 // node batch. The child dies with its parent: a SIGKILL of the reconciler stops both at once.
-import { fork } from 'node:child_process';
+import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { relogLine } from '../../common/log.js';
 import type { NodeState, Progress } from '../../common/progress.js';
@@ -38,7 +38,7 @@ export type FromWorker =
 /** applyHead in a child process; resolves when it has reported and exited. */
 export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHeadEnv, 'driverImpl'> & { driverModule?: DriverModule }): Promise<HeadOutcome> {
   const data: WorkerData = { input, logLevel: env.log.level, driverModule: env.driverModule };
-  const child = fork(fileURLToPath(new URL('./head-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = takeWorker();
   const progress = new Map<number, Progress>();
   const send = (m: ToWorker) => void (child.connected && child.send(m));
   const abort = () => send({ type: 'abort' });
@@ -65,5 +65,48 @@ export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHe
       child.disconnect();
       await exited;
     }
+    // The next cycle's process starts now, after this one has exited (never two compiles' memory at once).
+    if (spareWanted) spare = forkWorker(false);
   }
+}
+
+// A head worker started ahead: it has loaded the compiler's modules (about a second on a loaded
+// 2-core machine) before a webhook arrives, and is used once and replaced, so the memory a
+// compile takes still goes back to the system after each cycle.
+let spareWanted = false;
+let spare: ChildProcess | null = null;
+
+function forkWorker(inUse: boolean): ChildProcess {
+  const child = fork(fileURLToPath(new URL('./head-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  if (!inUse) {
+    // Waiting, it must not keep the reconciler's event loop alive; a spare that dies is not replaced until used.
+    child.unref();
+    child.channel?.unref();
+    child.once('exit', () => void (spare === child && (spare = null)));
+  }
+  return child;
+}
+
+function takeWorker(): ChildProcess {
+  const child = spare;
+  spare = null;
+  if (child && child.connected && child.exitCode === null && child.signalCode === null) {
+    child.ref();
+    child.channel?.ref();
+    return child;
+  }
+  return forkWorker(true);
+}
+
+/** Keeps one head worker started ahead from now on (the daemon), until stopSpareHeadWorker. */
+export function startSpareHeadWorker(): void {
+  spareWanted = true;
+  spare ??= forkWorker(false);
+}
+
+/** Ends the head worker waiting, if any (it also ends by itself when this process goes away). */
+export function stopSpareHeadWorker(): void {
+  spareWanted = false;
+  if (spare?.connected) spare.disconnect();
+  spare = null;
 }

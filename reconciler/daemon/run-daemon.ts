@@ -24,6 +24,7 @@ import { createDriver } from '../apply/create-driver.js';
 import { openApplied } from '../apply/applied.js';
 import { createNotifier, notifyHook, type NotifySettings } from '../notify/notify-hook.js';
 import type { Notifier } from '../notify/notifier.js';
+import { startSpareHeadWorker, stopSpareHeadWorker } from './isolate.js';
 
 export interface DaemonOptions extends ReconcileOptions, ListenOptions {
   intervalMs: number;
@@ -70,6 +71,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     // Each new head is compiled in a child process: its memory goes back to the system after it.
     notifier = opts.notifySettings ? createNotifier(store, opts.notifySettings, log) : undefined;
     const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true, notify: notifier && notifyHook(notifier, opts.branch, log) };
+    startSpareHeadWorker(); // a webhook's cycle then pays no process start and module load
 
     const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false, trust: { required: (opts.requireSignedBy?.length ?? 0) > 0, head: memory.trust.head } });
     const publish = () => {
@@ -170,6 +172,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     signals.dispose();
     // What was not delivered stays queued in the state store for the next start.
     await notifier?.stop();
+    stopSpareHeadWorker();
     await http?.close();
     store?.close();
     lock.release();

@@ -1,7 +1,7 @@
 // The reconciler's figures: how soon a signed webhook for a new commit starts the first node
 // switch (the real binary, the local driver, a real smart-HTTP remote); what a cycle that finds
 // nothing new costs on the 2,000-app repo; and the reconciler's RSS over 100 cycles there.
-import { cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import http from 'node:http';
@@ -83,6 +83,12 @@ export async function benchWebhook(): Promise<void> {
     }
     console.log('\nwebhook → first node switch starts: real binary, local driver, smart-HTTP remote on 127.0.0.1, 1 node');
     console.log(`  ${stats(latencies)}`);
+    // Idle, the reconciler keeps one head worker started ahead (isolate.ts): its memory counts too.
+    const pid = r.child.pid!;
+    const children = readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+    const spare = children.filter((c) => readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('head-worker.js'));
+    const rssMb = (p: number) => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${p}/status`, 'utf8'))![1]) / 1024;
+    console.log(`  idle RSS: reconciler ${rssMb(pid).toFixed(0)} MB, head worker started ahead ${spare.map((p) => `${rssMb(p).toFixed(0)} MB`).join(', ') || 'none'}`);
   } finally {
     r.child.kill('SIGTERM');
     await r.exited;

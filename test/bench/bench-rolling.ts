@@ -11,7 +11,7 @@ import { packageRoot } from '../../common/paths.js';
 import { createScenario, destroyScenario, nodeSeconds, runSkyrec, shopYaml, underLoad } from '../helpers/rolling-scenario.js';
 import { QUICK } from './bench-size.js';
 
-async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): Promise<string> {
+export async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): Promise<string> {
   const s = await createScenario({ onOneNode, bin, instances });
   try {
     const first = await runSkyrec(s, ['apply', '--rev', 'HEAD']);
@@ -20,10 +20,14 @@ async function applyUnderLoad(onOneNode: boolean, bin?: string, instances = 3): 
     const rev = await s.repo.commit('shop: USD', { 'apps/shop.yaml': shopYaml({ onOneNode, currency: 'USD', instances }) });
     const { result, load } = await underLoad(s, () => runSkyrec(s, ['apply', '--rev', rev]));
     const nodes = Object.entries(await nodeSeconds(s)).map(([n, sec]) => `${n} ${sec.toFixed(1)} s`).join(', ');
+    // What a drain cost each instance: the wait until the ingress had nothing in flight to it (logged by drain-settle.ts).
+    const waits = [...result.stderr.matchAll(/"ms":(\d+)[^\n]*"msg":"drained: no request in flight"/g)].map((m) => Number(m[1])).sort((x, y) => x - y);
+    const drains = waits.length === 0 ? 'drain wait: fixed 1000 ms' : `drain wait per instance: median ${waits[Math.floor(waits.length / 2)]} ms, max ${waits[waits.length - 1]} ms (${waits.length} drains)`;
     return (
       `${load.sent} requests, ${load.failed} failed (${((100 * load.failed) / Math.max(1, load.sent)).toFixed(1)} %); ` +
       `latency p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms, max ${load.max.toFixed(0)} ms; ` +
-      `apply ${(result.ms / 1000).toFixed(1)} s (exit ${result.code}); per node: ${nodes}`
+      `apply ${(result.ms / 1000).toFixed(1)} s (exit ${result.code}); per node: ${nodes}; ${drains}` +
+      (load.failed > 0 ? `\n    failures: ${load.failures.join(' | ')}` : '')
     );
   } finally {
     await destroyScenario(s);
@@ -51,6 +55,8 @@ export async function benchRolling(): Promise<void> {
     console.log('\nrolling apply: skipped (needs root and test/setup.sh: PostgreSQL, Redis, Caddy, Nix)');
     return;
   }
+  // Info-level logs carry each drain's wait; they go to the captured stderr only.
+  process.env.SKYREC_LOG_LEVEL ??= 'info';
   console.log('\nrolling apply of an env change to shop (web x 3, postgres, redis) under load, local driver:');
   for (const onOneNode of QUICK ? [false] : [false, true]) console.log(`  ${onOneNode ? 'on one node' : 'spread    '}: ${await applyUnderLoad(onOneNode)}`);
   if (QUICK) return;

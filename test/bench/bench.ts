@@ -7,12 +7,8 @@ import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { writeSyntheticRepo } from './synthetic-repo.js';
-import { standinDriver } from './standin-driver.js';
-import { runRollout } from '../../reconciler/apply/rollout.js';
-import { StateStore } from '../../reconciler/state/state-store.js';
-import { openApplied } from '../../reconciler/apply/applied.js';
-import type { Logger } from '../../common/log.js';
 import { benchRolling } from './bench-rolling.js';
+import { benchRollout } from './bench-rollout.js';
 import { benchReconcileLoop, benchWebhook } from './bench-reconcile.js';
 import { makePlanRepo } from './plan-repo.js';
 import { benchDetect } from './bench-detect.js';
@@ -22,7 +18,6 @@ import { benchSigned } from './bench-signed.js';
 import { benchLiveStatus } from './bench-live-status.js';
 import { benchNotify } from './bench-notify.js';
 import { QUICK, RUNS, SIZE, SIZE_LABEL } from './bench-size.js';
-import pino from 'pino';
 
 const root = packageRoot();
 const hook = join(root, 'dist/test/bench/rss-hook.js');
@@ -101,42 +96,6 @@ async function benchPlan(): Promise<void> {
       await measure('plan, warm parse cache', plan(many), warm),
       await measure('plan --diff, warm parse cache', plan(many, '--diff'), warm),
     ], many1);
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
-
-/**
- * The rollout engine's own overhead: 50 nodes whose switch is a stand-in that takes 200 ms
- * (no processes), maxParallel 10, no canary: ideally 5 batches x 200 ms. Everything else is
- * real: the state store (SQLite, a transaction per step), the lock, ordering, progress.
- */
-async function benchRollout(): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), 'skyrec-bench-rollout-'));
-  const SWITCH_MS = 200;
-  try {
-    const nodes = Array.from({ length: 50 }, (_, i) => `node-${String(i).padStart(2, '0')}`);
-    const driver = standinDriver(SWITCH_MS);
-    const targets = nodes.map((name, i) => ({
-      node: { name, host: name, address: `10.0.0.${i}`, system: 'x86_64-linux' as const, labels: {}, memoryBytes: null, ingress: false, buildHost: null, sudo: null },
-      rendered: { node: name, inputs: '', files: {}, manifest: { node: name, revision: null, hash: `h-${name}`, system: 'x86_64-linux', ingress: false, apps: {} } },
-      revision: 'bench',
-      run: { node: name, instances: [], releases: [], postgres: [], redis: [], sources: [], unsupported: [], routes: null, routesOfNode: [] },
-    }));
-    const store = StateStore.open(join(dir, 'state'));
-    const silent = { update() {}, done() {} };
-    const log: Logger = pino({ level: 'silent' }); // runRollout takes a child logger per node
-    const started = performance.now();
-    const result = await runRollout(
-      { revision: 'bench', targets, ingress: [], rollout: { maxParallel: 10, canary: 0, healthTimeoutMs: 60_000, autoRollback: true } },
-      { driver, store, applied: openApplied(join(dir, 'state')), sources: { listFiles: async () => [], readBytes: async () => Buffer.alloc(0) }, log, progress: () => silent },
-    );
-    const wall = performance.now() - started;
-    store.close();
-    const ideal = 5 * SWITCH_MS;
-    console.log(`\nrollout engine: 50 nodes, stand-in switch of ${SWITCH_MS} ms, maxParallel 10, no canary (${result.outcome})`);
-    console.log(`  wall ${wall.toFixed(0)} ms, ideal ${ideal} ms (5 batches x ${SWITCH_MS} ms; health checks of a node without instances take ~0 ms)`);
-    console.log(`  overhead ${((wall - ideal) / 50).toFixed(1)} ms per node`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -16,6 +16,7 @@ import { ingressPort, nodeLayout, readJson, registerIngress, type NodeLayout } f
 import { addGeneration, currentStorePath, readGeneration, setProfile, switchProfile } from './local-generation.js';
 import { activateGeneration, restartInstance, stopInstances } from './local-activate.js';
 import { applyCaddy, caddyRunning, stopCaddy, writeDrained } from './local-caddy.js';
+import { waitUpstreamIdle } from './local-caddy-idle.js';
 import { stopPostgres, stopRedis } from './local-addons.js';
 import { isPidFileAlive, spawnDetached, stopPidFile } from './local-process.js';
 import { pidFileOf } from './local-units.js';
@@ -180,6 +181,12 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
           }),
         ),
       );
+    },
+
+    async waitDrained(ingress, upstream, timeoutMs) {
+      const running = ingress.map((n) => layoutOf(n.name)).filter(caddyRunning);
+      const idle = await Promise.all(running.map((layout) => waitUpstreamIdle(layout, `127.0.0.1:${upstream.port}`, timeoutMs)));
+      return idle.every(Boolean);
     },
 
     readLogs(node, query, sink, signal) {

@@ -24,6 +24,8 @@ export function renderLocalCaddyfile(node: string, routes: RunRoute[], httpSocke
     address: `http://${r.domain}`,
     // Every node's address is 127.0.0.1 here; an upstream keeps the port placement gave it.
     upstreams: r.upstreams.filter((u) => !out.has(upstreamKey(u))).map((u) => `127.0.0.1:${u.port}`),
+    // Kept known to Caddy, never sent to: its in-flight count is what ends a drain (local-caddy-idle.ts).
+    drainedUpstreams: r.upstreams.filter((u) => out.has(upstreamKey(u))).map((u) => `127.0.0.1:${u.port}`),
     health: caddyHealth(r.healthcheck),
   }));
   return loadTemplate('local-Caddyfile.hbs')({ node, admin: `unix/${adminSocket}`, bind: `unix/${httpSocket}`, sites });

@@ -1,0 +1,62 @@
+// When a local ingress has stopped sending to a drained instance: Caddy's admin API counts each
+// upstream's requests in flight (GET /reverse_proxy/upstreams, num_requests). The count lives in
+// a pool keyed by dial address and shared by every loaded config, and an address is forgotten as
+// soon as no config names it, in-flight requests included (caddyserver/caddy#7277). So the
+// rendered Caddyfile keeps every drained upstream in a reverse_proxy that no request matches
+// (templates/local-Caddyfile.hbs): the new config sends it nothing, and the count still sees
+// what the previous config (which a reload does not wait for, in Caddy 2.6) has in flight.
+import { connect } from 'node:net';
+import type { NodeLayout } from './local-layout.js';
+
+/** Requests in flight per upstream address ('127.0.0.1:20001'), as the node's Caddy counts them. */
+export function readUpstreamRequests(layout: NodeLayout, timeoutMs = 2000): Promise<Map<string, number>> {
+  return new Promise((resolve, reject) => {
+    // Caddy's admin API on a unix socket accepts only an empty Host; node:http always sends one.
+    const socket = connect(layout.caddyAdmin);
+    let text = '';
+    const timer = setTimeout(() => socket.destroy(new Error(`Caddy's admin API on ${layout.caddyAdmin} did not answer within ${timeoutMs} ms`)), timeoutMs);
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write('GET /reverse_proxy/upstreams HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n'));
+    socket.on('data', (c: string) => (text += c));
+    socket.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    socket.on('close', () => {
+      clearTimeout(timer);
+      const at = text.indexOf('\r\n\r\n');
+      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
+      if (at < 0 || status !== '200') return reject(new Error(`Caddy's admin API answered GET /reverse_proxy/upstreams with ${text.split('\r\n')[0] || 'nothing'}`));
+      const list = JSON.parse(text.slice(at + 4)) as { address: string; num_requests: number }[];
+      resolve(new Map(list.map((u) => [u.address, u.num_requests])));
+    });
+  });
+}
+
+/**
+ * How long the count must stay at zero: one `lb_try_interval` of the rendered Caddyfile (250ms).
+ * A request of the previous config is counted only while it is being proxied: one that just
+ * failed elsewhere sleeps that long before it picks again, and may pick the drained instance. (A
+ * request accepted just before the reload also picks its upstream a moment later.) With 60 ms,
+ * 1 of about 8,900 requests failed over four applies on one node, none otherwise (bench-rolling.ts).
+ */
+export const IDLE_QUIET_MS = 250;
+const POLL_MS = 10;
+
+/**
+ * Waits until the node's Caddy has had no request in flight to `address` for IDLE_QUIET_MS
+ * (an address Caddy does not know has none). False when `timeoutMs` passed first.
+ */
+export async function waitUpstreamIdle(layout: NodeLayout, address: string, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  let quietSince: number | null = null;
+  for (;;) {
+    const now = performance.now();
+    const busy = (await readUpstreamRequests(layout)).get(address) ?? 0;
+    if (busy > 0) quietSince = null;
+    else if (quietSince === null) quietSince = now;
+    else if (now - quietSince >= IDLE_QUIET_MS) return true;
+    if (now >= deadline) return false;
+    await new Promise((r) => setTimeout(r, POLL_MS));
+  }
+}

@@ -1,0 +1,27 @@
+// When a drained instance may stop: once every ingress that runs Caddy has no request in flight
+// to it (the driver's waitDrained, which asks the ingress itself), else after the fixed wait.
+import type { Node } from '../../schema/model.js';
+import type { Upstream } from '../../fleet/node/driver.js';
+import { DRAIN_SETTLE_MS, type DrainSettle } from './drain.js';
+import type { RolloutDeps } from './rollout-model.js';
+
+/** Past this, an instance whose requests are still running is restarted anyway (the app's own graceful stop lets them finish). */
+export const DRAIN_WAIT_MAX_MS = 10_000;
+
+export function drainSettle(deps: Pick<RolloutDeps, 'driver'> & Partial<Pick<RolloutDeps, 'log'>>, ingress: () => Node[]): DrainSettle {
+  const { driver, log } = deps;
+  if (!driver.waitDrained) return DRAIN_SETTLE_MS;
+  return async (u: Upstream) => {
+    const started = performance.now();
+    try {
+      const idle = await driver.waitDrained!(ingress(), u, DRAIN_WAIT_MAX_MS);
+      const ms = Math.round(performance.now() - started);
+      if (idle) log?.info({ node: u.node, port: u.port, ms }, 'drained: no request in flight');
+      else log?.warn({ node: u.node, port: u.port, ms }, 'drained: requests still in flight, restarting anyway');
+    } catch (err) {
+      // An ingress whose admin API cannot say: fall back to the fixed wait rather than guess.
+      log?.warn({ node: u.node, port: u.port, err: (err as Error).message }, 'drained: could not read the ingress, waiting the fixed time');
+      await new Promise((r) => setTimeout(r, DRAIN_SETTLE_MS));
+    }
+  };
+}
