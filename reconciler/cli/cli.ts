@@ -68,11 +68,12 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .action(async (opts: { repo: string; json?: boolean; cache: boolean }) => {
       const { compileFleet } = await import('../pipeline/pipeline.js');
       const dir = repoDir(opts.repo);
-      const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
+      const { config, placement, warnings = [] } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
+      for (const w of warnings) out.error(formatProblem(w));
       const { indexAddons, requiredAddonSecrets } = await import('../../generators/addons.js');
       // Addons reached from other nodes need password files there: say which, so they exist before an apply.
       const secrets = requiredAddonSecrets(indexAddons(config, placement)).map((r) => ({ ...r, path: `${config.fleet.settings.secretsDir}/${r.app}/${r.name}` }));
-      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], secrets };
+      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], warnings: warnings.map(formatProblem), secrets };
       if (opts.json) return out.json(summary);
       out.line(`${opts.repo}: valid (${summary.nodes} nodes, ${summary.apps} apps, ${summary.instances} instances)`);
       for (const r of secrets) out.line(`${r.reason}: ${r.path} must exist on ${r.nodes.join(', ')}`);
