@@ -17,6 +17,7 @@ import { registerReconcileCommands } from './cli-reconcile.js';
 import { registerOnboardCommands } from './cli-onboard.js';
 import { registerStateCommands } from './cli-state.js';
 import { registerOperateCommands } from './cli-operate.js';
+import { registerBackupCommands } from './cli-backup.js';
 import type { Plan } from '../plan/plan-model.js';
 import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
@@ -137,6 +138,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
   registerOnboardCommands(program, commandCtx);
   registerStateCommands(program, commandCtx);
   registerOperateCommands(program, commandCtx);
+  registerBackupCommands(program, commandCtx);
 
   program
     .command('schema')

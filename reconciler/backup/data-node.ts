@@ -1,0 +1,25 @@
+// Which node holds an app's database, read from what each node last applied (no config repo),
+// and the local driver's handle on it. Backup commands work with the local driver today: on a
+// NixOS node the same pgBackRest commands run from the rendered units and timers.
+import type { AppliedNode } from '../apply/rollout-model.js';
+import type { DriverOptions } from '../apply/create-driver.js';
+import { nodeLayout, type NodeLayout } from '../../fleet/drivers/local/local-layout.js';
+import { UsageError } from '../../common/errors.js';
+
+export interface DataNode {
+  applied: AppliedNode;
+  layout: NodeLayout;
+}
+
+export function findDataNode(all: AppliedNode[], app: string, opts: DriverOptions, addon = 'postgres'): DataNode {
+  if (opts.driver !== 'local') {
+    throw new UsageError(`skyrec backup commands are not available with the ${opts.driver} driver yet`, { hint: "on a NixOS node the rendered skyrec-backup units run pgBackRest on their timers; use `systemctl start skyrec-backup-<app>` there, or the local driver" });
+  }
+  if (addon !== 'postgres') throw new UsageError(`--addon ${addon}: only postgres backups are taken by these commands so far`);
+  const holder = all.find((a) => a.local.postgres.some((p) => p.app === app));
+  if (!holder) {
+    const apps = [...new Set(all.flatMap((a) => a.local.postgres.map((p) => p.app)))].sort();
+    throw new UsageError(`no applied node holds a postgres database for '${app}'${apps.length ? `; apps with one: ${apps.join(', ')}` : ''}`, { hint: 'pass the --state and --driver that apply used' });
+  }
+  return { applied: holder, layout: nodeLayout(opts.stateDir, holder.node.name) };
+}
