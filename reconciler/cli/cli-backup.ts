@@ -44,13 +44,14 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
     else out.line(`${app}: backup ${id} taken on ${data.layout.node}`);
   });
 
-  addDriverOptions(
-    backup
-      .command('verify')
-      .description('Restore the latest backup of the app\'s database into a scratch database, report row counts per table, drop it. Exit 1 when the restore fails.')
-      .argument('<app>', 'the app')
-      .option('--json', 'print the result as JSON'),
-  ).action(async (app: string, flags: DriverFlags & { json?: boolean }) => {
+  // Commander gives `backup`'s options (--driver, --state, --json, ...) to the parent wherever they
+  // stand, so verify reads them from there.
+  backup
+    .command('verify')
+    .description("Restore the latest backup of the app's database into a scratch database, report row counts per table, drop it. Takes `skyrec backup`'s options (--driver, --state, --secrets-dir, --json). Exit 1 when the restore fails.")
+    .argument('<app>', 'the app')
+    .action(async (app: string) => {
+    const flags = backup.opts<DriverFlags & { json?: boolean }>();
     const { restoreScratch, countRows } = await import('../../fleet/drivers/local/local-backup-ops.js');
     const { exec } = await import('../../common/exec.js');
     const { data } = await openData(app, flags, ctx);
@@ -66,7 +67,7 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
     } finally {
       await scratch.drop();
     }
-  });
+    });
 
   addDriverOptions(
     program

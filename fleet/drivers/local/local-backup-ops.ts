@@ -98,7 +98,7 @@ export async function restoreScratch(layout: NodeLayout, app: string, target: Re
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await pgbackrest(layout, spec, [`--pg1-path=${data}`, `--db-include=${app}`, ...how, `--recovery-option=restore_command=${b.archiveGet} %f "%p"`, 'restore'], exec, log);
+    await pgbackrest(layout, spec, [`--pg1-path=${data}`, `--db-include=${app}`, ...how, `--recovery-option=restore_command=${b.wrapper} --pg1-path=${data} archive-get %f "%p"`, 'restore'], exec, log);
     // archive_mode off: the scratch cluster must never push WAL into the live node's stanza.
     const opts = `-c port=${port} -c listen_addresses='' -c unix_socket_directories='${run}' -c archive_mode=off -c hot_standby=on`;
     const logFile = join(dir, 'postgres.log');

@@ -19,8 +19,8 @@ export interface BackupLayout {
   conf: string;
   /** The key as the postgres user reads it: 0600, postgres's, like $CREDENTIALS_DIRECTORY/<name>. */
   keyFile: string;
-  archivePush: string;
-  archiveGet: string;
+  /** `pgbackrest` with the node's config and stanza and the key in its environment, for archive_command and restore_command. */
+  wrapper: string;
   /** Touched by archive-push after each WAL segment reaches the repository: the restorable window's end. */
   lastArchived: string;
   /** The spec the node's backups were last set up with. */
@@ -33,8 +33,8 @@ export function backupLayout(layout: NodeLayout): BackupLayout {
     dir,
     conf: join(dir, 'pgbackrest.conf'),
     keyFile: join(dir, 'credentials', 'repo-key'),
-    archivePush: join(dir, 'archive-push.sh'),
-    archiveGet: join(dir, 'archive-get.sh'),
+    // pgBackRest's check insists that archive_command names it.
+    wrapper: join(dir, 'pgbackrest-skyrec'),
     lastArchived: join(dir, 'last-archived'),
     spec: join(dir, 'spec.json'),
   };
@@ -49,15 +49,19 @@ export function readBackupSpec(layout: NodeLayout): NodeBackupSpec | null {
   }
 }
 
-/** A script postgres runs (archive_command, restore_command): the key goes from its file into pgBackRest's environment. */
-function wrapperScript(b: BackupLayout, stanza: string, command: string, after = ''): string {
+/**
+ * The script postgres runs as archive_command and restore_command: the key goes from its file
+ * into pgBackRest's environment. After each WAL segment pushed it stamps the time: the end of
+ * the restorable window.
+ */
+function wrapperScript(b: BackupLayout, stanza: string): string {
   return [
     '#!/bin/sh',
     '# Rendered by skyrec: the repository key is read from its credential file at run time.',
     `PGBACKREST_REPO1_CIPHER_PASS="$(cat ${escapeShellArg(b.keyFile)})" || exit 1`,
     'export PGBACKREST_REPO1_CIPHER_PASS',
-    `pgbackrest --config=${escapeShellArg(b.conf)} --stanza=${escapeShellArg(stanza)} ${command} || exit $?`,
-    after,
+    `pgbackrest --config=${escapeShellArg(b.conf)} --stanza=${escapeShellArg(stanza)} "$@" || exit $?`,
+    `case " $* " in *" archive-push "*) date +%s > ${escapeShellArg(b.lastArchived)} ;; esac`,
     '',
   ].join('\n');
 }
@@ -91,12 +95,11 @@ export async function ensureBackups(layout: NodeLayout, spec: NodeBackupSpec | u
     }
     const conf = renderPgBackRestConf(spec, { pgData: layout.pgData, pgSocketDir: layout.pgRun, pgPort: port, lockPath: join(b.dir, 'lock'), logPath: join(b.dir, 'log'), spoolPath: join(b.dir, 'spool') });
     writeFileSync(b.conf, conf, { mode: 0o644 });
-    writeFileSync(b.archivePush, wrapperScript(b, spec.stanza, 'archive-push "$1"', `date +%s > ${escapeShellArg(b.lastArchived)}`), { mode: 0o755 });
-    writeFileSync(b.archiveGet, wrapperScript(b, spec.stanza, 'archive-get "$1" "$2"'), { mode: 0o755 });
+    writeFileSync(b.wrapper, wrapperScript(b, spec.stanza), { mode: 0o755 });
     writeFileSync(b.spec, JSON.stringify(spec, null, 2) + '\n');
   }
   const before = existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : '';
-  const after = renderArchiveSettings(spec ?? null, `${b.archivePush} %p`);
+  const after = renderArchiveSettings(spec ?? null, `${b.wrapper} archive-push %p`);
   const include = "include_if_exists = 'skyrec-backup.conf'";
   const mainConf = join(layout.pgData, 'postgresql.conf');
   if (!readFileSync(mainConf, 'utf8').includes(include)) writeFileSync(mainConf, `${readFileSync(mainConf, 'utf8')}\n${include}\n`);

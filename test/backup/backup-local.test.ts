@@ -1,0 +1,208 @@
+// Backups end to end on the local driver, all real: PostgreSQL 15 and pgBackRest from Debian,
+// the shop app from apps.example behind a real Caddy. Rows are written at T0 < T1 < T2 with
+// backups between; a point-in-time restore brings back exactly the rows committed up to T1.
+// Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/backup-local.test.ts
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
+import { exec } from '../../common/exec.js';
+import { packageRoot } from '../../common/paths.js';
+import { runCli, type CliResult } from '../helpers/cli.js';
+import { freePort, makeTempDir } from '../helpers/tools.js';
+
+const KEY = `repo-key-${randomBytes(12).toString('hex')}`;
+const SESSION = `session-${randomBytes(12).toString('hex')}`;
+
+const fleet = (repoPath: string) => `nodes:
+  - name: solo
+    host: root@127.0.0.1
+    address: 127.0.0.1
+    ingress: true
+backups:
+  path: ${repoPath}
+  key: BACKUP_KEY
+`;
+
+const shop = `name: shop
+package: { build: { stack: nodejs, path: src/shop } }
+processes:
+  web:
+    command: node server.js
+    instances: 1
+    healthcheck: { path: /healthz }
+release: node migrate.js
+secrets: [SESSION_SECRET]
+domains: [shop.test]
+addons:
+  postgres: {}
+`;
+
+/** Every file under dir (recursively), except those under a directory named in `skip`. */
+function filesUnder(dir: string, skip: string[] = []): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const path = join(dir, name);
+    const st = statSync(path, { throwIfNoEntry: false });
+    if (!st) return [];
+    if (st.isDirectory()) return skip.includes(name) ? [] : filesUnder(path, skip);
+    return st.isFile() ? [path] : [];
+  });
+}
+
+function getStatus(port: number, host: string): Promise<{ status: number | string; retryAfter?: string; body: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: '127.0.0.1', port, path: '/healthz', headers: { host }, timeout: 10_000, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8').on('data', (c) => (body += c)).on('end', () => resolve({ status: res.statusCode ?? 0, retryAfter: res.headers['retry-after'] as string | undefined, body }));
+    });
+    req.on('error', (e) => resolve({ status: e.message, body: '' }));
+    req.end();
+  });
+}
+
+describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)', () => {
+  let tmp: ReturnType<typeof makeTempDir>;
+  let repo: string;
+  let state: string;
+  let secrets: string;
+  let backupRepo: string;
+  let httpPort: number;
+  const outputs: CliResult[] = [];
+  const cli = async (...args: string[]) => {
+    const r = await runCli([...args, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(httpPort)], { env: { SKYREC_LOG_LEVEL: 'debug' } });
+    outputs.push(r);
+    return r;
+  };
+  let psql: (sql: string, db?: string) => Promise<string>;
+  const counts = { t0: 0, t1: 0, t2: 0, after: 0 };
+  let t1 = '';
+
+  const insert = async (n: number, tag: string) => {
+    await psql(`INSERT INTO items (tag) SELECT '${tag}' FROM generate_series(1, ${n});`);
+  };
+
+  beforeAll(async () => {
+    tmp = makeTempDir('skyrec-backup-');
+    repo = join(tmp.dir, 'repo');
+    state = join(tmp.dir, 'state');
+    secrets = join(tmp.dir, 'secrets');
+    backupRepo = join(tmp.dir, 'backups');
+    httpPort = await freePort();
+    mkdirSync(join(repo, 'apps'), { recursive: true });
+    cpSync(join(packageRoot(), 'apps.example', 'src', 'shop'), join(repo, 'src', 'shop'), { recursive: true });
+    writeFileSync(join(repo, 'fleet.yaml'), fleet(backupRepo));
+    writeFileSync(join(repo, 'apps', 'shop.yaml'), shop);
+    for (const [dir, name, value] of [['shop', 'SESSION_SECRET', SESSION], ['_skyrec', 'BACKUP_KEY', KEY]]) {
+      mkdirSync(join(secrets, dir), { recursive: true });
+      writeFileSync(join(secrets, dir, name), `${value}\n`);
+    }
+    const applied = await cli('apply', '--repo', repo, '--yes');
+    expect(applied.code, applied.stderr).toBe(0);
+    const node = join(state, 'local', 'solo', 'postgres');
+    const port = readFileSync(join(node, 'port'), 'utf8').trim();
+    psql = async (sql, db = 'shop') => (await exec(['psql', '-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', join(node, 'run'), '-p', port, '-U', 'postgres', '-d', db], { input: sql + '\n' })).stdout.trim();
+    await psql('CREATE TABLE items (id bigserial PRIMARY KEY, tag text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());');
+  }, 300_000);
+
+  afterAll(async () => {
+    if (state) await runCli(['down', '--state', state]);
+    tmp?.cleanup();
+  }, 120_000);
+
+  it('backs up, lists backups and the restorable window', async () => {
+    await insert(100, 't0');
+    counts.t0 = 100;
+    const first = await cli('backup', 'shop', '--json');
+    expect(first.code, first.stderr).toBe(0);
+    await insert(50, 't1');
+    counts.t1 = 150;
+    // T1: after the t1 rows committed, before the t2 rows do.
+    t1 = await psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');`);
+    await insert(25, 't2');
+    counts.t2 = 175;
+    expect((await cli('backup', 'shop')).code).toBe(0);
+    await insert(5, 'after');
+    counts.after = 180;
+    // The last rows reach the repository with the next WAL segment: switch to one now, wait for the archiver.
+    const wal = await psql('SELECT pg_walfile_name(pg_current_wal_lsn());');
+    await psql('SELECT pg_switch_wal();');
+    for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+      if ((await psql('SELECT coalesce(last_archived_wal, \'\') FROM pg_stat_archiver;')) >= wal) break;
+    }
+    const list = await cli('backups', 'shop', '--json');
+    expect(list.code, list.stderr).toBe(0);
+    const parsed = JSON.parse(list.stdout) as { backups: { id: string; kind: string; time: string; size: number }[]; window: { earliest: string; latest: string } };
+    expect(parsed.backups.map((b) => b.kind)).toEqual(['full', 'full']);
+    expect(parsed.backups[0].id).toBe(JSON.parse(first.stdout).id);
+    expect(parsed.backups.every((b) => b.size > 0)).toBe(true);
+    expect(parsed.window.earliest).toBe(parsed.backups[0].time);
+    expect(parsed.window.latest >= parsed.backups[1].time).toBe(true);
+  }, 300_000);
+
+  it('restore --time T1 --into gives exactly the rows committed up to T1 and leaves the live database untouched', async () => {
+    const r = await cli('restore', 'shop', '--time', t1, '--into', 'shop_t1', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout).rows['public.items']).toBe(counts.t1);
+    expect(await psql('SELECT count(*) FROM items;', 'shop_t1')).toBe(String(counts.t1));
+    expect(await psql("SELECT count(*) FROM items WHERE tag = 't2';", 'shop_t1')).toBe('0');
+    expect(await psql('SELECT count(*) FROM items;')).toBe(String(counts.after));
+  }, 300_000);
+
+  it('backup verify restores the latest state into a scratch database and reports its row counts', async () => {
+    const r = await cli('backup', 'verify', 'shop', '--json');
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ verified: true, rows: { 'public.items': counts.after } });
+    // The scratch cluster is gone.
+    expect(readdirSync(join(state, 'local', 'solo', 'postgres')).filter((f) => f.startsWith('scratch-'))).toEqual([]);
+  }, 300_000);
+
+  it('restore --time T1 in place: the domain answers 503 with Retry-After or 200, never a connection error; then the rows of T1', async () => {
+    const seen: { status: number | string; retryAfter?: string; body: string }[] = [];
+    let done = false;
+    const poller = (async () => {
+      while (!done) seen.push(await getStatus(httpPort, 'shop.test'));
+    })();
+    const r = await cli('restore', 'shop', '--time', t1, '--json');
+    done = true;
+    await poller;
+    expect(r.code, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ into: 'shop', kept: 'shop_before_restore' });
+    expect(await psql('SELECT count(*) FROM items;')).toBe(String(counts.t1));
+    expect(await psql('SELECT count(*) FROM items;', 'shop_before_restore')).toBe(String(counts.after));
+    // The pause lasts seconds (stop, copy, start): the poller sees it.
+    expect(seen.some((s) => s.status === 503)).toBe(true);
+    const statuses = [...new Set(seen.map((s) => s.status))];
+    expect(statuses.every((s) => s === 200 || s === 503), JSON.stringify(statuses)).toBe(true);
+    for (const s of seen.filter((x) => x.status === 503)) {
+      expect(s.retryAfter).toBeDefined();
+      expect(s.body).toContain('maintenance');
+    }
+    expect((await getStatus(httpPort, 'shop.test')).status).toBe(200);
+  }, 300_000);
+
+  it('bad restore input is refused before anything stops', async () => {
+    const none = await cli('restore', 'shop');
+    expect(none.code).toBe(2);
+    expect(none.stderr).toContain('exactly one of --time, --backup or --latest');
+    expect(await psql('SELECT count(*) FROM items;')).toBe(String(counts.t1));
+  });
+
+  it('no secret value in the state dir, the rendered files, logs or command output; the repository is encrypted', async () => {
+    const password = SESSION;
+    const files = filesUnder(state, ['credentials', 'data']);
+    expect(files.length).toBeGreaterThan(10);
+    for (const file of files) {
+      const text = readFileSync(file, 'latin1');
+      expect(text.includes(KEY), file).toBe(false);
+      expect(text.includes(password), file).toBe(false);
+    }
+    for (const o of outputs) for (const text of [o.stdout, o.stderr]) expect(text.includes(KEY)).toBe(false);
+    // pgBackRest encrypts with OpenSSL's format: every info file starts with "Salted__", never INI text.
+    const info = readFileSync(join(backupRepo, 'backup', 'solo', 'backup.info'));
+    expect(info.subarray(0, 8).toString('latin1')).toBe('Salted__');
+    // The key copy postgres reads is its own, mode 0600.
+    const key = statSync(join(state, 'local', 'solo', 'postgres', 'backup', 'credentials', 'repo-key'));
+    expect(key.mode & 0o777).toBe(0o600);
+  });
+});
