@@ -20,13 +20,13 @@ export interface NodeBackupSpec {
 }
 
 /** The node's backups, or null when it holds no data that is backed up. */
-export function nodeBackupSpec(config: Config, placement: Placement, node: string): NodeBackupSpec | null {
+export function nodeBackupSpec(config: Config, data: Placement['data'], node: string): NodeBackupSpec | null {
   const target = config.fleet.backups ?? null;
   if (!target) return null;
   const held = (addon: 'postgres' | 'redis') =>
     config.apps.flatMap((a) => {
       const b = a.backup?.[addon];
-      return b && placement.data[a.name]?.[addon]?.node === node ? [{ app: a.name, ...b }] : [];
+      return b && data[a.name]?.[addon]?.node === node ? [{ app: a.name, ...b }] : [];
     });
   const postgres = held('postgres');
   const redis = held('redis');
@@ -42,7 +42,8 @@ export function backupSecrets(spec: NodeBackupSpec | null | undefined): string[]
 
 /** Where pgBackRest finds the cluster and keeps its own files on the node. */
 export interface PgBackRestPaths {
-  pgData: string;
+  /** Absent: given on the command line (NixOS: the module's dataDir, known only at evaluation). */
+  pgData?: string;
   pgSocketDir: string;
   pgPort: number;
   lockPath: string;
@@ -79,7 +80,7 @@ export function renderPgBackRestConf(spec: NodeBackupSpec, paths: PgBackRestPath
     'log-level-file=info',
     '',
     `[${spec.stanza}]`,
-    `pg1-path=${paths.pgData}`,
+    ...(paths.pgData ? [`pg1-path=${paths.pgData}`] : []),
     `pg1-socket-path=${paths.pgSocketDir}`,
     `pg1-port=${paths.pgPort}`,
     '',

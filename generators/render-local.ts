@@ -142,7 +142,7 @@ export function renderLocalRunSpec(config: Config, placement: Placement, node: s
     config.apps.flatMap((a) => accessOf(a.name).filter((x) => x.addon === addon && x.node === node).map((x) => ({ app: a.name, port: x.port, password: x.password })));
   const hereApps = [...here].sort().map((n) => apps.get(n)!);
   const isIngress = config.fleet.nodes.find((n) => n.name === node)?.ingress ?? false;
-  const backup = nodeBackupSpec(config, placement, node);
+  const backup = nodeBackupSpec(config, placement.data, node);
   return {
     ...(backup ? { backup } : {}),
     node,

@@ -8,6 +8,8 @@ import { renderCaddyfile } from './render-caddy.js';
 import { routesOf } from './routes.js';
 import { firewallRules, type Opening } from './firewall.js';
 import { loadTemplate } from './templates.js';
+import { renderBackupModule } from './backup-nixos.js';
+import { nodeBackupSpec } from './backup-plan.js';
 import { digestInputs } from './render-inputs.js';
 
 export interface Manifest {
@@ -127,8 +129,11 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   // Placement gave every app whose PostgreSQL data is here the same version: the node's one server.
   const postgres = Object.values(manifest.apps).find((a) => a.data?.postgres)?.data?.postgres;
   if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
+  const backup = renderBackupModule(nodeBackupSpec(config, index.data, nodeName), config.fleet.settings);
+  if (backup) files['backup.nix'] = backup;
   files['default.nix'] = loadTemplate('node.nix.hbs')({
     node: nodeName,
+    backup: backup !== null,
     apps: Object.keys(manifest.apps),
     ingress: node.ingress,
     postgres: postgres ? { package: postgres.version === undefined ? null : `postgresql_${postgres.version}` } : null,
