@@ -90,7 +90,7 @@ export function normalizeConfig(fleet: FleetSpec, apps: { spec: AppSpec; file: s
   const settings = normalizeSettings(fleet.settings);
   const backups = normalizeBackups(fleet.backups);
   return {
-    fleet: { settings, nodes: fleet.nodes.map(normalizeNode), backups },
+    fleet: { settings, nodes: fleet.nodes.map(normalizeNode), ...(backups ? { backups } : {}) },
     apps: apps
       .map((a) => normalizeApp(a.spec, a.file, settings, backups))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
