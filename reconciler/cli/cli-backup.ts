@@ -4,6 +4,8 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../../common/errors.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-apply.js';
+import type { DataNode } from '../backup/data-node.js';
+import type { BackupEvent } from '../backup/backup-record.js';
 
 interface RestoreFlags extends DriverFlags {
   addon: string;
@@ -25,6 +27,16 @@ async function openData(app: string, flags: DriverFlags & { addon?: string }, ct
   return { opts, all, data: findDataNode(all, app, opts, flags.addon) };
 }
 
+/** Records backup and verify outcomes for status and /metrics. */
+async function recorder(app: string, addon: string, data: DataNode, stateDir: string) {
+  const { recordBackup } = await import('../backup/backup-record.js');
+  const { readBackupSpec } = await import('../../fleet/drivers/local/local-backup.js');
+  const { SCHEDULE_SECONDS } = await import('../../schema/backup-spec.js');
+  const schedule = readBackupSpec(data.layout)?.postgres.find((p) => p.app === app)?.schedule ?? 'daily';
+  const key = { app, addon, node: data.layout.node, scheduleSeconds: SCHEDULE_SECONDS[schedule] };
+  return (event: BackupEvent) => recordBackup(stateDir, key, event);
+}
+
 export function registerBackupCommands(program: Command, ctx: Ctx): void {
   const { out } = ctx;
   const backup = addDriverOptions(
@@ -35,10 +47,19 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
       .option('--addon <addon>', 'the addon to back up', 'postgres')
       .option('--json', 'print the result as JSON'),
   ).action(async (app: string, flags: DriverFlags & { addon: string; json?: boolean }) => {
-    const { takeBackup } = await import('../../fleet/drivers/local/local-backup-ops.js');
+    const { takeBackup, listBackups } = await import('../../fleet/drivers/local/local-backup-ops.js');
     const { exec } = await import('../../common/exec.js');
-    const { data } = await openData(app, flags, ctx);
-    const id = await takeBackup(data.layout, exec, ctx.log);
+    const { data, opts } = await openData(app, flags, ctx);
+    const record = await recorder(app, flags.addon, data, opts.stateDir);
+    let id: string;
+    try {
+      id = await takeBackup(data.layout, exec, ctx.log);
+      record({ kind: 'backup', ok: true, window: (await listBackups(data.layout, exec, ctx.log)).window });
+    } catch (err) {
+      record({ kind: 'backup', ok: false, error: (err as Error).message.split('\n')[0] });
+      ctx.log.error({ app, node: data.layout.node, err: (err as Error).message }, 'backup failed');
+      throw err;
+    }
     ctx.log.info({ app, node: data.layout.node, backup: id }, 'backup taken');
     if (flags.json) out.json({ app, addon: flags.addon, node: data.layout.node, id });
     else out.line(`${app}: backup ${id} taken on ${data.layout.node}`);
@@ -54,10 +75,19 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
     const flags = backup.opts<DriverFlags & { json?: boolean }>();
     const { restoreScratch, countRows } = await import('../../fleet/drivers/local/local-backup-ops.js');
     const { exec } = await import('../../common/exec.js');
-    const { data } = await openData(app, flags, ctx);
-    const scratch = await restoreScratch(data.layout, app, { latest: true }, exec, ctx.log);
+    const { data, opts } = await openData(app, flags, ctx);
+    const record = await recorder(app, 'postgres', data, opts.stateDir);
+    let scratch;
+    try {
+      scratch = await restoreScratch(data.layout, app, { latest: true }, exec, ctx.log);
+    } catch (err) {
+      record({ kind: 'verify', ok: false, error: (err as Error).message.split('\n')[0] });
+      ctx.log.error({ app, node: data.layout.node, err: (err as Error).message }, 'backup verify failed');
+      throw err;
+    }
     try {
       const rows = await countRows(scratch.query, app);
+      record({ kind: 'verify', ok: true, rows });
       ctx.log.info({ app, node: data.layout.node, tables: Object.keys(rows).length }, 'backup verified');
       if (flags.json) out.json({ app, node: data.layout.node, verified: true, rows });
       else {

@@ -9,6 +9,7 @@ import type { DaemonStatus } from './status-model.js';
 import { verifySignature } from './webhook.js';
 import { renderStatusPage, statusPageHeaders } from './status-page.js';
 import { createMetrics } from './daemon-metrics.js';
+import type { BackupRecord } from '../backup/backup-record.js';
 import { authorized, hostAllowed, isLoopback, SECURITY_HEADERS } from './http-guard.js';
 import { closeAfterReply, createIntake } from './webhook-intake.js';
 import { judgeHook } from './webhook-payload.js';
@@ -43,6 +44,8 @@ export interface DaemonHttpOptions extends ListenOptions {
   plan: (runId: number) => string | null;
   /** Node rollbacks recorded in the state store, ever. */
   rollbacks: () => number;
+  /** What each addon's backups last did (reconciler/backup/backup-record.ts). */
+  backups?: () => BackupRecord[];
   log: Logger;
 }
 

@@ -1,8 +1,10 @@
 // The reconciler's Prometheus metrics, read from one status snapshot per scrape.
 import { Counter, Gauge, Registry } from 'prom-client';
 import type { DaemonStatus } from './status-model.js';
+import { registerBackupMetrics } from '../backup/backup-metrics.js';
+import type { BackupRecord } from '../backup/backup-record.js';
 
-export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () => number }) {
+export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () => number; backups?: () => BackupRecord[] }) {
   // One status read per scrape, taken by scrape() before the collectors run.
   let snapshot: DaemonStatus | null = null;
   const current = (): DaemonStatus => snapshot ?? opts.status();
@@ -61,6 +63,7 @@ export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () 
       this.set(current().fault ? 1 : 0);
     },
   });
+  if (opts.backups) registerBackupMetrics(registry, opts.backups);
   const scrape = async () => {
     snapshot = opts.status();
     try {

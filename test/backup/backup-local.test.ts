@@ -3,7 +3,7 @@
 // backups between; a point-in-time restore brings back exactly the rows committed up to T1.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/backup-local.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
@@ -187,6 +187,24 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
     expect(none.stderr).toContain('exactly one of --time, --backup or --latest');
     expect(await psql('SELECT count(*) FROM items;')).toBe(String(counts.t1));
   });
+
+  it('an unreachable target: the backup fails loudly, the app keeps serving, status shows it, the next success clears it', async () => {
+    renameSync(backupRepo, `${backupRepo}.gone`);
+    const failed = await cli('backup', 'shop');
+    expect(failed.code).not.toBe(0);
+    expect(failed.stderr).toContain('backup failed');
+    expect((await getStatus(httpPort, 'shop.test')).status).toBe(200);
+    const during = JSON.parse((await cli('status', '--json')).stdout).backups;
+    expect(during).toMatchObject([{ app: 'shop', addon: 'postgres', failures: 1, failuresTotal: 1 }]);
+    expect(during[0].lastError).toBeTruthy();
+    const text = (await cli('status')).stdout;
+    expect(text).toMatch(/backup shop\/postgres +FAILING last backup \d+s ago/);
+    renameSync(`${backupRepo}.gone`, backupRepo);
+    expect((await cli('backup', 'shop')).code).toBe(0);
+    const after = JSON.parse((await cli('status', '--json')).stdout).backups;
+    expect(after).toMatchObject([{ app: 'shop', failures: 0, failuresTotal: 1, lastError: null }]);
+    expect(after[0].window.earliest).toBeTruthy();
+  }, 300_000);
 
   it('no secret value in the state dir, the rendered files, logs or command output; the repository is encrypted', async () => {
     const password = SESSION;
