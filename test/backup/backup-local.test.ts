@@ -3,41 +3,10 @@
 // backups between; a point-in-time restore brings back exactly the rows committed up to T1.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/backup-local.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import { request } from 'node:http';
-import { exec } from '../../common/exec.js';
-import { packageRoot } from '../../common/paths.js';
-import { runCli, type CliResult } from '../helpers/cli.js';
-import { freePort, makeTempDir } from '../helpers/tools.js';
-
-const KEY = `repo-key-${randomBytes(12).toString('hex')}`;
-const SESSION = `session-${randomBytes(12).toString('hex')}`;
-
-const fleet = (repoPath: string) => `nodes:
-  - name: solo
-    host: root@127.0.0.1
-    address: 127.0.0.1
-    ingress: true
-backups:
-  path: ${repoPath}
-  key: BACKUP_KEY
-`;
-
-const shop = `name: shop
-package: { build: { stack: nodejs, path: src/shop } }
-processes:
-  web:
-    command: node server.js
-    instances: 1
-    healthcheck: { path: /healthz }
-release: node migrate.js
-secrets: [SESSION_SECRET]
-domains: [shop.test]
-addons:
-  postgres: {}
-`;
+import { createBackupScenario, type BackupScenario } from '../helpers/backup-scenario.js';
 
 /** Every file under dir (recursively), except those under a directory named in `skip`. */
 function filesUnder(dir: string, skip: string[] = []): string[] {
@@ -62,52 +31,22 @@ function getStatus(port: number, host: string): Promise<{ status: number | strin
 }
 
 describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)', () => {
-  let tmp: ReturnType<typeof makeTempDir>;
-  let repo: string;
-  let state: string;
-  let secrets: string;
-  let backupRepo: string;
-  let httpPort: number;
-  const outputs: CliResult[] = [];
-  const cli = async (...args: string[]) => {
-    const r = await runCli([...args, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(httpPort)], { env: { SKYREC_LOG_LEVEL: 'debug' } });
-    outputs.push(r);
-    return r;
-  };
-  let psql: (sql: string, db?: string) => Promise<string>;
+  let s: BackupScenario;
   const counts = { t0: 0, t1: 0, t2: 0, after: 0 };
   let t1 = '';
-
+  const cli = (...args: string[]) => s.cli(...args);
+  const psql = (sql: string, db?: string) => s.psql(sql, db);
   const insert = async (n: number, tag: string) => {
     await psql(`INSERT INTO items (tag) SELECT '${tag}' FROM generate_series(1, ${n});`);
   };
 
   beforeAll(async () => {
-    tmp = makeTempDir('skyrec-backup-');
-    repo = join(tmp.dir, 'repo');
-    state = join(tmp.dir, 'state');
-    secrets = join(tmp.dir, 'secrets');
-    backupRepo = join(tmp.dir, 'backups');
-    httpPort = await freePort();
-    mkdirSync(join(repo, 'apps'), { recursive: true });
-    cpSync(join(packageRoot(), 'apps.example', 'src', 'shop'), join(repo, 'src', 'shop'), { recursive: true });
-    writeFileSync(join(repo, 'fleet.yaml'), fleet(backupRepo));
-    writeFileSync(join(repo, 'apps', 'shop.yaml'), shop);
-    for (const [dir, name, value] of [['shop', 'SESSION_SECRET', SESSION], ['_skyrec', 'BACKUP_KEY', KEY]]) {
-      mkdirSync(join(secrets, dir), { recursive: true });
-      writeFileSync(join(secrets, dir, name), `${value}\n`);
-    }
-    const applied = await cli('apply', '--repo', repo, '--yes');
-    expect(applied.code, applied.stderr).toBe(0);
-    const node = join(state, 'local', 'solo', 'postgres');
-    const port = readFileSync(join(node, 'port'), 'utf8').trim();
-    psql = async (sql, db = 'shop') => (await exec(['psql', '-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', join(node, 'run'), '-p', port, '-U', 'postgres', '-d', db], { input: sql + '\n' })).stdout.trim();
+    s = await createBackupScenario();
     await psql('CREATE TABLE items (id bigserial PRIMARY KEY, tag text NOT NULL, at timestamptz NOT NULL DEFAULT clock_timestamp());');
   }, 300_000);
 
   afterAll(async () => {
-    if (state) await runCli(['down', '--state', state]);
-    tmp?.cleanup();
+    await s?.destroy();
   }, 120_000);
 
   it('backs up, lists backups and the restorable window', async () => {
@@ -125,11 +64,7 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
     await insert(5, 'after');
     counts.after = 180;
     // The last rows reach the repository with the next WAL segment: switch to one now, wait for the archiver.
-    const wal = await psql('SELECT pg_walfile_name(pg_current_wal_lsn());');
-    await psql('SELECT pg_switch_wal();');
-    for (const until = Date.now() + 60_000; Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
-      if ((await psql('SELECT coalesce(last_archived_wal, \'\') FROM pg_stat_archiver;')) >= wal) break;
-    }
+    await s.archiveNow();
     const list = await cli('backups', 'shop', '--json');
     expect(list.code, list.stderr).toBe(0);
     const parsed = JSON.parse(list.stdout) as { backups: { id: string; kind: string; time: string; size: number }[]; window: { earliest: string; latest: string } };
@@ -154,14 +89,14 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ verified: true, rows: { 'public.items': counts.after } });
     // The scratch cluster is gone.
-    expect(readdirSync(join(state, 'local', 'solo', 'postgres')).filter((f) => f.startsWith('scratch-'))).toEqual([]);
+    expect(readdirSync(join(s.state, 'local', 'solo', 'postgres')).filter((f) => f.startsWith('scratch-'))).toEqual([]);
   }, 300_000);
 
   it('restore --time T1 in place: the domain answers 503 with Retry-After or 200, never a connection error; then the rows of T1', async () => {
     const seen: { status: number | string; retryAfter?: string; body: string }[] = [];
     let done = false;
     const poller = (async () => {
-      while (!done) seen.push(await getStatus(httpPort, 'shop.test'));
+      while (!done) seen.push(await getStatus(s.httpPort, 'shop.test'));
     })();
     const r = await cli('restore', 'shop', '--time', t1, '--json');
     done = true;
@@ -178,7 +113,7 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
       expect(s.retryAfter).toBeDefined();
       expect(s.body).toContain('maintenance');
     }
-    expect((await getStatus(httpPort, 'shop.test')).status).toBe(200);
+    expect((await getStatus(s.httpPort, 'shop.test')).status).toBe(200);
   }, 300_000);
 
   it('bad restore input is refused before anything stops', async () => {
@@ -189,17 +124,17 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
   });
 
   it('an unreachable target: the backup fails loudly, the app keeps serving, status shows it, the next success clears it', async () => {
-    renameSync(backupRepo, `${backupRepo}.gone`);
+    renameSync(s.backupRepo, `${s.backupRepo}.gone`);
     const failed = await cli('backup', 'shop');
     expect(failed.code).not.toBe(0);
     expect(failed.stderr).toContain('backup failed');
-    expect((await getStatus(httpPort, 'shop.test')).status).toBe(200);
+    expect((await getStatus(s.httpPort, 'shop.test')).status).toBe(200);
     const during = JSON.parse((await cli('status', '--json')).stdout).backups;
     expect(during).toMatchObject([{ app: 'shop', addon: 'postgres', failures: 1, failuresTotal: 1 }]);
     expect(during[0].lastError).toBeTruthy();
     const text = (await cli('status')).stdout;
     expect(text).toMatch(/backup shop\/postgres +FAILING last backup \d+s ago/);
-    renameSync(`${backupRepo}.gone`, backupRepo);
+    renameSync(`${s.backupRepo}.gone`, s.backupRepo);
     expect((await cli('backup', 'shop')).code).toBe(0);
     const after = JSON.parse((await cli('status', '--json')).stdout).backups;
     expect(after).toMatchObject([{ app: 'shop', failures: 0, failuresTotal: 1, lastError: null }]);
@@ -207,20 +142,20 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
   }, 300_000);
 
   it('no secret value in the state dir, the rendered files, logs or command output; the repository is encrypted', async () => {
-    const password = SESSION;
-    const files = filesUnder(state, ['credentials', 'data']);
+    const password = s.session;
+    const files = filesUnder(s.state, ['credentials', 'data']);
     expect(files.length).toBeGreaterThan(10);
     for (const file of files) {
       const text = readFileSync(file, 'latin1');
-      expect(text.includes(KEY), file).toBe(false);
+      expect(text.includes(s.key), file).toBe(false);
       expect(text.includes(password), file).toBe(false);
     }
-    for (const o of outputs) for (const text of [o.stdout, o.stderr]) expect(text.includes(KEY)).toBe(false);
+    for (const o of s.outputs) for (const text of [o.stdout, o.stderr]) expect(text.includes(s.key)).toBe(false);
     // pgBackRest encrypts with OpenSSL's format: every info file starts with "Salted__", never INI text.
-    const info = readFileSync(join(backupRepo, 'backup', 'solo', 'backup.info'));
+    const info = readFileSync(join(s.backupRepo, 'backup', 'solo', 'backup.info'));
     expect(info.subarray(0, 8).toString('latin1')).toBe('Salted__');
     // The key copy postgres reads is its own, mode 0600.
-    const key = statSync(join(state, 'local', 'solo', 'postgres', 'backup', 'credentials', 'repo-key'));
+    const key = statSync(join(s.state, 'local', 'solo', 'postgres', 'backup', 'credentials', 'repo-key'));
     expect(key.mode & 0o777).toBe(0o600);
   });
 });

@@ -18,6 +18,7 @@ import { makePlanRepo } from './plan-repo.js';
 import { benchDetect } from './bench-detect.js';
 import { benchHookFlood } from './bench-hook-flood.js';
 import { benchLogs, benchLogsSsh, benchPs } from './bench-operate.js';
+import { benchBackup } from './bench-backup.js';
 import { QUICK, RUNS, SIZE, SIZE_LABEL } from './bench-size.js';
 import pino from 'pino';
 
@@ -139,8 +140,8 @@ async function benchRollout(): Promise<void> {
   }
 }
 
-// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, flood, logs, logs-ssh, ps).
-const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, flood: benchHookFlood, logs: benchLogs, 'logs-ssh': benchLogsSsh, ps: benchPs };
+// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, flood, logs, logs-ssh, ps, backup).
+const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, flood: benchHookFlood, logs: benchLogs, 'logs-ssh': benchLogsSsh, ps: benchPs, backup: benchBackup };
 const only = process.env.BENCH_ONLY?.split(',');
 if (QUICK) console.log(`BENCH_QUICK=1: ${SIZE_LABEL}, one run each; these figures only prove the benches run`);
 for (const [name, run] of Object.entries(benches)) if (!only || only.includes(name)) await run();
