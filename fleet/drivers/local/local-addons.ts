@@ -49,7 +49,7 @@ export function redisSocket(layout: NodeLayout, app: string): string {
 
 const redisPidFile = (layout: NodeLayout, app: string) => join(layout.run, `redis.${app}.pid`);
 
-async function postgresIds(exec: Exec): Promise<{ uid: number; gid: number }> {
+export async function postgresIds(exec: Exec): Promise<{ uid: number; gid: number }> {
   const uid = Number((await exec(['id', '-u', 'postgres'])).stdout.trim());
   const gid = Number((await exec(['id', '-g', 'postgres'])).stdout.trim());
   return { uid, gid };

@@ -158,13 +158,6 @@ export async function copyIntoLive(layout: NodeLayout, scratch: ScratchCluster, 
   }
 }
 
-/** `psql`'s query function against the live cluster, as postgres. */
-export function liveQuery(layout: NodeLayout, exec: Exec, log?: Logger): (db: string, sql: string) => Promise<string> {
-  const port = postgresPort(layout);
-  if (port === null) throw new LocalDriverError(`${layout.node} runs no PostgreSQL`);
-  return async (db, sql) => (await exec(asPostgresArgv(layout, [pgTool('psql'), '-X', '-tA', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-h', layout.pgRun, '-p', String(port), '-U', 'postgres', '-d', db]), { input: sql, cwd: layout.pgDir, log })).stdout;
-}
-
 /** Stops units of a local node (as `systemctl stop`); the driver's restartUnit starts them again. */
 export async function stopUnits(layout: NodeLayout, units: string[]): Promise<void> {
   for (const unit of units) await stopPidFile(pidFileOf(layout, unit));

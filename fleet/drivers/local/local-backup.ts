@@ -11,7 +11,7 @@ import { LocalDriverError } from '../../../common/errors.js';
 import { FLEET_SECRETS, renderArchiveSettings, renderPgBackRestConf, type NodeBackupSpec } from '../../../generators/backup-plan.js';
 import { escapeShellArg } from '../../../generators/escape.js';
 import type { NodeLayout } from './local-layout.js';
-import { asPostgresArgv, pgTool, postgresPort } from './local-addons.js';
+import { asPostgresArgv, pgTool, postgresIds, postgresPort } from './local-addons.js';
 import { readSecret } from './local-secrets.js';
 
 export interface BackupLayout {
@@ -64,11 +64,6 @@ function wrapperScript(b: BackupLayout, stanza: string): string {
     `case " $* " in *" archive-push "*) date +%s > ${escapeShellArg(b.lastArchived)} ;; esac`,
     '',
   ].join('\n');
-}
-
-async function postgresIds(exec: Exec): Promise<{ uid: number; gid: number }> {
-  const id = async (flag: string) => Number((await exec(['id', flag, 'postgres'])).stdout.trim());
-  return { uid: await id('-u'), gid: await id('-g') };
 }
 
 /**
