@@ -15,11 +15,12 @@ export function findDataNode(all: AppliedNode[], app: string, opts: DriverOption
   if (opts.driver !== 'local') {
     throw new UsageError(`skyrec backup commands are not available with the ${opts.driver} driver yet`, { hint: "on a NixOS node the rendered skyrec-backup units run pgBackRest on their timers; use `systemctl start skyrec-backup-<app>` there, or the local driver" });
   }
-  if (addon !== 'postgres') throw new UsageError(`--addon ${addon}: only postgres backups are taken by these commands so far`);
-  const holder = all.find((a) => a.local.postgres.some((p) => p.app === app));
+  if (addon !== 'postgres' && addon !== 'redis') throw new UsageError(`--addon ${addon}: expected postgres or redis`);
+  const held = (a: AppliedNode) => (addon === 'postgres' ? a.local.postgres : a.local.redis).map((p) => p.app);
+  const holder = all.find((a) => held(a).includes(app));
   if (!holder) {
-    const apps = [...new Set(all.flatMap((a) => a.local.postgres.map((p) => p.app)))].sort();
-    throw new UsageError(`no applied node holds a postgres database for '${app}'${apps.length ? `; apps with one: ${apps.join(', ')}` : ''}`, { hint: 'pass the --state and --driver that apply used' });
+    const apps = [...new Set(all.flatMap(held))].sort();
+    throw new UsageError(`no applied node holds ${addon} data for '${app}'${apps.length ? `; apps with some: ${apps.join(', ')}` : ''}`, { hint: 'pass the --state and --driver that apply used' });
   }
   return { applied: holder, layout: nodeLayout(opts.stateDir, holder.node.name) };
 }

@@ -32,7 +32,7 @@ async function recorder(app: string, addon: string, data: DataNode, stateDir: st
   const { recordBackup } = await import('../backup/backup-record.js');
   const { readBackupSpec } = await import('../../fleet/drivers/local/local-backup.js');
   const { SCHEDULE_SECONDS } = await import('../../schema/backup-spec.js');
-  const schedule = readBackupSpec(data.layout)?.postgres.find((p) => p.app === app)?.schedule ?? 'daily';
+  const schedule = readBackupSpec(data.layout)?.[addon === 'redis' ? 'redis' : 'postgres'].find((p) => p.app === app)?.schedule ?? 'daily';
   const key = { app, addon, node: data.layout.node, scheduleSeconds: SCHEDULE_SECONDS[schedule] };
   return (event: BackupEvent) => recordBackup(stateDir, key, event);
 }
@@ -53,8 +53,14 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
     const record = await recorder(app, flags.addon, data, opts.stateDir);
     let id: string;
     try {
-      id = await takeBackup(data.layout, exec, ctx.log);
-      record({ kind: 'backup', ok: true, window: (await listBackups(data.layout, exec, ctx.log)).window });
+      if (flags.addon === 'redis') {
+        const { backupRedis } = await import('../../fleet/drivers/local/local-backup-redis.js');
+        id = await backupRedis({ layout: data.layout, app, secretsDir: opts.secretsDir, exec, log: ctx.log });
+        record({ kind: 'backup', ok: true, window: null });
+      } else {
+        id = await takeBackup(data.layout, exec, ctx.log);
+        record({ kind: 'backup', ok: true, window: (await listBackups(data.layout, exec, ctx.log)).window });
+      }
     } catch (err) {
       record({ kind: 'backup', ok: false, error: (err as Error).message.split('\n')[0] });
       ctx.log.error({ app, node: data.layout.node, err: (err as Error).message }, 'backup failed');
@@ -109,8 +115,11 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
   ).action(async (app: string, flags: DriverFlags & { addon: string; json?: boolean }) => {
     const { listBackups } = await import('../../fleet/drivers/local/local-backup-ops.js');
     const { exec } = await import('../../common/exec.js');
-    const { data } = await openData(app, flags, ctx);
-    const list = await listBackups(data.layout, exec, ctx.log);
+    const { data, opts } = await openData(app, flags, ctx);
+    const { listRedisBackups } = await import('../../fleet/drivers/local/local-backup-redis.js');
+    const list = flags.addon === 'redis'
+      ? { backups: await listRedisBackups({ layout: data.layout, app, secretsDir: opts.secretsDir, exec, log: ctx.log }), window: { earliest: null, latest: null } }
+      : await listBackups(data.layout, exec, ctx.log);
     if (flags.json) return out.json({ app, addon: flags.addon, node: data.layout.node, ...list });
     out.line(`${app} (${flags.addon} on ${data.layout.node}): restorable from ${list.window.earliest ?? '-'} to ${list.window.latest ?? '-'}`);
     for (const b of list.backups) out.line(`  ${b.id}\t${b.kind}\t${b.time}\t${kib(b.size)} (${kib(b.stored)} stored)`);
@@ -138,6 +147,14 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
     const { acquireLock } = await import('../state/lock.js');
     const { restoreApp } = await import('../backup/restore-app.js');
     const { opts, all, data } = await openData(app, flags, ctx);
+    if (flags.addon === 'redis') {
+      if (flags.time !== undefined || flags.into !== undefined) throw new UsageError('a Redis restore takes --backup ID or --latest (snapshots, no point in time; no --into)');
+      const { restoreRedis } = await import('../../fleet/drivers/local/local-backup-redis.js');
+      const { exec } = await import('../../common/exec.js');
+      await restoreRedis({ layout: data.layout, app, secretsDir: opts.secretsDir, exec, log: ctx.log }, flags.backup ?? null);
+      if (flags.json) return out.json({ app, addon: 'redis', node: data.layout.node, snapshot: flags.backup ?? 'latest' });
+      return out.line(`${app}: Redis restored on ${data.layout.node} from snapshot ${flags.backup ?? 'latest'}`);
+    }
     const target = flags.time !== undefined ? { time: flags.time } : flags.backup !== undefined ? { backup: flags.backup } : { latest: true as const };
     const lock = acquireLock(opts.stateDir, `skyrec restore ${app}`);
     try {

@@ -23,6 +23,8 @@ export interface BackupScenario {
   outputs: CliResult[];
   /** SQL as postgres over the node's socket; `db` defaults to shop. */
   psql(sql: string, db?: string): Promise<string>;
+  /** A redis-cli command against shop's Redis over its socket. */
+  redis(...args: string[]): Promise<string>;
   /** Switches to a new WAL segment and waits until the archiver has pushed the previous one. */
   archiveNow(timeoutMs?: number): Promise<void>;
   destroy(): Promise<void>;
@@ -50,6 +52,7 @@ secrets: [SESSION_SECRET]
 domains: [shop.test]
 addons:
   postgres: {}
+  redis: {}
 `;
 
 export async function createBackupScenario(): Promise<BackupScenario> {
@@ -95,5 +98,6 @@ export async function createBackupScenario(): Promise<BackupScenario> {
     }
     throw new Error(`WAL ${wal} was not archived within ${timeoutMs} ms`);
   };
-  return { dir: tmp.dir, repo, state, secrets, backupRepo, httpPort, key, session, cli, outputs, psql, archiveNow, destroy };
+  const redis = async (...args: string[]) => (await exec(['redis-cli', '-s', join(state, 'local', 'solo', 'redis', 'shop.sock'), ...args])).stdout.trim();
+  return { dir: tmp.dir, repo, state, secrets, backupRepo, httpPort, key, session, cli, outputs, psql, redis, archiveNow, destroy };
 }

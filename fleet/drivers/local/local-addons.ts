@@ -47,7 +47,7 @@ export function redisSocket(layout: NodeLayout, app: string): string {
   return join(layout.redisDir, `${app}.sock`);
 }
 
-const redisPidFile = (layout: NodeLayout, app: string) => join(layout.run, `redis.${app}.pid`);
+export const redisPidFile = (layout: NodeLayout, app: string) => join(layout.run, `redis.${app}.pid`);
 
 export async function postgresIds(exec: Exec): Promise<{ uid: number; gid: number }> {
   const uid = Number((await exec(['id', '-u', 'postgres'])).stdout.trim());
