@@ -54,6 +54,10 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
     counts.t0 = 100;
     const first = await cli('backup', 'shop', '--json');
     expect(first.code, first.stderr).toBe(0);
+    // A restore reaches from the end of the first backup on (pgBackRest records it in whole
+    // seconds): the t1 rows are written once the database's clock is past it.
+    const ended = Date.parse(JSON.parse((await cli('backups', 'shop', '--json')).stdout).backups[0].time);
+    for (const until = Date.now() + 10_000; Date.parse(await psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');`)) <= ended + 1000 && Date.now() < until; ) await new Promise((r) => setTimeout(r, 50));
     await insert(50, 't1');
     counts.t1 = 150;
     // T1: after the t1 rows committed, before the t2 rows do.
@@ -120,6 +124,11 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
     const none = await cli('restore', 'shop');
     expect(none.code).toBe(2);
     expect(none.stderr).toContain('exactly one of --time, --backup or --latest');
+    const early = await cli('restore', 'shop', '--time', '2020-01-01T00:00:00Z');
+    expect(early.code).not.toBe(0);
+    expect(early.stderr).toContain('--time 2020-01-01T00:00:00Z is before the earliest moment the backups of shop reach');
+    const zoneless = await cli('restore', 'shop', '--time', '2026-01-01T00:00:00');
+    expect(zoneless.stderr).toContain('expected an ISO 8601 time with a zone');
     expect(await psql('SELECT count(*) FROM items;')).toBe(String(counts.t1));
   });
 

@@ -77,6 +77,14 @@ function recoveryTime(time: string): string {
 /** Restores `app`'s database as of `target` into a scratch cluster and starts it, promoted. */
 export async function restoreScratch(layout: NodeLayout, app: string, target: RestoreTarget, exec: Exec, log?: Logger): Promise<ScratchCluster> {
   const spec = assertBackupsSetUp(layout);
+  if ('time' in target) {
+    // pgBackRest starts from the last backup that ended before the target (whole seconds).
+    const { backups } = await listBackups(layout, exec, log);
+    const at = Date.parse(recoveryTime(target.time).replace(' ', 'T').replace('+00', 'Z'));
+    if (!backups.some((b) => Date.parse(b.time) < at)) {
+      throw new LocalDriverError(`--time ${target.time} is before the earliest moment the backups of ${app} reach (${backups[0]?.time ?? 'no backup yet'})`, { hint: `see \`skyrec backups ${app}\`` });
+    }
+  }
   const livePort = postgresPort(layout)!;
   const dir = join(layout.pgDir, `scratch-${process.pid}`);
   const data = join(dir, 'data');
