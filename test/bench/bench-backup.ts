@@ -27,6 +27,7 @@ export async function benchBackup(): Promise<void> {
       return r;
     };
     await timed('full backup (skyrec backup)', 'backup', 'shop');
+    await s.waitRestorable();
     await s.psql("INSERT INTO blobs (body) SELECT 'after the backup' FROM generate_series(1, 1000);");
     const target = await s.psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');`);
     await s.psql("INSERT INTO blobs (body) SELECT 'after the target' FROM generate_series(1, 10);");

@@ -25,6 +25,8 @@ export interface BackupScenario {
   psql(sql: string, db?: string): Promise<string>;
   /** A redis-cli command against shop's Redis over its socket. */
   redis(...args: string[]): Promise<string>;
+  /** Waits until the database's clock is past the first moment a restore can reach (`backups` window.earliest). */
+  waitRestorable(): Promise<void>;
   /** Switches to a new WAL segment and waits until the archiver has pushed the previous one. */
   archiveNow(timeoutMs?: number): Promise<void>;
   destroy(): Promise<void>;
@@ -99,5 +101,12 @@ export async function createBackupScenario(): Promise<BackupScenario> {
     throw new Error(`WAL ${wal} was not archived within ${timeoutMs} ms`);
   };
   const redis = async (...args: string[]) => (await exec(['redis-cli', '-s', join(state, 'local', 'solo', 'redis', 'shop.sock'), ...args])).stdout.trim();
-  return { dir: tmp.dir, repo, state, secrets, backupRepo, httpPort, key, session, cli, outputs, psql, redis, archiveNow, destroy };
+  const waitRestorable = async () => {
+    const earliest = Date.parse(JSON.parse((await cli('backups', 'shop', '--json')).stdout).window.earliest);
+    const now = async () => Date.parse(await psql(`SELECT to_char(clock_timestamp() AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"');`));
+    for (const until = Date.now() + 10_000; (await now()) <= earliest; await new Promise((r) => setTimeout(r, 50))) {
+      if (Date.now() > until) throw new Error(`the database clock did not pass ${new Date(earliest).toISOString()} within 10 s`);
+    }
+  };
+  return { dir: tmp.dir, repo, state, secrets, backupRepo, httpPort, key, session, cli, outputs, psql, redis, waitRestorable, archiveNow, destroy };
 }

@@ -53,7 +53,8 @@ export async function listBackups(layout: NodeLayout, exec: Exec, log?: Logger):
   const backups = (info?.backup ?? []).map((b) => ({ id: b.label, kind: b.type, time: iso(b.timestamp.stop), size: b.info.size, stored: b.info.repository.delta }));
   const lastArchived = backupLayout(layout).lastArchived;
   const archived = existsSync(lastArchived) ? statSync(lastArchived).mtime.toISOString() : null;
-  const earliest = backups[0]?.time ?? null;
+  // pgBackRest compares a target with backup stop times in whole seconds: the next second is the first it reaches.
+  const earliest = backups[0] ? iso(Date.parse(backups[0].time) / 1000 + 1) : null;
   const latestBackup = backups[backups.length - 1]?.time ?? null;
   const latest = latestBackup === null ? null : archived !== null && archived > latestBackup ? archived : latestBackup;
   return { backups, window: { earliest, latest } };
@@ -78,11 +79,11 @@ function recoveryTime(time: string): string {
 export async function restoreScratch(layout: NodeLayout, app: string, target: RestoreTarget, exec: Exec, log?: Logger): Promise<ScratchCluster> {
   const spec = assertBackupsSetUp(layout);
   if ('time' in target) {
-    // pgBackRest starts from the last backup that ended before the target (whole seconds).
-    const { backups } = await listBackups(layout, exec, log);
-    const at = Date.parse(recoveryTime(target.time).replace(' ', 'T').replace('+00', 'Z'));
+    // pgBackRest starts from the last backup that ended before the target, in whole seconds.
+    const { backups, window } = await listBackups(layout, exec, log);
+    const at = Math.floor(Date.parse(recoveryTime(target.time).replace(' ', 'T').replace('+00', 'Z')) / 1000) * 1000;
     if (!backups.some((b) => Date.parse(b.time) < at)) {
-      throw new LocalDriverError(`--time ${target.time} is before the earliest moment the backups of ${app} reach (${backups[0]?.time ?? 'no backup yet'})`, { hint: `see \`skyrec backups ${app}\`` });
+      throw new LocalDriverError(`--time ${target.time} is before the earliest moment the backups of ${app} reach (${window.earliest ?? 'no backup yet'})`, { hint: `see \`skyrec backups ${app}\`` });
     }
   }
   const livePort = postgresPort(layout)!;
