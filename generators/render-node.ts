@@ -8,6 +8,8 @@ import { firewallRules, type Opening } from './firewall.js';
 import { indexPlacement, type PlacementIndex } from './placement-index.js';
 import type { Manifest, ManifestApp, RenderedNode, RenderOptions } from './render-types.js';
 import { loadTemplate } from './templates.js';
+import { renderBackupModule } from './backup-nixos.js';
+import { nodeBackupSpec } from './backup-plan.js';
 import { digestInputs } from './render-inputs.js';
 
 /** The instances of each app on one node, apps anchored or holding data there included (with no instance there), by app name. */
@@ -53,8 +55,11 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   // Placement gave every app whose PostgreSQL data is here the same version: the node's one server.
   const postgres = Object.values(manifest.apps).find((a) => a.data?.postgres)?.data?.postgres;
   if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
+  const backup = renderBackupModule(nodeBackupSpec(config, index.data, nodeName), config.fleet.settings);
+  if (backup) files['backup.nix'] = backup;
   files['default.nix'] = loadTemplate('node.nix.hbs')({
     node: nodeName,
+    backup: backup !== null,
     apps: Object.keys(manifest.apps),
     ingress: node.ingress,
     postgres: postgres ? { package: postgres.version === undefined ? null : `postgresql_${postgres.version}` } : null,

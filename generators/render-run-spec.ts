@@ -5,6 +5,7 @@ import type { App, Config, Healthcheck, Placement } from '../schema/model.js';
 import { indexAddons, PASSWORD_SECRET, type AddonAccess } from './addons.js';
 import { unitName } from './render-app.js';
 import { routesOf } from './routes.js';
+import { backupSecrets, FLEET_SECRETS, nodeBackupSpec, type NodeBackupSpec } from './backup-plan.js';
 
 export interface RunProcess {
   /** The systemd unit name the NixOS module uses for the same thing. */
@@ -74,6 +75,8 @@ export interface NodeRunSpec {
   unsupported: { app: string; message: string }[];
   /** Set on ingress nodes: every domain's route across the fleet. */
   routes: RunRoute[] | null;
+  /** What the node backs up (absent: nothing, or a generation from before backups). */
+  backup?: NodeBackupSpec;
   /** The domains served by web instances on this node, checked through the ingress after a switch. */
   routesOfNode: { domain: string; health: { path: string; status: number; timeoutMs: number } }[];
 }
@@ -140,7 +143,9 @@ export function renderRunSpec(config: Config, placement: Placement, node: string
     config.apps.flatMap((a) => accessOf(a.name).filter((x) => x.addon === addon && x.node === node).map((x) => ({ app: a.name, port: x.port, password: x.password })));
   const hereApps = [...here].sort().map((n) => apps.get(n)!);
   const isIngress = config.fleet.nodes.find((n) => n.name === node)?.ingress ?? false;
+  const backup = nodeBackupSpec(config, placement.data, node);
   return {
+    ...(backup ? { backup } : {}),
     node,
     instances: instances.sort((a, b) => (a.unit < b.unit ? -1 : 1)),
     releases: anchored.filter((a) => a.release !== null).map((a) => baseProcess(a, `${a.name}-release`, a.release!, accessOf(a.name))),
@@ -173,5 +178,6 @@ export function requiredSecrets(spec: NodeRunSpec): { app: string; name: string 
   }
   for (const p of spec.postgres) if (p.password) add(p.app, PASSWORD_SECRET.postgres);
   for (const r of spec.redis) if (r.password) add(r.app, PASSWORD_SECRET.redis);
+  for (const name of backupSecrets(spec.backup)) add(FLEET_SECRETS, name);
   return [...out.values()].sort((a, b) => (a.app < b.app ? -1 : a.app > b.app ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }

@@ -2,6 +2,7 @@
 // Spec shapes (AppSpec, FleetSpec) are generated from the JSON Schemas; the normalized
 // shapes below are what validation hands on, with every default filled in.
 import type { AppSpec, FleetSpec, PackageSpec, CronSpec } from './spec-types.js';
+import type { AddonBackup, BackupTarget } from './backup-spec.js';
 
 export type { AppSpec, FleetSpec, PackageSpec, CronSpec };
 
@@ -49,6 +50,10 @@ export interface App {
   postgresVersion: number | null;
   /** Labels the data node of each addon must carry: the addon's placement.labels, else the app's. */
   addonLabels: { postgres: Record<string, string>; redis: Record<string, string> };
+  /** Each addon's backup settings, null when it is not backed up (absent: built before backups existed). */
+  backup?: Record<AddonName, AddonBackup | null>;
+  /** addons.postgres.fresh: may start on an empty database where data existed. */
+  fresh?: boolean;
   /** Labels a node must carry (all of them) to run this app. */
   placementLabels: Record<string, string>;
   autoRollback: boolean;
@@ -97,6 +102,8 @@ export interface Fleet {
   settings: Settings;
   /** In fleet.yaml order. */
   nodes: Node[];
+  /** fleet.yaml backups:, null without one (absent: built before backups existed). */
+  backups?: BackupTarget | null;
 }
 
 /** A repo that passed validation: normalized, defaults filled, cross-file rules checked. */

@@ -3,6 +3,7 @@
 // passed every check, so it does not re-validate.
 import type { App, AppSpec, Config, FleetSpec, Healthcheck, Node, Process, Settings } from './model.js';
 import type { HealthcheckSpec, NodeSpec, ProcessSpec } from './spec-types.js';
+import { appBackup, normalizeBackups, type BackupTarget } from './backup-spec.js';
 
 const SIZE_UNITS: Record<string, number> = { '': 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 const DURATION_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
@@ -50,7 +51,7 @@ export function normalizeNode(spec: NodeSpec): Node {
   };
 }
 
-export function normalizeApp(spec: AppSpec, file: string, settings: Settings): App {
+export function normalizeApp(spec: AppSpec, file: string, settings: Settings, backups: BackupTarget | null = null): App {
   const processes = Object.entries(spec.processes ?? {})
     .map(([name, p]) => normalizeProcess(name, p))
     .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -77,6 +78,7 @@ export function normalizeApp(spec: AppSpec, file: string, settings: Settings): A
       postgres: { ...(spec.addons?.postgres?.placement?.labels ?? spec.placement?.labels) },
       redis: { ...(spec.addons?.redis?.placement?.labels ?? spec.placement?.labels) },
     },
+    ...appBackup(spec, backups),
     placementLabels: { ...spec.placement?.labels },
     autoRollback: spec.deploy?.autoRollback ?? settings.rollout.autoRollback,
     sourceDigest: null,
@@ -86,10 +88,11 @@ export function normalizeApp(spec: AppSpec, file: string, settings: Settings): A
 /** The Config for a fleet and its apps (apps given in any order; sorted by name here). */
 export function normalizeConfig(fleet: FleetSpec, apps: { spec: AppSpec; file: string }[]): Config {
   const settings = normalizeSettings(fleet.settings);
+  const backups = normalizeBackups(fleet.backups);
   return {
-    fleet: { settings, nodes: fleet.nodes.map(normalizeNode) },
+    fleet: { settings, nodes: fleet.nodes.map(normalizeNode), ...(backups ? { backups } : {}) },
     apps: apps
-      .map((a) => normalizeApp(a.spec, a.file, settings))
+      .map((a) => normalizeApp(a.spec, a.file, settings, backups))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0)),
   };
 }

@@ -174,6 +174,11 @@ export interface PostgresAddonSpec {
    */
   version?: 14 | 15 | 16 | 17 | 18;
   placement?: AddonPlacementSpec;
+  backup?: AddonBackupSpec;
+  /**
+   * Allow this database to start empty where data existed before (a new data node with no backup to restore). Default false: skyrec refuses rather than bring the app up on an empty database.
+   */
+  fresh?: boolean;
 }
 /**
  * Which nodes may hold this addon's data (default: the app's placement). The data node is chosen once and kept: it moves only when it leaves the fleet or stops matching, and its data does not move with it.
@@ -188,10 +193,46 @@ export interface Labels {
   [k: string]: string;
 }
 /**
+ * How this addon is backed up into the fleet's backups: target. Defaults once the fleet has a target: postgres daily base backups with point-in-time recovery (WAL archived at least every 60 s), redis hourly snapshots; retain 7 daily, 4 weekly, 6 monthly.
+ */
+export interface AddonBackupSpec {
+  /**
+   * How often a full backup (postgres: a base backup; redis: a BGSAVE snapshot) is taken.
+   */
+  schedule?: 'hourly' | 'daily' | 'weekly';
+  retain?: BackupRetainSpec;
+  /**
+   * postgres: archive the write-ahead log continuously (at least every 60 s) so any moment since the oldest kept backup can be restored (default true).
+   */
+  pointInTime?: boolean;
+  /**
+   * false: never back this addon up (default true once the fleet has a backups: target).
+   */
+  enabled?: boolean;
+}
+/**
+ * How many backups to keep per period; a backup older than every kept one is expired.
+ */
+export interface BackupRetainSpec {
+  /**
+   * Daily backups kept (default 7).
+   */
+  daily?: number;
+  /**
+   * Weekly backups kept (default 4).
+   */
+  weekly?: number;
+  /**
+   * Monthly backups kept (default 6).
+   */
+  monthly?: number;
+}
+/**
  * A Redis server for the app, on one data node. REDIS_URL points at it: the unix socket on the data node, TCP with the password in <secretsDir>/<app>/REDIS_PASSWORD from other nodes.
  */
 export interface RedisAddonSpec {
   placement?: AddonPlacementSpec;
+  backup?: AddonBackupSpec;
 }
 /**
  * Which nodes may run the app's instances.
@@ -238,6 +279,7 @@ export interface FleetSpec {
    * Where skyrec reports its runs: webhooks, chat and commit statuses on the config repo. Secrets are given by name: files in the reconciler's --notify-secrets-dir.
    */
   notifications?: NotificationSpec[];
+  backups?: BackupsSpec;
 }
 export interface SettingsSpec {
   /**
@@ -422,4 +464,69 @@ export interface GitlabStatusSpec {
    * The status's name (default 'skyrec').
    */
   context?: string;
+}
+/**
+ * The fleet's one backup target: where every addon's backups go (exactly one of path, ssh, s3), encrypted with the passphrase in the secret file <secretsDir>/_skyrec/<key> on each data node. With it, every postgres addon gets point-in-time recovery and a daily base backup by default.
+ */
+export interface BackupsSpec {
+  /**
+   * The secret name of the repository's encryption passphrase: the file <secretsDir>/_skyrec/<key> on every data node (never in git, rendered files or the Nix store).
+   */
+  key: string;
+  /**
+   * A local directory holding the repository (the local driver, or a disk mounted on the data nodes), e.g. /var/backups/skyrec.
+   */
+  path?: string;
+  ssh?: BackupSshSpec;
+  s3?: BackupS3Spec;
+  /**
+   * How often `skyrec backup verify` runs on its own: restore the latest backup into a scratch database and count its rows (default weekly).
+   */
+  verify?: 'daily' | 'weekly' | 'never';
+}
+/**
+ * A repository on another machine reached over ssh (pgBackRest's repo host, restic's sftp).
+ */
+export interface BackupSshSpec {
+  /**
+   * The repository host's name or address (no user, no password).
+   */
+  host: string;
+  /**
+   * The ssh user on the repository host (default 'pgbackrest'); authenticated by key, never a password.
+   */
+  user?: string;
+  /**
+   * The repository directory on that host.
+   */
+  path: string;
+}
+/**
+ * An S3-compatible bucket. Credentials are secret names, read from <secretsDir>/_skyrec/<name> on the data nodes.
+ */
+export interface BackupS3Spec {
+  /**
+   * The endpoint host, e.g. s3.eu-central-1.amazonaws.com or https://minio.internal:9000 (no credentials in it).
+   */
+  endpoint: string;
+  /**
+   * The bucket name.
+   */
+  bucket: string;
+  /**
+   * The bucket's region, e.g. eu-central-1.
+   */
+  region: string;
+  /**
+   * A prefix inside the bucket (default /skyrec).
+   */
+  path?: string;
+  /**
+   * The secret name holding the access key id.
+   */
+  accessKeyId: string;
+  /**
+   * The secret name holding the secret access key.
+   */
+  secretAccessKey: string;
 }

@@ -9,6 +9,7 @@ import type { AppSpec, BuildFacts, Config, FleetSpec, PlacementIssue, Problem } 
 import { normalizeConfig } from './normalize.js';
 import { checkAcrossApps, checkFleetRules, type CheckedApp } from './repo-rules.js';
 import type { ConfigSource } from './source.js';
+import { backupWarnings, checkBackupTarget } from './backup-spec.js';
 
 export { formatProblem } from '../common/problem.js';
 
@@ -38,6 +39,8 @@ export interface ValidatedRepo {
   config: Config | null;
   /** Sorted by file, line, col. */
   problems: Problem[];
+  /** Not errors: things the user likely wants to know (data without a backup target). */
+  warnings?: Problem[];
 }
 
 export async function loadRepo(source: ConfigSource, opts: LoadOptions = {}): Promise<LoadedRepo> {
@@ -78,7 +81,7 @@ export async function validateRepo(loaded: LoadedRepo, source: ConfigSource): Pr
     problems.push(...schemaProblems);
     if (schemaProblems.length === 0) {
       fleet = loaded.fleet.data as FleetSpec;
-      problems.push(...checkFleetRules(loaded.fleet, fleet));
+      problems.push(...checkFleetRules(loaded.fleet, fleet), ...checkBackupTarget(loaded.fleet, fleet));
     }
   }
 
@@ -108,7 +111,8 @@ export async function validateRepo(loaded: LoadedRepo, source: ConfigSource): Pr
   checked.sort((a, b) => (a.yaml.file < b.yaml.file ? -1 : 1)); // domain owners are the earlier files
   problems.push(...checkAcrossApps(checked, fleet));
 
-  if (problems.length > 0 || !fleet) return { config: null, problems: sortProblems(problems) };
+  const warnings = sortProblems(checked.flatMap((a) => backupWarnings(a.yaml, a.spec, fleet)));
+  if (problems.length > 0 || !fleet) return { config: null, problems: sortProblems(problems), warnings };
   const config = normalizeConfig(
     fleet,
     checked.map((a) => ({ spec: a.spec, file: a.yaml.file })),
@@ -117,7 +121,7 @@ export async function validateRepo(loaded: LoadedRepo, source: ConfigSource): Pr
     const facts = buildFacts.get(app.file);
     if (facts) app.buildFacts = facts;
   }
-  return { config, problems: [] };
+  return { config, problems: [], warnings };
 }
 
 /** load + validate, keeping what was loaded for positioning later (placement) problems. */

@@ -1,5 +1,6 @@
 // `skyrec apply`: render a revision, then roll it out through a node driver, one apply per
 // fleet at a time. Reads the revision from git objects (--rev) or the working tree.
+import { refuseEmptyDataMoves } from '../backup/data-moves.js';
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -69,6 +70,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   // Instances keep the nodes and ports they were applied with.
   const manifests = applied.all().map((a) => a.manifest);
   const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous: instancesOf(manifests), previousData: dataOf(manifests), files: rev.files });
+  refuseEmptyDataMoves(dataOf(manifests), config, placement);
   const flake = await readFlakeFiles(rev.files);
   const rendered = renderFleet(config, placement, { revision: rev.commit, flake: digestFlakeFiles(flake) });
   const known = new Set(config.fleet.nodes.map((n) => n.name));

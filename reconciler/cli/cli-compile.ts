@@ -6,6 +6,7 @@ import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import { writeParts, type Output } from '../../common/output.js';
 import type { Plan } from '../plan/plan-model.js';
 import type { Ctx } from './cli-context.js';
+import { formatProblem } from '../../common/problem.js';
 import { requireSignedOption, requireSigned } from './cli-trust.js';
 
 export function registerCompileCommands(program: Command, ctx: Ctx): void {
@@ -23,11 +24,12 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
       const { compileFleet } = await import('../pipeline/pipeline.js');
       const dir = repoDir(opts.repo);
       const signature = await requireSigned(opts.requireSignedBy, repoDir, dir, 'HEAD');
-      const { config, placement } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
+      const { config, placement, warnings = [] } = await withCache(opts, (cache) => compileFleet(worktreeSource(dir), { parseCache: cache, files: worktreeFiles(dir) }));
+      for (const w of warnings) out.error(formatProblem(w));
       const { indexAddons, requiredAddonSecrets } = await import('../../generators/addons.js');
       // Addons reached from other nodes need password files there: say which, so they exist before an apply.
       const secrets = requiredAddonSecrets(indexAddons(config, placement)).map((r) => ({ ...r, path: `${config.fleet.settings.secretsDir}/${r.app}/${r.name}` }));
-      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], secrets, ...(signature ? { signature } : {}) };
+      const summary = { valid: true, nodes: config.fleet.nodes.length, apps: config.apps.length, instances: placement.instances.length, problems: [], warnings: warnings.map(formatProblem), secrets, ...(signature ? { signature } : {}) };
       if (opts.json) return out.json(summary);
       out.line(`${opts.repo}: valid (${summary.nodes} nodes, ${summary.apps} apps, ${summary.instances} instances)`);
       if (signature) out.line(`HEAD ${signature.commit.slice(0, 12)} is signed by ${signature.signer}`);

@@ -5,7 +5,7 @@ import { openApplied } from '../apply/applied.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 
 export function registerStatusCommands(program: Command, ctx: Ctx): void {
-  const { out } = ctx;
+  const { io, out } = ctx;
   addDriverOptions(program.command('status').description("Per node: the applied revision, generation, health and last result; and the reconciler's view when one runs on this state: followed branch, last fetched and applied commit, queue, quarantine, drift.").option('--json', 'print as JSON')).action(
     async (flags: DriverFlags & { json?: boolean }) => {
       const { createDriver } = await import('../apply/create-driver.js');
@@ -25,13 +25,16 @@ export function registerStatusCommands(program: Command, ctx: Ctx): void {
         const { readLoopView, readStatus, describeLoop } = await import('../daemon/status.js');
         const view = readLoopView(opts.stateDir);
         const loop = view ? { ...readStatus(store, opts.stateDir, view), alive: view.alive, pid: view.pid } : null;
-        if (flags.json) return out.json({ nodes: rows, reconciler: loop });
+        const { readBackupRecords, formatBackupLines } = await import('../backup/backup-record.js');
+        const backups = readBackupRecords(opts.stateDir);
+        if (flags.json) return out.json({ nodes: rows, reconciler: loop, backups });
         if (rows.length === 0) out.line('No node has been applied yet.');
         for (const r of rows) {
           out.line(`${r.node.padEnd(16)} ${r.status.padEnd(12)} generation ${String(r.generation ?? '-').padEnd(4)} ${r.revision ? r.revision.slice(0, 12) : '-'}  ${r.updatedAt}${r.url ? `  ${r.url}` : ''}`);
           if (r.detail) out.line(`${''.padEnd(16)} ${r.detail}`);
         }
         if (view && loop) for (const line of ['', ...describeLoop(loop, view)]) out.line(line);
+        if (backups.length > 0) for (const line of ['', ...formatBackupLines(backups, (io.stdout as { isTTY?: boolean }).isTTY === true && io.env.NO_COLOR === undefined)]) out.line(line);
       } finally {
         store.close();
       }

@@ -19,6 +19,7 @@ import { registerOnboardCommands } from './cli-onboard.js';
 import { registerStateCommands } from './cli-state.js';
 import { registerOperateCommands } from './cli-operate.js';
 import { registerNotifyCommands } from './cli-notify.js';
+import { registerBackupCommands } from './cli-backup.js';
 import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
 
@@ -69,6 +70,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
   registerOperateCommands(program, commandCtx);
   registerInitCommands(program, commandCtx);
   registerNotifyCommands(program, commandCtx);
+  registerBackupCommands(program, commandCtx);
 
   return program;
 }

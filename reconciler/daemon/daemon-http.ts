@@ -9,6 +9,7 @@ import type { DaemonStatus } from './status-model.js';
 import { verifySignature } from './webhook.js';
 import { renderStatusPage, statusPageHeaders } from './status-page.js';
 import { createMetrics } from './daemon-metrics.js';
+import type { BackupRecord } from '../backup/backup-record.js';
 import { authorized, hostAllowed, isLoopback, SECURITY_HEADERS } from './http-guard.js';
 import { closeAfterReply, createIntake } from './webhook-intake.js';
 import { judgeHook } from './webhook-payload.js';
@@ -47,6 +48,8 @@ export interface DaemonHttpOptions extends ListenOptions {
   rollbacks: () => number;
   /** Failed notification attempts by target, since start. */
   notifyFailures?: () => Map<string, number>;
+  /** What each addon's backups last did (reconciler/backup/backup-record.ts). */
+  backups?: () => BackupRecord[];
   log: Logger;
 }
 

@@ -3,8 +3,10 @@ import { Counter, Gauge, Registry } from 'prom-client';
 import type { DaemonStatus } from './status-model.js';
 import { registerInstanceMetrics } from './instance-metrics.js';
 import { registerNotifyMetrics } from '../notify/notify-status.js';
+import { registerBackupMetrics } from '../backup/backup-metrics.js';
+import type { BackupRecord } from '../backup/backup-record.js';
 
-export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () => number; notifyFailures?: () => Map<string, number> }) {
+export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () => number; notifyFailures?: () => Map<string, number>; backups?: () => BackupRecord[] }) {
   // One status read per scrape, taken by scrape() before the collectors run.
   let snapshot: DaemonStatus | null = null;
   const current = (): DaemonStatus => snapshot ?? opts.status();
@@ -77,6 +79,7 @@ export function createMetrics(opts: { status: () => DaemonStatus; rollbacks: () 
   });
   registerInstanceMetrics(registry, current);
   registerNotifyMetrics(registry, { failed: opts.notifyFailures ?? (() => new Map()), status: () => current().notifications });
+  if (opts.backups) registerBackupMetrics(registry, opts.backups);
   /** @param status the status to report (with live instance states); read anew when absent */
   const scrape = async (status?: DaemonStatus) => {
     snapshot = status ?? opts.status();

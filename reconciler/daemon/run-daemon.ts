@@ -14,6 +14,7 @@ import { redactUrl } from '../pipeline/git.js';
 import { newMemory, reconcileOnce, type ReconcileOptions } from './reconcile.js';
 import { checkDrift, healDrift } from './drift.js';
 import { Reconciler, type Job } from './scheduler.js';
+import { readBackupRecords } from '../backup/backup-record.js';
 import { startDaemonHttp, type DaemonHttp, type ListenOptions } from './daemon-http.js';
 import { statusReader, writeLoopView, type LoopView } from './status.js';
 import type { Logger } from '../../common/log.js';
@@ -97,6 +98,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
           return NaN;
         }
       },
+      backups: () => readBackupRecords(opts.stateDir),
     });
     http.onError((err) => fatal(err));
     let backedUp = 0;

@@ -1,6 +1,6 @@
 // The pure core end to end: load → validate → place → render, for one revision of a config
 // repo. Throws SpecError with every problem; returns plain data otherwise.
-import type { AppData, Config, Instance, Placement } from '../../schema/model.js';
+import type { AppData, Config, Instance, Placement, Problem } from '../../schema/model.js';
 import type { ConfigSource } from '../../schema/source.js';
 import type { SourceReader } from '../../fleet/node/driver.js';
 import { createHash } from 'node:crypto';
@@ -15,6 +15,8 @@ import { readFlakeInputs } from './flake-inputs.js';
 export interface CompiledFleet {
   config: Config;
   placement: Placement;
+  /** Not errors, file:line:col positioned (data that no backup covers). */
+  warnings?: Problem[];
 }
 
 export interface CompileOptions extends LoadOptions {
@@ -45,14 +47,15 @@ export async function digestSources(config: Config, files: SourceReader): Promis
 export interface CheckedFleet {
   config: Config;
   loaded: LoadedRepo;
+  warnings?: Problem[];
 }
 
 /** Loads and validates a config repo; `where` names it in errors ('head (working tree)'). */
 export async function checkFleet(source: ConfigSource, opts: LoadOptions & { where?: string; files?: SourceReader } = {}): Promise<CheckedFleet> {
-  const { config, problems, loaded } = await checkRepo(source, opts);
+  const { config, problems, loaded, warnings } = await checkRepo(source, opts);
   if (!config) throw new SpecError(problems, opts.where);
   if (opts.files) await digestSources(config, opts.files);
-  return { config, loaded };
+  return { config, loaded, warnings };
 }
 
 /** Places a validated repo; capacity problems are reported at the app fields that caused them. */
@@ -65,7 +68,7 @@ export function placeFleet(checked: CheckedFleet, previous?: Instance[], where?:
 /** Validates and places a config repo. */
 export async function compileFleet(source: ConfigSource, opts: CompileOptions = {}): Promise<CompiledFleet> {
   const checked = await checkFleet(source, opts);
-  return { config: checked.config, placement: placeFleet(checked, opts.previous, undefined, opts.previousData) };
+  return { config: checked.config, placement: placeFleet(checked, opts.previous, undefined, opts.previousData), warnings: checked.warnings };
 }
 
 export async function renderRepo(

@@ -12,6 +12,7 @@ import { readJson, stableStringify, writeFileAtomic, type NodeLayout } from './l
 import { LocalDriverError } from '../../../common/errors.js';
 import { readRunSpec } from './local-generation.js';
 import { ensurePostgres, ensureRedis } from './local-addons.js';
+import { ensureBackups } from './local-backup.js';
 import { applyCaddy, stopCaddy } from './local-caddy.js';
 import { isRecordAlive, readPidFile, stopPidFile, waitForTcp } from './local-process.js';
 import { fingerprint, pidFileOf, runRelease, startInstance, type UnitContext } from './local-units.js';
@@ -67,6 +68,7 @@ export async function activateGeneration(ctx: ActivateContext, storePath: string
 
   // (2) Addons before anything that may connect to them.
   if (spec.postgres.length > 0) await ensurePostgres(layout, spec.postgres, ctx.secretsDir, ctx.exec, log);
+  if (spec.postgres.length > 0) await ensureBackups(layout, spec.backup, ctx.secretsDir, ctx.exec, log);
   await ensureRedis(layout, spec.redis, ctx.secretsDir, log);
 
   // (3, 4) Per app: its release, then its instances. A stopped or crashed instance starts even

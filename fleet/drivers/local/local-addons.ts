@@ -24,7 +24,7 @@ export function postgresBin(): string | null {
   return versions.length > 0 ? join(base, versions[0], 'bin') : null;
 }
 
-const pgTool = (name: string) => {
+export const pgTool = (name: string) => {
   const bin = postgresBin();
   return bin ? join(bin, name) : name;
 };
@@ -47,9 +47,9 @@ export function redisSocket(layout: NodeLayout, app: string): string {
   return join(layout.redisDir, `${app}.sock`);
 }
 
-const redisPidFile = (layout: NodeLayout, app: string) => join(layout.run, `redis.${app}.pid`);
+export const redisPidFile = (layout: NodeLayout, app: string) => join(layout.run, `redis.${app}.pid`);
 
-async function postgresIds(exec: Exec): Promise<{ uid: number; gid: number }> {
+export async function postgresIds(exec: Exec): Promise<{ uid: number; gid: number }> {
   const uid = Number((await exec(['id', '-u', 'postgres'])).stdout.trim());
   const gid = Number((await exec(['id', '-g', 'postgres'])).stdout.trim());
   return { uid, gid };
@@ -66,9 +66,14 @@ async function postgresIds(exec: Exec): Promise<{ uid: number; gid: number }> {
  * talk to a server that has the capability.
  */
 function asPostgres(layout: NodeLayout, tool: string, args: string[]): string[] {
-  if (closedAncestor(layout.pgDir) === null) return ['runuser', '-u', 'postgres', '--', pgTool(tool), ...args];
+  return asPostgresArgv(layout, [pgTool(tool), ...args]);
+}
+
+/** Any argv (pgBackRest too) as the postgres user, as asPostgres runs PostgreSQL's own tools. */
+export function asPostgresArgv(layout: NodeLayout, argv: string[]): string[] {
+  if (closedAncestor(layout.pgDir) === null) return ['runuser', '-u', 'postgres', '--', ...argv];
   const caps = ['--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
-  return ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...caps, '--', pgTool(tool), ...args];
+  return ['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...caps, '--', ...argv];
 }
 
 /**

@@ -1,0 +1,173 @@
+// What `skyrec backup`, `backups`, `restore` and `backup verify` do on a local data node, with
+// the real pgBackRest and PostgreSQL. The node's cluster holds every app's database, so a
+// restore never rewinds the live cluster: pgBackRest restores into a scratch cluster beside it
+// (only the app's database, --db-include), PostgreSQL replays WAL there up to the target and
+// promotes, and the app's database is copied from it (pg_dump | pg_restore) into the live one.
+import { chownSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Exec } from '../../../common/exec.js';
+import type { Logger } from '../../../common/log.js';
+import { LocalDriverError } from '../../../common/errors.js';
+import type { NodeLayout } from './local-layout.js';
+import { asPostgresArgv, pgTool, postgresPort } from './local-addons.js';
+import { assertBackupsSetUp, backupLayout, pgbackrest } from './local-backup.js';
+import { logTail, stopPidFile } from './local-process.js';
+import { pidFileOf } from './local-units.js';
+
+export interface BackupInfo {
+  id: string;
+  kind: 'full' | 'diff' | 'incr';
+  /** ISO 8601: when the backup finished (the earliest moment it restores to). */
+  time: string;
+  /** Bytes of the database it covers, and as stored (compressed, encrypted) in the repository. */
+  size: number;
+  stored: number;
+}
+
+export interface BackupWindow {
+  /** ISO times: the earliest and latest moment a restore can reach (null: no backup yet). */
+  earliest: string | null;
+  latest: string | null;
+}
+
+export type RestoreTarget = { time: string } | { backup: string } | { latest: true };
+
+interface PgBackRestInfo {
+  backup?: { label: string; type: 'full' | 'diff' | 'incr'; timestamp: { start: number; stop: number }; info: { size: number; repository: { delta: number } } }[];
+}
+
+const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+
+/** Takes a full base backup now; returns its id. */
+export async function takeBackup(layout: NodeLayout, exec: Exec, log?: Logger): Promise<string> {
+  const spec = assertBackupsSetUp(layout);
+  await pgbackrest(layout, spec, ['--type=full', 'backup'], exec, log);
+  const list = await listBackups(layout, exec, log);
+  return list.backups[list.backups.length - 1].id;
+}
+
+export async function listBackups(layout: NodeLayout, exec: Exec, log?: Logger): Promise<{ backups: BackupInfo[]; window: BackupWindow }> {
+  const spec = assertBackupsSetUp(layout);
+  const { stdout } = await pgbackrest(layout, spec, ['--output=json', 'info'], exec, log, 120_000);
+  const info = (JSON.parse(stdout) as PgBackRestInfo[])[0];
+  const backups = (info?.backup ?? []).map((b) => ({ id: b.label, kind: b.type, time: iso(b.timestamp.stop), size: b.info.size, stored: b.info.repository.delta }));
+  const lastArchived = backupLayout(layout).lastArchived;
+  const archived = existsSync(lastArchived) ? statSync(lastArchived).mtime.toISOString() : null;
+  // pgBackRest compares a target with backup stop times in whole seconds: the next second is the first it reaches.
+  const earliest = backups[0] ? iso(Date.parse(backups[0].time) / 1000 + 1) : null;
+  const latestBackup = backups[backups.length - 1]?.time ?? null;
+  const latest = latestBackup === null ? null : archived !== null && archived > latestBackup ? archived : latestBackup;
+  return { backups, window: { earliest, latest } };
+}
+
+/** A cluster restored from the repository beside the live one, reachable on its own socket. */
+export interface ScratchCluster {
+  socketDir: string;
+  port: number;
+  query(db: string, sql: string): Promise<string>;
+  drop(): Promise<void>;
+}
+
+/** PostgreSQL reads recovery_target_time as a timestamptz: an ISO 8601 time with its zone. */
+function recoveryTime(time: string): string {
+  const ms = Date.parse(time);
+  if (!/[zZ]|[+-]\d\d(:?\d\d)?$/.test(time) || Number.isNaN(ms)) throw new LocalDriverError(`--time ${time}: expected an ISO 8601 time with a zone, e.g. 2026-05-01T12:00:00Z`);
+  return new Date(ms).toISOString().replace('T', ' ').replace('Z', '+00');
+}
+
+/** Restores `app`'s database as of `target` into a scratch cluster and starts it, promoted. */
+export async function restoreScratch(layout: NodeLayout, app: string, target: RestoreTarget, exec: Exec, log?: Logger): Promise<ScratchCluster> {
+  const spec = assertBackupsSetUp(layout);
+  if ('time' in target) {
+    // pgBackRest starts from the last backup that ended before the target, in whole seconds.
+    const { backups, window } = await listBackups(layout, exec, log);
+    const at = Math.floor(Date.parse(recoveryTime(target.time).replace(' ', 'T').replace('+00', 'Z')) / 1000) * 1000;
+    if (!backups.some((b) => Date.parse(b.time) < at)) {
+      throw new LocalDriverError(`--time ${target.time} is before the earliest moment the backups of ${app} reach (${window.earliest ?? 'no backup yet'})`, { hint: `see \`skyrec backups ${app}\`` });
+    }
+  }
+  const livePort = postgresPort(layout)!;
+  const dir = join(layout.pgDir, `scratch-${process.pid}`);
+  const data = join(dir, 'data');
+  const run = join(dir, 'run');
+  rmSync(dir, { recursive: true, force: true });
+  const { uid, gid } = statSync(layout.pgData);
+  for (const d of [dir, data, run]) {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    chownSync(d, uid, gid);
+  }
+  const b = backupLayout(layout);
+  const how =
+    'time' in target ? ['--type=time', `--target=${recoveryTime(target.time)}`, '--target-action=promote']
+      : 'backup' in target ? [`--set=${target.backup}`, '--type=immediate', '--target-action=promote']
+        : ['--type=default'];
+  const port = livePort + 1;
+  const drop = async () => {
+    await exec(asPostgresArgv(layout, [pgTool('pg_ctl'), 'stop', '-w', '-m', 'immediate', '-D', data]), { cwd: layout.pgDir }).catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await pgbackrest(layout, spec, [`--pg1-path=${data}`, `--db-include=${app}`, ...how, `--recovery-option=restore_command=${b.wrapper} --pg1-path=${data} archive-get %f "%p"`, 'restore'], exec, log);
+    // archive_mode off: the scratch cluster must never push WAL into the live node's stanza.
+    const opts = `-c port=${port} -c listen_addresses='' -c unix_socket_directories='${run}' -c archive_mode=off -c hot_standby=on`;
+    const logFile = join(dir, 'postgres.log');
+    try {
+      await exec(asPostgresArgv(layout, [pgTool('pg_ctl'), 'start', '-w', '-t', '600', '-D', data, '-l', logFile, '-o', opts]), { cwd: layout.pgDir, log, timeout: 660_000 });
+    } catch (err) {
+      throw new LocalDriverError(`the restored copy of ${app} did not start:\n${logTail(logFile)}`, { cause: err });
+    }
+    const query = async (db: string, sql: string) =>
+      (await exec(asPostgresArgv(layout, [pgTool('psql'), '-X', '-tA', '-F', '\t', '-v', 'ON_ERROR_STOP=1', '-h', run, '-p', String(port), '-U', 'postgres', '-d', db]), { input: sql, cwd: layout.pgDir, log })).stdout;
+    let promoted = false;
+    for (const until = Date.now() + 600_000; !promoted && Date.now() < until; await new Promise((r) => setTimeout(r, 200))) {
+      promoted = (await query('postgres', 'SELECT pg_is_in_recovery();').catch(() => 't')).trim() === 'f';
+    }
+    if (!promoted) throw new LocalDriverError(`the restored copy of ${app} did not finish recovery:\n${logTail(logFile)}`);
+    return { socketDir: run, port, query, drop };
+  } catch (err) {
+    await drop();
+    throw err;
+  }
+}
+
+/** Row counts per table (schema.table) of `db` in a cluster. */
+export async function countRows(query: (db: string, sql: string) => Promise<string>, db: string): Promise<Record<string, number>> {
+  const sql = [
+    "SELECT format('SELECT %L, count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)",
+    "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')",
+    "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1\\gexec",
+  ].join(' ');
+  const out = await query(db, sql + '\n');
+  return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split('\t')).map(([t, n]) => [t, Number(n)]));
+}
+
+/**
+ * Copies `app`'s database from the scratch cluster into the live one as `into`: restored first
+ * under a temporary name, then renamed, so a failure halfway leaves the live database as it was.
+ * Replacing the app's own database keeps the old one as <app>_before_restore until the next restore.
+ */
+export async function copyIntoLive(layout: NodeLayout, scratch: ScratchCluster, app: string, into: string, exec: Exec, log?: Logger): Promise<{ kept: string | null }> {
+  const port = postgresPort(layout)!;
+  const dump = join(layout.pgDir, `restore-${process.pid}.dump`);
+  const asPg = (argv: string[], input?: string) => exec(asPostgresArgv(layout, argv), { cwd: layout.pgDir, log, timeout: 3_600_000, input });
+  const psql = (sql: string) => asPg([pgTool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-v', `into=${into}`, '-v', `tmp=${into}__restoring`, '-v', `kept=${app}_before_restore`, '-h', layout.pgRun, '-p', String(port), '-U', 'postgres', '-d', 'postgres'], sql);
+  try {
+    await asPg([pgTool('pg_dump'), '-Fc', '-h', scratch.socketDir, '-p', String(scratch.port), '-U', 'postgres', '-d', app, '-f', dump]);
+    await psql([`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'tmp')\\gexec`, `SELECT format('CREATE DATABASE %I OWNER %I', :'tmp', :'app')\\gexec`, ''].join('\n'));
+    await asPg([pgTool('pg_restore'), '--exit-on-error', '-h', layout.pgRun, '-p', String(port), '-U', 'postgres', '-d', `${into}__restoring`, dump]);
+    const replacing = into === app;
+    await psql([
+      ...(replacing ? [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'kept')\\gexec`, `SELECT format('ALTER DATABASE %I RENAME TO %I', :'into', :'kept') FROM pg_database WHERE datname = :'into'\\gexec`] : [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'into')\\gexec`]),
+      `SELECT format('ALTER DATABASE %I RENAME TO %I', :'tmp', :'into')\\gexec`,
+      '',
+    ].join('\n'));
+    return { kept: replacing ? `${app}_before_restore` : null };
+  } finally {
+    rmSync(dump, { force: true });
+  }
+}
+
+/** Stops units of a local node (as `systemctl stop`); the driver's restartUnit starts them again. */
+export async function stopUnits(layout: NodeLayout, units: string[]): Promise<void> {
+  for (const unit of units) await stopPidFile(pidFileOf(layout, unit));
+}

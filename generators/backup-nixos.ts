@@ -1,0 +1,92 @@
+// The data node's backups as a NixOS module (backup.nix): pgBackRest's config, WAL archiving in
+// services.postgresql.settings, a oneshot unit and its timer for base backups. nixpkgs has a
+// services.pgbackrest module, but it refuses every way of giving it the repository passphrase
+// (cipher-pass is a disabled option: "Support passing encryption key safely" is a TODO there;
+// docs/nixpkgs-26.05-facts.md), so skyrec renders plain units. The passphrase reaches pgBackRest
+// through systemd's LoadCredential: a wrapper reads $CREDENTIALS_DIRECTORY/<name> into
+// PGBACKREST_REPO1_CIPHER_PASS. Nothing secret is in this file or the Nix store.
+import type { Settings } from '../schema/model.js';
+import { SCHEDULE_SECONDS } from '../schema/backup-spec.js';
+import { ARCHIVE_TIMEOUT_S, FLEET_SECRETS, renderPgBackRestConf, type NodeBackupSpec } from './backup-plan.js';
+import { escapeNixList, escapeNixString } from './escape.js';
+
+const STATE = '/var/lib/skyrec-backup';
+const CONF = '/etc/skyrec/pgbackrest.conf';
+const KEY_CREDENTIAL = 'skyrec-backup-key';
+const S3_CREDENTIALS = { accessKeyId: 'skyrec-backup-s3-key', secretAccessKey: 'skyrec-backup-s3-key-secret' } as const;
+
+/** The backup.nix module of a data node, or null when it backs nothing up. */
+export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settings): string | null {
+  if (!spec || spec.postgres.length === 0) return null;
+  const s = (v: string) => escapeNixString(v);
+  const secret = (name: string) => `${settings.secretsDir}/${FLEET_SECRETS}/${name}`;
+  const s3 = spec.target.s3;
+  const credentials = [`${KEY_CREDENTIAL}:${secret(spec.target.key)}`, ...(s3 ? [`${S3_CREDENTIALS.accessKeyId}:${secret(s3.accessKeyId)}`, `${S3_CREDENTIALS.secretAccessKey}:${secret(s3.secretAccessKey)}`] : [])];
+  const conf = renderPgBackRestConf(spec, { pgSocketDir: '/run/postgresql', pgPort: 5432, lockPath: `${STATE}/lock`, logPath: `${STATE}/log`, spoolPath: `${STATE}/spool` });
+  const schedule = spec.postgres.map((p) => p.schedule).sort((a, b) => SCHEDULE_SECONDS[a] - SCHEDULE_SECONDS[b])[0];
+  const unit = `skyrec-backup-${spec.stanza}`;
+  const exportS3 = s3
+    ? [`PGBACKREST_REPO1_S3_KEY="$(cat "$CREDENTIALS_DIRECTORY/${S3_CREDENTIALS.accessKeyId}")"`, `PGBACKREST_REPO1_S3_KEY_SECRET="$(cat "$CREDENTIALS_DIRECTORY/${S3_CREDENTIALS.secretAccessKey}")"`, 'export PGBACKREST_REPO1_S3_KEY PGBACKREST_REPO1_S3_KEY_SECRET']
+    : [];
+  const script = [
+    `PGBACKREST_REPO1_CIPHER_PASS="$(cat "$CREDENTIALS_DIRECTORY/${KEY_CREDENTIAL}")" || exit 1`,
+    'export PGBACKREST_REPO1_CIPHER_PASS',
+    ...exportS3,
+    `exec \${pkgs.pgbackrest}/bin/pgbackrest --config=${CONF} --stanza=${spec.stanza} --pg1-path=\${config.services.postgresql.dataDir} "$@"`,
+  ].join('\n');
+  return `# Rendered by skyrec: backups of node ${spec.stanza}'s PostgreSQL (apps ${spec.postgres.map((p) => p.app).join(', ')}).
+# The repository key and any bucket credentials come from ${settings.secretsDir}/${FLEET_SECRETS}/ by LoadCredential.
+{ config, lib, pkgs, ... }:
+
+let
+  # pgBackRest with the node's config and stanza and the key in its environment, read at run
+  # time from the unit's credentials (archive_command runs inside postgresql.service).
+  pgbackrest = pkgs.writeShellScript "pgbackrest-skyrec" ''
+${script.split('\n').map((l) => `    ${l}`).join('\n')}
+  '';
+  credentials = ${escapeNixList(credentials)};
+in
+{
+  environment.etc."skyrec/pgbackrest.conf".text = ${s(conf)};
+  environment.systemPackages = [ pkgs.pgbackrest ];
+  systemd.tmpfiles.rules = [
+    "d ${STATE} 0700 postgres postgres -"
+    "d ${STATE}/lock 0700 postgres postgres -"
+    "d ${STATE}/log 0700 postgres postgres -"
+    "d ${STATE}/spool 0700 postgres postgres -"
+  ];
+
+  # Continuous WAL archiving: every committed write reaches the repository within ${ARCHIVE_TIMEOUT_S} s.
+  services.postgresql.settings = {
+    archive_mode = "on";
+    archive_command = "\${pgbackrest} archive-push %p";
+    archive_timeout = ${ARCHIVE_TIMEOUT_S};
+    wal_level = "replica";
+  };
+  systemd.services.postgresql.serviceConfig.LoadCredential = credentials;
+
+  # A full base backup on its schedule (the stanza is created first; stanza-create is idempotent).
+  systemd.services.${s(unit)} = {
+    description = "skyrec: pgBackRest base backup of ${spec.stanza}";
+    after = [ "postgresql.service" ];
+    wants = [ "postgresql.service" ];
+    serviceConfig = {
+      Type = "oneshot";
+      User = "postgres";
+      Group = "postgres";
+      LoadCredential = credentials;
+      ExecStartPre = "\${pgbackrest} stanza-create";
+      ExecStart = "\${pgbackrest} --type=full backup";
+    };
+  };
+  systemd.timers.${s(unit)} = {
+    wantedBy = [ "timers.target" ];
+    timerConfig = {
+      OnCalendar = ${s(schedule)};
+      Persistent = true;
+      RandomizedDelaySec = "10m";
+    };
+  };
+}
+`;
+}

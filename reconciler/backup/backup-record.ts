@@ -1,0 +1,89 @@
+// What skyrec knows of each addon's backups between commands: the last success and failure of a
+// backup (or verify), consecutive failures, and the restorable window, one JSON file per app and
+// addon in <stateDir>/backups/. `skyrec status`, the status page and /metrics read it: a backup
+// that fails, or stops happening, is loud.
+import { mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+export interface BackupRecord {
+  app: string;
+  addon: string;
+  node: string;
+  /** Seconds between scheduled backups: older than twice this, the last success is stale. */
+  scheduleSeconds: number;
+  lastSuccess: string | null;
+  lastFailure: string | null;
+  /** Since the last success. */
+  failures: number;
+  /** Ever, for the counter in /metrics. */
+  failuresTotal: number;
+  lastError: string | null;
+  window: { earliest: string | null; latest: string | null } | null;
+  lastVerify: { at: string; ok: boolean; rows?: Record<string, number> } | null;
+}
+
+const dirOf = (stateDir: string) => join(stateDir, 'backups');
+const fileOf = (stateDir: string, app: string, addon: string) => join(dirOf(stateDir), `${app}.${addon}.json`);
+
+export function readBackupRecords(stateDir: string): BackupRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(dirOf(stateDir)).filter((f) => f.endsWith('.json')).sort();
+  } catch {
+    return [];
+  }
+  return names.flatMap((f) => {
+    try {
+      return [JSON.parse(readFileSync(join(dirOf(stateDir), f), 'utf8')) as BackupRecord];
+    } catch {
+      return [];
+    }
+  });
+}
+
+export type BackupEvent =
+  | { kind: 'backup'; ok: true; window: BackupRecord['window'] }
+  | { kind: 'backup'; ok: false; error: string }
+  | { kind: 'verify'; ok: boolean; rows?: Record<string, number>; error?: string };
+
+/** Records one backup or verify outcome (write-then-rename: a reader never sees half a file). */
+export function recordBackup(stateDir: string, key: { app: string; addon: string; node: string; scheduleSeconds: number }, event: BackupEvent, now = new Date()): BackupRecord {
+  const at = now.toISOString();
+  const file = fileOf(stateDir, key.app, key.addon);
+  let rec: BackupRecord;
+  try {
+    rec = { ...(JSON.parse(readFileSync(file, 'utf8')) as BackupRecord), ...key };
+  } catch {
+    rec = { ...key, lastSuccess: null, lastFailure: null, failures: 0, failuresTotal: 0, lastError: null, window: null, lastVerify: null };
+  }
+  if (event.kind === 'verify') rec.lastVerify = { at, ok: event.ok, ...(event.rows ? { rows: event.rows } : {}) };
+  if (event.ok && event.kind === 'backup') Object.assign(rec, { lastSuccess: at, failures: 0, lastError: null, window: event.window });
+  if (!event.ok) Object.assign(rec, { lastFailure: at, failures: rec.failures + 1, failuresTotal: rec.failuresTotal + 1, lastError: 'error' in event ? event.error ?? null : null });
+  mkdirSync(dirOf(stateDir), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(rec, null, 2) + '\n');
+  renameSync(tmp, file);
+  return rec;
+}
+
+/** Seconds since the last success (null: never), and whether that is older than twice the schedule. */
+export function backupAge(rec: BackupRecord, now = Date.now()): { ageSeconds: number | null; stale: boolean } {
+  if (rec.lastSuccess === null) return { ageSeconds: null, stale: true };
+  const ageSeconds = Math.max(0, Math.round((now - Date.parse(rec.lastSuccess)) / 1000));
+  return { ageSeconds, stale: ageSeconds > 2 * rec.scheduleSeconds };
+}
+
+const human = (s: number) => (s < 120 ? `${s}s` : s < 7200 ? `${Math.round(s / 60)}m` : s < 172_800 ? `${Math.round(s / 3600)}h` : `${Math.round(s / 86_400)}d`);
+
+/** `skyrec status` lines, red (when colour) for a stale or failing backup. */
+export function formatBackupLines(records: BackupRecord[], colour: boolean, now = Date.now()): string[] {
+  return records.map((r) => {
+    const { ageSeconds, stale } = backupAge(r, now);
+    const bad = stale || r.failures > 0;
+    const age = ageSeconds === null ? 'never backed up' : `last backup ${human(ageSeconds)} ago`;
+    const window = r.window?.earliest ? `, restorable ${r.window.earliest} to ${r.window.latest}` : '';
+    const failing = r.failures > 0 ? `; ${r.failures} failure(s) since, last: ${r.lastError ?? 'unknown'}` : '';
+    const line = `backup ${`${r.app}/${r.addon}`.padEnd(20)} ${bad ? 'FAILING' : 'ok'.padEnd(7)} ${age}${window}${failing}`;
+    return bad && colour ? `\x1b[31m${line}\x1b[0m` : line;
+  });
+}

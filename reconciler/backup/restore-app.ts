@@ -1,0 +1,86 @@
+// `skyrec restore APP`: the app's domains answer 503 with Retry-After (its upstreams leave every
+// ingress), its instances stop, its database is replaced by the restored copy, the instances
+// start and pass health, and traffic returns. With `into`, the copy lands beside the live
+// database and nothing else is touched. Whatever fails, the instances start again and the
+// ingress takes them back: the live database is only replaced once the copy is complete.
+import type { NodeDriver, DrainRoute, Upstream } from '../../fleet/node/driver.js';
+import type { Logger } from '../../common/log.js';
+import type { AppliedNode } from '../apply/rollout-model.js';
+import { waitHealthy } from '../../fleet/node/health.js';
+import { exec } from '../../common/exec.js';
+import { nodeLayout } from '../../fleet/drivers/local/local-layout.js';
+import { copyIntoLive, countRows, restoreScratch, stopUnits, type RestoreTarget } from '../../fleet/drivers/local/local-backup-ops.js';
+import type { DataNode } from './data-node.js';
+import { RolloutFailedError } from '../../common/errors.js';
+
+export interface RestoreOptions {
+  app: string;
+  target: RestoreTarget;
+  into: string | null;
+  data: DataNode;
+  all: AppliedNode[];
+  driver: NodeDriver;
+  stateDir: string;
+  log: Logger;
+  healthTimeoutMs: number;
+}
+
+export interface RestoreResult {
+  app: string;
+  node: string;
+  into: string;
+  /** The replaced database, kept until the next restore (null with --into). */
+  kept: string | null;
+  rows: Record<string, number>;
+  /** How long the app's domains answered 503 (0 with --into). */
+  pausedMs: number;
+}
+
+/** Every ingress node's routes, and the app's upstreams in them. */
+function appUpstreams(all: AppliedNode[], app: string): { ingress: { node: AppliedNode['node']; routes: DrainRoute[] }[]; upstreams: Upstream[] } {
+  const address = new Map(all.map((a) => [a.node.name, a.node.address]));
+  const ingress = all.filter((a) => a.node.ingress && a.run.routes).map((a) => ({
+    node: a.node,
+    routes: a.run.routes!.map((r) => ({ domain: r.domain, upstreams: r.upstreams.map((u) => ({ node: u.node, port: u.port, address: address.get(u.node) ?? '127.0.0.1' })) })),
+  }));
+  const mine = all.flatMap((a) => a.run.routes ?? []).filter((r) => r.app === app);
+  const upstreams = [...new Map(mine.flatMap((r) => r.upstreams).map((u) => [`${u.node}:${u.port}`, { ...u, address: address.get(u.node) ?? '127.0.0.1' }])).values()];
+  return { ingress, upstreams };
+}
+
+export async function restoreApp(o: RestoreOptions): Promise<RestoreResult> {
+  const { layout } = o.data;
+  const into = o.into ?? o.app;
+  const scratch = await restoreScratch(layout, o.app, o.target, exec, o.log);
+  let rows: Record<string, number>;
+  try {
+    rows = await countRows(scratch.query, o.app);
+    if (o.into) {
+      const { kept } = await copyIntoLive(layout, scratch, o.app, into, exec, o.log);
+      return { app: o.app, node: layout.node, into, kept, rows, pausedMs: 0 };
+    }
+    const { ingress, upstreams } = appUpstreams(o.all, o.app);
+    const nodes = o.all.filter((a) => a.run.instances.some((i) => i.app === o.app));
+    const started = performance.now();
+    await o.driver.setDrained(ingress, upstreams);
+    o.log.warn({ app: o.app, node: layout.node }, 'restore: app paused (maintenance answer), instances stopping');
+    let kept: string | null = null;
+    try {
+      for (const a of nodes) await stopUnits(nodeLayout(o.stateDir, a.node.name), a.run.instances.filter((i) => i.app === o.app).map((i) => i.unit));
+      ({ kept } = await copyIntoLive(layout, scratch, o.app, into, exec, o.log));
+    } finally {
+      for (const a of nodes) for (const i of a.run.instances.filter((x) => x.app === o.app)) await o.driver.restartUnit(a.node, i.unit);
+      await o.driver.setDrained(ingress, []);
+    }
+    const pausedMs = Math.round(performance.now() - started);
+    for (const a of nodes) {
+      const target = { node: a.node, rendered: { node: a.node.name, inputs: '', files: {}, manifest: a.manifest }, revision: a.manifest.revision, run: a.run };
+      const health = await waitHealthy(o.driver, target, ingress.map((i) => i.node), o.healthTimeoutMs);
+      if (!health.healthy) throw new RolloutFailedError(`${o.app} on ${a.node.name} is not healthy after the restore: ${health.failures.join('; ')}`);
+    }
+    o.log.info({ app: o.app, node: layout.node, pausedMs }, 'restore: done, traffic back');
+    return { app: o.app, node: layout.node, into, kept, rows, pausedMs };
+  } finally {
+    await scratch.drop();
+  }
+}

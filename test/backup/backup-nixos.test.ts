@@ -1,0 +1,89 @@
+// The data node's backup.nix: parsed by the real nix-instantiate and evaluated with a stand-in
+// for pkgs (no nixpkgs checkout here: pkgs.writeShellScript returns the script's text, so what
+// the units and archive_command run can be read). The preflight of both drivers refuses a node
+// without the repository key file.
+import { readFileSync, writeFileSync } from 'node:fs';
+import path, { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { compileFleet } from '../../reconciler/pipeline/pipeline.js';
+import { renderFleet } from '../../generators/render-node.js';
+import { renderRunSpec } from '../../generators/render-run-spec.js';
+import { worktreeSource } from '../../schema/source.js';
+import { exec } from '../../common/exec.js';
+import { preflightLocal } from '../../fleet/drivers/local/local-preflight.js';
+import { FIXTURE, makeRepo, removeRepos } from '../schema/repo.js';
+import { makeTempDir, nixEvalJson, nixParse } from '../helpers/tools.js';
+
+afterEach(removeRepos);
+
+const fleet = readFileSync(path.join(FIXTURE, 'fleet.yaml'), 'utf8');
+const PKGS_STANDIN = `{ pgbackrest = "/nix/store/00000000000000000000000000000000-pgbackrest"; writeShellScript = name: text: "#!/bin/sh\\n" + text; }`;
+
+async function renderWith(backups: string) {
+  const repo = makeRepo({ 'fleet.yaml': `${fleet}backups:\n${backups}` });
+  const { config, placement } = await compileFleet(worktreeSource(repo));
+  return { config, placement, nodes: renderFleet(config, placement, { revision: null }) };
+}
+
+describe('backup.nix on the data node', () => {
+  it('renders on the data node only, parses, and evaluates to archiving, a timer and the key by LoadCredential', async () => {
+    const { nodes, placement } = await renderWith('  path: /var/backups/skyrec\n  key: BACKUP_KEY\n');
+    const dataNode = placement.data.blog.postgres!.node;
+    expect(nodes.filter((n) => n.files['backup.nix']).map((n) => n.node)).toEqual([dataNode]);
+    const node = nodes.find((n) => n.node === dataNode)!;
+    expect(node.files['default.nix']).toContain('./backup.nix');
+    const { dir, cleanup } = makeTempDir('skyrec-backup-nix-');
+    try {
+      const file = join(dir, 'backup.nix');
+      writeFileSync(file, node.files['backup.nix']);
+      await nixParse([file]);
+      const module = (await nixEvalJson(`import ${file} { config.services.postgresql.dataDir = "/var/lib/postgresql/17"; lib = { }; pkgs = ${PKGS_STANDIN}; }`)) as any;
+      const pg = module.services.postgresql.settings;
+      expect(pg).toMatchObject({ archive_mode: 'on', archive_timeout: 60, wal_level: 'replica' });
+      expect(pg.archive_command).toMatch(/ archive-push %p$/);
+      expect(pg.archive_command).toContain('PGBACKREST_REPO1_CIPHER_PASS="$(cat "$CREDENTIALS_DIRECTORY/skyrec-backup-key")"');
+      expect(pg.archive_command).toContain('--pg1-path=/var/lib/postgresql/17');
+      const credential = ['skyrec-backup-key:/run/secrets/_skyrec/BACKUP_KEY'];
+      expect(module.systemd.services.postgresql.serviceConfig.LoadCredential).toEqual(credential);
+      const unit = module.systemd.services[`skyrec-backup-${dataNode}`];
+      expect(unit.serviceConfig).toMatchObject({ Type: 'oneshot', User: 'postgres', LoadCredential: credential });
+      expect(unit.serviceConfig.ExecStart).toMatch(/ --type=full backup$/);
+      expect(module.systemd.timers[`skyrec-backup-${dataNode}`].timerConfig).toMatchObject({ OnCalendar: 'daily', Persistent: true });
+      const conf = module.environment.etc['skyrec/pgbackrest.conf'].text as string;
+      expect(conf).toContain('repo1-cipher-type=aes-256-cbc');
+      expect(conf).toContain('repo1-path=/var/backups/skyrec');
+      expect(conf).not.toMatch(/cipher-pass/);
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('an s3 target names its credentials by secret file, never by value', async () => {
+    const s3 = '  key: BACKUP_KEY\n  s3: { endpoint: s3.eu-central-1.amazonaws.com, bucket: acme-backups, region: eu-central-1, accessKeyId: S3_ID, secretAccessKey: S3_SECRET }\n';
+    const { nodes } = await renderWith(s3);
+    const text = nodes.find((n) => n.files['backup.nix'])!.files['backup.nix'];
+    expect(text).toContain('"skyrec-backup-s3-key:/run/secrets/_skyrec/S3_ID"');
+    expect(text).toContain('repo1-type=s3');
+    expect(text).toContain('PGBACKREST_REPO1_S3_KEY_SECRET="$(cat "$CREDENTIALS_DIRECTORY/skyrec-backup-s3-key-secret")"');
+  });
+
+  it('preflight refuses a data node without the repository key file, naming the node and the path', async () => {
+    const { config, placement } = await renderWith('  path: /var/backups/skyrec\n  key: BACKUP_KEY\n');
+    const dataNode = placement.data.blog.postgres!.node;
+    const { dir, cleanup } = makeTempDir('skyrec-backup-secrets-');
+    try {
+      const targets = nodes(config, placement);
+      const problems = await preflightLocal(targets, { secretsDir: dir, exec });
+      const key = problems.filter((p) => p.message.includes('_skyrec/BACKUP_KEY'));
+      expect(key.map((p) => p.node)).toEqual([dataNode]);
+      expect(key[0].message).toContain(join(dir, '_skyrec', 'BACKUP_KEY'));
+    } finally {
+      cleanup();
+    }
+  });
+});
+
+function nodes(config: Awaited<ReturnType<typeof renderWith>>['config'], placement: Awaited<ReturnType<typeof renderWith>>['placement']) {
+  const rendered = renderFleet(config, placement, { revision: null });
+  return config.fleet.nodes.map((node, i) => ({ node, rendered: rendered[i], revision: null, run: renderRunSpec(config, placement, node.name) }));
+}
