@@ -56,6 +56,14 @@ let
     LoadCredential = [ "PAPERTRAIL_API_TOKEN:/run/secrets/shop/PAPERTRAIL_API_TOKEN" "REDIS_PASSWORD:/run/secrets/shop/REDIS_PASSWORD" "SENTRY_DSN:/run/secrets/shop/SENTRY_DSN" "SESSION_SECRET:/run/secrets/shop/SESSION_SECRET" "STRIPE_PUBLISHABLE_KEY:/run/secrets/shop/STRIPE_PUBLISHABLE_KEY" ];
   };
 
+  # `skyrec run`: a one-off command as this app's processes run. The command file exports the
+  # same environment the units' scripts build (secrets from $CREDENTIALS_DIRECTORY) and the units'
+  # runtime on PATH (then the system's, for a shell's tools), and runs its arguments. The
+  # properties file is `base` as systemd-run's --property lines, so that the one-off unit gets
+  # the same user, working directory, credentials, limits and hardening as the instances.
+  runCommand = pkgs.writeShellScript "shop-run" (lib.concatStringsSep "\n" ([ "export PATH=${lib.makeBinPath runtime}:/run/current-system/sw/bin" ] ++ environment ++ [ ''exec "$@"'' ]));
+  runProperties = builtins.concatLists (map (key: map (value: "${key}=${if builtins.isBool value then (if value then "yes" else "no") else toString value}") (if builtins.isList base.${key} then base.${key} else [ base.${key} ])) (builtins.attrNames base));
+
   # Instances only want the release and addon units, never require them: switch-to-configuration
   # stops every changed unit that does not opt out, and systemd stops a unit whose Requires= target
   # stops (systemd.unit(5)), so a requires here would stop every instance on the node together
@@ -73,6 +81,8 @@ in
 {
   users.users.shop = { isSystemUser = true; group = "shop"; };
   users.groups.shop = { };
+  environment.etc."skyrec/run/shop/command".source = runCommand;
+  environment.etc."skyrec/run/shop/properties".text = lib.concatStringsSep "\n" runProperties + "\n";
 
   systemd.services.shop-web-1 = mkInstance {
     description = "shop web instance 1 (skyrec)";
