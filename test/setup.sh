@@ -19,6 +19,11 @@ command -v cargo >/dev/null 2>&1 || need+=(cargo rustc)
 # Signed commits are checked with ssh-keygen (SSH signatures) and gpg (OpenPGP ones).
 command -v ssh-keygen >/dev/null 2>&1 || need+=(openssh-client)
 command -v gpg >/dev/null 2>&1 || need+=(gnupg)
+# Backups: pgBackRest (PostgreSQL base backups and WAL archiving), restic (Redis snapshots);
+# openssl checks the notification signatures independently of skyrec.
+command -v pgbackrest >/dev/null 2>&1 || need+=(pgbackrest)
+command -v restic >/dev/null 2>&1 || need+=(restic)
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 # The status page is tested in headless Chromium (driven by playwright-core, which downloads no browser).
 [ -x /usr/bin/chromium ] || need+=(chromium)
 [ ${#need[@]} -eq 0 ] && exit 0
