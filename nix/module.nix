@@ -242,6 +242,17 @@ in
       '';
     };
 
+    notificationSecretFiles = mkOption {
+      type = types.attrsOf types.path;
+      default = { };
+      example = { GITHUB_TOKEN = "/run/secrets/skyrec/github-token"; SLACK_WEBHOOK_URL = "/run/secrets/skyrec/slack"; };
+      description = ''
+        The secrets that fleet.yaml's `notifications:` name (tokenSecret, urlSecret, secret), each
+        the path of its file on this machine, outside the Nix store. They are loaded as systemd
+        credentials under those names, where skyrec reads them at each delivery.
+      '';
+    };
+
     extraArgs = mkOption {
       type = types.listOf types.str;
       default = [ ];
@@ -277,7 +288,11 @@ in
       ++ map (option: {
         assertion = outsideStore cfg.${option};
         message = "services.skyrec.${option} must be a path outside the Nix store, given as a string (e.g. \"/run/secrets/...\"): a Nix path like ./file is copied into the world-readable store.";
-      }) secretPaths;
+      }) secretPaths
+      ++ lib.mapAttrsToList (name: file: {
+        assertion = outsideStore file && builtins.match "[A-Za-z0-9_.-]+" name != null;
+        message = "services.skyrec.notificationSecretFiles.${name} must be a secret name (letters, digits, _ . -) whose file is a path outside the Nix store, given as a string (e.g. \"/run/secrets/...\").";
+      }) cfg.notificationSecretFiles;
 
     warnings =
       lib.optional (cfg.openFirewall && loopback publicAddress) "services.skyrec.openFirewall opens the port of ${if cfg.listenHooks != null then "listenHooks" else "listen"} = \"${publicAddress}\", but skyrec answers on loopback only there: set it to \"0.0.0.0:<port>\" or an address of this machine."
@@ -347,7 +362,11 @@ in
         Group = "skyrec";
         StateDirectory = "skyrec";
         StateDirectoryMode = "0700";
-        LoadCredential = map (c: "${c.name}:${toString cfg.${c.option}}") credentials;
+        # Notification secrets by their fleet.yaml names: skyrec reads them from
+        # $CREDENTIALS_DIRECTORY, its default --notify-secrets-dir.
+        LoadCredential =
+          map (c: "${c.name}:${toString cfg.${c.option}}") credentials
+          ++ lib.mapAttrsToList (name: file: "${name}:${toString file}") cfg.notificationSecretFiles;
         Restart = "on-failure";
         RestartSec = "10s";
         # On SIGTERM skyrec finishes the node it is switching, then exits 0. Only skyrec

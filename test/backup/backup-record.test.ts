@@ -38,7 +38,7 @@ describe('backup records', () => {
     dirs.push(tmp);
     recordBackup(tmp.dir, key, { kind: 'backup', ok: true, window }, new Date('2026-12-04T03:00:00Z'));
     recordBackup(tmp.dir, key, { kind: 'backup', ok: false, error: 'down' }, new Date('2026-12-04T04:00:00Z'));
-    const status = { applied: null, nodes: [], drift: [], fault: null } as unknown as DaemonStatus;
+    const status = { applied: null, nodes: [], apps: [], runs: [], quarantined: [], drift: [], fault: null } as unknown as DaemonStatus;
     const metrics = createMetrics({ status: () => status, rollbacks: () => 0, backups: () => readBackupRecords(tmp.dir) });
     const text = await metrics.scrape();
     expect(text).toContain(`skyrec_backup_last_success_timestamp_seconds{app="shop",addon="postgres"} ${Date.parse('2026-12-04T03:00:00Z') / 1000}`);

@@ -43,6 +43,7 @@ let
     enum = values: type "one of ${toJSON values}" (x: elem x values);
     nullOr = t: type "null or ${t.name}" (x: x == null || t.check x);
     listOf = t: type "list of ${t.name}" (x: isList x && all t.check x);
+    attrsOf = t: type "attribute set of ${t.name}" (x: isAttrs x && all t.check (builtins.attrValues x));
   };
 
   escapeShellArg =
@@ -82,6 +83,7 @@ let
     inherit filter escapeShellArg;
     escapeShellArgs = args: concatStringsSep " " (map escapeShellArg args);
     concatMapStringsSep = sep: f: xs: concatStringsSep sep (map f xs);
+    mapAttrsToList = f: attrs: map (name: f name attrs.${name}) (builtins.attrNames attrs);
     hasPrefix = prefix: s: substring 0 (builtins.stringLength prefix) s == prefix;
     head = builtins.head;
     toInt =

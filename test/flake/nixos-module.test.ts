@@ -73,7 +73,7 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
     expect(Object.fromEntries(Object.entries(options).map(([k, o]) => [k, o.default]))).toEqual({
       enable: false, package: pkg, repo: null, branch: 'main', interval: '30s', driftInterval: '5m', selfHeal: false, listen: '127.0.0.1:9273',
       openFirewall: false, webhookSecretFile: null, gitTokenFile: null, sshKeyFile: null, driver: 'nixos', secretsDir: null, extraArgs: [],
-      listenHooks: null, allowedHosts: [], readTokenFile: null, memoryMax: '4G', requireSignedBy: [],
+      listenHooks: null, allowedHosts: [], readTokenFile: null, memoryMax: '4G', requireSignedBy: [], notificationSecretFiles: {},
     });
     expect(options.driver.type).toBe('one of ["nixos","local"]');
   });
@@ -135,6 +135,16 @@ describe("flake.nix nixosModules.default (services.skyrec), under a stand-in of 
     expect(argv.slice(argv.indexOf('--require-signed-by'))).toEqual(['--require-signed-by', files[0], '--require-signed-by', files[1]]);
     expect((await runCli(['reconcile', '--help'])).stdout).toContain('--require-signed-by <file>');
     expect(config.systemd.services.skyrec.path.filter((p: string) => p.endsWith('-gnupg'))).toHaveLength(1);
+  });
+
+  it('notificationSecretFiles: each loaded as a credential under its fleet.yaml name, refused from the store', async () => {
+    const { config, failedAssertions } = await enabled({ repo: URL, notificationSecretFiles: { GITHUB_TOKEN: '/run/secrets/skyrec/gh', SLACK_WEBHOOK_URL: '/run/secrets/skyrec/slack' } });
+    expect(failedAssertions).toEqual([]);
+    expect(config.systemd.services.skyrec.serviceConfig.LoadCredential).toEqual(['GITHUB_TOKEN:/run/secrets/skyrec/gh', 'SLACK_WEBHOOK_URL:/run/secrets/skyrec/slack']);
+    // No flag: $CREDENTIALS_DIRECTORY is skyrec's default --notify-secrets-dir.
+    expect((await serviceArgv(config)).filter((a) => a.startsWith('--notify'))).toEqual([]);
+    const store = await enabled({ repo: URL, notificationSecretFiles: { GITHUB_TOKEN: '/nix/store/00000000000000000000000000000000-gh' } });
+    expect(store.failedAssertions).toEqual([expect.stringContaining('services.skyrec.notificationSecretFiles.GITHUB_TOKEN must be a secret name')]);
   });
 
   it('runs as the system user skyrec in a hardened unit that keeps its state in /var/lib/skyrec and lets a switch finish on SIGTERM', async () => {

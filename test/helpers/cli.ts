@@ -26,3 +26,8 @@ export async function runCli(argv: string[], opts: { cwd?: string; env?: NodeJS.
   const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd ?? process.cwd() });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
+
+/** stderr's lines but warnings (`<file>:<line>:<col>: warning: ...`), e.g. a test fleet's data without a backup target. */
+export function stderrBesidesWarnings(stderr: string): string[] {
+  return stderr.split('\n').filter((l) => l !== '' && !/^\S+:\d+:\d+: warning: /.test(l));
+}

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { cronToCalendar } from '../../onboard/cron-schedule.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, stderrBesidesWarnings } from '../helpers/cli.js';
 import { makeTempDir } from '../helpers/tools.js';
 
 const root = packageRoot();
@@ -42,9 +42,6 @@ const CASES = [
   { fixture: 'go-getting-started', name: 'go-getting-started', args: [] },
 ];
 
-/** validate's stderr without the warnings about data no backup target covers (the test fleet has none). */
-const withoutBackupWarnings = (stderr: string) => stderr.split('\n').filter((l) => l !== '' && !/: warning: \S+ keeps data \(.*\) but fleet\.yaml has no backups: target/.test(l));
-
 describe('skyrec import heroku', () => {
   it.each(CASES)('$fixture: writes a spec that equals its golden and validates', async ({ fixture, name, args }) => {
     const repo = repoWith(fixture, name);
@@ -56,7 +53,7 @@ describe('skyrec import heroku', () => {
     await expect(spec).toMatchFileSnapshot(`../golden/heroku/${fixture}.yaml`);
     await expect(r.stderr).toMatchFileSnapshot(`../golden/heroku/${fixture}.stderr.txt`);
     const v = await runCli(['validate', '--repo', repo]);
-    expect(withoutBackupWarnings(v.stderr)).toEqual([]);
+    expect(stderrBesidesWarnings(v.stderr)).toEqual([]);
     expect(v).toMatchObject({ code: 0 });
     expect(v.stdout).toMatch(/valid \(3 nodes, 3 apps, /);
     // What the imported spec renders to: the app's NixOS module on a node that runs it.
@@ -246,7 +243,7 @@ describe('skyrec import heroku on the upstream apps', () => {
     expect(readFileSync(uv.log, 'utf8')).toBe('--version\ninit --bare\nadd -r requirements.txt\n');
     expect(r.stderr).toContain('note: ran `uv init --bare && uv add -r requirements.txt` in src/django: commit the pyproject.toml and uv.lock it wrote');
     const v = await runCli(['validate', '--repo', repo]);
-    expect(withoutBackupWarnings(v.stderr)).toEqual([]);
+    expect(stderrBesidesWarnings(v.stderr)).toEqual([]);
     expect(v.code).toBe(0);
     const out = join(repo, 'rendered');
     expect((await runCli(['render', '--repo', repo, '--out', out])).code).toBe(0);
