@@ -3,28 +3,9 @@
 // about data that nothing backs up. Pure.
 import { problemAt, type YamlFile } from './load-yaml.js';
 import type { AddonBackupSpec, AppSpec, BackupsSpec, FleetSpec } from './spec-types.js';
-import type { AddonName, Problem } from './model.js';
+import type { AddonBackup, AddonName, BackupSchedule, BackupTarget, Problem } from './model.js';
 
-/** Where every addon's backups go; secrets are names of files <secretsDir>/_skyrec/<NAME> on the data nodes. */
-export interface BackupTarget {
-  kind: 'path' | 'ssh' | 's3';
-  /** path: the directory; ssh: the directory on the host; s3: the prefix in the bucket. */
-  path: string;
-  ssh: { host: string; user: string } | null;
-  s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string } | null;
-  /** The secret name of the repository's encryption passphrase. */
-  key: string;
-  verify: 'daily' | 'weekly' | 'never';
-}
-
-export type BackupSchedule = 'hourly' | 'daily' | 'weekly';
-
-export interface AddonBackup {
-  schedule: BackupSchedule;
-  retain: { daily: number; weekly: number; monthly: number };
-  /** postgres: WAL archived continuously (archive_timeout 60 s). */
-  pointInTime: boolean;
-}
+export type { AddonBackup, BackupSchedule, BackupTarget };
 
 /** The directory under settings.secretsDir holding fleet-wide secrets: not a DNS label, so no app can own it. */
 export const FLEET_SECRETS = '_skyrec';

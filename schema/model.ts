@@ -2,7 +2,6 @@
 // Spec shapes (AppSpec, FleetSpec) are generated from the JSON Schemas; the normalized
 // shapes below are what validation hands on, with every default filled in.
 import type { AppSpec, FleetSpec, PackageSpec, CronSpec } from './spec-types.js';
-import type { AddonBackup, BackupTarget } from './backup-spec.js';
 
 export type { AppSpec, FleetSpec, PackageSpec, CronSpec };
 
@@ -151,4 +150,25 @@ export interface PlacementIssue {
   app: string;
   path: SpecPath;
   message: string;
+}
+
+/** Where every addon's backups go; secrets are names of files <secretsDir>/_skyrec/<NAME> on the data nodes. */
+export interface BackupTarget {
+  kind: 'path' | 'ssh' | 's3';
+  /** path: the directory; ssh: the directory on the host; s3: the prefix in the bucket. */
+  path: string;
+  ssh: { host: string; user: string } | null;
+  s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string } | null;
+  /** The secret name of the repository's encryption passphrase. */
+  key: string;
+  verify: 'daily' | 'weekly' | 'never';
+}
+
+export type BackupSchedule = 'hourly' | 'daily' | 'weekly';
+
+export interface AddonBackup {
+  schedule: BackupSchedule;
+  retain: { daily: number; weekly: number; monthly: number };
+  /** postgres: WAL archived continuously (archive_timeout 60 s). */
+  pointInTime: boolean;
 }
