@@ -82,11 +82,12 @@ export function nodeInputs(config: Config, placement: Placement, opts: RenderOpt
 
 /**
  * Renders every node of the fleet (or those `only` names), in fleet.yaml order, reusing
- * opts.renderCache where inputs match.
+ * opts.renderCache where inputs match. `inputs`: the nodeInputs of this config and placement, when
+ * the caller has them already.
  */
-export function renderFleet(config: Config, placement: Placement, opts: RenderOptions & { only?: ReadonlySet<string> }): RenderedNode[] {
+export function renderFleet(config: Config, placement: Placement, opts: RenderOptions & { only?: ReadonlySet<string>; inputs?: Map<string, string> }): RenderedNode[] {
   const index = indexPlacement(config, placement);
-  const digests = digestInputs(config, index, opts);
+  const digests = opts.inputs ?? digestInputs(config, index, opts);
   const nodes = opts.only ? config.fleet.nodes.filter((n) => opts.only!.has(n.name)) : config.fleet.nodes;
   return nodes.map((n) => {
     const inputs = digests.get(n.name)!;

@@ -62,15 +62,15 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   const headInputs = nodeInputs(head.config, headPlacement, { revision: headSide.label.revision, flake: flake.head });
   const sameInputs = new Set(opts.renderEveryNode ? [] : [...headInputs].filter(([node, digest]) => baseInputs.get(node) === digest).map(([node]) => node));
   const only = new Set([...baseInputs.keys(), ...headInputs.keys()].filter((node) => !sameInputs.has(node)));
-  const cache = () => ({ renderCache: opts.renderEveryNode ? new Map<string, RenderedNode>() : renderCache, only });
-  const baseState = stateOf(baseLabel, base, basePlacement, flake.base, cache(), rendered.base);
-  const headState = stateOf(headSide.label, head, headPlacement, flake.head, cache(), rendered.head);
+  const cache = (inputs: Map<string, string>) => ({ renderCache: opts.renderEveryNode ? new Map<string, RenderedNode>() : renderCache, only, inputs });
+  const baseState = stateOf(baseLabel, base, basePlacement, flake.base, cache(baseInputs), rendered.base);
+  const headState = stateOf(headSide.label, head, headPlacement, flake.head, cache(headInputs), rendered.head);
   const plan = diffRevisions(baseState, headState, { diff: opts.diff, unchanged: sameInputs });
   opts.log?.debug({ ms: Math.round(performance.now() - started), rendered: { base: rendered.base.length, head: rendered.head.length } }, 'plan: done');
   return { plan, rendered };
 }
 
-function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], flake: FlakeInputs, cache: { renderCache: Map<string, RenderedNode>; only: ReadonlySet<string> }, rendered: string[]): RevisionState {
+function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], flake: FlakeInputs, cache: { renderCache: Map<string, RenderedNode>; only: ReadonlySet<string>; inputs: Map<string, string> }, rendered: string[]): RevisionState {
   const nodes = renderFleet(checked.config, placement, { revision: label.revision, ...cache, onRendered: (n) => rendered.push(n), flake });
   return { label, config: checked.config, placement, nodes, flake };
 }
