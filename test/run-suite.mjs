@@ -7,8 +7,10 @@
 // entries into place). Files go to shards by their recorded durations (test/file-durations.json),
 // longest first onto the least loaded shard.
 //
+// Beside the shards, tsc type-checks the sources and the tests (tsconfig.test.json).
+//
 // With arguments (`npm test -- test/x.test.ts`, `-t name`, …) it is plain `vitest run` with them,
-// one process. SKYREC_TEST_SHARDS=1 does the same for the whole suite; so does a machine where
+// one process, without the type-check. SKYREC_TEST_SHARDS=1 does the same for the whole suite; so does a machine where
 // unshare cannot make a network namespace (not root, or a container without the capability).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -56,31 +58,30 @@ function splitFiles(files, count) {
   return shards;
 }
 
-function runShard(index, files, reportDir) {
-  const report = join(reportDir, `shard-${index + 1}.json`);
-  const argv = [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...files];
-  // `ip link set lo up` first: a new network namespace starts with its loopback down.
-  const child = spawn('unshare', ['-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, ...argv], {
-    cwd: root,
-    env: { ...process.env, SKYREC_TEST_SHARD: String(index + 1) },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const tag = `[${index + 1}] `;
+/** Runs argv with each line of its output behind `[tag] `; resolves to its exit and duration. */
+function runTagged(tag, argv, env = process.env) {
+  const child = spawn(argv[0], argv.slice(1), { cwd: root, env, stdio: ['ignore', 'pipe', 'pipe'] });
   for (const [stream, out] of [[child.stdout, process.stdout], [child.stderr, process.stderr]]) {
-    readline.createInterface({ input: stream }).on('line', (line) => out.write(tag + line + '\n'));
+    readline.createInterface({ input: stream }).on('line', (line) => out.write(`[${tag}] ${line}\n`));
   }
   const started = performance.now();
   return new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      let counts = null;
-      try {
-        counts = JSON.parse(readFileSync(report, 'utf8'));
-      } catch {
-        // No report: vitest did not get as far as writing one; the exit code says it failed.
-      }
-      resolve({ index, code: code ?? 1, signal, seconds: (performance.now() - started) / 1000, counts });
-    });
+    child.on('close', (code, signal) => resolve({ code: code ?? 1, signal, seconds: (performance.now() - started) / 1000 }));
   });
+}
+
+async function runShard(index, files, reportDir) {
+  const report = join(reportDir, `shard-${index + 1}.json`);
+  const argv = [vitest, 'run', '--reporter=default', '--reporter=json', `--outputFile.json=${report}`, ...files];
+  // `ip link set lo up` first: a new network namespace starts with its loopback down.
+  const done = await runTagged(String(index + 1), ['unshare', '-n', 'sh', '-c', 'ip link set lo up && exec "$@"', 'sh', process.execPath, ...argv], { ...process.env, SKYREC_TEST_SHARD: String(index + 1) });
+  let counts = null;
+  try {
+    counts = JSON.parse(readFileSync(report, 'utf8'));
+  } catch {
+    // No report: vitest did not get as far as writing one; the exit code says it failed.
+  }
+  return { index, ...done, counts };
 }
 
 /** The per-file durations of a finished run, for the next split (`--save-durations`). */
@@ -104,10 +105,17 @@ if (!Number.isInteger(wanted) || wanted < 1) {
   process.stderr.write(`SKYREC_TEST_SHARDS=${process.env.SKYREC_TEST_SHARDS}: expected a whole number of shards, 1 or more\n`);
   process.exit(2);
 }
-if (wanted === 1) runVitestHere([]);
+const tscArgv = [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json'];
+/** The whole suite in one vitest process, after the type-check. */
+function runWholeHere() {
+  const typed = spawnSync(process.execPath, tscArgv, { cwd: root, stdio: 'inherit' });
+  if (typed.status !== 0) process.exit(typed.status ?? 1);
+  runVitestHere([]);
+}
+if (wanted === 1) runWholeHere();
 if (!netnsWorks()) {
   process.stderr.write('test/run-suite: unshare cannot make a network namespace here (it needs root); running the suite in one process\n');
-  runVitestHere([]);
+  runWholeHere();
 }
 
 // dist/ is built once here, before any shard starts: each shard's globalSetup then finds it fresh.
@@ -118,7 +126,11 @@ process.stdout.write(`test/run-suite: ${shards.length} shards side by side, each
 for (const [i, s] of shards.entries()) process.stdout.write(`[${i + 1}] ${s.files.length} files, about ${Math.round(s.s)} s recorded\n`);
 const reportDir = mkdtempSync(join(tmpdir(), 'skyrec-suite-'));
 const started = performance.now();
+// The type-check of sources and tests runs beside the shards (mostly waiting on processes and
+// HTTP, they leave it CPU), not before them.
+const typecheck = runTagged('tsc', [process.execPath, ...tscArgv]);
 const results = await Promise.all(shards.map((s, i) => runShard(i, s.files, reportDir)));
+const typed = await typecheck;
 const total = { tests: 0, passed: 0, failed: 0, skipped: 0, files: 0 };
 for (const r of results) {
   total.tests += r.counts?.numTotalTests ?? 0;
@@ -129,11 +141,12 @@ for (const r of results) {
 }
 if (save) saveDurations(results);
 rmSync(reportDir, { recursive: true, force: true });
-const failedShards = results.filter((r) => r.code !== 0);
+const failed = results.filter((r) => r.code !== 0).length + (typed.code !== 0 ? 1 : 0);
 process.stdout.write('\n');
 for (const r of results) process.stdout.write(`[${r.index + 1}] ${r.code === 0 ? 'passed' : `FAILED (exit ${r.signal ?? r.code})`} in ${r.seconds.toFixed(0)} s\n`);
+process.stdout.write(`[tsc] ${typed.code === 0 ? 'types check' : `FAILED (exit ${typed.signal ?? typed.code})`} in ${typed.seconds.toFixed(0)} s\n`);
 process.stdout.write(
   `test/run-suite: ${total.passed} passed, ${total.failed} failed${total.skipped ? `, ${total.skipped} skipped` : ''} of ${total.tests} tests in ${total.files} files; ` +
     `${((performance.now() - started) / 1000).toFixed(0)} s\n`,
 );
-process.exit(failedShards.length > 0 ? 1 : 0);
+process.exit(failed > 0 ? 1 : 0);
