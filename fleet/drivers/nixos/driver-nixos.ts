@@ -16,6 +16,7 @@ import { runNixosCommand } from './nixos-run.js';
 import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
 import { changedUnits, currentGeneration, exitsWith, inactiveUnits, lastLine, runOnNode, switchToGeneration, type NixosRemote } from './nixos-remote.js';
 import { preflightNixos } from './nixos-preflight.js';
+import { nixosBackupMethods, REAL_BACKUP_PATHS, type BackupPaths } from './nixos-backup.js';
 import {
   REAL_REMOTE,
   ROLLBACK_UNIT,
@@ -60,6 +61,8 @@ export interface NixosDriverOptions {
   remote?: Partial<RemoteCommands>;
   /** Tests only: journalctl, systemctl show and the credentials folder of `skyrec logs` and `ps`. */
   operate?: Partial<OperateCommands>;
+  /** Tests only: where the rendered backup files are (nixos-backup.ts). */
+  backupPaths?: Partial<BackupPaths>;
 }
 
 export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
@@ -79,6 +82,7 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
 
   return {
     kind: 'nixos',
+    ...nixosBackupMethods({ onNode, ops, paths: { ...REAL_BACKUP_PATHS, ...opts.backupPaths }, backupTimeoutMs: t.switchMs }),
 
     preflight: (targets) => preflightNixos(remote, targets, { flakeDir, secretsDir: opts.secretsDir, nixosRebuild }),
 
