@@ -9,6 +9,7 @@ import type { AppliedNode } from '../apply/rollout-model.js';
 import { waitHealthy } from '../../fleet/node/health.js';
 import type { RestoreTarget } from '../../fleet/node/backup.js';
 import { backupMethods, type DataNode } from './data-node.js';
+import { backupRecorder } from './verify-backup.js';
 import { RolloutFailedError } from '../../common/errors.js';
 
 export interface RestoreOptions {
@@ -18,6 +19,7 @@ export interface RestoreOptions {
   data: DataNode;
   all: AppliedNode[];
   driver: NodeDriver;
+  /** Where the outcome is recorded (backup-record.ts). */
   stateDir: string;
   log: Logger;
   healthTimeoutMs: number;
@@ -46,8 +48,22 @@ function appUpstreams(all: AppliedNode[], app: string): { ingress: { node: Appli
   return { ingress, upstreams };
 }
 
+/** Restores, and records the outcome as the addon's latest event (status shows a failed restore). */
 export async function restoreApp(o: RestoreOptions): Promise<RestoreResult> {
   const driver = backupMethods(o.driver, 'skyrec restore', 'restoreScratch', 'stopUnits');
+  const record = backupRecorder(o.stateDir, o.app, o.data);
+  try {
+    const result = await restoreAppOnce(o, driver);
+    record({ kind: 'restore', ok: true });
+    return result;
+  } catch (err) {
+    record({ kind: 'restore', ok: false, error: (err as Error).message.split('\n')[0] });
+    o.log.error({ app: o.app, node: o.data.node.name, err: (err as Error).message }, 'restore failed');
+    throw err;
+  }
+}
+
+async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDriver, 'restoreScratch' | 'stopUnits'>>): Promise<RestoreResult> {
   const dataNode = o.data.node.name;
   const into = o.into ?? o.app;
   const scratch = await driver.restoreScratch(o.data.node, o.app, o.target);
