@@ -9,6 +9,7 @@ import type { Settings } from '../schema/model.js';
 import { SCHEDULE_SECONDS } from '../schema/backup-spec.js';
 import { ARCHIVE_TIMEOUT_S, FLEET_SECRETS, renderPgBackRestConf, type NodeBackupSpec } from './backup-plan.js';
 import { escapeNixList, escapeNixString } from './escape.js';
+import { renderVerifyUnits, verifyScript } from './backup-verify-nixos.js';
 
 const STATE = '/var/lib/skyrec-backup';
 const CONF = '/etc/skyrec/pgbackrest.conf';
@@ -64,6 +65,11 @@ let
 ${script.split('\n').map((l) => `    ${l}`).join('\n')}
   '';
   credentials = ${escapeNixList(credentials)};
+  # Restores the latest backup of each database named into a scratch cluster and counts its rows
+  # (generators/backup-verify-nixos.ts): the verify timers' and \`skyrec backup verify\`'s.
+  verify = pkgs.writeShellScript "skyrec-backup-verify" ''
+${verifyScript(STATE).split('\n').map((l) => `    ${l}`).join('\n')}
+  '';
 in
 {
   environment.etc."skyrec/pgbackrest.conf".text = ${s(conf)};
@@ -110,6 +116,8 @@ in
       RandomizedDelaySec = "10m";
     };
   };
+
+${renderVerifyUnits(spec)}
 }
 `;
 }

@@ -155,6 +155,12 @@ export interface NodeDriver {
   restoreSnapshot?(node: Node, req: BackupRequest, snapshot: string | null): Promise<void>;
   /** Stops units of the node's current generation (`systemctl stop`); restartUnit starts them again. */
   stopUnits?(node: Node, units: string[]): Promise<void>;
+  /**
+   * Restores the latest backup of the app's database into a scratch cluster on the node, counts
+   * its rows per table and drops it, all on the node (nixos: the rendered verify script). A driver
+   * without it verifies through restoreScratch.
+   */
+  verifyBackup?(node: Node, app: string): Promise<Record<string, number>>;
 }
 
 /** The hash in a node's manifest.json text (null: not JSON, or not a skyrec manifest). */

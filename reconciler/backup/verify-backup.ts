@@ -16,21 +16,24 @@ export function backupRecorder(stateDir: string, app: string, data: DataNode): (
   };
 }
 
+async function verifyInScratch(o: { app: string; data: DataNode; driver: NodeDriver }): Promise<Record<string, number>> {
+  const scratch = await backupMethods(o.driver, 'skyrec backup verify', 'restoreScratch').restoreScratch(o.data.node, o.app, { latest: true });
+  try {
+    return await scratch.countRows();
+  } finally {
+    await scratch.drop();
+  }
+}
+
 /** Restores the latest backup into a scratch cluster, counts its rows, drops it; throws (recorded) when it does not restore. */
 export async function verifyBackup(o: { app: string; data: DataNode; driver: NodeDriver; stateDir: string; log: Logger }): Promise<Record<string, number>> {
   const record = backupRecorder(o.stateDir, o.app, o.data);
   const node = o.data.node.name;
-  const backups = backupMethods(o.driver, 'skyrec backup verify', 'restoreScratch');
   try {
-    const scratch = await backups.restoreScratch(o.data.node, o.app, { latest: true });
-    try {
-      const rows = await scratch.countRows();
-      record({ kind: 'verify', ok: true, rows });
-      o.log.info({ app: o.app, node, tables: Object.keys(rows).length }, 'backup verified');
-      return rows;
-    } finally {
-      await scratch.drop();
-    }
+    const rows = o.driver.verifyBackup ? await o.driver.verifyBackup(o.data.node, o.app) : await verifyInScratch(o);
+    record({ kind: 'verify', ok: true, rows });
+    o.log.info({ app: o.app, node, tables: Object.keys(rows).length }, 'backup verified');
+    return rows;
   } catch (err) {
     record({ kind: 'verify', ok: false, error: (err as Error).message.split('\n')[0] });
     o.log.error({ app: o.app, node, err: (err as Error).message }, 'backup verify failed');

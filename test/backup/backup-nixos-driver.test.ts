@@ -82,8 +82,8 @@ beforeAll(async () => {
   mkdirSync(join(pgbackrestPkg, 'bin'), { recursive: true });
   writeFileSync(join(pgbackrestPkg, 'bin', 'pgbackrest'), `#!/bin/sh\n${PGBACKREST}\n`);
   chmodSync(join(pgbackrestPkg, 'bin', 'pgbackrest'), 0o755);
-  const pkgs = `{ pgbackrest = ${JSON.stringify(pgbackrestPkg)}; writeShellScript = name: text: "#!/bin/sh\\n" + text; }`;
-  const module = (await nixEvalJson(`import ${file} { config.services.postgresql.dataDir = "/var/lib/postgresql/17"; lib = { }; pkgs = ${pkgs}; }`)) as any;
+  const pkgs = `{ pgbackrest = ${JSON.stringify(pgbackrestPkg)}; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "/nix/store/00000000000000000000000000000000-coreutils"; gnused = "/nix/store/00000000000000000000000000000000-gnused"; }`;
+  const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/nix/store/00000000000000000000000000000000-postgresql-17"; }; lib = { }; pkgs = ${pkgs}; }`)) as any;
   mkdirSync(join(etc, 'skyrec', 'backup'), { recursive: true });
   writeFileSync(join(etc, 'skyrec/backup/pgbackrest'), module.environment.etc['skyrec/backup/pgbackrest'].source, { mode: 0o755 });
   writeFileSync(join(etc, 'skyrec/backup/properties'), module.environment.etc['skyrec/backup/properties'].text);

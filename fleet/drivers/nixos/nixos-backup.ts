@@ -3,13 +3,15 @@
 // (`systemctl start skyrec-backup-<node>.service`: a oneshot, so systemctl returns when it is
 // done, and fails when it failed); the list runs `pgbackrest --output=json info` in a transient
 // unit with that unit's user and credentials (`systemd-run --pipe --wait` with the rendered
-// properties), so the repository key never leaves the node. Restores and verifies on NixOS are
-// not here yet: the driver has no restoreScratch, and the commands say so.
+// properties), so the repository key never leaves the node. A verify runs the rendered verify
+// script the same way (generators/backup-verify-nixos.ts). Restores on NixOS are not here yet:
+// the driver has no restoreScratch, and `skyrec restore` says so.
 import { randomBytes } from 'node:crypto';
 import type { Node } from '../../../schema/model.js';
 import type { ExecResult } from '../../../common/exec.js';
 import { CommandError, SkyrecError, UsageError } from '../../../common/errors.js';
 import { NIXOS_BACKUP } from '../../../generators/backup-nixos.js';
+import { VERIFY_SCRIPT } from '../../../generators/backup-verify-nixos.js';
 import { parsePgBackRestInfo, type BackupList, type BackupRequest } from '../../node/backup.js';
 import type { NodeDriver } from '../../node/driver.js';
 import type { OperateCommands } from './nixos-operate.js';
@@ -34,14 +36,22 @@ export function buildBackupPropertiesArgv(paths: BackupPaths): string[] {
   return ['cat', `${paths.etcDir}/${NIXOS_BACKUP.properties}`];
 }
 
-/** pgBackRest in a transient unit with the backup unit's properties; its stdout comes back through --pipe. */
-export function buildPgBackRestArgv(node: Node, properties: string[], args: string[], ops: OperateCommands, paths: BackupPaths, unit: string): string[] {
+/**
+ * One of the rendered backup programs (`etc`: pgBackRest, the verify script) in a transient unit
+ * with the backup unit's properties; its stdout comes back through --pipe.
+ */
+export function buildBackupRunArgv(node: Node, properties: string[], etc: string, args: string[], ops: OperateCommands, paths: BackupPaths, unit: string): string[] {
   return asRoot(node, [
     ops.systemdRun, '--quiet', '--collect', '--wait', '--pipe', '--service-type=exec',
-    `--unit=${unit}`, '--description=skyrec: pgbackrest info',
+    `--unit=${unit}`, `--description=skyrec: ${etc}`,
     ...properties.map((p) => `--property=${p}`),
-    '--', `${paths.etcDir}/${NIXOS_BACKUP.pgbackrest}`, ...args,
+    '--', `${paths.etcDir}/${etc}`, ...args,
   ]);
+}
+
+/** The verify script's "<app>\t<schema.table>\t<rows>" lines, as row counts per table. */
+export function parseVerifyRows(app: string, stdout: string): Record<string, number> {
+  return Object.fromEntries(stdout.split('\n').map((l) => l.split('\t')).filter((f) => f.length === 3 && f[0] === app).map(([, table, n]) => [table, Number(n)]));
 }
 
 /** When WAL last reached the repository, as Unix seconds (`stat`; the file is postgres's, 0700 above it). */
@@ -59,7 +69,9 @@ export function parseBackupProperties(node: string, text: string): string[] {
 
 type OnNode = (node: Node, argv: string[], timeout?: number) => Promise<ExecResult>;
 
-export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; paths: BackupPaths; backupTimeoutMs: number }): Pick<NodeDriver, 'takeBackup' | 'listBackups'> {
+const transientUnit = (what: string) => `skyrec-backup-${what}-${randomBytes(4).toString('hex')}`;
+
+export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; paths: BackupPaths; backupTimeoutMs: number }): Pick<NodeDriver, 'takeBackup' | 'listBackups' | 'verifyBackup'> {
   const { onNode, ops, paths } = o;
   const refuseRedis = (req: BackupRequest) => {
     if (req.addon === 'redis') throw new UsageError(`${req.app}'s Redis is not backed up on NixOS nodes yet (no Redis backup unit is rendered)`, { hint: 'see the README, Backups' });
@@ -78,8 +90,7 @@ export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; pa
 
   async function listBackups(node: Node, req: BackupRequest): Promise<BackupList> {
     refuseRedis(req);
-    const unit = `skyrec-backup-info-${randomBytes(4).toString('hex')}`;
-    const info = await onNode(node, buildPgBackRestArgv(node, await properties(node), ['--output=json', 'info'], ops, paths, unit));
+    const info = await onNode(node, buildBackupRunArgv(node, await properties(node), NIXOS_BACKUP.pgbackrest, ['--output=json', 'info'], ops, paths, transientUnit('info')));
     // stat exits 1 when nothing was archived yet.
     const stamp = await onNode(node, buildLastArchivedArgv(node, paths)).then((r) => Number(r.stdout.trim()), (err) => {
       if (err instanceof CommandError && err.exitCode_ === 1) return null;
@@ -106,5 +117,15 @@ export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; pa
       return last.id;
     },
     listBackups,
+
+    async verifyBackup(node, app) {
+      const argv = buildBackupRunArgv(node, await properties(node), VERIFY_SCRIPT, [app], ops, paths, transientUnit('verify'));
+      try {
+        return parseVerifyRows(app, (await onNode(node, argv, o.backupTimeoutMs)).stdout);
+      } catch (err) {
+        if (!(err instanceof CommandError)) throw err;
+        throw new SkyrecError(`node ${node.name}: the latest backup of ${app} does not restore: ${err.stderr.trim().split('\n').slice(-3).join(' / ') || `exit ${err.exitCode_}`}`, { cause: err });
+      }
+    },
   };
 }
