@@ -40,7 +40,8 @@ export function verifyScript(stateDir: string): string {
     '      sleep 1',
     '    done',
     '  fi',
-    `  if [ "$recovered" = t ] && "$pg/psql" -X -tA -F "$tab" -v ON_ERROR_STOP=1 -h "$dir/run" -p 5433 -d "$app" -c ${shellSingleQuote(COUNT_SQL)} > "$dir/rows"; then`,
+    // \gexec is a psql meta-command: it is read from stdin, not given with -c.
+    `  if [ "$recovered" = t ] && printf '%s\\n' ${shellSingleQuote(COUNT_SQL)} | "$pg/psql" -X -tA -F "$tab" -v ON_ERROR_STOP=1 -h "$dir/run" -p 5433 -d "$app" > "$dir/rows"; then`,
     '    sed "s/^/$app$tab/" "$dir/rows"',
     '  else',
     '    echo "skyrec: the latest backup of $app does not restore" >&2',
@@ -54,7 +55,7 @@ export function verifyScript(stateDir: string): string {
   ].join('\n');
 }
 
-// psql -c with \gexec runs the generated statements. The SQL's quotes become '"'"'.
+// One shell word in single quotes: the SQL's own quotes become '"'"'.
 function shellSingleQuote(s: string): string {
   return `'${s.replace(/'/g, `'"'"'`)}'`;
 }
