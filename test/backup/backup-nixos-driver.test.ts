@@ -14,6 +14,9 @@ import { worktreeSource } from '../../schema/source.js';
 import { createNixosDriver } from '../../fleet/drivers/nixos/driver-nixos.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
 import { backupMethods } from '../../reconciler/backup/data-node.js';
+import { verifyBackup } from '../../reconciler/backup/verify-backup.js';
+import { readBackupRecords } from '../../reconciler/backup/backup-record.js';
+import pino from 'pino';
 import { SkyrecError, UsageError } from '../../common/errors.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 import { standIns } from '../helpers/stand-in.js';
@@ -87,6 +90,9 @@ beforeAll(async () => {
   mkdirSync(join(etc, 'skyrec', 'backup'), { recursive: true });
   writeFileSync(join(etc, 'skyrec/backup/pgbackrest'), module.environment.etc['skyrec/backup/pgbackrest'].source, { mode: 0o755 });
   writeFileSync(join(etc, 'skyrec/backup/properties'), module.environment.etc['skyrec/backup/properties'].text);
+  // The verify script stands in for its real run (test/backup/backup-local.test.ts runs it for real):
+  // it prints what the real one prints, and needs the key from the unit's credentials.
+  writeFileSync(join(etc, 'skyrec/backup/verify'), `#!/bin/sh\n[ "$(cat "$CREDENTIALS_DIRECTORY/skyrec-backup-key")" = ${escapeShellArg(KEY)} ] || exit 3\ncase "$1" in blog) printf 'blog\\tpublic.posts\\t42\\nblog\\tpublic.users\\t7\\n' ;; *) echo "skyrec: the latest backup of $1 does not restore" >&2; exit 1 ;; esac\n`, { mode: 0o755 });
   driver = createNixosDriver({
     flakeDir: join(tmp.dir, 'flake'), exec, sshOptions: sshd.options, sshPort: sshd.port,
     operate: { systemctl: standIn('systemctl', SYSTEMCTL), systemdRun: standIn('systemd-run', SYSTEMD_RUN) },
@@ -135,6 +141,17 @@ describe('nixos driver: backups over a real sshd (stand-in systemctl, systemd-ru
     expect(err).toBeInstanceOf(SkyrecError);
     expect((err as SkyrecError).message).toContain(`skyrec-backup-${dataNode}.service) failed`);
     expect((err as SkyrecError).hint).toContain(`journalctl -u skyrec-backup-${dataNode}.service`);
+  });
+
+  it('skyrec backup verify runs the rendered verify script as the backup unit, and records the counts or the failure', async () => {
+    const state = join(tmp.dir, 'skyrec-state');
+    const data = { applied: {} as never, node: node(), addon: 'postgres' as const, schedule: 'daily' as const };
+    const log = pino({ level: 'silent' });
+    expect(await verifyBackup({ app: 'blog', data, driver, stateDir: state, log })).toEqual({ 'public.posts': 42, 'public.users': 7 });
+    expect(readBackupRecords(state)[0]).toMatchObject({ app: 'blog', lastVerify: { ok: true, rows: { 'public.posts': 42 } }, lastEvent: { kind: 'verify', ok: true } });
+    const err = await verifyBackup({ app: 'wiki', data, driver, stateDir: state, log }).catch((e: unknown) => e as Error);
+    expect(err.message).toContain(`node ${dataNode}: the latest backup of wiki does not restore: skyrec: the latest backup of wiki does not restore`);
+    expect(readBackupRecords(state).find((r) => r.app === 'wiki')).toMatchObject({ failures: 1, lastEvent: { kind: 'verify', ok: false } });
   });
 
   it('what NixOS nodes cannot do yet is refused with a clear message, not attempted', async () => {
