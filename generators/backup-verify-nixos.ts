@@ -60,7 +60,7 @@ function shellSingleQuote(s: string): string {
   return `'${s.replace(/'/g, `'"'"'`)}'`;
 }
 
-/** The Nix attributes (inside backup.nix's `{ }`) of the verify units and timers, or '' when every database's verify is off. */
+/** The Nix attributes (inside backup.nix's `{ }`): the verify script under /etc, and a unit and timer per frequency that some database has (none when every verify is off). */
 export function renderVerifyUnits(spec: NodeBackupSpec): string {
   const s = escapeNixString;
   const lines: string[] = [`  environment.etc.${s(VERIFY_SCRIPT)}.source = verify;`];
