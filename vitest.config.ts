@@ -5,7 +5,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
-    globalSetup: ['test/global-setup.ts'],
+    globalSetup: ['test/build-dist.mjs'],
     // Files run one at a time (vitest's default on 2 cores). Unit files two at a time measured
     // worse here: on a machine loaded by other work, CPU-heavy tests ran into their 5 s timeouts.
     // The end-to-end files cannot run side by side anyway: several deploy apps.example or shop

@@ -1,6 +1,6 @@
 // Health checks after a switch: every web instance answers its health path, every unit runs,
-// and every domain of the node's apps answers through the ingress. Polled with backoff until
-// all pass or the node's health timeout runs out.
+// and every domain of the node's apps answers through the ingress. Polled until all pass or the
+// node's health timeout runs out.
 import http from 'node:http';
 import type { Node } from '../../schema/model.js';
 import type { NodeDriver, NodeTarget } from './driver.js';
@@ -57,16 +57,26 @@ export interface HealthResult {
   ms: number;
 }
 
-/** Polls checkNodeOnce with backoff (100 ms doubling to 2 s) until healthy or `timeoutMs`. */
+/** How often health is polled while an instance is expected to come up any moment. */
+const EAGER_POLL_MS = 100;
+/** For how long it is polled that often; then with backoff (doubling up to 2 s). */
+const EAGER_FOR_MS = 2000;
+
+/**
+ * Polls checkNodeOnce until healthy or `timeoutMs`: every 100 ms for the first 2 s, where most
+ * processes come up (a restarted web instance is out of the ingress until its check passes, so
+ * each poll interval it waits is added to every instance of a rolling restart), then with
+ * backoff so a slow start is not polled hundreds of times.
+ */
 export async function waitHealthy(driver: NodeDriver, target: NodeTarget, ingress: Node[], timeoutMs: number): Promise<HealthResult> {
   const started = performance.now();
-  let delay = 100;
+  let delay = EAGER_POLL_MS;
   for (;;) {
     const failures = await checkNodeOnce(driver, target, ingress);
     const ms = Math.round(performance.now() - started);
     if (failures.length === 0) return { healthy: true, failures, ms };
     if (ms + delay > timeoutMs) return { healthy: false, failures, ms };
     await new Promise((r) => setTimeout(r, delay));
-    delay = Math.min(delay * 2, 2000);
+    delay = ms < EAGER_FOR_MS ? EAGER_POLL_MS : Math.min(delay * 2, 2000);
   }
 }

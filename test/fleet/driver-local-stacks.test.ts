@@ -43,7 +43,7 @@ describe('local driver: the python, go and rust apps of apps.example', () => {
   let port: number;
 
   beforeAll(async () => {
-    // The watchdog runs from dist/, built once before the suite (test/global-setup.ts).
+    // The watchdog runs from dist/, built once before the suite (test/build-dist.mjs).
     // apps.example's fleet with only these three apps (the rest is deployed by driver-local.test.ts).
     cpSync(join(example, 'fleet.yaml'), join(repo.dir, 'fleet.yaml'));
     for (const app of APPS) {

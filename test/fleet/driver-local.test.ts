@@ -123,7 +123,7 @@ describe('local driver on apps.example', () => {
   const greetingOn = async (p: number) => JSON.parse((await get(driver.instanceUrl(node('web-1'), p, '/'))).body).greeting as string;
 
   beforeAll(async () => {
-    // The watchdog runs from dist/, built once before the suite (test/global-setup.ts).
+    // The watchdog runs from dist/, built once before the suite (test/build-dist.mjs).
     expect(existsSync(join(root, 'dist', 'fleet', 'drivers', 'local', 'local-watchdog.js'))).toBe(true);
     [state, secrets, repo2] = [makeTempDir('skyrec-local-'), makeTempDir('skyrec-secrets-'), makeTempDir('skyrec-repo-')];
     mkdirSync(join(secrets.dir, 'shop'));

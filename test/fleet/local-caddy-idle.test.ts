@@ -4,7 +4,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { mkdirSync } from 'node:fs';
 import http from 'node:http';
-import { exec } from '../../common/exec.js';
 import { nodeLayout, type NodeLayout } from '../../fleet/drivers/local/local-layout.js';
 import { applyCaddy, stopCaddy, writeDrained } from '../../fleet/drivers/local/local-caddy.js';
 import { readUpstreamRequests, waitUpstreamIdle } from '../../fleet/drivers/local/local-caddy-idle.js';
@@ -56,7 +55,7 @@ describe('local ingress: waiting for a drained upstream to go idle', () => {
     for (const d of [layout.run, layout.logs, layout.caddyDir]) mkdirSync(d, { recursive: true });
     ingress = await freePort();
     routes = [{ domain: DOMAIN, app: 'idle', upstreams: [{ node: 'web-1', port: ports.a }, { node: 'web-1', port: ports.b }], healthcheck: { path: '/', intervalMs: 60_000, timeoutMs: 2000, status: 200 } }];
-    await applyCaddy(layout, routes, ingress, exec);
+    await applyCaddy(layout, routes, ingress);
   }, 30_000);
 
   afterAll(async () => {
@@ -73,7 +72,7 @@ describe('local ingress: waiting for a drained upstream to go idle', () => {
     const slow = [get(ingress, '/slow'), get(ingress, '/slow')];
     await Promise.all([a.heldOne(), b.heldOne()]);
     writeDrained(layout, [{ node: 'web-1', port: ports.a }]);
-    await applyCaddy(layout, routes, ingress, exec);
+    await applyCaddy(layout, routes, ingress);
 
     // Caddy forgets an upstream no config names (caddyserver/caddy#7277): the rendered never-matched route keeps a's count.
     expect((await readUpstreamRequests(layout)).get(`127.0.0.1:${ports.a}`)).toBe(1);

@@ -125,12 +125,26 @@ export interface LoadResult {
   max: number;
 }
 
+export interface LoadShape {
+  /** Clients sending at once, each its next request once the last answered. */
+  concurrency: number;
+  /**
+   * What each client waits between requests. 0 (the bench) sends as fast as the machine
+   * answers, which takes a whole core from the rollout it measures; the tests pace the load
+   * (about 150 requests a second), still a request every few ms through each drain and restart.
+   */
+  pauseMs: number;
+}
+
+/** The load the tests put on shop: paced, so that it leaves the rollout the CPU it needs. */
+export const TEST_LOAD: LoadShape = { concurrency: 4, pauseMs: 20 };
+
 /**
  * Sends requests to shop through the ingress nodes in turn, `concurrency` at a time, while `during` runs, and
  * for 300 ms after; every tenth request is /visits (a row in PostgreSQL, a key in Redis).
  * Bounded: at most 50,000 requests.
  */
-export async function underLoad<T>(s: Scenario, during: () => Promise<T>, concurrency = 4): Promise<{ result: T; load: LoadResult }> {
+export async function underLoad<T>(s: Scenario, during: () => Promise<T>, shape: LoadShape = { concurrency: 4, pauseMs: 0 }): Promise<{ result: T; load: LoadResult }> {
   let stop = false;
   let sent = 0;
   const failures: string[] = [];
@@ -149,9 +163,10 @@ export async function underLoad<T>(s: Scenario, during: () => Promise<T>, concur
         failures.push(`${path} via :${port}: ${(e as Error).message}`);
       }
       latencies.push(performance.now() - t);
+      if (shape.pauseMs > 0) await new Promise((r) => setTimeout(r, shape.pauseMs));
     }
   };
-  const clients = Array.from({ length: concurrency }, client);
+  const clients = Array.from({ length: shape.concurrency }, client);
   const result = await during();
   await new Promise((r) => setTimeout(r, 300));
   stop = true;

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
-import { deployScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoad, type Scenario } from '../helpers/rolling-scenario.js';
+import { deployScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoad, TEST_LOAD, type Scenario } from '../helpers/rolling-scenario.js';
 
 interface Applied {
   manifest: { apps: Record<string, { processes: Record<string, unknown[]>; data?: Record<string, unknown> }> };
@@ -60,7 +60,7 @@ describe.each([
 
   it('an env change applied under continuous load fails no request', async () => {
     const rev = await s.repo.commit('shop: USD', { 'apps/shop.yaml': shopYaml({ onOneNode, currency: 'USD' }) });
-    const { result, load } = await underLoad(s, () => runSkyrec(s, ['apply', '--rev', rev]));
+    const { result, load } = await underLoad(s, () => runSkyrec(s, ['apply', '--rev', rev]), TEST_LOAD);
     console.log(`rolling apply, ${onOneNode ? 'one node' : 'spread'}, ${s.ports.length} ingress: ${load.sent} requests, ${load.failed} failed; p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; apply ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code, result.stderr).toBe(0);
     expect(load.failures).toEqual([]);
@@ -77,7 +77,7 @@ describe.each([
       'apps/shop.yaml': shopYaml({ onOneNode, currency: 'GBP', command: 'node no-such-server.js' }),
       'fleet.yaml': fleet.replace(/healthTimeout: \w+/, 'healthTimeout: 8s'),
     });
-    const { result, load } = await underLoad(s, () => runSkyrec(s, ['apply', '--rev', rev])).finally(() => s.repo.commit('fleet: health timeout back', { 'fleet.yaml': fleet }));
+    const { result, load } = await underLoad(s, () => runSkyrec(s, ['apply', '--rev', rev]), TEST_LOAD).finally(() => s.repo.commit('fleet: health timeout back', { 'fleet.yaml': fleet }));
     console.log(`rolled back, ${onOneNode ? 'one node' : 'spread'}: ${load.sent} requests, ${load.failed} failed; apply ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/restored generation \d+, healthy again/);

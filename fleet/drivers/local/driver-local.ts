@@ -179,7 +179,7 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
             writeDrained(layout, drained);
             const spec = readJson<NodeRunSpec>(layout.active);
             // A Caddy not running yet reads the drained list when its node activates.
-            if (spec?.routes && caddyRunning(layout)) await applyCaddy(layout, spec.routes, portOf(node.name), opts.exec, log);
+            if (spec?.routes && caddyRunning(layout)) await applyCaddy(layout, spec.routes, portOf(node.name), log);
           }),
         ),
       );

@@ -14,7 +14,7 @@ import { readRunSpec } from './local-generation.js';
 import { ensurePostgres, ensureRedis } from './local-addons.js';
 import { ensureBackups } from './local-backup.js';
 import { applyCaddy, stopCaddy } from './local-caddy.js';
-import { isRecordAlive, readPidFile, stopPidFile, waitForTcp } from './local-process.js';
+import { isPidFileAlive, isRecordAlive, readPidFile, stopPidFile, waitForTcp } from './local-process.js';
 import { fingerprint, pidFileOf, runRelease, startInstance, type UnitContext } from './local-units.js';
 
 export interface ActivateContext {
@@ -107,10 +107,10 @@ export async function activateGeneration(ctx: ActivateContext, storePath: string
   }
   // Give new web instances a moment to listen, so the ingress' first active health check finds
   // them up (bounded: a broken instance is the health check's to report, not activation's).
-  await Promise.all(started.filter((i) => i.process === 'web').map((i) => waitForTcp(i.port, 5000)));
+  await Promise.all(started.filter((i) => i.process === 'web').map((i) => waitForTcp(i.port, 5000, () => isPidFileAlive(pidFileOf(layout, i.unit)))));
 
   // (5) The ingress.
-  if (spec.routes !== null) await applyCaddy(layout, spec.routes, ctx.ingressPort(), ctx.exec, log);
+  if (spec.routes !== null) await applyCaddy(layout, spec.routes, ctx.ingressPort(), log);
   else await stopCaddy(layout);
 
   writeFileAtomic(layout.active, stableStringify(spec));
@@ -126,7 +126,7 @@ export async function restartInstance(ctx: ActivateContext, storePath: string, u
   const fp = fingerprint(unitCtx, inst, new Map());
   await stopPidFile(pidFileOf(ctx.layout, unit));
   startInstance(unitCtx, inst, fp);
-  if (inst.process === 'web') await waitForTcp(inst.port, 5000);
+  if (inst.process === 'web') await waitForTcp(inst.port, 5000, () => isPidFileAlive(pidFileOf(ctx.layout, unit)));
 }
 
 function readText(file: string): string | null {

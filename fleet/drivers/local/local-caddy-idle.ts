@@ -5,32 +5,15 @@
 // rendered Caddyfile keeps every drained upstream in a reverse_proxy that no request matches
 // (templates/local-Caddyfile.hbs): the new config sends it nothing, and the count still sees
 // what the previous config (which a reload does not wait for, in Caddy 2.6) has in flight.
-import { connect } from 'node:net';
+import { caddyAdminRequest } from './local-caddy-admin.js';
 import type { NodeLayout } from './local-layout.js';
 
 /** Requests in flight per upstream address ('127.0.0.1:20001'), as the node's Caddy counts them. */
-export function readUpstreamRequests(layout: NodeLayout, timeoutMs = 2000): Promise<Map<string, number>> {
-  return new Promise((resolve, reject) => {
-    // Caddy's admin API on a unix socket accepts only an empty Host; node:http always sends one.
-    const socket = connect(layout.caddyAdmin);
-    let text = '';
-    const timer = setTimeout(() => socket.destroy(new Error(`Caddy's admin API on ${layout.caddyAdmin} did not answer within ${timeoutMs} ms`)), timeoutMs);
-    socket.setEncoding('utf8');
-    socket.on('connect', () => socket.write('GET /reverse_proxy/upstreams HTTP/1.1\r\nHost: \r\nConnection: close\r\n\r\n'));
-    socket.on('data', (c: string) => (text += c));
-    socket.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    socket.on('close', () => {
-      clearTimeout(timer);
-      const at = text.indexOf('\r\n\r\n');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
-      if (at < 0 || status !== '200') return reject(new Error(`Caddy's admin API answered GET /reverse_proxy/upstreams with ${text.split('\r\n')[0] || 'nothing'}`));
-      const list = JSON.parse(text.slice(at + 4)) as { address: string; num_requests: number }[];
-      resolve(new Map(list.map((u) => [u.address, u.num_requests])));
-    });
-  });
+export async function readUpstreamRequests(layout: NodeLayout, timeoutMs = 2000): Promise<Map<string, number>> {
+  const r = await caddyAdminRequest(layout.caddyAdmin, 'GET', '/reverse_proxy/upstreams', { timeoutMs });
+  if (r.status !== 200) throw new Error(`Caddy's admin API answered GET /reverse_proxy/upstreams with ${r.status}: ${r.body.trim()}`);
+  const list = JSON.parse(r.body) as { address: string; num_requests: number }[];
+  return new Map(list.map((u) => [u.address, u.num_requests]));
 }
 
 /**

@@ -8,11 +8,11 @@ import { join } from 'node:path';
 import type { RunRoute } from '../../../generators/render-run-spec.js';
 import { loadTemplate } from '../../../generators/templates.js';
 import { caddyHealth } from '../../../generators/routes.js';
-import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { LocalDriverError } from '../../../common/errors.js';
 import { packageRoot } from '../../../common/paths.js';
 import { MAX_SOCKET_PATH, readJson, writeFileAtomic, type NodeLayout } from './local-layout.js';
+import { caddyAdminRequest } from './local-caddy-admin.js';
 import { isPidFileAlive, logTail, spawnDetached, stopPidFile, waitFor, waitForTcp } from './local-process.js';
 
 const upstreamKey = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
@@ -47,16 +47,17 @@ const httpSocket = (layout: NodeLayout) => join(layout.caddyDir, 'http.sock');
 
 /**
  * Writes the node's Caddyfile and makes Caddy serve it: started when not running, reloaded
- * otherwise. Either way the new routes are in effect when this returns (`caddy reload` returns
- * after the admin endpoint has loaded the config; a fresh Caddy is waited for).
+ * otherwise. Either way the new routes are in effect when this returns (the admin API's
+ * POST /load answers once the config is loaded; a fresh Caddy is waited for).
  */
-export async function applyCaddy(layout: NodeLayout, routes: RunRoute[], port: number, exec: Exec, log?: Logger): Promise<void> {
+export async function applyCaddy(layout: NodeLayout, routes: RunRoute[], port: number, log?: Logger): Promise<void> {
   if (httpSocket(layout).length > MAX_SOCKET_PATH) throw new LocalDriverError(`Caddy's socket path ${httpSocket(layout)} is too long for a unix socket; use a shorter state dir`);
-  writeFileAtomic(layout.caddyfile, renderLocalCaddyfile(layout.node, routes, httpSocket(layout), layout.caddyAdmin, readDrained(layout)));
+  const caddyfile = renderLocalCaddyfile(layout.node, routes, httpSocket(layout), layout.caddyAdmin, readDrained(layout));
+  writeFileAtomic(layout.caddyfile, caddyfile);
   const pidFile = caddyPidFile(layout);
   const logFile = join(layout.logs, 'caddy.log');
   if (isPidFileAlive(pidFile)) {
-    await exec(['caddy', 'reload', '--config', layout.caddyfile, '--adapter', 'caddyfile', '--address', `unix/${layout.caddyAdmin}`], { log, cwd: layout.caddyDir });
+    await reloadCaddy(layout, caddyfile, log);
     await ensureFront(layout, port, log);
     return;
   }
@@ -80,6 +81,18 @@ export async function applyCaddy(layout: NodeLayout, routes: RunRoute[], port: n
   }
   await ensureFront(layout, port, log);
   log?.info({ node: layout.node, port }, 'caddy started');
+}
+
+/**
+ * What `caddy reload` does, without starting a Caddy process each time: the running Caddy adapts
+ * the Caddyfile itself (Content-Type text/caddyfile) and answers once it is in effect. A
+ * rejected config leaves the running one in place.
+ */
+async function reloadCaddy(layout: NodeLayout, caddyfile: string, log?: Logger): Promise<void> {
+  const started = performance.now();
+  const r = await caddyAdminRequest(layout.caddyAdmin, 'POST', '/load', { body: caddyfile, contentType: 'text/caddyfile', timeoutMs: 30_000 });
+  if (r.status !== 200) throw new LocalDriverError(`Caddy on ${layout.node} refused its new config ${layout.caddyfile}: ${r.body.trim()}`);
+  log?.debug({ node: layout.node, ms: Math.round(performance.now() - started) }, 'caddy reloaded');
 }
 
 /** Starts the node's TCP front (fleet/drivers/local/local-front.ts) on its HTTP port, unless it runs. */

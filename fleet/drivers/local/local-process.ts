@@ -147,10 +147,14 @@ export async function stopPidFile(pidFile: string, graceMs = 10_000): Promise<vo
   rmSync(pidFile, { force: true });
 }
 
-/** True once something accepts TCP connections on 127.0.0.1:port, false after `ms`. */
-export async function waitForTcp(port: number, ms: number): Promise<boolean> {
+/**
+ * Waits until something listens on 127.0.0.1:`port`, at most `ms`; false also as soon as
+ * `alive` says the process that should listen has exited (a program that fails at start is not
+ * waited for to the end).
+ */
+export async function waitForTcp(port: number, ms: number, alive: () => boolean = () => true): Promise<boolean> {
   const until = Date.now() + ms;
-  while (Date.now() < until) {
+  while (Date.now() < until && alive()) {
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect({ host: '127.0.0.1', port });
       socket.once('connect', () => (socket.destroy(), resolve(true)));

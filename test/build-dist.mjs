@@ -1,6 +1,8 @@
-// Runs once before the suite, in vitest's main process: builds dist/ when any source is newer than
-// what it compiled to, so the test files that spawn bin/skyrec.js or run modules from dist/ all see
-// one build, made before any of them started. No test builds dist/ itself.
+// Builds dist/ when any source is newer than what it compiled to, once before the suite: vitest's
+// globalSetup (in its main process) and test/run-suite.mjs (before it starts the shards) call it,
+// so the test files that spawn bin/skyrec.js or run modules from dist/ all see one build, made
+// before any of them started. No test builds dist/ itself. Plain JavaScript: the suite runner
+// runs it with node before anything is compiled.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
@@ -10,7 +12,7 @@ const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 // tsconfig.json's "include": the folders whose .ts files compile into dist/.
 const SOURCE_DIRS = ['schema', 'fleet', 'generators', 'reconciler', 'onboard', 'common', join('test', 'bench')];
 
-function* tsFiles(dir: string): Generator<string> {
+function* tsFiles(dir) {
   for (const e of readdirSync(dir, { withFileTypes: true })) {
     const p = join(dir, e.name);
     if (e.isDirectory()) yield* tsFiles(p);
@@ -18,7 +20,8 @@ function* tsFiles(dir: string): Generator<string> {
   }
 }
 
-function staleSource(): string | null {
+/** The first source newer than its build, or null. */
+function staleSource() {
   for (const d of SOURCE_DIRS) {
     for (const src of tsFiles(join(root, d))) {
       const js = join(root, 'dist', relative(root, src).replace(/\.ts$/, '.js'));
@@ -28,10 +31,10 @@ function staleSource(): string | null {
   return null;
 }
 
-export default function buildDistOnce(): void {
+export default function buildDistOnce() {
   const stale = staleSource();
   if (stale === null) return;
-  process.stderr.write(`test/global-setup: building dist/ (${stale} is newer than its build)\n`);
+  process.stderr.write(`test/build-dist: building dist/ (${stale} is newer than its build)\n`);
   // A failed build fails the whole run here, not as confusing failures in the files that spawn dist/.
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
 }
