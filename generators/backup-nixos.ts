@@ -9,9 +9,24 @@ import type { Settings } from '../schema/model.js';
 import { SCHEDULE_SECONDS } from '../schema/backup-spec.js';
 import { ARCHIVE_TIMEOUT_S, FLEET_SECRETS, renderPgBackRestConf, type NodeBackupSpec } from './backup-plan.js';
 import { escapeNixList, escapeNixString } from './escape.js';
+import { renderVerifyUnits, verifyScript } from './backup-verify-nixos.js';
 
 const STATE = '/var/lib/skyrec-backup';
 const CONF = '/etc/skyrec/pgbackrest.conf';
+
+/**
+ * What the nixos driver runs on a data node for `skyrec backup`, `backups` and `backup verify`
+ * (fleet/drivers/nixos/nixos-backup.ts): the base backup unit, pgBackRest with the node's config
+ * and the key (`etc` paths, relative to /etc), the unit's properties as systemd-run --property
+ * lines (so a one-off command runs as the unit's user with its credentials), and the file the
+ * archive command stamps after each WAL segment reaches the repository.
+ */
+export const NIXOS_BACKUP = {
+  unit: (node: string) => `skyrec-backup-${node}`,
+  pgbackrest: 'skyrec/backup/pgbackrest',
+  properties: 'skyrec/backup/properties',
+  lastArchived: `${STATE}/last-archived`,
+} as const;
 const KEY_CREDENTIAL = 'skyrec-backup-key';
 const S3_CREDENTIALS = { accessKeyId: 'skyrec-backup-s3-key', secretAccessKey: 'skyrec-backup-s3-key-secret' } as const;
 
@@ -24,7 +39,8 @@ export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settin
   const credentials = [`${KEY_CREDENTIAL}:${secret(spec.target.key)}`, ...(s3 ? [`${S3_CREDENTIALS.accessKeyId}:${secret(s3.accessKeyId)}`, `${S3_CREDENTIALS.secretAccessKey}:${secret(s3.secretAccessKey)}`] : [])];
   const conf = renderPgBackRestConf(spec, { pgSocketDir: '/run/postgresql', pgPort: 5432, lockPath: `${STATE}/lock`, logPath: `${STATE}/log`, spoolPath: `${STATE}/spool` });
   const schedule = spec.postgres.map((p) => p.schedule).sort((a, b) => SCHEDULE_SECONDS[a] - SCHEDULE_SECONDS[b])[0];
-  const unit = `skyrec-backup-${spec.stanza}`;
+  const unit = NIXOS_BACKUP.unit(spec.stanza);
+  const properties = ['User=postgres', 'Group=postgres', ...credentials.map((c) => `LoadCredential=${c}`)];
   const exportS3 = s3
     ? [`PGBACKREST_REPO1_S3_KEY="$(cat "$CREDENTIALS_DIRECTORY/${S3_CREDENTIALS.accessKeyId}")"`, `PGBACKREST_REPO1_S3_KEY_SECRET="$(cat "$CREDENTIALS_DIRECTORY/${S3_CREDENTIALS.secretAccessKey}")"`, 'export PGBACKREST_REPO1_S3_KEY PGBACKREST_REPO1_S3_KEY_SECRET']
     : [];
@@ -32,7 +48,11 @@ export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settin
     `PGBACKREST_REPO1_CIPHER_PASS="$(cat "$CREDENTIALS_DIRECTORY/${KEY_CREDENTIAL}")" || exit 1`,
     'export PGBACKREST_REPO1_CIPHER_PASS',
     ...exportS3,
-    `exec \${pkgs.pgbackrest}/bin/pgbackrest --config=${CONF} --stanza=${spec.stanza} --pg1-path=\${config.services.postgresql.dataDir} "$@"`,
+    // The live cluster unless the caller names another (a scratch restore does).
+    'case " $* " in *" --pg1-path="*) pg1= ;; *) pg1=--pg1-path=${config.services.postgresql.dataDir} ;; esac',
+    `\${pkgs.pgbackrest}/bin/pgbackrest --config=${CONF} --stanza=${spec.stanza} $pg1 "$@" || exit $?`,
+    // The end of the restorable window: when WAL last reached the repository.
+    `case " $* " in *" archive-push "*) date +%s > ${NIXOS_BACKUP.lastArchived} ;; esac`,
   ].join('\n');
   return `# Rendered by skyrec: backups of node ${spec.stanza}'s PostgreSQL (apps ${spec.postgres.map((p) => p.app).join(', ')}).
 # The repository key and any bucket credentials come from ${settings.secretsDir}/${FLEET_SECRETS}/ by LoadCredential.
@@ -45,10 +65,19 @@ let
 ${script.split('\n').map((l) => `    ${l}`).join('\n')}
   '';
   credentials = ${escapeNixList(credentials)};
+  # Restores the latest backup of each database named into a scratch cluster and counts its rows
+  # (generators/backup-verify-nixos.ts): the verify timers' and \`skyrec backup verify\`'s.
+  verify = pkgs.writeShellScript "skyrec-backup-verify" ''
+${verifyScript(STATE).split('\n').map((l) => `    ${l}`).join('\n')}
+  '';
 in
 {
   environment.etc."skyrec/pgbackrest.conf".text = ${s(conf)};
   environment.systemPackages = [ pkgs.pgbackrest ];
+  # For skyrec over ssh: pgBackRest as the backup unit runs it, and that unit's user and
+  # credentials as systemd-run --property lines (\`skyrec backups\` runs pgbackrest info so).
+  environment.etc.${s(NIXOS_BACKUP.pgbackrest)}.source = pgbackrest;
+  environment.etc.${s(NIXOS_BACKUP.properties)}.text = ${s(properties.join('\n') + '\n')};
   systemd.tmpfiles.rules = [
     "d ${STATE} 0700 postgres postgres -"
     "d ${STATE}/lock 0700 postgres postgres -"
@@ -87,6 +116,8 @@ in
       RandomizedDelaySec = "10m";
     };
   };
+
+${renderVerifyUnits(spec)}
 }
 `;
 }

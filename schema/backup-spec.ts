@@ -3,9 +3,9 @@
 // about data that nothing backs up. Pure.
 import { problemAt, type YamlFile } from './load-yaml.js';
 import type { AddonBackupSpec, AppSpec, BackupsSpec, FleetSpec } from './spec-types.js';
-import type { AddonBackup, AddonName, BackupSchedule, BackupTarget, Problem } from './model.js';
+import type { AddonBackup, AddonName, BackupSchedule, BackupTarget, BackupVerify, Problem } from './model.js';
 
-export type { AddonBackup, BackupSchedule, BackupTarget };
+export type { AddonBackup, BackupSchedule, BackupTarget, BackupVerify };
 
 /** The directory under settings.secretsDir holding fleet-wide secrets: not a DNS label, so no app can own it. */
 export const FLEET_SECRETS = '_skyrec';
@@ -14,6 +14,9 @@ export const FLEET_SECRETS = '_skyrec';
 export const ARCHIVE_TIMEOUT_S = 60;
 
 export const SCHEDULE_SECONDS: Record<BackupSchedule, number> = { hourly: 3600, daily: 86_400, weekly: 604_800 };
+
+/** Seconds between scheduled verifies (null: off). */
+export const VERIFY_SECONDS: Record<BackupVerify, number | null> = { daily: 86_400, weekly: 604_800, off: null };
 
 const DEFAULT_SCHEDULE: Record<AddonName, BackupSchedule> = { postgres: 'daily', redis: 'hourly' };
 
@@ -35,6 +38,7 @@ export function normalizeAddonBackup(addon: AddonName, spec: AddonBackupSpec | u
     schedule: spec?.schedule ?? DEFAULT_SCHEDULE[addon],
     retain: { daily: spec?.retain?.daily ?? 7, weekly: spec?.retain?.weekly ?? 4, monthly: spec?.retain?.monthly ?? 6 },
     pointInTime: addon === 'postgres' && (spec?.pointInTime ?? true),
+    verify: addon === 'redis' ? 'off' : spec?.verify ?? (target.verify === 'never' ? 'off' : target.verify),
   };
 }
 

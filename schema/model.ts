@@ -166,9 +166,13 @@ export interface BackupTarget {
 
 export type BackupSchedule = 'hourly' | 'daily' | 'weekly';
 
+export type BackupVerify = 'daily' | 'weekly' | 'off';
+
 export interface AddonBackup {
   schedule: BackupSchedule;
   retain: { daily: number; weekly: number; monthly: number };
   /** postgres: WAL archived continuously (archive_timeout 60 s). */
   pointInTime: boolean;
+  /** postgres: how often the latest backup is restored into a scratch database and counted (redis: always off). */
+  verify: BackupVerify;
 }

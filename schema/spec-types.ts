@@ -206,6 +206,10 @@ export interface AddonBackupSpec {
    */
   pointInTime?: boolean;
   /**
+   * postgres: how often the latest backup is restored into a scratch database and its rows counted, on its own (`skyrec backup verify`, recorded like a backup): weekly, daily or off (default: fleet.yaml backups.verify, else weekly). A Redis snapshot is not verified.
+   */
+  verify?: 'weekly' | 'daily' | 'off';
+  /**
    * false: never back this addon up (default true once the fleet has a backups: target).
    */
   enabled?: boolean;

@@ -6,6 +6,7 @@ import type { Node } from '../../schema/model.js';
 import type { RenderedNode } from '../../generators/render-types.js';
 import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 import type { AttachedIo, LogQuery, LogSink, RunRequest, SecretSource, UnitStatus } from './operate.js';
+import type { BackupList, BackupRequest, RestoreTarget, ScratchRestore } from './backup.js';
 
 /** What to deploy on one node. */
 export interface NodeTarget {
@@ -140,6 +141,26 @@ export interface NodeDriver {
   secretValues?(node: Node, source: SecretSource): Promise<string[]>;
   /** Runs a one-off command as the process runs (environment, secrets, working directory); its exit code. */
   runCommand?(node: Node, req: RunRequest, io: AttachedIo): Promise<number>;
+
+  /**
+   * Backups (fleet/node/backup.ts), on the app's data node `node`: takes a full backup of the
+   * addon now (postgres: a pgBackRest base backup; redis: a BGSAVE snapshot); its id.
+   */
+  takeBackup?(node: Node, req: BackupRequest): Promise<string>;
+  /** The addon's backups, oldest first, and the window a point-in-time restore can reach. */
+  listBackups?(node: Node, req: BackupRequest): Promise<BackupList>;
+  /** Restores the app's PostgreSQL database as of `target` into a scratch cluster beside the live one. */
+  restoreScratch?(node: Node, app: string, target: RestoreTarget): Promise<ScratchRestore>;
+  /** Puts a Redis snapshot (its id; null: the latest) back in place of the app's Redis data, restarting it. */
+  restoreSnapshot?(node: Node, req: BackupRequest, snapshot: string | null): Promise<void>;
+  /** Stops units of the node's current generation (`systemctl stop`); restartUnit starts them again. */
+  stopUnits?(node: Node, units: string[]): Promise<void>;
+  /**
+   * Restores the latest backup of the app's database into a scratch cluster on the node, counts
+   * its rows per table and drops it, all on the node (nixos: the rendered verify script). A driver
+   * without it verifies through restoreScratch.
+   */
+  verifyBackup?(node: Node, app: string): Promise<Record<string, number>>;
 }
 
 /** The hash in a node's manifest.json text (null: not JSON, or not a skyrec manifest). */

@@ -7,10 +7,9 @@ import type { NodeDriver, DrainRoute, Upstream } from '../../fleet/node/driver.j
 import type { Logger } from '../../common/log.js';
 import type { AppliedNode } from '../apply/rollout-model.js';
 import { waitHealthy } from '../../fleet/node/health.js';
-import { exec } from '../../common/exec.js';
-import { nodeLayout } from '../../fleet/drivers/local/local-layout.js';
-import { copyIntoLive, countRows, restoreScratch, stopUnits, type RestoreTarget } from '../../fleet/drivers/local/local-backup-ops.js';
-import type { DataNode } from './data-node.js';
+import type { RestoreTarget } from '../../fleet/node/backup.js';
+import { backupMethods, type DataNode } from './data-node.js';
+import { backupRecorder } from './verify-backup.js';
 import { RolloutFailedError } from '../../common/errors.js';
 
 export interface RestoreOptions {
@@ -20,6 +19,7 @@ export interface RestoreOptions {
   data: DataNode;
   all: AppliedNode[];
   driver: NodeDriver;
+  /** Where the outcome is recorded (backup-record.ts). */
   stateDir: string;
   log: Logger;
   healthTimeoutMs: number;
@@ -48,26 +48,41 @@ function appUpstreams(all: AppliedNode[], app: string): { ingress: { node: Appli
   return { ingress, upstreams };
 }
 
+/** Restores, and records the outcome as the addon's latest event (status shows a failed restore). */
 export async function restoreApp(o: RestoreOptions): Promise<RestoreResult> {
-  const { layout } = o.data;
+  const driver = backupMethods(o.driver, 'skyrec restore', 'restoreScratch', 'stopUnits');
+  const record = backupRecorder(o.stateDir, o.app, o.data);
+  try {
+    const result = await restoreAppOnce(o, driver);
+    record({ kind: 'restore', ok: true });
+    return result;
+  } catch (err) {
+    record({ kind: 'restore', ok: false, error: (err as Error).message.split('\n')[0] });
+    o.log.error({ app: o.app, node: o.data.node.name, err: (err as Error).message }, 'restore failed');
+    throw err;
+  }
+}
+
+async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDriver, 'restoreScratch' | 'stopUnits'>>): Promise<RestoreResult> {
+  const dataNode = o.data.node.name;
   const into = o.into ?? o.app;
-  const scratch = await restoreScratch(layout, o.app, o.target, exec, o.log);
+  const scratch = await driver.restoreScratch(o.data.node, o.app, o.target);
   let rows: Record<string, number>;
   try {
-    rows = await countRows(scratch.query, o.app);
+    rows = await scratch.countRows();
     if (o.into) {
-      const { kept } = await copyIntoLive(layout, scratch, o.app, into, exec, o.log);
-      return { app: o.app, node: layout.node, into, kept, rows, pausedMs: 0 };
+      const { kept } = await scratch.copyIntoLive(into);
+      return { app: o.app, node: dataNode, into, kept, rows, pausedMs: 0 };
     }
     const { ingress, upstreams } = appUpstreams(o.all, o.app);
     const nodes = o.all.filter((a) => a.run.instances.some((i) => i.app === o.app));
     const started = performance.now();
     await o.driver.setDrained(ingress, upstreams);
-    o.log.warn({ app: o.app, node: layout.node }, 'restore: app paused (maintenance answer), instances stopping');
+    o.log.warn({ app: o.app, node: dataNode }, 'restore: app paused (maintenance answer), instances stopping');
     let kept: string | null = null;
     try {
-      for (const a of nodes) await stopUnits(nodeLayout(o.stateDir, a.node.name), a.run.instances.filter((i) => i.app === o.app).map((i) => i.unit));
-      ({ kept } = await copyIntoLive(layout, scratch, o.app, into, exec, o.log));
+      for (const a of nodes) await driver.stopUnits(a.node, a.run.instances.filter((i) => i.app === o.app).map((i) => i.unit));
+      ({ kept } = await scratch.copyIntoLive(into));
     } finally {
       for (const a of nodes) for (const i of a.run.instances.filter((x) => x.app === o.app)) await o.driver.restartUnit(a.node, i.unit);
       await o.driver.setDrained(ingress, []);
@@ -78,8 +93,8 @@ export async function restoreApp(o: RestoreOptions): Promise<RestoreResult> {
       const health = await waitHealthy(o.driver, target, ingress.map((i) => i.node), o.healthTimeoutMs);
       if (!health.healthy) throw new RolloutFailedError(`${o.app} on ${a.node.name} is not healthy after the restore: ${health.failures.join('; ')}`);
     }
-    o.log.info({ app: o.app, node: layout.node, pausedMs }, 'restore: done, traffic back');
-    return { app: o.app, node: layout.node, into, kept, rows, pausedMs };
+    o.log.info({ app: o.app, node: dataNode, pausedMs }, 'restore: done, traffic back');
+    return { app: o.app, node: dataNode, into, kept, rows, pausedMs };
   } finally {
     await scratch.drop();
   }

@@ -4,8 +4,6 @@
 import { Command, Option } from 'commander';
 import { UsageError } from '../../common/errors.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
-import type { DataNode } from '../backup/data-node.js';
-import type { BackupEvent } from '../backup/backup-record.js';
 
 interface RestoreFlags extends DriverFlags {
   addon: string;
@@ -19,22 +17,15 @@ interface RestoreFlags extends DriverFlags {
 
 const kib = (n: number) => (n >= 1024 ** 3 ? `${(n / 1024 ** 3).toFixed(1)} GiB` : n >= 1024 ** 2 ? `${(n / 1024 ** 2).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`);
 
+/** The app's data node from what the nodes last applied, and the driver that reaches it. */
 async function openData(app: string, flags: DriverFlags & { addon?: string }, ctx: Ctx) {
   const { openApplied } = await import('../apply/applied.js');
   const { findDataNode } = await import('../backup/data-node.js');
+  const { createDriver } = await import('../apply/create-driver.js');
   const opts = driverOptions(flags, ctx);
   const all = openApplied(opts.stateDir).all();
-  return { opts, all, data: findDataNode(all, app, opts, flags.addon) };
-}
-
-/** Records backup and verify outcomes for status and /metrics. */
-async function recorder(app: string, addon: string, data: DataNode, stateDir: string) {
-  const { recordBackup } = await import('../backup/backup-record.js');
-  const { readBackupSpec } = await import('../../fleet/drivers/local/local-backup.js');
-  const { SCHEDULE_SECONDS } = await import('../../schema/backup-spec.js');
-  const schedule = readBackupSpec(data.layout)?.[addon === 'redis' ? 'redis' : 'postgres'].find((p) => p.app === app)?.schedule ?? 'daily';
-  const key = { app, addon, node: data.layout.node, scheduleSeconds: SCHEDULE_SECONDS[schedule] };
-  return (event: BackupEvent) => recordBackup(stateDir, key, event);
+  const data = findDataNode(all, app, opts, flags.addon);
+  return { opts, all, data, driver: createDriver(opts, ctx.log) };
 }
 
 export function registerBackupCommands(program: Command, ctx: Ctx): void {
@@ -47,63 +38,43 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
       .option('--addon <addon>', 'the addon to back up', 'postgres')
       .option('--json', 'print the result as JSON'),
   ).action(async (app: string, flags: DriverFlags & { addon: string; json?: boolean }) => {
-    const { takeBackup, listBackups } = await import('../../fleet/drivers/local/local-backup-ops.js');
-    const { exec } = await import('../../common/exec.js');
-    const { data, opts } = await openData(app, flags, ctx);
-    const record = await recorder(app, flags.addon, data, opts.stateDir);
+    const { backupMethods } = await import('../backup/data-node.js');
+    const { data, opts, driver } = await openData(app, flags, ctx);
+    const { backupRecorder } = await import('../backup/verify-backup.js');
+    const record = backupRecorder(opts.stateDir, app, data);
+    const req = { app, addon: data.addon };
+    const backups = backupMethods(driver, 'skyrec backup', 'takeBackup', 'listBackups');
     let id: string;
     try {
-      if (flags.addon === 'redis') {
-        const { backupRedis } = await import('../../fleet/drivers/local/local-backup-redis.js');
-        id = await backupRedis({ layout: data.layout, app, secretsDir: opts.secretsDir, exec, log: ctx.log });
-        record({ kind: 'backup', ok: true, window: null });
-      } else {
-        id = await takeBackup(data.layout, exec, ctx.log);
-        record({ kind: 'backup', ok: true, window: (await listBackups(data.layout, exec, ctx.log)).window });
-      }
+      id = await backups.takeBackup(data.node, req);
+      record({ kind: 'backup', ok: true, window: data.addon === 'redis' ? null : (await backups.listBackups(data.node, req)).window });
     } catch (err) {
       record({ kind: 'backup', ok: false, error: (err as Error).message.split('\n')[0] });
-      ctx.log.error({ app, node: data.layout.node, err: (err as Error).message }, 'backup failed');
+      ctx.log.error({ app, node: data.node.name, err: (err as Error).message }, 'backup failed');
       throw err;
     }
-    ctx.log.info({ app, node: data.layout.node, backup: id }, 'backup taken');
-    if (flags.json) out.json({ app, addon: flags.addon, node: data.layout.node, id });
-    else out.line(`${app}: backup ${id} taken on ${data.layout.node}`);
+    ctx.log.info({ app, node: data.node.name, backup: id }, 'backup taken');
+    if (flags.json) out.json({ app, addon: flags.addon, node: data.node.name, id });
+    else out.line(`${app}: backup ${id} taken on ${data.node.name}`);
   });
 
   // Commander gives `backup`'s options (--driver, --state, --json, ...) to the parent wherever they
-  // stand, so verify reads them from there.
-  backup
-    .command('verify')
-    .description("Restore the latest backup of the app's database into a scratch database, report row counts per table, drop it. Takes `skyrec backup`'s options (--driver, --state, --secrets-dir, --json). Exit 1 when the restore fails.")
-    .argument('<app>', 'the app')
-    .action(async (app: string) => {
+  // stand, so verify reads them from there; it declares them too, for its --help.
+  addDriverOptions(
+    backup
+      .command('verify')
+      .description("Restore the latest backup of the app's database into a scratch database, report row counts per table, drop it. Exit 1 when the restore fails. Recorded like a backup (skyrec status, /metrics).")
+      .argument('<app>', 'the app')
+      .option('--json', 'print the result as JSON'),
+  ).action(async (app: string) => {
     const flags = backup.opts<DriverFlags & { json?: boolean }>();
-    const { restoreScratch, countRows } = await import('../../fleet/drivers/local/local-backup-ops.js');
-    const { exec } = await import('../../common/exec.js');
-    const { data, opts } = await openData(app, flags, ctx);
-    const record = await recorder(app, 'postgres', data, opts.stateDir);
-    let scratch;
-    try {
-      scratch = await restoreScratch(data.layout, app, { latest: true }, exec, ctx.log);
-    } catch (err) {
-      record({ kind: 'verify', ok: false, error: (err as Error).message.split('\n')[0] });
-      ctx.log.error({ app, node: data.layout.node, err: (err as Error).message }, 'backup verify failed');
-      throw err;
-    }
-    try {
-      const rows = await countRows(scratch.query, app);
-      record({ kind: 'verify', ok: true, rows });
-      ctx.log.info({ app, node: data.layout.node, tables: Object.keys(rows).length }, 'backup verified');
-      if (flags.json) out.json({ app, node: data.layout.node, verified: true, rows });
-      else {
-        out.line(`${app}: the latest backup restores; rows per table:`);
-        for (const [table, n] of Object.entries(rows)) out.line(`  ${table}\t${n}`);
-      }
-    } finally {
-      await scratch.drop();
-    }
-    });
+    const { verifyBackup } = await import('../backup/verify-backup.js');
+    const { data, opts, driver } = await openData(app, { ...flags, addon: 'postgres' }, ctx);
+    const rows = await verifyBackup({ app, data, driver, stateDir: opts.stateDir, log: ctx.log });
+    if (flags.json) return out.json({ app, node: data.node.name, verified: true, rows });
+    out.line(`${app}: the latest backup restores; rows per table:`);
+    for (const [table, n] of Object.entries(rows)) out.line(`  ${table}\t${n}`);
+  });
 
   addDriverOptions(
     program
@@ -113,15 +84,11 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
       .option('--addon <addon>', 'the addon', 'postgres')
       .option('--json', 'print as JSON'),
   ).action(async (app: string, flags: DriverFlags & { addon: string; json?: boolean }) => {
-    const { listBackups } = await import('../../fleet/drivers/local/local-backup-ops.js');
-    const { exec } = await import('../../common/exec.js');
-    const { data, opts } = await openData(app, flags, ctx);
-    const { listRedisBackups } = await import('../../fleet/drivers/local/local-backup-redis.js');
-    const list = flags.addon === 'redis'
-      ? { backups: await listRedisBackups({ layout: data.layout, app, secretsDir: opts.secretsDir, exec, log: ctx.log }), window: { earliest: null, latest: null } }
-      : await listBackups(data.layout, exec, ctx.log);
-    if (flags.json) return out.json({ app, addon: flags.addon, node: data.layout.node, ...list });
-    out.line(`${app} (${flags.addon} on ${data.layout.node}): restorable from ${list.window.earliest ?? '-'} to ${list.window.latest ?? '-'}`);
+    const { backupMethods } = await import('../backup/data-node.js');
+    const { data, driver } = await openData(app, flags, ctx);
+    const list = await backupMethods(driver, 'skyrec backups', 'listBackups').listBackups(data.node, { app, addon: data.addon });
+    if (flags.json) return out.json({ app, addon: flags.addon, node: data.node.name, ...list });
+    out.line(`${app} (${flags.addon} on ${data.node.name}): restorable from ${list.window.earliest ?? '-'} to ${list.window.latest ?? '-'}`);
     for (const b of list.backups) out.line(`  ${b.id}\t${b.kind}\t${b.time}\t${kib(b.size)} (${kib(b.stored)} stored)`);
   });
 
@@ -143,22 +110,20 @@ export function registerBackupCommands(program: Command, ctx: Ctx): void {
     if (flags.into !== undefined && (!/^[a-z_][a-z0-9_-]{0,62}$/.test(flags.into) || flags.into === app)) throw new UsageError(`--into ${flags.into}: expected a new database name (lower case letters, digits, _ and -), not the app's own`);
     const seconds = Number(flags.healthTimeout);
     if (!Number.isInteger(seconds) || seconds < 1) throw new UsageError(`--health-timeout ${flags.healthTimeout}: expected a whole number of seconds`);
-    const { createDriver } = await import('../apply/create-driver.js');
     const { acquireLock } = await import('../state/lock.js');
     const { restoreApp } = await import('../backup/restore-app.js');
-    const { opts, all, data } = await openData(app, flags, ctx);
+    const { backupMethods } = await import('../backup/data-node.js');
+    const { opts, all, data, driver } = await openData(app, flags, ctx);
     if (flags.addon === 'redis') {
       if (flags.time !== undefined || flags.into !== undefined) throw new UsageError('a Redis restore takes --backup ID or --latest (snapshots, no point in time; no --into)');
-      const { restoreRedis } = await import('../../fleet/drivers/local/local-backup-redis.js');
-      const { exec } = await import('../../common/exec.js');
-      await restoreRedis({ layout: data.layout, app, secretsDir: opts.secretsDir, exec, log: ctx.log }, flags.backup ?? null);
-      if (flags.json) return out.json({ app, addon: 'redis', node: data.layout.node, snapshot: flags.backup ?? 'latest' });
-      return out.line(`${app}: Redis restored on ${data.layout.node} from snapshot ${flags.backup ?? 'latest'}`);
+      await backupMethods(driver, 'skyrec restore --addon redis', 'restoreSnapshot').restoreSnapshot(data.node, { app, addon: 'redis' }, flags.backup ?? null);
+      if (flags.json) return out.json({ app, addon: 'redis', node: data.node.name, snapshot: flags.backup ?? 'latest' });
+      return out.line(`${app}: Redis restored on ${data.node.name} from snapshot ${flags.backup ?? 'latest'}`);
     }
     const target = flags.time !== undefined ? { time: flags.time } : flags.backup !== undefined ? { backup: flags.backup } : { latest: true as const };
     const lock = acquireLock(opts.stateDir, `skyrec restore ${app}`);
     try {
-      const result = await restoreApp({ app, target, into: flags.into ?? null, data, all, driver: createDriver(opts, ctx.log), stateDir: opts.stateDir, log: ctx.log, healthTimeoutMs: seconds * 1000 });
+      const result = await restoreApp({ app, target, into: flags.into ?? null, data, all, driver, stateDir: opts.stateDir, log: ctx.log, healthTimeoutMs: seconds * 1000 });
       if (flags.json) return out.json(result);
       out.line(`${app}: restored into database ${result.into} on ${result.node}${result.kept ? ` (the previous one kept as ${result.kept})` : ''}${result.pausedMs ? `; paused ${(result.pausedMs / 1000).toFixed(1)} s` : ''}`);
       for (const [table, n] of Object.entries(result.rows)) out.line(`  ${table}\t${n}`);

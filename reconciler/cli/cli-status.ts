@@ -25,9 +25,9 @@ export function registerStatusCommands(program: Command, ctx: Ctx): void {
         const { readLoopView, readStatus, describeLoop } = await import('../daemon/status.js');
         const view = readLoopView(opts.stateDir);
         const loop = view ? { ...readStatus(store, opts.stateDir, view), alive: view.alive, pid: view.pid } : null;
-        const { readBackupRecords, formatBackupLines } = await import('../backup/backup-record.js');
+        const { readBackupRecords, formatBackupLines, viewBackup } = await import('../backup/backup-record.js');
         const backups = readBackupRecords(opts.stateDir);
-        if (flags.json) return out.json({ nodes: rows, reconciler: loop, backups });
+        if (flags.json) return out.json({ nodes: rows, reconciler: loop, backups: backups.map((r) => viewBackup(r)) });
         if (rows.length === 0) out.line('No node has been applied yet.');
         for (const r of rows) {
           out.line(`${r.node.padEnd(16)} ${r.status.padEnd(12)} generation ${String(r.generation ?? '-').padEnd(4)} ${r.revision ? r.revision.slice(0, 12) : '-'}  ${r.updatedAt}${r.url ? `  ${r.url}` : ''}`);

@@ -15,6 +15,7 @@ import { newMemory, reconcileOnce, type ReconcileOptions } from './reconcile.js'
 import { checkDrift, healDrift } from './drift.js';
 import { Reconciler, type Job } from './scheduler.js';
 import { readBackupRecords } from '../backup/backup-record.js';
+import { startVerifySchedule, type VerifySchedule } from '../backup/verify-schedule.js';
 import { startDaemonHttp, type DaemonHttp, type ListenOptions } from './daemon-http.js';
 import { statusReader, writeLoopView, type LoopView } from './status.js';
 import type { Logger } from '../../common/log.js';
@@ -52,6 +53,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
   let reconciler: Reconciler | undefined;
   let watchTimer: NodeJS.Timeout | undefined;
   let notifier: Notifier | undefined;
+  let verifies: VerifySchedule | undefined;
   const signals = stopSignals(log);
   try {
     store = StateStore.open(opts.stateDir);
@@ -159,6 +161,11 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     }, WATCH_MS);
     reconciler.start();
     notifier?.start();
+    // Scheduled backup verifies, beside the cycles (local driver; NixOS data nodes run their own timers).
+    if (opts.driver === 'local') {
+      const driver = opts.driverImpl ?? createDriver(opts, log.child({ part: 'verify' }));
+      verifies = startVerifySchedule({ stateDir: opts.stateDir, driver, log, everyMs: opts.driftIntervalMs, applied: () => openApplied(opts.stateDir).all(), records: () => readBackupRecords(opts.stateDir) });
+    }
     try {
       await Promise.race([signals.received, failed]);
     } finally {
@@ -174,6 +181,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     signals.dispose();
     // What was not delivered stays queued in the state store for the next start.
     await notifier?.stop();
+    await verifies?.stop();
     stopSpareHeadWorker();
     await http?.close();
     store?.close();

@@ -11,6 +11,7 @@ export interface HeadTrust {
   head: TrustVerdict | null;
 }
 import type { NotifyStatus } from '../notify/notify-status.js';
+import type { BackupView } from '../backup/backup-record.js';
 
 /** An app as the fleet runs it now (from the manifests of the last healthy apply of each node). */
 export interface AppStatus {
@@ -64,4 +65,6 @@ export interface DaemonStatus {
   runs: (RunRecord & { planUrl: string | null })[];
   /** The notification queue (absent from a status read without it). */
   notifications?: NotifyStatus;
+  /** Each app addon's backups: last success, window, failures, latest event (absent: none recorded). */
+  backups?: BackupView[];
 }

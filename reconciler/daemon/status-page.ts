@@ -11,6 +11,7 @@ import type { NodeStatus } from '../state/state-store.js';
 import type { RunOutcome } from '../state/reconciler-records.js';
 import { describeVerdict } from '../trust/trust-verdict.js';
 import type { AppStatus, DaemonStatus } from './status-model.js';
+import { backupTones, viewBackups } from './status-backups.js';
 
 /** The colour of a badge: ok green, bad red, warn amber, none grey. */
 type Tone = 'ok' | 'bad' | 'warn' | 'none';
@@ -100,7 +101,7 @@ function noteNodes(s: DaemonStatus): { text: string; tone: Tone }[] {
 
 /** The worst of the last run, the nodes' health and drift: the colour of the tab's icon. */
 function overallTone(s: DaemonStatus): Tone {
-  const tones: Tone[] = [...s.nodes.map((n) => HEALTH_TONE[n.status] ?? 'none'), ...(s.runs[0] ? [OUTCOME_TONE[s.runs[0].outcome] ?? 'none'] : []), ...(s.drift.length > 0 || s.quarantined.length > 0 ? ['warn' as const] : []), ...(s.trust?.head && !s.trust.head.trusted ? ['bad' as const] : [])];
+  const tones: Tone[] = [...s.nodes.map((n) => HEALTH_TONE[n.status] ?? 'none'), ...(s.runs[0] ? [OUTCOME_TONE[s.runs[0].outcome] ?? 'none'] : []), ...(s.drift.length > 0 || s.quarantined.length > 0 ? ['warn' as const] : []), ...(s.trust?.head && !s.trust.head.trusted ? ['bad' as const] : []), ...backupTones(s.backups ?? [])];
   if (s.fault) return 'bad';
   if (tones.every((t) => t === 'none')) return 'none';
   return tones.includes('bad') ? 'bad' : tones.includes('warn') ? 'warn' : 'ok';
@@ -187,6 +188,7 @@ function viewStatus(s: DaemonStatus, now: Date) {
     apps,
     runs,
     notifyFailures: (s.notifications?.failures ?? []).map((f) => ({ ...f, at: when(f.at, now) })),
+    backups: viewBackups(s.backups ?? [], now),
   };
 }
 

@@ -9,6 +9,7 @@ import type { DaemonStatus, HeadTrust } from './status-model.js';
 import { describeVerdict } from '../trust/trust-verdict.js';
 import { fleetApps } from './fleet-apps.js';
 import { readNotifyStatus } from '../notify/notify-status.js';
+import { readBackupRecords, viewBackup } from '../backup/backup-record.js';
 import { isProcessAlive } from '../../common/proc.js';
 
 /** What the running loop knows beyond the state store. */
@@ -60,6 +61,7 @@ export function readStatus(store: StateStore, stateDir: string, view: LoopView, 
     runs: store.reconciler.runs(20).map((r) => ({ ...r, planUrl: r.hasPlan ? `/runs/${r.id}/plan` : null })),
     trust: view.trust ?? { required: false, head: null },
     notifications: readNotifyStatus(store.notifications),
+    backups: readBackupRecords(stateDir).map((r) => viewBackup(r)),
   };
 }
 

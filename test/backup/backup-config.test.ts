@@ -19,18 +19,29 @@ describe('backups: target', () => {
     expect(warnings).toEqual([]);
     expect(config!.fleet.backups).toEqual({ kind: 'path', path: '/var/backups/skyrec', ssh: null, s3: null, key: 'BACKUP_KEY', verify: 'weekly' });
     expect(config!.apps.find((a) => a.name === 'blog')!.backup).toEqual({
-      postgres: { schedule: 'daily', retain: { daily: 7, weekly: 4, monthly: 6 }, pointInTime: true },
+      postgres: { schedule: 'daily', retain: { daily: 7, weekly: 4, monthly: 6 }, pointInTime: true, verify: 'weekly' },
       redis: null,
     });
   });
 
   test('per addon settings override the defaults', async () => {
-    const app = blog.replace('  postgres: {}\n', '  postgres:\n    backup: { schedule: hourly, retain: { daily: 3, weekly: 0 }, pointInTime: false }\n  redis: { backup: { schedule: daily } }\n');
+    const app = blog.replace('  postgres: {}\n', '  postgres:\n    backup: { schedule: hourly, retain: { daily: 3, weekly: 0 }, pointInTime: false, verify: daily }\n  redis: { backup: { schedule: daily } }\n');
     const { config } = await checkRepo(worktreeSource(makeRepo({ ...withBackups('  path: /b\n  key: K\n'), 'apps/blog.yaml': app })));
     expect(config!.apps.find((a) => a.name === 'blog')!.backup).toEqual({
-      postgres: { schedule: 'hourly', retain: { daily: 3, weekly: 0, monthly: 6 }, pointInTime: false },
-      redis: { schedule: 'daily', retain: { daily: 7, weekly: 4, monthly: 6 }, pointInTime: false },
+      postgres: { schedule: 'hourly', retain: { daily: 3, weekly: 0, monthly: 6 }, pointInTime: false, verify: 'daily' },
+      redis: { schedule: 'daily', retain: { daily: 7, weekly: 4, monthly: 6 }, pointInTime: false, verify: 'off' },
     });
+  });
+
+  test('verify: off per addon, the fleet default (never) otherwise, and a bad value refused at its file:line:col', async () => {
+    const off = blog.replace('  postgres: {}\n', '  postgres:\n    backup: { verify: off }\n');
+    const a = await checkRepo(worktreeSource(makeRepo({ ...withBackups('  path: /b\n  key: K\n'), 'apps/blog.yaml': off })));
+    expect(a.config!.apps.find((x) => x.name === 'blog')!.backup!.postgres!.verify).toBe('off');
+    const never = await checkRepo(worktreeSource(makeRepo(withBackups('  path: /b\n  key: K\n  verify: never\n'))));
+    expect(never.config!.apps.find((x) => x.name === 'blog')!.backup!.postgres!.verify).toBe('off');
+    const bad = blog.replace('  postgres: {}\n', '  postgres:\n    backup: { verify: hourly }\n');
+    const { problems } = await checkRepo(worktreeSource(makeRepo({ ...withBackups('  path: /b\n  key: K\n'), 'apps/blog.yaml': bad })));
+    expect(problems.map(formatProblem)).toEqual([expect.stringMatching(/^apps\/blog\.yaml:\d+:\d+: .*verify.*(weekly|daily|off)/)]);
   });
 
   test('validate warns about an app with data and no target, at its addons: entry', async () => {

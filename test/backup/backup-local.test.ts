@@ -3,8 +3,22 @@
 // backups between; a point-in-time restore brings back exactly the rows committed up to T1.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/backup-local.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readdirSync, readFileSync, renameSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { chownSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import pino from 'pino';
+import { exec } from '../../common/exec.js';
+import type { CommandError } from '../../common/errors.js';
+import { createLocalDriver } from '../../fleet/drivers/local/driver-local.js';
+import { nodeLayout } from '../../fleet/drivers/local/local-layout.js';
+import { asPostgresArgv, pgTool, postgresIds } from '../../fleet/drivers/local/local-addons.js';
+import { openApplied } from '../../reconciler/apply/applied.js';
+import { readBackupRecords } from '../../reconciler/backup/backup-record.js';
+import { dueVerifies, startVerifySchedule } from '../../reconciler/backup/verify-schedule.js';
+import { compileFleet } from '../../reconciler/pipeline/pipeline.js';
+import { renderFleet } from '../../generators/render-node.js';
+import { verifyScript } from '../../generators/backup-verify-nixos.js';
+import { worktreeSource } from '../../schema/source.js';
+import { nixEvalJson } from '../helpers/tools.js';
 import { request } from 'node:http';
 import { createBackupScenario, type BackupScenario } from '../helpers/backup-scenario.js';
 
@@ -34,6 +48,7 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
   let s: BackupScenario;
   const counts = { t0: 0, t1: 0, t2: 0, after: 0 };
   let t1 = '';
+  let verifiedRows: Record<string, number> = {};
   const cli = (...args: string[]) => s.cli(...args);
   const psql = (sql: string, db?: string) => s.psql(sql, db);
   const insert = async (n: number, tag: string) => {
@@ -86,6 +101,60 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
     expect(await psql("SELECT count(*) FROM items WHERE tag = 't2';", 'shop_t1')).toBe('0');
     expect(await psql('SELECT count(*) FROM items;')).toBe(String(counts.after));
   }, 300_000);
+
+  it('skyrec reconcile verifies what is due on its own (weekly by default, never verified yet), recorded like a backup', async () => {
+    const log = pino({ level: 'silent' });
+    const driver = createLocalDriver({ stateDir: s.state, secretsDir: s.secrets, httpPort: s.httpPort, exec, log });
+    const applied = () => openApplied(s.state).all();
+    expect(dueVerifies(applied(), readBackupRecords(s.state))).toEqual(['shop']);
+    const schedule = startVerifySchedule({ stateDir: s.state, driver, log, everyMs: 3_600_000, applied, records: () => readBackupRecords(s.state) });
+    await schedule.runNow();
+    await schedule.stop();
+    const rec = readBackupRecords(s.state).find((r) => r.addon === 'postgres')!;
+    expect(rec.lastVerify).toMatchObject({ ok: true, rows: { 'public.items': counts.after } });
+    verifiedRows = rec.lastVerify!.rows!;
+    expect(rec.lastEvent).toMatchObject({ kind: 'verify', ok: true });
+    expect(dueVerifies(applied(), readBackupRecords(s.state))).toEqual([]);
+  }, 300_000);
+
+  it("NixOS's rendered verify script, run for real against this node's repository, counts the latest rows and leaves nothing behind", async () => {
+    // backup.nix as the nixos driver would get it for this fleet; pkgs.pgbackrest is a shim that
+    // runs the real pgBackRest with this node's config in place of /etc/skyrec/pgbackrest.conf,
+    // and the PostgreSQL package is Debian's. The script runs as postgres with the key in
+    // $CREDENTIALS_DIRECTORY, as the verify unit does.
+    const layout = nodeLayout(s.state, 'solo');
+    const dir = join(layout.pgDir, 'nixos-verify');
+    mkdirSync(join(dir, 'pgbackrest', 'bin'), { recursive: true });
+    mkdirSync(join(dir, 'state'), { recursive: true });
+    mkdirSync(join(dir, 'credentials'), { recursive: true });
+    writeFileSync(join(dir, 'credentials', 'skyrec-backup-key'), s.key + '\n');
+    const conf = join(layout.pgDir, 'backup', 'pgbackrest.conf');
+    writeFileSync(join(dir, 'pgbackrest', 'bin', 'pgbackrest'), `#!/bin/sh\nfor a; do shift; case "$a" in --config=/etc/skyrec/pgbackrest.conf) set -- "$@" --config=${conf} ;; *) set -- "$@" "$a" ;; esac; done\nexec pgbackrest "$@"\n`, { mode: 0o755 });
+    const { config, placement } = await compileFleet(worktreeSource(s.repo));
+    const file = join(dir, 'backup.nix');
+    writeFileSync(file, renderFleet(config, placement, { revision: null }).find((n) => n.node === 'solo')!.files['backup.nix']);
+    const pgPackage = dirname(dirname(pgTool('pg_ctl')));
+    const pkgs = `{ pgbackrest = ${JSON.stringify(join(dir, 'pgbackrest'))}; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "c"; gnused = "s"; }`;
+    const pgConfig = `{ dataDir = ${JSON.stringify(layout.pgData)}; package = ${JSON.stringify(pgPackage)}; }`;
+    const module = (await nixEvalJson(`import ${file} { config.services.postgresql = ${pgConfig}; lib = { }; pkgs = ${pkgs}; }`)) as any;
+    writeFileSync(join(dir, 'wrapper'), module.environment.etc['skyrec/backup/pgbackrest'].source, { mode: 0o755 });
+    // The same script text, with the scratch clusters under this test's folder instead of /var/lib/skyrec-backup.
+    const script = (await nixEvalJson(`let config.services.postgresql = ${pgConfig}; pgbackrest = ${JSON.stringify(join(dir, 'wrapper'))}; in ''\n${verifyScript(join(dir, 'state'))}\n''`)) as string;
+    writeFileSync(join(dir, 'verify'), `#!/bin/sh\n${script}`, { mode: 0o755 });
+    const { uid, gid } = await postgresIds(exec);
+    for (const f of ['', 'state', 'credentials', 'credentials/skyrec-backup-key']) chownSync(join(dir, f), uid, gid);
+    const out = await exec(asPostgresArgv(layout, ['env', `CREDENTIALS_DIRECTORY=${join(dir, 'credentials')}`, join(dir, 'verify'), 'shop']), { cwd: layout.pgDir, timeout: 600_000 });
+    // The same counts as the local driver's verify of the same backups.
+    expect(out.stdout.trim().split('\n')).toContain(`shop\tpublic.items\t${counts.after}`);
+    expect(out.stdout.trim().split('\n')).toEqual(Object.entries(verifiedRows).map(([t, n]) => `shop\t${t}\t${n}`));
+    expect(readdirSync(join(dir, 'state'))).toEqual([]);
+    // A database that is not in the backups: exit 1, saying which.
+    const bad = await exec(asPostgresArgv(layout, ['env', `CREDENTIALS_DIRECTORY=${join(dir, 'credentials')}`, join(dir, 'verify'), 'nosuchapp']), { cwd: layout.pgDir, timeout: 600_000 }).catch((e: unknown) => e as CommandError);
+    expect((bad as CommandError).exitCode_).toBe(1);
+    expect((bad as CommandError).stderr).toContain('skyrec: the latest backup of nosuchapp does not restore');
+    expect(readdirSync(join(dir, 'state'))).toEqual([]);
+    rmSync(dir, { recursive: true, force: true });
+  }, 600_000);
 
   it('backup verify restores the latest state into a scratch database and reports its row counts', async () => {
     const r = await cli('backup', 'verify', 'shop', '--json');

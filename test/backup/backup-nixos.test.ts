@@ -17,7 +17,7 @@ import { makeTempDir, nixEvalJson, nixParse } from '../helpers/tools.js';
 afterEach(removeRepos);
 
 const fleet = readFileSync(path.join(FIXTURE, 'fleet.yaml'), 'utf8');
-const PKGS_STANDIN = `{ pgbackrest = "/nix/store/00000000000000000000000000000000-pgbackrest"; writeShellScript = name: text: "#!/bin/sh\\n" + text; }`;
+const PKGS_STANDIN = `{ pgbackrest = "/nix/store/00000000000000000000000000000000-pgbackrest"; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "/nix/store/00000000000000000000000000000000-coreutils"; gnused = "/nix/store/00000000000000000000000000000000-gnused"; }`;
 
 async function renderWith(backups: string) {
   const repo = makeRepo({ 'fleet.yaml': `${fleet}backups:\n${backups}` });
@@ -37,7 +37,7 @@ describe('backup.nix on the data node', () => {
       const file = join(dir, 'backup.nix');
       writeFileSync(file, node.files['backup.nix']);
       await nixParse([file]);
-      const module = (await nixEvalJson(`import ${file} { config.services.postgresql.dataDir = "/var/lib/postgresql/17"; lib = { }; pkgs = ${PKGS_STANDIN}; }`)) as any;
+      const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/nix/store/00000000000000000000000000000000-postgresql-17"; }; lib = { }; pkgs = ${PKGS_STANDIN}; }`)) as any;
       const pg = module.services.postgresql.settings;
       expect(pg).toMatchObject({ archive_mode: 'on', archive_timeout: 60, wal_level: 'replica' });
       expect(pg.archive_command).toMatch(/ archive-push %p$/);

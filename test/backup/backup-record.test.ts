@@ -30,7 +30,8 @@ describe('backup records', () => {
     const rec = recordBackup(tmp.dir, key, { kind: 'backup', ok: true, window }, new Date('2026-12-01T00:00:00Z'));
     expect(backupAge(rec, Date.parse('2026-12-02T23:59:00Z'))).toEqual({ ageSeconds: 172_740, stale: false });
     expect(backupAge(rec, Date.parse('2026-12-03T00:01:00Z')).stale).toBe(true);
-    expect(formatBackupLines([rec], false, Date.parse('2026-12-03T00:01:00Z'))[0]).toMatch(/^backup shop\/postgres +FAILING last backup 2d ago/);
+    expect(formatBackupLines([rec], false, Date.parse('2026-12-03T00:01:00Z'))[0]).toMatch(/^backup shop\/postgres +STALE {3}last backup 2d ago/);
+    expect(formatBackupLines([rec], true, Date.parse('2026-12-03T00:01:00Z'))[0]).toMatch(/^\x1b\[31mbackup shop\/postgres +STALE/);
   });
 
   it('/metrics exposes the last success, failures and the restorable window per app and addon', async () => {

@@ -25,6 +25,7 @@ import { readLocalLogs } from './local-logs.js';
 import { localUnitStatus } from './local-status.js';
 import { readSecret } from './local-secrets.js';
 import { runLocalCommand } from './local-run.js';
+import { localBackupMethods } from './local-backup-driver.js';
 
 export interface LocalDriverOptions {
   stateDir: string;
@@ -93,6 +94,7 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
 
   return {
     kind: 'local',
+    ...localBackupMethods(opts),
 
     async preflight(targets) {
       registerIngress(opts.stateDir, targets.filter((t) => t.run.routes !== null).map((t) => t.node.name));

@@ -9,34 +9,13 @@ import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { LocalDriverError } from '../../../common/errors.js';
 import type { NodeLayout } from './local-layout.js';
+import { parsePgBackRestInfo, type BackupList, type RestoreTarget } from '../../node/backup.js';
 import { asPostgresArgv, pgTool, postgresPort } from './local-addons.js';
 import { assertBackupsSetUp, backupLayout, pgbackrest } from './local-backup.js';
 import { logTail, stopPidFile } from './local-process.js';
 import { pidFileOf } from './local-units.js';
 
-export interface BackupInfo {
-  id: string;
-  kind: 'full' | 'diff' | 'incr';
-  /** ISO 8601: when the backup finished (the earliest moment it restores to). */
-  time: string;
-  /** Bytes of the database it covers, and as stored (compressed, encrypted) in the repository. */
-  size: number;
-  stored: number;
-}
-
-export interface BackupWindow {
-  /** ISO times: the earliest and latest moment a restore can reach (null: no backup yet). */
-  earliest: string | null;
-  latest: string | null;
-}
-
-export type RestoreTarget = { time: string } | { backup: string } | { latest: true };
-
-interface PgBackRestInfo {
-  backup?: { label: string; type: 'full' | 'diff' | 'incr'; timestamp: { start: number; stop: number }; info: { size: number; repository: { delta: number } } }[];
-}
-
-const iso = (seconds: number) => new Date(seconds * 1000).toISOString();
+export type { BackupInfo, BackupWindow, RestoreTarget } from '../../node/backup.js';
 
 /** Takes a full base backup now; returns its id. */
 export async function takeBackup(layout: NodeLayout, exec: Exec, log?: Logger): Promise<string> {
@@ -46,18 +25,11 @@ export async function takeBackup(layout: NodeLayout, exec: Exec, log?: Logger): 
   return list.backups[list.backups.length - 1].id;
 }
 
-export async function listBackups(layout: NodeLayout, exec: Exec, log?: Logger): Promise<{ backups: BackupInfo[]; window: BackupWindow }> {
+export async function listBackups(layout: NodeLayout, exec: Exec, log?: Logger): Promise<BackupList> {
   const spec = assertBackupsSetUp(layout);
   const { stdout } = await pgbackrest(layout, spec, ['--output=json', 'info'], exec, log, 120_000);
-  const info = (JSON.parse(stdout) as PgBackRestInfo[])[0];
-  const backups = (info?.backup ?? []).map((b) => ({ id: b.label, kind: b.type, time: iso(b.timestamp.stop), size: b.info.size, stored: b.info.repository.delta }));
   const lastArchived = backupLayout(layout).lastArchived;
-  const archived = existsSync(lastArchived) ? statSync(lastArchived).mtime.toISOString() : null;
-  // pgBackRest compares a target with backup stop times in whole seconds: the next second is the first it reaches.
-  const earliest = backups[0] ? iso(Date.parse(backups[0].time) / 1000 + 1) : null;
-  const latestBackup = backups[backups.length - 1]?.time ?? null;
-  const latest = latestBackup === null ? null : archived !== null && archived > latestBackup ? archived : latestBackup;
-  return { backups, window: { earliest, latest } };
+  return parsePgBackRestInfo(stdout, existsSync(lastArchived) ? statSync(lastArchived).mtime.toISOString() : null);
 }
 
 /** A cluster restored from the repository beside the live one, reachable on its own socket. */

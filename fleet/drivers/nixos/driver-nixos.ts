@@ -16,6 +16,9 @@ import { runNixosCommand } from './nixos-run.js';
 import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
 import { changedUnits, currentGeneration, exitsWith, inactiveUnits, lastLine, runOnNode, switchToGeneration, type NixosRemote } from './nixos-remote.js';
 import { preflightNixos } from './nixos-preflight.js';
+import { nixosBackupMethods, REAL_BACKUP_PATHS, type BackupPaths } from './nixos-backup.js';
+import { buildMaintenanceArgv, maintenanceDomains } from './nixos-maintenance.js';
+import { CADDY_MAINTENANCE_DIR } from '../../../generators/render-caddy.js';
 import {
   REAL_REMOTE,
   ROLLBACK_UNIT,
@@ -60,6 +63,10 @@ export interface NixosDriverOptions {
   remote?: Partial<RemoteCommands>;
   /** Tests only: journalctl, systemctl show and the credentials folder of `skyrec logs` and `ps`. */
   operate?: Partial<OperateCommands>;
+  /** Tests only: where the rendered backup files are (nixos-backup.ts). */
+  backupPaths?: Partial<BackupPaths>;
+  /** Tests only: the ingress nodes' maintenance folder (default as rendered, nixos-maintenance.ts). */
+  maintenanceDir?: string;
 }
 
 export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
@@ -76,9 +83,20 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
   const sudoFlagFor = async (node: Node): Promise<SudoFlag> => (node.sudo ? (sudoFlag ??= detectSudoFlag(exec, nixosRebuild, { timeoutMs: t.commandMs, log })) : '--sudo');
   const ops: OperateCommands = { ...REAL_OPERATE, ...opts.operate };
   const onNode = (node: Node, argv: string[], timeout?: number) => runOnNode(remote, node, argv, timeout);
+  // The domains this driver put in maintenance, per ingress node, to take them out again.
+  const maintenance = new Map<string, Set<string>>();
+  const setMaintenance = async (node: Node, on: string[], off: string[]) => {
+    await onNode(node, buildMaintenanceArgv(node, opts.maintenanceDir ?? CADDY_MAINTENANCE_DIR, on, off));
+    const marked = maintenance.get(node.name) ?? new Set<string>();
+    for (const d of on) marked.add(d);
+    for (const d of off) marked.delete(d);
+    maintenance.set(node.name, marked);
+    log?.info({ node: node.name, on, off }, 'maintenance answer');
+  };
 
   return {
     kind: 'nixos',
+    ...nixosBackupMethods({ onNode, ops, paths: { ...REAL_BACKUP_PATHS, ...opts.backupPaths }, backupTimeoutMs: t.switchMs }),
 
     preflight: (targets) => preflightNixos(remote, targets, { flakeDir, secretsDir: opts.secretsDir, nixosRebuild }),
 
@@ -152,21 +170,19 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
 
     // Through each ingress node's Caddy admin API over ssh (fleet/drivers/nixos/nixos-drain.ts). The change lives
     // in Caddy's memory only: the next activation of the ingress loads the rendered Caddyfile.
+    // A domain left with no upstream at all answers the maintenance page (nixos-maintenance.ts):
+    // marked before its upstreams go, unmarked once they are back.
     async setDrained(ingress, drained) {
       const dial = (u: { address: string; port: number }) => `${hostPart(u.address)}:${u.port}`;
       await Promise.all(
-        ingress.map(({ node, routes }) =>
-          setCaddyUpstreams({
-            node,
-            routes: Object.fromEntries(routes.map((r) => [r.domain, r.upstreams.map(dial)])),
-            drained: drained.map(dial),
-            exec,
-            ssh,
-            log,
-            admin: opts.caddyAdmin,
-            timeoutMs: t.commandMs,
-          }),
-        ),
+        ingress.map(async ({ node, routes }) => {
+          const dials = Object.fromEntries(routes.map((r) => [r.domain, r.upstreams.map(dial)]));
+          const on = maintenanceDomains(dials, drained.map(dial));
+          const off = [...(maintenance.get(node.name) ?? [])].filter((d) => !on.includes(d));
+          if (on.length > 0) await setMaintenance(node, on, []);
+          await setCaddyUpstreams({ node, routes: dials, drained: drained.map(dial), exec, ssh, log, admin: opts.caddyAdmin, timeoutMs: t.commandMs });
+          if (off.length > 0) await setMaintenance(node, [], off);
+        }),
       );
     },
 
