@@ -10,6 +10,8 @@ command -v caddy >/dev/null 2>&1 || need+=(caddy)
 command -v git >/dev/null 2>&1 || need+=(git)
 # The nixos driver drains through Caddy's admin API with curl over ssh (tested against this machine).
 command -v curl >/dev/null 2>&1 || need+=(curl)
+# npm test runs its shards in network namespaces of their own, whose loopback `ip` brings up.
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || need+=(iproute2)
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 [ -x /usr/sbin/sshd ] || need+=(openssh-server)
