@@ -54,7 +54,7 @@ export function readBackupSpec(layout: NodeLayout): NodeBackupSpec | null {
  * into pgBackRest's environment. After each WAL segment pushed it stamps the time: the end of
  * the restorable window.
  */
-function wrapperScript(b: BackupLayout, stanza: string): string {
+export function wrapperScript(b: BackupLayout, stanza: string): string {
   return [
     '#!/bin/sh',
     '# Rendered by skyrec: the repository key is read from its credential file at run time.',
