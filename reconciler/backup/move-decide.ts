@@ -51,3 +51,8 @@ export function decideDataMoves(previous: Record<string, AppData>, config: Confi
   }
   return [...moves, ...found.map((m) => ({ ...m, restore: true }))];
 }
+
+/** Whether apply moves this app's PostgreSQL data when its node changes (plan says so), rather than refuse or start it empty. */
+export function movesWithBackups(config: Config, app: string): boolean {
+  return Boolean(config.fleet.backups) && !config.apps.find((a) => a.name === app)?.fresh;
+}
