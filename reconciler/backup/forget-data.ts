@@ -31,7 +31,8 @@ export async function forgetData(app: string, node: string, all: AppliedNode[], 
   const layout = nodeLayout(io.stateDir, node);
   const removed: string[] = [];
   const othersHere = all.find((a) => a.node.name === node)?.run.postgres.filter((p) => p.app !== app) ?? [];
-  if (othersHere.length > 0 && (await clusterAnswers(io.stateDir, node, io))) {
+  if (othersHere.length > 0) {
+    if (!(await clusterAnswers(io.stateDir, node, io))) throw new UsageError(`${node}'s PostgreSQL does not answer and holds other apps' data: nothing was removed`, { hint: `start it (skyrec apply), then forget ${app}'s copy` });
     const argv = asPostgresArgv(layout, [pgTool('psql'), '-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-v', `kept=${app}_before_restore`, '-h', layout.pgRun, '-p', String(postgresPort(layout)), '-U', 'postgres', '-d', 'postgres']);
     const mine = "FROM pg_database WHERE datname IN (:'app', :'kept')";
     const before = (await io.exec(argv, { input: `SELECT datname ${mine} ORDER BY 1;\n`, cwd: layout.pgDir, log: io.log })).stdout.split('\n').filter(Boolean);

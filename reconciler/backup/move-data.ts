@@ -74,8 +74,16 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
   const names = moves.map((m) => m.app);
   const fleetNodes = new Set(ctx.targets.map((t) => t.node.name));
   for (const m of moves) {
+    const dest = ctx.targets.find((t) => t.node.name === m.to)?.run;
+    // The app's backup settings, as its new node renders them: the old node's stanza had the same.
+    const backups = dest?.backup?.postgres.filter((p) => p.app === m.app) ?? [];
+    if (m.restore && backups.length === 0) {
+      throw new ApplyRefusedError(`${m.app}'s PostgreSQL data moves from ${m.from} to ${m.to}, but its backups are off: its database would start empty; nothing was applied`, {
+        hint: `remove addons.postgres.backup.enabled: false from apps/${m.app}.yaml (the move restores from the backup target), or set addons.postgres.fresh: true to start it empty on purpose`,
+      });
+    }
     const living = m.restore ? await clusterAnswers(ctx.stateDir, m.from, ctx) : true;
-    if (m.restore && !living && !(await stanzaHasBackup(m.from, m.to, ctx.target, ctx))) {
+    if (m.restore && !living && !(await stanzaHasBackup(m.from, m.to, ctx.target, backups, ctx))) {
       throw new ApplyRefusedError(`${m.app}'s PostgreSQL data moves from ${m.from}, which is gone, to ${m.to}, and the backup target holds no backup of ${m.from}: its database would start empty; nothing was applied`, {
         hint: `bring ${m.from} back (and take a backup: skyrec backup ${m.app}), or set addons.postgres.fresh: true in apps/${m.app}.yaml to start it empty on purpose`,
       });
@@ -92,8 +100,7 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
       if (m.restore) {
         final = living ? await archiveFinal(m.from, ctx) : 'gone';
         if (!living) ctx.log.warn({ app: m.app, from: m.from }, `data move: ${m.from} does not answer; restoring to the last WAL it archived`);
-        const others = ctx.targets.find((t) => t.node.name === m.to)?.run.postgres ?? [];
-        rows = await restoreOnto(m.app, m.from, m.to, ctx.target, others, ctx);
+        rows = await restoreOnto(m.app, m.from, m.to, ctx.target, backups, dest?.postgres ?? [], ctx);
         writeMoveJournal(ctx.stateDir, { ...journal, phase: 'restored' });
         ctx.log.info({ app: m.app, from: m.from, to: m.to, final, tables: Object.keys(rows).length }, 'data move: restored on the new node');
       }

@@ -66,7 +66,7 @@ export async function archiveFinal(node: string, io: MoveIo, timeoutMs = 120_000
  * it, the archive-get script, under <new node>/postgres/from-<old>/. A layout whose cluster
  * fields point at the new node's, for restoreScratch.
  */
-async function sourceLayout(from: string, to: string, target: BackupTarget, io: MoveIo): Promise<NodeLayout> {
+async function sourceLayout(from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], io: MoveIo): Promise<NodeLayout> {
   const dest = nodeLayout(io.stateDir, to);
   const src: NodeLayout = { ...dest, pgDir: join(dest.pgDir, `from-${from}`) };
   const b = backupLayout(src);
@@ -80,7 +80,7 @@ async function sourceLayout(from: string, to: string, target: BackupTarget, io: 
     await io.exec(asPostgresArgv(src, [pgTool('pg_ctl'), 'stop', '-w', '-m', 'immediate', '-D', join(src.pgDir, left, 'data')]), { cwd: src.pgDir }).catch(() => undefined);
     rmSync(join(src.pgDir, left), { recursive: true, force: true });
   }
-  const spec: NodeBackupSpec = { stanza: from, target, postgres: [], redis: [] };
+  const spec: NodeBackupSpec = { stanza: from, target, postgres: backups, redis: [] };
   writeFileSync(b.keyFile, readSecret(io.secretsDir, FLEET_SECRETS, target.key), { mode: 0o600 });
   chownSync(b.keyFile, uid, gid);
   const port = postgresPort(dest)!;
@@ -92,8 +92,8 @@ async function sourceLayout(from: string, to: string, target: BackupTarget, io: 
 }
 
 /** Whether the repository holds a base backup of `from`'s stanza: without one there is nothing to restore. */
-export async function stanzaHasBackup(from: string, to: string, target: BackupTarget, io: MoveIo): Promise<boolean> {
-  const src = await sourceLayout(from, to, target, io);
+export async function stanzaHasBackup(from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], io: MoveIo): Promise<boolean> {
+  const src = await sourceLayout(from, to, target, backups, io);
   return (await listBackups(src, io.exec, io.log).catch(() => ({ backups: [] }))).backups.length > 0;
 }
 
@@ -102,12 +102,12 @@ export async function stanzaHasBackup(from: string, to: string, target: BackupTa
  * cluster (started first, with the other apps it holds and the app's role). A database of the
  * app already there (an old copy from an earlier move) is kept as <app>_before_restore.
  */
-export async function restoreOnto(app: string, from: string, to: string, target: BackupTarget, others: { app: string; password: boolean }[], io: MoveIo): Promise<Record<string, number>> {
+export async function restoreOnto(app: string, from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], others: { app: string; password: boolean }[], io: MoveIo): Promise<Record<string, number>> {
   const dest = nodeLayout(io.stateDir, to);
   await ensurePostgres(dest, others.filter((o) => o.app !== app), io.secretsDir, io.exec, io.log);
   const role = `SELECT format('CREATE ROLE %I LOGIN', :'app') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app')\\gexec`;
   await io.exec(asPostgresArgv(dest, [pgTool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-h', dest.pgRun, '-p', String(postgresPort(dest)), '-U', 'postgres', '-d', 'postgres']), { input: role + '\n', cwd: dest.pgDir, log: io.log });
-  const src = await sourceLayout(from, to, target, io);
+  const src = await sourceLayout(from, to, target, backups, io);
   const scratch = await restoreScratch(src, app, { latest: true }, io.exec, io.log);
   try {
     const rows = await countRows(scratch.query, app);
