@@ -1,5 +1,7 @@
-// A three-node local fleet whose shop (apps.example/src/shop, web × 2 on the ingress node `web`)
-// keeps its PostgreSQL data on the node labelled role: db, with a path: backup target: the
+// A local fleet whose shop (apps.example/src/shop, web × 2 on the ingress node `web`) keeps its
+// PostgreSQL data on the node labelled role: db (db-1 or db-2) and its Redis on `cache` (every
+// local node is 127.0.0.1: a Redis moving along would collide with its own port on the old node),
+// with a path: backup target and one node switched at a time (data nodes first): the
 // data-move tests and bench move that data by relabelling or losing nodes. All real: a git config
 // repo, skyrec's binary as a child process, PostgreSQL, pgBackRest, Caddy, the app's processes,
 // and HTTP through the ingress. `load` counts what clients see: 200, the maintenance 503, any
@@ -25,9 +27,10 @@ export interface DataNodeLabels {
 export function fleetYaml(backupRepo: string, nodes: DataNodeLabels): string {
   const data = Object.entries(nodes).map(([name, role], i) => `  - { name: ${name}, host: root@10.8.0.${i + 2}, address: 10.8.0.${i + 2}, labels: { role: ${role} } }\n`);
   return `settings:
-  rollout: { canary: 1, maxParallel: 2, healthTimeout: 20s, autoRollback: true }
+  rollout: { canary: 1, maxParallel: 1, healthTimeout: 20s, autoRollback: true }
 nodes:
   - { name: web, host: root@10.8.0.1, address: 10.8.0.1, labels: { role: web }, ingress: true }
+  - { name: cache, host: root@10.8.0.9, address: 10.8.0.9, labels: { role: cache } }
 ${data.join('')}backups:
   path: ${backupRepo}
   key: BACKUP_KEY
@@ -45,7 +48,7 @@ release: node migrate.js
 domains: [${MOVE_HOST}]
 addons:
   postgres: { placement: { labels: { role: db } } }
-  redis: { placement: { labels: { role: db } } }
+  redis: { placement: { labels: { role: cache } } }
 placement: { labels: { role: web } }
 `;
 
