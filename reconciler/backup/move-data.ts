@@ -13,7 +13,7 @@ import type { RolloutResult } from '../apply/rollout.js';
 import { nodeLayout } from '../../fleet/drivers/local/local-layout.js';
 import { stopUnits } from '../../fleet/drivers/local/local-backup-ops.js';
 import { ApplyRefusedError } from '../../common/errors.js';
-import { archiveFinal, clusterAnswers, restoreOnto, stanzaHasBackup, type MoveIo } from './move-local.js';
+import { archiveFinal, clusterAnswers, ensureBaseBackup, prepareDestination, restoreOnto, stanzaHasBackup, type MoveIo } from './move-local.js';
 import { removeMoveJournal, writeMoveJournal } from './move-journal.js';
 import type { PlannedMove } from './move-decide.js';
 
@@ -21,8 +21,10 @@ export interface MoveReport {
   app: string;
   from: string;
   to: string;
-  /** 'wal': the old node pushed its last WAL; 'backup': it took its first full backup; 'gone': restored to the last WAL archived before it was lost; 'none': the data never left. */
-  final: 'wal' | 'backup' | 'gone' | 'none';
+  /** 'wal': the old node pushed its last WAL; 'gone': restored to the last WAL archived before it was lost; 'none': the data never left. */
+  final: 'wal' | 'gone' | 'none';
+  /** The old node had no base backup yet: it took one before the pause. */
+  baseBackup: boolean;
   rows: Record<string, number>;
   /** From the maintenance answer on to traffic back. */
   pausedMs: number;
@@ -68,7 +70,7 @@ export interface MoveSession {
 /** Pauses each moving app and restores its data on its new node; returns the rollout's driver. */
 export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Promise<MoveSession> {
   const held = new Map<string, Upstream>();
-  const started = new Map<string, { at: number; final: MoveReport['final']; rows: Record<string, number> }>();
+  const started = new Map<string, { at: number; final: MoveReport['final']; rows: Record<string, number>; baseBackup: boolean }>();
   let rolloutDrained: Upstream[] = [];
   const apply = () => ctx.driver.setDrained(ingressOf(ctx), [...rolloutDrained, ...held.values()]);
   const names = moves.map((m) => m.app);
@@ -88,6 +90,12 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
         hint: `bring ${m.from} back (and take a backup: skyrec backup ${m.app}), or set addons.postgres.fresh: true in apps/${m.app}.yaml to start it empty on purpose`,
       });
     }
+    // Before the pause, while the app serves: the new node's cluster, and a base backup to restore from.
+    let baseBackup = false;
+    if (m.restore) {
+      await prepareDestination(m.app, m.to, dest?.postgres ?? [], ctx);
+      if (living) baseBackup = await ensureBaseBackup(m.from, ctx);
+    }
     const journal = writeMoveJournal(ctx.stateDir, { app: m.app, addon: 'postgres', from: m.from, to: m.to, phase: 'paused' });
     const at = performance.now();
     for (const u of upstreamsOf(m.app, ctx)) held.set(key(u), u);
@@ -98,9 +106,10 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
     let rows: Record<string, number> = {};
     try {
       if (m.restore) {
-        final = living ? await archiveFinal(m.from, ctx) : 'gone';
+        if (living) await archiveFinal(m.from, ctx);
+        final = living ? 'wal' : 'gone';
         if (!living) ctx.log.warn({ app: m.app, from: m.from }, `data move: ${m.from} does not answer; restoring to the last WAL it archived`);
-        rows = await restoreOnto(m.app, m.from, m.to, ctx.target, backups, dest?.postgres ?? [], ctx);
+        rows = await restoreOnto(m.app, m.from, m.to, ctx.target, backups, ctx);
         writeMoveJournal(ctx.stateDir, { ...journal, phase: 'restored' });
         ctx.log.info({ app: m.app, from: m.from, to: m.to, final, tables: Object.keys(rows).length }, 'data move: restored on the new node');
       }
@@ -115,7 +124,7 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
       }
       throw err;
     }
-    started.set(m.app, { at, final, rows });
+    started.set(m.app, { at, final, rows, baseBackup });
   }
 
   const driver: NodeDriver = {
@@ -152,7 +161,7 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
         const s = started.get(m.app)!;
         const pausedMs = Math.round(performance.now() - s.at);
         ctx.log.info({ app: m.app, from: m.from, to: m.to, pausedMs }, 'data move: done, traffic back');
-        reports.push({ app: m.app, from: m.from, to: m.to, final: s.final, rows: s.rows, pausedMs });
+        reports.push({ app: m.app, from: m.from, to: m.to, final: s.final, baseBackup: s.baseBackup, rows: s.rows, pausedMs });
       }
       return reports;
     },

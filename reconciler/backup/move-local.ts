@@ -40,23 +40,29 @@ export async function clusterAnswers(stateDir: string, node: string, io: MoveIo)
 }
 
 /**
- * The final backup on a node that is still up: a full backup when its stanza has none yet, else
- * the WAL segment being written is closed (pg_switch_wal) and pushed; waits until the archiver
- * has it, so a restore reaches every committed row.
+ * Takes the first full backup of a node that is still up when its stanza has none yet (the app
+ * keeps serving meanwhile: a restore needs a base backup to replay WAL onto). Returns whether it did.
  */
-export async function archiveFinal(node: string, io: MoveIo, timeoutMs = 120_000): Promise<'backup' | 'wal'> {
+export async function ensureBaseBackup(node: string, io: MoveIo): Promise<boolean> {
   const layout = nodeLayout(io.stateDir, node);
-  const { backups } = await listBackups(layout, io.exec, io.log);
-  if (backups.length === 0) {
-    await takeBackup(layout, io.exec, io.log);
-    return 'backup';
-  }
+  if ((await listBackups(layout, io.exec, io.log)).backups.length > 0) return false;
+  await takeBackup(layout, io.exec, io.log);
+  return true;
+}
+
+/**
+ * The final backup on a node that is still up, once writes have stopped: the WAL segment being
+ * written is closed (pg_switch_wal) and pushed; waits until the archiver has it, so a restore
+ * reaches every committed row.
+ */
+export async function archiveFinal(node: string, io: MoveIo, timeoutMs = 120_000): Promise<void> {
+  const layout = nodeLayout(io.stateDir, node);
   // A transaction id writes a commit record: the segment is never empty, so the switch happens.
   await psqlOn(layout, 'SELECT txid_current();', io);
   const wal = await psqlOn(layout, 'SELECT pg_walfile_name(pg_current_wal_lsn());', io);
   await psqlOn(layout, 'SELECT pg_switch_wal();', io);
   for (const until = Date.now() + timeoutMs; Date.now() < until; await new Promise((r) => setTimeout(r, 100))) {
-    if ((await psqlOn(layout, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver;", io)) >= wal) return 'wal';
+    if ((await psqlOn(layout, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver;", io)) >= wal) return;
   }
   throw new LocalDriverError(`${node} did not archive its last WAL segment (${wal}) within ${Math.round(timeoutMs / 1000)} s`, { hint: 'check that the backup target is reachable (skyrec backup APP shows the error)' });
 }
@@ -97,16 +103,21 @@ export async function stanzaHasBackup(from: string, to: string, target: BackupTa
   return (await listBackups(src, io.exec, io.log).catch(() => ({ backups: [] }))).backups.length > 0;
 }
 
-/**
- * Restores `app`'s database from `from`'s stanza, to the end of its archived WAL, into `to`'s
- * cluster (started first, with the other apps it holds and the app's role). A database of the
- * app already there (an old copy from an earlier move) is kept as <app>_before_restore.
- */
-export async function restoreOnto(app: string, from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], others: { app: string; password: boolean }[], io: MoveIo): Promise<Record<string, number>> {
+/** Starts `to`'s cluster (with the other apps it holds) and the app's role, before the app pauses. */
+export async function prepareDestination(app: string, to: string, others: { app: string; password: boolean }[], io: MoveIo): Promise<void> {
   const dest = nodeLayout(io.stateDir, to);
   await ensurePostgres(dest, others.filter((o) => o.app !== app), io.secretsDir, io.exec, io.log);
   const role = `SELECT format('CREATE ROLE %I LOGIN', :'app') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app')\\gexec`;
   await io.exec(asPostgresArgv(dest, [pgTool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-h', dest.pgRun, '-p', String(postgresPort(dest)), '-U', 'postgres', '-d', 'postgres']), { input: role + '\n', cwd: dest.pgDir, log: io.log });
+}
+
+/**
+ * Restores `app`'s database from `from`'s stanza, to the end of its archived WAL, into `to`'s
+ * cluster (prepareDestination first). A database of the app already there (an old copy from an
+ * earlier move) is kept as <app>_before_restore.
+ */
+export async function restoreOnto(app: string, from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], io: MoveIo): Promise<Record<string, number>> {
+  const dest = nodeLayout(io.stateDir, to);
   const src = await sourceLayout(from, to, target, backups, io);
   const scratch = await restoreScratch(src, app, { latest: true }, io.exec, io.log);
   try {

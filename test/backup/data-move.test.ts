@@ -41,8 +41,8 @@ describe('data moves with its node (local driver, real PostgreSQL and pgBackRest
     console.log(`data move under load: ${JSON.stringify(counts)}`);
     expect(applied.code, applied.stderr.split('\n').slice(-15).join('\n')).toBe(0);
     const moved = JSON.parse(applied.stdout).dataMoves;
-    // No backup of db-1 was taken since the deploy: the move takes the first one.
-    expect(moved).toMatchObject([{ app: 'shop', from: 'db-1', to: 'db-2', final: 'backup' }]);
+    // No backup of db-1 was taken since the deploy: the move takes the first one before the pause.
+    expect(moved).toMatchObject([{ app: 'shop', from: 'db-1', to: 'db-2', final: 'wal', baseBackup: true }]);
     console.log(`data move pause (skyrec): ${moved[0].pausedMs} ms`);
     expect(counts.errors, counts.samples.join('\n')).toBe(0);
     expect(counts.other, counts.samples.join('\n')).toBe(0);
@@ -55,6 +55,7 @@ describe('data moves with its node (local driver, real PostgreSQL and pgBackRest
     expect(Number(await s.psql('db-2', 'SELECT count(*) FROM visits;'))).toBe(after + 1);
     // No move left in progress, and nothing more to do.
     expect(existsSync(join(s.state, 'data-moves', 'shop.json'))).toBe(false);
+    await s.repo.commit('db-2 holds the data');
     const again = await s.skyrec(['apply', '--json']);
     expect(JSON.parse(again.stdout).rollout.outcome).toBe('noop');
   }, 300_000);
