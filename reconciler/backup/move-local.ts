@@ -13,8 +13,8 @@ import { LocalDriverError } from '../../common/errors.js';
 import { FLEET_SECRETS, renderPgBackRestConf, type NodeBackupSpec } from '../../generators/backup-plan.js';
 import { nodeLayout, type NodeLayout } from '../../fleet/drivers/local/local-layout.js';
 import { asPostgresArgv, ensurePostgres, pgTool, postgresIds, postgresPort } from '../../fleet/drivers/local/local-addons.js';
-import { backupLayout, wrapperScript } from '../../fleet/drivers/local/local-backup.js';
-import { copyIntoLive, countRows, listBackups, restoreScratch, takeBackup } from '../../fleet/drivers/local/local-backup-ops.js';
+import { backupLayout, pgbackrest, readBackupSpec, wrapperScript } from '../../fleet/drivers/local/local-backup.js';
+import { copyIntoLive, countRows, restoreScratch, takeBackup } from '../../fleet/drivers/local/local-backup-ops.js';
 import { readSecret } from '../../fleet/drivers/local/local-secrets.js';
 
 export interface MoveIo {
@@ -39,13 +39,31 @@ export async function clusterAnswers(stateDir: string, node: string, io: MoveIo)
   return (await psqlOn(layout, 'SELECT 1;', io, 10_000).catch(() => '')) === '1';
 }
 
+interface StanzaInfo {
+  db?: { id: number }[];
+  backup?: { database?: { id: number } }[];
+}
+
+/**
+ * Backups of the stanza's current cluster. A node whose cluster was replaced (a new disk, data
+ * forgotten and placed there again) keeps its stanza, whose older backups restore the old
+ * cluster: they must not count, or a move would bring back stale data.
+ */
+async function currentClusterBackups(layout: NodeLayout, io: MoveIo): Promise<number> {
+  const spec = readBackupSpec(layout);
+  if (!spec) throw new LocalDriverError(`${layout.node} backs up no database`);
+  const info = (JSON.parse((await pgbackrest(layout, spec, ['--output=json', 'info'], io.exec, io.log, 120_000)).stdout) as StanzaInfo[])[0];
+  const current = Math.max(0, ...(info?.db ?? []).map((d) => d.id));
+  return (info?.backup ?? []).filter((b) => (b.database?.id ?? current) === current).length;
+}
+
 /**
  * Takes the first full backup of a node that is still up when its stanza has none yet (the app
  * keeps serving meanwhile: a restore needs a base backup to replay WAL onto). Returns whether it did.
  */
 export async function ensureBaseBackup(node: string, io: MoveIo): Promise<boolean> {
   const layout = nodeLayout(io.stateDir, node);
-  if ((await listBackups(layout, io.exec, io.log)).backups.length > 0) return false;
+  if ((await currentClusterBackups(layout, io)) > 0) return false;
   await takeBackup(layout, io.exec, io.log);
   return true;
 }
@@ -100,7 +118,7 @@ async function sourceLayout(from: string, to: string, target: BackupTarget, back
 /** Whether the repository holds a base backup of `from`'s stanza: without one there is nothing to restore. */
 export async function stanzaHasBackup(from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], io: MoveIo): Promise<boolean> {
   const src = await sourceLayout(from, to, target, backups, io);
-  return (await listBackups(src, io.exec, io.log).catch(() => ({ backups: [] }))).backups.length > 0;
+  return (await currentClusterBackups(src, io).catch(() => 0)) > 0;
 }
 
 /** Starts `to`'s cluster (with the other apps it holds) and the app's role, before the app pauses. */

@@ -3,10 +3,11 @@
 // the data node is relabelled under continuous writes (0 committed rows lost, clients see 200
 // or the maintenance 503); the old copy is forgotten; the new data node is lost (its cluster
 // killed, its directory deleted, the node removed from fleet.yaml) and the next apply restores
-// from the backup target (every row archived before the loss is back; the loss is printed).
+// from the backup target (every row archived before the loss is back; the loss is printed); a
+// move killed (SIGKILL) during its restore keeps the app paused and the next apply finishes it.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/data-move.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createMoveScenario, writeUnderLoad, visit, type MoveScenario } from '../helpers/data-move-scenario.js';
 
@@ -111,5 +112,38 @@ describe('data moves with its node (local driver, real PostgreSQL and pgBackRest
     expect(restored).toBeGreaterThanOrEqual(archivedRows);
     expect(lossSeconds).toBeLessThanOrEqual(60);
     expect((await visit(s.port)).status).toBe(200);
+  }, 300_000);
+
+  it('SIGKILL of skyrec mid-move (during the restore): the app answers 503 meanwhile, and the next apply finishes the move with every row', async () => {
+    for (let i = 0; i < 10; i++) expect((await visit(s.port)).status).toBe(200);
+    const rows = Number(await s.psql('db-1', 'SELECT count(*) FROM visits;'));
+    await s.repo.commit('db-1 holds the data');
+    s.setNodes({ 'db-1': 'spare', 'db-2': 'db' });
+    const scratchDir = join(s.state, 'local', 'db-2', 'postgres', 'from-db-1');
+    let killedIn = '';
+    const killed = await s.skyrec(['apply', '--json'], (child) => {
+      const timer = setInterval(() => {
+        const scratch = existsSync(scratchDir) ? readdirSync(scratchDir).find((f) => f.startsWith('scratch-')) : undefined;
+        if (scratch) {
+          killedIn = scratch;
+          child.kill('SIGKILL');
+          clearInterval(timer);
+        }
+      }, 20);
+      child.on('close', () => clearInterval(timer));
+    });
+    expect(killed.signal, `apply was not killed mid-restore:\n${killed.stderr.split('\n').slice(-10).join('\n')}`).toBe('SIGKILL');
+    expect(killedIn).toMatch(/^scratch-/);
+    expect(JSON.parse(readFileSync(join(s.state, 'data-moves', 'shop.json'), 'utf8'))).toMatchObject({ app: 'shop', from: 'db-1', to: 'db-2', phase: 'paused' });
+    // Paused, not on an empty database: the maintenance answer.
+    const during = await visit(s.port);
+    expect(during.status).toBe(503);
+    expect(during.body).toMatch(/maintenance/i);
+    const rerun = await s.skyrec(['apply', '--json']);
+    expect(rerun.code, rerun.stderr.split('\n').slice(-15).join('\n')).toBe(0);
+    expect(JSON.parse(rerun.stdout).dataMoves).toMatchObject([{ app: 'shop', from: 'db-1', to: 'db-2', final: 'wal' }]);
+    expect(Number(await s.psql('db-2', 'SELECT count(*) FROM visits;'))).toBe(rows);
+    expect((await visit(s.port)).status).toBe(200);
+    expect(existsSync(join(s.state, 'data-moves', 'shop.json'))).toBe(false);
   }, 300_000);
 });
