@@ -16,6 +16,7 @@ import { ApplyRefusedError } from '../../common/errors.js';
 import { archiveFinal, clusterAnswers, ensureBaseBackup, prepareDestination, restoreOnto, stanzaHasBackup, type MoveIo } from './move-local.js';
 import { removeMoveJournal, writeMoveJournal } from './move-journal.js';
 import type { PlannedMove } from './move-decide.js';
+import { openApplied } from '../apply/applied.js';
 
 export interface MoveReport {
   app: string;
@@ -59,6 +60,21 @@ async function startStopped(app: string, nodes: { node: Node; units: string[] }[
 
 const unitsOf = (app: string, list: { node: Node; run: NodeTarget['run'] }[]) =>
   list.map((a) => ({ node: a.node, units: a.run.instances.filter((i) => i.app === app).map((i) => i.unit) })).filter((x) => x.units.length > 0);
+
+/**
+ * A node that left the fleet keeps its last applied record, which still names it as the app's
+ * data node: once the data has moved, it no longer is, or the next apply would take that record
+ * for where the data lives (and `data forget` for the live copy).
+ */
+function forgetLeftNode(app: string, from: string, ctx: MoveContext): void {
+  if (ctx.targets.some((t) => t.node.name === from)) return;
+  const store = openApplied(ctx.stateDir);
+  const old = store.read(from);
+  if (!old) return;
+  const apps = { ...old.manifest.apps };
+  if (apps[app]) apps[app] = { ...apps[app], data: Object.fromEntries(Object.entries(apps[app].data ?? {}).filter(([addon]) => addon !== 'postgres')) };
+  store.write(from, { ...old, manifest: { ...old.manifest, apps }, run: { ...old.run, postgres: old.run.postgres.filter((p) => p.app !== app) } });
+}
 
 export interface MoveSession {
   /** The driver the rollout uses: it keeps paused upstreams out of the ingress until their node has switched. */
@@ -157,6 +173,7 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
         await startStopped(m.app, unitsOf(m.app, ctx.targets), ctx.driver);
         for (const u of upstreamsOf(m.app, ctx)) held.delete(key(u));
         await apply();
+        forgetLeftNode(m.app, m.from, ctx);
         removeMoveJournal(ctx.stateDir, m.app);
         const s = started.get(m.app)!;
         const pausedMs = Math.round(performance.now() - s.at);
