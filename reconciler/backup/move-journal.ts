@@ -2,8 +2,9 @@
 // app pauses and removed once it serves again. An apply killed halfway (SIGKILL, a power cut)
 // leaves it behind: the next apply finds it and finishes the move (the app stayed paused, so
 // nothing was written since) or, when the spec put the data back, resumes on the old node.
-import { mkdirSync, readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readJsonFiles } from './backup-record.js';
 
 export type MovePhase = 'paused' | 'restored';
 
@@ -20,19 +21,7 @@ export interface MoveJournal {
 const dirOf = (stateDir: string) => join(stateDir, 'data-moves');
 
 export function readMoveJournals(stateDir: string): MoveJournal[] {
-  let names: string[];
-  try {
-    names = readdirSync(dirOf(stateDir)).filter((f) => f.endsWith('.json')).sort();
-  } catch {
-    return [];
-  }
-  return names.flatMap((f) => {
-    try {
-      return [JSON.parse(readFileSync(join(dirOf(stateDir), f), 'utf8')) as MoveJournal];
-    } catch {
-      return [];
-    }
-  });
+  return readJsonFiles<MoveJournal>(dirOf(stateDir));
 }
 
 /** Records the move's phase (write-then-rename: a reader never sees half a file). */
