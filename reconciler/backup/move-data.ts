@@ -109,7 +109,7 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
     // Before the pause, while the app serves: the new node's cluster, and a base backup to restore from.
     let baseBackup = false;
     if (m.restore) {
-      await prepareDestination(m.app, m.to, dest?.postgres ?? [], ctx);
+      await prepareDestination(m.app, m.to, { postgres: dest?.postgres ?? [], backup: dest?.backup }, ctx);
       if (living) baseBackup = await ensureBaseBackup(m.from, ctx);
     }
     const journal = writeMoveJournal(ctx.stateDir, { app: m.app, addon: 'postgres', from: m.from, to: m.to, phase: 'paused' });

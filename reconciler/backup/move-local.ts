@@ -13,7 +13,7 @@ import { LocalDriverError } from '../../common/errors.js';
 import { FLEET_SECRETS, renderPgBackRestConf, type NodeBackupSpec } from '../../generators/backup-plan.js';
 import { nodeLayout, type NodeLayout } from '../../fleet/drivers/local/local-layout.js';
 import { asPostgresArgv, ensurePostgres, pgTool, postgresIds, postgresPort } from '../../fleet/drivers/local/local-addons.js';
-import { backupLayout, pgbackrest, readBackupSpec, wrapperScript } from '../../fleet/drivers/local/local-backup.js';
+import { backupLayout, ensureBackups, pgbackrest, readBackupSpec, wrapperScript } from '../../fleet/drivers/local/local-backup.js';
 import { copyIntoLive, countRows, restoreScratch, takeBackup } from '../../fleet/drivers/local/local-backup-ops.js';
 import { readSecret } from '../../fleet/drivers/local/local-secrets.js';
 
@@ -121,10 +121,14 @@ export async function stanzaHasBackup(from: string, to: string, target: BackupTa
   return (await currentClusterBackups(src, io).catch(() => 0)) > 0;
 }
 
-/** Starts `to`'s cluster (with the other apps it holds) and the app's role, before the app pauses. */
-export async function prepareDestination(app: string, to: string, others: { app: string; password: boolean }[], io: MoveIo): Promise<void> {
+/**
+ * Starts `to`'s cluster (with the other apps it holds), the app's role and the node's backups
+ * (archiving on: a restart of its cluster the switch then need not do), before the app pauses.
+ */
+export async function prepareDestination(app: string, to: string, run: { postgres: { app: string; password: boolean }[]; backup?: NodeBackupSpec | null }, io: MoveIo): Promise<void> {
   const dest = nodeLayout(io.stateDir, to);
-  await ensurePostgres(dest, others.filter((o) => o.app !== app), io.secretsDir, io.exec, io.log);
+  await ensurePostgres(dest, run.postgres.filter((o) => o.app !== app), io.secretsDir, io.exec, io.log);
+  if (run.backup) await ensureBackups(dest, run.backup, io.secretsDir, io.exec, io.log);
   const role = `SELECT format('CREATE ROLE %I LOGIN', :'app') WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'app')\\gexec`;
   await io.exec(asPostgresArgv(dest, [pgTool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-h', dest.pgRun, '-p', String(postgresPort(dest)), '-U', 'postgres', '-d', 'postgres']), { input: role + '\n', cwd: dest.pgDir, log: io.log });
 }
