@@ -125,7 +125,7 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
         if (living) await archiveFinal(m.from, ctx);
         final = living ? 'wal' : 'gone';
         if (!living) ctx.log.warn({ app: m.app, from: m.from }, `data move: ${m.from} does not answer; restoring to the last WAL it archived`);
-        rows = await restoreOnto(m.app, m.from, m.to, ctx.target, backups, ctx);
+        rows = await restoreOnto(m.app, m.from, m.to, ctx.target, backups, dest?.postgres ?? [], ctx);
         writeMoveJournal(ctx.stateDir, { ...journal, phase: 'restored' });
         ctx.log.info({ app: m.app, from: m.from, to: m.to, final, tables: Object.keys(rows).length }, 'data move: restored on the new node');
       }

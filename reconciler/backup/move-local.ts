@@ -135,16 +135,20 @@ export async function prepareDestination(app: string, to: string, run: { postgre
 
 /**
  * Restores `app`'s database from `from`'s stanza, to the end of its archived WAL, into `to`'s
- * cluster (prepareDestination first). A database of the app already there (an old copy from an
- * earlier move) is kept as <app>_before_restore.
+ * cluster (prepareDestination first), then lets the app's clients in (`held`: every app whose
+ * PostgreSQL the node holds, this one too). A database of the app already there (an old copy
+ * from an earlier move) is kept as <app>_before_restore.
  */
-export async function restoreOnto(app: string, from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], io: MoveIo): Promise<Record<string, number>> {
+export async function restoreOnto(app: string, from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], held: { app: string; password: boolean }[], io: MoveIo): Promise<Record<string, number>> {
   const dest = nodeLayout(io.stateDir, to);
   const src = await sourceLayout(from, to, target, backups, io);
   const scratch = await restoreScratch(src, app, { latest: true }, io.exec, io.log);
   try {
     const rows = await countRows(scratch.query, app);
     await copyIntoLive(dest, scratch, app, app, io.exec, io.log);
+    // The app's pg_hba line and password now, as its switch would: the node may count as
+    // unchanged (a node that left the fleet and came back, its last record still healthy).
+    await ensurePostgres(dest, held, io.secretsDir, io.exec, io.log);
     return rows;
   } finally {
     await scratch.drop();
