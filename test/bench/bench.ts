@@ -103,7 +103,7 @@ async function benchPlan(): Promise<void> {
   }
 }
 
-// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, flood, logs, logs-ssh, ps, signed, live, notify, backup).
+// BENCH_ONLY=webhook,loop runs only those (names: render, plan, rollout, rolling, webhook, loop, detect, flood, logs, logs-ssh, ps, signed, live, notify, backup, data-move).
 const benches: Record<string, () => Promise<void>> = { render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, flood: benchHookFlood, logs: benchLogs, 'logs-ssh': benchLogsSsh, ps: benchPs, signed: benchSigned, live: benchLiveStatus, notify: benchNotify, backup: benchBackup, 'data-move': benchDataMove };
 const only = process.env.BENCH_ONLY?.split(',');
 if (QUICK) console.log(`BENCH_QUICK=1: ${SIZE_LABEL}, one run each; these figures only prove the benches run`);
