@@ -18,11 +18,11 @@ export interface PlannedMove {
 
 /**
  * How long an app's writes pause while its data moves, in seconds: stopping, the last WAL, a
- * restore of a small database and the switch of every node the app runs on (34-45 s measured
+ * restore of a small database and the switch of every node the app runs on (20-26 s measured
  * by test/backup/data-move.test.ts and `BENCH_ONLY=data-move npm run bench`, four local nodes on
  * a loaded 2-core machine). A large database adds its copy (about 12 MB/s here).
  */
-export const MOVE_PAUSE_ESTIMATE_S = 40;
+export const MOVE_PAUSE_ESTIMATE_S = 25;
 
 export function describeMove(m: { app: string; from: string; to: string }): string {
   return `${m.app}'s PostgreSQL data moves from ${m.from} to ${m.to}; writes pause for about ${MOVE_PAUSE_ESTIMATE_S} s`;
