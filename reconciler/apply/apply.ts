@@ -1,6 +1,8 @@
 // `skyrec apply`: render a revision, then roll it out through a node driver, one apply per
 // fleet at a time. Reads the revision from git objects (--rev) or the working tree.
-import { refuseEmptyDataMoves } from '../backup/data-moves.js';
+import { decideDataMoves } from '../backup/move-decide.js';
+import { readMoveJournals } from '../backup/move-journal.js';
+import type { MoveReport } from '../backup/move-data.js';
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
@@ -54,6 +56,8 @@ export interface ApplyResult {
   rollout: RolloutResult | null;
   /** Local driver: where each domain answers (send the domain as Host). */
   urls: { domain: string; url: string }[];
+  /** Apps whose data moved with its node in this apply (reconciler/backup/move-data.ts). */
+  dataMoves?: MoveReport[];
 }
 
 /** Reads the revision to apply: a commit through git objects, or the working tree. */
@@ -70,7 +74,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   // Instances keep the nodes and ports they were applied with.
   const manifests = applied.all().map((a) => a.manifest);
   const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous: instancesOf(manifests), previousData: dataOf(manifests), files: rev.files });
-  refuseEmptyDataMoves(dataOf(manifests), config, placement);
+  const moves = decideDataMoves(dataOf(manifests), config, placement, readMoveJournals(opts.stateDir), { driver: opts.driver, nodes: opts.nodes });
   const flake = await readFlakeFiles(rev.files);
   const rendered = renderFleet(config, placement, { revision: rev.commit, flake: digestFlakeFiles(flake) });
   const known = new Set(config.fleet.nodes.map((n) => n.name));
@@ -97,13 +101,16 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     if (problems.length > 0) throw new PreflightError(problems);
     const lock = acquireLock(opts.stateDir, `skyrec apply${opts.rev ? ` --rev ${opts.rev}` : ''}`);
     try {
+      const { startDataMoves } = await import('../backup/move-data.js');
+      const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, secretsDir: opts.secretsDir, exec, log: opts.log }) : null;
       const rollout = await runRollout(
         { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout },
-        { driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress, signal: opts.signal },
+        { driver: move?.driver ?? driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress, signal: opts.signal },
       );
+      const dataMoves = move ? await move.finish(rollout) : undefined;
       if (rollout.outcome === 'succeeded' && failed) store.clearFailedRevision(revision);
       const urls = opts.driver === 'local' ? targets.flatMap((t) => (t.run.routes ?? []).map((r) => ({ domain: r.domain, url: driver.ingressUrl(t.node) }))) : [];
-      return { revision, label: rev.label, dryRun: null, rollout, urls };
+      return { revision, label: rev.label, dryRun: null, rollout, urls, ...(dataMoves ? { dataMoves } : {}) };
     } finally {
       lock.release();
     }

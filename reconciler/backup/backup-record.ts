@@ -35,15 +35,20 @@ const dirOf = (stateDir: string) => join(stateDir, 'backups');
 const fileOf = (stateDir: string, app: string, addon: string) => join(dirOf(stateDir), `${app}.${addon}.json`);
 
 export function readBackupRecords(stateDir: string): BackupRecord[] {
+  return readJsonFiles<BackupRecord>(dirOf(stateDir));
+}
+
+/** Every *.json file of a directory, parsed, by name; unreadable ones left out (none when the directory is missing). */
+export function readJsonFiles<T>(dir: string): T[] {
   let names: string[];
   try {
-    names = readdirSync(dirOf(stateDir)).filter((f) => f.endsWith('.json')).sort();
+    names = readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
   } catch {
     return [];
   }
   return names.flatMap((f) => {
     try {
-      return [JSON.parse(readFileSync(join(dirOf(stateDir), f), 'utf8')) as BackupRecord];
+      return [JSON.parse(readFileSync(join(dir, f), 'utf8')) as T];
     } catch {
       return [];
     }

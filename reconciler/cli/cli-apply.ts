@@ -112,6 +112,7 @@ function report(result: ApplyResult, json: boolean, opts: DriverOptions, out: Ou
   else {
     for (const n of r.nodes.filter((n) => n.result !== 'unchanged')) out.line(`${n.node}: ${n.result}${n.generation !== null ? ` (generation ${n.generation})` : ''}${n.detail ? `: ${n.detail}` : ''}`);
   }
+  for (const m of json ? [] : (result.dataMoves ?? [])) out.line(`${m.app}: data moved from ${m.from} to ${m.to}; writes paused ${(m.pausedMs / 1000).toFixed(1)} s; the old copy stays until \`skyrec data forget ${m.app} --node ${m.from}\``);
   if (!json && r.outcome !== 'failed' && result.urls.length > 0) {
     out.line('\nThe apps answer through the local ingress:');
     for (const u of result.urls) out.line(`  curl -H 'Host: ${u.domain}' ${u.url}/`);

@@ -20,6 +20,7 @@ import { registerStateCommands } from './cli-state.js';
 import { registerOperateCommands } from './cli-operate.js';
 import { registerNotifyCommands } from './cli-notify.js';
 import { registerBackupCommands } from './cli-backup.js';
+import { registerDataCommands } from './cli-data.js';
 import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
 
@@ -71,6 +72,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
   registerInitCommands(program, commandCtx);
   registerNotifyCommands(program, commandCtx);
   registerBackupCommands(program, commandCtx);
+  registerDataCommands(program, commandCtx);
 
   return program;
 }

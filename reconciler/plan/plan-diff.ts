@@ -8,6 +8,7 @@ import { unitsOnNode, type RevisionState } from './revision-state.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
 import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../../generators/addons.js';
 import type { FileChange, NodePlan, Plan, RouteChange, UnitChange } from './plan-model.js';
+import { describeMove, movesWithBackups } from '../backup/move-decide.js';
 
 /** Changes that reach every node at once: the config repo's flake.nix or flake.lock. */
 export function describeFleetChanges(base: FlakeInputs | undefined, head: FlakeInputs | undefined): string[] {
@@ -191,8 +192,13 @@ function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
       if (before && after) warnVersionChange(ctx, name, addon, node, plan);
       if (before === after) continue;
       plan.addons.push({ app: name, addon, action: after ? 'create' : 'remove' });
-      if (after && from !== null) {
+      const moving = addon === 'postgres' && from !== null && to !== null && movesWithBackups(ctx.head.config, name);
+      if (after && from !== null && moving) {
+        plan.warnings.push(describeMove({ app: name, from, to: node }));
+      } else if (after && from !== null) {
         plan.warnings.push(`${name}'s ${ADDON_NOUN[addon]} moves to ${node}, where it is created empty: the data on ${from} is not copied`);
+      } else if (!after && moving) {
+        plan.warnings.push(`${name}'s ${ADDON_NOUN[addon]} on ${node} is no longer used (its data moves to ${to}): the old copy stays until \`skyrec data forget ${name} --node ${node}\``);
       } else if (!after) {
         plan.warnings.push(
           `${name}'s ${ADDON_NOUN[addon]} on ${node} is no longer managed${to !== null ? ` (its data node is now ${to})` : ''}: ` +

@@ -7,7 +7,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Exec, ExecResult } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
-import { LocalDriverError } from '../../../common/errors.js';
+import { CommandError, LocalDriverError } from '../../../common/errors.js';
 import { FLEET_SECRETS, renderArchiveSettings, renderPgBackRestConf, type NodeBackupSpec } from '../../../generators/backup-plan.js';
 import { escapeShellArg } from '../../../generators/escape.js';
 import type { NodeLayout } from './local-layout.js';
@@ -54,7 +54,7 @@ export function readBackupSpec(layout: NodeLayout): NodeBackupSpec | null {
  * into pgBackRest's environment. After each WAL segment pushed it stamps the time: the end of
  * the restorable window.
  */
-function wrapperScript(b: BackupLayout, stanza: string): string {
+export function wrapperScript(b: BackupLayout, stanza: string): string {
   return [
     '#!/bin/sh',
     '# Rendered by skyrec: the repository key is read from its credential file at run time.',
@@ -108,7 +108,14 @@ export async function ensureBackups(layout: NodeLayout, spec: NodeBackupSpec | u
     await exec(asPostgresArgv(layout, [pgTool('pg_ctl'), 'reload', '-D', layout.pgData]), opts);
   }
   if (spec && spec.postgres.length > 0) {
-    await pgbackrest(layout, spec, ['stanza-create'], exec, log);
+    await pgbackrest(layout, spec, ['stanza-create'], exec, log).catch(async (err) => {
+      // A node whose cluster is new (a disk replaced, its old data forgotten after a move) under a
+      // stanza that exists: pgBackRest's error 28. stanza-upgrade records the new cluster in the
+      // stanza's history; the old cluster's backups stay restorable.
+      if (!(err instanceof CommandError && err.exitCode_ === 28)) throw err;
+      log?.warn({ node: layout.node, stanza: spec.stanza }, 'the stanza belongs to an earlier cluster of this node: upgrading it to the new one');
+      await pgbackrest(layout, spec, ['stanza-upgrade'], exec, log);
+    });
     log?.info({ node: layout.node, stanza: spec.stanza, apps: spec.postgres.map((p) => p.app) }, 'backups set up');
   }
 }
