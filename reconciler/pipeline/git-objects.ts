@@ -39,10 +39,19 @@ const readers = new Map<string, ObjectReader>();
  */
 export function objectReader(gitdir: string): ObjectReader {
   let reader = readers.get(gitdir);
-  if (!reader) readers.set(gitdir, (reader = new ObjectReader(gitdir)));
+  readers.delete(gitdir);
+  // A process reads one config repo, or a few (tests, a plan of a clone): the least recently opened go.
+  if (!reader && readers.size >= MAX_READERS) {
+    const [oldest, old] = readers.entries().next().value!;
+    old.close();
+    readers.delete(oldest);
+  }
+  readers.set(gitdir, (reader ??= new ObjectReader(gitdir)));
   reader.refresh();
   return reader;
 }
+
+const MAX_READERS = 4;
 
 export class ObjectReader {
   private packs = new Map<string, Pack>();
@@ -57,6 +66,13 @@ export class ObjectReader {
       if (offset !== null) return this.readPacked(pack, offset, oid, false);
     }
     return this.readLoose(oid);
+  }
+
+  /** Closes every pack file; a later refresh opens them again. */
+  close(): void {
+    for (const pack of this.packs.values()) fs.closeSync(pack.fd);
+    this.packs.clear();
+    this.bases.clear();
   }
 
   /** Opens the packs that appeared since the last call and closes those that are gone. */
