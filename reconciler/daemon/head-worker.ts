@@ -23,9 +23,12 @@ process.on('message', (m: ToWorker) => {
 });
 
 // Started ahead (isolate.ts), this process loads now, while it waits, what the first compile
-// would otherwise load after the webhook arrived: the spec validators and the templates.
-specValidators();
-for (const name of listTemplates(join(packageRoot(), 'templates'))) loadTemplate(name);
+// would otherwise load after the webhook arrived: the spec validators and the templates. A failure
+// here is left for the cycle to meet and report.
+try {
+  specValidators();
+  for (const name of listTemplates(join(packageRoot(), 'templates'))) loadTemplate(name);
+} catch {}
 
 async function run(data: WorkerData): Promise<void> {
   let progressIds = 0;
