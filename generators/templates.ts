@@ -1,17 +1,26 @@
 // Loads the Handlebars templates of templates/ with skyrec's escaping helpers.
 // Templates are compiled with noEscape, and a template may print a value only through a
 // helper (nix, nixList, nixAttr, caddy, int, label): a bare {{value}} is refused when the template
-// is loaded, so no value can reach rendered text unescaped.
-import Handlebars from 'handlebars';
+// is compiled (template-compile.ts), so no value can reach rendered text unescaped.
+// `npm run build` precompiles them (dist/generators/templates.generated.cjs); a template whose
+// source changed since is compiled here instead, so an edit shows without a build.
 import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { escapeCaddyToken, escapeNixAttr, escapeNixList, escapeNixString } from './escape.js';
 import { EscapeError } from '../common/errors.js';
 import { packageRoot } from '../common/paths.js';
+import { precompileTemplate, templateDigest, type TemplateHelper } from './template-compile.js';
 
-const hb = Handlebars.create();
-const safe = (s: string) => new Handlebars.SafeString(s);
-const helpers: Record<string, (value: unknown) => Handlebars.SafeString> = {
+// Handlebars' runtime alone (no compiler): what precompiled templates need.
+const require = createRequire(import.meta.url);
+const HandlebarsRuntime = require('handlebars/runtime') as typeof import('handlebars');
+type TemplateDelegate = HandlebarsTemplateDelegate;
+type TemplateSpec = TemplateSpecification;
+
+const hb = HandlebarsRuntime.create();
+const safe = (s: string) => new HandlebarsRuntime.SafeString(s);
+const helpers: Record<TemplateHelper, (value: unknown) => hbs.SafeString> = {
   nix: (v) => safe(escapeNixString(String(v))),
   nixList: (v) => safe(escapeNixList((v as unknown[]).map(String))),
   nixAttr: (v) => safe(escapeNixAttr(String(v))),
@@ -35,36 +44,34 @@ for (const [name, fn] of Object.entries(helpers)) {
   });
 }
 
-const BLOCKS = new Set(['if', 'unless', 'each', 'with']);
-
-/** Throws when a template prints a value without an escaping helper. */
-function checkTemplate(name: string, source: string): void {
-  const visitor = new Handlebars.Visitor();
-  const refuse = (path: string, line: number) => {
-    throw new Error(`templates/${name}:${line}: {{${path}}} prints a value without an escaping helper (${Object.keys(helpers).join(', ')})`);
-  };
-  visitor.MustacheStatement = function (node: hbs.AST.MustacheStatement) {
-    const path = (node.path as hbs.AST.PathExpression).original;
-    if (!(path in helpers) || node.params.length !== 1) refuse(path, node.loc.start.line);
-  };
-  const visitBlock = visitor.BlockStatement;
-  visitor.BlockStatement = function (node: hbs.AST.BlockStatement) {
-    const path = (node.path as hbs.AST.PathExpression).original;
-    if (!BLOCKS.has(path)) refuse(path, node.loc.start.line);
-    return visitBlock.call(this, node);
-  };
-  visitor.accept(Handlebars.parse(source));
+/** Where `npm run build` writes the precompiled templates. */
+export function generatedTemplatesPath(root = packageRoot()): string {
+  return join(root, 'dist', 'generators', 'templates.generated.cjs');
 }
 
-const cache = new Map<string, Handlebars.TemplateDelegate>();
+type Precompiled = Record<string, { digest: string; spec: TemplateSpec }>;
+let precompiled: Precompiled | undefined;
 
-/** The compiled template templates/<name>. */
-export function loadTemplate(name: string): Handlebars.TemplateDelegate {
+/** The build's precompiled templates, or none when there is no build. */
+export function loadPrecompiled(path = generatedTemplatesPath()): Precompiled {
+  try {
+    return (require(path) as { templates: Precompiled }).templates;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND') return {};
+    throw err;
+  }
+}
+
+const cache = new Map<string, TemplateDelegate>();
+
+/** The compiled template templates/<name>: the build's when its source is the same, else compiled now. */
+export function loadTemplate(name: string): TemplateDelegate {
   let template = cache.get(name);
   if (!template) {
     const source = readFileSync(join(packageRoot(), 'templates', name), 'utf8');
-    checkTemplate(name, source);
-    template = hb.compile(source, { noEscape: true, strict: true });
+    const built = (precompiled ??= loadPrecompiled())[name];
+    const spec = built?.digest === templateDigest(source) ? built.spec : (new Function(`return ${precompileTemplate(name, source)}`)() as TemplateSpec);
+    template = hb.template(spec) as TemplateDelegate;
     cache.set(name, template);
   }
   return template;

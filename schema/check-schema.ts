@@ -1,18 +1,16 @@
 // JSON Schema validation of one parsed file, with ajv's errors rewritten for people:
 // each names the field, says what would be valid, and points at the offending value.
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import appSchema from './app.schema.json' with { type: 'json' };
 import fleetSchema from './fleet.schema.json' with { type: 'json' };
 import { problemAt, type YamlFile } from './load-yaml.js';
 import type { Problem, SpecPath } from './model.js';
 import { listWords, quoteValue } from './problems.js';
+import { specValidators, type SpecKind } from './validators.js';
 
-export type SpecKind = 'app' | 'fleet';
+export type { SpecKind };
 
-// Compiled once: validating thousands of files costs one generated function call each.
-// `verbose` keeps the failing schema on each error, for its description and fields.
-const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true, verbose: true });
-const validators = { app: ajv.compile(appSchema), fleet: ajv.compile(fleetSchema) };
+// Compiled once (at build time when current, validators.ts): validating thousands of files costs one generated function call each.
 const rootRequired = { app: appSchema.required, fleet: fleetSchema.required };
 
 /** Better words for patterns whose schema description does not explain them. */
@@ -51,7 +49,7 @@ const NUL_PATTERN = '^[^\\u0000]*$';
 
 /** Check one file against its schema; every error becomes a positioned Problem. */
 export function checkSchema(kind: SpecKind, yaml: YamlFile): Problem[] {
-  const validate = validators[kind];
+  const validate = specValidators()[kind];
   if (validate(yaml.data)) return [];
   const errors = validate.errors ?? [];
   // A value of the wrong type makes its other errors noise; report the type alone.

@@ -28,6 +28,14 @@ function staleSource() {
       if (!existsSync(js) || statSync(js).mtimeMs < statSync(src).mtimeMs) return relative(root, src);
     }
   }
+  // The validators and templates npm run build precompiles from schema/*.json and templates/.
+  const generated = [join(root, 'dist', 'schema', 'validators.generated.cjs'), join(root, 'dist', 'generators', 'templates.generated.cjs')];
+  const oldest = Math.min(...generated.map((f) => (existsSync(f) ? statSync(f).mtimeMs : 0)));
+  for (const dir of ['schema', 'templates']) {
+    for (const e of readdirSync(join(root, dir))) {
+      if (/\.(json|hbs)$/.test(e) && statSync(join(root, dir, e)).mtimeMs > oldest) return join(dir, e);
+    }
+  }
   return null;
 }
 
@@ -36,5 +44,7 @@ export default function buildDistOnce() {
   if (stale === null) return;
   process.stderr.write(`test/build-dist: building dist/ (${stale} is newer than its build)\n`);
   // A failed build fails the whole run here, not as confusing failures in the files that spawn dist/.
+  // npm run build's steps: tsc, then the precompiled validators and templates.
   execFileSync(process.execPath, [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.json'], { cwd: root, stdio: 'inherit' });
+  for (const script of ['dist/schema/build-validators.js', 'dist/generators/build-templates.js']) execFileSync(process.execPath, [join(root, script)], { cwd: root, stdio: 'inherit' });
 }

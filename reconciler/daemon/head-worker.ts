@@ -6,6 +6,11 @@ import { createLineLogger } from '../../common/log.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
 import { applyHead } from './apply-head.js';
 import type { FromWorker, ToWorker, WorkerData } from './isolate.js';
+import { specValidators } from '../../schema/validators.js';
+import { loadTemplate } from '../../generators/templates.js';
+import { listTemplates } from '../../generators/template-compile.js';
+import { packageRoot } from '../../common/paths.js';
+import { join } from 'node:path';
 
 const post = (m: FromWorker) => void process.send!(m);
 const abort = new AbortController();
@@ -16,6 +21,14 @@ process.on('message', (m: ToWorker) => {
   if (m.type === 'abort') abort.abort();
   else void run(m.data);
 });
+
+// Started ahead (isolate.ts), this process loads now, while it waits, what the first compile
+// would otherwise load after the webhook arrived: the spec validators and the templates. A failure
+// here is left for the cycle to meet and report.
+try {
+  specValidators();
+  for (const name of listTemplates(join(packageRoot(), 'templates'))) loadTemplate(name);
+} catch {}
 
 async function run(data: WorkerData): Promise<void> {
   let progressIds = 0;

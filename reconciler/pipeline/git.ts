@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type { ConfigSource } from '../../schema/source.js';
 import { GitError } from '../../common/errors.js';
 import { redactUrl } from './git-url.js';
+import { objectReader, type ObjectReader } from './git-objects.js';
 
 /** Object reads shared by every source of one repo: packfile indexes, trees and blobs by id. */
 export interface GitReader {
@@ -15,6 +16,8 @@ export interface GitReader {
   cache: object;
   trees: Map<string, Promise<Map<string, TreeEntry>>>;
   blobs: Map<string, Promise<string>>;
+  /** Blobs read with native zlib from packs and loose files (git-objects.ts). */
+  objects: ObjectReader;
 }
 
 interface TreeEntry {
@@ -25,7 +28,8 @@ interface TreeEntry {
 }
 
 export function openGit(dir: string): GitReader {
-  return { dir, gitdir: join(dir, '.git'), cache: {}, trees: new Map(), blobs: new Map() };
+  const gitdir = join(dir, '.git');
+  return { dir, gitdir, cache: {}, trees: new Map(), blobs: new Map(), objects: objectReader(gitdir) };
 }
 
 /** Is `dir` the top of a git repository? */
@@ -101,10 +105,18 @@ function readTreeAt(r: GitReader, treeOid: string): Promise<Map<string, TreeEntr
   return entries;
 }
 
+/** A blob's bytes: through git-objects.ts, or isomorphic-git for what that does not read. */
+async function readBlobBytes(r: GitReader, oid: string): Promise<Buffer> {
+  const object = r.objects.read(oid);
+  if (object?.type === 'blob') return object.data;
+  const { blob } = await git.readBlob({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
+  return Buffer.from(blob);
+}
+
 function readBlobText(r: GitReader, oid: string): Promise<string> {
   let text = r.blobs.get(oid);
   if (!text) {
-    text = git.readBlob({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache }).then(({ blob }) => Buffer.from(blob).toString('utf8'));
+    text = readBlobBytes(r, oid).then((bytes) => bytes.toString('utf8'));
     r.blobs.set(oid, text);
   }
   return text;
@@ -173,8 +185,7 @@ export async function commitFiles(r: GitReader, commit: string): Promise<{ listF
     async readBytes(path) {
       const oid = files.get(path);
       if (!oid) throw new GitError(`${path} is not a file of ${commit.slice(0, 7)}`);
-      const { blob } = await git.readBlob({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
-      return Buffer.from(blob);
+      return readBlobBytes(r, oid);
     },
   };
 }
