@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Config } from '../schema/model.js';
+import type { App, Config } from '../schema/model.js';
 import type { PlacementIndex } from './placement-index.js';
 import type { RenderOptions } from './render-types.js';
 import { packageRoot } from '../common/paths.js';
@@ -26,9 +26,13 @@ function rendererDigest(): string {
 
 const sha = (text: string) => createHash('sha256').update(text).digest('hex');
 
+// An app's digest, once per App object: the apply and the plan of a cycle digest the same config.
+const appDigests = new WeakMap<App, string>();
+const digestApp = (app: App): string => appDigests.get(app) ?? appDigests.set(app, sha(JSON.stringify(app))).get(app)!;
+
 /** Per-node input digests for a whole fleet. */
 export function digestInputs(config: Config, index: PlacementIndex, opts: RenderOptions): Map<string, string> {
-  const appDigest = new Map(config.apps.map((a) => [a.name, sha(JSON.stringify(a))]));
+  const appDigest = new Map(config.apps.map((a) => [a.name, digestApp(a)]));
   // Everything every node reads: settings, the node list (ingress addresses feed firewalls).
   // The flake's inputs too: a new flake.lock changes every node's manifest.
   const common = sha(JSON.stringify([rendererDigest(), config.fleet, opts.flake?.lock ? opts.flake : null]));
