@@ -1,12 +1,10 @@
 // `skyrec apply`: render a revision, then roll it out through a node driver, one apply per
 // fleet at a time. Reads the revision from git objects (--rev) or the working tree.
-import { refuseEmptyDataMoves } from '../backup/data-moves.js';
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ParseCache } from '../../schema/load-yaml.js';
 import { worktreeFiles, worktreeSource, type ConfigSource } from '../../schema/source.js';
-import { renderFleet } from '../../generators/render-node.js';
 import { renderRunSpec } from '../../generators/render-run-spec.js';
 import { indexAddons } from '../../generators/addons.js';
 import type { NodeDriver, NodeTarget, SourceReader } from '../../fleet/node/driver.js';
@@ -15,17 +13,15 @@ import { detectSudoFlag, type SudoFlag } from '../../fleet/drivers/nixos/nixos-r
 import { exec } from '../../common/exec.js';
 import { createDriver, type DriverOptions } from './create-driver.js';
 import { commitFiles, commitSource, openGit, resolveRevision } from '../pipeline/git.js';
-import { compileFleet } from '../pipeline/pipeline.js';
-import { dataOf, instancesOf } from './write-rendered.js';
 import { openApplied } from './applied.js';
-import { readAppliedManifests } from './applied-manifests.js';
+import { compileRevision } from './compile-revision.js';
 import { StateStore } from '../state/state-store.js';
 import { acquireLock } from '../state/lock.js';
 import { runRollout, selectChanged, orderBatches, type RolloutResult } from './rollout.js';
 import type { Progress } from '../../common/progress.js';
 import type { Logger } from '../../common/log.js';
 import { ApplyRefusedError, PreflightError, UsageError } from '../../common/errors.js';
-import { FLAKE_FILES, digestFlakeFiles, readFlakeFiles, type FlakeFile } from '../pipeline/flake-inputs.js';
+import { FLAKE_FILES, type FlakeFile } from '../pipeline/flake-inputs.js';
 import type { CompileCache } from '../pipeline/compile-cache.js';
 import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 
@@ -72,13 +68,7 @@ async function openRevision(opts: ApplyOptions): Promise<{ source: ConfigSource;
 export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   const rev = await openRevision(opts);
   const applied = openApplied(opts.stateDir);
-  // Instances keep the nodes and ports they were applied with.
-  const cache = opts.compileCache;
-  const manifests = cache ? readAppliedManifests(opts.stateDir, applied, cache.dir) : applied.all().map((a) => a.manifest);
-  const { config, placement } = await compileFleet(rev.source, { parseCache: cache?.parse ?? opts.parseCache, previous: instancesOf(manifests), previousData: dataOf(manifests), files: rev.files, commit: rev.commit, memo: cache?.checked });
-  refuseEmptyDataMoves(dataOf(manifests), config, placement);
-  const flake = await readFlakeFiles(rev.files);
-  const rendered = renderFleet(config, placement, { revision: rev.commit, flake: digestFlakeFiles(flake), renderCache: cache?.rendered.forRevision(rev.commit) });
+  const { config, placement, rendered, flake } = await compileRevision(rev, opts);
   const known = new Set(config.fleet.nodes.map((n) => n.name));
   let addons: ReturnType<typeof indexAddons> | undefined;
   for (const n of opts.nodes ?? []) if (!known.has(n)) throw new UsageError(`unknown node '${n}'`, { hint: `nodes in fleet.yaml: ${[...known].join(', ')}` });
