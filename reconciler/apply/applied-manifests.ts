@@ -3,9 +3,9 @@
 // of the fleet; so the reconciler keeps the manifests in its compile cache, each by the identity
 // of the file it came from (inode, size, mtime: applied.ts replaces a file, never edits it), and
 // reads again only the files that changed since.
-import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { deserialize, serialize } from 'node:v8';
+import { readV8File, writeV8File } from '../pipeline/v8-file.js';
 import type { Manifest } from '../../generators/render-types.js';
 import type { AppliedStore } from './rollout-model.js';
 
@@ -17,13 +17,7 @@ type Known = Map<string, { id: string; manifest: Manifest }>;
 export function readAppliedManifests(stateDir: string, applied: AppliedStore, memoDir: string): Manifest[] {
   const dir = join(stateDir, 'applied');
   const memo = join(memoDir, 'applied-manifests.v8');
-  let known: Known = new Map();
-  try {
-    const stored = deserialize(readFileSync(memo)) as { format: string; known: Known };
-    if (stored.format === FORMAT) known = stored.known;
-  } catch {
-    // absent or unreadable: read every file
-  }
+  const known = readV8File<Known>(memo, FORMAT) ?? new Map(); // none: read every file
   let names: string[] = [];
   try {
     names = readdirSync(dir).filter((f) => f.endsWith('.json') && !f.startsWith('.')).sort().map((f) => f.slice(0, -'.json'.length));
@@ -51,9 +45,7 @@ export function readAppliedManifests(stateDir: string, applied: AppliedStore, me
   }
   if (reread || now.size !== known.size) {
     try {
-      mkdirSync(memoDir, { recursive: true });
-      writeFileSync(`${memo}.${process.pid}.tmp`, serialize({ format: FORMAT, known: now }));
-      renameSync(`${memo}.${process.pid}.tmp`, memo);
+      writeV8File(memo, FORMAT, now);
     } catch {
       // a full disk: the next apply reads the files again
     }

@@ -3,9 +3,9 @@
 // code: the compile cache's fingerprint). A cycle's plan compares the revision applied before,
 // which the cycle before validated, with the head the cycle's apply has just validated: neither
 // is validated again. Only valid revisions are kept; invalid ones are checked again to report.
-import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { deserialize, serialize } from 'node:v8';
+import { readV8File, writeV8File } from './v8-file.js';
 import { blobId, parseYaml, type ParseCache, type YamlFile } from '../../schema/load-yaml.js';
 import type { LoadedRepo } from '../../schema/validate.js';
 import { backupWarnings } from '../../schema/backup-spec.js';
@@ -72,16 +72,13 @@ export function openCheckedMemo(dir: string, fingerprint: string, parse: ParseCa
   const fileOf = (commit: string) => join(dir, `${commit}.v8`);
   const inProcess = new Map<string, CheckedFleet>();
   const added = new Map<string, CheckedFleet>();
+  const tag = `${FORMAT} ${fingerprint}`;
   const read = (commit: string): Stored | undefined => {
-    try {
-      const s = deserialize(readFileSync(fileOf(commit))) as { format: string; fingerprint: string; stored: Stored };
-      if (s.format !== FORMAT || s.fingerprint !== fingerprint) return undefined;
-      const now = new Date();
-      utimesSync(fileOf(commit), now, now); // used: kept longest
-      return s.stored;
-    } catch {
-      return undefined; // absent or unreadable: validated again
-    }
+    const stored = readV8File<Stored>(fileOf(commit), tag);
+    if (!stored) return undefined; // absent or unreadable: validated again
+    const now = new Date();
+    utimesSync(fileOf(commit), now, now); // used: kept longest
+    return stored;
   };
   return {
     get(commit) {
@@ -100,12 +97,7 @@ export function openCheckedMemo(dir: string, fingerprint: string, parse: ParseCa
     save() {
       if (added.size === 0) return;
       try {
-        mkdirSync(dir, { recursive: true });
-        for (const [commit, checked] of added) {
-          const tmp = `${fileOf(commit)}.${process.pid}.tmp`;
-          writeFileSync(tmp, serialize({ format: FORMAT, fingerprint, stored: storedOf(checked) }));
-          renameSync(tmp, fileOf(commit));
-        }
+        for (const [commit, checked] of added) writeV8File(fileOf(commit), tag, storedOf(checked));
         const files = readdirSync(dir).map((f) => ({ f, at: statSync(join(dir, f)).mtimeMs })).sort((a, b) => b.at - a.at);
         for (const { f } of files.slice(KEEP)) rmSync(join(dir, f), { force: true });
       } catch {

@@ -3,9 +3,9 @@
 // The index (each digest's node and manifest, all a rollout reads of a node it does not switch)
 // is read at once; a node's files only when something reads them. Entries no cycle used in the
 // last KEEP_CYCLES are dropped with their files. Nothing here is secret: specs hold none.
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { deserialize, serialize } from 'node:v8';
+import { readV8File, writeV8File } from './v8-file.js';
 import type { Manifest, RenderCache, RenderedNode } from '../../generators/render-types.js';
 
 const FORMAT = 'skyrec-render-store-1';
@@ -20,8 +20,6 @@ interface Entry {
 }
 
 interface Index {
-  format: string;
-  fingerprint: string;
   cycle: number;
   entries: Map<string, Entry>;
 }
@@ -37,22 +35,6 @@ export interface RenderStore {
 }
 
 const fileOf = (dir: string, inputs: string) => join(dir, `${inputs}.v8`);
-
-function writeAtomic(file: string, data: Buffer): void {
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
-
-function readIndex(dir: string, fingerprint: string): Index {
-  try {
-    const index = deserialize(readFileSync(join(dir, 'index.v8'))) as Index;
-    if (index.format === FORMAT && index.fingerprint === fingerprint) return index;
-  } catch {
-    // absent or unreadable: start empty
-  }
-  return { format: FORMAT, fingerprint, cycle: 0, entries: new Map() };
-}
 
 /** A rendered node as rendering `revision` would have made it, from a node rendered for another. */
 function withRevision(node: string, inputs: string, stored: Manifest, revision: string | null, readFiles: () => Record<string, string>): RenderedNode {
@@ -70,7 +52,8 @@ function withRevision(node: string, inputs: string, stored: Manifest, revision: 
 
 /** @param fingerprint the code that renders (code-fingerprint.ts): another one finds the store empty */
 export function openRenderStore(dir: string, fingerprint: string): RenderStore {
-  const index = readIndex(dir, fingerprint);
+  const tag = `${FORMAT} ${fingerprint}`;
+  const index = readV8File<Index>(join(dir, 'index.v8'), tag) ?? { cycle: 0, entries: new Map() };
   const cycle = index.cycle + 1;
   const fresh = new Map<string, RenderedNode>();
   return {
@@ -82,7 +65,15 @@ export function openRenderStore(dir: string, fingerprint: string): RenderStore {
         // A file removed by hand is a miss, never a node without files.
         if (!entry || !existsSync(fileOf(dir, inputs))) return undefined;
         entry.seen = cycle;
-        return withRevision(entry.node, inputs, entry.manifest, revision, () => deserialize(readFileSync(fileOf(dir, inputs))) as Record<string, string>);
+        return withRevision(entry.node, inputs, entry.manifest, revision, () => {
+          const files = readV8File<Record<string, string>>(fileOf(dir, inputs), tag);
+          if (!files) {
+            // Damaged under us: this cycle cannot go on with the node, the next one renders everything again.
+            rmSync(dir, { recursive: true, force: true });
+            throw new Error(`the compile cache's rendered files of ${entry.node} could not be read (removed ${dir}; the next cycle renders again)`);
+          }
+          return files;
+        });
       },
       set(inputs, node) {
         fresh.set(inputs, node);
@@ -90,13 +81,12 @@ export function openRenderStore(dir: string, fingerprint: string): RenderStore {
     }),
     save() {
       try {
-        mkdirSync(dir, { recursive: true });
         for (const [inputs, node] of fresh) {
-          writeAtomic(fileOf(dir, inputs), serialize(node.files));
+          writeV8File(fileOf(dir, inputs), tag, node.files);
           index.entries.set(inputs, { node: node.node, manifest: node.manifest, seen: cycle });
         }
         for (const [inputs, entry] of index.entries) if (entry.seen <= cycle - KEEP_CYCLES) index.entries.delete(inputs);
-        writeAtomic(join(dir, 'index.v8'), serialize({ ...index, cycle }));
+        writeV8File(join(dir, 'index.v8'), tag, { ...index, cycle });
         // Files no entry names: dropped entries, and leftovers of a process killed mid-write.
         for (const f of readdirSync(dir)) if (f !== 'index.v8' && !index.entries.has(f.slice(0, -'.v8'.length))) rmSync(join(dir, f), { force: true });
       } catch {
