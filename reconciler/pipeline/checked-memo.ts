@@ -12,14 +12,17 @@ import { backupWarnings } from '../../schema/backup-spec.js';
 import { sortProblems } from '../../common/problem.js';
 import type { AppSpec, FleetSpec, Problem } from '../../schema/model.js';
 import type { CheckedFleet } from './pipeline.js';
+import { digestApp, rememberAppDigest } from '../../generators/render-inputs.js';
 
-const FORMAT = 'skyrec-checked-1';
+const FORMAT = 'skyrec-checked-2';
 /** Revisions kept: the head, the one applied before it, and a few to go back to. */
 const KEEP = 4;
 
 /** What is kept of a checked revision: its config, and the blobs its specs were parsed from. */
 interface Stored {
   config: CheckedFleet['config'];
+  /** Each app's render input digest (generators/render-inputs.ts), in config.apps order. */
+  digests: string[];
   fleet: { file: string; blob: string } | null;
   apps: { file: string; blob: string }[];
   appFiles: string[];
@@ -33,6 +36,7 @@ export interface CheckedMemo {
 
 const storedOf = (c: CheckedFleet): Stored => ({
   config: c.config,
+  digests: c.config.apps.map(digestApp),
   fleet: c.loaded.fleet && { file: c.loaded.fleet.file, blob: blobId(c.loaded.fleet.text) },
   apps: c.loaded.apps.map((y) => ({ file: y.file, blob: blobId(y.text) })),
   appFiles: c.loaded.appFiles,
@@ -52,6 +56,7 @@ function loadedOf(s: Stored, parse: ParseCache): LoadedRepo {
 }
 
 function checkedOf(s: Stored, parse: ParseCache): CheckedFleet {
+  s.config.apps.forEach((app, i) => rememberAppDigest(app, s.digests[i]));
   let loaded: LoadedRepo | undefined;
   let warnings: Problem[] | undefined;
   return {
