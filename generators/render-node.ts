@@ -75,9 +75,19 @@ function sortKeys(files: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.keys(files).sort().map((k) => [k, files[k]]));
 }
 
+// A plan digests a placement, then renders it: its index is made once (configs and placements are never changed once made).
+const indexes = new WeakMap<Placement, { config: Config; index: PlacementIndex }>();
+function indexOf(config: Config, placement: Placement): PlacementIndex {
+  const hit = indexes.get(placement);
+  if (hit?.config === config) return hit.index;
+  const index = indexPlacement(config, placement);
+  indexes.set(placement, { config, index });
+  return index;
+}
+
 /** Each node's input digest (render-inputs.ts): two nodes with the same digest render the same files. */
 export function nodeInputs(config: Config, placement: Placement, opts: RenderOptions): Map<string, string> {
-  return digestInputs(config, indexPlacement(config, placement), opts);
+  return digestInputs(config, indexOf(config, placement), opts);
 }
 
 /**
@@ -86,7 +96,7 @@ export function nodeInputs(config: Config, placement: Placement, opts: RenderOpt
  * the caller has them already.
  */
 export function renderFleet(config: Config, placement: Placement, opts: RenderOptions & { only?: ReadonlySet<string>; inputs?: Map<string, string> }): RenderedNode[] {
-  const index = indexPlacement(config, placement);
+  const index = indexOf(config, placement);
   const digests = opts.inputs ?? digestInputs(config, index, opts);
   const nodes = opts.only ? config.fleet.nodes.filter((n) => opts.only!.has(n.name)) : config.fleet.nodes;
   return nodes.map((n) => {

@@ -42,6 +42,12 @@ export interface RenderedNode {
   manifest: Manifest;
 }
 
+/** Rendered nodes by input digest (a Map, or the reconciler's store on disk, reconciler/pipeline/render-store.ts). */
+export interface RenderCache {
+  get(inputs: string): RenderedNode | undefined;
+  set(inputs: string, node: RenderedNode): void;
+}
+
 export interface RenderOptions {
   /**
    * The git revision rendered, or null for a working tree. It is written to manifest.json
@@ -50,7 +56,7 @@ export interface RenderOptions {
    */
   revision: string | null;
   /** Rendered nodes by input digest: a node whose inputs are cached is not rendered again. */
-  renderCache?: Map<string, RenderedNode>;
+  renderCache?: RenderCache;
   /** Called for each node actually rendered (not taken from renderCache). */
   onRendered?: (node: string) => void;
   /** The revision's flake.nix and flake.lock digests (reconciler/pipeline/flake-inputs.ts). */

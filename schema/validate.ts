@@ -111,8 +111,11 @@ export async function validateRepo(loaded: LoadedRepo, source: ConfigSource): Pr
   checked.sort((a, b) => (a.yaml.file < b.yaml.file ? -1 : 1)); // domain owners are the earlier files
   problems.push(...checkAcrossApps(checked, fleet));
 
-  const warnings = sortProblems(checked.flatMap((a) => backupWarnings(a.yaml, a.spec, fleet)));
-  if (problems.length > 0 || !fleet) return { config: null, problems: sortProblems(problems), warnings };
+  // Warnings need their files' positions, a second parse of each: made when first read.
+  let warnings: Problem[] | undefined;
+  const withWarnings = (v: ValidatedRepo): ValidatedRepo =>
+    Object.defineProperty(v, 'warnings', { enumerable: true, get: () => (warnings ??= sortProblems(checked.flatMap((a) => backupWarnings(a.yaml, a.spec, fleet)))) });
+  if (problems.length > 0 || !fleet) return withWarnings({ config: null, problems: sortProblems(problems) });
   const config = normalizeConfig(
     fleet,
     checked.map((a) => ({ spec: a.spec, file: a.yaml.file })),
@@ -121,13 +124,13 @@ export async function validateRepo(loaded: LoadedRepo, source: ConfigSource): Pr
     const facts = buildFacts.get(app.file);
     if (facts) app.buildFacts = facts;
   }
-  return { config, problems: [], warnings };
+  return withWarnings({ config, problems: [] });
 }
 
 /** load + validate, keeping what was loaded for positioning later (placement) problems. */
 export async function checkRepo(source: ConfigSource, opts: LoadOptions = {}): Promise<ValidatedRepo & { loaded: LoadedRepo }> {
   const loaded = await loadRepo(source, opts);
-  return { ...(await validateRepo(loaded, source)), loaded };
+  return Object.assign(await validateRepo(loaded, source), { loaded }); // not a spread: warnings stay unmade until read
 }
 
 /** A placement issue (from fleet/placement/place.ts) as a Problem at the app field that caused it. */

@@ -1,6 +1,6 @@
 // What each node last ran healthy (manifest and local run spec), one JSON file per node in the
 // state directory: the placement the next apply keeps, and what a rollback is checked against.
-import { mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AppliedNode, AppliedStore } from './rollout.js';
 
@@ -19,6 +19,8 @@ export function openApplied(stateDir: string): AppliedStore & { all(): AppliedNo
   };
   return {
     read,
+    // An ingress node's file holds every route of the fleet: asking whether it exists reads none of it.
+    has: (node) => existsSync(join(dir, `${node}.json`)),
     write(node, applied) {
       mkdirSync(dir, { recursive: true });
       const tmp = join(dir, `.${node}.${process.pid}.tmp`);

@@ -8,7 +8,6 @@ import { mkdir, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { ParseCache } from '../../schema/load-yaml.js';
 import { worktreeFiles, worktreeSource, type ConfigSource } from '../../schema/source.js';
-import { renderFleet } from '../../generators/render-node.js';
 import { renderRunSpec } from '../../generators/render-run-spec.js';
 import { indexAddons } from '../../generators/addons.js';
 import type { NodeDriver, NodeTarget, SourceReader } from '../../fleet/node/driver.js';
@@ -17,16 +16,17 @@ import { detectSudoFlag, type SudoFlag } from '../../fleet/drivers/nixos/nixos-r
 import { exec } from '../../common/exec.js';
 import { createDriver, type DriverOptions } from './create-driver.js';
 import { commitFiles, commitSource, openGit, resolveRevision } from '../pipeline/git.js';
-import { compileFleet } from '../pipeline/pipeline.js';
-import { dataOf, instancesOf } from './write-rendered.js';
 import { openApplied } from './applied.js';
+import { compileRevision } from './compile-revision.js';
 import { StateStore } from '../state/state-store.js';
 import { acquireLock } from '../state/lock.js';
 import { runRollout, selectChanged, orderBatches, type RolloutResult } from './rollout.js';
 import type { Progress } from '../../common/progress.js';
 import type { Logger } from '../../common/log.js';
 import { ApplyRefusedError, PreflightError, UsageError } from '../../common/errors.js';
-import { FLAKE_FILES, digestFlakeFiles, readFlakeFiles, type FlakeFile } from '../pipeline/flake-inputs.js';
+import { FLAKE_FILES, type FlakeFile } from '../pipeline/flake-inputs.js';
+import type { CompileCache } from '../pipeline/compile-cache.js';
+import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 
 export interface ApplyOptions extends DriverOptions {
   dir: string;
@@ -35,6 +35,8 @@ export interface ApplyOptions extends DriverOptions {
   dryRun: boolean;
   force: boolean;
   parseCache?: ParseCache;
+  /** The reconciler's compile cache (parsed specs, validated commits, rendered nodes), instead of parseCache. */
+  compileCache?: CompileCache;
   log: Logger;
   progress: (nodes: string[]) => Progress;
   /** Aborted: the rollout finishes the batch being switched and starts no other. */
@@ -71,17 +73,14 @@ async function openRevision(opts: ApplyOptions): Promise<{ source: ConfigSource;
 export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   const rev = await openRevision(opts);
   const applied = openApplied(opts.stateDir);
-  // Instances keep the nodes and ports they were applied with.
-  const manifests = applied.all().map((a) => a.manifest);
-  const { config, placement } = await compileFleet(rev.source, { parseCache: opts.parseCache, previous: instancesOf(manifests), previousData: dataOf(manifests), files: rev.files });
-  const moves = decideDataMoves(dataOf(manifests), config, placement, readMoveJournals(opts.stateDir), { driver: opts.driver, nodes: opts.nodes });
-  const flake = await readFlakeFiles(rev.files);
-  const rendered = renderFleet(config, placement, { revision: rev.commit, flake: digestFlakeFiles(flake) });
+  const { config, placement, rendered, flake, previousData } = await compileRevision(rev, opts);
+  // Apply refuses a move that would start an app on an empty database; with a backup target it moves the data.
+  const moves = decideDataMoves(previousData, config, placement, readMoveJournals(opts.stateDir), { driver: opts.driver, nodes: opts.nodes });
   const known = new Set(config.fleet.nodes.map((n) => n.name));
-  const addons = indexAddons(config, placement);
+  let addons: ReturnType<typeof indexAddons> | undefined;
   for (const n of opts.nodes ?? []) if (!known.has(n)) throw new UsageError(`unknown node '${n}'`, { hint: `nodes in fleet.yaml: ${[...known].join(', ')}` });
   const targets: NodeTarget[] = config.fleet.nodes
-    .map((node, i) => ({ node, rendered: rendered[i], revision: rev.commit, run: renderRunSpec(config, placement, node.name, addons) }))
+    .map((node, i) => withLazyRun({ node, rendered: rendered[i], revision: rev.commit }, () => renderRunSpec(config, placement, node.name, (addons ??= indexAddons(config, placement)))))
     .filter((t) => !opts.nodes?.length || opts.nodes.includes(t.node.name));
   // A working tree has no commit id: its failures are recorded under a digest of what it renders.
   const revision = rev.commit ?? `worktree-${createHash('sha256').update(rendered.map((r) => r.manifest.hash).join('\n')).digest('hex').slice(0, 16)}`;
@@ -109,7 +108,8 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
       );
       const dataMoves = move ? await move.finish(rollout) : undefined;
       if (rollout.outcome === 'succeeded' && failed) store.clearFailedRevision(revision);
-      const urls = opts.driver === 'local' ? targets.flatMap((t) => (t.run.routes ?? []).map((r) => ({ domain: r.domain, url: driver.ingressUrl(t.node) }))) : [];
+      // Only ingress nodes carry routes.
+      const urls = opts.driver === 'local' ? targets.filter((t) => t.node.ingress).flatMap((t) => (t.run.routes ?? []).map((r) => ({ domain: r.domain, url: driver.ingressUrl(t.node) }))) : [];
       return { revision, label: rev.label, dryRun: null, rollout, urls, ...(dataMoves ? { dataMoves } : {}) };
     } finally {
       lock.release();
@@ -117,6 +117,15 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
   } finally {
     store.close();
   }
+}
+
+/**
+ * A target whose run spec is made when first read: a rollout reads those of the nodes it
+ * switches and of the ingress nodes, and a fleet of hundreds of nodes changes a few at a time.
+ */
+function withLazyRun(target: Omit<NodeTarget, 'run'>, make: () => NodeRunSpec): NodeTarget {
+  let run: NodeRunSpec | undefined;
+  return Object.defineProperty(target, 'run', { enumerable: true, get: () => (run ??= make()) }) as NodeTarget;
 }
 
 async function describeDryRun(changed: NodeTarget[], rollout: { canary: number; maxParallel: number }, opts: ApplyOptions): Promise<DryRunNode[]> {

@@ -23,6 +23,8 @@ export interface AppliedNode {
 
 export interface AppliedStore {
   read(node: string): AppliedNode | null;
+  /** Whether the node has applied anything, without reading it (read() !== null otherwise). */
+  has?(node: string): boolean;
   write(node: string, applied: AppliedNode): void;
 }
 

@@ -178,5 +178,5 @@ async function rollBack(
 
 /** An ingress node that proxies now: applied before, and (local driver) not stopped since. */
 export function servesNow(ctx: Pick<RolloutDeps, 'applied' | 'driver'>, node: Node): boolean {
-  return ctx.applied.read(node.name) !== null && ctx.driver.stopped?.(node) !== true;
+  return (ctx.applied.has?.(node.name) ?? ctx.applied.read(node.name) !== null) && ctx.driver.stopped?.(node) !== true;
 }

@@ -9,6 +9,7 @@ import type { RunOutcome } from '../state/reconciler-records.js';
 import type { NodeDriver } from '../../fleet/node/driver.js';
 import type { Logger } from '../../common/log.js';
 import type { Progress } from '../../common/progress.js';
+import { compileCacheDir, openCompileCache, type CompileCache } from '../pipeline/compile-cache.js';
 
 /** What applying a head came to: the cycle's outcome, and whether the fleet now runs the head. */
 export interface HeadOutcome {
@@ -45,13 +46,15 @@ export interface ApplyHeadEnv {
 export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promise<HeadOutcome> {
   const { log } = env;
   const done = (outcome: RunOutcome, detail: string | null, plan: string | null = null, settled = false): HeadOutcome => ({ outcome, detail, plan, settled });
+  // What earlier cycles compiled (each ran in a process of its own): only what changed is compiled again.
+  const compileCache = openCompileCache(compileCacheDir(input.stateDir));
   try {
     log.info('applying');
-    const result = await applyRevision({ ...input, rev: input.revision, dryRun: false, force: false, log, progress: env.progress, signal: env.signal, driverImpl: env.driverImpl });
+    const result = await applyRevision({ ...input, rev: input.revision, dryRun: false, force: false, compileCache, log, progress: env.progress, signal: env.signal, driverImpl: env.driverImpl });
     const rollout = result.rollout;
     if (!rollout || rollout.outcome === 'noop') return done('unchanged', null, null, true);
     // Made after the rollout, so that computing it never delays the first switch.
-    const { text: plan, apps } = await planText(input.dir, input.before, input.revision, log);
+    const { text: plan, apps } = await planText(input.dir, input.before, input.revision, log, compileCache);
     const switched = rollout.nodes.filter((n) => n.result === 'switched').map((n) => n.node);
     if (rollout.outcome === 'succeeded') {
       log.info({ switched: switched.length }, 'applied');
@@ -73,16 +76,18 @@ export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promi
     if (!(err instanceof SkyrecError)) throw err;
     log.error({ err: err.message }, 'cycle failed');
     return done('error', err.message);
+  } finally {
+    compileCache.save();
   }
 }
 
 /** The plan from the previously applied revision to this one, as `skyrec plan` prints it (null when it cannot be made). */
-async function planText(dir: string, base: string | null, head: string, log: Logger): Promise<{ text: string | null; apps: string[] | null }> {
+async function planText(dir: string, base: string | null, head: string, log: Logger, compileCache: CompileCache): Promise<{ text: string | null; apps: string[] | null }> {
   if (!base || base === head) return { text: null, apps: null };
   try {
     // Loaded here, after the rollout: a child process that applies a head starts switching sooner.
     const [{ planRevisions }, { formatPlanText }] = await Promise.all([import('../plan/plan.js'), import('../plan/plan-text.js')]);
-    const { plan } = await planRevisions({ dir, base, head, diff: false });
+    const { plan } = await planRevisions({ dir, base, head, diff: false, compileCache });
     const apps = [...new Set([...plan.summary.appsAdded, ...plan.summary.appsRemoved, ...plan.summary.appsChanged])].sort();
     return { text: formatPlanText(plan, { color: false }), apps };
   } catch (err) {

@@ -22,7 +22,27 @@ export interface StoredCache {
   save(): void;
 }
 
-export function openParseCache(dir: string): StoredCache {
+type Entry = ParseCache extends Map<string, infer E> ? E : never;
+
+/** A parse cache that remembers which entries were used (read or added) since it was opened. */
+class UsedEntries extends Map<string, Entry> {
+  used = new Map<string, Entry>();
+  override get(id: string): Entry | undefined {
+    const hit = super.get(id);
+    if (hit !== undefined) this.used.set(id, hit);
+    return hit;
+  }
+  override set(id: string, entry: Entry): this {
+    this.used?.set(id, entry); // undefined while the constructor fills the map
+    return super.set(id, entry);
+  }
+}
+
+/**
+ * @param opts.keepUsed keep only the entries this process used, once it used any (the
+ *   reconciler, whose cycles each read one revision: its file stays the size of one fleet)
+ */
+export function openParseCache(dir: string, opts: { keepUsed?: boolean } = {}): StoredCache {
   const file = join(dir, 'parsed-specs.v8');
   let cache: ParseCache = new Map();
   try {
@@ -32,11 +52,13 @@ export function openParseCache(dir: string): StoredCache {
     // absent or unreadable: start empty
   }
   const loadedSize = cache.size;
+  if (opts.keepUsed) cache = new UsedEntries(cache);
   return {
     cache,
     save() {
-      if (cache.size === loadedSize) return;
-      const entries = [...cache].slice(-MAX_ENTRIES);
+      const used = cache instanceof UsedEntries ? cache.used : null;
+      if (used ? used.size === 0 || (used.size === loadedSize && cache.size === loadedSize) : cache.size === loadedSize) return;
+      const entries = used ? [...used] : [...cache].slice(-MAX_ENTRIES);
       try {
         mkdirSync(dir, { recursive: true });
         const tmp = `${file}.${process.pid}.tmp`;

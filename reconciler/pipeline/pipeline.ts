@@ -11,6 +11,7 @@ import { renderFleet } from '../../generators/render-node.js';
 import type { RenderedNode, RenderOptions } from '../../generators/render-types.js';
 import { SpecError } from '../../common/errors.js';
 import { readFlakeInputs } from './flake-inputs.js';
+import type { CheckedMemo } from './checked-memo.js';
 
 export interface CompiledFleet {
   config: Config;
@@ -26,6 +27,9 @@ export interface CompileOptions extends LoadOptions {
   previousData?: Record<string, AppData>;
   /** Reads the revision's app sources, to digest each build.path folder (App.sourceDigest). */
   files?: SourceReader;
+  /** The commit read, and validated fleets by commit (the reconciler's compile cache): a commit validated before is not again. */
+  commit?: string | null;
+  memo?: CheckedMemo;
 }
 
 /** Fills App.sourceDigest: one sha256 per build.path folder over its files' paths and bytes. */
@@ -51,11 +55,19 @@ export interface CheckedFleet {
 }
 
 /** Loads and validates a config repo; `where` names it in errors ('head (working tree)'). */
-export async function checkFleet(source: ConfigSource, opts: LoadOptions & { where?: string; files?: SourceReader } = {}): Promise<CheckedFleet> {
-  const { config, problems, loaded, warnings } = await checkRepo(source, opts);
+export async function checkFleet(source: ConfigSource, opts: LoadOptions & Pick<CompileOptions, 'files' | 'commit' | 'memo'> & { where?: string } = {}): Promise<CheckedFleet> {
+  // The sources' digests are part of the config: only a commit's, read with them, is kept.
+  const memo = opts.commit && opts.files ? opts.memo : undefined;
+  const hit = memo?.get(opts.commit!);
+  if (hit) return hit;
+  const repo = await checkRepo(source, opts);
+  const { config, problems, loaded } = repo;
   if (!config) throw new SpecError(problems, opts.where);
   if (opts.files) await digestSources(config, opts.files);
-  return { config, loaded, warnings };
+  // Warnings are made when read (only `skyrec validate` shows them).
+  const checked: CheckedFleet = { config, loaded, get warnings() { return repo.warnings; } };
+  memo?.set(opts.commit!, checked);
+  return checked;
 }
 
 /** Places a validated repo; capacity problems are reported at the app fields that caused them. */
@@ -68,7 +80,8 @@ export function placeFleet(checked: CheckedFleet, previous?: Instance[], where?:
 /** Validates and places a config repo. */
 export async function compileFleet(source: ConfigSource, opts: CompileOptions = {}): Promise<CompiledFleet> {
   const checked = await checkFleet(source, opts);
-  return { config: checked.config, placement: placeFleet(checked, opts.previous, undefined, opts.previousData), warnings: checked.warnings };
+  const placement = placeFleet(checked, opts.previous, undefined, opts.previousData);
+  return { config: checked.config, placement, get warnings() { return checked.warnings; } };
 }
 
 export async function renderRepo(

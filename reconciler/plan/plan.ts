@@ -6,7 +6,8 @@ import type { ConfigSource } from '../../schema/source.js';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import type { SourceReader } from '../../fleet/node/driver.js';
 import { nodeInputs, renderFleet } from '../../generators/render-node.js';
-import type { FlakeInputs, RenderedNode } from '../../generators/render-types.js';
+import type { FlakeInputs, RenderCache, RenderedNode } from '../../generators/render-types.js';
+import type { CompileCache } from '../pipeline/compile-cache.js';
 import { commitFiles, commitSource, findMergeBase, isGitRepo, openGit, resolveRevision, type GitReader } from '../pipeline/git.js';
 import { GitError } from '../../common/errors.js';
 import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
@@ -25,6 +26,8 @@ export interface PlanOptions {
   head?: string;
   diff: boolean;
   parseCache?: ParseCache;
+  /** The reconciler's compile cache: revisions it validated and nodes it rendered are reused (instead of parseCache). */
+  compileCache?: CompileCache;
   log?: Logger;
   /** Render every node of both revisions, even those whose inputs are the same (what the skipping is tested against). */
   renderEveryNode?: boolean;
@@ -44,10 +47,12 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   const started = performance.now();
 
   const headSide = await openHead(git, opts);
-  const head = await checkFleet(headSide.source, { parseCache: opts.parseCache, where: describe(headSide.label), files: headSide.files });
+  const cache = opts.compileCache;
+  const parseCache = cache?.parse ?? opts.parseCache;
+  const head = await checkFleet(headSide.source, { parseCache, where: describe(headSide.label), files: headSide.files, commit: headSide.label.revision, memo: cache?.checked });
   const baseLabel = await chooseBase(git, opts, head, headSide.commit);
   const baseFiles = await commitFiles(git, baseLabel.revision!);
-  const base = await checkFleet(await commitSource(git, baseLabel.revision!), { parseCache: opts.parseCache, where: describe(baseLabel), files: baseFiles });
+  const base = await checkFleet(await commitSource(git, baseLabel.revision!), { parseCache, where: describe(baseLabel), files: baseFiles, commit: baseLabel.revision, memo: cache?.checked });
   const flake = { base: await readFlakeInputs(baseFiles), head: await readFlakeInputs(headSide.files) };
   opts.log?.debug({ ms: Math.round(performance.now() - started) }, 'plan: both revisions validated');
 
@@ -62,15 +67,19 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   const headInputs = nodeInputs(head.config, headPlacement, { revision: headSide.label.revision, flake: flake.head });
   const sameInputs = new Set(opts.renderEveryNode ? [] : [...headInputs].filter(([node, digest]) => baseInputs.get(node) === digest).map(([node]) => node));
   const only = new Set([...baseInputs.keys(), ...headInputs.keys()].filter((node) => !sameInputs.has(node)));
-  const cache = (inputs: Map<string, string>) => ({ renderCache: opts.renderEveryNode ? new Map<string, RenderedNode>() : renderCache, only, inputs });
-  const baseState = stateOf(baseLabel, base, basePlacement, flake.base, cache(baseInputs), rendered.base);
-  const headState = stateOf(headSide.label, head, headPlacement, flake.head, cache(headInputs), rendered.head);
+  const renderWith = (label: RevisionLabel, inputs: Map<string, string>) => ({
+    renderCache: opts.renderEveryNode ? new Map<string, RenderedNode>() : (cache?.rendered.forRevision(label.revision) ?? renderCache),
+    only,
+    inputs,
+  });
+  const baseState = stateOf(baseLabel, base, basePlacement, flake.base, renderWith(baseLabel, baseInputs), rendered.base);
+  const headState = stateOf(headSide.label, head, headPlacement, flake.head, renderWith(headSide.label, headInputs), rendered.head);
   const plan = diffRevisions(baseState, headState, { diff: opts.diff, unchanged: sameInputs });
   opts.log?.debug({ ms: Math.round(performance.now() - started), rendered: { base: rendered.base.length, head: rendered.head.length } }, 'plan: done');
   return { plan, rendered };
 }
 
-function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], flake: FlakeInputs, cache: { renderCache: Map<string, RenderedNode>; only: ReadonlySet<string>; inputs: Map<string, string> }, rendered: string[]): RevisionState {
+function stateOf(label: RevisionLabel, checked: CheckedFleet, placement: RevisionState['placement'], flake: FlakeInputs, cache: { renderCache: RenderCache; only: ReadonlySet<string>; inputs: Map<string, string> }, rendered: string[]): RevisionState {
   const nodes = renderFleet(checked.config, placement, { revision: label.revision, ...cache, onRendered: (n) => rendered.push(n), flake });
   return { label, config: checked.config, placement, nodes, flake };
 }

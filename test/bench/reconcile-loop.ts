@@ -1,13 +1,17 @@
 // Child process of `npm run bench`: the reconciler's cycle as the daemon runs it (each new head
 // compiled in a child process of its own, isolate.ts) on the 2,000-app repo, with the stand-in
 // driver (the local driver cannot run 2,000 apps on one machine). Cycle 1
-// deploys; every tenth cycle the followed branch moves (between two commits that differ in one
-// app), so a new head is applied and its plan recorded; the others find nothing new.
+// deploys; every tenth cycle the followed branch moves to a new commit that changes one app (a
+// head no cycle has seen, as a merge is), so a new head is applied and its plan recorded; the
+// others find nothing new. As the daemon does, a head worker is started ahead (isolate.ts).
+// BENCH_FLIP=1: the branch moves between the two given commits instead (the figure before 0.2).
 // Prints one JSON line: per-cycle times and the process's RSS at checkpoints.
 import http from 'node:http';
 import { exec } from '../../common/exec.js';
 import { StateStore } from '../../reconciler/state/state-store.js';
 import { newMemory, reconcileOnce } from '../../reconciler/daemon/reconcile.js';
+import { startSpareHeadWorker, stopSpareHeadWorker } from '../../reconciler/daemon/isolate.js';
+import { appName, appYaml } from './synthetic-repo.js';
 import pino from 'pino';
 import type { Logger } from '../../common/log.js';
 import { standinDriver } from './standin-driver.js';
@@ -28,6 +32,20 @@ const opts = {
 };
 // Start from A whatever an earlier run left.
 await exec(['git', 'update-ref', 'refs/heads/main', a], { cwd: repo });
+if (isolate) startSpareHeadWorker();
+
+/** A new commit on main: the one before with app 0's env at variant `k`, made with git's plumbing (no checkout). */
+async function commitChange(k: number): Promise<string> {
+  const git = async (args: string[], input?: string) => (await exec(['git', ...args], { cwd: repo, input, env: { GIT_INDEX_FILE: `${stateDir}.bench-index`, GIT_AUTHOR_NAME: 'bench', GIT_AUTHOR_EMAIL: 'bench@skyrec.invalid', GIT_COMMITTER_NAME: 'bench', GIT_COMMITTER_EMAIL: 'bench@skyrec.invalid' } })).stdout.trim();
+  const parent = await git(['rev-parse', 'refs/heads/main']);
+  const blob = await git(['hash-object', '-w', '--stdin'], appYaml(0, k));
+  await git(['read-tree', parent]);
+  await git(['update-index', '--cacheinfo', `100644,${blob},apps/${appName(0)}.yaml`]);
+  const commit = await git(['commit-tree', await git(['write-tree']), '-p', parent, '-m', `${appName(0)}: variant ${k}`]);
+  await git(['update-ref', 'refs/heads/main', commit]);
+  return commit;
+}
+const flip = process.env.BENCH_FLIP === '1';
 const memory = newMemory();
 const noop: number[] = [];
 const applying: number[] = [];
@@ -37,7 +55,8 @@ const heap: Record<number, number> = {};
 const gc = (globalThis as { gc?: () => void }).gc;
 for (let i = 1; i <= cycles; i++) {
   const moves = i > 1 && i % 10 === 0;
-  if (moves) await exec(['git', 'update-ref', 'refs/heads/main', i % 20 === 0 ? a : b], { cwd: repo });
+  if (moves && flip) await exec(['git', 'update-ref', 'refs/heads/main', i % 20 === 0 ? a : b], { cwd: repo });
+  else if (moves) await commitChange(i);
   const started = performance.now();
   const run = await reconcileOnce(opts, memory);
   const ms = performance.now() - started;
@@ -64,4 +83,5 @@ const rollouts = store.history(1000).length;
 store.close();
 if (rollouts !== applying.length) throw new Error(`${rollouts} rollouts recorded for ${applying.length} applying cycles`);
 console.log(JSON.stringify({ noop, applying, rss, heap, idle, rollouts }));
+stopSpareHeadWorker();
 ok.close();

@@ -1,0 +1,97 @@
+// Rendered nodes on disk by input digest (generators/render-inputs.ts), so that the reconciler's
+// next cycle, which runs in a process of its own, renders only the nodes whose inputs changed.
+// The index (each digest's node and manifest, all a rollout reads of a node it does not switch)
+// is read at once; a node's files only when something reads them. Entries no cycle used in the
+// last KEEP_CYCLES are dropped with their files. Nothing here is secret: specs hold none.
+import { existsSync, readdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { readV8File, writeV8File } from './v8-file.js';
+import type { Manifest, RenderCache, RenderedNode } from '../../generators/render-types.js';
+
+const FORMAT = 'skyrec-render-store-1';
+/** Cycles an unused entry is kept: a head going back to the revision before finds its nodes. */
+const KEEP_CYCLES = 3;
+
+interface Entry {
+  node: string;
+  manifest: Manifest;
+  /** The cycle (save) that last used it. */
+  seen: number;
+}
+
+interface Index {
+  cycle: number;
+  entries: Map<string, Entry>;
+}
+
+export interface RenderStore {
+  /**
+   * The render cache of one revision. A hit carries that revision in its manifest (the only
+   * thing of a node's render that its input digest leaves out), byte for byte as rendering it would.
+   */
+  forRevision(revision: string | null): RenderCache;
+  /** Writes the nodes rendered since open, and drops entries unused for KEEP_CYCLES cycles. */
+  save(): void;
+}
+
+const fileOf = (dir: string, inputs: string) => join(dir, `${inputs}.v8`);
+
+/** A rendered node as rendering `revision` would have made it, from a node rendered for another. */
+function withRevision(node: string, inputs: string, stored: Manifest, revision: string | null, readFiles: () => Record<string, string>): RenderedNode {
+  const manifest: Manifest = { ...stored, revision };
+  let files: Record<string, string> | undefined;
+  return {
+    node,
+    inputs,
+    manifest,
+    get files() {
+      return (files ??= { ...readFiles(), 'manifest.json': JSON.stringify(manifest, null, 2) + '\n' });
+    },
+  };
+}
+
+/** @param fingerprint the code that renders (code-fingerprint.ts): another one finds the store empty */
+export function openRenderStore(dir: string, fingerprint: string): RenderStore {
+  const tag = `${FORMAT} ${fingerprint}`;
+  const index = readV8File<Index>(join(dir, 'index.v8'), tag) ?? { cycle: 0, entries: new Map() };
+  const cycle = index.cycle + 1;
+  const fresh = new Map<string, RenderedNode>();
+  return {
+    forRevision: (revision) => ({
+      get(inputs) {
+        const made = fresh.get(inputs);
+        if (made) return made.manifest.revision === revision ? made : withRevision(made.node, inputs, made.manifest, revision, () => made.files);
+        const entry = index.entries.get(inputs);
+        // A file removed by hand is a miss, never a node without files.
+        if (!entry || !existsSync(fileOf(dir, inputs))) return undefined;
+        entry.seen = cycle;
+        return withRevision(entry.node, inputs, entry.manifest, revision, () => {
+          const files = readV8File<Record<string, string>>(fileOf(dir, inputs), tag);
+          if (!files) {
+            // Damaged under us: this cycle cannot go on with the node, the next one renders everything again.
+            rmSync(dir, { recursive: true, force: true });
+            throw new Error(`the compile cache's rendered files of ${entry.node} could not be read (removed ${dir}; the next cycle renders again)`);
+          }
+          return files;
+        });
+      },
+      set(inputs, node) {
+        fresh.set(inputs, node);
+      },
+    }),
+    save() {
+      try {
+        for (const [inputs, node] of fresh) {
+          writeV8File(fileOf(dir, inputs), tag, node.files);
+          index.entries.set(inputs, { node: node.node, manifest: node.manifest, seen: cycle });
+        }
+        for (const [inputs, entry] of index.entries) if (entry.seen <= cycle - KEEP_CYCLES) index.entries.delete(inputs);
+        writeV8File(join(dir, 'index.v8'), tag, { ...index, cycle });
+        // Files no entry names: dropped entries, and leftovers of a process killed mid-write.
+        for (const f of readdirSync(dir)) if (f !== 'index.v8' && !index.entries.has(f.slice(0, -'.v8'.length))) rmSync(join(dir, f), { force: true });
+      } catch {
+        // A full or read-only disk must not fail a cycle: the next one renders again.
+      }
+    },
+  };
+}

@@ -1,0 +1,24 @@
+// The compile cache's files: a value in V8's serialization format, tagged with what wrote it.
+// A file that is absent, unreadable or written by another format reads as null; a write goes to
+// a temporary file renamed into place, so a reader never sees half a file.
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { deserialize, serialize } from 'node:v8';
+
+/** The value `writeV8File` stored under this tag (format and fingerprint), or null. */
+export function readV8File<T>(file: string, tag: string): T | null {
+  try {
+    const stored = deserialize(readFileSync(file)) as { tag: string; value: T };
+    return stored.tag === tag ? stored.value : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Writes atomically; throws what the file system throws (callers decide whether that matters). */
+export function writeV8File(file: string, tag: string, value: unknown): void {
+  mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, serialize({ tag, value }));
+  renameSync(tmp, file);
+}
