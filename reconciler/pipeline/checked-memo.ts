@@ -10,9 +10,15 @@ import { blobId, parseYaml, type ParseCache, type YamlFile } from '../../schema/
 import type { LoadedRepo } from '../../schema/validate.js';
 import { backupWarnings } from '../../schema/backup-spec.js';
 import { sortProblems } from '../../common/problem.js';
-import type { AppSpec, FleetSpec, Problem } from '../../schema/model.js';
-import type { CheckedFleet } from './pipeline.js';
+import type { AppSpec, Config, FleetSpec, Problem } from '../../schema/model.js';
 import { digestApp, rememberAppDigest } from '../../generators/render-inputs.js';
+
+/** A config repo loaded and validated: what the memo keeps per commit. */
+export interface CheckedFleet {
+  config: Config;
+  loaded: LoadedRepo;
+  warnings?: Problem[];
+}
 
 const FORMAT = 'skyrec-checked-2';
 /** Revisions kept: the head, the one applied before it, and a few to go back to. */

@@ -4,14 +4,14 @@ import type { AppData, Config, Instance, Placement, Problem } from '../../schema
 import type { ConfigSource } from '../../schema/source.js';
 import type { SourceReader } from '../../fleet/node/driver.js';
 import { createHash } from 'node:crypto';
-import { checkRepo, locateIssue, type LoadedRepo, type LoadOptions } from '../../schema/validate.js';
+import { checkRepo, locateIssue, type LoadOptions } from '../../schema/validate.js';
 import { sortProblems } from '../../common/problem.js';
 import { placeInstances } from '../../fleet/placement/place.js';
 import { renderFleet } from '../../generators/render-node.js';
 import type { RenderedNode, RenderOptions } from '../../generators/render-types.js';
 import { SpecError } from '../../common/errors.js';
 import { readFlakeInputs } from './flake-inputs.js';
-import type { CheckedMemo } from './checked-memo.js';
+import type { CheckedFleet, CheckedMemo } from './checked-memo.js';
 
 export interface CompiledFleet {
   config: Config;
@@ -48,11 +48,7 @@ export async function digestSources(config: Config, files: SourceReader): Promis
   }
 }
 
-export interface CheckedFleet {
-  config: Config;
-  loaded: LoadedRepo;
-  warnings?: Problem[];
-}
+export type { CheckedFleet } from './checked-memo.js';
 
 /** Loads and validates a config repo; `where` names it in errors ('head (working tree)'). */
 export async function checkFleet(source: ConfigSource, opts: LoadOptions & Pick<CompileOptions, 'files' | 'commit' | 'memo'> & { where?: string } = {}): Promise<CheckedFleet> {
