@@ -1,6 +1,6 @@
 // A real OpenSSH server on 127.0.0.1 for the nixos driver's tests: root logs in with a key made
 // for the test, and `options` are what ssh (and the driver) need to reach it unattended.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { homedir } from 'node:os';
@@ -37,7 +37,8 @@ export async function waitForPort(port: number, what: string, alive: () => boole
  */
 function sshdArgv(args: string[]): [string, string[]] {
   const bashrc = join(homedir(), '.bashrc');
-  if (!existsSync(bashrc)) return [SSHD, args];
+  // Where no mount namespace can be made (a container without the capability), sshd runs as it is.
+  if (!existsSync(bashrc) || spawnSync('unshare', ['-m', 'true'], { stdio: 'ignore' }).status !== 0) return [SSHD, args];
   return ['unshare', ['-m', '--propagation', 'private', 'sh', '-c', 'mount --bind /dev/null "$0" && exec "$@"', bashrc, SSHD, ...args]];
 }
 
