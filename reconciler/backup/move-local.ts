@@ -10,12 +10,11 @@ import type { Exec } from '../../common/exec.js';
 import type { Logger } from '../../common/log.js';
 import type { BackupTarget } from '../../schema/model.js';
 import { LocalDriverError } from '../../common/errors.js';
-import { FLEET_SECRETS, renderPgBackRestConf, type NodeBackupSpec } from '../../generators/backup-plan.js';
+import type { NodeBackupSpec } from '../../generators/backup-plan.js';
 import { nodeLayout, type NodeLayout } from '../../fleet/drivers/local/local-layout.js';
 import { asPostgresArgv, ensurePostgres, pgTool, postgresIds, postgresPort } from '../../fleet/drivers/local/local-addons.js';
-import { backupLayout, ensureBackups, pgbackrest, readBackupSpec, wrapperScript } from '../../fleet/drivers/local/local-backup.js';
+import { backupLayout, ensureBackups, pgbackrest, readBackupSpec, writeBackupFiles } from '../../fleet/drivers/local/local-backup.js';
 import { copyIntoLive, countRows, restoreScratch, takeBackup } from '../../fleet/drivers/local/local-backup-ops.js';
-import { readSecret } from '../../fleet/drivers/local/local-secrets.js';
 
 export interface MoveIo {
   stateDir: string;
@@ -93,24 +92,17 @@ export async function archiveFinal(node: string, io: MoveIo, timeoutMs = 120_000
 async function sourceLayout(from: string, to: string, target: BackupTarget, backups: NodeBackupSpec['postgres'], io: MoveIo): Promise<NodeLayout> {
   const dest = nodeLayout(io.stateDir, to);
   const src: NodeLayout = { ...dest, pgDir: join(dest.pgDir, `from-${from}`) };
-  const b = backupLayout(src);
-  const { uid, gid } = await postgresIds(io.exec);
-  for (const d of [src.pgDir, b.dir, join(b.dir, 'credentials'), join(b.dir, 'lock'), join(b.dir, 'log'), join(b.dir, 'spool')]) {
-    mkdirSync(d, { recursive: true, mode: 0o700 });
-    chownSync(d, uid, gid);
-  }
+  const owner = await postgresIds(io.exec);
+  mkdirSync(src.pgDir, { recursive: true, mode: 0o700 });
+  chownSync(src.pgDir, owner.uid, owner.gid);
   // A scratch cluster an apply killed mid-restore left behind would hold the scratch port.
   for (const left of readdirSync(src.pgDir).filter((f) => f.startsWith('scratch-'))) {
     await io.exec(asPostgresArgv(src, [pgTool('pg_ctl'), 'stop', '-w', '-m', 'immediate', '-D', join(src.pgDir, left, 'data')]), { cwd: src.pgDir }).catch(() => undefined);
     rmSync(join(src.pgDir, left), { recursive: true, force: true });
   }
   const spec: NodeBackupSpec = { stanza: from, target, postgres: backups, redis: [] };
-  writeFileSync(b.keyFile, readSecret(io.secretsDir, FLEET_SECRETS, target.key), { mode: 0o600 });
-  chownSync(b.keyFile, uid, gid);
   const port = postgresPort(dest)!;
-  writeFileSync(b.conf, renderPgBackRestConf(spec, { pgSocketDir: dest.pgRun, pgPort: port, lockPath: join(b.dir, 'lock'), logPath: join(b.dir, 'log'), spoolPath: join(b.dir, 'spool') }), { mode: 0o644 });
-  writeFileSync(b.wrapper, wrapperScript(b, from), { mode: 0o755 });
-  writeFileSync(b.spec, JSON.stringify(spec, null, 2) + '\n');
+  writeBackupFiles(backupLayout(src), spec, { pgSocketDir: dest.pgRun, pgPort: port }, io.secretsDir, owner);
   writeFileSync(join(src.pgDir, 'port'), `${port}\n`);
   return src;
 }

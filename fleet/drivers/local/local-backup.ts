@@ -67,6 +67,23 @@ export function wrapperScript(b: BackupLayout, stanza: string): string {
 }
 
 /**
+ * The files pgBackRest runs from under `b`: its folders, postgres's own copy of the repository key
+ * (0600), pgbackrest.conf for the cluster `pg` names (without pgData: one pgBackRest only restores
+ * into, as a data move's), the wrapper archive_command and restore_command call, and the spec.
+ */
+export function writeBackupFiles(b: BackupLayout, spec: NodeBackupSpec, pg: { pgData?: string; pgSocketDir: string; pgPort: number }, secretsDir: string | null, owner: { uid: number; gid: number }): void {
+  for (const d of [b.dir, join(b.dir, 'credentials'), join(b.dir, 'lock'), join(b.dir, 'log'), join(b.dir, 'spool')]) {
+    mkdirSync(d, { recursive: true, mode: 0o700 });
+    chownSync(d, owner.uid, owner.gid);
+  }
+  writeFileSync(b.keyFile, readSecret(secretsDir, FLEET_SECRETS, spec.target.key), { mode: 0o600 });
+  chownSync(b.keyFile, owner.uid, owner.gid);
+  writeFileSync(b.conf, renderPgBackRestConf(spec, { ...pg, lockPath: join(b.dir, 'lock'), logPath: join(b.dir, 'log'), spoolPath: join(b.dir, 'spool') }), { mode: 0o644 });
+  writeFileSync(b.wrapper, wrapperScript(b, spec.stanza), { mode: 0o755 });
+  writeFileSync(b.spec, JSON.stringify(spec, null, 2) + '\n');
+}
+
+/**
  * Sets up (or, with no spec, turns off) the node's backups after its cluster is running. A change
  * of archive_mode needs a restart of the cluster; archive_command and the rest a reload.
  */
@@ -78,20 +95,11 @@ export async function ensureBackups(layout: NodeLayout, spec: NodeBackupSpec | u
   const port = postgresPort(layout);
   if (port === null) throw new LocalDriverError(`${layout.node}: PostgreSQL has no port yet; its backups cannot be set up`);
   if (spec) {
-    for (const d of [b.dir, join(b.dir, 'credentials'), join(b.dir, 'lock'), join(b.dir, 'log'), join(b.dir, 'spool')]) {
-      mkdirSync(d, { recursive: true, mode: 0o700 });
-      chownSync(d, uid, gid);
-    }
-    writeFileSync(b.keyFile, readSecret(secretsDir, FLEET_SECRETS, spec.target.key), { mode: 0o600 });
-    chownSync(b.keyFile, uid, gid);
+    writeBackupFiles(b, spec, { pgData: layout.pgData, pgSocketDir: layout.pgRun, pgPort: port }, secretsDir, { uid, gid });
     if (spec.target.kind === 'path') {
       mkdirSync(spec.target.path, { recursive: true, mode: 0o750 });
       chownSync(spec.target.path, uid, gid);
     }
-    const conf = renderPgBackRestConf(spec, { pgData: layout.pgData, pgSocketDir: layout.pgRun, pgPort: port, lockPath: join(b.dir, 'lock'), logPath: join(b.dir, 'log'), spoolPath: join(b.dir, 'spool') });
-    writeFileSync(b.conf, conf, { mode: 0o644 });
-    writeFileSync(b.wrapper, wrapperScript(b, spec.stanza), { mode: 0o755 });
-    writeFileSync(b.spec, JSON.stringify(spec, null, 2) + '\n');
   }
   const before = existsSync(settingsFile) ? readFileSync(settingsFile, 'utf8') : '';
   const after = renderArchiveSettings(spec ?? null, `${b.wrapper} archive-push %p`);
