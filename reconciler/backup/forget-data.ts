@@ -9,7 +9,7 @@ import type { AppliedNode } from '../apply/rollout-model.js';
 import { UsageError } from '../../common/errors.js';
 import { nodeLayout } from '../../fleet/drivers/local/local-layout.js';
 import { asPostgresArgv, pgTool, postgresPort, stopPostgres } from '../../fleet/drivers/local/local-addons.js';
-import { clusterAnswers, type MoveIo } from './move-local.js';
+import { clusterAnswers, type MoveIo } from '../../fleet/drivers/local/local-data-move.js';
 import { readMoveJournals } from './move-journal.js';
 
 export interface ForgetResult {

@@ -13,7 +13,7 @@ import type { RolloutResult } from '../apply/rollout.js';
 import { nodeLayout } from '../../fleet/drivers/local/local-layout.js';
 import { stopUnits } from '../../fleet/drivers/local/local-backup-ops.js';
 import { ApplyRefusedError } from '../../common/errors.js';
-import { archiveFinal, clusterAnswers, ensureBaseBackup, prepareDestination, restoreOnto, stanzaHasBackup, type MoveIo } from './move-local.js';
+import { archiveFinal, clusterAnswers, ensureBaseBackup, prepareDestination, restoreOnto, stanzaHasBackup, type MoveIo } from '../../fleet/drivers/local/local-data-move.js';
 import { removeMoveJournal, writeMoveJournal } from './move-journal.js';
 import type { PlannedMove } from './move-decide.js';
 import { openApplied } from '../apply/applied.js';

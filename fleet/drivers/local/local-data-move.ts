@@ -6,15 +6,15 @@
 // restores as well as one that is still up.
 import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Exec } from '../../common/exec.js';
-import type { Logger } from '../../common/log.js';
-import type { BackupTarget } from '../../schema/model.js';
-import { LocalDriverError } from '../../common/errors.js';
-import type { NodeBackupSpec } from '../../generators/backup-plan.js';
-import { nodeLayout, type NodeLayout } from '../../fleet/drivers/local/local-layout.js';
-import { asPostgresArgv, ensurePostgres, pgTool, postgresIds, postgresPort } from '../../fleet/drivers/local/local-addons.js';
-import { backupLayout, ensureBackups, pgbackrest, readBackupSpec, writeBackupFiles } from '../../fleet/drivers/local/local-backup.js';
-import { copyIntoLive, countRows, restoreScratch, takeBackup } from '../../fleet/drivers/local/local-backup-ops.js';
+import type { Exec } from '../../../common/exec.js';
+import type { Logger } from '../../../common/log.js';
+import type { BackupTarget } from '../../../schema/model.js';
+import { LocalDriverError } from '../../../common/errors.js';
+import type { NodeBackupSpec } from '../../../generators/backup-plan.js';
+import { nodeLayout, type NodeLayout } from './local-layout.js';
+import { asPostgresArgv, ensurePostgres, pgTool, postgresIds, postgresPort } from './local-addons.js';
+import { backupLayout, ensureBackups, pgbackrest, readBackupSpec, writeBackupFiles } from './local-backup.js';
+import { copyIntoLive, countRows, restoreScratch, takeBackup } from './local-backup-ops.js';
 
 export interface MoveIo {
   stateDir: string;
