@@ -1,6 +1,6 @@
 // Processes on this machine, as Linux's /proc tells them: the local driver's pid files, the
 // apply lock's holder, and `skyrec status` asking whether the reconciler still runs.
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 
 export interface ProcStat {
   /** R, S, D, ... and Z or X for a process that has exited (a zombie not yet reaped). */
@@ -42,4 +42,25 @@ export function isProcessAlive(pid: number): boolean {
   }
   const stat = procStat(pid);
   return stat === null || !isExited(stat);
+}
+
+/**
+ * Live processes with an argument that names `path` or a path under it (a pgBackRest restore's
+ * --pg1-path, a postmaster's -D): what is still writing into a directory an earlier, killed
+ * command left behind.
+ */
+export function processesNaming(path: string): number[] {
+  const found: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${entry}/cmdline`, 'utf8').split('\0');
+    } catch {
+      continue;
+    }
+    const stat = procStat(Number(entry));
+    if (stat && !isExited(stat) && argv.some((a) => a === path || a.includes(`${path}/`) || a.endsWith(`=${path}`))) found.push(Number(entry));
+  }
+  return found;
 }

@@ -142,6 +142,9 @@ describe('data moves with its node (local driver, real PostgreSQL and pgBackRest
     const rerun = await s.skyrec(['apply', '--json']);
     expect(rerun.code, rerun.stderr.split('\n').slice(-15).join('\n')).toBe(0);
     expect(JSON.parse(rerun.stdout).dataMoves).toMatchObject([{ app: 'shop', from: 'db-1', to: 'db-2', final: 'wal' }]);
+    // The killed apply's restore (pgBackRest, maybe the scratch postmaster) outlived it: stopped, its directory gone.
+    expect(rerun.stderr).toMatch(/removed a scratch cluster a killed restore left behind/);
+    expect(readdirSync(scratchDir).filter((f) => f.startsWith('scratch-'))).toEqual([]);
     expect(Number(await s.psql('db-2', 'SELECT count(*) FROM visits;'))).toBe(rows);
     expect((await visit(s.port)).status).toBe(200);
     expect(existsSync(join(s.state, 'data-moves', 'shop.json'))).toBe(false);

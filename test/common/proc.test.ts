@@ -1,7 +1,8 @@
 // Reading /proc/<pid>/stat: fixture lines as Linux writes them (proc(5)), including the command
 // names a process may give itself, which can hold spaces and parentheses.
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { isExited, parseProcStat, procStat } from '../../common/proc.js';
+import { isExited, parseProcStat, procStat, processesNaming } from '../../common/proc.js';
 
 /** A stat line with the given pid, comm and state; the other fields from a real `cat`'s line. */
 const statLine = (pid: number, comm: string, state: string, pgrp = 15251, start = '314113') =>
@@ -40,5 +41,22 @@ describe('parseProcStat and isExited', () => {
     expect(isExited(self!)).toBe(false);
     expect(self!.start).toMatch(/^\d+$/);
     expect(procStat(2 ** 22 + 1)).toBeNull(); // above pid_max's ceiling: never a process
+  });
+});
+
+describe('processesNaming', () => {
+  it('finds a live process by a path under the directory in its arguments, as a path or an --option=path, and not one naming a sibling', async () => {
+    const dir = `/tmp/skyrec-naming-${process.pid}/scratch-1`;
+    const argvs = [[`${dir}/data`], [`--pg1-path=${dir}`], [`${dir}-other/data`]];
+    const holders = argvs.map((args) => spawn(process.execPath, ['-e', 'setTimeout(() => {}, 30000)', '--', ...args], { stdio: 'ignore' }));
+    try {
+      await Promise.all(holders.map((c) => new Promise((r) => c.once('spawn', r))));
+      expect(processesNaming(dir).sort()).toEqual([holders[0].pid, holders[1].pid].sort());
+      holders[0].kill('SIGKILL');
+      await new Promise((r) => holders[0].once('exit', r));
+      expect(processesNaming(dir)).toEqual([holders[1].pid]);
+    } finally {
+      for (const c of holders) c.kill('SIGKILL');
+    }
   });
 });

@@ -3,16 +3,17 @@
 // restore never rewinds the live cluster: pgBackRest restores into a scratch cluster beside it
 // (only the app's database, --db-include), PostgreSQL replays WAL there up to the target and
 // promotes, and the app's database is copied from it (pg_dump | pg_restore) into the live one.
-import { chownSync, existsSync, mkdirSync, rmSync, statSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { LocalDriverError } from '../../../common/errors.js';
-import type { NodeLayout } from './local-layout.js';
+import { writeFileAtomic, type NodeLayout } from './local-layout.js';
 import { parsePgBackRestInfo, type BackupList, type RestoreTarget } from '../../node/backup.js';
 import { asPostgresArgv, pgTool, postgresPort } from './local-addons.js';
 import { assertBackupsSetUp, backupLayout, pgbackrest } from './local-backup.js';
-import { logTail, stopPidFile } from './local-process.js';
+import { isRecordAlive, logTail, readPidFile, stopPidFile, waitFor, type PidRecord } from './local-process.js';
+import { procStat, processesNaming } from '../../../common/proc.js';
 import { pidFileOf } from './local-units.js';
 
 export type { BackupInfo, BackupWindow, RestoreTarget } from '../../node/backup.js';
@@ -47,6 +48,38 @@ function recoveryTime(time: string): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', '+00');
 }
 
+const OWNER = 'owner.json';
+
+/**
+ * The scratch clusters a killed command left behind (SIGKILL mid-restore): pgBackRest's restore
+ * and the postmaster outlive it and go on writing there, and the next restore needs the port.
+ * Their processes are stopped and the directories removed. One whose command still runs (its
+ * owner.json names a live process) is not touched: that restore is refused instead.
+ */
+async function clearLeftoverScratch(layout: NodeLayout, exec: Exec, log?: Logger): Promise<void> {
+  if (!existsSync(layout.pgDir)) return;
+  for (const name of readdirSync(layout.pgDir).filter((f) => f.startsWith('scratch-'))) {
+    const dir = join(layout.pgDir, name);
+    const owner = readPidFile(join(dir, OWNER));
+    if (owner && owner.pid !== process.pid && isRecordAlive(owner)) {
+      throw new LocalDriverError(`another restore on ${layout.node} runs (process ${owner.pid}, scratch cluster ${dir})`, { hint: 'wait for it to finish, then run this again' });
+    }
+    await exec(asPostgresArgv(layout, [pgTool('pg_ctl'), 'stop', '-w', '-m', 'immediate', '-D', join(dir, 'data')]), { cwd: layout.pgDir }).catch(() => undefined);
+    for (const pid of processesNaming(dir)) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // ESRCH: it has just exited.
+      }
+    }
+    if (!(await waitFor(() => processesNaming(dir).length === 0, 10_000))) {
+      throw new LocalDriverError(`processes ${processesNaming(dir).join(', ')} still use ${dir} after SIGKILL`);
+    }
+    rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
+    if (owner?.pid !== process.pid) log?.warn({ node: layout.node, dir }, 'removed a scratch cluster a killed restore left behind');
+  }
+}
+
 /** Restores `app`'s database as of `target` into a scratch cluster and starts it, promoted. */
 export async function restoreScratch(layout: NodeLayout, app: string, target: RestoreTarget, exec: Exec, log?: Logger): Promise<ScratchCluster> {
   const spec = assertBackupsSetUp(layout);
@@ -59,15 +92,17 @@ export async function restoreScratch(layout: NodeLayout, app: string, target: Re
     }
   }
   const livePort = postgresPort(layout)!;
+  await clearLeftoverScratch(layout, exec, log);
   const dir = join(layout.pgDir, `scratch-${process.pid}`);
   const data = join(dir, 'data');
   const run = join(dir, 'run');
-  rmSync(dir, { recursive: true, force: true });
   const { uid, gid } = statSync(layout.pgData);
   for (const d of [dir, data, run]) {
     mkdirSync(d, { recursive: true, mode: 0o700 });
     chownSync(d, uid, gid);
   }
+  const owner: PidRecord = { pid: process.pid, start: procStat(process.pid)?.start ?? '' };
+  writeFileAtomic(join(dir, OWNER), JSON.stringify(owner) + '\n');
   const b = backupLayout(layout);
   const how =
     'time' in target ? ['--type=time', `--target=${recoveryTime(target.time)}`, '--target-action=promote']

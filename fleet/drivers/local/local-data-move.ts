@@ -4,7 +4,7 @@
 // into the new node's cluster. The old node's own files are never needed: its stanza's config,
 // key and archive-get script are written afresh under the new node, so a node whose disk is gone
 // restores as well as one that is still up.
-import { chownSync, existsSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
@@ -95,11 +95,6 @@ async function sourceLayout(from: string, to: string, target: BackupTarget, back
   const owner = await postgresIds(io.exec);
   mkdirSync(src.pgDir, { recursive: true, mode: 0o700 });
   chownSync(src.pgDir, owner.uid, owner.gid);
-  // A scratch cluster an apply killed mid-restore left behind would hold the scratch port.
-  for (const left of readdirSync(src.pgDir).filter((f) => f.startsWith('scratch-'))) {
-    await io.exec(asPostgresArgv(src, [pgTool('pg_ctl'), 'stop', '-w', '-m', 'immediate', '-D', join(src.pgDir, left, 'data')]), { cwd: src.pgDir }).catch(() => undefined);
-    rmSync(join(src.pgDir, left), { recursive: true, force: true });
-  }
   const spec: NodeBackupSpec = { stanza: from, target, postgres: backups, redis: [] };
   const port = postgresPort(dest)!;
   writeBackupFiles(backupLayout(src), spec, { pgSocketDir: dest.pgRun, pgPort: port }, io.secretsDir, owner);
