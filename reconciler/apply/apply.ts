@@ -2,6 +2,7 @@
 // fleet at a time. Reads the revision from git objects (--rev) or the working tree.
 import { decideDataMoves } from '../backup/move-decide.js';
 import { readMoveJournals } from '../backup/move-journal.js';
+import type { RestoreResult } from '../backup/restore-app.js';
 import type { MoveReport } from '../backup/move-data.js';
 import { createHash } from 'node:crypto';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
@@ -60,6 +61,8 @@ export interface ApplyResult {
   urls: { domain: string; url: string }[];
   /** Apps whose data moved with its node in this apply (reconciler/backup/move-data.ts). */
   dataMoves?: MoveReport[];
+  /** In-place restores a killed `skyrec restore` left, finished before the rollout (reconciler/backup/restore-app.ts). */
+  restores?: RestoreResult[];
 }
 
 /** Reads the revision to apply: a commit through git objects, or the working tree. */
@@ -100,6 +103,9 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     if (problems.length > 0) throw new PreflightError(problems);
     const lock = acquireLock(opts.stateDir, `skyrec apply${opts.rev ? ` --rev ${opts.rev}` : ''}`);
     try {
+      // A `skyrec restore` killed mid-way left its app paused: finished first, on the nodes as they were applied.
+      const { finishRestores } = await import('../backup/restore-app.js');
+      const restores = await finishRestores({ all: applied.all(), driver, stateDir: opts.stateDir, log: opts.log });
       const { startDataMoves } = await import('../backup/move-data.js');
       const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, secretsDir: opts.secretsDir, exec, log: opts.log }) : null;
       const rollout = await runRollout(
@@ -110,7 +116,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
       if (rollout.outcome === 'succeeded' && failed) store.clearFailedRevision(revision);
       // Only ingress nodes carry routes.
       const urls = opts.driver === 'local' ? targets.filter((t) => t.node.ingress).flatMap((t) => (t.run.routes ?? []).map((r) => ({ domain: r.domain, url: driver.ingressUrl(t.node) }))) : [];
-      return { revision, label: rev.label, dryRun: null, rollout, urls, ...(dataMoves ? { dataMoves } : {}) };
+      return { revision, label: rev.label, dryRun: null, rollout, urls, ...(dataMoves ? { dataMoves } : {}), ...(restores.length > 0 ? { restores } : {}) };
     } finally {
       lock.release();
     }

@@ -2,9 +2,7 @@
 // app pauses and removed once it serves again. An apply killed halfway (SIGKILL, a power cut)
 // leaves it behind: the next apply finds it and finishes the move (the app stayed paused, so
 // nothing was written since) or, when the spec put the data back, resumes on the old node.
-import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { readJsonFiles } from './backup-record.js';
+import { journalDir } from './journal-dir.js';
 
 export type MovePhase = 'paused' | 'restored';
 
@@ -18,22 +16,9 @@ export interface MoveJournal {
   updatedAt: string;
 }
 
-const dirOf = (stateDir: string) => join(stateDir, 'data-moves');
+const journals = journalDir<MoveJournal>('data-moves');
 
-export function readMoveJournals(stateDir: string): MoveJournal[] {
-  return readJsonFiles<MoveJournal>(dirOf(stateDir));
-}
-
+export const readMoveJournals = journals.read;
 /** Records the move's phase (write-then-rename: a reader never sees half a file). */
-export function writeMoveJournal(stateDir: string, move: Omit<MoveJournal, 'updatedAt' | 'startedAt'> & { startedAt?: string }, now = new Date()): MoveJournal {
-  const entry: MoveJournal = { ...move, startedAt: move.startedAt ?? now.toISOString(), updatedAt: now.toISOString() };
-  mkdirSync(dirOf(stateDir), { recursive: true });
-  const file = join(dirOf(stateDir), `${move.app}.json`);
-  writeFileSync(`${file}.tmp`, JSON.stringify(entry, null, 2) + '\n');
-  renameSync(`${file}.tmp`, file);
-  return entry;
-}
-
-export function removeMoveJournal(stateDir: string, app: string): void {
-  rmSync(join(dirOf(stateDir), `${app}.json`), { force: true });
-}
+export const writeMoveJournal = journals.write;
+export const removeMoveJournal = journals.remove;

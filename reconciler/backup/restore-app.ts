@@ -2,7 +2,9 @@
 // ingress), its instances stop, its database is replaced by the restored copy, the instances
 // start and pass health, and traffic returns. With `into`, the copy lands beside the live
 // database and nothing else is touched. Whatever fails, the instances start again and the
-// ingress takes them back: the live database is only replaced once the copy is complete.
+// ingress takes them back: the live database is only replaced once the copy is complete. A
+// restore killed while the app is paused leaves its journal (restore-journal.ts): the next apply
+// finishes it (finishRestores) before it rolls anything out.
 import type { NodeDriver, DrainRoute, Upstream } from '../../fleet/node/driver.js';
 import type { Logger } from '../../common/log.js';
 import type { AppliedNode } from '../apply/rollout-model.js';
@@ -11,6 +13,7 @@ import type { RestoreTarget } from '../../fleet/node/backup.js';
 import { backupMethods, type DataNode } from './data-node.js';
 import { backupRecorder } from './verify-backup.js';
 import { RolloutFailedError } from '../../common/errors.js';
+import { restoreJournals, type RestorePhase } from './restore-journal.js';
 
 export interface RestoreOptions {
   app: string;
@@ -23,6 +26,8 @@ export interface RestoreOptions {
   stateDir: string;
   log: Logger;
   healthTimeoutMs: number;
+  /** Finishing a restore killed in this phase (its journal): `copied` does not restore again. */
+  resume?: RestorePhase;
 }
 
 export interface RestoreResult {
@@ -66,26 +71,33 @@ export async function restoreApp(o: RestoreOptions): Promise<RestoreResult> {
 async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDriver, 'restoreScratch' | 'stopUnits'>>): Promise<RestoreResult> {
   const dataNode = o.data.node.name;
   const into = o.into ?? o.app;
-  const scratch = await driver.restoreScratch(o.data.node, o.app, o.target);
-  let rows: Record<string, number>;
+  // The live database was replaced before the restore was killed: only the instances and the traffic are left.
+  const scratch = o.resume === 'copied' ? null : await driver.restoreScratch(o.data.node, o.app, o.target);
+  let rows: Record<string, number> = {};
   try {
-    rows = await scratch.countRows();
+    if (scratch) rows = await scratch.countRows();
     if (o.into) {
-      const { kept } = await scratch.copyIntoLive(into);
+      const { kept } = await scratch!.copyIntoLive(into);
       return { app: o.app, node: dataNode, into, kept, rows, pausedMs: 0 };
     }
     const { ingress, upstreams } = appUpstreams(o.all, o.app);
     const nodes = o.all.filter((a) => a.run.instances.some((i) => i.app === o.app));
     const started = performance.now();
+    const journal = restoreJournals.write(o.stateDir, { app: o.app, node: dataNode, target: o.target, phase: o.resume ?? 'paused', healthTimeoutMs: o.healthTimeoutMs });
     await o.driver.setDrained(ingress, upstreams);
     o.log.warn({ app: o.app, node: dataNode }, 'restore: app paused (maintenance answer), instances stopping');
-    let kept: string | null = null;
+    let kept: string | null = `${o.app}_before_restore`;
     try {
       for (const a of nodes) await driver.stopUnits(a.node, a.run.instances.filter((i) => i.app === o.app).map((i) => i.unit));
-      ({ kept } = await scratch.copyIntoLive(into));
+      if (scratch) {
+        ({ kept } = await scratch.copyIntoLive(into));
+        restoreJournals.write(o.stateDir, { ...journal, phase: 'copied' });
+      }
     } finally {
       for (const a of nodes) for (const i of a.run.instances.filter((x) => x.app === o.app)) await o.driver.restartUnit(a.node, i.unit);
       await o.driver.setDrained(ingress, []);
+      // Instances run again on a whole database (the copy replaces it at once, or not at all): nothing left to finish.
+      restoreJournals.remove(o.stateDir, o.app);
     }
     const pausedMs = Math.round(performance.now() - started);
     for (const a of nodes) {
@@ -96,6 +108,22 @@ async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDrive
     o.log.info({ app: o.app, node: dataNode, pausedMs }, 'restore: done, traffic back');
     return { app: o.app, node: dataNode, into, kept, rows, pausedMs };
   } finally {
-    await scratch.drop();
+    await scratch?.drop();
   }
+}
+
+/**
+ * Finishes the in-place restores a killed `skyrec restore` left (their journals), each app still
+ * paused: from the start when the live database was not replaced yet, else only the instances and
+ * the traffic. Run by apply, under its lock, before the rollout.
+ */
+export async function finishRestores(o: Pick<RestoreOptions, 'all' | 'driver' | 'stateDir' | 'log'>): Promise<RestoreResult[]> {
+  const { findDataNode } = await import('./data-node.js');
+  const done: RestoreResult[] = [];
+  for (const j of restoreJournals.read(o.stateDir)) {
+    o.log.warn({ app: j.app, node: j.node, phase: j.phase, startedAt: j.startedAt }, 'restore: finishing a restore that was killed mid-way');
+    const data = findDataNode(o.all, j.app, { driver: o.driver.kind }, 'postgres');
+    done.push(await restoreApp({ ...o, app: j.app, target: j.target, into: null, data, healthTimeoutMs: j.healthTimeoutMs, resume: j.phase }));
+  }
+  return done;
 }

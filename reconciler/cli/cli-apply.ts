@@ -112,6 +112,7 @@ function report(result: ApplyResult, json: boolean, opts: DriverOptions, out: Ou
   else {
     for (const n of r.nodes.filter((n) => n.result !== 'unchanged')) out.line(`${n.node}: ${n.result}${n.generation !== null ? ` (generation ${n.generation})` : ''}${n.detail ? `: ${n.detail}` : ''}`);
   }
+  for (const done of json ? [] : (result.restores ?? [])) out.line(`${done.app}: finished the restore a killed \`skyrec restore\` left, on ${done.node}${done.kept ? ` (the database it replaced kept as ${done.kept})` : ''}`);
   for (const m of json ? [] : (result.dataMoves ?? [])) out.line(`${m.app}: data moved from ${m.from} to ${m.to}; writes paused ${(m.pausedMs / 1000).toFixed(1)} s; the old copy stays until \`skyrec data forget ${m.app} --node ${m.from}\``);
   if (!json && r.outcome !== 'failed' && result.urls.length > 0) {
     out.line('\nThe apps answer through the local ingress:');

@@ -3,7 +3,7 @@
 // backups between; a point-in-time restore brings back exactly the rows committed up to T1.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/backup-local.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chownSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import pino from 'pino';
 import { exec } from '../../common/exec.js';
@@ -186,6 +186,40 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
       expect(s.body).toContain('maintenance');
     }
     expect((await getStatus(s.httpPort, 'shop.test')).status).toBe(200);
+  }, 300_000);
+
+  it('an in-place restore killed mid-way (SIGKILL while the app is paused): the app answers 503 meanwhile, and the next apply finishes it', async () => {
+    await insert(7, 'since-restore');
+    const journal = join(s.state, 'restores', 'shop.json');
+    const pgDir = join(s.state, 'local', 'solo', 'postgres');
+    let phase = '';
+    const killed = await s.bin(['restore', 'shop', '--time', t1, '--json'], (child) => {
+      // Killed while it copies the restored database into the live cluster (its dump being written).
+      const timer = setInterval(() => {
+        if (!readdirSync(pgDir).some((f) => /^restore-\d+\.dump$/.test(f))) return;
+        child.kill('SIGKILL');
+        clearInterval(timer);
+        phase = JSON.parse(readFileSync(journal, 'utf8')).phase;
+      }, 20);
+      child.on('close', () => clearInterval(timer));
+    });
+    expect(killed.signal, `restore was not killed mid-way:\n${killed.stderr.split('\n').slice(-10).join('\n')}`).toBe('SIGKILL');
+    expect(phase).toBe('paused');
+    // Paused, its instances stopped: the maintenance answer, not a connection error.
+    const during = await getStatus(s.httpPort, 'shop.test');
+    expect(during.status).toBe(503);
+    expect(during.body).toContain('maintenance');
+    const apply = await cli('apply', '--repo', s.repo, '--yes', '--json');
+    expect(apply.code, apply.stderr.split('\n').slice(-15).join('\n')).toBe(0);
+    expect(apply.stderr).toContain('finishing a restore that was killed mid-way');
+    expect(JSON.parse(apply.stdout).restores).toMatchObject([{ app: 'shop', into: 'shop', kept: 'shop_before_restore' }]);
+    expect(await psql('SELECT count(*) FROM items;')).toBe(String(counts.t1));
+    // What the restore replaced, the rows written since the last one included, is kept.
+    expect(await psql('SELECT count(*) FROM items;', 'shop_before_restore')).toBe(String(counts.t1 + 7));
+    expect((await getStatus(s.httpPort, 'shop.test')).status).toBe(200);
+    expect(existsSync(journal)).toBe(false);
+    // Nothing the killed restore was writing is left: no scratch cluster, no dump.
+    expect(readdirSync(pgDir).filter((f) => f.startsWith('scratch-') || f.endsWith('.dump'))).toEqual([]);
   }, 300_000);
 
   it('bad restore input is refused before anything stops', async () => {

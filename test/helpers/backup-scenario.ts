@@ -1,11 +1,13 @@
 // One local node running apps.example's shop with a PostgreSQL addon and a path: backup target,
 // applied through the real CLI: the backup tests and the backup bench share it.
+import type { ChildProcess } from 'node:child_process';
 import { cpSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { runCli, type CliResult } from './cli.js';
+import { runBin, type BinResult } from './run-bin.js';
 import { freePort, makeTempDir } from './tools.js';
 
 export interface BackupScenario {
@@ -21,6 +23,8 @@ export interface BackupScenario {
   /** Runs the CLI with the scenario's driver flags; every result is kept in `outputs`. */
   cli(...args: string[]): Promise<CliResult>;
   outputs: CliResult[];
+  /** The same as its own process, bin/skyrec.js; `onSpawn` gets the child (to kill it). */
+  bin(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<BinResult>;
   /** SQL as postgres over the node's socket; `db` defaults to shop. */
   psql(sql: string, db?: string): Promise<string>;
   /** A redis-cli command against shop's Redis over its socket. */
@@ -75,9 +79,15 @@ export async function createBackupScenario(): Promise<BackupScenario> {
     writeFileSync(join(secrets, dir, name), `${value}\n`);
   }
   const outputs: CliResult[] = [];
+  const flags = ['--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(httpPort)];
   const cli = async (...args: string[]) => {
-    const r = await runCli([...args, '--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(httpPort)], { env: { SKYREC_LOG_LEVEL: 'debug' } });
+    const r = await runCli([...args, ...flags], { env: { SKYREC_LOG_LEVEL: 'debug' } });
     outputs.push(r);
+    return r;
+  };
+  const bin = async (args: string[], onSpawn?: (child: ChildProcess) => void) => {
+    const r = await runBin([...args, ...flags], { env: { SKYREC_LOG_LEVEL: 'debug', SKYREC_CACHE_DIR: '/nonexistent-skyrec-cache' }, onSpawn });
+    outputs.push({ code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr });
     return r;
   };
   const destroy = async () => {
@@ -108,5 +118,5 @@ export async function createBackupScenario(): Promise<BackupScenario> {
       if (Date.now() > until) throw new Error(`the database clock did not pass ${new Date(earliest).toISOString()} within 10 s`);
     }
   };
-  return { dir: tmp.dir, repo, state, secrets, backupRepo, httpPort, key, session, cli, outputs, psql, redis, waitRestorable, archiveNow, destroy };
+  return { dir: tmp.dir, repo, state, secrets, backupRepo, httpPort, key, session, cli, bin, outputs, psql, redis, waitRestorable, archiveNow, destroy };
 }

@@ -13,7 +13,7 @@ import { parsePgBackRestInfo, type BackupList, type RestoreTarget } from '../../
 import { asPostgresArgv, pgTool, postgresPort } from './local-addons.js';
 import { assertBackupsSetUp, backupLayout, pgbackrest } from './local-backup.js';
 import { isRecordAlive, logTail, readPidFile, stopPidFile, waitFor, type PidRecord } from './local-process.js';
-import { procStat, processesNaming } from '../../../common/proc.js';
+import { isProcessAlive, procStat, processesNaming } from '../../../common/proc.js';
 import { pidFileOf } from './local-units.js';
 
 export type { BackupInfo, BackupWindow, RestoreTarget } from '../../node/backup.js';
@@ -65,18 +65,29 @@ async function clearLeftoverScratch(layout: NodeLayout, exec: Exec, log?: Logger
       throw new LocalDriverError(`another restore on ${layout.node} runs (process ${owner.pid}, scratch cluster ${dir})`, { hint: 'wait for it to finish, then run this again' });
     }
     await exec(asPostgresArgv(layout, [pgTool('pg_ctl'), 'stop', '-w', '-m', 'immediate', '-D', join(dir, 'data')]), { cwd: layout.pgDir }).catch(() => undefined);
-    for (const pid of processesNaming(dir)) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // ESRCH: it has just exited.
-      }
-    }
+    for (const pid of processesNaming(dir)) signal(pid, 'SIGKILL');
     if (!(await waitFor(() => processesNaming(dir).length === 0, 10_000))) {
       throw new LocalDriverError(`processes ${processesNaming(dir).join(', ')} still use ${dir} after SIGKILL`);
     }
     rmSync(dir, { recursive: true, force: true, maxRetries: 5 });
     if (owner?.pid !== process.pid) log?.warn({ node: layout.node, dir }, 'removed a scratch cluster a killed restore left behind');
+  }
+  // The dump a killed copyIntoLive was writing (pg_dump goes on without it): as large as the database.
+  for (const name of readdirSync(layout.pgDir).filter((f) => /^restore-\d+\.dump$/.test(f))) {
+    const pid = Number(name.slice('restore-'.length, -'.dump'.length));
+    const dump = join(layout.pgDir, name);
+    if (pid === process.pid || isProcessAlive(pid)) continue;
+    for (const p of processesNaming(dump)) signal(p, 'SIGKILL');
+    rmSync(dump, { force: true });
+    log?.warn({ node: layout.node, dump }, 'removed the dump a killed restore left behind');
+  }
+}
+
+function signal(pid: number, sig: NodeJS.Signals): void {
+  try {
+    process.kill(pid, sig);
+  } catch {
+    // ESRCH: it has just exited.
   }
 }
 
@@ -164,7 +175,9 @@ export async function copyIntoLive(layout: NodeLayout, scratch: ScratchCluster, 
     await asPg([pgTool('pg_restore'), '--exit-on-error', '-h', layout.pgRun, '-p', String(port), '-U', 'postgres', '-d', `${into}__restoring`, dump]);
     const replacing = into === app;
     await psql([
-      ...(replacing ? [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'kept')\\gexec`, `SELECT format('ALTER DATABASE %I RENAME TO %I', :'into', :'kept') FROM pg_database WHERE datname = :'into'\\gexec`] : [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'into')\\gexec`]),
+      // A run killed between the two renames left no <into> and the database it replaced as
+      // <kept>: running it again keeps that one (no <into> to rename, <kept> not dropped).
+      ...(replacing ? [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'kept') WHERE EXISTS (SELECT FROM pg_database WHERE datname = :'into')\\gexec`, `SELECT format('ALTER DATABASE %I RENAME TO %I', :'into', :'kept') FROM pg_database WHERE datname = :'into'\\gexec`] : [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'into')\\gexec`]),
       `SELECT format('ALTER DATABASE %I RENAME TO %I', :'tmp', :'into')\\gexec`,
       '',
     ].join('\n'));
