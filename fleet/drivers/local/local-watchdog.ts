@@ -7,11 +7,9 @@
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import { exec } from '../../../common/exec.js';
-import { createLocalDriver, type WatchdogArgs } from './driver-local.js';
+import type { WatchdogArgs } from './driver-local.js';
 import { nodeLayout } from './local-layout.js';
 import { readPidFile } from './local-process.js';
-import { stopInstances } from './local-activate.js';
 
 async function main(args: WatchdogArgs): Promise<void> {
   const log = pino({ base: { node: args.node.name, watchdog: process.pid } });
@@ -24,6 +22,8 @@ async function main(args: WatchdogArgs): Promise<void> {
     log.info('disarmed');
     return;
   }
+  // Every switch arms one and nearly all are disarmed: what a rollback needs is loaded only then.
+  const [{ exec }, { createLocalDriver }, { stopInstances }] = await Promise.all([import('../../../common/exec.js'), import('./driver-local.js'), import('./local-activate.js')]);
   try {
     if (args.generation === null) {
       log.warn('not disarmed in time and no previous generation: stopping every instance');
