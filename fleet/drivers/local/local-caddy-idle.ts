@@ -17,13 +17,13 @@ export async function readUpstreamRequests(layout: NodeLayout, timeoutMs = 2000)
 }
 
 /**
- * How long the count must stay at zero: one `lb_try_interval` of the rendered Caddyfile (250ms).
+ * How long the count must stay at zero: one `lb_try_interval` of the rendered Caddyfile (100ms).
  * A request of the previous config is counted only while it is being proxied: one that just
  * failed elsewhere sleeps that long before it picks again, and may pick the drained instance. (A
  * request accepted just before the reload also picks its upstream a moment later.) With 60 ms,
  * 1 of about 8,900 requests failed over four applies on one node, none otherwise (bench-rolling.ts).
  */
-export const IDLE_QUIET_MS = 250;
+export const IDLE_QUIET_MS = 100;
 const POLL_MS = 10;
 
 /**
