@@ -48,8 +48,9 @@ export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settin
     `PGBACKREST_REPO1_CIPHER_PASS="$(cat "$CREDENTIALS_DIRECTORY/${KEY_CREDENTIAL}")" || exit 1`,
     'export PGBACKREST_REPO1_CIPHER_PASS',
     ...exportS3,
-    // The live cluster unless the caller names another (a scratch restore does).
-    'case " $* " in *" --pg1-path="*) pg1= ;; *) pg1=--pg1-path=${config.services.postgresql.dataDir} ;; esac',
+    // The live cluster unless the caller names another (a scratch restore does). `info` has no
+    // cluster, and pgBackRest refuses a pg1-path on its command line (error 031).
+    'case " $* " in *" --pg1-path="*|*" info "*) pg1= ;; *) pg1=--pg1-path=${config.services.postgresql.dataDir} ;; esac',
     `\${pkgs.pgbackrest}/bin/pgbackrest --config=${CONF} --stanza=${spec.stanza} $pg1 "$@" || exit $?`,
     // The end of the restorable window: when WAL last reached the repository.
     `case " $* " in *" archive-push "*) date +%s > ${NIXOS_BACKUP.lastArchived} ;; esac`,
