@@ -248,11 +248,11 @@ describe('nixos driver: restore over a real sshd, real PostgreSQL and pgBackRest
 
   it('a time before the earliest backup, or a backup that does not exist: a clear error, the live database untouched, nothing left behind', async () => {
     reset();
-    const early = await restore({ time: '2020-01-01T00:00:00Z' }, 'blog_early').catch((e: unknown) => e as Error);
+    const early = (await restore({ time: '2020-01-01T00:00:00Z' }, 'blog_early').catch((e: unknown) => e)) as Error;
     expect(early).toBeInstanceOf(UsageError);
     expect(early.message).toContain('--time 2020-01-01T00:00:00Z is before the earliest moment the backups of blog reach');
     expect(recorded().some((c) => c.includes('[restore]'))).toBe(false);
-    const missing = await restore({ backup: '20200101-000000F' }, 'blog_missing').catch((e: unknown) => e as Error);
+    const missing = (await restore({ backup: '20200101-000000F' }, 'blog_missing').catch((e: unknown) => e)) as Error;
     expect(missing.message).toContain(`node ${dataNode}: pgBackRest could not restore blog`);
     expect(missing.message).toContain('20200101-000000F');
     expect(await sql('postgres', "SELECT count(*) FROM pg_database WHERE datname LIKE 'blog_%' AND datname NOT IN ('blog_t1', 'blog_before_restore');")).toBe('0');
