@@ -18,6 +18,7 @@ import { changedUnits, currentGeneration, exitsWith, inactiveUnits, lastLine, ru
 import { preflightNixos } from './nixos-preflight.js';
 import { nixosBackupMethods, REAL_BACKUP_PATHS, type BackupPaths } from './nixos-backup.js';
 import { nixosRestoreMethods } from './nixos-restore.js';
+import { withRedisBackups } from './nixos-backup-redis.js';
 import { buildMaintenanceArgv, maintenanceDomains } from './nixos-maintenance.js';
 import { CADDY_MAINTENANCE_DIR } from '../../../generators/render-caddy.js';
 import {
@@ -101,6 +102,7 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
   return {
     kind: 'nixos',
     ...backups,
+    ...withRedisBackups(backups, backupOptions),
     ...nixosRestoreMethods({ ...backupOptions, listBackups: backups.listBackups }),
 
     preflight: (targets) => preflightNixos(remote, targets, { flakeDir, secretsDir: opts.secretsDir, nixosRebuild }),

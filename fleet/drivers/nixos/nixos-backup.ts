@@ -30,9 +30,12 @@ export interface BackupPaths {
   pgBin: string;
   liveSocketDir: string;
   livePort: number;
+  /** Where services.redis.servers.<name> keeps its socket (<run>/redis-<name>/) and data (<state>/redis-<name>/). */
+  redisRunRoot: string;
+  redisStateRoot: string;
 }
 
-export const REAL_BACKUP_PATHS: BackupPaths = { etcDir: '/etc', lastArchived: NIXOS_BACKUP.lastArchived, pgBin: '/run/current-system/sw/bin', liveSocketDir: '/run/postgresql', livePort: 5432 };
+export const REAL_BACKUP_PATHS: BackupPaths = { etcDir: '/etc', lastArchived: NIXOS_BACKUP.lastArchived, pgBin: '/run/current-system/sw/bin', liveSocketDir: '/run/postgresql', livePort: 5432, redisRunRoot: '/run', redisStateRoot: '/var/lib' };
 
 export function buildBackupStartArgv(node: Node, ops: OperateCommands): string[] {
   return asRoot(node, [ops.systemctl, 'start', `${NIXOS_BACKUP.unit(node.name)}.service`]);
@@ -95,16 +98,12 @@ export type OnNode = (node: Node, argv: string[], timeout?: number) => Promise<E
 
 export const transientUnit = (what: string) => `skyrec-backup-${what}-${randomBytes(4).toString('hex')}`;
 
+/** PostgreSQL's backups; Redis's are nixos-backup-redis.ts's (withRedisBackups). */
 export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; paths: BackupPaths; backupTimeoutMs: number }): Required<Pick<NodeDriver, 'takeBackup' | 'listBackups' | 'verifyBackup'>> {
   const { onNode, ops, paths } = o;
-  const refuseRedis = (req: BackupRequest) => {
-    if (req.addon === 'redis') throw new UsageError(`${req.app}'s Redis is not backed up on NixOS nodes yet (no Redis backup unit is rendered)`, { hint: 'see the README, Backups' });
-  };
-
   const properties = (node: Node) => readBackupProperties(onNode, node, paths);
 
   async function listBackups(node: Node, req: BackupRequest): Promise<BackupList> {
-    refuseRedis(req);
     const info = await onNode(node, buildBackupRunArgv(node, await properties(node), NIXOS_BACKUP.pgbackrest, ['--output=json', 'info'], ops, paths, transientUnit('info')));
     // stat exits 1 when nothing was archived yet.
     const stamp = await onNode(node, buildLastArchivedArgv(node, paths)).then((r) => Number(r.stdout.trim()), (err) => {
@@ -116,8 +115,7 @@ export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; pa
 
   return {
     async takeBackup(node, req) {
-      refuseRedis(req);
-      try {
+        try {
         await onNode(node, buildBackupStartArgv(node, ops), o.backupTimeoutMs);
       } catch (err) {
         if (!(err instanceof CommandError)) throw err;
