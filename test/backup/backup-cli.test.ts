@@ -17,7 +17,7 @@ describe('skyrec backup commands', () => {
     }
   });
 
-  it('restore with the nixos driver: a --time without a zone is refused, exit 2, before any ssh; a Redis backup is refused, saying so', async () => {
+  it('restore with the nixos driver: a --time without a zone is refused, exit 2, before any ssh; so is a Redis restore to a time', async () => {
     const tmp = makeTempDir('skyrec-backup-cli-');
     dirs.push(tmp);
     const node = appliedNode('db-1', 1);
@@ -29,8 +29,8 @@ describe('skyrec backup commands', () => {
     expect(restore.code).toBe(2);
     expect(restore.stderr).toContain('--time 2026-12-04 11:58: expected an ISO 8601 time with a zone');
     expect(restore.stderr).not.toContain('not available with the nixos driver');
-    const redis = await runCli(['backup', 'bench', '--addon', 'redis', '--driver', 'nixos', '--state', tmp.dir]);
+    const redis = await runCli(['restore', 'bench', '--addon', 'redis', '--time', '2026-12-04T11:58:00Z', '--driver', 'nixos', '--state', tmp.dir]);
     expect(redis.code).toBe(2);
-    expect(redis.stderr).toContain("bench's Redis is not backed up on NixOS nodes yet");
+    expect(redis.stderr).toContain('a Redis restore takes --backup ID or --latest');
   });
 });
