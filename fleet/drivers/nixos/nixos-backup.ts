@@ -115,7 +115,7 @@ export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; pa
 
   return {
     async takeBackup(node, req) {
-        try {
+      try {
         await onNode(node, buildBackupStartArgv(node, ops), o.backupTimeoutMs);
       } catch (err) {
         if (!(err instanceof CommandError)) throw err;
