@@ -12,7 +12,6 @@ import { escapeNixList, escapeNixString } from './escape.js';
 import { renderVerifyUnits, verifyScript } from './backup-verify-nixos.js';
 
 const STATE = '/var/lib/skyrec-backup';
-const CONF = '/etc/skyrec/pgbackrest.conf';
 
 /**
  * What the nixos driver runs on a data node for `skyrec backup`, `backups` and `backup verify`
@@ -26,9 +25,11 @@ export const NIXOS_BACKUP = {
   pgbackrest: 'skyrec/backup/pgbackrest',
   properties: 'skyrec/backup/properties',
   lastArchived: `${STATE}/last-archived`,
+  /** pgbackrest.conf (relative to /etc): where the repository is, Redis snapshots' too. */
+  conf: 'skyrec/pgbackrest.conf',
 } as const;
-const KEY_CREDENTIAL = 'skyrec-backup-key';
-const S3_CREDENTIALS = { accessKeyId: 'skyrec-backup-s3-key', secretAccessKey: 'skyrec-backup-s3-key-secret' } as const;
+export const KEY_CREDENTIAL = 'skyrec-backup-key';
+export const S3_CREDENTIALS = { accessKeyId: 'skyrec-backup-s3-key', secretAccessKey: 'skyrec-backup-s3-key-secret' } as const;
 
 /** The backup.nix module of a data node, or null when it backs nothing up. */
 export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settings): string | null {
@@ -48,9 +49,10 @@ export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settin
     `PGBACKREST_REPO1_CIPHER_PASS="$(cat "$CREDENTIALS_DIRECTORY/${KEY_CREDENTIAL}")" || exit 1`,
     'export PGBACKREST_REPO1_CIPHER_PASS',
     ...exportS3,
-    // The live cluster unless the caller names another (a scratch restore does).
-    'case " $* " in *" --pg1-path="*) pg1= ;; *) pg1=--pg1-path=${config.services.postgresql.dataDir} ;; esac',
-    `\${pkgs.pgbackrest}/bin/pgbackrest --config=${CONF} --stanza=${spec.stanza} $pg1 "$@" || exit $?`,
+    // The live cluster unless the caller names another (a scratch restore does). `info` has no
+    // cluster, and pgBackRest refuses a pg1-path on its command line (error 031).
+    'case " $* " in *" --pg1-path="*|*" info "*) pg1= ;; *) pg1=--pg1-path=${config.services.postgresql.dataDir} ;; esac',
+    `\${pkgs.pgbackrest}/bin/pgbackrest --config=/etc/${NIXOS_BACKUP.conf} --stanza=${spec.stanza} $pg1 "$@" || exit $?`,
     // The end of the restorable window: when WAL last reached the repository.
     `case " $* " in *" archive-push "*) date +%s > ${NIXOS_BACKUP.lastArchived} ;; esac`,
   ].join('\n');
@@ -72,8 +74,9 @@ ${verifyScript(STATE).split('\n').map((l) => `    ${l}`).join('\n')}
   '';
 in
 {
-  environment.etc."skyrec/pgbackrest.conf".text = ${s(conf)};
-  environment.systemPackages = [ pkgs.pgbackrest ];
+  environment.etc.${s(NIXOS_BACKUP.conf)}.text = ${s(conf)};
+  # restic: \`skyrec backup --addon redis\` stores the RDB snapshots in the same target over ssh.
+  environment.systemPackages = [ pkgs.pgbackrest${spec.redis.length > 0 ? ' pkgs.restic' : ''} ];
   # For skyrec over ssh: pgBackRest as the backup unit runs it, and that unit's user and
   # credentials as systemd-run --property lines (\`skyrec backups\` runs pgbackrest info so).
   environment.etc.${s(NIXOS_BACKUP.pgbackrest)}.source = pgbackrest;

@@ -13,7 +13,7 @@ export const VERIFY_SCRIPT = 'skyrec/backup/verify';
 const CALENDAR: Record<Exclude<BackupVerify, 'off'>, string> = { daily: 'daily', weekly: 'weekly' };
 
 /** The same query as the local driver's countRows: "<schema.table>\t<rows>" per table. */
-const COUNT_SQL = [
+export const COUNT_SQL = [
   "SELECT format('SELECT %L, count(*) FROM %I.%I', n.nspname || '.' || c.relname, n.nspname, c.relname)",
   "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.relkind IN ('r', 'p')",
   "AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg_toast%' ORDER BY 1\\gexec",

@@ -17,7 +17,7 @@ import { backupMethods } from '../../reconciler/backup/data-node.js';
 import { verifyBackup } from '../../reconciler/backup/verify-backup.js';
 import { readBackupRecords } from '../../reconciler/backup/backup-record.js';
 import pino from 'pino';
-import { SkyrecError, UsageError } from '../../common/errors.js';
+import { SkyrecError } from '../../common/errors.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 import { standIns } from '../helpers/stand-in.js';
 import { makeTempDir, nixEvalJson, nixParse } from '../helpers/tools.js';
@@ -152,12 +152,5 @@ describe('nixos driver: backups over a real sshd (stand-in systemctl, systemd-ru
     const err = await verifyBackup({ app: 'wiki', data, driver, stateDir: state, log }).catch((e: unknown) => e as Error);
     expect(err.message).toContain(`node ${dataNode}: the latest backup of wiki does not restore: skyrec: the latest backup of wiki does not restore`);
     expect(readBackupRecords(state).find((r) => r.app === 'wiki')).toMatchObject({ failures: 1, lastEvent: { kind: 'verify', ok: false } });
-  });
-
-  it('what NixOS nodes cannot do yet is refused with a clear message, not attempted', async () => {
-    const redis = await driver.takeBackup!(node(), { app: 'blog', addon: 'redis' }).catch((e: unknown) => e);
-    expect(redis).toBeInstanceOf(UsageError);
-    expect((redis as Error).message).toContain("blog's Redis is not backed up on NixOS nodes yet");
-    expect(() => backupMethods(driver, 'skyrec restore', 'restoreScratch', 'stopUnits')).toThrow('skyrec restore is not available with the nixos driver yet');
   });
 });

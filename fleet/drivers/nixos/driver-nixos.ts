@@ -17,6 +17,8 @@ import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, pa
 import { changedUnits, currentGeneration, exitsWith, inactiveUnits, lastLine, runOnNode, switchToGeneration, type NixosRemote } from './nixos-remote.js';
 import { preflightNixos } from './nixos-preflight.js';
 import { nixosBackupMethods, REAL_BACKUP_PATHS, type BackupPaths } from './nixos-backup.js';
+import { nixosRestoreMethods } from './nixos-restore.js';
+import { withRedisBackups } from './nixos-backup-redis.js';
 import { buildMaintenanceArgv, maintenanceDomains } from './nixos-maintenance.js';
 import { CADDY_MAINTENANCE_DIR } from '../../../generators/render-caddy.js';
 import {
@@ -94,9 +96,14 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     log?.info({ node: node.name, on, off }, 'maintenance answer');
   };
 
+  const backupOptions = { onNode, ops, paths: { ...REAL_BACKUP_PATHS, ...opts.backupPaths }, backupTimeoutMs: t.switchMs };
+  const backups = nixosBackupMethods(backupOptions);
+
   return {
     kind: 'nixos',
-    ...nixosBackupMethods({ onNode, ops, paths: { ...REAL_BACKUP_PATHS, ...opts.backupPaths }, backupTimeoutMs: t.switchMs }),
+    ...backups,
+    ...withRedisBackups(backups, backupOptions),
+    ...nixosRestoreMethods({ ...backupOptions, listBackups: backups.listBackups }),
 
     preflight: (targets) => preflightNixos(remote, targets, { flakeDir, secretsDir: opts.secretsDir, nixosRebuild }),
 

@@ -4,8 +4,7 @@
 // done, and fails when it failed); the list runs `pgbackrest --output=json info` in a transient
 // unit with that unit's user and credentials (`systemd-run --pipe --wait` with the rendered
 // properties), so the repository key never leaves the node. A verify runs the rendered verify
-// script the same way (generators/backup-verify-nixos.ts). Restores on NixOS are not here yet:
-// the driver has no restoreScratch, and `skyrec restore` says so.
+// script the same way (generators/backup-verify-nixos.ts). Restores are nixos-restore.ts's.
 import { randomBytes } from 'node:crypto';
 import type { Node } from '../../../schema/model.js';
 import type { ExecResult } from '../../../common/exec.js';
@@ -23,9 +22,20 @@ const asRoot = (node: Node, argv: string[]) => (node.sudo ? ['sudo', '-n', ...ar
 export interface BackupPaths {
   etcDir: string;
   lastArchived: string;
+  /**
+   * PostgreSQL's programs (services.postgresql puts its finalPackage in environment.systemPackages),
+   * and the live cluster's socket folder and port (the package's default socket folder; the port
+   * backup.nix's pgbackrest.conf names): what a restore runs and copies into.
+   */
+  pgBin: string;
+  liveSocketDir: string;
+  livePort: number;
+  /** Where services.redis.servers.<name> keeps its socket (<run>/redis-<name>/) and data (<state>/redis-<name>/). */
+  redisRunRoot: string;
+  redisStateRoot: string;
 }
 
-export const REAL_BACKUP_PATHS: BackupPaths = { etcDir: '/etc', lastArchived: NIXOS_BACKUP.lastArchived };
+export const REAL_BACKUP_PATHS: BackupPaths = { etcDir: '/etc', lastArchived: NIXOS_BACKUP.lastArchived, pgBin: '/run/current-system/sw/bin', liveSocketDir: '/run/postgresql', livePort: 5432, redisRunRoot: '/run', redisStateRoot: '/var/lib' };
 
 export function buildBackupStartArgv(node: Node, ops: OperateCommands): string[] {
   return asRoot(node, [ops.systemctl, 'start', `${NIXOS_BACKUP.unit(node.name)}.service`]);
@@ -41,11 +51,16 @@ export function buildBackupPropertiesArgv(paths: BackupPaths): string[] {
  * with the backup unit's properties; its stdout comes back through --pipe.
  */
 export function buildBackupRunArgv(node: Node, properties: string[], etc: string, args: string[], ops: OperateCommands, paths: BackupPaths, unit: string): string[] {
+  return buildTransientRunArgv(node, properties, [`${paths.etcDir}/${etc}`, ...args], ops, unit, etc);
+}
+
+/** Any program (an absolute path) in a transient unit with `properties`, waited for, its stdout back through --pipe. */
+export function buildTransientRunArgv(node: Node, properties: string[], argv: string[], ops: OperateCommands, unit: string, what: string): string[] {
   return asRoot(node, [
     ops.systemdRun, '--quiet', '--collect', '--wait', '--pipe', '--service-type=exec',
-    `--unit=${unit}`, `--description=skyrec: ${etc}`,
+    `--unit=${unit}`, `--description=skyrec: ${what}`,
     ...properties.map((p) => `--property=${p}`),
-    '--', `${paths.etcDir}/${etc}`, ...args,
+    '--', ...argv,
   ]);
 }
 
@@ -67,29 +82,28 @@ export function parseBackupProperties(node: string, text: string): string[] {
   return lines;
 }
 
-type OnNode = (node: Node, argv: string[], timeout?: number) => Promise<ExecResult>;
-
-const transientUnit = (what: string) => `skyrec-backup-${what}-${randomBytes(4).toString('hex')}`;
-
-export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; paths: BackupPaths; backupTimeoutMs: number }): Pick<NodeDriver, 'takeBackup' | 'listBackups' | 'verifyBackup'> {
-  const { onNode, ops, paths } = o;
-  const refuseRedis = (req: BackupRequest) => {
-    if (req.addon === 'redis') throw new UsageError(`${req.app}'s Redis is not backed up on NixOS nodes yet (no Redis backup unit is rendered)`, { hint: 'see the README, Backups' });
-  };
-
-  async function properties(node: Node): Promise<string[]> {
-    try {
-      return parseBackupProperties(node.name, (await onNode(node, buildBackupPropertiesArgv(paths))).stdout);
-    } catch (err) {
-      if (err instanceof CommandError && err.exitCode_ === 1) {
-        throw new UsageError(`${node.name} has no /etc/${NIXOS_BACKUP.properties}: it backs nothing up, or runs a configuration rendered before skyrec could reach its backups`, { hint: 'add a backups: target to fleet.yaml and apply with this skyrec' });
-      }
-      throw err;
+/** The backup unit's properties as rendered on the node; a node without the file backs nothing up. */
+export async function readBackupProperties(onNode: OnNode, node: Node, paths: BackupPaths): Promise<string[]> {
+  try {
+    return parseBackupProperties(node.name, (await onNode(node, buildBackupPropertiesArgv(paths))).stdout);
+  } catch (err) {
+    if (err instanceof CommandError && err.exitCode_ === 1) {
+      throw new UsageError(`${node.name} has no /etc/${NIXOS_BACKUP.properties}: it backs nothing up, or runs a configuration rendered before skyrec could reach its backups`, { hint: 'add a backups: target to fleet.yaml and apply with this skyrec' });
     }
+    throw err;
   }
+}
+
+export type OnNode = (node: Node, argv: string[], timeout?: number) => Promise<ExecResult>;
+
+export const transientUnit = (what: string) => `skyrec-backup-${what}-${randomBytes(4).toString('hex')}`;
+
+/** PostgreSQL's backups; Redis's are nixos-backup-redis.ts's (withRedisBackups). */
+export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; paths: BackupPaths; backupTimeoutMs: number }): Required<Pick<NodeDriver, 'takeBackup' | 'listBackups' | 'verifyBackup'>> {
+  const { onNode, ops, paths } = o;
+  const properties = (node: Node) => readBackupProperties(onNode, node, paths);
 
   async function listBackups(node: Node, req: BackupRequest): Promise<BackupList> {
-    refuseRedis(req);
     const info = await onNode(node, buildBackupRunArgv(node, await properties(node), NIXOS_BACKUP.pgbackrest, ['--output=json', 'info'], ops, paths, transientUnit('info')));
     // stat exits 1 when nothing was archived yet.
     const stamp = await onNode(node, buildLastArchivedArgv(node, paths)).then((r) => Number(r.stdout.trim()), (err) => {
@@ -101,7 +115,6 @@ export function nixosBackupMethods(o: { onNode: OnNode; ops: OperateCommands; pa
 
   return {
     async takeBackup(node, req) {
-      refuseRedis(req);
       try {
         await onNode(node, buildBackupStartArgv(node, ops), o.backupTimeoutMs);
       } catch (err) {

@@ -1,0 +1,143 @@
+// Redis backups on a NixOS data node over ssh (NodeDriver.takeBackup, listBackups and
+// restoreSnapshot with addon redis), as the local driver does them (local-backup-redis.ts): an
+// RDB snapshot taken with BGSAVE, stored with restic in the fleet's target under
+// <path>/restic/<node>, encrypted with the same key. On the node, from what is rendered there:
+// the server nixpkgs' services.redis.servers.<app> runs (unit redis-<app>, socket
+// /run/redis-<app>/redis.sock, `dir` /var/lib/redis-<app> with dump.rdb, redis-cli in the
+// system path: nixos/modules/services/databases/redis.nix, docs/nixpkgs-26.05-facts.md §3),
+// the target as /etc/skyrec/pgbackrest.conf names it, the key and bucket credentials as the
+// backup unit's properties name their files, and restic from backup.nix. The commands run as
+// root (the server's folder is its own, 0700); the key and the Redis password go from their
+// files into restic's and redis-cli's environment on the node, never into an argv or this side.
+import type { Node } from '../../../schema/model.js';
+import { CommandError, SkyrecError, UsageError } from '../../../common/errors.js';
+import { KEY_CREDENTIAL, NIXOS_BACKUP, S3_CREDENTIALS } from '../../../generators/backup-nixos.js';
+import { FLEET_SECRETS } from '../../../generators/backup-plan.js';
+import { PASSWORD_SECRET } from '../../../generators/addons.js';
+import type { BackupInfo } from '../../node/backup.js';
+import type { NodeDriver } from '../../node/driver.js';
+import type { OperateCommands } from './nixos-operate.js';
+import { readBackupProperties, type BackupPaths, type OnNode } from './nixos-backup.js';
+
+const asRoot = (node: Node, argv: string[]) => (node.sudo ? ['sudo', '-n', ...argv] : argv);
+
+/** Where the app's Redis server keeps its socket and data, as nixpkgs' module names them. */
+export function redisPlace(paths: BackupPaths, app: string): { unit: string; socket: string; dir: string } {
+  return { unit: `redis-${app}`, socket: `${paths.redisRunRoot}/redis-${app}/redis.sock`, dir: `${paths.redisStateRoot}/redis-${app}` };
+}
+
+/** restic's repository for the node, in the target pgbackrest.conf names (repo1-*), beside pgBackRest's. */
+export function resticRepository(node: string, conf: string): string {
+  const kv = new Map(conf.split('\n').map((l) => /^(repo1-[a-z0-9-]+)=(.*)$/.exec(l.trim())).filter((m) => m !== null).map((m) => [m[1], m[2]]));
+  const path = kv.get('repo1-path');
+  if (!path) throw new SkyrecError(`node ${node}: /etc/${NIXOS_BACKUP.conf} names no repository (repo1-path)`);
+  const sub = `${path.replace(/\/$/, '')}/restic/${node}`;
+  if (kv.get('repo1-type') === 's3') return `s3:https://${kv.get('repo1-s3-endpoint')}/${kv.get('repo1-s3-bucket')}/${sub.replace(/^\//, '')}`;
+  if (kv.has('repo1-host')) return `sftp:${kv.get('repo1-host-user') ?? 'root'}@${kv.get('repo1-host')}:${sub}`;
+  return sub;
+}
+
+/** The credential files the backup unit's properties name (LoadCredential=<name>:<file>). */
+export function credentialFiles(properties: string[]): Map<string, string> {
+  return new Map(properties.filter((p) => p.startsWith('LoadCredential=')).map((p) => p.slice('LoadCredential='.length)).map((c) => [c.slice(0, c.indexOf(':')), c.slice(c.indexOf(':') + 1)]));
+}
+
+// restic's environment from files on the node: $1 repository, $2 key file, $3/$4 bucket credential
+// files (empty: none). `$(cat)` drops trailing newlines, as pgBackRest's wrapper reads the key.
+const RESTIC_ENV = [
+  'RESTIC_REPOSITORY=$1; RESTIC_PASSWORD=$(cat "$2") || exit 1; export RESTIC_REPOSITORY RESTIC_PASSWORD',
+  'if [ -n "$3" ]; then AWS_ACCESS_KEY_ID=$(cat "$3") && AWS_SECRET_ACCESS_KEY=$(cat "$4") || exit 1; export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; fi',
+  'shift 4',
+];
+
+// BGSAVE and wait for it (a new LASTSAVE, none in progress), then store dump.rdb; prints restic's JSON.
+const BACKUP = [
+  ...RESTIC_ENV,
+  'sock=$1 pass=$2 dir=$3 app=$4 host=$5',
+  'if [ -e "$pass" ]; then REDISCLI_AUTH=$(cat "$pass") || exit 1; export REDISCLI_AUTH; fi',
+  'before=$(redis-cli -s "$sock" LASTSAVE) || exit 1',
+  // LASTSAVE counts whole seconds: a save in the same second as the last one would not show.
+  'while [ "$(date +%s)" -le "$before" ]; do sleep 0.1; done',
+  'redis-cli -s "$sock" BGSAVE > /dev/null || exit 1',
+  'end=$(($(date +%s) + 600))',
+  'while :; do',
+  '  info=$(redis-cli -s "$sock" INFO persistence) || exit 1',
+  '  case $info in *rdb_bgsave_in_progress:0*) [ "$(redis-cli -s "$sock" LASTSAVE)" != "$before" ] && break ;; esac',
+  '  [ "$(date +%s)" -lt "$end" ] || { echo "Redis did not finish BGSAVE within 10 minutes" >&2; exit 1; }',
+  '  sleep 0.1',
+  'done',
+  'case $info in *rdb_last_bgsave_status:ok*) ;; *) echo "Redis could not save its snapshot (BGSAVE failed)" >&2; exit 1 ;; esac',
+  'restic --no-cache cat config > /dev/null 2>&1 || restic --no-cache init > /dev/null || exit 1',
+  'cd "$dir" && exec restic --no-cache backup --json --tag "app=$app" --host "$host" dump.rdb',
+].join('\n');
+
+const LIST = [...RESTIC_ENV, 'exec restic --no-cache snapshots --json --tag "app=$1"'].join('\n');
+
+// The snapshot's dump.rdb beside the server's folder first; the server stops (it saves on the
+// way out), the file replaces its dump.rdb with the folder's owner, and it starts again.
+const RESTORE = [
+  ...RESTIC_ENV,
+  'unit=$1 dir=$2 app=$3 snap=$4 systemctl=$5',
+  'tmp=$(mktemp -d "$dir.restore.XXXXXX") || exit 1',
+  'trap \'rm -rf "$tmp"\' EXIT',
+  'restic --no-cache restore "$snap" --tag "app=$app" --target "$tmp" --include dump.rdb > /dev/null || exit 1',
+  '[ -f "$tmp/dump.rdb" ] || { echo "the snapshot $snap of $app\'s Redis holds no dump.rdb" >&2; exit 1; }',
+  'owner=$(stat -c %u "$dir") && group=$(stat -c %g "$dir") || exit 1',
+  '"$systemctl" stop -- "$unit.service" || exit 1',
+  'install -m 0600 -o "$owner" -g "$group" "$tmp/dump.rdb" "$dir/dump.rdb" || { "$systemctl" start -- "$unit.service"; exit 1; }',
+  'exec "$systemctl" start -- "$unit.service"',
+].join('\n');
+
+/**
+ * The driver's takeBackup and listBackups for both addons (PostgreSQL's from nixos-backup.ts,
+ * Redis's here), and restoreSnapshot.
+ */
+export function withRedisBackups(pg: Required<Pick<NodeDriver, 'takeBackup' | 'listBackups'>>, o: { onNode: OnNode; ops: OperateCommands; paths: BackupPaths; backupTimeoutMs: number }): Required<Pick<NodeDriver, 'takeBackup' | 'listBackups' | 'restoreSnapshot'>> {
+  const { onNode, ops, paths } = o;
+
+  /** `sh -c <script>` on the node as root: restic's environment words first, then `args`. */
+  async function run(node: Node, app: string, script: string, args: (properties: string[]) => string[], what: string, timeout?: number): Promise<string> {
+    const properties = await readBackupProperties(onNode, node, paths);
+    const files = credentialFiles(properties);
+    const key = files.get(KEY_CREDENTIAL);
+    if (key === undefined) throw new SkyrecError(`node ${node.name}: /etc/${NIXOS_BACKUP.properties} names no repository key`);
+    const conf = (await onNode(node, ['cat', `${paths.etcDir}/${NIXOS_BACKUP.conf}`])).stdout;
+    const words = [resticRepository(node.name, conf), key, files.get(S3_CREDENTIALS.accessKeyId) ?? '', files.get(S3_CREDENTIALS.secretAccessKey) ?? ''];
+    try {
+      return (await onNode(node, asRoot(node, ['sh', '-c', script, 'sh', ...words, ...args(properties)]), timeout)).stdout;
+    } catch (err) {
+      if (!(err instanceof CommandError)) throw err;
+      throw new SkyrecError(`node ${node.name}: ${what} of ${app}'s Redis failed: ${err.stderr.trim().split('\n').slice(-2).join(' / ') || `exit ${err.exitCode_}`}`, { cause: err });
+    }
+  }
+
+  return {
+    async takeBackup(node, req) {
+      if (req.addon !== 'redis') return pg.takeBackup(node, req);
+      const place = redisPlace(paths, req.app);
+      const out = await run(node, req.app, BACKUP, (p) => [place.socket, passwordFile(p, req.app), place.dir, req.app, node.name], 'the snapshot', o.backupTimeoutMs);
+      const summary = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message_type: string; snapshot_id?: string }).find((m) => m.message_type === 'summary');
+      if (!summary?.snapshot_id) throw new SkyrecError(`node ${node.name}: restic stored ${req.app}'s Redis snapshot but printed no snapshot id`);
+      return summary.snapshot_id.slice(0, 8);
+    },
+
+    async listBackups(node, req) {
+      if (req.addon !== 'redis') return pg.listBackups(node, req);
+      const out = await run(node, req.app, LIST, () => [req.app], 'listing the snapshots');
+      const backups: BackupInfo[] = (JSON.parse(out || '[]') as { short_id: string; time: string }[]).map((s) => ({ id: s.short_id, kind: 'full', time: new Date(s.time).toISOString(), size: 0, stored: 0 }));
+      return { backups, window: { earliest: null, latest: null } };
+    },
+
+    async restoreSnapshot(node, req, snapshot) {
+      if (req.addon !== 'redis') throw new UsageError(`a snapshot restore is Redis's; ${req.addon} restores with --time, --backup or --latest`);
+      const place = redisPlace(paths, req.app);
+      await run(node, req.app, RESTORE, () => [place.unit, place.dir, req.app, snapshot ?? 'latest', ops.systemctl], 'restoring a snapshot', o.backupTimeoutMs);
+    },
+  };
+}
+
+/** The app's Redis password file on the node: in the secrets folder the fleet's key is in, as render-app.ts names it. */
+function passwordFile(properties: string[], app: string): string {
+  const key = credentialFiles(properties).get(KEY_CREDENTIAL) ?? '';
+  return `${key.slice(0, key.lastIndexOf(`/${FLEET_SECRETS}/`))}/${app}/${PASSWORD_SECRET.redis}`;
+}
