@@ -39,11 +39,16 @@ export interface ScratchRestore {
   /** Row counts per table (schema.table) of the restored database. */
   countRows(): Promise<Record<string, number>>;
   /**
-   * Copies the restored database into the live cluster as `into`: under a temporary name first,
-   * then renamed, so a failure halfway leaves the live database as it was. Replacing the app's
-   * own database keeps the old one as <app>_before_restore until the next restore.
+   * Copies the restored database into the live cluster under a temporary name (<into>__restoring):
+   * the live database is not touched and the app may go on using it (restore-app.ts does this
+   * before the pause, so the pause lasts only for swapIn).
    */
-  copyIntoLive(into: string): Promise<{ kept: string | null }>;
+  prepareCopy(into: string): Promise<void>;
+  /**
+   * Puts the prepared copy in place as `into` by renaming (the app's own database is kept as
+   * <app>_before_restore until the next restore); nothing may be connected to `into`.
+   */
+  swapIn(into: string): Promise<{ kept: string | null }>;
   /** Stops the scratch cluster and removes it. */
   drop(): Promise<void>;
 }
@@ -66,4 +71,25 @@ export function parsePgBackRestInfo(json: string, lastArchived: string | null): 
   const latestBackup = backups[backups.length - 1]?.time ?? null;
   const latest = latestBackup === null ? null : lastArchived !== null && lastArchived > latestBackup ? lastArchived : latestBackup;
   return { backups, window: { earliest, latest } };
+}
+
+/**
+ * The SQL, for psql with the variables app, into, tmp (<into>__restoring) and kept
+ * (<app>_before_restore), that makes an empty <tmp> for pg_restore (`make`), and that puts <tmp>
+ * in place as <into> (`swap`). Replacing the app's own database, the one replaced is kept; a swap
+ * killed between its two renames left no <into> and the replaced database as <kept>, and running
+ * it again keeps that one (no <into> to rename, <kept> not dropped).
+ */
+export function restoreCopySql(replacing: boolean): { make: string; swap: string } {
+  const make = [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'tmp')\\gexec`, `SELECT format('CREATE DATABASE %I OWNER %I', :'tmp', :'app')\\gexec`].join('\n');
+  const swap = [
+    ...(replacing
+      ? [
+          `SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'kept') WHERE EXISTS (SELECT FROM pg_database WHERE datname = :'into')\\gexec`,
+          `SELECT format('ALTER DATABASE %I RENAME TO %I', :'into', :'kept') FROM pg_database WHERE datname = :'into'\\gexec`,
+        ]
+      : [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'into')\\gexec`]),
+    `SELECT format('ALTER DATABASE %I RENAME TO %I', :'tmp', :'into')\\gexec`,
+  ].join('\n');
+  return { make, swap };
 }

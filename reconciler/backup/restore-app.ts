@@ -76,8 +76,10 @@ async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDrive
   let rows: Record<string, number> = {};
   try {
     if (scratch) rows = await scratch.countRows();
+    // The copy lands beside the live database while the app still serves: the pause is for the renames only.
+    if (scratch) await scratch.prepareCopy(into);
     if (o.into) {
-      const { kept } = await scratch!.copyIntoLive(into);
+      const { kept } = await scratch!.swapIn(into);
       return { app: o.app, node: dataNode, into, kept, rows, pausedMs: 0 };
     }
     const { ingress, upstreams } = appUpstreams(o.all, o.app);
@@ -90,7 +92,7 @@ async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDrive
     try {
       for (const a of nodes) await driver.stopUnits(a.node, a.run.instances.filter((i) => i.app === o.app).map((i) => i.unit));
       if (scratch) {
-        ({ kept } = await scratch.copyIntoLive(into));
+        ({ kept } = await scratch.swapIn(into));
         restoreJournals.write(o.stateDir, { ...journal, phase: 'copied' });
       }
     } finally {

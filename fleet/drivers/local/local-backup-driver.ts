@@ -5,7 +5,7 @@ import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import type { NodeDriver } from '../../node/driver.js';
 import { nodeLayout } from './local-layout.js';
-import { copyIntoLive, countRows, listBackups, restoreScratch, stopUnits, takeBackup } from './local-backup-ops.js';
+import { countRows, listBackups, prepareCopy, restoreScratch, stopUnits, swapIn, takeBackup } from './local-backup-ops.js';
 import { backupRedis, listRedisBackups, restoreRedis } from './local-backup-redis.js';
 
 export type BackupMethods = Required<Pick<NodeDriver, 'takeBackup' | 'listBackups' | 'restoreScratch' | 'restoreSnapshot' | 'stopUnits'>>;
@@ -27,7 +27,8 @@ export function localBackupMethods(opts: { stateDir: string; secretsDir: string 
       const scratch = await restoreScratch(layout, app, target, exec, log);
       return {
         countRows: () => countRows(scratch.query, app),
-        copyIntoLive: (into) => copyIntoLive(layout, scratch, app, into, exec, log),
+        prepareCopy: (into) => prepareCopy(layout, scratch, app, into, exec, log),
+        swapIn: (into) => swapIn(layout, app, into, exec, log),
         drop: () => scratch.drop(),
       };
     },

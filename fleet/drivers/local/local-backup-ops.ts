@@ -9,7 +9,7 @@ import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { LocalDriverError } from '../../../common/errors.js';
 import { writeFileAtomic, type NodeLayout } from './local-layout.js';
-import { parsePgBackRestInfo, type BackupList, type RestoreTarget } from '../../node/backup.js';
+import { parsePgBackRestInfo, restoreCopySql, type BackupList, type RestoreTarget } from '../../node/backup.js';
 import { asPostgresArgv, pgTool, postgresPort } from './local-addons.js';
 import { assertBackupsSetUp, backupLayout, pgbackrest } from './local-backup.js';
 import { isRecordAlive, logTail, readPidFile, stopPidFile, waitFor, type PidRecord } from './local-process.js';
@@ -159,32 +159,39 @@ export async function countRows(query: (db: string, sql: string) => Promise<stri
   return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split('\t')).map(([t, n]) => [t, Number(n)]));
 }
 
-/**
- * Copies `app`'s database from the scratch cluster into the live one as `into`: restored first
- * under a temporary name, then renamed, so a failure halfway leaves the live database as it was.
- * Replacing the app's own database keeps the old one as <app>_before_restore until the next restore.
- */
-export async function copyIntoLive(layout: NodeLayout, scratch: ScratchCluster, app: string, into: string, exec: Exec, log?: Logger): Promise<{ kept: string | null }> {
+/** psql on the node's live cluster as postgres, with the variables restoreCopySql uses. */
+function livePsql(layout: NodeLayout, app: string, into: string, exec: Exec, log?: Logger) {
   const port = postgresPort(layout)!;
+  return (sql: string) =>
+    exec(asPostgresArgv(layout, [pgTool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-v', `into=${into}`, '-v', `tmp=${into}__restoring`, '-v', `kept=${app}_before_restore`, '-h', layout.pgRun, '-p', String(port), '-U', 'postgres', '-d', 'postgres']), { cwd: layout.pgDir, log, timeout: 3_600_000, input: sql + '\n' });
+}
+
+/**
+ * Copies `app`'s database from the scratch cluster into the live one as <into>__restoring
+ * (pg_dump | pg_restore): the live database is not touched. swapIn then puts it in place.
+ */
+export async function prepareCopy(layout: NodeLayout, scratch: ScratchCluster, app: string, into: string, exec: Exec, log?: Logger): Promise<void> {
   const dump = join(layout.pgDir, `restore-${process.pid}.dump`);
-  const asPg = (argv: string[], input?: string) => exec(asPostgresArgv(layout, argv), { cwd: layout.pgDir, log, timeout: 3_600_000, input });
-  const psql = (sql: string) => asPg([pgTool('psql'), '-X', '-q', '-v', 'ON_ERROR_STOP=1', '-v', `app=${app}`, '-v', `into=${into}`, '-v', `tmp=${into}__restoring`, '-v', `kept=${app}_before_restore`, '-h', layout.pgRun, '-p', String(port), '-U', 'postgres', '-d', 'postgres'], sql);
+  const asPg = (argv: string[]) => exec(asPostgresArgv(layout, argv), { cwd: layout.pgDir, log, timeout: 3_600_000 });
   try {
     await asPg([pgTool('pg_dump'), '-Fc', '-h', scratch.socketDir, '-p', String(scratch.port), '-U', 'postgres', '-d', app, '-f', dump]);
-    await psql([`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'tmp')\\gexec`, `SELECT format('CREATE DATABASE %I OWNER %I', :'tmp', :'app')\\gexec`, ''].join('\n'));
-    await asPg([pgTool('pg_restore'), '--exit-on-error', '-h', layout.pgRun, '-p', String(port), '-U', 'postgres', '-d', `${into}__restoring`, dump]);
-    const replacing = into === app;
-    await psql([
-      // A run killed between the two renames left no <into> and the database it replaced as
-      // <kept>: running it again keeps that one (no <into> to rename, <kept> not dropped).
-      ...(replacing ? [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'kept') WHERE EXISTS (SELECT FROM pg_database WHERE datname = :'into')\\gexec`, `SELECT format('ALTER DATABASE %I RENAME TO %I', :'into', :'kept') FROM pg_database WHERE datname = :'into'\\gexec`] : [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'into')\\gexec`]),
-      `SELECT format('ALTER DATABASE %I RENAME TO %I', :'tmp', :'into')\\gexec`,
-      '',
-    ].join('\n'));
-    return { kept: replacing ? `${app}_before_restore` : null };
+    await livePsql(layout, app, into, exec, log)(restoreCopySql(into === app).make);
+    await asPg([pgTool('pg_restore'), '--exit-on-error', '-h', layout.pgRun, '-p', String(postgresPort(layout)!), '-U', 'postgres', '-d', `${into}__restoring`, dump]);
   } finally {
     rmSync(dump, { force: true });
   }
+}
+
+/** Renames the prepared <into>__restoring to `into`; replacing the app's own database keeps the old one as <app>_before_restore. */
+export async function swapIn(layout: NodeLayout, app: string, into: string, exec: Exec, log?: Logger): Promise<{ kept: string | null }> {
+  await livePsql(layout, app, into, exec, log)(restoreCopySql(into === app).swap);
+  return { kept: into === app ? `${app}_before_restore` : null };
+}
+
+/** prepareCopy, then swapIn: a failure halfway leaves the live database as it was. */
+export async function copyIntoLive(layout: NodeLayout, scratch: ScratchCluster, app: string, into: string, exec: Exec, log?: Logger): Promise<{ kept: string | null }> {
+  await prepareCopy(layout, scratch, app, into, exec, log);
+  return swapIn(layout, app, into, exec, log);
 }
 
 /** Stops units of a local node (as `systemctl stop`); the driver's restartUnit starts them again. */

@@ -17,7 +17,7 @@ import type { Node } from '../../../schema/model.js';
 import { CommandError, EscapeError, SkyrecError, UsageError } from '../../../common/errors.js';
 import { NIXOS_BACKUP } from '../../../generators/backup-nixos.js';
 import { COUNT_SQL } from '../../../generators/backup-verify-nixos.js';
-import type { BackupList, BackupRequest, RestoreTarget, ScratchRestore } from '../../node/backup.js';
+import { restoreCopySql, type BackupList, type BackupRequest, type RestoreTarget, type ScratchRestore } from '../../node/backup.js';
 import type { NodeDriver } from '../../node/driver.js';
 import type { OperateCommands } from './nixos-operate.js';
 import { buildBackupRunArgv, buildTransientRunArgv, readBackupProperties, transientUnit, type BackupPaths, type OnNode } from './nixos-backup.js';
@@ -101,31 +101,28 @@ const WAIT_PROMOTED = [
 
 // Copies the restored database into the live cluster as $7: restored under a temporary name
 // first, then renamed, so a failure halfway leaves the live database as it was.
-const COPY_INTO_LIVE = [
+const LIVE_PSQL = 'live_psql() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -v app="$app" -v into="$into" -v tmp="${into}__restoring" -v kept="${app}_before_restore" -h "$live" -p "$lport" -d postgres; }';
+
+// The restored database into the live cluster as <into>__restoring (restoreCopySql's make).
+const PREPARE_COPY = [
   'set -e',
   'bin=$1 scratch=$2 sport=$3 live=$4 lport=$5 app=$6 into=$7 dump=$8',
-  'live_psql() { "$bin/psql" -X -q -v ON_ERROR_STOP=1 -v app="$app" -v into="$into" -v tmp="${into}__restoring" -v kept="${app}_before_restore" -h "$live" -p "$lport" -d postgres; }',
+  LIVE_PSQL,
   'trap \'rm -f "$dump"\' EXIT',
   '"$bin/pg_dump" -Fc -h "$scratch" -p "$sport" -d "$app" -f "$dump"',
   'printf "%s\\n" "$9" | live_psql',
   '"$bin/pg_restore" --exit-on-error -h "$live" -p "$lport" -d "${into}__restoring" "$dump"',
-  'printf "%s\\n" "${10}" | live_psql',
 ].join('\n');
 
-/** The SQL run before and after pg_restore; psql variables app, into, tmp, kept. */
-export function copySql(replacing: boolean): [string, string] {
-  const make = [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'tmp')\\gexec`, `SELECT format('CREATE DATABASE %I OWNER %I', :'tmp', :'app')\\gexec`].join('\n');
-  const swap = [
-    ...(replacing
-      ? [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'kept')\\gexec`, `SELECT format('ALTER DATABASE %I RENAME TO %I', :'into', :'kept') FROM pg_database WHERE datname = :'into'\\gexec`]
-      : [`SELECT format('DROP DATABASE IF EXISTS %I WITH (FORCE)', :'into')\\gexec`]),
-    `SELECT format('ALTER DATABASE %I RENAME TO %I', :'tmp', :'into')\\gexec`,
-  ].join('\n');
-  return [make, swap];
+// <into>__restoring put in place (restoreCopySql's swap).
+const SWAP_IN = ['set -e', 'bin=$1 live=$2 lport=$3 app=$4 into=$5', LIVE_PSQL, 'printf "%s\\n" "$6" | live_psql'].join('\n');
+
+export function buildPrepareCopyArgv(s: ScratchPlace, app: string, into: string, paths: BackupPaths): string[] {
+  return [SH, '-c', PREPARE_COPY, 'sh', paths.pgBin, s.run, String(SCRATCH_PORT), paths.liveSocketDir, String(paths.livePort), app, into, `${s.dir}/restore.dump`, restoreCopySql(into === app).make];
 }
 
-export function buildCopyIntoLiveArgv(s: ScratchPlace, app: string, into: string, paths: BackupPaths): string[] {
-  return [SH, '-c', COPY_INTO_LIVE, 'sh', paths.pgBin, s.run, String(SCRATCH_PORT), paths.liveSocketDir, String(paths.livePort), app, into, `${s.dir}/restore.dump`, ...copySql(into === app)];
+export function buildSwapInArgv(app: string, into: string, paths: BackupPaths): string[] {
+  return [SH, '-c', SWAP_IN, 'sh', paths.pgBin, paths.liveSocketDir, String(paths.livePort), app, into, restoreCopySql(into === app).swap];
 }
 
 /** Row counts per table, "<schema.table>\t<rows>" lines (the verify script's query). */
@@ -204,9 +201,14 @@ export function nixosRestoreMethods(o: NixosRestoreOptions): Required<Pick<NodeD
           const out = (await asUser(buildCountRowsArgv(s, app, paths), 'restore-count', long)).stdout;
           return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split('\t')).map(([t, n]) => [t, Number(n)]));
         },
-        async copyIntoLive(into) {
-          await asUser(buildCopyIntoLiveArgv(s, app, into, paths), 'restore-copy', long).catch((err) => {
-            throw new SkyrecError(`node ${node.name}: copying the restored ${app} into the live database ${into} failed: ${failed(err)}`, { hint: 'the live database is as it was', cause: err });
+        async prepareCopy(into) {
+          await asUser(buildPrepareCopyArgv(s, app, into, paths), 'restore-copy', long).catch((err) => {
+            throw new SkyrecError(`node ${node.name}: copying the restored ${app} into the live cluster (as ${into}__restoring) failed: ${failed(err)}`, { hint: 'the live database is as it was', cause: err });
+          });
+        },
+        async swapIn(into) {
+          await asUser(buildSwapInArgv(app, into, paths), 'restore-swap', long).catch((err) => {
+            throw new SkyrecError(`node ${node.name}: putting the restored ${app} in place as ${into} failed: ${failed(err)}`, { cause: err });
           });
           return { kept: into === app ? `${app}_before_restore` : null };
         },
