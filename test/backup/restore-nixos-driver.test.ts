@@ -73,7 +73,7 @@ describe('nixos driver: restore over a real sshd, real PostgreSQL and pgBackRest
     expect(pgbr).toContain(`[--db-include=blog] [--type=time] [--target=${t1.replace('T', ' ').replace('Z', '+00')}] [--target-action=promote]`);
     // The scratch cluster: a forking service with the key credential; psql and pg_dump without it.
     expect(calls.find((c) => c.includes('[--service-type=forking]'))).toContain('[--property=LoadCredential=skyrec-backup-key:');
-    expect(calls.filter((c) => c.includes('restore-copy') || c.includes('restore-count')).every((c) => !c.includes('LoadCredential'))).toBe(true);
+    expect(calls.filter((c) => c.includes('restore-copy') || c.includes('restore-swap') || c.includes('restore-count')).every((c) => !c.includes('LoadCredential'))).toBe(true);
     expect(calls.join('\n')).not.toContain('repo-key');
   });
 
@@ -83,9 +83,10 @@ describe('nixos driver: restore over a real sshd, real PostgreSQL and pgBackRest
     expect(result).toMatchObject({ into: 'blog', kept: 'blog_before_restore', rows: { 'public.posts': 50 } });
     expect(await count('blog')).toBe(50);
     expect(await count('blog_before_restore')).toBe(100);
-    // The database was replaced while the app's unit was stopped, and it runs again.
-    const calls = n.recorded().filter((c) => /^systemctl \[(stop|restart)\]/.test(c) || c.includes('restore-copy'));
-    expect(calls.map((c) => (c.includes('restore-copy') ? 'copy' : c.split(' ').slice(0, 3).join(' ')))).toEqual(['systemctl [stop] [--]', 'copy', 'systemctl [restart] [blog-web-1.service]', 'systemctl [stop] [--]']);
+    // The copy was made while the app still ran; the database was replaced (renamed) while its unit was stopped, and it runs again.
+    const calls = n.recorded().filter((c) => /^systemctl \[(stop|restart)\]/.test(c) || c.includes('restore-copy') || c.includes('restore-swap'));
+    const step = (c: string) => (c.includes('restore-copy') ? 'copy' : c.includes('restore-swap') ? 'swap' : c.split(' ').slice(0, 3).join(' '));
+    expect(calls.map(step)).toEqual(['copy', 'systemctl [stop] [--]', 'swap', 'systemctl [restart] [blog-web-1.service]', 'systemctl [stop] [--]']);
     expect(n.recorded().find((c) => c.startsWith('systemctl [stop] [--] [blog-web-1.service]'))).toBeDefined();
     expect(existsSync(join(n.units, 'inactive-blog-web-1.service'))).toBe(false);
     expect(scratchLeft()).toEqual([]);
