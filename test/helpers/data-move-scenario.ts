@@ -67,7 +67,7 @@ export interface MoveScenario {
   port: number;
   key: string;
   /** Writes fleet.yaml into the working tree (apply reads the working tree). */
-  setNodes(nodes: DataNodeLabels): void;
+  setNodes(nodes: DataNodeLabels | Record<string, string>): void;
   /** The skyrec binary with the scenario's flags; `onSpawn` gets the child (to kill it). */
   skyrec(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<RunResult>;
   /** SQL as postgres on a node's cluster (default database shop). */
@@ -75,7 +75,16 @@ export interface MoveScenario {
   destroy(): Promise<void>;
 }
 
-export async function createMoveScenario(): Promise<MoveScenario> {
+export interface MoveScenarioOptions {
+  /** fleet.yaml from the backup target and the nodes' roles (default: fleetYaml above). */
+  fleet?: (backupRepo: string, nodes: Record<string, string>) => string;
+  /** The first deploy's nodes (default: db-1 holds the data, db-2 is spare). */
+  nodes?: Record<string, string>;
+  shop?: string;
+}
+
+export async function createMoveScenario(opts: MoveScenarioOptions = {}): Promise<MoveScenario> {
+  const fleet = opts.fleet ?? (fleetYaml as (backupRepo: string, nodes: Record<string, string>) => string);
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-move-'));
   const state = join(dir, 'state');
   const secrets = join(dir, 'secrets');
@@ -85,7 +94,7 @@ export async function createMoveScenario(): Promise<MoveScenario> {
     mkdirSync(join(secrets, app), { recursive: true });
     writeFileSync(join(secrets, app, name), `${value}\n`);
   }
-  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleetYaml(backupRepo, { 'db-1': 'db', 'db-2': 'spare' }), 'apps/shop.yaml': shopYaml });
+  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleet(backupRepo, opts.nodes ?? { 'db-1': 'db', 'db-2': 'spare' }), 'apps/shop.yaml': opts.shop ?? shopYaml });
   cpSync(join(packageRoot(), 'apps.example', 'src', 'shop'), join(repo.dir, 'src', 'shop'), { recursive: true });
   await repo.commit('shop');
   const port = await freePort();
@@ -113,7 +122,7 @@ export async function createMoveScenario(): Promise<MoveScenario> {
     await skyrec(['down']);
     if (!process.env.SKYREC_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
   };
-  const s: MoveScenario = { dir, repo, state, backupRepo, port, key, setNodes: (nodes) => writeFileSync(join(repo.dir, 'fleet.yaml'), fleetYaml(backupRepo, nodes)), skyrec, psql, destroy };
+  const s: MoveScenario = { dir, repo, state, backupRepo, port, key, setNodes: (nodes) => writeFileSync(join(repo.dir, 'fleet.yaml'), fleet(backupRepo, nodes)), skyrec, psql, destroy };
   const r = await skyrec(['apply']);
   if (r.code !== 0) {
     await destroy();
