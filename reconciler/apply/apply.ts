@@ -102,7 +102,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     const lock = acquireLock(opts.stateDir, `skyrec apply${opts.rev ? ` --rev ${opts.rev}` : ''}`);
     try {
       const { startDataMoves } = await import('../backup/move-data.js');
-      const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, secretsDir: opts.secretsDir, exec, log: opts.log }) : null;
+      const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, log: opts.log }) : null;
       const rollout = await runRollout(
         { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout },
         { driver: move?.driver ?? driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress, signal: opts.signal },
