@@ -2,10 +2,15 @@
 // redis-server, restic, PostgreSQL and pgBackRest from Debian, shop behind a real Caddy,
 // skyrec's binary. One deploy (canary 1: it used to fail, the ingress node switching first
 // while the database its instances use did not exist yet), then the Redis data node is
-// relabelled: the keys written before are on the new node, and `data forget` removes the old copy.
+// relabelled under continuous writes: every key written before is on the new node (the shop's
+// visit counter counts every 200 exactly), `data forget` removes the old copy; then the new
+// node is lost and the next apply restores the latest Redis backup in the target.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/redis-data-move.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMoveScenario, MOVE_HOST, visit, type MoveScenario } from '../helpers/data-move-scenario.js';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { exec } from '../../common/exec.js';
+import { createMoveScenario, MOVE_HOST, visit, writeUnderLoad, type MoveScenario } from '../helpers/data-move-scenario.js';
 
 /** Each node's labels as YAML flow text; `web` is the ingress. */
 type Labels = Record<string, string>;
@@ -36,6 +41,13 @@ placement: { labels: { role: web } }
 `;
 
 const FIRST: Labels = { web: 'role: web, cache: "yes"', 'db-1': 'role: db', spare: 'role: spare' };
+const MOVED: Labels = { web: 'role: web', 'db-1': 'role: db', spare: 'role: spare, cache: "yes"' };
+
+/** redis-cli against shop's Redis on a local node, over its socket, with shop's password. */
+async function redis(s: MoveScenario, node: string, ...args: string[]): Promise<string> {
+  const password = readFileSync(join(s.dir, 'secrets', 'shop', 'REDIS_PASSWORD'), 'utf8').trim();
+  return (await exec(['redis-cli', '-s', join(s.state, 'local', node, 'redis', 'shop.sock'), ...args], { env: { REDISCLI_AUTH: password } })).stdout.trim();
+}
 
 describe('Redis on the ingress node, PostgreSQL on another (local driver, real Redis and PostgreSQL)', () => {
   let s: MoveScenario;
@@ -54,4 +66,70 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
     expect(r.status, r.body).toBe(200);
     expect(JSON.parse(r.body)).toMatchObject({ rows: 1, hits: 1 });
   }, 60_000);
+
+  it('plan says the Redis data moves and that writes pause, and that the old copy stays until data forget', async () => {
+    s.setNodes(MOVED);
+    const plan = await s.skyrec(['plan']);
+    expect(plan.code, plan.stderr).toBe(0);
+    expect(plan.stdout).toMatch(/shop's Redis data moves from web to spare; writes pause for about \d+ s/);
+    expect(plan.stdout).toContain("shop's Redis server on web is no longer used (its data moves to spare): the old copy stays until `skyrec data forget shop --node web`");
+  }, 120_000);
+
+  it('the Redis data node is relabelled under continuous writes: every key is on the new node, no increment lost', async () => {
+    expect(await redis(s, 'web', 'SET', 'greeting', 'written before the move')).toBe('OK');
+    const before = Number(await redis(s, 'web', 'GET', 'shop:visits'));
+    const { result: applied, counts } = await writeUnderLoad(s.port, () => s.skyrec(['apply', '--json']));
+    console.log(`Redis move under load: ${JSON.stringify({ ...counts, samples: undefined })}`);
+    expect(applied.code, applied.stderr.split('\n').slice(-15).join('\n')).toBe(0);
+    const moved = JSON.parse(applied.stdout).dataMoves;
+    expect(moved).toMatchObject([{ app: 'shop', addon: 'redis', from: 'web', to: 'spare', final: 'snapshot', rows: { keys: 2 } }]);
+    console.log(`Redis move pause (skyrec): ${moved[0].pausedMs} ms`);
+    expect(counts.errors, counts.samples.join('\n')).toBe(0);
+    expect(counts.other, counts.samples.join('\n')).toBe(0);
+    expect(counts.maintenance).toBeGreaterThan(0);
+    // Every 200 incremented the counter once: all of them, and only them, are on the new node.
+    expect(await redis(s, 'spare', 'GET', 'greeting')).toBe('written before the move');
+    expect(Number(await redis(s, 'spare', 'GET', 'shop:visits'))).toBe(before + counts.ok);
+    const r = await visit(s.port);
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).hits).toBe(before + counts.ok + 1);
+    expect(existsSync(join(s.state, 'data-moves', 'shop.redis.json'))).toBe(false);
+    // The old copy stays on web until it is forgotten.
+    expect(existsSync(join(s.state, 'local', 'web', 'redis', 'shop', 'dump.rdb'))).toBe(true);
+    await s.repo.commit('spare holds the Redis data');
+    const again = await s.skyrec(['apply', '--json']);
+    expect(JSON.parse(again.stdout).rollout.outcome).toBe('noop');
+  }, 300_000);
+
+  it('data forget refuses the node with the live Redis data and removes the old copy', async () => {
+    const live = await s.skyrec(['data', 'forget', 'shop', '--node', 'spare']);
+    expect(live.code).toBe(2);
+    expect(live.stderr).toContain("spare holds shop's live Redis data: nothing was removed");
+    const dir = join(s.state, 'local', 'web', 'redis', 'shop');
+    const gone = await s.skyrec(['data', 'forget', 'shop', '--node', 'web', '--json']);
+    expect(gone.code, gone.stderr).toBe(0);
+    expect(JSON.parse(gone.stdout)).toMatchObject({ app: 'shop', node: 'web', removed: [`directory ${dir}`] });
+    expect(existsSync(dir)).toBe(false);
+    expect((await visit(s.port)).status).toBe(200);
+  }, 120_000);
+
+  it('the Redis data node is lost: the next apply restores the latest Redis backup in the target on the new node', async () => {
+    const backup = await s.skyrec(['backup', 'shop', '--addon', 'redis']);
+    expect(backup.code, backup.stderr).toBe(0);
+    const counted = Number(await redis(s, 'spare', 'GET', 'shop:visits'));
+    expect(await redis(s, 'spare', 'SET', 'late', 'written after the last backup')).toBe('OK');
+    // The node is lost: its Redis gone without saving, its directory deleted, the node out of fleet.yaml.
+    await redis(s, 'spare', 'SHUTDOWN', 'NOSAVE').catch(() => '');
+    rmSync(join(s.state, 'local', 'spare', 'redis'), { recursive: true, force: true });
+    s.setNodes({ web: FIRST.web, 'db-1': FIRST['db-1'] });
+    const applied = await s.skyrec(['apply', '--json']);
+    expect(applied.code, applied.stderr.split('\n').slice(-15).join('\n')).toBe(0);
+    expect(JSON.parse(applied.stdout).dataMoves).toMatchObject([{ app: 'shop', addon: 'redis', from: 'spare', to: 'web', final: 'gone' }]);
+    expect(await redis(s, 'web', 'GET', 'greeting')).toBe('written before the move');
+    expect(Number(await redis(s, 'web', 'GET', 'shop:visits'))).toBe(counted);
+    expect(await redis(s, 'web', 'GET', 'late')).toBe('');
+    const r = await visit(s.port);
+    expect(r.status).toBe(200);
+    expect(JSON.parse(r.body).hits).toBe(counted + 1);
+  }, 300_000);
 });
