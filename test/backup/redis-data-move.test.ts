@@ -7,7 +7,7 @@
 // node is lost and the next apply restores the latest Redis backup in the target.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/redis-data-move.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { createMoveScenario, MOVE_HOST, visit, writeUnderLoad, type MoveScenario } from '../helpers/data-move-scenario.js';
@@ -131,5 +131,40 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
     const r = await visit(s.port);
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).hits).toBe(counted + 1);
+  }, 300_000);
+
+  it('SIGKILL of skyrec mid-move (during the Redis restore): the app answers 503 meanwhile, and the next apply finishes the move with every key', async () => {
+    for (let i = 0; i < 5; i++) expect((await visit(s.port)).status).toBe(200);
+    const counted = Number(await redis(s, 'web', 'GET', 'shop:visits'));
+    await s.repo.commit('web holds the Redis data');
+    s.setNodes(MOVED);
+    const redisDir = join(s.state, 'local', 'spare', 'redis');
+    let killedIn = '';
+    const killed = await s.skyrec(['apply', '--json'], (child) => {
+      const timer = setInterval(() => {
+        const restoring = existsSync(redisDir) ? readdirSync(redisDir).find((f) => f.startsWith('.move-')) : undefined;
+        if (restoring) {
+          killedIn = restoring;
+          child.kill('SIGKILL');
+          clearInterval(timer);
+        }
+      }, 20);
+      child.on('close', () => clearInterval(timer));
+    });
+    expect(killed.signal, `apply was not killed mid-restore:\n${killed.stderr.split('\n').slice(-10).join('\n')}`).toBe('SIGKILL');
+    expect(killedIn).toMatch(/^\.move-/);
+    expect(JSON.parse(readFileSync(join(s.state, 'data-moves', 'shop.redis.json'), 'utf8'))).toMatchObject({ app: 'shop', addon: 'redis', from: 'web', to: 'spare', phase: 'paused' });
+    const during = await visit(s.port);
+    expect(during.status).toBe(503);
+    expect(during.body).toMatch(/maintenance/i);
+    const rerun = await s.skyrec(['apply', '--json']);
+    expect(rerun.code, rerun.stderr.split('\n').slice(-15).join('\n')).toBe(0);
+    // The old server stopped after its final snapshot: the rerun restores that snapshot from the target.
+    expect(JSON.parse(rerun.stdout).dataMoves).toMatchObject([{ app: 'shop', addon: 'redis', from: 'web', to: 'spare', final: 'gone' }]);
+    expect(Number(await redis(s, 'spare', 'GET', 'shop:visits'))).toBe(counted);
+    expect(await redis(s, 'spare', 'GET', 'greeting')).toBe('written before the move');
+    expect(JSON.parse((await visit(s.port)).body).hits).toBe(counted + 1);
+    expect(existsSync(join(s.state, 'data-moves', 'shop.redis.json'))).toBe(false);
+    expect(readdirSync(redisDir).filter((f) => f.startsWith('.move-'))).toEqual([]);
   }, 300_000);
 });

@@ -3,7 +3,7 @@
 // then stops (nothing writes after the snapshot, and every local node being 127.0.0.1, its TCP
 // port is free for the new node's); the new node's server starts on that snapshot (or, when the
 // old node is gone, on the latest one the target holds of it) before any instance uses it.
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NodeRunSpec } from '../../../generators/render-run-spec.js';
 import type { DataMoveRequest, MovedData } from '../../node/data-move.js';
@@ -62,6 +62,8 @@ export async function restoreRedisOnto(req: DataMoveRequest, snapshot: string | 
   if (!entry) throw new LocalDriverError(`${req.to} holds no Redis for ${req.app} in this revision`);
   const dir = join(dest.redisDir, req.app);
   mkdirSync(dir, { recursive: true });
+  // What an apply killed mid-restore left behind.
+  for (const left of readdirSync(dest.redisDir).filter((f) => f.startsWith('.move-'))) rmSync(join(dest.redisDir, left), { recursive: true, force: true });
   const restored = snapshot !== null || (await redisSnapshotStored(req, io));
   await stopPidFile(redisPidFile(dest, req.app));
   if (restored) {
