@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
-import { createMoveScenario, MOVE_HOST, visit, writeUnderLoad, type MoveScenario } from '../helpers/data-move-scenario.js';
+import { createMoveScenario, killWhen, shopYaml, visit, writeUnderLoad, type MoveScenario } from '../helpers/data-move-scenario.js';
 
 /** Each node's labels as YAML flow text; `web` is the ingress. */
 type Labels = Record<string, string>;
@@ -25,20 +25,8 @@ ${Object.entries(nodes)
   key: BACKUP_KEY
 `;
 
-const shop = `name: shop
-package: { build: { stack: nodejs, path: src/shop } }
-processes:
-  web:
-    command: node server.js
-    instances: 2
-    healthcheck: { path: /healthz, interval: 1s, timeout: 2s }
-release: node migrate.js
-domains: [${MOVE_HOST}]
-addons:
-  postgres: { placement: { labels: { role: db } } }
-  redis: { placement: { labels: { cache: "yes" } } }
-placement: { labels: { role: web } }
-`;
+// shop as the data-move scenario has it, its Redis on the node labelled cache: "yes".
+const shop = shopYaml.replace('redis: { placement: { labels: { role: cache } } }', 'redis: { placement: { labels: { cache: "yes" } } }');
 
 const FIRST: Labels = { web: 'role: web, cache: "yes"', 'db-1': 'role: db', spare: 'role: spare' };
 const MOVED: Labels = { web: 'role: web', 'db-1': 'role: db', spare: 'role: spare, cache: "yes"' };
@@ -139,18 +127,7 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
     await s.repo.commit('web holds the Redis data');
     s.setNodes(MOVED);
     const redisDir = join(s.state, 'local', 'spare', 'redis');
-    let killedIn = '';
-    const killed = await s.skyrec(['apply', '--json'], (child) => {
-      const timer = setInterval(() => {
-        const restoring = existsSync(redisDir) ? readdirSync(redisDir).find((f) => f.startsWith('.move-')) : undefined;
-        if (restoring) {
-          killedIn = restoring;
-          child.kill('SIGKILL');
-          clearInterval(timer);
-        }
-      }, 20);
-      child.on('close', () => clearInterval(timer));
-    });
+    const { run: killed, seen: killedIn } = await killWhen(s, ['apply', '--json'], () => (existsSync(redisDir) ? readdirSync(redisDir).find((f) => f.startsWith('.move-')) : undefined));
     expect(killed.signal, `apply was not killed mid-restore:\n${killed.stderr.split('\n').slice(-10).join('\n')}`).toBe('SIGKILL');
     expect(killedIn).toMatch(/^\.move-/);
     expect(JSON.parse(readFileSync(join(s.state, 'data-moves', 'shop.redis.json'), 'utf8'))).toMatchObject({ app: 'shop', addon: 'redis', from: 'web', to: 'spare', phase: 'paused' });

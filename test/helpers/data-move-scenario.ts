@@ -37,7 +37,7 @@ ${data.join('')}backups:
 `;
 }
 
-const shopYaml = `name: shop
+export const shopYaml = `name: shop
 package: { build: { stack: nodejs, path: src/shop } }
 processes:
   web:
@@ -129,6 +129,23 @@ export async function createMoveScenario(opts: MoveScenarioOptions = {}): Promis
     throw new Error(`the data-move scenario's apply failed (exit ${r.code}):\n${r.stderr.split('\n').slice(-20).join('\n')}`);
   }
   return s;
+}
+
+/** Runs skyrec and SIGKILLs it as soon as `when()` names something (polled every 20 ms); what it named ('' if never). */
+export async function killWhen(s: MoveScenario, args: string[], when: () => string | undefined): Promise<{ run: RunResult; seen: string }> {
+  let seen = '';
+  const run = await s.skyrec(args, (child) => {
+    const timer = setInterval(() => {
+      const found = when();
+      if (found) {
+        seen = found;
+        child.kill('SIGKILL');
+        clearInterval(timer);
+      }
+    }, 20);
+    child.on('close', () => clearInterval(timer));
+  });
+  return { run, seen };
 }
 
 export function visit(port: number): Promise<{ status: number; body: string }> {
