@@ -33,8 +33,10 @@ export function redisAnswers(node: string, app: string, io: MoveIo): boolean {
 
 /** Whether the target holds a snapshot of the app's Redis on `req.from`. */
 export async function redisSnapshotStored(req: DataMoveRequest, io: MoveIo): Promise<boolean> {
-  const out = await resticOf(req, io, ['snapshots', '--json', '--tag', `app=${req.app}`]).catch(() => null);
-  return out !== null && (JSON.parse(out.stdout || '[]') as unknown[]).length > 0;
+  // No repository yet: nothing was ever stored. Any other failure (a wrong key) is an error, not an empty Redis.
+  if (!existsSync(join(req.target.path, 'restic', req.from, 'config'))) return false;
+  const out = await resticOf(req, io, ['snapshots', '--json', '--tag', `app=${req.app}`]);
+  return (JSON.parse(out.stdout || '[]') as unknown[]).length > 0;
 }
 
 /** The final snapshot on the old node (BGSAVE, stored with restic), then its server stops; the snapshot's id. */
