@@ -1,8 +1,8 @@
 // A local fleet whose shop (apps.example/src/shop, web × 2 on the ingress node `web`) keeps its
-// PostgreSQL data on the node labelled role: db (db-1 or db-2) and its Redis on `cache` (every
-// local node is 127.0.0.1: a Redis moving along would collide with its own port on the old node),
-// with a path: backup target and one node switched at a time (data nodes first): the
-// data-move tests and bench move that data by relabelling or losing nodes. All real: a git config
+// PostgreSQL data on the node labelled role: db (db-1 or db-2) and its Redis on `cache` (so that
+// only the PostgreSQL data moves), with a path: backup target and one node switched at a time
+// (data nodes first): the data-move tests and bench move that data by relabelling or losing
+// nodes. `createMoveScenario({ fleet, nodes, shop })` gives another layout (the Redis move test). All real: a git config
 // repo, skyrec's binary as a child process, PostgreSQL, pgBackRest, Caddy, the app's processes,
 // and HTTP through the ingress. `load` counts what clients see: 200, the maintenance 503, any
 // other answer, connection errors.
