@@ -9,40 +9,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { exec } from '../../common/exec.js';
-import { createMoveScenario, killWhen, shopYaml, visit, writeUnderLoad, type MoveScenario } from '../helpers/data-move-scenario.js';
+import { killWhen, visit, writeUnderLoad, type MoveScenario } from '../helpers/data-move-scenario.js';
+import { createRedisMoveScenario, REDIS_FIRST, REDIS_MOVED, shopRedis } from '../helpers/redis-move-scenario.js';
 
-/** Each node's labels as YAML flow text; `web` is the ingress. */
-type Labels = Record<string, string>;
-
-const fleet = (backupRepo: string, nodes: Labels) => `settings:
-  rollout: { canary: 1, healthTimeout: 20s, autoRollback: true }
-nodes:
-${Object.entries(nodes)
-  .map(([name, labels], i) => `  - { name: ${name}, host: root@10.9.0.${i + 1}, address: 10.9.0.${i + 1}, labels: { ${labels} }${name === 'web' ? ', ingress: true' : ''} }\n`)
-  .join('')}backups:
-  path: ${backupRepo}
-  key: BACKUP_KEY
-`;
-
-// shop as the data-move scenario has it, its Redis on the node labelled cache: "yes".
-const shop = shopYaml.replace('redis: { placement: { labels: { role: cache } } }', 'redis: { placement: { labels: { cache: "yes" } } }');
-
-const FIRST: Labels = { web: 'role: web, cache: "yes"', 'db-1': 'role: db', spare: 'role: spare' };
-const MOVED: Labels = { web: 'role: web', 'db-1': 'role: db', spare: 'role: spare, cache: "yes"' };
-
-/** redis-cli against shop's Redis on a local node, over its socket, with shop's password. */
-async function redis(s: MoveScenario, node: string, ...args: string[]): Promise<string> {
-  const password = readFileSync(join(s.dir, 'secrets', 'shop', 'REDIS_PASSWORD'), 'utf8').trim();
-  return (await exec(['redis-cli', '-s', join(s.state, 'local', node, 'redis', 'shop.sock'), ...args], { env: { REDISCLI_AUTH: password } })).stdout.trim();
-}
 
 describe('Redis on the ingress node, PostgreSQL on another (local driver, real Redis and PostgreSQL)', () => {
   let s: MoveScenario;
 
   beforeAll(async () => {
     // The first deploy is the first test: createMoveScenario throws with apply's stderr when it fails.
-    s = await createMoveScenario({ fleet, nodes: FIRST, shop });
+    s = await createRedisMoveScenario();
   }, 300_000);
 
   afterAll(async () => {
@@ -56,7 +32,7 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
   }, 60_000);
 
   it('plan says the Redis data moves and that writes pause, and that the old copy stays until data forget', async () => {
-    s.setNodes(MOVED);
+    s.setNodes(REDIS_MOVED);
     const plan = await s.skyrec(['plan']);
     expect(plan.code, plan.stderr).toBe(0);
     expect(plan.stdout).toMatch(/shop's Redis data moves from web to spare; writes pause for about \d+ s/);
@@ -64,8 +40,8 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
   }, 120_000);
 
   it('the Redis data node is relabelled under continuous writes: every key is on the new node, no increment lost', async () => {
-    expect(await redis(s, 'web', 'SET', 'greeting', 'written before the move')).toBe('OK');
-    const before = Number(await redis(s, 'web', 'GET', 'shop:visits'));
+    expect(await shopRedis(s, 'web', 'SET', 'greeting', 'written before the move')).toBe('OK');
+    const before = Number(await shopRedis(s, 'web', 'GET', 'shop:visits'));
     const { result: applied, counts } = await writeUnderLoad(s.port, () => s.skyrec(['apply', '--json']));
     console.log(`Redis move under load: ${JSON.stringify({ ...counts, samples: undefined })}`);
     expect(applied.code, applied.stderr.split('\n').slice(-15).join('\n')).toBe(0);
@@ -76,8 +52,8 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
     expect(counts.other, counts.samples.join('\n')).toBe(0);
     expect(counts.maintenance).toBeGreaterThan(0);
     // Every 200 incremented the counter once: all of them, and only them, are on the new node.
-    expect(await redis(s, 'spare', 'GET', 'greeting')).toBe('written before the move');
-    expect(Number(await redis(s, 'spare', 'GET', 'shop:visits'))).toBe(before + counts.ok);
+    expect(await shopRedis(s, 'spare', 'GET', 'greeting')).toBe('written before the move');
+    expect(Number(await shopRedis(s, 'spare', 'GET', 'shop:visits'))).toBe(before + counts.ok);
     const r = await visit(s.port);
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).hits).toBe(before + counts.ok + 1);
@@ -104,18 +80,18 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
   it('the Redis data node is lost: the next apply restores the latest Redis backup in the target on the new node', async () => {
     const backup = await s.skyrec(['backup', 'shop', '--addon', 'redis']);
     expect(backup.code, backup.stderr).toBe(0);
-    const counted = Number(await redis(s, 'spare', 'GET', 'shop:visits'));
-    expect(await redis(s, 'spare', 'SET', 'late', 'written after the last backup')).toBe('OK');
+    const counted = Number(await shopRedis(s, 'spare', 'GET', 'shop:visits'));
+    expect(await shopRedis(s, 'spare', 'SET', 'late', 'written after the last backup')).toBe('OK');
     // The node is lost: its Redis gone without saving, its directory deleted, the node out of fleet.yaml.
-    await redis(s, 'spare', 'SHUTDOWN', 'NOSAVE').catch(() => '');
+    await shopRedis(s, 'spare', 'SHUTDOWN', 'NOSAVE').catch(() => '');
     rmSync(join(s.state, 'local', 'spare', 'redis'), { recursive: true, force: true });
-    s.setNodes({ web: FIRST.web, 'db-1': FIRST['db-1'] });
+    s.setNodes({ web: REDIS_FIRST.web, 'db-1': REDIS_FIRST['db-1'] });
     const applied = await s.skyrec(['apply', '--json']);
     expect(applied.code, applied.stderr.split('\n').slice(-15).join('\n')).toBe(0);
     expect(JSON.parse(applied.stdout).dataMoves).toMatchObject([{ app: 'shop', addon: 'redis', from: 'spare', to: 'web', final: 'gone' }]);
-    expect(await redis(s, 'web', 'GET', 'greeting')).toBe('written before the move');
-    expect(Number(await redis(s, 'web', 'GET', 'shop:visits'))).toBe(counted);
-    expect(await redis(s, 'web', 'GET', 'late')).toBe('');
+    expect(await shopRedis(s, 'web', 'GET', 'greeting')).toBe('written before the move');
+    expect(Number(await shopRedis(s, 'web', 'GET', 'shop:visits'))).toBe(counted);
+    expect(await shopRedis(s, 'web', 'GET', 'late')).toBe('');
     const r = await visit(s.port);
     expect(r.status).toBe(200);
     expect(JSON.parse(r.body).hits).toBe(counted + 1);
@@ -123,9 +99,9 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
 
   it('SIGKILL of skyrec mid-move (during the Redis restore): the app answers 503 meanwhile, and the next apply finishes the move with every key', async () => {
     for (let i = 0; i < 5; i++) expect((await visit(s.port)).status).toBe(200);
-    const counted = Number(await redis(s, 'web', 'GET', 'shop:visits'));
+    const counted = Number(await shopRedis(s, 'web', 'GET', 'shop:visits'));
     await s.repo.commit('web holds the Redis data');
-    s.setNodes(MOVED);
+    s.setNodes(REDIS_MOVED);
     const redisDir = join(s.state, 'local', 'spare', 'redis');
     const { run: killed, seen: killedIn } = await killWhen(s, ['apply', '--json'], () => (existsSync(redisDir) ? readdirSync(redisDir).find((f) => f.startsWith('.move-')) : undefined));
     expect(killed.signal, `apply was not killed mid-restore:\n${killed.stderr.split('\n').slice(-10).join('\n')}`).toBe('SIGKILL');
@@ -138,8 +114,8 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
     expect(rerun.code, rerun.stderr.split('\n').slice(-15).join('\n')).toBe(0);
     // The old server stopped after its final snapshot: the rerun restores that snapshot from the target.
     expect(JSON.parse(rerun.stdout).dataMoves).toMatchObject([{ app: 'shop', addon: 'redis', from: 'web', to: 'spare', final: 'gone' }]);
-    expect(Number(await redis(s, 'spare', 'GET', 'shop:visits'))).toBe(counted);
-    expect(await redis(s, 'spare', 'GET', 'greeting')).toBe('written before the move');
+    expect(Number(await shopRedis(s, 'spare', 'GET', 'shop:visits'))).toBe(counted);
+    expect(await shopRedis(s, 'spare', 'GET', 'greeting')).toBe('written before the move');
     expect(JSON.parse((await visit(s.port)).body).hits).toBe(counted + 1);
     expect(existsSync(join(s.state, 'data-moves', 'shop.redis.json'))).toBe(false);
     expect(readdirSync(redisDir).filter((f) => f.startsWith('.move-'))).toEqual([]);
