@@ -39,6 +39,15 @@ export function dataTiers(changed: NodeTarget[]): Map<string, number> {
   return tier;
 }
 
+/** Canaries alone (one batch each), then batches of maxParallel. */
+export function orderBatches<T>(nodes: T[], rollout: { canary: number; maxParallel: number }): T[][] {
+  const canaries = nodes.slice(0, rollout.canary).map((n) => [n]);
+  const rest = nodes.slice(rollout.canary);
+  const batches: T[][] = [];
+  for (let i = 0; i < rest.length; i += rollout.maxParallel) batches.push(rest.slice(i, i + rollout.maxParallel));
+  return [...canaries, ...batches];
+}
+
 /** Canaries alone first, then batches of maxParallel, each batch within one tier (dataTiers). */
 export function orderRollout(changed: NodeTarget[], rollout: { canary: number; maxParallel: number }): NodeTarget[][] {
   const tiers = dataTiers(changed);
@@ -51,6 +60,5 @@ export function orderRollout(changed: NodeTarget[], rollout: { canary: number; m
     const k = tiers.get(t.node.name)!;
     byTier.set(k, [...(byTier.get(k) ?? []), t]);
   }
-  const chunks = (list: NodeTarget[], size: number) => Array.from({ length: Math.ceil(list.length / size) }, (_, i) => list.slice(i * size, (i + 1) * size));
-  return [...chunks(canaries, 1), ...[...byTier.values()].flatMap((tier) => chunks(tier, Math.max(1, rollout.maxParallel)))];
+  return [...orderBatches(canaries, { canary: canaries.length, maxParallel: 1 }), ...[...byTier.values()].flatMap((tier) => orderBatches(tier, { canary: 0, maxParallel: rollout.maxParallel }))];
 }

@@ -12,6 +12,8 @@ import { servesNow, switchOne } from './rollout-node.js';
 import { orderRollout } from './rollout-order.js';
 import type { StateStore } from '../state/state-store.js';
 
+export { orderBatches } from './rollout-order.js';
+
 export type { AppliedNode, AppliedStore, NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
 
 export interface RolloutResult {
@@ -30,15 +32,6 @@ export function selectChanged(targets: NodeTarget[], store: StateStore, driver?:
     const rec = store.getNode(t.node.name);
     return !rec || rec.hash !== t.rendered.manifest.hash || rec.status !== 'healthy' || driver?.stopped?.(t.node) === true;
   });
-}
-
-/** Canaries alone (one batch each), then batches of maxParallel. */
-export function orderBatches<T>(nodes: T[], rollout: { canary: number; maxParallel: number }): T[][] {
-  const canaries = nodes.slice(0, rollout.canary).map((n) => [n]);
-  const rest = nodes.slice(rollout.canary);
-  const batches: T[][] = [];
-  for (let i = 0; i < rest.length; i += rollout.maxParallel) batches.push(rest.slice(i, i + rollout.maxParallel));
-  return [...canaries, ...batches];
 }
 
 export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promise<RolloutResult> {
