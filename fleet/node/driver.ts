@@ -7,6 +7,7 @@ import type { RenderedNode } from '../../generators/render-types.js';
 import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 import type { AttachedIo, LogQuery, LogSink, RunRequest, SecretSource, UnitStatus } from './operate.js';
 import type { BackupList, BackupRequest, RestoreTarget, ScratchRestore } from './backup.js';
+import type { DataMoveRequest, ForgetRequest, MovedData } from './data-move.js';
 
 /** What to deploy on one node. */
 export interface NodeTarget {
@@ -161,6 +162,31 @@ export interface NodeDriver {
    * without it verifies through restoreScratch.
    */
   verifyBackup?(node: Node, app: string): Promise<Record<string, number>>;
+
+  /**
+   * Data moves (fleet/node/data-move.ts). Whether the addon's server on `node` still answers (a
+   * relabelled node) or not (a node that is gone).
+   */
+  dataAnswers?(node: string, req: BackupRequest): Promise<boolean>;
+  /** Whether the backup target holds what restores `req.from`'s data when that node is gone. */
+  dataBackedUp?(req: DataMoveRequest): Promise<boolean>;
+  /**
+   * Before the app pauses, while it serves: the new node's server (postgres: its cluster and the
+   * app's role) and, when the old node answers, a base backup to restore from if it has none yet.
+   */
+  prepareDataMove?(req: DataMoveRequest, living: boolean): Promise<{ baseBackup: boolean }>;
+  /**
+   * Once the app's instances have stopped, on the old node that still answers: the last writes
+   * reach the target (postgres: the last WAL segment archived; redis: a final RDB snapshot
+   * stored, then its server stops). Returns what restores it (redis: the snapshot id).
+   */
+  closeData?(req: DataMoveRequest): Promise<string | null>;
+  /** Restores the data on the new node from the target (`snapshot`: closeData's answer; null: the latest). */
+  restoreData?(req: DataMoveRequest, snapshot: string | null): Promise<MovedData>;
+  /** A move that failed before any switch: the old node's server serves again (redis: restarted). */
+  reopenData?(req: DataMoveRequest): Promise<void>;
+  /** `skyrec data forget`: removes the app's copies on a node its data left; what went ('database shop', 'directory <path>'). */
+  forgetData?(node: string, req: ForgetRequest): Promise<string[]>;
 }
 
 /** The hash in a node's manifest.json text (null: not JSON, or not a skyrec manifest). */

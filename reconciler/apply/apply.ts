@@ -21,7 +21,8 @@ import { openApplied } from './applied.js';
 import { compileRevision } from './compile-revision.js';
 import { StateStore } from '../state/state-store.js';
 import { acquireLock } from '../state/lock.js';
-import { runRollout, selectChanged, orderBatches, type RolloutResult } from './rollout.js';
+import { runRollout, selectChanged, type RolloutResult } from './rollout.js';
+import { orderRollout } from './rollout-order.js';
 import type { Progress } from '../../common/progress.js';
 import type { Logger } from '../../common/log.js';
 import { ApplyRefusedError, PreflightError, UsageError } from '../../common/errors.js';
@@ -107,7 +108,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
       const { finishRestores } = await import('../backup/restore-app.js');
       const restores = await finishRestores({ all: applied.all(), driver, stateDir: opts.stateDir, log: opts.log });
       const { startDataMoves } = await import('../backup/move-data.js');
-      const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, secretsDir: opts.secretsDir, exec, log: opts.log }) : null;
+      const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, log: opts.log }) : null;
       const rollout = await runRollout(
         { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout },
         { driver: move?.driver ?? driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress, signal: opts.signal },
@@ -137,7 +138,7 @@ function withLazyRun(target: Omit<NodeTarget, 'run'>, make: () => NodeRunSpec): 
 async function describeDryRun(changed: NodeTarget[], rollout: { canary: number; maxParallel: number }, opts: ApplyOptions): Promise<DryRunNode[]> {
   // The sudo flag is the one the nixos-rebuild here knows, as the apply would ask it.
   const sudoFlag: SudoFlag = opts.driver === 'nixos' && changed.some((t) => t.node.sudo) ? await detectSudoFlag(exec, 'nixos-rebuild', { timeoutMs: 60_000, log: opts.log }) : '--sudo';
-  return orderBatches(changed, rollout).flatMap((batch, b) =>
+  return orderRollout(changed, rollout).flatMap((batch, b) =>
     batch.map((t) => ({
       node: t.node.name,
       batch: b + 1,

@@ -9,7 +9,10 @@ import type { RunRoute } from '../../generators/render-run-spec.js';
 import { DrainSet } from './drain.js';
 import { drainSettle } from './drain-settle.js';
 import { servesNow, switchOne } from './rollout-node.js';
+import { orderRollout } from './rollout-order.js';
 import type { StateStore } from '../state/state-store.js';
+
+export { orderBatches } from './rollout-order.js';
 
 export type { AppliedNode, AppliedStore, NodeOutcome, RolloutDeps, RolloutInput } from './rollout-model.js';
 
@@ -31,15 +34,6 @@ export function selectChanged(targets: NodeTarget[], store: StateStore, driver?:
   });
 }
 
-/** Canaries alone (one batch each), then batches of maxParallel. */
-export function orderBatches<T>(nodes: T[], rollout: { canary: number; maxParallel: number }): T[][] {
-  const canaries = nodes.slice(0, rollout.canary).map((n) => [n]);
-  const rest = nodes.slice(rollout.canary);
-  const batches: T[][] = [];
-  for (let i = 0; i < rest.length; i += rollout.maxParallel) batches.push(rest.slice(i, i + rollout.maxParallel));
-  return [...canaries, ...batches];
-}
-
 export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promise<RolloutResult> {
   const { store, log } = deps;
   const interrupted = store.unfinishedRollout();
@@ -51,9 +45,8 @@ export async function runRollout(input: RolloutInput, deps: RolloutDeps): Promis
   const unchanged: NodeOutcome[] = input.targets.filter((t) => !changed.includes(t)).map((t) => ({ node: t.node.name, result: 'unchanged', generation: store.getNode(t.node.name)?.generation ?? null }));
   if (changed.length === 0) return { rolloutId: null, outcome: 'noop', nodes: unchanged };
 
-  // Nodes that hold addon data go first: a database exists before instances elsewhere use it.
-  const holdsData = (t: NodeTarget) => t.run.postgres.length + t.run.redis.length > 0;
-  const batches = orderBatches([...changed.filter(holdsData), ...changed.filter((t) => !holdsData(t))], input.rollout);
+  // A node whose instances use data on another node switches after it: a database exists before instances elsewhere use it.
+  const batches = orderRollout(changed, input.rollout);
   const rolloutId = store.beginRollout({ revision: input.revision, driver: deps.driver.kind, nodes: changed.map((t) => t.node.name) });
   const progress = deps.progress(changed.map((t) => t.node.name));
   const outcomes = new Map<string, NodeOutcome>();

@@ -1,24 +1,25 @@
 // An app never comes up on an empty database where data existed. When placement gives an app's
 // PostgreSQL data a new node (its node left the fleet, was relabelled, or addons.postgres.placement
 // changed), the new node would start with an empty database: apply refuses, naming the move, unless
-// the spec says `addons.postgres.fresh: true`. Moving the data itself (final backup, restore on
-// the new node) is not automated yet.
+// the spec says `addons.postgres.fresh: true`. With a backup target the data moves instead
+// (move-decide.ts): PostgreSQL's and, on the local driver, Redis's.
 import type { AppData, Config, Placement } from '../../schema/model.js';
 import { ApplyRefusedError } from '../../common/errors.js';
+import type { BackupAddon } from '../../fleet/node/backup.js';
 
 export interface DataMove {
   app: string;
-  addon: 'postgres';
+  addon: BackupAddon;
   from: string;
   to: string;
 }
 
-/** PostgreSQL data that was on one node and is placed on another now. Pure. */
-export function findDataMoves(previous: Record<string, AppData>, placement: Placement): DataMove[] {
+/** The addon's data (PostgreSQL unless told) that was on one node and is placed on another now. Pure. */
+export function findDataMoves(previous: Record<string, AppData>, placement: Placement, addon: BackupAddon = 'postgres'): DataMove[] {
   return Object.entries(placement.data).flatMap(([app, data]) => {
-    const from = previous[app]?.postgres?.node;
-    const to = data.postgres?.node;
-    return from && to && from !== to ? [{ app, addon: 'postgres' as const, from, to }] : [];
+    const from = previous[app]?.[addon]?.node;
+    const to = data[addon]?.node;
+    return from && to && from !== to ? [{ app, addon, from, to }] : [];
   });
 }
 

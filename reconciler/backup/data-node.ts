@@ -29,7 +29,7 @@ export function findDataNode(all: AppliedNode[], app: string, _opts: Pick<Driver
   return { applied: holder, node: holder.node, addon, schedule };
 }
 
-type BackupMethod = 'takeBackup' | 'listBackups' | 'restoreScratch' | 'restoreSnapshot' | 'stopUnits';
+type BackupMethod = 'takeBackup' | 'listBackups' | 'restoreScratch' | 'restoreSnapshot' | 'stopUnits' | 'dataAnswers' | 'dataBackedUp' | 'prepareDataMove' | 'closeData' | 'restoreData' | 'reopenData' | 'forgetData';
 
 /** The driver's backup methods `needed`, or a clear refusal naming what this driver cannot do yet. */
 export function backupMethods<K extends BackupMethod>(driver: NodeDriver, what: string, ...needed: K[]): Required<Pick<NodeDriver, K>> {

@@ -11,7 +11,8 @@ export interface Journaled {
   updatedAt: string;
 }
 
-export function journalDir<T extends Journaled>(name: string) {
+/** `key` names an entry's file (<key>.json): by default its app. */
+export function journalDir<T extends Journaled>(name: string, key: (entry: Omit<T, 'updatedAt' | 'startedAt'>) => string = (e) => e.app) {
   const dirOf = (stateDir: string) => join(stateDir, name);
   return {
     read: (stateDir: string): T[] => readJsonFiles<T>(dirOf(stateDir)),
@@ -19,11 +20,11 @@ export function journalDir<T extends Journaled>(name: string) {
     write(stateDir: string, entry: Omit<T, 'updatedAt' | 'startedAt'> & { startedAt?: string }, now = new Date()): T {
       const full = { ...entry, startedAt: entry.startedAt ?? now.toISOString(), updatedAt: now.toISOString() } as T;
       mkdirSync(dirOf(stateDir), { recursive: true });
-      const file = join(dirOf(stateDir), `${entry.app}.json`);
+      const file = join(dirOf(stateDir), `${key(entry)}.json`);
       writeFileSync(`${file}.tmp`, JSON.stringify(full, null, 2) + '\n');
       renameSync(`${file}.tmp`, file);
       return full;
     },
-    remove: (stateDir: string, app: string): void => rmSync(join(dirOf(stateDir), `${app}.json`), { force: true }),
+    remove: (stateDir: string, key: string): void => rmSync(join(dirOf(stateDir), `${key}.json`), { force: true }),
   };
 }

@@ -1,38 +1,49 @@
-// Data that moves with its node, around a rollout (local driver). Before the rollout, per move:
-// the app's domains answer the maintenance 503 (its upstreams leave every ingress, as a restore
-// does), its instances stop, the old node pushes its last WAL (when it is still up), and the
-// database is restored on the new node from the backup target. The rollout then switches the
-// nodes: the app's upstreams on a node stay out of the ingress until that node runs the new
-// generation, whose DATABASE_URL names the new node, so no request ever reaches an instance of
-// the old generation or an empty database. Once the rollout succeeds, traffic returns.
+// Data that moves with its node, around a rollout, through the node driver's data-move methods
+// (fleet/node/data-move.ts; the local driver has them). Before the rollout, per move: the app's
+// domains answer the maintenance 503 (its upstreams leave every ingress, as a restore does), its
+// instances stop, the old node pushes its last writes to the backup target when it is still up
+// (PostgreSQL: its last WAL; Redis: a final RDB snapshot), and the data is restored on the new
+// node from the target. The rollout then switches the nodes: the app's upstreams on a node stay
+// out of the ingress until that node runs the new generation, whose DATABASE_URL (REDIS_URL)
+// names the new node, so no request ever reaches an instance of the old generation or an empty
+// database. Once the rollout succeeds, traffic returns.
 // Each step is journalled (move-journal.ts): an apply killed halfway is finished by the next.
 import type { NodeDriver, NodeTarget, Upstream } from '../../fleet/node/driver.js';
+import type { DataMoveRequest, MovedData } from '../../fleet/node/data-move.js';
+import type { BackupAddon } from '../../fleet/node/backup.js';
 import type { BackupTarget, Node } from '../../schema/model.js';
+import type { Logger } from '../../common/log.js';
 import type { AppliedNode } from '../apply/rollout-model.js';
 import type { RolloutResult } from '../apply/rollout.js';
-import { nodeLayout } from '../../fleet/drivers/local/local-layout.js';
-import { stopUnits } from '../../fleet/drivers/local/local-backup-ops.js';
 import { ApplyRefusedError } from '../../common/errors.js';
-import { archiveFinal, clusterAnswers, ensureBaseBackup, prepareDestination, restoreOnto, stanzaHasBackup, type MoveIo } from '../../fleet/drivers/local/local-data-move.js';
 import { removeMoveJournal, writeMoveJournal } from './move-journal.js';
 import type { PlannedMove } from './move-decide.js';
 import { openApplied } from '../apply/applied.js';
+import { backupMethods } from './data-node.js';
 
 export interface MoveReport {
   app: string;
+  addon: BackupAddon;
   from: string;
   to: string;
-  /** 'wal': the old node pushed its last WAL; 'gone': restored to the last WAL archived before it was lost; 'none': the data never left. */
-  final: 'wal' | 'gone' | 'none';
+  /**
+   * 'wal': the old node pushed its last WAL; 'snapshot': its Redis saved a final snapshot; 'gone':
+   * restored as the target last had it (the last WAL archived, the latest snapshot); 'empty': a
+   * Redis gone with no snapshot in the target starts empty; 'none': the data never left.
+   */
+  final: MovedData['final'] | 'none';
   /** The old node had no base backup yet: it took one before the pause. */
   baseBackup: boolean;
+  /** PostgreSQL: rows per table; Redis: { keys }. */
   rows: Record<string, number>;
   /** From the maintenance answer on to traffic back. */
   pausedMs: number;
 }
 
-export interface MoveContext extends MoveIo {
+export interface MoveContext {
   driver: NodeDriver;
+  stateDir: string;
+  log: Logger;
   targets: NodeTarget[];
   applied: AppliedNode[];
   target: BackupTarget;
@@ -66,14 +77,31 @@ const unitsOf = (app: string, list: { node: Node; run: NodeTarget['run'] }[]) =>
  * data node: once the data has moved, it no longer is, or the next apply would take that record
  * for where the data lives (and `data forget` for the live copy).
  */
-function forgetLeftNode(app: string, from: string, ctx: MoveContext): void {
-  if (ctx.targets.some((t) => t.node.name === from)) return;
+function forgetLeftNode(m: PlannedMove, ctx: MoveContext): void {
+  if (ctx.targets.some((t) => t.node.name === m.from)) return;
   const store = openApplied(ctx.stateDir);
-  const old = store.read(from);
+  const old = store.read(m.from);
   if (!old) return;
   const apps = { ...old.manifest.apps };
-  if (apps[app]) apps[app] = { ...apps[app], data: Object.fromEntries(Object.entries(apps[app].data ?? {}).filter(([addon]) => addon !== 'postgres')) };
-  store.write(from, { ...old, manifest: { ...old.manifest, apps }, run: { ...old.run, postgres: old.run.postgres.filter((p) => p.app !== app) } });
+  const app = apps[m.app];
+  if (app) apps[m.app] = { ...app, data: Object.fromEntries(Object.entries(app.data ?? {}).filter(([addon]) => addon !== m.addon)) };
+  const run = m.addon === 'postgres' ? { postgres: old.run.postgres.filter((p) => p.app !== m.app) } : { redis: old.run.redis.filter((p) => p.app !== m.app) };
+  store.write(m.from, { ...old, manifest: { ...old.manifest, apps }, run: { ...old.run, ...run } });
+}
+
+/** Before anything pauses: a PostgreSQL move whose database would start empty is refused (a Redis one starts empty, with a warning). */
+function refuseEmpty(m: PlannedMove, backupsOn: boolean, restorable: boolean): void {
+  if (m.addon !== 'postgres' || !m.restore) return;
+  if (!backupsOn) {
+    throw new ApplyRefusedError(`${m.app}'s PostgreSQL data moves from ${m.from} to ${m.to}, but its backups are off: its database would start empty; nothing was applied`, {
+      hint: `remove addons.postgres.backup.enabled: false from apps/${m.app}.yaml (the move restores from the backup target), or set addons.postgres.fresh: true to start it empty on purpose`,
+    });
+  }
+  if (!restorable) {
+    throw new ApplyRefusedError(`${m.app}'s PostgreSQL data moves from ${m.from}, which is gone, to ${m.to}, and the backup target holds no backup of ${m.from}: its database would start empty; nothing was applied`, {
+      hint: `bring ${m.from} back (and take a backup: skyrec backup ${m.app}), or set addons.postgres.fresh: true in apps/${m.app}.yaml to start it empty on purpose`,
+    });
+  }
 }
 
 export interface MoveSession {
@@ -89,58 +117,57 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
   const started = new Map<string, { at: number; final: MoveReport['final']; rows: Record<string, number>; baseBackup: boolean }>();
   let rolloutDrained: Upstream[] = [];
   const apply = () => ctx.driver.setDrained(ingressOf(ctx), [...rolloutDrained, ...held.values()]);
-  const names = moves.map((m) => m.app);
+  const names = [...new Set(moves.map((m) => m.app))];
   const fleetNodes = new Set(ctx.targets.map((t) => t.node.name));
+  const dm = backupMethods(ctx.driver, 'moving data with its node', 'stopUnits', 'dataAnswers', 'dataBackedUp', 'prepareDataMove', 'closeData', 'restoreData', 'reopenData');
+  /** Per app, the moves of this apply paused so far: a failure resumes all of them on the old node. */
+  const paused = new Map<string, DataMoveRequest[]>();
   for (const m of moves) {
     const dest = ctx.targets.find((t) => t.node.name === m.to)?.run;
-    // The app's backup settings, as its new node renders them: the old node's stanza had the same.
-    const backups = dest?.backup?.postgres.filter((p) => p.app === m.app) ?? [];
-    if (m.restore && backups.length === 0) {
-      throw new ApplyRefusedError(`${m.app}'s PostgreSQL data moves from ${m.from} to ${m.to}, but its backups are off: its database would start empty; nothing was applied`, {
-        hint: `remove addons.postgres.backup.enabled: false from apps/${m.app}.yaml (the move restores from the backup target), or set addons.postgres.fresh: true to start it empty on purpose`,
-      });
+    const req: DataMoveRequest = { app: m.app, addon: m.addon, from: m.from, to: m.to, target: ctx.target, dest: { postgres: dest?.postgres ?? [], redis: dest?.redis ?? [], backup: dest?.backup } };
+    // The app's backup settings, as its new node renders them: the old node's were the same.
+    const backedUp = (dest?.backup?.[m.addon].filter((p) => p.app === m.app) ?? []).length > 0;
+    refuseEmpty(m, backedUp, true);
+    if (m.restore && !backedUp) {
+      ctx.log.warn({ app: m.app, from: m.from, to: m.to }, `data move: ${m.app}'s Redis backups are off (addons.redis.backup.enabled: false): its new server on ${m.to} starts empty`);
+      continue;
     }
-    const living = m.restore ? await clusterAnswers(ctx.stateDir, m.from, ctx) : true;
-    if (m.restore && !living && !(await stanzaHasBackup(m.from, m.to, ctx.target, backups, ctx))) {
-      throw new ApplyRefusedError(`${m.app}'s PostgreSQL data moves from ${m.from}, which is gone, to ${m.to}, and the backup target holds no backup of ${m.from}: its database would start empty; nothing was applied`, {
-        hint: `bring ${m.from} back (and take a backup: skyrec backup ${m.app}), or set addons.postgres.fresh: true in apps/${m.app}.yaml to start it empty on purpose`,
-      });
-    }
-    // Before the pause, while the app serves: the new node's cluster, and a base backup to restore from.
-    let baseBackup = false;
-    if (m.restore) {
-      await prepareDestination(m.app, m.to, { postgres: dest?.postgres ?? [], backup: dest?.backup }, ctx);
-      if (living) baseBackup = await ensureBaseBackup(m.from, ctx);
-    }
-    const journal = writeMoveJournal(ctx.stateDir, { app: m.app, addon: 'postgres', from: m.from, to: m.to, phase: 'paused' });
+    const living = m.restore ? await dm.dataAnswers(m.from, { app: m.app, addon: m.addon }) : true;
+    if (m.restore && !living) refuseEmpty(m, true, await dm.dataBackedUp(req));
+    // Before the pause, while the app serves: the new node's server, and a base backup to restore from.
+    const { baseBackup } = m.restore ? await dm.prepareDataMove(req, living) : { baseBackup: false };
+    const journal = writeMoveJournal(ctx.stateDir, { app: m.app, addon: m.addon, from: m.from, to: m.to, phase: 'paused' });
     const at = performance.now();
     for (const u of upstreamsOf(m.app, ctx)) held.set(key(u), u);
     await apply();
-    ctx.log.warn({ app: m.app, from: m.from, to: m.to }, 'data move: app paused (maintenance answer), instances stopping');
-    for (const { node, units } of unitsOf(m.app, ctx.applied)) await stopUnits(nodeLayout(ctx.stateDir, node.name), units);
+    ctx.log.warn({ app: m.app, addon: m.addon, from: m.from, to: m.to }, 'data move: app paused (maintenance answer), instances stopping');
+    for (const { node, units } of unitsOf(m.app, ctx.applied)) await dm.stopUnits(node, units);
+    paused.set(m.app, [...(paused.get(m.app) ?? []), req]);
     let final: MoveReport['final'] = 'none';
     let rows: Record<string, number> = {};
     try {
       if (m.restore) {
-        if (living) await archiveFinal(m.from, ctx);
-        final = living ? 'wal' : 'gone';
-        if (!living) ctx.log.warn({ app: m.app, from: m.from }, `data move: ${m.from} does not answer; restoring to the last WAL it archived`);
-        rows = await restoreOnto(m.app, m.from, m.to, ctx.target, backups, dest?.postgres ?? [], ctx);
+        if (!living) ctx.log.warn({ app: m.app, addon: m.addon, from: m.from }, `data move: ${m.from} does not answer; restoring what the backup target last had of it`);
+        const moved = await dm.restoreData(req, living ? await dm.closeData(req) : null);
+        final = m.addon === 'postgres' ? (living ? 'wal' : 'gone') : moved.final;
+        rows = moved.rows;
+        if (final === 'empty') ctx.log.warn({ app: m.app, from: m.from, to: m.to }, `data move: the backup target holds no Redis snapshot of ${m.from}, which is gone: ${m.app}'s Redis starts empty on ${m.to}`);
         writeMoveJournal(ctx.stateDir, { ...journal, phase: 'restored' });
-        ctx.log.info({ app: m.app, from: m.from, to: m.to, final, tables: Object.keys(rows).length }, 'data move: restored on the new node');
-      }
+        ctx.log.info({ app: m.app, addon: m.addon, from: m.from, to: m.to, final, rows: Object.keys(rows).length }, 'data move: restored on the new node');
+      } else await dm.reopenData(req);
     } catch (err) {
       // Before anything switched, the old node still holds the data: serve from it again.
       if (living && fleetNodes.has(m.from)) {
-        ctx.log.error({ app: m.app, from: m.from, to: m.to, err: (err as Error).message }, 'data move failed: resuming on the old node');
+        ctx.log.error({ app: m.app, addon: m.addon, from: m.from, to: m.to, err: (err as Error).message }, 'data move failed: resuming on the old node');
+        for (const r of paused.get(m.app) ?? []) await dm.reopenData(r);
         await startStopped(m.app, unitsOf(m.app, ctx.applied), ctx.driver);
         for (const u of upstreamsOf(m.app, ctx)) held.delete(key(u));
         await apply();
-        removeMoveJournal(ctx.stateDir, m.app);
+        for (const r of paused.get(m.app) ?? []) removeMoveJournal(ctx.stateDir, m.app, r.addon);
       }
       throw err;
     }
-    started.set(m.app, { at, final, rows, baseBackup });
+    started.set(`${m.app}/${m.addon}`, { at, final, rows, baseBackup });
   }
 
   const driver: NodeDriver = {
@@ -170,15 +197,16 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
       }
       const reports: MoveReport[] = [];
       for (const m of moves) {
+        const s = started.get(`${m.app}/${m.addon}`);
+        if (!s) continue;
         await startStopped(m.app, unitsOf(m.app, ctx.targets), ctx.driver);
         for (const u of upstreamsOf(m.app, ctx)) held.delete(key(u));
         await apply();
-        forgetLeftNode(m.app, m.from, ctx);
-        removeMoveJournal(ctx.stateDir, m.app);
-        const s = started.get(m.app)!;
+        forgetLeftNode(m, ctx);
+        removeMoveJournal(ctx.stateDir, m.app, m.addon);
         const pausedMs = Math.round(performance.now() - s.at);
-        ctx.log.info({ app: m.app, from: m.from, to: m.to, pausedMs }, 'data move: done, traffic back');
-        reports.push({ app: m.app, from: m.from, to: m.to, final: s.final, baseBackup: s.baseBackup, rows: s.rows, pausedMs });
+        ctx.log.info({ app: m.app, addon: m.addon, from: m.from, to: m.to, pausedMs }, 'data move: done, traffic back');
+        reports.push({ app: m.app, addon: m.addon, from: m.from, to: m.to, final: s.final, baseBackup: s.baseBackup, rows: s.rows, pausedMs });
       }
       return reports;
     },

@@ -1,15 +1,18 @@
 // Which data moves an apply runs. With a backup target the data moves with its node (the local
 // driver automates it); without one, apply refuses as it always did, unless the spec asks for an
 // empty database (addons.postgres.fresh: true). A move an earlier apply left unfinished (its
-// journal) is taken up again: to the node placement gives now, or back to the old node. Pure.
+// journal) is taken up again: to the node placement gives now, or back to the old node. Redis
+// data moves the same way with a backup target on the local driver; elsewhere its new server
+// starts empty, as it always did (the plan says so). Pure.
 import type { AppData, Config, Placement } from '../../schema/model.js';
 import { ApplyRefusedError } from '../../common/errors.js';
 import { findDataMoves, refuseEmptyDataMoves } from './data-moves.js';
 import type { MoveJournal } from './move-journal.js';
+import type { BackupAddon } from '../../fleet/node/backup.js';
 
 export interface PlannedMove {
   app: string;
-  addon: 'postgres';
+  addon: BackupAddon;
   from: string;
   to: string;
   /** false: the data never left `from` (an unfinished move whose spec put it back): only resume. */
@@ -24,20 +27,24 @@ export interface PlannedMove {
  */
 export const MOVE_PAUSE_ESTIMATE_S = 25;
 
-export function describeMove(m: { app: string; from: string; to: string }): string {
-  return `${m.app}'s PostgreSQL data moves from ${m.from} to ${m.to}; writes pause for about ${MOVE_PAUSE_ESTIMATE_S} s`;
+const NOUN: Record<BackupAddon, string> = { postgres: 'PostgreSQL', redis: 'Redis' };
+
+export function describeMove(m: { app: string; addon?: BackupAddon; from: string; to: string }): string {
+  return `${m.app}'s ${NOUN[m.addon ?? 'postgres']} data moves from ${m.from} to ${m.to}; writes pause for about ${MOVE_PAUSE_ESTIMATE_S} s`;
 }
 
 export function decideDataMoves(previous: Record<string, AppData>, config: Config, placement: Placement, journals: MoveJournal[], opts: { driver: string; nodes?: string[] }): PlannedMove[] {
-  const journaled = new Map(journals.map((j) => [j.app, j]));
+  const key = (m: { app: string; addon: BackupAddon }) => `${m.app}/${m.addon}`;
+  const journaled = new Map(journals.map((j) => [key(j), j]));
   const fresh = new Set(config.apps.filter((a) => a.fresh).map((a) => a.name));
   const moves: PlannedMove[] = [];
   for (const j of journaled.values()) {
-    const now = placement.data[j.app]?.postgres?.node;
-    if (now) moves.push({ app: j.app, addon: 'postgres', from: j.from, to: now, restore: now !== j.from });
+    const now = placement.data[j.app]?.[j.addon]?.node;
+    if (now) moves.push({ app: j.app, addon: j.addon, from: j.from, to: now, restore: now !== j.from });
   }
-  const found = findDataMoves(previous, placement).filter((m) => !journaled.has(m.app) && !fresh.has(m.app));
-  if (found.length === 0) return moves;
+  const found = findDataMoves(previous, placement).filter((m) => !journaled.has(key(m)) && !fresh.has(m.app));
+  const redis = redisMoves(opts, config) ? findDataMoves(previous, placement, 'redis').filter((m) => !journaled.has(key(m))) : [];
+  if (found.length === 0) return [...moves, ...redis.map((m) => ({ ...m, restore: true }))];
   if (!config.fleet.backups) {
     refuseEmptyDataMoves(previous, config, placement);
   }
@@ -50,10 +57,18 @@ export function decideDataMoves(previous: Record<string, AppData>, config: Confi
   if (opts.nodes?.length) {
     throw new ApplyRefusedError(`${list}; a data move switches every node of the app, not only --nodes ${opts.nodes.join(',')}; nothing was applied`, { hint: 'apply without --nodes' });
   }
-  return [...moves, ...found.map((m) => ({ ...m, restore: true }))];
+  return [...moves, ...[...found, ...redis].map((m) => ({ ...m, restore: true }))];
 }
 
-/** Whether apply moves this app's PostgreSQL data when its node changes (plan says so), rather than refuse or start it empty. */
-export function movesWithBackups(config: Config, app: string): boolean {
+/** Redis data moves with a backup target, on the local driver, with every node applied; else its new server starts empty. */
+const redisMoves = (opts: { driver: string; nodes?: string[] }, config: Config) => Boolean(config.fleet.backups) && opts.driver === 'local' && !opts.nodes?.length;
+
+/**
+ * Whether apply moves this app's data when its node changes (plan says so), rather than refuse or
+ * start it empty. Redis: with a backup target on the local driver (plan, which knows no driver,
+ * says so for every fleet with a target; the nixos driver's apply starts it empty and logs it).
+ */
+export function movesWithBackups(config: Config, app: string, addon: BackupAddon = 'postgres'): boolean {
+  if (addon === 'redis') return Boolean(config.fleet.backups);
   return Boolean(config.fleet.backups) && !config.apps.find((a) => a.name === app)?.fresh;
 }

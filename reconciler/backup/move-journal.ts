@@ -1,14 +1,16 @@
-// A data move in progress, one JSON file per app in <stateDir>/data-moves/, written before the
-// app pauses and removed once it serves again. An apply killed halfway (SIGKILL, a power cut)
+// A data move in progress, one JSON file per app and addon in <stateDir>/data-moves/ (<app>.json
+// for PostgreSQL, <app>.redis.json for Redis), written before the app pauses and removed once it
+// serves again. An apply killed halfway (SIGKILL, a power cut)
 // leaves it behind: the next apply finds it and finishes the move (the app stayed paused, so
 // nothing was written since) or, when the spec put the data back, resumes on the old node.
 import { journalDir } from './journal-dir.js';
+import type { BackupAddon } from '../../fleet/node/backup.js';
 
 export type MovePhase = 'paused' | 'restored';
 
 export interface MoveJournal {
   app: string;
-  addon: 'postgres';
+  addon: BackupAddon;
   from: string;
   to: string;
   phase: MovePhase;
@@ -16,9 +18,14 @@ export interface MoveJournal {
   updatedAt: string;
 }
 
-const journals = journalDir<MoveJournal>('data-moves');
+const keyOf = (app: string, addon: BackupAddon) => (addon === 'postgres' ? app : `${app}.${addon}`);
+const journals = journalDir<MoveJournal>('data-moves', (m) => keyOf(m.app, m.addon));
 
 export const readMoveJournals = journals.read;
 /** Records the move's phase (write-then-rename: a reader never sees half a file). */
 export const writeMoveJournal = journals.write;
-export const removeMoveJournal = journals.remove;
+
+export function removeMoveJournal(stateDir: string, app: string, addon: BackupAddon = 'postgres'): void {
+  journals.remove(stateDir, keyOf(app, addon));
+}
+

@@ -9,20 +9,22 @@ export function registerDataCommands(program: Command, ctx: Ctx): void {
   addDriverOptions(
     data
       .command('forget')
-      .description("Remove the copy of an app's PostgreSQL data left on a node it moved away from (local driver: the app's databases there, or the node's whole PostgreSQL directory when it holds no other app's data). Refused when the node holds the app's live data or a move is unfinished. The backups in the target stay.")
+      .description("Remove the copies of an app's data left on a node it moved away from (local driver: the app's databases there, or the node's whole PostgreSQL directory when it holds no other app's data; the app's Redis directory). Refused when the node holds the app's live data or a move is unfinished. The backups in the target stay.")
       .argument('<app>', 'the app')
       .requiredOption('--node <node>', 'the node the data moved away from')
+      .option('--addon <addon>', 'only this addon\'s copy: postgres or redis (default: both)')
       .option('--json', 'print what was removed as JSON'),
-  ).action(async (app: string, flags: DriverFlags & { node: string; json?: boolean }) => {
+  ).action(async (app: string, flags: DriverFlags & { node: string; addon?: string; json?: boolean }) => {
     const opts = driverOptions(flags, ctx);
-    if (opts.driver !== 'local') throw new UsageError(`skyrec data forget is not available with the ${opts.driver} driver yet`, { hint: 'on a NixOS node, drop the database there by hand (it is no longer managed)' });
+    if (flags.addon !== undefined && flags.addon !== 'postgres' && flags.addon !== 'redis') throw new UsageError(`--addon ${flags.addon}: expected postgres or redis`);
     const { openApplied } = await import('../apply/applied.js');
     const { forgetData } = await import('../backup/forget-data.js');
     const { acquireLock } = await import('../state/lock.js');
-    const { exec } = await import('../../common/exec.js');
+    const { createDriver } = await import('../apply/create-driver.js');
+    const driver = createDriver(opts, ctx.log);
     const lock = acquireLock(opts.stateDir, `skyrec data forget ${app}`);
     try {
-      const result = await forgetData(app, flags.node, openApplied(opts.stateDir).all(), { stateDir: opts.stateDir, secretsDir: opts.secretsDir, exec, log: ctx.log });
+      const result = await forgetData(app, flags.node, openApplied(opts.stateDir).all(), { driver, stateDir: opts.stateDir, log: ctx.log }, flags.addon ? [flags.addon] : undefined);
       if (flags.json) return ctx.out.json(result);
       ctx.out.line(result.removed.length === 0 ? `${app}: ${flags.node} holds no copy of its data` : `${app}: removed from ${flags.node}: ${result.removed.join(', ')}`);
     } finally {

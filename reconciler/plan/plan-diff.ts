@@ -192,9 +192,9 @@ function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
       if (before && after) warnVersionChange(ctx, name, addon, node, plan);
       if (before === after) continue;
       plan.addons.push({ app: name, addon, action: after ? 'create' : 'remove' });
-      const moving = addon === 'postgres' && from !== null && to !== null && movesWithBackups(ctx.head.config, name);
+      const moving = from !== null && to !== null && movesWithBackups(ctx.head.config, name, addon);
       if (after && from !== null && moving) {
-        plan.warnings.push(describeMove({ app: name, from, to: node }));
+        plan.warnings.push(describeMove({ app: name, addon, from, to: node }));
       } else if (after && from !== null) {
         plan.warnings.push(`${name}'s ${ADDON_NOUN[addon]} moves to ${node}, where it is created empty: the data on ${from} is not copied`);
       } else if (!after && moving) {

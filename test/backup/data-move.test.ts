@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMoveScenario, writeUnderLoad, visit, type MoveScenario } from '../helpers/data-move-scenario.js';
+import { createMoveScenario, killWhen, writeUnderLoad, visit, type MoveScenario } from '../helpers/data-move-scenario.js';
 
 describe('data moves with its node (local driver, real PostgreSQL and pgBackRest)', () => {
   let s: MoveScenario;
@@ -120,18 +120,7 @@ describe('data moves with its node (local driver, real PostgreSQL and pgBackRest
     await s.repo.commit('db-1 holds the data');
     s.setNodes({ 'db-1': 'spare', 'db-2': 'db' });
     const scratchDir = join(s.state, 'local', 'db-2', 'postgres', 'from-db-1');
-    let killedIn = '';
-    const killed = await s.skyrec(['apply', '--json'], (child) => {
-      const timer = setInterval(() => {
-        const scratch = existsSync(scratchDir) ? readdirSync(scratchDir).find((f) => f.startsWith('scratch-')) : undefined;
-        if (scratch) {
-          killedIn = scratch;
-          child.kill('SIGKILL');
-          clearInterval(timer);
-        }
-      }, 20);
-      child.on('close', () => clearInterval(timer));
-    });
+    const { run: killed, seen: killedIn } = await killWhen(s, ['apply', '--json'], () => (existsSync(scratchDir) ? readdirSync(scratchDir).find((f) => f.startsWith('scratch-')) : undefined));
     expect(killed.signal, `apply was not killed mid-restore:\n${killed.stderr.split('\n').slice(-10).join('\n')}`).toBe('SIGKILL');
     expect(killedIn).toMatch(/^scratch-/);
     expect(JSON.parse(readFileSync(join(s.state, 'data-moves', 'shop.json'), 'utf8'))).toMatchObject({ app: 'shop', from: 'db-1', to: 'db-2', phase: 'paused' });

@@ -1,8 +1,8 @@
 // A local fleet whose shop (apps.example/src/shop, web × 2 on the ingress node `web`) keeps its
-// PostgreSQL data on the node labelled role: db (db-1 or db-2) and its Redis on `cache` (every
-// local node is 127.0.0.1: a Redis moving along would collide with its own port on the old node),
-// with a path: backup target and one node switched at a time (data nodes first): the
-// data-move tests and bench move that data by relabelling or losing nodes. All real: a git config
+// PostgreSQL data on the node labelled role: db (db-1 or db-2) and its Redis on `cache` (so that
+// only the PostgreSQL data moves), with a path: backup target and one node switched at a time
+// (data nodes first): the data-move tests and bench move that data by relabelling or losing
+// nodes. `createMoveScenario({ fleet, nodes, shop })` gives another layout (the Redis move test). All real: a git config
 // repo, skyrec's binary as a child process, PostgreSQL, pgBackRest, Caddy, the app's processes,
 // and HTTP through the ingress. `load` counts what clients see: 200, the maintenance 503, any
 // other answer, connection errors.
@@ -37,7 +37,7 @@ ${data.join('')}backups:
 `;
 }
 
-const shopYaml = `name: shop
+export const shopYaml = `name: shop
 package: { build: { stack: nodejs, path: src/shop } }
 processes:
   web:
@@ -67,7 +67,7 @@ export interface MoveScenario {
   port: number;
   key: string;
   /** Writes fleet.yaml into the working tree (apply reads the working tree). */
-  setNodes(nodes: DataNodeLabels): void;
+  setNodes(nodes: DataNodeLabels | Record<string, string>): void;
   /** The skyrec binary with the scenario's flags; `onSpawn` gets the child (to kill it). */
   skyrec(args: string[], onSpawn?: (child: ChildProcess) => void): Promise<RunResult>;
   /** SQL as postgres on a node's cluster (default database shop). */
@@ -75,7 +75,16 @@ export interface MoveScenario {
   destroy(): Promise<void>;
 }
 
-export async function createMoveScenario(): Promise<MoveScenario> {
+export interface MoveScenarioOptions {
+  /** fleet.yaml from the backup target and the nodes' roles (default: fleetYaml above). */
+  fleet?: (backupRepo: string, nodes: Record<string, string>) => string;
+  /** The first deploy's nodes (default: db-1 holds the data, db-2 is spare). */
+  nodes?: Record<string, string>;
+  shop?: string;
+}
+
+export async function createMoveScenario(opts: MoveScenarioOptions = {}): Promise<MoveScenario> {
+  const fleet = opts.fleet ?? (fleetYaml as (backupRepo: string, nodes: Record<string, string>) => string);
   const dir = mkdtempSync(join(tmpdir(), 'skyrec-move-'));
   const state = join(dir, 'state');
   const secrets = join(dir, 'secrets');
@@ -85,7 +94,7 @@ export async function createMoveScenario(): Promise<MoveScenario> {
     mkdirSync(join(secrets, app), { recursive: true });
     writeFileSync(join(secrets, app, name), `${value}\n`);
   }
-  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleetYaml(backupRepo, { 'db-1': 'db', 'db-2': 'spare' }), 'apps/shop.yaml': shopYaml });
+  const repo = await TestRepo.create(join(dir, 'repo'), { 'fleet.yaml': fleet(backupRepo, opts.nodes ?? { 'db-1': 'db', 'db-2': 'spare' }), 'apps/shop.yaml': opts.shop ?? shopYaml });
   cpSync(join(packageRoot(), 'apps.example', 'src', 'shop'), join(repo.dir, 'src', 'shop'), { recursive: true });
   await repo.commit('shop');
   const port = await freePort();
@@ -113,13 +122,30 @@ export async function createMoveScenario(): Promise<MoveScenario> {
     await skyrec(['down']);
     if (!process.env.SKYREC_KEEP_TMP) rmSync(dir, { recursive: true, force: true });
   };
-  const s: MoveScenario = { dir, repo, state, backupRepo, port, key, setNodes: (nodes) => writeFileSync(join(repo.dir, 'fleet.yaml'), fleetYaml(backupRepo, nodes)), skyrec, psql, destroy };
+  const s: MoveScenario = { dir, repo, state, backupRepo, port, key, setNodes: (nodes) => writeFileSync(join(repo.dir, 'fleet.yaml'), fleet(backupRepo, nodes)), skyrec, psql, destroy };
   const r = await skyrec(['apply']);
   if (r.code !== 0) {
     await destroy();
     throw new Error(`the data-move scenario's apply failed (exit ${r.code}):\n${r.stderr.split('\n').slice(-20).join('\n')}`);
   }
   return s;
+}
+
+/** Runs skyrec and SIGKILLs it as soon as `when()` names something (polled every 20 ms); what it named ('' if never). */
+export async function killWhen(s: MoveScenario, args: string[], when: () => string | undefined): Promise<{ run: RunResult; seen: string }> {
+  let seen = '';
+  const run = await s.skyrec(args, (child) => {
+    const timer = setInterval(() => {
+      const found = when();
+      if (found) {
+        seen = found;
+        child.kill('SIGKILL');
+        clearInterval(timer);
+      }
+    }, 20);
+    child.on('close', () => clearInterval(timer));
+  });
+  return { run, seen };
 }
 
 export function visit(port: number): Promise<{ status: number; body: string }> {

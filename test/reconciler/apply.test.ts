@@ -105,7 +105,8 @@ describe('skyrec apply --driver local', () => {
     const dry = await runCli([...base, '--secrets-dir', secrets, '--dry-run']);
     expect(dry.code).toBe(0);
     expect(dry.stdout).toMatch(/^Would switch 3 node\(s\)/m);
-    expect(dry.stdout).toMatch(/batch 1: web-1\n\s+\$ nix-store --add/);
+    // The order the apply switches in: the node holding the data (web-2) first.
+    expect(dry.stdout).toMatch(/batch 1: web-2\n\s+\$ nix-store --add/);
     const s = await runCli(['status', '--json', '--driver', 'local', '--state', otherState]);
     expect(JSON.parse(s.stdout).nodes).toEqual([]);
     expect(existsSync(join(otherState, 'local', 'web-1', 'profile'))).toBe(false);

@@ -26,6 +26,7 @@ import { localUnitStatus } from './local-status.js';
 import { readSecret } from './local-secrets.js';
 import { runLocalCommand } from './local-run.js';
 import { localBackupMethods } from './local-backup-driver.js';
+import { localDataMoveMethods } from './local-data-move-driver.js';
 
 export interface LocalDriverOptions {
   stateDir: string;
@@ -95,6 +96,7 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
   return {
     kind: 'local',
     ...localBackupMethods(opts),
+    ...localDataMoveMethods({ stateDir: opts.stateDir, secretsDir: opts.secretsDir, exec: opts.exec, log }),
 
     async preflight(targets) {
       registerIngress(opts.stateDir, targets.filter((t) => t.run.routes !== null).map((t) => t.node.name));

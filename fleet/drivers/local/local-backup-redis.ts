@@ -31,7 +31,7 @@ function activeSpec(layout: NodeLayout, app: string): { run: NodeRunSpec; backup
   return { run, backup };
 }
 
-function restic(c: RedisBackupContext, backup: NodeBackupSpec, args: string[], opts: { timeout?: number; cwd?: string } = {}) {
+export function restic(c: RedisBackupContext, backup: NodeBackupSpec, args: string[], opts: { timeout?: number; cwd?: string } = {}) {
   const repo = join(backup.target.path, 'restic', backup.stanza);
   const env = { RESTIC_PASSWORD: readSecret(c.secretsDir, FLEET_SECRETS, backup.target.key), RESTIC_CACHE_DIR: join(c.layout.redisDir, '.restic-cache') };
   return c.exec(['restic', '-r', repo, ...args], { env, log: c.log, timeout: opts.timeout ?? 600_000, cwd: opts.cwd });
