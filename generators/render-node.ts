@@ -90,22 +90,40 @@ export function nodeInputs(config: Config, placement: Placement, opts: RenderOpt
   return digestInputs(config, indexOf(config, placement), opts);
 }
 
+export type FleetRenderOptions = RenderOptions & { only?: ReadonlySet<string>; inputs?: Map<string, string> };
+
 /**
- * Renders every node of the fleet (or those `only` names), in fleet.yaml order, reusing
- * opts.renderCache where inputs match. `inputs`: the nodeInputs of this config and placement, when
- * the caller has them already.
+ * Renders single nodes of the fleet by name (those `only` names), reusing opts.renderCache where
+ * inputs match; `names` in fleet.yaml order. A caller that writes or compares each node and then
+ * drops it holds one node's files at a time. `inputs`: the nodeInputs of this config and
+ * placement, when the caller has them already.
  */
-export function renderFleet(config: Config, placement: Placement, opts: RenderOptions & { only?: ReadonlySet<string>; inputs?: Map<string, string> }): RenderedNode[] {
+export function fleetRenderer(config: Config, placement: Placement, opts: FleetRenderOptions): { names: string[]; get(name: string): RenderedNode | undefined } {
   const index = indexOf(config, placement);
   const digests = opts.inputs ?? digestInputs(config, index, opts);
-  const nodes = opts.only ? config.fleet.nodes.filter((n) => opts.only!.has(n.name)) : config.fleet.nodes;
-  return nodes.map((n) => {
-    const inputs = digests.get(n.name)!;
-    const cached = opts.renderCache?.get(inputs);
-    if (cached) return cached;
-    const rendered = renderNode(config, index, n.name, inputs, opts);
-    opts.renderCache?.set(inputs, rendered);
-    opts.onRendered?.(n.name);
-    return rendered;
-  });
+  const names = config.fleet.nodes.filter((n) => !opts.only || opts.only.has(n.name)).map((n) => n.name);
+  return {
+    names,
+    get(name) {
+      const inputs = digests.get(name);
+      if (inputs === undefined || (opts.only && !opts.only.has(name))) return undefined;
+      const cached = opts.renderCache?.get(inputs);
+      if (cached) return cached;
+      const rendered = renderNode(config, index, name, inputs, opts);
+      opts.renderCache?.set(inputs, rendered);
+      opts.onRendered?.(name);
+      return rendered;
+    },
+  };
+}
+
+/** Renders every node of the fleet (or those `only` names), in fleet.yaml order, one at a time as iterated. */
+export function* renderNodes(config: Config, placement: Placement, opts: FleetRenderOptions): Generator<RenderedNode> {
+  const renderer = fleetRenderer(config, placement, opts);
+  for (const name of renderer.names) yield renderer.get(name)!;
+}
+
+/** Renders every node of the fleet (or those `only` names), in fleet.yaml order. */
+export function renderFleet(config: Config, placement: Placement, opts: FleetRenderOptions): RenderedNode[] {
+  return [...renderNodes(config, placement, opts)];
 }

@@ -55,35 +55,44 @@ export function openRenderStore(dir: string, fingerprint: string): RenderStore {
   const tag = `${FORMAT} ${fingerprint}`;
   const index = readV8File<Index>(join(dir, 'index.v8'), tag) ?? { cycle: 0, entries: new Map() };
   const cycle = index.cycle + 1;
-  const fresh = new Map<string, RenderedNode>();
+  // Nodes rendered since open: their files are on disk already (null), or in memory when the disk refused them.
+  const fresh = new Map<string, { node: string; manifest: Manifest; files: Record<string, string> | null }>();
+  const readStored = (inputs: string, node: string): Record<string, string> => {
+    const files = readV8File<Record<string, string>>(fileOf(dir, inputs), tag);
+    if (!files) {
+      // Damaged under us: this cycle cannot go on with the node, the next one renders everything again.
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`the compile cache's rendered files of ${node} could not be read (removed ${dir}; the next cycle renders again)`);
+    }
+    return files;
+  };
   return {
     forRevision: (revision) => ({
       get(inputs) {
         const made = fresh.get(inputs);
-        if (made) return made.manifest.revision === revision ? made : withRevision(made.node, inputs, made.manifest, revision, () => made.files);
+        if (made) return withRevision(made.node, inputs, made.manifest, revision, () => made.files ?? readStored(inputs, made.node));
         const entry = index.entries.get(inputs);
         // A file removed by hand is a miss, never a node without files.
         if (!entry || !existsSync(fileOf(dir, inputs))) return undefined;
         entry.seen = cycle;
-        return withRevision(entry.node, inputs, entry.manifest, revision, () => {
-          const files = readV8File<Record<string, string>>(fileOf(dir, inputs), tag);
-          if (!files) {
-            // Damaged under us: this cycle cannot go on with the node, the next one renders everything again.
-            rmSync(dir, { recursive: true, force: true });
-            throw new Error(`the compile cache's rendered files of ${entry.node} could not be read (removed ${dir}; the next cycle renders again)`);
-          }
-          return files;
-        });
+        return withRevision(entry.node, inputs, entry.manifest, revision, () => readStored(inputs, entry.node));
       },
       set(inputs, node) {
-        fresh.set(inputs, node);
+        // Written at once, not kept in memory: a render or a plan holds one node's files at a time.
+        let files: Record<string, string> | null = null;
+        try {
+          writeV8File(fileOf(dir, inputs), tag, node.files);
+        } catch {
+          files = node.files; // written again at save, or not at all
+        }
+        fresh.set(inputs, { node: node.node, manifest: node.manifest, files });
       },
     }),
     save() {
       try {
-        for (const [inputs, node] of fresh) {
-          writeV8File(fileOf(dir, inputs), tag, node.files);
-          index.entries.set(inputs, { node: node.node, manifest: node.manifest, seen: cycle });
+        for (const [inputs, made] of fresh) {
+          if (made.files) writeV8File(fileOf(dir, inputs), tag, made.files);
+          index.entries.set(inputs, { node: made.node, manifest: made.manifest, seen: cycle });
         }
         for (const [inputs, entry] of index.entries) if (entry.seen <= cycle - KEEP_CYCLES) index.entries.delete(inputs);
         writeV8File(join(dir, 'index.v8'), tag, { ...index, cycle });

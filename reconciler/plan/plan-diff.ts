@@ -21,20 +21,36 @@ export function describeFleetChanges(base: FlakeInputs | undefined, head: FlakeI
   return causes;
 }
 
+/** One revision's rendered nodes by name, rendered when asked for (plan.ts), so that a plan holds one node's files at a time. */
+export interface NodeSource {
+  /** In fleet.yaml order. */
+  names: string[];
+  get(name: string): RenderedNode | undefined;
+}
+
+function nodeList(nodes: RenderedNode[]): NodeSource {
+  const byName = new Map(nodes.map((n) => [n.node, n]));
+  return { names: nodes.map((n) => n.node), get: (name) => byName.get(name) };
+}
+
 /**
  * `unchanged`: nodes known to render the same files in both revisions (same render inputs),
- * left out of `nodes` on both sides and counted as unchanged.
+ * left out of `nodes` on both sides and counted as unchanged. `nodes`: the rendered nodes of
+ * each side, instead of the states' lists.
  */
-export function diffRevisions(base: RevisionState, head: RevisionState, opts: { diff: boolean; unchanged?: ReadonlySet<string> }): Plan {
-  const baseNodes = new Map(base.nodes.map((n) => [n.node, n]));
-  const headNodes = new Map(head.nodes.map((n) => [n.node, n]));
-  const names = [...head.nodes.map((n) => n.node), ...base.nodes.map((n) => n.node).filter((n) => !headNodes.has(n))];
+export function diffRevisions(base: RevisionState, head: RevisionState, opts: { diff: boolean; unchanged?: ReadonlySet<string>; nodes?: { base: NodeSource; head: NodeSource } }): Plan {
+  const baseNodes = opts.nodes?.base ?? nodeList(base.nodes);
+  const headNodes = opts.nodes?.head ?? nodeList(head.nodes);
+  const inBase = new Set(baseNodes.names);
+  const inHead = new Set(headNodes.names);
+  const names = [...headNodes.names, ...baseNodes.names.filter((n) => !inHead.has(n))];
   const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), data: new Map(), secrets: new Map() };
   const nodes: NodePlan[] = [];
   let unchanged = opts.unchanged?.size ?? 0;
+  // One node of each side at a time: its files are dropped once compared.
   for (const name of names) {
-    const b = baseNodes.get(name);
-    const h = headNodes.get(name);
+    const b = inBase.has(name) ? baseNodes.get(name) : undefined;
+    const h = inHead.has(name) ? headNodes.get(name) : undefined;
     if (b && h && b.manifest.hash === h.manifest.hash) unchanged++;
     else nodes.push(diffNode(ctx, name, b, h, opts));
   }
