@@ -15,10 +15,10 @@ import { readV8File, writeV8File } from './v8-file.js';
 
 const FORMAT = 'skyrec-worktree-stat-1';
 /** A file modified this recently is hashed again next time: its mtime could still move within the tick. */
-const RACY_NS = 2_000_000_000n;
+const RACY_MS = 2000;
 
 interface Seen {
-  /** `${size} ${mtimeNs} ${ctimeNs} ${ino}` */
+  /** `${size} ${mtimeMs} ${ctimeMs} ${ino}` (the times with their fraction: microseconds or finer) */
   stat: string;
   blob: string;
 }
@@ -43,7 +43,7 @@ function digestWorktree(root: string, cacheDir: string | null): string {
   const file = cacheDir && join(cacheDir, 'worktrees', `${createHash('sha256').update(root).digest('hex').slice(0, 32)}.v8`);
   const before = (file && readV8File<Map<string, Seen>>(file, FORMAT)) || new Map<string, Seen>();
   const after = new Map<string, Seen>();
-  const now = BigInt(Date.now()) * 1_000_000n;
+  const now = Date.now();
   const h = createHash('sha256');
   let changed = false;
   const walk = (rel: string) => {
@@ -57,14 +57,14 @@ function digestWorktree(root: string, cacheDir: string | null): string {
       } else if (e.isSymbolicLink()) {
         h.update(`l ${path}\0${readlinkSync(join(root, path))}\0`);
       } else if (e.isFile()) {
-        const st = lstatSync(join(root, path), { bigint: true });
-        const stat = `${st.size} ${st.mtimeNs} ${st.ctimeNs} ${st.ino}`;
+        const st = lstatSync(join(root, path));
+        const stat = `${st.size} ${st.mtimeMs} ${st.ctimeMs} ${st.ino}`;
         let seen = before.get(path);
         if (seen?.stat !== stat) {
           seen = { stat, blob: blobOf(readFileSync(join(root, path))) };
           changed = true;
         }
-        if (now - st.mtimeNs > RACY_NS && now - st.ctimeNs > RACY_NS) after.set(path, seen);
+        if (now - st.mtimeMs > RACY_MS && now - st.ctimeMs > RACY_MS) after.set(path, seen);
         else changed = true;
         h.update(`f ${path}\0${seen.blob}\0`);
       }
