@@ -49,7 +49,7 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
       const { compileFleet } = await import('../pipeline/pipeline.js');
       const { renderNodes } = await import('../../generators/render-node.js');
       const { readFlakeInputs } = await import('../pipeline/flake-inputs.js');
-      const { worktreeKey } = await import('../pipeline/worktree-key.js');
+      const { snapshotWorktree, withBlobIds } = await import('../pipeline/worktree-key.js');
       const { dataOf, instancesOf, readManifests, writeRendered } = await import('../apply/write-rendered.js');
       const outDir = repoDir(opts.out);
       // The previous render's manifests keep instances on their ports, like a lock file.
@@ -57,12 +57,14 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
       const dir = repoDir(opts.repo);
       const result = await withCompileCache(opts, io.env, async (cache) => {
         const files = worktreeFiles(dir);
-        const { config, placement } = await compileFleet(worktreeSource(dir), {
+        // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
+        const snapshot = cache ? snapshotWorktree(dir, cache.dir) : null;
+        const { config, placement } = await compileFleet(withBlobIds(worktreeSource(dir), snapshot), {
           previous: instancesOf(manifests),
           previousData: dataOf(manifests),
           files,
           parseCache: cache?.parse ?? new Map(),
-          commit: cache ? worktreeKey(dir, cache.dir) : null,
+          commit: snapshot?.key,
           memo: cache?.checked,
         });
         // One node at a time: each is rendered (or found in the compile cache), written when it changed, and dropped.

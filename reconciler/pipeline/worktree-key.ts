@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync, readlinkSync, realpathSync } from 'node:fs';
 import { join } from 'node:path';
 import { readV8File, writeV8File } from './v8-file.js';
+import type { ConfigSource } from '../../schema/source.js';
 
 const FORMAT = 'skyrec-worktree-stat-1';
 /** A file modified this recently is hashed again next time: its mtime could still move within the tick. */
@@ -26,25 +27,39 @@ interface Seen {
 /** git's blob id of a file's bytes (`git hash-object`). */
 const blobOf = (bytes: Buffer) => createHash('sha1').update(`blob ${bytes.length}\0`).update(bytes).digest('hex');
 
+export interface WorktreeSnapshot {
+  /** sha256 hex over every path and what it holds. */
+  key: string;
+  /** Each regular file's git blob id, by path: a spec whose blob was parsed before is not read (schema/validate.ts). */
+  blobs: Map<string, string>;
+}
+
 /**
- * The key of the working tree in `dir` (sha256, hex), or null when it cannot be read whole (the
- * compile then reads it as it is, and reports what it finds). `cacheDir`: where the blob ids by
- * stat are kept between runs (one file per working tree); null keeps nothing.
+ * The working tree in `dir` as a key, or null when it cannot be read whole (the compile then
+ * reads it as it is, and reports what it finds). `cacheDir`: where the blob ids by stat are kept
+ * between runs (one file per working tree); null keeps nothing. `now`: the time a file's stat is
+ * compared with (tests move it on rather than wait).
  */
-export function worktreeKey(dir: string, cacheDir: string | null): string | null {
+export function snapshotWorktree(dir: string, cacheDir: string | null, now = Date.now()): WorktreeSnapshot | null {
   try {
-    return digestWorktree(realpathSync(dir), cacheDir);
+    return digestWorktree(realpathSync(dir), cacheDir, now);
   } catch {
     return null;
   }
 }
 
-function digestWorktree(root: string, cacheDir: string | null): string {
+/** A worktree source that knows each file's blob id from a snapshot, as a git tree does. */
+export function withBlobIds(source: ConfigSource, snapshot: WorktreeSnapshot | null): ConfigSource {
+  if (!snapshot) return source;
+  return { ...source, blobId: async (path) => snapshot.blobs.get(path) ?? null };
+}
+
+function digestWorktree(root: string, cacheDir: string | null, now: number): WorktreeSnapshot {
   const file = cacheDir && join(cacheDir, 'worktrees', `${createHash('sha256').update(root).digest('hex').slice(0, 32)}.v8`);
   const before = (file && readV8File<Map<string, Seen>>(file, FORMAT)) || new Map<string, Seen>();
   const after = new Map<string, Seen>();
-  const now = Date.now();
   const h = createHash('sha256');
+  const blobs = new Map<string, string>();
   let changed = false;
   const walk = (rel: string) => {
     const entries = readdirSync(rel === '' ? root : join(root, rel), { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1));
@@ -67,6 +82,7 @@ function digestWorktree(root: string, cacheDir: string | null): string {
         if (now - st.mtimeMs > RACY_MS && now - st.ctimeMs > RACY_MS) after.set(path, seen);
         else changed = true;
         h.update(`f ${path}\0${seen.blob}\0`);
+        blobs.set(path, seen.blob);
       }
       // Sockets, fifos and devices are nothing skyrec reads.
     }
@@ -79,5 +95,5 @@ function digestWorktree(root: string, cacheDir: string | null): string {
       // a read-only cache: the next run hashes again
     }
   }
-  return h.digest('hex');
+  return { key: h.digest('hex'), blobs };
 }

@@ -13,7 +13,7 @@ import { commitFiles, commitSource, findMergeBase, isGitRepo, openGit, resolveRe
 import { GitError } from '../../common/errors.js';
 import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
 import { readFlakeInputs } from '../pipeline/flake-inputs.js';
-import { worktreeKey } from '../pipeline/worktree-key.js';
+import { snapshotWorktree, withBlobIds } from '../pipeline/worktree-key.js';
 import { diffRevisions } from './plan-diff.js';
 import type { RevisionState } from './revision-state.js';
 import type { Plan, RevisionLabel } from './plan-model.js';
@@ -51,9 +51,9 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   const headSide = await openHead(git, opts);
   const cache = opts.compileCache;
   const parseCache = cache?.parse ?? opts.parseCache;
-  // A working tree is known by its files' digest (worktree-key.ts), as a commit by its id.
-  const headKey = headSide.label.revision ?? (cache ? worktreeKey(opts.dir, cache.dir) : null);
-  const head = await checkFleet(headSide.source, { parseCache, where: describe(headSide.label), files: headSide.files, commit: headKey, memo: cache?.checked });
+  // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
+  const snapshot = headSide.label.revision === null && cache ? snapshotWorktree(opts.dir, cache.dir) : null;
+  const head = await checkFleet(withBlobIds(headSide.source, snapshot), { parseCache, where: describe(headSide.label), files: headSide.files, commit: headSide.label.revision ?? snapshot?.key, memo: cache?.checked });
   const baseLabel = await chooseBase(git, opts, head, headSide.commit);
   const baseFiles = await commitFiles(git, baseLabel.revision!);
   const base = await checkFleet(await commitSource(git, baseLabel.revision!), { parseCache, where: describe(baseLabel), files: baseFiles, commit: baseLabel.revision, memo: cache?.checked });
