@@ -14,6 +14,7 @@ import { GitError } from '../../common/errors.js';
 import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
 import { readFlakeInputs } from '../pipeline/flake-inputs.js';
 import { snapshotWorktree, withBlobIds } from '../pipeline/worktree-key.js';
+import { releaseMemory } from '../pipeline/release-memory.js';
 import { diffRevisions } from './plan-diff.js';
 import type { RevisionState } from './revision-state.js';
 import type { Plan, RevisionLabel } from './plan-model.js';
@@ -54,9 +55,11 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
   const snapshot = headSide.label.revision === null && cache ? snapshotWorktree(opts.dir, cache.dir) : null;
   const head = await checkFleet(withBlobIds(headSide.source, snapshot), { parseCache, where: describe(headSide.label), files: headSide.files, commit: headSide.label.revision ?? snapshot?.key, memo: cache?.checked });
+  releaseMemory();
   const baseLabel = await chooseBase(git, opts, head, headSide.commit);
   const baseFiles = await commitFiles(git, baseLabel.revision!);
   const base = await checkFleet(await commitSource(git, baseLabel.revision!), { parseCache, where: describe(baseLabel), files: baseFiles, commit: baseLabel.revision, memo: cache?.checked });
+  releaseMemory();
   const flake = { base: await readFlakeInputs(baseFiles), head: await readFlakeInputs(headSide.files) };
   opts.log?.debug({ ms: Math.round(performance.now() - started) }, 'plan: both revisions validated');
 

@@ -1,0 +1,21 @@
+// A full garbage collection between the stages of a long compile (validate a revision, then
+// render and compare its nodes). V8 lets its old generation fill with what a stage left behind
+// (promoted parse trees, a whole fleet's validation) before it collects, and keeps the heap it
+// grew: a plan of 2,000 apps reached ~200 MB RSS with 20 MB alive. Collecting at the boundary,
+// where little is alive, keeps the heap near what is alive, for ~10 ms each.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+let gc: (() => void) | null | undefined;
+
+export function releaseMemory(): void {
+  if (gc === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as () => void;
+    } catch {
+      gc = null; // a runtime without it: memory is then V8's to manage, as before
+    }
+  }
+  gc?.();
+}
