@@ -20,6 +20,11 @@ function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]
   return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+/** sha256 of each file (RenderedNode.fileDigests). */
+export function digestFiles(files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([path, text]) => [path, createHash('sha256').update(text).digest('hex')]));
+}
+
 export function hashFiles(files: Record<string, string>): string {
   const h = createHash('sha256');
   for (const path of Object.keys(files).sort()) h.update(path).update('\0').update(files[path]).update('\0');

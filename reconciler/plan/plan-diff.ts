@@ -7,6 +7,7 @@ import type { FlakeInputs, RenderedNode } from '../../generators/render-types.js
 import { unitsOnNode, type RevisionState } from './revision-state.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
 import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../../generators/addons.js';
+import { digestFiles } from '../../generators/render-node.js';
 import type { FileChange, NodePlan, Plan, RouteChange, UnitChange } from './plan-model.js';
 import { describeMove, movesWithBackups } from '../backup/move-decide.js';
 
@@ -114,7 +115,9 @@ function appsByName(config: Config): Map<string, App> {
 function diffNode(ctx: Ctx, node: string, b: RenderedNode | undefined, h: RenderedNode | undefined, opts: { diff: boolean }): NodePlan {
   const baseApps = Object.keys(b?.manifest.apps ?? {});
   const headApps = Object.keys(h?.manifest.apps ?? {});
-  const files = diffFiles(node, b?.files ?? {}, h?.files ?? {}, opts.diff);
+  // Without diffs, which files differ is known from their digests: a node from the compile cache is not read.
+  const viaDigests = !opts.diff && ((b !== undefined && 'fileDigests' in b) || (h !== undefined && 'fileDigests' in h));
+  const files = viaDigests ? diffFiles(node, digestsOf(b), digestsOf(h), false) : diffFiles(node, b?.files ?? {}, h?.files ?? {}, opts.diff);
   const changedFiles = new Set(files.map((f) => f.path));
   const plan: NodePlan = {
     node,
@@ -139,6 +142,11 @@ function diffNode(ctx: Ctx, node: string, b: RenderedNode | undefined, h: Render
     }
   }
   return plan;
+}
+
+/** A node's files as digests (for a node rendered in this process, made from its files). */
+function digestsOf(n: RenderedNode | undefined): Record<string, string> {
+  return !n ? {} : (n.fileDigests ?? digestFiles(n.files));
 }
 
 /** The addon passwords a node needs in a revision (indexed once per revision). */
