@@ -104,8 +104,10 @@ export type FleetRenderOptions = RenderOptions & { only?: ReadonlySet<string>; i
  * placement, when the caller has them already.
  */
 export function fleetRenderer(config: Config, placement: Placement, opts: FleetRenderOptions): { names: string[]; get(name: string): RenderedNode | undefined } {
-  const index = indexOf(config, placement);
-  const digests = opts.inputs ?? digestInputs(config, index, opts);
+  // Indexed when first needed: a caller that has the digests and finds every node in the cache never needs it.
+  let index: PlacementIndex | undefined;
+  const indexed = () => (index ??= indexOf(config, placement));
+  const digests = opts.inputs ?? digestInputs(config, indexed(), opts);
   const names = config.fleet.nodes.filter((n) => !opts.only || opts.only.has(n.name)).map((n) => n.name);
   return {
     names,
@@ -114,7 +116,7 @@ export function fleetRenderer(config: Config, placement: Placement, opts: FleetR
       if (inputs === undefined || (opts.only && !opts.only.has(name))) return undefined;
       const cached = opts.renderCache?.get(inputs);
       if (cached) return cached;
-      const rendered = renderNode(config, index, name, inputs, opts);
+      const rendered = renderNode(config, indexed(), name, inputs, opts);
       opts.renderCache?.set(inputs, rendered);
       opts.onRendered?.(name);
       return rendered;

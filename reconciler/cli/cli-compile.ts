@@ -46,7 +46,8 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
     .option('--no-cache', 'neither read nor write the on-disk compile cache')
     .action(async (opts: { repo: string; out: string; json?: boolean; cache: boolean }) => {
       const started = performance.now();
-      const { compileFleet } = await import('../pipeline/pipeline.js');
+      const { checkFleet } = await import('../pipeline/pipeline.js');
+      const { placeAndDigest } = await import('../pipeline/placed-memo.js');
       const { renderNodes } = await import('../../generators/render-node.js');
       const { readFlakeInputs } = await import('../pipeline/flake-inputs.js');
       const { snapshotWorktree, withBlobIds } = await import('../pipeline/worktree-key.js');
@@ -59,17 +60,11 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
         const files = worktreeFiles(dir);
         // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
         const snapshot = cache ? snapshotWorktree(dir, cache.dir) : null;
-        const { config, placement } = await compileFleet(withBlobIds(worktreeSource(dir), snapshot), {
-          previous: instancesOf(manifests),
-          previousData: dataOf(manifests),
-          files,
-          parseCache: cache?.parse ?? new Map(),
-          commit: snapshot?.key,
-          memo: cache?.checked,
-        });
+        const checked = await checkFleet(withBlobIds(worktreeSource(dir), snapshot), { files, parseCache: cache?.parse ?? new Map(), commit: snapshot?.key, memo: cache?.checked });
+        const flake = await readFlakeInputs(files);
+        const { placement, inputs } = placeAndDigest(checked, { revision: snapshot?.key, previous: instancesOf(manifests), previousData: dataOf(manifests), flake, memo: cache?.placed });
         // One node at a time: each is rendered (or found in the compile cache), written when it changed, and dropped.
-        const nodes = renderNodes(config, placement, { revision: null, flake: await readFlakeInputs(files), renderCache: cache?.rendered.forRevision(null) });
-        return writeRendered(outDir, nodes);
+        return writeRendered(outDir, renderNodes(checked.config, placement, { revision: null, flake, inputs, renderCache: cache?.rendered.forRevision(null) }));
       });
       const nodes = result.written;
       log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');

@@ -10,6 +10,7 @@ import { cacheDir, openParseCache } from './parse-cache-store.js';
 import { openCheckedMemo, type CheckedMemo } from './checked-memo.js';
 import { openRenderStore, type RenderStore } from './render-store.js';
 import { codeFingerprint } from './code-fingerprint.js';
+import { openPlacedMemo, type PlacedMemo } from './placed-memo.js';
 
 export interface CompileCache {
   /** Where it is: for other caches of the reconciler's compile (reconciler/apply/applied-manifests.ts). */
@@ -17,6 +18,8 @@ export interface CompileCache {
   parse: ParseCache;
   checked: CheckedMemo;
   rendered: RenderStore;
+  /** Placements and node input digests (placed-memo.ts). */
+  placed: PlacedMemo;
   /** Writes what this process added; never throws. */
   save(): void;
 }
@@ -34,15 +37,18 @@ export function openCompileCache(dir: string): CompileCache {
   const parse = openParseCache(dir, { keepUsed: true });
   const checked = openCheckedMemo(join(dir, 'checked'), fingerprint, parse.cache);
   const rendered = openRenderStore(join(dir, 'rendered'), fingerprint);
+  const placed = openPlacedMemo(join(dir, 'placed'), fingerprint);
   return {
     dir,
     parse: parse.cache,
     checked,
     rendered,
+    placed,
     save() {
       parse.save();
       checked.save();
       rendered.save();
+      placed.save();
     },
   };
 }

@@ -5,13 +5,14 @@ import type { ParseCache } from '../../schema/load-yaml.js';
 import type { ConfigSource } from '../../schema/source.js';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import type { SourceReader } from '../../fleet/node/driver.js';
-import { fleetRenderer, nodeInputs } from '../../generators/render-node.js';
+import { fleetRenderer } from '../../generators/render-node.js';
 import type { FlakeInputs } from '../../generators/render-types.js';
 import type { Placement } from '../../schema/model.js';
 import type { CompileCache } from '../pipeline/compile-cache.js';
 import { commitFiles, commitSource, findMergeBase, isGitRepo, openGit, resolveRevision, type GitReader } from '../pipeline/git.js';
 import { GitError } from '../../common/errors.js';
-import { checkFleet, placeFleet, type CheckedFleet } from '../pipeline/pipeline.js';
+import { checkFleet, type CheckedFleet } from '../pipeline/pipeline.js';
+import { placeAndDigest } from '../pipeline/placed-memo.js';
 import { readFlakeInputs } from '../pipeline/flake-inputs.js';
 import { snapshotWorktree, withBlobIds } from '../pipeline/worktree-key.js';
 import { releaseMemory } from '../pipeline/release-memory.js';
@@ -64,14 +65,12 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   opts.log?.debug({ ms: Math.round(performance.now() - started) }, 'plan: both revisions validated');
 
   const rendered = { base: [] as string[], head: [] as string[] };
-  const basePlacement = placeFleet(base, undefined, describe(baseLabel));
+  const { placement: basePlacement, inputs: baseInputs } = placeAndDigest(base, { revision: baseLabel.revision, flake: flake.base, where: describe(baseLabel), memo: cache?.placed });
   // Head keeps base's nodes and ports wherever it can, as applying it would.
-  const headPlacement = placeFleet(head, basePlacement.instances, describe(headSide.label), basePlacement.data);
+  const { placement: headPlacement, inputs: headInputs } = placeAndDigest(head, { revision: headSide.label.revision ?? snapshot?.key, previous: basePlacement.instances, previousData: basePlacement.data, flake: flake.head, where: describe(headSide.label), memo: cache?.placed });
   // A node whose render inputs are the same in both revisions renders the same files: it is
   // unchanged without rendering it. Only the others are rendered, on each side, one node at a
   // time as the diff asks for it (a node's files are dropped once compared).
-  const baseInputs = nodeInputs(base.config, basePlacement, { revision: baseLabel.revision, flake: flake.base });
-  const headInputs = nodeInputs(head.config, headPlacement, { revision: headSide.label.revision, flake: flake.head });
   const sameInputs = new Set(opts.renderEveryNode ? [] : [...headInputs].filter(([node, digest]) => baseInputs.get(node) === digest).map(([node]) => node));
   const only = new Set([...baseInputs.keys(), ...headInputs.keys()].filter((node) => !sameInputs.has(node)));
   const renderer = (label: RevisionLabel, checked: CheckedFleet, placement: Placement, inputs: Map<string, string>, flakeInputs: FlakeInputs, names: string[]) =>
