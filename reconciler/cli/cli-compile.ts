@@ -119,10 +119,12 @@ interface PlanCliOptions {
 }
 
 /**
- * The compile cache of render and plan (parsed specs, validated revisions, rendered nodes), in
- * the user's cache folder; with --no-cache none, and a parse cache of this run only.
+ * The compile cache of render and plan (parsed specs, validated revisions, placements, rendered
+ * nodes), in the user's cache folder; with --no-cache none, and a parse cache of this run only.
+ * Both commands run in a process of their own: V8's heap is kept close to what is alive.
  */
 async function withCompileCache<T>(opts: { cache: boolean }, env: NodeJS.ProcessEnv, fn: (cache: CompileCache | undefined) => Promise<T>): Promise<T> {
+  (await import('../pipeline/release-memory.js')).limitHeapGrowth();
   if (!opts.cache) return fn(undefined);
   const { commandCompileCacheDir, openCompileCache } = await import('../pipeline/compile-cache.js');
   const cache = openCompileCache(commandCompileCacheDir(env));
