@@ -10,25 +10,13 @@ import { join, relative } from 'node:path';
 import { TestRepo } from '../helpers/git-repo.js';
 import { makeTempDir } from '../helpers/tools.js';
 import { runCli } from '../helpers/cli.js';
+import { prng } from '../helpers/prng.js';
 import { appName, appYaml, writeSyntheticRepo } from '../bench/synthetic-repo.js';
 import { snapshotWorktree, withBlobIds } from '../../reconciler/pipeline/worktree-key.js';
 import { openCompileCache } from '../../reconciler/pipeline/compile-cache.js';
 import { compileFleet } from '../../reconciler/pipeline/pipeline.js';
 import { renderNodes } from '../../generators/render-node.js';
 import { worktreeFiles, worktreeSource, type ConfigSource } from '../../schema/source.js';
-
-/** mulberry32, so that a failing sequence can be replayed from its seed. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  return { int: (n: number) => Math.floor(next() * n) };
-}
 
 /** Every file under dir, path → bytes (as text). */
 function readTree(dir: string): Record<string, string> {
