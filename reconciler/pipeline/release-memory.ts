@@ -2,7 +2,8 @@
 // render and compare its nodes). V8 lets its old generation fill with what a stage left behind
 // (promoted parse trees, a whole fleet's validation) before it collects, and keeps the heap it
 // grew: a plan of 2,000 apps reached ~200 MB RSS with 20 MB alive. Collecting at the boundary,
-// where little is alive, keeps the heap near what is alive, for ~10 ms each.
+// where little is alive, keeps the heap near what is alive (plan, 2,000 apps: 164-170 → 160 MB),
+// for a full collection of ~20 MB each.
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
