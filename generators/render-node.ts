@@ -1,7 +1,8 @@
 // Renders the file set of one node: default.nix importing one module per app, the Caddyfile
 // on ingress nodes, and manifest.json. Pure and byte-for-byte deterministic.
 import { createHash } from 'node:crypto';
-import type { Config, Instance, Placement } from '../schema/model.js';
+import type { App, Config, Instance, Placement } from '../schema/model.js';
+import type { AddonAccess } from './addons.js';
 import { renderAppModule } from './render-app.js';
 import { renderCaddyfile } from './render-caddy.js';
 import { firewallRules, type Opening } from './firewall.js';
@@ -10,7 +11,7 @@ import type { Manifest, ManifestApp, RenderedNode, RenderOptions } from './rende
 import { loadTemplate } from './templates.js';
 import { renderBackupModule } from './backup-nixos.js';
 import { nodeBackupSpec } from './backup-plan.js';
-import { digestInputs } from './render-inputs.js';
+import { digestApp, digestInputs } from './render-inputs.js';
 
 /** The instances of each app on one node, apps anchored or holding data there included (with no instance there), by app name. */
 function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]> {
@@ -38,6 +39,22 @@ function ingressOpenings(config: Config, node: string, instances: Instance[]): O
   return ingress.flatMap((n) => ports.map((port) => ({ address: n.address, port })));
 }
 
+// The app modules of the node rendered last, by everything renderAppModule reads: a plan renders
+// each node for base and then for head, and an app the same on both sides is rendered once. One
+// node's modules are kept, never more.
+let lastNode: { node: string; settings: string; modules: Map<string, string> } | null = null;
+function moduleRenderer(node: string, settings: Config['fleet']['settings']) {
+  const settingsJson = JSON.stringify(settings);
+  if (lastNode?.node !== node || lastNode.settings !== settingsJson) lastNode = { node, settings: settingsJson, modules: new Map() };
+  const { modules } = lastNode;
+  return (app: App, instances: Instance[], isAnchor: boolean, access: AddonAccess[]): string => {
+    const key = JSON.stringify([digestApp(app), instances, isAnchor, access]);
+    let text = modules.get(key);
+    if (text === undefined) modules.set(key, (text = renderAppModule(app, node, instances, isAnchor, settings, access)));
+    return text;
+  };
+}
+
 export function renderNode(config: Config, index: PlacementIndex, nodeName: string, inputs: string, opts: RenderOptions): RenderedNode {
   const node = config.fleet.nodes.find((n) => n.name === nodeName)!;
   const onNode = index.byNode.get(nodeName) ?? [];
@@ -45,12 +62,13 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   // Only a locked flake is one: without flake.lock the nixos driver deploys nothing and the local
   // driver reads no flake, so a repo without one renders as before (apps.example, the demo).
   const flake = opts.flake && opts.flake.lock !== null ? opts.flake : undefined;
+  const appModule = moduleRenderer(nodeName, config.fleet.settings);
   const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, ...(flake ? { flake } : {}), apps: {} };
   for (const [name, instances] of groupByApp(index, nodeName)) {
     const app = index.apps.get(name)!;
     const isAnchor = index.anchors[app.name] === nodeName;
     const access = index.addons.get(app.name) ?? [];
-    files[`apps/${app.name}.nix`] = renderAppModule(app, nodeName, instances, isAnchor, config.fleet.settings, access);
+    files[`apps/${app.name}.nix`] = appModule(app, instances, isAnchor, access);
     const processes: ManifestApp['processes'] = {};
     for (const i of instances) (processes[i.process] ??= []).push({ instance: i.index, port: i.port });
     manifest.apps[app.name] = { processes, domains: app.domains, anchor: isAnchor };
