@@ -49,9 +49,10 @@ export interface WriteResult {
  * node is written to a temporary folder and swapped in, so no node folder is ever half-written.
  * Folders of nodes no longer in the fleet (those holding a skyrec manifest) are removed.
  */
-export async function writeRendered(dir: string, nodes: Iterable<RenderedNode>): Promise<{ written: WriteResult[]; removed: string[] }> {
+export async function writeRendered(dir: string, nodes: Iterable<RenderedNode>, manifests?: Manifest[]): Promise<{ written: WriteResult[]; removed: string[] }> {
   await mkdir(dir, { recursive: true });
-  const before = new Map((await readManifests(dir)).map((m) => [m.node, m.hash]));
+  // `manifests`: what the caller read from dir already (readManifests), not read again.
+  const before = new Map((manifests ?? (await readManifests(dir))).map((m) => [m.node, m.hash]));
   const written: WriteResult[] = [];
   // Nodes may be rendered as they are iterated (render-node.ts renderNodes): each is dropped once written.
   for (const n of nodes) {

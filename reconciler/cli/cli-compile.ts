@@ -64,7 +64,7 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
         const flake = await readFlakeInputs(files);
         const { placement, inputs } = placeAndDigest(checked, { revision: snapshot?.key, previous: instancesOf(manifests), previousData: dataOf(manifests), flake, memo: cache?.placed });
         // One node at a time: each is rendered (or found in the compile cache), written when it changed, and dropped.
-        return writeRendered(outDir, renderNodes(checked.config, placement, { revision: null, flake, inputs, renderCache: cache?.rendered.forRevision(null) }));
+        return writeRendered(outDir, renderNodes(checked.config, placement, { revision: null, flake, inputs, renderCache: cache?.rendered.forRevision(null) }), manifests);
       });
       const nodes = result.written;
       log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
