@@ -1,7 +1,8 @@
 // Renders the file set of one node: default.nix importing one module per app, the Caddyfile
 // on ingress nodes, and manifest.json. Pure and byte-for-byte deterministic.
 import { createHash } from 'node:crypto';
-import type { Config, Instance, Placement } from '../schema/model.js';
+import type { App, Config, Instance, Placement } from '../schema/model.js';
+import type { AddonAccess } from './addons.js';
 import { renderAppModule } from './render-app.js';
 import { renderCaddyfile } from './render-caddy.js';
 import { firewallRules, type Opening } from './firewall.js';
@@ -10,7 +11,7 @@ import type { Manifest, ManifestApp, RenderedNode, RenderOptions } from './rende
 import { loadTemplate } from './templates.js';
 import { renderBackupModule } from './backup-nixos.js';
 import { nodeBackupSpec } from './backup-plan.js';
-import { digestInputs } from './render-inputs.js';
+import { digestApp, digestInputs } from './render-inputs.js';
 
 /** The instances of each app on one node, apps anchored or holding data there included (with no instance there), by app name. */
 function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]> {
@@ -18,6 +19,11 @@ function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]
   for (const i of index.byNode.get(node) ?? []) (groups.get(i.app) ?? groups.set(i.app, []).get(i.app)!).push(i);
   for (const app of [...(index.anchoredOn.get(node) ?? []), ...(index.dataOn.get(node) ?? [])]) if (!groups.has(app)) groups.set(app, []);
   return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
+}
+
+/** sha256 of each file (RenderedNode.fileDigests). */
+export function digestFiles(files: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(files).map(([path, text]) => [path, createHash('sha256').update(text).digest('hex')]));
 }
 
 export function hashFiles(files: Record<string, string>): string {
@@ -33,6 +39,22 @@ function ingressOpenings(config: Config, node: string, instances: Instance[]): O
   return ingress.flatMap((n) => ports.map((port) => ({ address: n.address, port })));
 }
 
+// The app modules of the node rendered last, by everything renderAppModule reads: a plan renders
+// each node for base and then for head, and an app the same on both sides is rendered once. One
+// node's modules are kept, never more.
+let lastNode: { node: string; settings: string; modules: Map<string, string> } | null = null;
+function moduleRenderer(node: string, settings: Config['fleet']['settings']) {
+  const settingsJson = JSON.stringify(settings);
+  if (lastNode?.node !== node || lastNode.settings !== settingsJson) lastNode = { node, settings: settingsJson, modules: new Map() };
+  const { modules } = lastNode;
+  return (app: App, instances: Instance[], isAnchor: boolean, access: AddonAccess[]): string => {
+    const key = JSON.stringify([digestApp(app), instances, isAnchor, access]);
+    let text = modules.get(key);
+    if (text === undefined) modules.set(key, (text = renderAppModule(app, node, instances, isAnchor, settings, access)));
+    return text;
+  };
+}
+
 export function renderNode(config: Config, index: PlacementIndex, nodeName: string, inputs: string, opts: RenderOptions): RenderedNode {
   const node = config.fleet.nodes.find((n) => n.name === nodeName)!;
   const onNode = index.byNode.get(nodeName) ?? [];
@@ -40,12 +62,13 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   // Only a locked flake is one: without flake.lock the nixos driver deploys nothing and the local
   // driver reads no flake, so a repo without one renders as before (apps.example, the demo).
   const flake = opts.flake && opts.flake.lock !== null ? opts.flake : undefined;
+  const appModule = moduleRenderer(nodeName, config.fleet.settings);
   const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, ...(flake ? { flake } : {}), apps: {} };
   for (const [name, instances] of groupByApp(index, nodeName)) {
     const app = index.apps.get(name)!;
     const isAnchor = index.anchors[app.name] === nodeName;
     const access = index.addons.get(app.name) ?? [];
-    files[`apps/${app.name}.nix`] = renderAppModule(app, nodeName, instances, isAnchor, config.fleet.settings, access);
+    files[`apps/${app.name}.nix`] = appModule(app, instances, isAnchor, access);
     const processes: ManifestApp['processes'] = {};
     for (const i of instances) (processes[i.process] ??= []).push({ instance: i.index, port: i.port });
     manifest.apps[app.name] = { processes, domains: app.domains, anchor: isAnchor };
@@ -90,22 +113,42 @@ export function nodeInputs(config: Config, placement: Placement, opts: RenderOpt
   return digestInputs(config, indexOf(config, placement), opts);
 }
 
+export type FleetRenderOptions = RenderOptions & { only?: ReadonlySet<string>; inputs?: Map<string, string> };
+
 /**
- * Renders every node of the fleet (or those `only` names), in fleet.yaml order, reusing
- * opts.renderCache where inputs match. `inputs`: the nodeInputs of this config and placement, when
- * the caller has them already.
+ * Renders single nodes of the fleet by name (those `only` names), reusing opts.renderCache where
+ * inputs match; `names` in fleet.yaml order. A caller that writes or compares each node and then
+ * drops it holds one node's files at a time. `inputs`: the nodeInputs of this config and
+ * placement, when the caller has them already.
  */
-export function renderFleet(config: Config, placement: Placement, opts: RenderOptions & { only?: ReadonlySet<string>; inputs?: Map<string, string> }): RenderedNode[] {
-  const index = indexOf(config, placement);
-  const digests = opts.inputs ?? digestInputs(config, index, opts);
-  const nodes = opts.only ? config.fleet.nodes.filter((n) => opts.only!.has(n.name)) : config.fleet.nodes;
-  return nodes.map((n) => {
-    const inputs = digests.get(n.name)!;
-    const cached = opts.renderCache?.get(inputs);
-    if (cached) return cached;
-    const rendered = renderNode(config, index, n.name, inputs, opts);
-    opts.renderCache?.set(inputs, rendered);
-    opts.onRendered?.(n.name);
-    return rendered;
-  });
+export function fleetRenderer(config: Config, placement: Placement, opts: FleetRenderOptions): { names: string[]; get(name: string): RenderedNode | undefined } {
+  // Indexed when first needed: a caller that has the digests and finds every node in the cache never needs it.
+  let index: PlacementIndex | undefined;
+  const indexed = () => (index ??= indexOf(config, placement));
+  const digests = opts.inputs ?? digestInputs(config, indexed(), opts);
+  const names = config.fleet.nodes.filter((n) => !opts.only || opts.only.has(n.name)).map((n) => n.name);
+  return {
+    names,
+    get(name) {
+      const inputs = digests.get(name);
+      if (inputs === undefined || (opts.only && !opts.only.has(name))) return undefined;
+      const cached = opts.renderCache?.get(inputs);
+      if (cached) return cached;
+      const rendered = renderNode(config, indexed(), name, inputs, opts);
+      opts.renderCache?.set(inputs, rendered);
+      opts.onRendered?.(name);
+      return rendered;
+    },
+  };
+}
+
+/** Renders every node of the fleet (or those `only` names), in fleet.yaml order, one at a time as iterated. */
+export function* renderNodes(config: Config, placement: Placement, opts: FleetRenderOptions): Generator<RenderedNode> {
+  const renderer = fleetRenderer(config, placement, opts);
+  for (const name of renderer.names) yield renderer.get(name)!;
+}
+
+/** Renders every node of the fleet (or those `only` names), in fleet.yaml order. */
+export function renderFleet(config: Config, placement: Placement, opts: FleetRenderOptions): RenderedNode[] {
+  return [...renderNodes(config, placement, opts)];
 }

@@ -40,6 +40,8 @@ export interface RenderedNode {
   /** Relative path → content, in sorted path order. */
   files: Record<string, string>;
   manifest: Manifest;
+  /** sha256 of each file by path, when known without reading `files` (a node from the compile cache): what a plan without diffs compares. */
+  readonly fileDigests?: Record<string, string>;
 }
 
 /** Rendered nodes by input digest (a Map, or the reconciler's store on disk, reconciler/pipeline/render-store.ts). */

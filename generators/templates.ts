@@ -12,36 +12,42 @@ import { EscapeError } from '../common/errors.js';
 import { packageRoot } from '../common/paths.js';
 import { precompileTemplate, templateDigest, type TemplateHelper } from './template-compile.js';
 
-// Handlebars' runtime alone (no compiler): what precompiled templates need.
+// Handlebars' runtime alone (no compiler): what precompiled templates need. Loaded with the
+// first template: a render whose nodes all come from the compile cache never needs it.
 const require = createRequire(import.meta.url);
-const HandlebarsRuntime = require('handlebars/runtime') as typeof import('handlebars');
 type TemplateDelegate = HandlebarsTemplateDelegate;
 type TemplateSpec = TemplateSpecification;
 
-const hb = HandlebarsRuntime.create();
-const safe = (s: string) => new HandlebarsRuntime.SafeString(s);
-const helpers: Record<TemplateHelper, (value: unknown) => hbs.SafeString> = {
-  nix: (v) => safe(escapeNixString(String(v))),
-  nixList: (v) => safe(escapeNixList((v as unknown[]).map(String))),
-  nixAttr: (v) => safe(escapeNixAttr(String(v))),
-  caddy: (v) => safe(escapeCaddyToken(String(v))),
-  // Ports and other whole numbers: refused unless they are one.
-  int: (v) => {
-    if (!Number.isSafeInteger(v)) throw new EscapeError(`${JSON.stringify(v)} is not an integer`);
-    return safe(String(v));
-  },
-  // Names that the schema restricts to [A-Za-z0-9._/-] (app, node, file names): printed as they are.
-  label: (v) => {
-    if (!/^[A-Za-z0-9._/-]+$/.test(String(v))) throw new EscapeError(`${JSON.stringify(v)} is not a plain name`);
-    return safe(String(v));
-  },
-};
-// A missing value is a template bug (a misspelt or out-of-scope name), never an empty string.
-for (const [name, fn] of Object.entries(helpers)) {
-  hb.registerHelper(name, (value: unknown) => {
-    if (value === undefined) throw new Error(`template helper ${name} was given an undefined value`);
-    return fn(value);
-  });
+let runtime: typeof import('handlebars') | undefined;
+function handlebars(): typeof import('handlebars') {
+  if (runtime) return runtime;
+  const HandlebarsRuntime = require('handlebars/runtime') as typeof import('handlebars');
+  const hb = HandlebarsRuntime.create();
+  const safe = (s: string) => new HandlebarsRuntime.SafeString(s);
+  const helpers: Record<TemplateHelper, (value: unknown) => hbs.SafeString> = {
+    nix: (v) => safe(escapeNixString(String(v))),
+    nixList: (v) => safe(escapeNixList((v as unknown[]).map(String))),
+    nixAttr: (v) => safe(escapeNixAttr(String(v))),
+    caddy: (v) => safe(escapeCaddyToken(String(v))),
+    // Ports and other whole numbers: refused unless they are one.
+    int: (v) => {
+      if (!Number.isSafeInteger(v)) throw new EscapeError(`${JSON.stringify(v)} is not an integer`);
+      return safe(String(v));
+    },
+    // Names that the schema restricts to [A-Za-z0-9._/-] (app, node, file names): printed as they are.
+    label: (v) => {
+      if (!/^[A-Za-z0-9._/-]+$/.test(String(v))) throw new EscapeError(`${JSON.stringify(v)} is not a plain name`);
+      return safe(String(v));
+    },
+  };
+  // A missing value is a template bug (a misspelt or out-of-scope name), never an empty string.
+  for (const [name, fn] of Object.entries(helpers)) {
+    hb.registerHelper(name, (value: unknown) => {
+      if (value === undefined) throw new Error(`template helper ${name} was given an undefined value`);
+      return fn(value);
+    });
+  }
+  return (runtime = hb);
 }
 
 /** Where `npm run build` writes the precompiled templates. */
@@ -71,7 +77,7 @@ export function loadTemplate(name: string): TemplateDelegate {
     const source = readFileSync(join(packageRoot(), 'templates', name), 'utf8');
     const built = (precompiled ??= loadPrecompiled())[name];
     const spec = built?.digest === templateDigest(source) ? built.spec : (new Function(`return ${precompileTemplate(name, source)}`)() as TemplateSpec);
-    template = hb.template(spec) as TemplateDelegate;
+    template = handlebars().template(spec) as TemplateDelegate;
     cache.set(name, template);
   }
   return template;

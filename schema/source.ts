@@ -37,7 +37,21 @@ export function worktreeSource(dir: string): ConfigSource {
     return real === realRoot || real.startsWith(realRoot.endsWith(path.sep) ? realRoot : realRoot + path.sep) ? real : null;
   }
 
+  // Folders are resolved once per source: a file in one is then one lstat, not a realpath (a
+  // syscall per path component) and a stat. A name that is a link is resolved whole.
+  const realDirs = new Map<string, string | null>();
   function statInside(rel: string) {
+    const slash = rel.lastIndexOf('/');
+    if (slash > 0 && isPlainRelative(rel)) {
+      const folder = rel.slice(0, slash);
+      let realDir = realDirs.get(folder);
+      if (realDir === undefined) realDirs.set(folder, (realDir = resolveInside(folder)));
+      if (realDir === null) return null; // a missing folder, or one outside the repo
+      const real = path.join(realDir, rel.slice(slash + 1));
+      const st = attempt(() => fs.lstatSync(real));
+      if (st === null) return null;
+      if (!st.isSymbolicLink()) return { real, st };
+    }
     const real = resolveInside(rel);
     if (real === null) return null;
     const st = attempt(() => fs.statSync(real));

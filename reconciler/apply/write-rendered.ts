@@ -49,16 +49,18 @@ export interface WriteResult {
  * node is written to a temporary folder and swapped in, so no node folder is ever half-written.
  * Folders of nodes no longer in the fleet (those holding a skyrec manifest) are removed.
  */
-export async function writeRendered(dir: string, nodes: RenderedNode[]): Promise<{ written: WriteResult[]; removed: string[] }> {
+export async function writeRendered(dir: string, nodes: Iterable<RenderedNode>, manifests?: Manifest[]): Promise<{ written: WriteResult[]; removed: string[] }> {
   await mkdir(dir, { recursive: true });
-  const before = new Map((await readManifests(dir)).map((m) => [m.node, m.hash]));
+  // `manifests`: what the caller read from dir already (readManifests), not read again.
+  const before = new Map((manifests ?? (await readManifests(dir))).map((m) => [m.node, m.hash]));
   const written: WriteResult[] = [];
+  // Nodes may be rendered as they are iterated (render-node.ts renderNodes): each is dropped once written.
   for (const n of nodes) {
     const changed = before.get(n.node) !== n.manifest.hash;
     if (changed) await swapNodeDir(dir, n);
     written.push({ node: n.node, hash: n.manifest.hash, changed });
   }
-  const keep = new Set(nodes.map((n) => n.node));
+  const keep = new Set(written.map((w) => w.node));
   const removed = [...before.keys()].filter((name) => !keep.has(name)).sort();
   for (const name of removed) await rm(join(dir, name), { recursive: true, force: true });
   return { written, removed };

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import { writeParts, type Output } from '../../common/output.js';
 import type { Plan } from '../plan/plan-model.js';
+import type { CompileCache } from '../pipeline/compile-cache.js';
 import type { Ctx } from './cli-context.js';
 import { formatProblem } from '../../common/problem.js';
 import { requireSignedOption, requireSigned } from './cli-trust.js';
@@ -42,17 +43,30 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
     .addOption(repoOption())
     .requiredOption('--out <dir>', 'where to write one folder per node')
     .option('--json', 'print what was written as JSON')
-    .option('--no-cache', 'neither read nor write the on-disk parse cache')
+    .option('--no-cache', 'neither read nor write the on-disk compile cache')
     .action(async (opts: { repo: string; out: string; json?: boolean; cache: boolean }) => {
       const started = performance.now();
-      const { renderRepo } = await import('../pipeline/pipeline.js');
+      const { checkFleet } = await import('../pipeline/pipeline.js');
+      const { placeAndDigest } = await import('../pipeline/placed-memo.js');
+      const { renderNodes } = await import('../../generators/render-node.js');
+      const { readFlakeInputs } = await import('../pipeline/flake-inputs.js');
+      const { snapshotWorktree, withBlobIds } = await import('../pipeline/worktree-key.js');
       const { dataOf, instancesOf, readManifests, writeRendered } = await import('../apply/write-rendered.js');
       const outDir = repoDir(opts.out);
       // The previous render's manifests keep instances on their ports, like a lock file.
       const manifests = await readManifests(outDir);
       const dir = repoDir(opts.repo);
-      const { nodes } = await withCache(opts, (cache) => renderRepo(worktreeSource(dir), { revision: null, previous: instancesOf(manifests), previousData: dataOf(manifests), parseCache: cache, files: worktreeFiles(dir) }));
-      const result = await writeRendered(outDir, nodes);
+      const result = await withCompileCache(opts, io.env, async (cache) => {
+        const files = worktreeFiles(dir);
+        // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
+        const snapshot = cache ? snapshotWorktree(dir, cache.dir) : null;
+        const checked = await checkFleet(withBlobIds(worktreeSource(dir), snapshot), { files, parseCache: cache?.parse ?? new Map(), commit: snapshot?.key, memo: cache?.checked });
+        const flake = await readFlakeInputs(files);
+        const { placement, inputs } = placeAndDigest(checked, { revision: snapshot?.key, previous: instancesOf(manifests), previousData: dataOf(manifests), flake, memo: cache?.placed });
+        // One node at a time: each is rendered (or found in the compile cache), written when it changed, and dropped.
+        return writeRendered(outDir, renderNodes(checked.config, placement, { revision: null, flake, inputs, renderCache: cache?.rendered.forRevision(null) }), manifests);
+      });
+      const nodes = result.written;
       log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
       if (opts.json) return out.json({ out: outDir, ...result });
       const changed = result.written.filter((w) => w.changed);
@@ -72,7 +86,7 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
     .option('--json', 'the same as --format json')
     .option('--split-dir <dir>', 'with --format markdown: write each comment part to <dir>/plan-<n>.md')
     .option('--detailed-exitcode', 'exit 0 when nothing changes, 2 when something does, 1 on error')
-    .option('--no-cache', 'neither read nor write the on-disk parse cache')
+    .option('--no-cache', 'neither read nor write the on-disk compile cache')
     .addOption(requireSignedOption('the --head revision (default: HEAD) must be signed, else exit 6'))
     .action(async (opts: PlanCliOptions) => {
       await requireSigned(opts.requireSignedBy, repoDir, repoDir(opts.repo), opts.head ?? 'HEAD');
@@ -81,8 +95,8 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
       const { formatPlanJson } = await import('../plan/plan-json.js');
       const format = opts.json ? 'json' : opts.format;
       const diff = opts.diff === true || format === 'markdown';
-      const { plan } = await withCache(opts, (parseCache) =>
-        planRevisions({ dir: repoDir(opts.repo), base: opts.base, head: opts.head, diff, parseCache, log }),
+      const { plan } = await withCompileCache(opts, io.env, (compileCache) =>
+        planRevisions({ dir: repoDir(opts.repo), base: opts.base, head: opts.head, diff, ...(compileCache ? { compileCache } : { parseCache: new Map() }), log }),
       );
       if (format === 'json') io.stdout.write(formatPlanJson(plan));
       else if (format === 'markdown') await writeMarkdown(plan, opts.splitDir ? repoDir(opts.splitDir) : null, out);
@@ -102,6 +116,23 @@ interface PlanCliOptions {
   detailedExitcode?: boolean;
   cache: boolean;
   requireSignedBy: string[];
+}
+
+/**
+ * The compile cache of render and plan (parsed specs, validated revisions, placements, rendered
+ * nodes), in the user's cache folder; with --no-cache none, and a parse cache of this run only.
+ * Both commands run in a process of their own: V8's heap is kept close to what is alive.
+ */
+async function withCompileCache<T>(opts: { cache: boolean }, env: NodeJS.ProcessEnv, fn: (cache: CompileCache | undefined) => Promise<T>): Promise<T> {
+  (await import('../pipeline/release-memory.js')).limitHeapGrowth();
+  if (!opts.cache) return fn(undefined);
+  const { commandCompileCacheDir, openCompileCache } = await import('../pipeline/compile-cache.js');
+  const cache = openCompileCache(commandCompileCacheDir(env));
+  try {
+    return await fn(cache);
+  } finally {
+    cache.save();
+  }
 }
 
 /** Markdown parts, each marked so that a CI job can update "its" comment on the next run. */

@@ -24,40 +24,72 @@ export interface StoredCache {
 
 type Entry = ParseCache extends Map<string, infer E> ? E : never;
 
-/** A parse cache that remembers which entries were used (read or added) since it was opened. */
+/**
+ * A parse cache that remembers which entries were used (read or added) since it was opened, and
+ * reads its file only when first used: a run whose revisions are all validated already (the
+ * compile cache's checked memo) never needs it.
+ */
 class UsedEntries extends Map<string, Entry> {
   used = new Map<string, Entry>();
+  loadedSize = 0;
+  private load: (() => ParseCache) | null = null;
+  static lazy(load: () => ParseCache): UsedEntries {
+    const entries = new UsedEntries();
+    entries.load = load;
+    return entries;
+  }
+  private fill(): void {
+    if (!this.load) return;
+    const load = this.load;
+    this.load = null;
+    for (const [id, entry] of load()) super.set(id, entry);
+    this.loadedSize = super.size;
+  }
+  override get size(): number {
+    this.fill();
+    return super.size;
+  }
+  override has(id: string): boolean {
+    this.fill();
+    return super.has(id);
+  }
   override get(id: string): Entry | undefined {
+    this.fill();
     const hit = super.get(id);
     if (hit !== undefined) this.used.set(id, hit);
     return hit;
   }
   override set(id: string, entry: Entry): this {
-    this.used?.set(id, entry); // undefined while the constructor fills the map
+    this.fill();
+    this.used?.set(id, entry); // undefined while the constructor runs
     return super.set(id, entry);
   }
 }
 
-/**
- * @param opts.keepUsed keep only the entries this process used, once it used any (the
- *   reconciler, whose cycles each read one revision: its file stays the size of one fleet)
- */
-export function openParseCache(dir: string, opts: { keepUsed?: boolean } = {}): StoredCache {
-  const file = join(dir, 'parsed-specs.v8');
-  let cache: ParseCache = new Map();
+function readEntries(file: string): ParseCache {
   try {
     const stored = deserialize(readFileSync(file)) as { format: string; entries: ParseCache };
-    if (stored.format === FORMAT) cache = stored.entries;
+    if (stored.format === FORMAT) return stored.entries;
   } catch {
     // absent or unreadable: start empty
   }
-  const loadedSize = cache.size;
-  if (opts.keepUsed) cache = new UsedEntries(cache);
+  return new Map();
+}
+
+/**
+ * @param opts.keepUsed keep only the entries this process used, once it used any (the
+ *   reconciler, whose cycles each read one revision: its file stays the size of one fleet); the
+ *   file is then read only when an entry is first asked for
+ */
+export function openParseCache(dir: string, opts: { keepUsed?: boolean } = {}): StoredCache {
+  const file = join(dir, 'parsed-specs.v8');
+  const cache: ParseCache = opts.keepUsed ? UsedEntries.lazy(() => readEntries(file)) : readEntries(file);
+  const loadedSize = cache instanceof UsedEntries ? 0 : cache.size;
   return {
     cache,
     save() {
       const used = cache instanceof UsedEntries ? cache.used : null;
-      if (used ? used.size === 0 || (used.size === loadedSize && cache.size === loadedSize) : cache.size === loadedSize) return;
+      if (used ? used.size === 0 || (used.size === (cache as UsedEntries).loadedSize && cache.size === used.size) : cache.size === loadedSize) return;
       const entries = used ? [...used] : [...cache].slice(-MAX_ENTRIES);
       try {
         mkdirSync(dir, { recursive: true });

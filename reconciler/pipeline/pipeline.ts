@@ -27,7 +27,7 @@ export interface CompileOptions extends LoadOptions {
   previousData?: Record<string, AppData>;
   /** Reads the revision's app sources, to digest each build.path folder (App.sourceDigest). */
   files?: SourceReader;
-  /** The commit read, and validated fleets by commit (the reconciler's compile cache): a commit validated before is not again. */
+  /** The commit read (or a working tree's key, worktree-key.ts), and validated fleets by commit (the compile cache): a commit validated before is not again. */
   commit?: string | null;
   memo?: CheckedMemo;
 }

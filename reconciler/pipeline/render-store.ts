@@ -7,14 +7,17 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { readV8File, writeV8File } from './v8-file.js';
 import type { Manifest, RenderCache, RenderedNode } from '../../generators/render-types.js';
+import { digestFiles } from '../../generators/render-node.js';
 
-const FORMAT = 'skyrec-render-store-1';
+const FORMAT = 'skyrec-render-store-2';
 /** Cycles an unused entry is kept: a head going back to the revision before finds its nodes. */
 const KEEP_CYCLES = 3;
 
 interface Entry {
   node: string;
   manifest: Manifest;
+  /** sha256 of each file but manifest.json: a plan without diffs compares these, not the files. */
+  digests: Record<string, string>;
   /** The cycle (save) that last used it. */
   seen: number;
 }
@@ -37,17 +40,30 @@ export interface RenderStore {
 const fileOf = (dir: string, inputs: string) => join(dir, `${inputs}.v8`);
 
 /** A rendered node as rendering `revision` would have made it, from a node rendered for another. */
-function withRevision(node: string, inputs: string, stored: Manifest, revision: string | null, readFiles: () => Record<string, string>): RenderedNode {
+function withRevision(node: string, inputs: string, stored: Manifest, digests: Record<string, string>, revision: string | null, readFiles: () => Record<string, string>): RenderedNode {
   const manifest: Manifest = { ...stored, revision };
+  const manifestJson = () => JSON.stringify(manifest, null, 2) + '\n';
   let files: Record<string, string> | undefined;
   return {
     node,
     inputs,
     manifest,
     get files() {
-      return (files ??= { ...readFiles(), 'manifest.json': JSON.stringify(manifest, null, 2) + '\n' });
+      return (files ??= { ...readFiles(), 'manifest.json': manifestJson() });
+    },
+    get fileDigests() {
+      return sortKeys({ ...digests, ...digestFiles({ 'manifest.json': manifestJson() }) });
     },
   };
+}
+
+function sortKeys(record: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.keys(record).sort().map((k) => [k, record[k]]));
+}
+
+function withoutManifest(files: Record<string, string>): Record<string, string> {
+  const { 'manifest.json': _, ...rest } = files;
+  return rest;
 }
 
 /** @param fingerprint the code that renders (code-fingerprint.ts): another one finds the store empty */
@@ -55,35 +71,44 @@ export function openRenderStore(dir: string, fingerprint: string): RenderStore {
   const tag = `${FORMAT} ${fingerprint}`;
   const index = readV8File<Index>(join(dir, 'index.v8'), tag) ?? { cycle: 0, entries: new Map() };
   const cycle = index.cycle + 1;
-  const fresh = new Map<string, RenderedNode>();
+  // Nodes rendered since open: their files are on disk already (null), or in memory when the disk refused them.
+  const fresh = new Map<string, { node: string; manifest: Manifest; digests: Record<string, string>; files: Record<string, string> | null }>();
+  const readStored = (inputs: string, node: string): Record<string, string> => {
+    const files = readV8File<Record<string, string>>(fileOf(dir, inputs), tag);
+    if (!files) {
+      // Damaged under us: this cycle cannot go on with the node, the next one renders everything again.
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`the compile cache's rendered files of ${node} could not be read (removed ${dir}; the next cycle renders again)`);
+    }
+    return files;
+  };
   return {
     forRevision: (revision) => ({
       get(inputs) {
         const made = fresh.get(inputs);
-        if (made) return made.manifest.revision === revision ? made : withRevision(made.node, inputs, made.manifest, revision, () => made.files);
+        if (made) return withRevision(made.node, inputs, made.manifest, made.digests, revision, () => made.files ?? readStored(inputs, made.node));
         const entry = index.entries.get(inputs);
         // A file removed by hand is a miss, never a node without files.
         if (!entry || !existsSync(fileOf(dir, inputs))) return undefined;
         entry.seen = cycle;
-        return withRevision(entry.node, inputs, entry.manifest, revision, () => {
-          const files = readV8File<Record<string, string>>(fileOf(dir, inputs), tag);
-          if (!files) {
-            // Damaged under us: this cycle cannot go on with the node, the next one renders everything again.
-            rmSync(dir, { recursive: true, force: true });
-            throw new Error(`the compile cache's rendered files of ${entry.node} could not be read (removed ${dir}; the next cycle renders again)`);
-          }
-          return files;
-        });
+        return withRevision(entry.node, inputs, entry.manifest, entry.digests, revision, () => readStored(inputs, entry.node));
       },
       set(inputs, node) {
-        fresh.set(inputs, node);
+        // Written at once, not kept in memory: a render or a plan holds one node's files at a time.
+        let files: Record<string, string> | null = null;
+        try {
+          writeV8File(fileOf(dir, inputs), tag, node.files);
+        } catch {
+          files = node.files; // written again at save, or not at all
+        }
+        fresh.set(inputs, { node: node.node, manifest: node.manifest, digests: node.fileDigests ? withoutManifest(node.fileDigests) : digestFiles(withoutManifest(node.files)), files });
       },
     }),
     save() {
       try {
-        for (const [inputs, node] of fresh) {
-          writeV8File(fileOf(dir, inputs), tag, node.files);
-          index.entries.set(inputs, { node: node.node, manifest: node.manifest, seen: cycle });
+        for (const [inputs, made] of fresh) {
+          if (made.files) writeV8File(fileOf(dir, inputs), tag, made.files);
+          index.entries.set(inputs, { node: made.node, manifest: made.manifest, digests: made.digests, seen: cycle });
         }
         for (const [inputs, entry] of index.entries) if (entry.seen <= cycle - KEEP_CYCLES) index.entries.delete(inputs);
         writeV8File(join(dir, 'index.v8'), tag, { ...index, cycle });

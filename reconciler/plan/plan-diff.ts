@@ -7,6 +7,7 @@ import type { FlakeInputs, RenderedNode } from '../../generators/render-types.js
 import { unitsOnNode, type RevisionState } from './revision-state.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
 import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../../generators/addons.js';
+import { digestFiles } from '../../generators/render-node.js';
 import type { FileChange, NodePlan, Plan, RouteChange, UnitChange } from './plan-model.js';
 import { describeMove, movesWithBackups } from '../backup/move-decide.js';
 
@@ -21,20 +22,36 @@ export function describeFleetChanges(base: FlakeInputs | undefined, head: FlakeI
   return causes;
 }
 
+/** One revision's rendered nodes by name, rendered when asked for (plan.ts), so that a plan holds one node's files at a time. */
+export interface NodeSource {
+  /** In fleet.yaml order. */
+  names: string[];
+  get(name: string): RenderedNode | undefined;
+}
+
+function nodeList(nodes: RenderedNode[]): NodeSource {
+  const byName = new Map(nodes.map((n) => [n.node, n]));
+  return { names: nodes.map((n) => n.node), get: (name) => byName.get(name) };
+}
+
 /**
  * `unchanged`: nodes known to render the same files in both revisions (same render inputs),
- * left out of `nodes` on both sides and counted as unchanged.
+ * left out of `nodes` on both sides and counted as unchanged. `nodes`: the rendered nodes of
+ * each side, instead of the states' lists.
  */
-export function diffRevisions(base: RevisionState, head: RevisionState, opts: { diff: boolean; unchanged?: ReadonlySet<string> }): Plan {
-  const baseNodes = new Map(base.nodes.map((n) => [n.node, n]));
-  const headNodes = new Map(head.nodes.map((n) => [n.node, n]));
-  const names = [...head.nodes.map((n) => n.node), ...base.nodes.map((n) => n.node).filter((n) => !headNodes.has(n))];
+export function diffRevisions(base: RevisionState, head: RevisionState, opts: { diff: boolean; unchanged?: ReadonlySet<string>; nodes?: { base: NodeSource; head: NodeSource } }): Plan {
+  const baseNodes = opts.nodes?.base ?? nodeList(base.nodes);
+  const headNodes = opts.nodes?.head ?? nodeList(head.nodes);
+  const inBase = new Set(baseNodes.names);
+  const inHead = new Set(headNodes.names);
+  const names = [...headNodes.names, ...baseNodes.names.filter((n) => !inHead.has(n))];
   const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), data: new Map(), secrets: new Map() };
   const nodes: NodePlan[] = [];
   let unchanged = opts.unchanged?.size ?? 0;
+  // One node of each side at a time: its files are dropped once compared.
   for (const name of names) {
-    const b = baseNodes.get(name);
-    const h = headNodes.get(name);
+    const b = inBase.has(name) ? baseNodes.get(name) : undefined;
+    const h = inHead.has(name) ? headNodes.get(name) : undefined;
     if (b && h && b.manifest.hash === h.manifest.hash) unchanged++;
     else nodes.push(diffNode(ctx, name, b, h, opts));
   }
@@ -98,7 +115,9 @@ function appsByName(config: Config): Map<string, App> {
 function diffNode(ctx: Ctx, node: string, b: RenderedNode | undefined, h: RenderedNode | undefined, opts: { diff: boolean }): NodePlan {
   const baseApps = Object.keys(b?.manifest.apps ?? {});
   const headApps = Object.keys(h?.manifest.apps ?? {});
-  const files = diffFiles(node, b?.files ?? {}, h?.files ?? {}, opts.diff);
+  // Without diffs, which files differ is known from their digests: a node from the compile cache is not read.
+  const viaDigests = !opts.diff && ((b !== undefined && 'fileDigests' in b) || (h !== undefined && 'fileDigests' in h));
+  const files = viaDigests ? diffFiles(node, digestsOf(b), digestsOf(h), false) : diffFiles(node, b?.files ?? {}, h?.files ?? {}, opts.diff);
   const changedFiles = new Set(files.map((f) => f.path));
   const plan: NodePlan = {
     node,
@@ -123,6 +142,11 @@ function diffNode(ctx: Ctx, node: string, b: RenderedNode | undefined, h: Render
     }
   }
   return plan;
+}
+
+/** A node's files as digests (for a node rendered in this process, made from its files). */
+function digestsOf(n: RenderedNode | undefined): Record<string, string> {
+  return !n ? {} : (n.fileDigests ?? digestFiles(n.files));
 }
 
 /** The addon passwords a node needs in a revision (indexed once per revision). */

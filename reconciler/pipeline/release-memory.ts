@@ -1,0 +1,37 @@
+// A full garbage collection between the stages of a long compile (validate a revision, then
+// render and compare its nodes). V8 lets its old generation fill with what a stage left behind
+// (promoted parse trees, a whole fleet's validation) before it collects, and keeps the heap it
+// grew: a plan of 2,000 apps reached ~200 MB RSS with 20 MB alive. Collecting at the boundary,
+// where little is alive, keeps the heap near what is alive (plan, 2,000 apps: 164-170 → 160 MB),
+// for a full collection of ~20 MB each.
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
+
+let gc: (() => void) | null | undefined;
+
+export function releaseMemory(): void {
+  if (gc === undefined) {
+    try {
+      setFlagsFromString('--expose-gc');
+      gc = runInNewContext('gc') as () => void;
+    } catch {
+      gc = null; // a runtime without it: memory is then V8's to manage, as before
+    }
+  }
+  gc?.();
+}
+
+/**
+ * For the rest of this process, V8 grows its old generation by 50% of what is alive after each
+ * full collection instead of up to 4×: `plan` and `render` are short and allocate mostly garbage
+ * (parse trees, validation), which otherwise piles up to several times what is alive before the
+ * first collection. Measured on the bench's 2,000-app plan: peak RSS 178 → 162 MB, CPU time the
+ * same within noise. A command that compiles calls it first; the reconciler's loop does not.
+ */
+export function limitHeapGrowth(): void {
+  try {
+    setFlagsFromString('--heap-growing-percent=50');
+  } catch {
+    // not V8's flag in this runtime: memory is V8's to manage, as before
+  }
+}
