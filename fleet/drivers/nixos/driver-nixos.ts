@@ -11,6 +11,7 @@ import type { Logger } from '../../../common/log.js';
 import { CommandError, SkyrecError } from '../../../common/errors.js';
 import { manifestHash, type NodeDriver, type NodeTarget } from '../../node/driver.js';
 import { setCaddyUpstreams } from './nixos-drain.js';
+import { waitCaddyIdle } from './nixos-drain-wait.js';
 import { detectSudoFlag, type SudoFlag } from './nixos-rebuild-sudo.js';
 import { runNixosCommand } from './nixos-run.js';
 import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
@@ -184,6 +185,13 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
           if (off.length > 0) await setMaintenance(node, [], off);
         }),
       );
+    },
+
+    // Each ingress node's Caddy, read on the node over ssh, says when it stopped sending (nixos-drain-wait.ts).
+    async waitDrained(ingress, upstream, timeoutMs) {
+      const dial = `${hostPart(upstream.address)}:${upstream.port}`;
+      const idle = await Promise.all(ingress.map((node) => waitCaddyIdle({ node, dial, ssh, admin: opts.caddyAdmin, timeoutMs, log })));
+      return idle.every(Boolean);
     },
 
     // Day 2 (nixos-operate.ts): one ssh per node and call.
