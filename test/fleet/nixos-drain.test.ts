@@ -269,8 +269,8 @@ describe('waiting for a drained instance over ssh: real Caddy 2.6 counts its req
   const driver = () => createNixosDriver({ flakeDir: '/unused', exec, sshOptions, sshPort, caddyAdmin: `127.0.0.1:${adminPort}` });
   const upstream = (dial: string) => ({ node: `app-${portOf(dial)}`, address: '127.0.0.1', port: Number(portOf(dial)) });
   const ingressRoutes = () => [{ node: ingress(), routes: [{ domain: 'shop.test', upstreams: [upstream(dialA), upstream(dialB)] }] }];
-  const wait = (timeoutMs: number, onCount?: (n: number) => void, over: { port?: number; admin?: string } = {}) =>
-    waitCaddyIdle({ node: ingress(), dial: dialA, ssh: { options: sshOptions, port: over.port ?? sshPort }, admin: over.admin ?? `127.0.0.1:${adminPort}`, timeoutMs, onCount });
+  const wait = (timeoutMs: number, onCount?: (n: number) => void, over: { port?: number; admin?: string } = {}, taken?: Promise<void>) =>
+    waitCaddyIdle({ node: ingress(), dial: dialA, ssh: { options: sshOptions, port: over.port ?? sshPort }, admin: over.admin ?? `127.0.0.1:${adminPort}`, timeoutMs, onCount, taken });
   /** Slow requests through Caddy until one is held on A; the others are let go. */
   async function holdOnA(): Promise<{ answer: () => void; reply: Promise<string> }> {
     for (;;) {
@@ -315,6 +315,35 @@ describe('waiting for a drained instance over ssh: real Caddy 2.6 counts its req
     slow.answer();
     expect(await slow.reply).toBe(portOf(dialA));
     await driver().setDrained(ingressRoutes(), []);
+  });
+
+  it('the watch starts with the drain: it counts only after the ingress took A out, so a request held on A still keeps it waiting; a drain that failed ends it at once', async () => {
+    const slow = await holdOnA();
+    let taken!: () => void;
+    let busy = 0;
+    let sawBusy = () => {};
+    const busyTwice = new Promise<void>((r) => (sawBusy = r));
+    let settled: boolean | null = null;
+    const watching = wait(20_000, (n) => n > 0 && ++busy >= 2 && sawBusy(), {}, new Promise<void>((r) => (taken = r))).then((idle) => (settled = idle));
+    await driver().setDrained(ingressRoutes(), [upstream(dialA)]);
+    taken();
+    await busyTwice;
+    expect(settled).toBeNull();
+    slow.answer();
+    expect(await slow.reply).toBe(portOf(dialA));
+    expect(await watching).toBe(true);
+    // As the rollout does it, with nothing in flight: the ssh session's start overlaps the drain.
+    await driver().setDrained(ingressRoutes(), []);
+    const started = performance.now();
+    let out!: () => void;
+    const overlapped = driver().watchDrained!([ingress()], upstream(dialA), 20_000, new Promise<void>((r) => (out = r)));
+    await driver().setDrained(ingressRoutes(), [upstream(dialA)]);
+    const drained = performance.now();
+    out();
+    expect(await overlapped).toBe(true);
+    console.log(`drain (3 ssh calls) ${(drained - started).toFixed(0)} ms, then the wait, its ssh session started with the drain: ${(performance.now() - drained).toFixed(0)} ms`);
+    await driver().setDrained(ingressRoutes(), []);
+    expect(await wait(20_000, undefined, {}, Promise.reject(new Error('the drain failed')))).toBe(false);
   });
 
   it('an admin API that does not answer is an error naming the node and curl\'s reason (the rollout then waits the fixed second); no sshd: NodeUnreachableError', async () => {

@@ -95,6 +95,12 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     log?.info({ node: node.name, on, off }, 'maintenance answer');
   };
 
+  const watchIngress: NonNullable<NodeDriver['watchDrained']> = async (ingress, upstream, timeoutMs, taken) => {
+    const dial = `${hostPart(upstream.address)}:${upstream.port}`;
+    const idle = await Promise.all(ingress.map((node) => waitCaddyIdle({ node, dial, ssh, admin: opts.caddyAdmin, timeoutMs, log, taken })));
+    return idle.every(Boolean);
+  };
+
   return {
     kind: 'nixos',
     ...nixosBackupMethods({ onNode, ops, paths: { ...REAL_BACKUP_PATHS, ...opts.backupPaths }, backupTimeoutMs: t.switchMs }),
@@ -188,11 +194,8 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     },
 
     // Each ingress node's Caddy, read on the node over ssh, says when it stopped sending (nixos-drain-wait.ts).
-    async waitDrained(ingress, upstream, timeoutMs) {
-      const dial = `${hostPart(upstream.address)}:${upstream.port}`;
-      const idle = await Promise.all(ingress.map((node) => waitCaddyIdle({ node, dial, ssh, admin: opts.caddyAdmin, timeoutMs, log })));
-      return idle.every(Boolean);
-    },
+    watchDrained: watchIngress,
+    waitDrained: (ingress, upstream, timeoutMs) => watchIngress(ingress, upstream, timeoutMs, Promise.resolve()),
 
     // Day 2 (nixos-operate.ts): one ssh per node and call.
     readLogs(node, query, sink, signal) {

@@ -37,7 +37,12 @@ export interface WaitIdleOptions {
   admin?: string;
   timeoutMs: number;
   log?: Logger;
-  /** Each count read (tests: to know the wait has seen a request in flight). */
+  /**
+   * Resolves once the drain has taken the upstream out (default: it has already): the session
+   * starts now, and what it reads before then does not count. Rejected: the wait ends at once.
+   */
+  taken?: Promise<void>;
+  /** Each count that counts (tests: to know the wait has seen a request in flight). */
   onCount?: (inFlight: number) => void;
 }
 
@@ -54,8 +59,10 @@ export async function waitCaddyIdle(opts: WaitIdleOptions): Promise<boolean> {
   let failure: Error | null = null;
   let quietSince: number | null = null;
   const deadline = setTimeout(() => stop.abort(), timeoutMs);
+  let out = opts.taken === undefined;
+  opts.taken?.then(() => (out = true), () => stop.abort());
   const onLine = (line: string) => {
-    if (stop.signal.aborted || line.trim() === '') return;
+    if (stop.signal.aborted || !out || line.trim() === '') return;
     let inFlight: number;
     try {
       const list = JSON.parse(line) as { address: string; num_requests: number }[];
