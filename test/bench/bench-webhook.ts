@@ -9,7 +9,6 @@ import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { signBody } from '../../reconciler/daemon/webhook.js';
 import { StateStore } from '../../reconciler/state/state-store.js';
-import { readLoopView } from '../../reconciler/daemon/status.js';
 import { TestRepo } from '../helpers/git-repo.js';
 import { startGitHttpServer } from '../helpers/git-http-server.js';
 import { startReconciler, type RunningReconciler } from '../helpers/reconciler-daemon.js';
@@ -43,14 +42,15 @@ async function logged(r: RunningReconciler, msg: string, count: number, ms: numb
 }
 
 /**
- * Waits until `head` is applied and the loop idle, read from the state directory: asking the
- * reconciler's /api/status 40 times a second would load the very process whose latency is measured.
+ * Waits until the cycle that applied `head` has been recorded (its run is finished then), read from
+ * the state store: asking the reconciler's /api/status 40 times a second would load the very
+ * process whose latency is measured.
  */
 async function waitApplied(state: string, head: string, ms = 60_000): Promise<void> {
   const end = Date.now() + ms;
   const store = StateStore.open(state);
   try {
-    while (!(store.reconciler.lastSuccess()?.revision === head && readLoopView(state)?.running === null)) {
+    while (store.reconciler.lastSuccess()?.revision !== head) {
       if (Date.now() > end) throw new Error(`${head.slice(0, 12)} was not applied within ${ms} ms`);
       await new Promise((res) => setTimeout(res, 25));
     }
