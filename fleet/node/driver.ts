@@ -128,6 +128,13 @@ export interface NodeDriver {
    */
   waitDrained?(ingress: Node[], upstream: Upstream, timeoutMs: number): Promise<boolean>;
 
+  /**
+   * waitDrained, called as the drain begins: what it needs to start (nixos: an ssh session to
+   * each ingress node) overlaps `setDrained`, and it counts only what it reads after `taken`
+   * resolved (the upstream is out). When `taken` rejects it ends at once.
+   */
+  watchDrained?(ingress: Node[], upstream: Upstream, timeoutMs: number, taken: Promise<void>): Promise<boolean>;
+
   /** Local driver: stops every process, Caddy, PostgreSQL and Redis it started. */
   down?(): Promise<void>;
 

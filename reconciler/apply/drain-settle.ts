@@ -1,5 +1,6 @@
 // When a drained instance may stop: once every ingress that runs Caddy has no request in flight
-// to it (the driver's waitDrained, which asks the ingress itself), else after the fixed wait.
+// to it (the driver's watchDrained or waitDrained, which ask the ingress itself), else after the
+// fixed wait. A watch starts with the drain, so that its own start overlaps it.
 import type { Node } from '../../schema/model.js';
 import type { Upstream } from '../../fleet/node/driver.js';
 import { DRAIN_SETTLE_MS, type DrainSettle } from './drain.js';
@@ -10,11 +11,19 @@ export const DRAIN_WAIT_MAX_MS = 10_000;
 
 export function drainSettle(deps: Pick<RolloutDeps, 'driver'> & Partial<Pick<RolloutDeps, 'log'>>, ingress: () => Node[]): DrainSettle {
   const { driver, log } = deps;
-  if (!driver.waitDrained) return DRAIN_SETTLE_MS;
-  return async (u: Upstream) => {
+  if (!driver.waitDrained && !driver.watchDrained) return DRAIN_SETTLE_MS;
+  return async (u: Upstream, taken: Promise<void>) => {
+    const nodes = ingress();
+    const watching = driver.watchDrained?.(nodes, u, DRAIN_WAIT_MAX_MS, taken);
+    watching?.catch(() => {}); // awaited below, unless the drain itself failed
+    try {
+      await taken;
+    } catch {
+      return; // the drain failed: the caller reports that
+    }
     const started = performance.now();
     try {
-      const idle = await driver.waitDrained!(ingress(), u, DRAIN_WAIT_MAX_MS);
+      const idle = await (watching ?? driver.waitDrained!(nodes, u, DRAIN_WAIT_MAX_MS));
       const ms = Math.round(performance.now() - started);
       if (idle) log?.info({ node: u.node, port: u.port, ms }, 'drained: no request in flight');
       else log?.warn({ node: u.node, port: u.port, ms }, 'drained: requests still in flight, restarting anyway');

@@ -18,8 +18,11 @@ const keyOf = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
  */
 export const DRAIN_SETTLE_MS = 1000;
 
-/** What ends a drain: a fixed wait in ms, or a wait for the ingress to stop sending to `u`. */
-export type DrainSettle = number | ((u: Upstream) => Promise<void>);
+/**
+ * What ends a drain: a fixed wait in ms, or a wait for the ingress to stop sending to `u`, started
+ * as the drain begins; `taken` resolves once the ingress has taken `u` out (rejects: it could not).
+ */
+export type DrainSettle = number | ((u: Upstream, taken: Promise<void>) => Promise<void>);
 
 export class DrainSet {
   private readonly drained = new Map<string, Upstream>();
@@ -67,10 +70,25 @@ export class DrainSet {
       if (alone.length === 0) {
         this.drained.set(keyOf(u), u);
         returning = false;
-        await this.applyAndWake();
         const settle = this.settle;
-        if (typeof settle === 'number') await new Promise((r) => setTimeout(r, settle));
-        else await settle(u);
+        if (typeof settle === 'number') {
+          await this.applyAndWake();
+          await new Promise((r) => setTimeout(r, settle));
+          return true;
+        }
+        let taken!: { resolve: () => void; reject: (err: unknown) => void };
+        const out = new Promise<void>((resolve, reject) => (taken = { resolve, reject }));
+        out.catch(() => {});
+        const settled = settle(u, out);
+        try {
+          await this.applyAndWake();
+        } catch (err) {
+          taken.reject(err);
+          await settled.catch(() => {});
+          throw err;
+        }
+        taken.resolve();
+        await settled;
         return true;
       }
       await settleReturn();

@@ -36,6 +36,8 @@ export interface ApplyHeadEnv {
   progress: (nodes: string[]) => Progress;
   signal?: AbortSignal;
   driverImpl?: NodeDriver;
+  /** The compile cache, opened ahead (a head worker prepared while the head was fetched); saved here. */
+  compileCache?: CompileCache;
 }
 
 /**
@@ -47,7 +49,7 @@ export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promi
   const { log } = env;
   const done = (outcome: RunOutcome, detail: string | null, plan: string | null = null, settled = false): HeadOutcome => ({ outcome, detail, plan, settled });
   // What earlier cycles compiled (each ran in a process of its own): only what changed is compiled again.
-  const compileCache = openCompileCache(compileCacheDir(input.stateDir));
+  const compileCache = env.compileCache ?? openCompileCache(compileCacheDir(input.stateDir));
   try {
     log.info('applying');
     const result = await applyRevision({ ...input, rev: input.revision, dryRun: false, force: false, compileCache, log, progress: env.progress, signal: env.signal, driverImpl: env.driverImpl });

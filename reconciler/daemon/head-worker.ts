@@ -11,24 +11,48 @@ import { loadTemplate } from '../../generators/templates.js';
 import { listTemplates } from '../../generators/template-compile.js';
 import { packageRoot } from '../../common/paths.js';
 import { join } from 'node:path';
+import { codeFingerprint } from '../pipeline/code-fingerprint.js';
+import { compileCacheDir, openCompileCache, type CompileCache } from '../pipeline/compile-cache.js';
+import { StateStore } from '../state/state-store.js';
 
 const post = (m: FromWorker) => void process.send!(m);
 const abort = new AbortController();
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
 process.on('disconnect', () => process.kill(process.pid, 'SIGKILL'));
+/** What a `prepare` opened while the reconciler fetched the head (null: nothing prepared). */
+let prepared: { stateDir: string; compileCache: CompileCache } | null = null;
 process.on('message', (m: ToWorker) => {
   if (m.type === 'abort') abort.abort();
+  else if (m.type === 'prepare') prepare(m.stateDir);
   else void run(m.data);
 });
 
 // Started ahead (isolate.ts), this process loads now, while it waits, what the first compile
-// would otherwise load after the webhook arrived: the spec validators and the templates. A failure
+// would otherwise load after the webhook arrived: the spec validators, the templates, the digest
+// of the compile code (it reads ~1 MB of files) and the modules apply imports on demand. A failure
 // here is left for the cycle to meet and report.
+const warmStarted = performance.now();
 try {
   specValidators();
   for (const name of listTemplates(join(packageRoot(), 'templates'))) loadTemplate(name);
+  codeFingerprint();
+  await import('../backup/move-data.js');
 } catch {}
+post({ type: 'ready', ms: Math.round(performance.now() - warmStarted) });
+
+/**
+ * A webhook's cycle asks for this before it fetches the head: what the compile reads whatever the
+ * head is (the compile cache of earlier cycles, the state store's code paths) is read meanwhile.
+ */
+function prepare(stateDir: string): void {
+  try {
+    StateStore.open(stateDir).close();
+    prepared = { stateDir, compileCache: openCompileCache(compileCacheDir(stateDir)) };
+  } catch {
+    prepared = null; // the cycle opens them itself, and reports what fails
+  }
+}
 
 async function run(data: WorkerData): Promise<void> {
   let progressIds = 0;
@@ -45,6 +69,7 @@ async function run(data: WorkerData): Promise<void> {
       },
       signal: abort.signal,
       driverImpl,
+      compileCache: prepared?.stateDir === data.input.stateDir ? prepared.compileCache : undefined,
     });
     post({ type: 'result', outcome });
   } catch (err) {

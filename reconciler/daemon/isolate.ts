@@ -6,7 +6,7 @@
 // node batch. The child dies with its parent: a SIGKILL of the reconciler stops both at once.
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { relogLine } from '../../common/log.js';
+import { relogLine, type Logger } from '../../common/log.js';
 import type { NodeState, Progress } from '../../common/progress.js';
 import type { ApplyHeadEnv, ApplyHeadInput, HeadOutcome } from './apply-head.js';
 
@@ -24,7 +24,7 @@ export interface WorkerData {
 }
 
 /** Messages to the child. */
-export type ToWorker = { type: 'start'; data: WorkerData } | { type: 'abort' };
+export type ToWorker = { type: 'start'; data: WorkerData } | { type: 'prepare'; stateDir: string } | { type: 'abort' };
 
 /** Messages from the child. */
 export type FromWorker =
@@ -33,12 +33,15 @@ export type FromWorker =
   | { type: 'progress'; id: number; node: string; state: NodeState; detail?: string }
   | { type: 'progress-done'; id: number }
   | { type: 'result'; outcome: HeadOutcome }
+  | { type: 'ready'; ms: number }
   | { type: 'crash'; message: string; stack?: string };
 
 /** applyHead in a child process; resolves when it has reported and exited. */
 export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHeadEnv, 'driverImpl'> & { driverModule?: DriverModule }): Promise<HeadOutcome> {
   const data: WorkerData = { input, logLevel: env.log.level, driverModule: env.driverModule };
   const child = takeWorker();
+  env.log.debug({ pid: child.pid, prepared: prepared === child }, 'head worker takes the cycle');
+  prepared = null;
   const progress = new Map<number, Progress>();
   const send = (m: ToWorker) => void (child.connected && child.send(m));
   const abort = () => send({ type: 'abort' });
@@ -53,7 +56,7 @@ export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHe
         else if (m.type === 'progress') progress.get(m.id)?.update(m.node, m.state, m.detail);
         else if (m.type === 'progress-done') progress.get(m.id)?.done();
         else if (m.type === 'result') resolve(m.outcome);
-        else reject(Object.assign(new Error(m.message), { stack: m.stack }));
+        else if (m.type === 'crash') reject(Object.assign(new Error(m.message), { stack: m.stack }));
       });
       child.on('error', reject);
       child.on('exit', (code, signal) => reject(new Error(`the cycle's process exited (${signal ?? code}) without a result`)));
@@ -75,6 +78,10 @@ export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHe
 // compile takes still goes back to the system after each cycle.
 let spareWanted = false;
 let spare: ChildProcess | null = null;
+/** The spare told to prepare for a cycle (it holds that state directory's compile cache now). */
+let prepared: ChildProcess | null = null;
+/** Where a spare says it is ready (debug): how soon after a cycle the next webhook is served at full speed. */
+let spareLog: Logger | null = null;
 
 function forkWorker(inUse: boolean): ChildProcess {
   const child = fork(fileURLToPath(new URL('./head-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -83,6 +90,8 @@ function forkWorker(inUse: boolean): ChildProcess {
     child.unref();
     child.channel?.unref();
     child.once('exit', () => void (spare === child && (spare = null)));
+    const started = performance.now();
+    child.on('message', (m: FromWorker) => void (m.type === 'ready' && spareLog?.debug({ pid: child.pid, ms: Math.round(performance.now() - started), warmMs: m.ms }, 'head worker ready')));
   }
   return child;
 }
@@ -98,8 +107,30 @@ function takeWorker(): ChildProcess {
   return forkWorker(true);
 }
 
+/**
+ * Tells the head worker started ahead that a cycle for a new head is likely (a webhook asked for
+ * it): it opens what any compile in `stateDir` reads while the head is fetched. The returned
+ * `unused()` is for a cycle that then compiles nothing: that worker, holding the opened cache,
+ * is replaced by a fresh one, so an idle reconciler never keeps a compile cache in memory.
+ */
+export function prepareSpareHeadWorker(stateDir: string): { unused(): void } {
+  const child = spare;
+  if (!child?.connected) return { unused() {} };
+  child.send({ type: 'prepare', stateDir } satisfies ToWorker);
+  prepared = child;
+  return {
+    unused() {
+      if (spare !== child || prepared !== child) return;
+      prepared = null;
+      child.disconnect();
+      spare = spareWanted ? forkWorker(false) : null;
+    },
+  };
+}
+
 /** Keeps one head worker started ahead from now on (the daemon), until stopSpareHeadWorker. */
-export function startSpareHeadWorker(): void {
+export function startSpareHeadWorker(log?: Logger): void {
+  spareLog = log ?? null;
   spareWanted = true;
   spare ??= forkWorker(false);
 }
@@ -107,6 +138,7 @@ export function startSpareHeadWorker(): void {
 /** Ends the head worker waiting, if any (it also ends by itself when this process goes away). */
 export function stopSpareHeadWorker(): void {
   spareWanted = false;
+  prepared = null;
   if (spare?.connected) spare.disconnect();
   spare = null;
 }

@@ -13,7 +13,7 @@ import { type RunOutcome, type RunRecord } from '../state/reconciler-records.js'
 import type { NodeDriver } from '../../fleet/node/driver.js';
 import type { Logger } from '../../common/log.js';
 import type { Progress } from '../../common/progress.js';
-import { applyHeadIsolated, type DriverModule } from './isolate.js';
+import { applyHeadIsolated, prepareSpareHeadWorker, type DriverModule } from './isolate.js';
 import type { ApplyHeadInput, HeadOutcome } from './apply-head.js';
 import { checkHeadTrust, newTrustMemory, type TrustMemory } from '../trust/head-trust.js';
 import { describeVerdict } from '../trust/trust-verdict.js';
@@ -46,6 +46,13 @@ export interface ReconcileOptions extends DriverOptions {
   requireSignedBy?: string[];
   /** Where the cycle's events go (notifications, commit statuses); they are queued, never awaited. */
   notify?: NotifyHook;
+  /** The state store, open already (the daemon's): the cycle records in it and leaves it open. */
+  store?: StateStore;
+  /**
+   * With isolate: a new head is likely (a webhook asked for this cycle), so the head worker
+   * started ahead opens the compile cache while the head is fetched.
+   */
+  expectNewHead?: boolean;
 }
 
 /** What the loop keeps in memory between cycles. */
@@ -78,7 +85,9 @@ async function followedHead(opts: ReconcileOptions): Promise<{ dir: string; comm
 
 /** One cycle; never throws for what a cycle can meet (bad specs, a failed rollout, an unreachable remote): it records it. */
 export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = newMemory()): Promise<RunRecord> {
-  const store = StateStore.open(opts.stateDir);
+  const store = opts.store ?? StateStore.open(opts.stateDir);
+  const prepared = opts.isolate && opts.expectNewHead ? prepareSpareHeadWorker(opts.stateDir) : null;
+  let compiled = false;
   const id = store.reconciler.startRun();
   let log = opts.log.child({ runId: id });
   let revision: string | null = null;
@@ -90,8 +99,10 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     return run;
   };
   try {
+    const fetchStarted = performance.now();
     const head = await followedHead(opts);
     revision = head.commit;
+    log.debug({ rev: revision.slice(0, 12), ms: Math.round(performance.now() - fetchStarted) }, 'head fetched');
     memory.fetched = { revision, at: new Date().toISOString() };
     log = log.child({ rev: revision.slice(0, 12) });
     if (opts.requireSignedBy?.length) {
@@ -110,6 +121,7 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     events = opts.notify ? await cycleEvents(opts.notify, { dir: head.dir, revision, fallback: before, runId: id }) : null;
     // apply makes its progress when a rollout begins, with the nodes it switches: deploy.started.
     const progress = (nodes: string[]) => (events?.started(nodes), opts.progress(nodes));
+    compiled = true;
     const result = await runApplyHead({ ...opts, progress }, { dir: head.dir, revision, before, ...driverOptionsOf(opts) }, log);
     if (result.settled) memory.settled = { revision, rolloutId: store.latestRolloutId() };
     return finish(result.outcome, result.detail, result.plan, result.apps);
@@ -122,7 +134,8 @@ export async function reconcileOnce(opts: ReconcileOptions, memory: Memory = new
     log.error({ err: err.message }, 'cycle failed');
     return finish('error', err.message);
   } finally {
-    store.close();
+    if (!compiled) prepared?.unused();
+    if (!opts.store) store.close();
   }
 }
 

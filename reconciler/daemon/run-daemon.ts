@@ -74,7 +74,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     // Each new head is compiled in a child process: its memory goes back to the system after it.
     notifier = opts.notifySettings ? createNotifier(store, opts.notifySettings, log) : undefined;
     const cycleOpts: ReconcileOptions = { ...opts, signal: stop.signal, isolate: true, notify: notifier && notifyHook(notifier, opts.branch, log) };
-    startSpareHeadWorker(); // a webhook's cycle then pays no process start and module load
+    startSpareHeadWorker(log); // a webhook's cycle then pays no process start and module load
+    // A webhook's cycle is told so: its head worker opens the compile cache while the head is fetched.
+    let hooked = false;
 
     const liveView = (): LoopView => ({ ...view, fetched: memory.fetched, running: reconciler?.current ? { since: reconciler.current.since } : null, queued: reconciler?.queued ?? false, trust: { required: (opts.requireSignedBy?.length ?? 0) > 0, head: memory.trust.head } });
     const publish = () => {
@@ -88,6 +90,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       live: liveInstancesOf(opts),
       trigger: (why) => {
         log.info({ why }, 'cycle requested');
+        hooked = true;
         reconciler?.trigger('cycle');
       },
       plan: (id) => store!.reconciler.runPlan(id),
@@ -133,7 +136,9 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
       {
         cycle: async () => {
           publish();
-          await finished(await reconcileOnce(cycleOpts, memory));
+          const expectNewHead = hooked;
+          hooked = false;
+          await finished(await reconcileOnce({ ...cycleOpts, store, expectNewHead }, memory));
           publish();
         },
         drift: async () => {

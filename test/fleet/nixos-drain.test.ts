@@ -1,7 +1,8 @@
 // Draining through Caddy's admin API for the nixos driver. drainConfig is checked on the JSON the
 // REAL `caddy adapt` makes of the REAL templates/Caddyfile.hbs; setCaddyUpstreams end to end against
 // a REAL Caddy 2.6 (`caddy run`) proxying to two REAL http servers, reached with REAL curl through a
-// REAL OpenSSH server on 127.0.0.1 (the "ingress node" is this machine), as driver-nixos.test.ts does.
+// REAL OpenSSH server on 127.0.0.1 (the "ingress node" is this machine), as driver-nixos.test.ts does;
+// and the drain's wait for the requests in flight, read from that Caddy over that ssh.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync, writeFileSync } from 'node:fs';
@@ -12,7 +13,8 @@ import { exec, type Exec } from '../../common/exec.js';
 import { NodeUnreachableError, SkyrecError } from '../../common/errors.js';
 import { loadTemplate } from '../../generators/templates.js';
 import { createNixosDriver } from '../../fleet/drivers/nixos/driver-nixos.js';
-import { drainConfig, setCaddyUpstreams, type CaddyRoutes } from '../../fleet/drivers/nixos/nixos-drain.js';
+import { DRAINED_ROUTE_ID, drainConfig, setCaddyUpstreams, type CaddyRoutes } from '../../fleet/drivers/nixos/nixos-drain.js';
+import { waitCaddyIdle } from '../../fleet/drivers/nixos/nixos-drain-wait.js';
 import { caddyAdapt, freePort, makeTempDir } from '../helpers/tools.js';
 import { startSshd, waitForPort, type TestSshd } from '../helpers/sshd.js';
 import { makeNode } from './builders.js';
@@ -29,10 +31,12 @@ function dials(config: any, domain: string): string[] {
   const proxy = route.handle[0].routes[0].handle.find((h: any) => h.handler === 'reverse_proxy');
   return proxy.upstreams.map((u: any) => u.dial);
 }
-// The config with every reverse_proxy's upstreams removed: what must not change.
+// The config with every reverse_proxy's upstreams and the drained route removed: what must not change.
 function withoutUpstreams(config: unknown): string {
-  return JSON.stringify(config, (k, v) => (k === 'upstreams' ? undefined : v));
+  return JSON.stringify(config, (k, v) => (k === 'upstreams' ? undefined : Array.isArray(v) ? v.filter((r) => r?.['@id'] !== DRAINED_ROUTE_ID) : v));
 }
+// The route that keeps drained dials named in Caddy's config (none: undefined).
+const drainedRoute = (config: any) => config.apps.http.servers.srv0.routes.find((r: any) => r['@id'] === DRAINED_ROUTE_ID);
 
 describe('drainConfig on the JSON of the real `caddy adapt` of the rendered templates/Caddyfile.hbs (pure)', () => {
   let adapted: any;
@@ -55,6 +59,21 @@ describe('drainConfig on the JSON of the real `caddy adapt` of the rendered temp
     const out = drainConfig(adapted, ROUTES, ['10.0.0.11:20001']);
     expect(dials(out, 'shop.example.com')).toEqual(['10.0.0.12:20001', '10.0.0.13:20002']);
     expect(dials(out, 'blog.example.com')).toEqual(BLOG);
+  });
+
+  it('drained dials stay named in one last route that matches no request (so Caddy keeps counting them), rewritten by each drain, gone when nothing is drained', () => {
+    const one = drainConfig(adapted, ROUTES, ['10.0.0.11:20001']);
+    expect(drainedRoute(one)).toEqual({ '@id': DRAINED_ROUTE_ID, match: [{ not: [{ path: ['*'] }] }], handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '10.0.0.11:20001' }] }] });
+    expect((one as any).apps.http.servers.srv0.routes.at(-1)).toBe(drainedRoute(one));
+    // The next drain writes the whole list again: one route, never a second one.
+    const two = drainConfig(one, ROUTES, ['10.0.0.13:20002', '10.0.0.11:20001']);
+    expect((two as any).apps.http.servers.srv0.routes.filter((r: any) => r['@id'] === DRAINED_ROUTE_ID)).toHaveLength(1);
+    expect(drainedRoute(two).handle[0].upstreams).toEqual([{ dial: '10.0.0.11:20001' }, { dial: '10.0.0.13:20002' }]);
+    // Out of shop but kept in blog (its last upstream): named, since shop's old requests count too.
+    expect(drainedRoute(drainConfig(adapted, ROUTES, ['10.0.0.12:20001']))).toEqual({ ...drainedRoute(one), handle: [{ handler: 'reverse_proxy', upstreams: [{ dial: '10.0.0.12:20001' }] }] });
+    // Kept everywhere (the last upstream of its only route): still proxied to, nothing to name.
+    expect(drainedRoute(drainConfig(adapted, { 'blog.example.com': BLOG }, BLOG))).toBeUndefined();
+    expect(drainedRoute(drainConfig(two, ROUTES, []))).toBeUndefined();
   });
 
   it('undraining (drained = []) restores every full list in the rendered order, equal to what Caddy adapted', () => {
@@ -95,6 +114,9 @@ let sitePort = 0;
 let sshOptions: string[] = [];
 let dialA = '';
 let dialB = '';
+/** Requests to /slow, held by the upstream that got them until released. */
+const held: { port: string; answer: () => void }[] = [];
+const heldWaiters: (() => void)[] = [];
 
 function start(name: string, argv: string[], env?: NodeJS.ProcessEnv): (typeof children)[number] {
   const child = { name, proc: spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'pipe'], env }), stderr: '' };
@@ -106,9 +128,9 @@ function start(name: string, argv: string[], env?: NodeJS.ProcessEnv): (typeof c
 const waitFor = (p: number, child: (typeof children)[number]) => waitForPort(p, child.name, () => child.proc.exitCode === null, () => child.stderr);
 
 /** One request to the Caddy site, with the domain in Host (Node 20's fetch would drop it): the upstream's port it reached. */
-function viaCaddy(): Promise<string> {
+function viaCaddy(path = '/'): Promise<string> {
   return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port: sitePort, path: '/', headers: { Host: `shop.test:${sitePort}` }, agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port: sitePort, path, headers: { Host: `shop.test:${sitePort}` }, agent: false }, (res) => {
       let body = '';
       res.on('data', (c) => (body += String(c)));
       res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}: ${body}`))));
@@ -128,9 +150,14 @@ beforeAll(async () => {
   sshPort = sshd.port;
   sshOptions = sshd.options;
 
-  // Two app instances that answer with their own port.
+  // Two app instances that answer with their own port; /slow is held until released.
   for (let i = 0; i < 2; i++) {
-    const server = http.createServer((_, res) => res.end(String((server.address() as net.AddressInfo).port)));
+    const server = http.createServer((req, res) => {
+      const answer = () => res.end(String((server.address() as net.AddressInfo).port));
+      if (req.url !== '/slow') return answer();
+      held.push({ port: String((server.address() as net.AddressInfo).port), answer });
+      for (const w of heldWaiters.splice(0)) w();
+    });
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     upstreams.push(server);
   }
@@ -148,6 +175,7 @@ beforeAll(async () => {
 }, 30_000);
 
 afterAll(async () => {
+  for (const h of held.splice(0)) h.answer();
   await sshd?.stop();
   for (const c of children.reverse()) {
     if (c.proc.exitCode !== null || c.proc.signalCode !== null) continue;
@@ -234,5 +262,95 @@ describe('setCaddyUpstreams against a real Caddy 2.6, through a real sshd and re
     const err = await drain([dialA], { port: await freePort() }).catch((e) => e);
     expect(err).toBeInstanceOf(NodeUnreachableError);
     expect(err.message).toMatch(/node ingress1 is unreachable over ssh \(root@127\.0\.0\.1\)/);
+  });
+});
+
+describe('waiting for a drained instance over ssh: real Caddy 2.6 counts its requests in flight, read on the "ingress node" through a real sshd and real curl', { timeout: 30_000 }, () => {
+  const driver = () => createNixosDriver({ flakeDir: '/unused', exec, sshOptions, sshPort, caddyAdmin: `127.0.0.1:${adminPort}` });
+  const upstream = (dial: string) => ({ node: `app-${portOf(dial)}`, address: '127.0.0.1', port: Number(portOf(dial)) });
+  const ingressRoutes = () => [{ node: ingress(), routes: [{ domain: 'shop.test', upstreams: [upstream(dialA), upstream(dialB)] }] }];
+  const wait = (timeoutMs: number, onCount?: (n: number) => void, over: { port?: number; admin?: string } = {}, taken?: Promise<void>) =>
+    waitCaddyIdle({ node: ingress(), dial: dialA, ssh: { options: sshOptions, port: over.port ?? sshPort }, admin: over.admin ?? `127.0.0.1:${adminPort}`, timeoutMs, onCount, taken });
+  /** Slow requests through Caddy until one is held on A; the others are let go. */
+  async function holdOnA(): Promise<{ answer: () => void; reply: Promise<string> }> {
+    for (;;) {
+      const arrived = new Promise<void>((r) => heldWaiters.push(r));
+      const reply = viaCaddy('/slow');
+      await arrived;
+      const h = held.pop()!;
+      if (h.port === portOf(dialA)) return { answer: h.answer, reply };
+      h.answer();
+      await reply;
+    }
+  }
+
+  it('a drain waits while the previous config has a request in flight to A, which then answers 200 (no 502), and ends once none is', async () => {
+    const slow = await holdOnA();
+    await driver().setDrained(ingressRoutes(), [upstream(dialA)]);
+    expect(await reached()).toEqual(Array(20).fill(portOf(dialB)));
+    // Seen in flight twice after the drain: the count survived the config that no longer proxies to A.
+    let busy = 0;
+    let sawBusy = () => {};
+    const busyTwice = new Promise<void>((r) => (sawBusy = r));
+    let settled: boolean | null = null;
+    const waiting = wait(20_000, (n) => n > 0 && ++busy >= 2 && sawBusy()).then((idle) => (settled = idle));
+    await busyTwice;
+    expect(settled).toBeNull();
+    slow.answer();
+    expect(await slow.reply).toBe(portOf(dialA));
+    await waiting;
+    expect(settled).toBe(true);
+    await driver().setDrained(ingressRoutes(), []);
+  });
+
+  it("the nixos driver's waitDrained ends at once (after the quiet interval) when nothing is in flight; with a request held past its deadline it says false", async () => {
+    await driver().setDrained(ingressRoutes(), [upstream(dialA)]);
+    const started = performance.now();
+    expect(await driver().waitDrained!([ingress()], upstream(dialA), 20_000)).toBe(true);
+    console.log(`a drain's wait with nothing in flight, over a new ssh connection: ${(performance.now() - started).toFixed(0)} ms (the fixed wait was 1000 ms)`);
+    await driver().setDrained(ingressRoutes(), []);
+    const slow = await holdOnA();
+    await driver().setDrained(ingressRoutes(), [upstream(dialA)]);
+    expect(await wait(1500)).toBe(false);
+    slow.answer();
+    expect(await slow.reply).toBe(portOf(dialA));
+    await driver().setDrained(ingressRoutes(), []);
+  });
+
+  it('the watch starts with the drain: it counts only after the ingress took A out, so a request held on A still keeps it waiting; a drain that failed ends it at once', async () => {
+    const slow = await holdOnA();
+    let taken!: () => void;
+    let busy = 0;
+    let sawBusy = () => {};
+    const busyTwice = new Promise<void>((r) => (sawBusy = r));
+    let settled: boolean | null = null;
+    const watching = wait(20_000, (n) => n > 0 && ++busy >= 2 && sawBusy(), {}, new Promise<void>((r) => (taken = r))).then((idle) => (settled = idle));
+    await driver().setDrained(ingressRoutes(), [upstream(dialA)]);
+    taken();
+    await busyTwice;
+    expect(settled).toBeNull();
+    slow.answer();
+    expect(await slow.reply).toBe(portOf(dialA));
+    expect(await watching).toBe(true);
+    // As the rollout does it, with nothing in flight: the ssh session's start overlaps the drain.
+    await driver().setDrained(ingressRoutes(), []);
+    const started = performance.now();
+    let out!: () => void;
+    const overlapped = driver().watchDrained!([ingress()], upstream(dialA), 20_000, new Promise<void>((r) => (out = r)));
+    await driver().setDrained(ingressRoutes(), [upstream(dialA)]);
+    const drained = performance.now();
+    out();
+    expect(await overlapped).toBe(true);
+    console.log(`drain (3 ssh calls) ${(drained - started).toFixed(0)} ms, then the wait, its ssh session started with the drain: ${(performance.now() - drained).toFixed(0)} ms`);
+    await driver().setDrained(ingressRoutes(), []);
+    expect(await wait(20_000, undefined, {}, Promise.reject(new Error('the drain failed')))).toBe(false);
+  });
+
+  it('an admin API that does not answer is an error naming the node and curl\'s reason (the rollout then waits the fixed second); no sshd: NodeUnreachableError', async () => {
+    const err = await wait(10_000, undefined, { admin: `127.0.0.1:${await freePort()}` }).catch((e) => e);
+    expect(err).toBeInstanceOf(SkyrecError);
+    expect(err.message).toMatch(/node ingress1: reading in-flight requests from Caddy's admin API .*failed: curl: \(7\)/);
+    const gone = await wait(10_000, undefined, { port: await freePort() }).catch((e) => e);
+    expect(gone).toBeInstanceOf(NodeUnreachableError);
   });
 });

@@ -69,4 +69,23 @@ describe('DrainSet', () => {
     expect(await set.take(C)).toBe(false);
     expect(applied).toEqual([]);
   });
+
+  it('a wait for the ingress starts with the drain, is told once the ingress has taken the instance out, and is waited for', async () => {
+    const events: string[] = [];
+    const routes = [{ domain: 'shop.example.com', upstreams: [A, B] }];
+    const set = new DrainSet(() => routes, async (drained) => void events.push(`ingress keeps out ${drained.map((u) => u.port).join(',') || 'nothing'}`), async (u, taken) => {
+      events.push(`watch ${u.port} starts`);
+      await taken;
+      events.push(`watch ${u.port}: taken out`);
+    });
+    expect(await set.take(A)).toBe(true);
+    expect(events).toEqual(['watch 20001 starts', 'ingress keeps out 20001', 'watch 20001: taken out']);
+  });
+
+  it('when the ingress cannot take the instance out, the wait is told so and the drain fails', async () => {
+    let told: unknown = null;
+    const set = new DrainSet(() => [{ domain: 'shop.example.com', upstreams: [A, B] }], async () => Promise.reject(new Error('admin API refused')), (_u, taken) => taken.catch((err) => void (told = err)));
+    await expect(set.take(A)).rejects.toThrow('admin API refused');
+    expect((told as Error).message).toBe('admin API refused');
+  });
 });

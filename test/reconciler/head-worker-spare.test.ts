@@ -76,7 +76,7 @@ describe('reconciler: the head worker started ahead', () => {
     tmp.cleanup();
   }, 60_000);
 
-  it('waits with one worker, uses it for a webhook cycle that deploys the head, replaces it, and leaves none when stopped', async () => {
+  it('waits with one worker, uses it for a webhook cycle that deploys the head, replaces it (also when a webhook brought nothing new), and leaves none when stopped', async () => {
     const pid = r.child.pid!;
     let head = await work.git('rev-parse', 'HEAD');
     await r.waitFor('the first deploy', (s) => s.applied?.revision === head && s.running === null, 90_000);
@@ -92,8 +92,19 @@ describe('reconciler: the head worker started ahead', () => {
 
     // The worker that compiled g1 has exited (its memory is the system's again); a fresh one waits.
     expect(running(before)).toBe(false);
-    const [after] = await waitForWorkers(pid, (p) => p.length === 1);
-    expect(after).not.toBe(before);
+    const [prepared] = await waitForWorkers(pid, (p) => p.length === 1);
+    expect(prepared).not.toBe(before);
+
+    // A webhook with nothing new: its worker had opened the compile cache while the head was
+    // fetched, and is replaced by a fresh one rather than wait holding that cache in memory.
+    const again = await r.request('POST', '/hooks/generic', { headers: { 'x-hub-signature-256': signBody('spare-secret', body) }, body });
+    expect(again.status).toBeLessThan(300);
+    const idle = await r.waitFor('the unchanged cycle', (s) => s.runs[0]?.outcome !== 'applied' && s.running === null, 60_000);
+    expect(idle.runs[0].outcome).toBe('unchanged');
+    const deadlineUnused = Date.now() + 10_000;
+    while (running(prepared) && Date.now() < deadlineUnused) await new Promise((res) => setTimeout(res, 25));
+    expect(running(prepared)).toBe(false);
+    const [after] = await waitForWorkers(pid, (p) => p.length === 1 && p[0] !== prepared);
 
     r.child.kill('SIGTERM');
     expect((await r.exited).code).toBe(0);

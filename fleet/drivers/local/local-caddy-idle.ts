@@ -7,6 +7,7 @@
 // what the previous config (which a reload does not wait for, in Caddy 2.6) has in flight.
 import { caddyAdminRequest } from './local-caddy-admin.js';
 import type { NodeLayout } from './local-layout.js';
+import { DRAIN_QUIET_MS } from '../../node/drain-quiet.js';
 
 /** Requests in flight per upstream address ('127.0.0.1:20001'), as the node's Caddy counts them. */
 export async function readUpstreamRequests(layout: NodeLayout, timeoutMs = 2000): Promise<Map<string, number>> {
@@ -16,18 +17,10 @@ export async function readUpstreamRequests(layout: NodeLayout, timeoutMs = 2000)
   return new Map(list.map((u) => [u.address, u.num_requests]));
 }
 
-/**
- * How long the count must stay at zero: one `lb_try_interval` of the rendered Caddyfile (100ms).
- * A request of the previous config is counted only while it is being proxied: one that just
- * failed elsewhere sleeps that long before it picks again, and may pick the drained instance. (A
- * request accepted just before the reload also picks its upstream a moment later.) With 60 ms,
- * 1 of about 8,900 requests failed over four applies on one node, none otherwise (bench-rolling.ts).
- */
-export const IDLE_QUIET_MS = 100;
 const POLL_MS = 10;
 
 /**
- * Waits until the node's Caddy has had no request in flight to `address` for IDLE_QUIET_MS
+ * Waits until the node's Caddy has had no request in flight to `address` for DRAIN_QUIET_MS
  * (an address Caddy does not know has none). False when `timeoutMs` passed first.
  */
 export async function waitUpstreamIdle(layout: NodeLayout, address: string, timeoutMs: number): Promise<boolean> {
@@ -38,7 +31,7 @@ export async function waitUpstreamIdle(layout: NodeLayout, address: string, time
     const busy = (await readUpstreamRequests(layout)).get(address) ?? 0;
     if (busy > 0) quietSince = null;
     else if (quietSince === null) quietSince = now;
-    else if (now - quietSince >= IDLE_QUIET_MS) return true;
+    else if (now - quietSince >= DRAIN_QUIET_MS) return true;
     if (now >= deadline) return false;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }

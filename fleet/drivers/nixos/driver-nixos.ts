@@ -11,6 +11,7 @@ import type { Logger } from '../../../common/log.js';
 import { CommandError, SkyrecError } from '../../../common/errors.js';
 import { manifestHash, type NodeDriver, type NodeTarget } from '../../node/driver.js';
 import { setCaddyUpstreams } from './nixos-drain.js';
+import { waitCaddyIdle } from './nixos-drain-wait.js';
 import { detectSudoFlag, type SudoFlag } from './nixos-rebuild-sudo.js';
 import { runNixosCommand } from './nixos-run.js';
 import { REAL_OPERATE, buildCredentialsArgv, buildShowArgv, parseCredentials, parseShow, readJournal, type OperateCommands } from './nixos-operate.js';
@@ -98,6 +99,12 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
 
   const backupOptions = { onNode, ops, paths: { ...REAL_BACKUP_PATHS, ...opts.backupPaths }, backupTimeoutMs: t.switchMs };
   const backups = nixosBackupMethods(backupOptions);
+
+  const watchIngress: NonNullable<NodeDriver['watchDrained']> = async (ingress, upstream, timeoutMs, taken) => {
+    const dial = `${hostPart(upstream.address)}:${upstream.port}`;
+    const idle = await Promise.all(ingress.map((node) => waitCaddyIdle({ node, dial, ssh, admin: opts.caddyAdmin, timeoutMs, log, taken })));
+    return idle.every(Boolean);
+  };
 
   return {
     kind: 'nixos',
@@ -192,6 +199,10 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
         }),
       );
     },
+
+    // Each ingress node's Caddy, read on the node over ssh, says when it stopped sending (nixos-drain-wait.ts).
+    watchDrained: watchIngress,
+    waitDrained: (ingress, upstream, timeoutMs) => watchIngress(ingress, upstream, timeoutMs, Promise.resolve()),
 
     // Day 2 (nixos-operate.ts): one ssh per node and call.
     readLogs(node, query, sink, signal) {

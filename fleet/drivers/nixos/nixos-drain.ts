@@ -3,6 +3,9 @@
 // The change goes through the ingress node's Caddy admin API, reached with curl over the same ssh
 // the driver uses, since the rendered Caddyfile binds the admin API to the node's localhost only.
 // It lives in Caddy's memory: the next activation reloads the rendered Caddyfile (full lists).
+// Drained dials stay named in one route that matches no request (DRAINED_ROUTE_ID): Caddy counts
+// each upstream's requests in flight only while some config names it (caddyserver/caddy#7277),
+// and that count is how a drain knows the previous config has finished with it (nixos-drain-wait.ts).
 import type { Node } from '../../../schema/model.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
@@ -45,18 +48,48 @@ function visitProxies(value: unknown, routes: CaddyRoutes, domain: string | unde
 
 const dialsOf = (handler: Obj): string[] => (Array.isArray(handler.upstreams) ? handler.upstreams : []).map((u) => (isObj(u) ? String(u.dial) : String(u)));
 
-/** Pure: returns a copy of Caddy's JSON config where every reverse_proxy handler under a route matching one of `routes`' domains (match[].host) has upstreams = routes[domain] minus `drained` dials (order kept). Never leaves a handler with zero upstreams: if that would happen, keep that handler's full list (the caller guarantees it never asks for that, but be safe) */
+/** The `@id` of the route that keeps drained dials named in Caddy's config, matching no request. */
+export const DRAINED_ROUTE_ID = 'skyrec_drained';
+
+/** The HTTP servers of a Caddy JSON config, by name. */
+function serversOf(config: unknown): Obj[] {
+  const apps = isObj(config) && isObj(config.apps) ? config.apps : null;
+  const http = apps && isObj(apps.http) && isObj(apps.http.servers) ? apps.http.servers : {};
+  return Object.values(http).filter(isObj);
+}
+
+/**
+ * Pure: returns a copy of Caddy's JSON config where every reverse_proxy handler under a route
+ * matching one of `routes`' domains (match[].host) has upstreams = routes[domain] minus `drained`
+ * dials (order kept), and the drained dials are named in one never-matching route (`@id`
+ * DRAINED_ROUTE_ID, the last of the first server that proxies one of `routes`; none when nothing
+ * is drained), so that Caddy keeps counting what the previous config has in flight to them. Never
+ * leaves a handler with zero upstreams: if that would happen, keep that handler's full list (the
+ * caller guarantees it never asks for that, but be safe).
+ */
 export function drainConfig(config: unknown, routes: CaddyRoutes, drained: string[]): unknown {
   const copy = structuredClone(config);
   const out = new Set(drained);
   const lower = Object.fromEntries(Object.entries(routes).map(([d, l]) => [d.toLowerCase(), l]));
-  visitProxies(copy, lower, undefined, (handler, domain) => {
-    const want = intended(lower[domain], out);
-    if (want.length === 0) return; // a rendered domain with no upstreams: leave Caddy's handler as it is
-    // Keep each upstream's other fields (e.g. max_requests) when the dial is already there.
-    const current = new Map((Array.isArray(handler.upstreams) ? handler.upstreams : []).filter(isObj).map((u) => [String(u.dial), u]));
-    handler.upstreams = want.map((dial) => current.get(dial) ?? { dial });
-  });
+  for (const server of serversOf(copy)) if (Array.isArray(server.routes)) server.routes = server.routes.filter((r) => !(isObj(r) && r['@id'] === DRAINED_ROUTE_ID));
+  let home: Obj | undefined;
+  const named = new Set<string>();
+  for (const server of serversOf(copy)) {
+    visitProxies(server.routes, lower, undefined, (handler, domain) => {
+      home ??= server;
+      const want = intended(lower[domain], out);
+      if (want.length === 0) return; // a rendered domain with no upstreams: leave Caddy's handler as it is
+      for (const dial of lower[domain]) if (out.has(dial) && !want.includes(dial)) named.add(dial);
+      // Keep each upstream's other fields (e.g. max_requests) when the dial is already there.
+      const current = new Map((Array.isArray(handler.upstreams) ? handler.upstreams : []).filter(isObj).map((u) => [String(u.dial), u]));
+      handler.upstreams = want.map((dial) => current.get(dial) ?? { dial });
+    });
+  }
+  if (home && named.size > 0) {
+    // `not path *` matches no request: the route only keeps the dials known to Caddy's upstream pool.
+    const route = { '@id': DRAINED_ROUTE_ID, match: [{ not: [{ path: ['*'] }] }], handle: [{ handler: 'reverse_proxy', upstreams: [...named].sort().map((dial) => ({ dial })) }] };
+    home.routes = [...(Array.isArray(home.routes) ? home.routes : []), route];
+  }
   return copy;
 }
 
