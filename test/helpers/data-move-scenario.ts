@@ -7,15 +7,15 @@
 // and HTTP through the ingress. `load` counts what clients see: 200, the maintenance 503, any
 // other answer, connection errors.
 import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
 import { TestRepo } from './git-repo.js';
-import { freePort } from './tools.js';
+import { freePort, getText } from './tools.js';
+import { runBin, type BinResult } from './run-bin.js';
 
 export const MOVE_HOST = 'shop.move.example';
 
@@ -52,12 +52,7 @@ addons:
 placement: { labels: { role: web } }
 `;
 
-export interface RunResult {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type RunResult = BinResult;
 
 export interface MoveScenario {
   dir: string;
@@ -98,20 +93,10 @@ export async function createMoveScenario(opts: MoveScenarioOptions = {}): Promis
   cpSync(join(packageRoot(), 'apps.example', 'src', 'shop'), join(repo.dir, 'src', 'shop'), { recursive: true });
   await repo.commit('shop');
   const port = await freePort();
-  const bin = join(packageRoot(), 'bin', 'skyrec.js');
   const skyrec = (args: string[], onSpawn?: (child: ChildProcess) => void): Promise<RunResult> => {
     const driverFlags = ['--driver', 'local', '--state', state, '--secrets-dir', secrets, '--http-port', String(port)];
     const flags = args[0] === 'plan' ? ['--repo', repo.dir] : args[0] === 'down' ? driverFlags.slice(0, 4) : args[0] === 'apply' ? [...driverFlags, '--repo', repo.dir, '--yes'] : driverFlags;
-    const argv = [bin, ...args, ...flags];
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, argv, { env: { ...process.env, SKYREC_CACHE_DIR: join(dir, 'cache') }, stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (c) => (stdout += c));
-      child.stderr.on('data', (c) => (stderr += c));
-      child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
-      onSpawn?.(child);
-    });
+    return runBin([...args, ...flags], { env: { SKYREC_CACHE_DIR: join(dir, 'cache') }, onSpawn });
   };
   const psql = async (node: string, sql: string, db = 'shop') => {
     const pg = join(state, 'local', node, 'postgres');
@@ -149,15 +134,7 @@ export async function killWhen(s: MoveScenario, args: string[], when: () => stri
 }
 
 export function visit(port: number): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path: '/visits', headers: { host: MOVE_HOST }, agent: false, timeout: 30_000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-  });
+  return getText(port, MOVE_HOST, '/visits');
 }
 
 export interface LoadCounts {

@@ -6,13 +6,12 @@
 // app's processes and a steady stream of HTTP requests through the ingress while it applies.
 // Used by test/reconciler/rolling.test.ts and by `npm run bench` (test/bench/bench-rolling.ts).
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { spawn } from 'node:child_process';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/paths.js';
 import { TestRepo } from './git-repo.js';
-import { freePort } from './tools.js';
+import { freePort, getText } from './tools.js';
+import { runBin } from './run-bin.js';
 
 export const SHOP_HOST = 'shop.rolling.example';
 
@@ -89,30 +88,15 @@ export interface RunResult {
 }
 
 /** Runs the skyrec binary with the scenario's state, secrets and ingress port. */
-export function runSkyrec(s: Scenario, args: string[]): Promise<RunResult> {
-  const argv = [s.bin, ...args, '--driver', 'local', '--state', s.state, ...(args[0] === 'apply' ? ['--secrets-dir', s.secrets, '--http-port', String(s.port), '--repo', s.repo.dir, '--yes'] : [])];
-  const started = performance.now();
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, argv, { env: { ...process.env, SKYREC_CACHE_DIR: join(s.dir, 'cache') }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c) => (stdout += c));
-    child.stderr.on('data', (c) => (stderr += c));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr, ms: performance.now() - started }));
-  });
+export async function runSkyrec(s: Scenario, args: string[]): Promise<RunResult> {
+  const argv = [...args, '--driver', 'local', '--state', s.state, ...(args[0] === 'apply' ? ['--secrets-dir', s.secrets, '--http-port', String(s.port), '--repo', s.repo.dir, '--yes'] : [])];
+  const r = await runBin(argv, { bin: s.bin, env: { SKYREC_CACHE_DIR: join(s.dir, 'cache') } });
+  return { code: r.code ?? -1, stdout: r.stdout, stderr: r.stderr, ms: r.ms };
 }
 
 /** GET through an ingress node (default: the first). */
 export function getShop(s: Scenario, path = '/', port = s.port): Promise<{ status: number; body: string }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: '127.0.0.1', port, path, headers: { host: SHOP_HOST }, agent: false, timeout: 10_000 }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.on('timeout', () => req.destroy(new Error('timeout')));
-  });
+  return getText(port, SHOP_HOST, path, 10_000);
 }
 
 export interface LoadResult {

@@ -9,17 +9,19 @@ export interface BinResult {
   signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
+  ms: number;
 }
 
-/** `onSpawn` gets the child (to kill it). */
-export function runBin(argv: string[], opts: { env?: NodeJS.ProcessEnv; onSpawn?: (child: ChildProcess) => void } = {}): Promise<BinResult> {
+/** `bin`: another build's bin/skyrec.js (the bench's comparisons); `onSpawn` gets the child (to kill it). */
+export function runBin(argv: string[], opts: { env?: NodeJS.ProcessEnv; bin?: string; onSpawn?: (child: ChildProcess) => void } = {}): Promise<BinResult> {
+  const started = performance.now();
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [join(packageRoot(), 'bin', 'skyrec.js'), ...argv], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [opts.bin ?? join(packageRoot(), 'bin', 'skyrec.js'), ...argv], { env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout!.on('data', (c) => (stdout += c));
     child.stderr!.on('data', (c) => (stderr += c));
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr, ms: performance.now() - started }));
     opts.onSpawn?.(child);
   });
 }

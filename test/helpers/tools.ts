@@ -127,19 +127,25 @@ export async function caddyAdapt(caddyfile: string): Promise<any> {
   }
 }
 
-/** GET http://127.0.0.1:<port><path> with a Host header (as the ingress routes it); the body parsed as JSON. */
-export function getJson(port: number, host: string, path = '/'): Promise<any> {
+/** GET http://127.0.0.1:<port><path> with a Host header (as the ingress routes it), on a connection of its own. */
+export function getText(port: number, host: string, path = '/', timeoutMs = 30_000): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false }, (res) => {
+    const req = http.get({ host: '127.0.0.1', port, path, headers: { host }, agent: false, timeout: timeoutMs }, (res) => {
       let body = '';
       res.on('data', (c) => (body += c));
-      res.on('end', () => {
-        try {
-          resolve(JSON.parse(body));
-        } catch {
-          reject(new Error(`${host}${path}: HTTP ${res.statusCode}, not JSON: ${body.slice(0, 200)}`));
-        }
-      });
-    }).on('error', reject);
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on('error', reject);
+    req.on('timeout', () => req.destroy(new Error('timeout')));
   });
+}
+
+/** getText, the body parsed as JSON. */
+export async function getJson(port: number, host: string, path = '/'): Promise<any> {
+  const { status, body } = await getText(port, host, path);
+  try {
+    return JSON.parse(body);
+  } catch {
+    throw new Error(`${host}${path}: HTTP ${status}, not JSON: ${body.slice(0, 200)}`);
+  }
 }

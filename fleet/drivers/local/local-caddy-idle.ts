@@ -7,14 +7,13 @@
 // what the previous config (which a reload does not wait for, in Caddy 2.6) has in flight.
 import { caddyAdminRequest } from './local-caddy-admin.js';
 import type { NodeLayout } from './local-layout.js';
-import { DRAIN_QUIET_MS } from '../../node/drain-quiet.js';
+import { parseUpstreamRequests, quietTracker } from '../../node/drain-quiet.js';
 
 /** Requests in flight per upstream address ('127.0.0.1:20001'), as the node's Caddy counts them. */
 export async function readUpstreamRequests(layout: NodeLayout, timeoutMs = 2000): Promise<Map<string, number>> {
   const r = await caddyAdminRequest(layout.caddyAdmin, 'GET', '/reverse_proxy/upstreams', { timeoutMs });
   if (r.status !== 200) throw new Error(`Caddy's admin API answered GET /reverse_proxy/upstreams with ${r.status}: ${r.body.trim()}`);
-  const list = JSON.parse(r.body) as { address: string; num_requests: number }[];
-  return new Map(list.map((u) => [u.address, u.num_requests]));
+  return parseUpstreamRequests(r.body);
 }
 
 const POLL_MS = 10;
@@ -25,14 +24,10 @@ const POLL_MS = 10;
  */
 export async function waitUpstreamIdle(layout: NodeLayout, address: string, timeoutMs: number): Promise<boolean> {
   const deadline = performance.now() + timeoutMs;
-  let quietSince: number | null = null;
+  const quiet = quietTracker();
   for (;;) {
-    const now = performance.now();
-    const busy = (await readUpstreamRequests(layout)).get(address) ?? 0;
-    if (busy > 0) quietSince = null;
-    else if (quietSince === null) quietSince = now;
-    else if (now - quietSince >= DRAIN_QUIET_MS) return true;
-    if (now >= deadline) return false;
+    if (quiet((await readUpstreamRequests(layout)).get(address) ?? 0)) return true;
+    if (performance.now() >= deadline) return false;
     await new Promise((r) => setTimeout(r, POLL_MS));
   }
 }

@@ -11,7 +11,7 @@ import type { Logger } from '../../../common/log.js';
 import { execLines } from '../../../common/exec.js';
 import { CommandError, NodeUnreachableError, SkyrecError } from '../../../common/errors.js';
 import { buildSshArgv, type SshSettings } from './nixos-argv.js';
-import { DRAIN_QUIET_MS } from '../../node/drain-quiet.js';
+import { parseUpstreamRequests, quietTracker } from '../../node/drain-quiet.js';
 
 /** Between two reads on the node (each is a curl start, a few milliseconds). */
 const POLL_S = '0.02';
@@ -52,7 +52,7 @@ export async function waitCaddyIdle(opts: WaitIdleOptions): Promise<boolean> {
   const stop = new AbortController();
   let idle = false;
   let failure: Error | null = null;
-  let quietSince: number | null = null;
+  const quiet = quietTracker();
   const deadline = setTimeout(() => stop.abort(), timeoutMs);
   let out = opts.taken === undefined;
   opts.taken?.then(() => (out = true), () => stop.abort());
@@ -60,17 +60,13 @@ export async function waitCaddyIdle(opts: WaitIdleOptions): Promise<boolean> {
     if (stop.signal.aborted || !out || line.trim() === '') return;
     let inFlight: number;
     try {
-      const list = JSON.parse(line) as { address: string; num_requests: number }[];
-      inFlight = list.find((u) => u.address === dial)?.num_requests ?? 0;
+      inFlight = parseUpstreamRequests(line).get(dial) ?? 0;
     } catch {
       failure = new SkyrecError(`node ${node.name}: Caddy's admin API answered GET /reverse_proxy/upstreams with something that is not its JSON list: ${line.slice(0, 200)}`);
       return stop.abort();
     }
     opts.onCount?.(inFlight);
-    const now = performance.now();
-    if (inFlight > 0) quietSince = null;
-    else if (quietSince === null) quietSince = now;
-    else if (now - quietSince >= DRAIN_QUIET_MS) {
+    if (quiet(inFlight)) {
       idle = true;
       stop.abort();
     }
