@@ -99,6 +99,15 @@ function knownPids(stateDir: string): number[] {
   });
 }
 
+/** `<pid> <command line>`, for an assertion's message. */
+function described(pid: number): string {
+  try {
+    return `${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').join(' ').trim()}`;
+  } catch {
+    return `${pid} (gone)`;
+  }
+}
+
 function alive(pid: number): boolean {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -355,8 +364,9 @@ describe('local driver on apps.example', () => {
     const pids = knownPids(state.dir);
     expect(pids.filter(alive).length).toBeGreaterThanOrEqual(8);
     await driver.down();
-    expect(pids.filter(alive)).toEqual([]);
-    expect(knownPids(state.dir).filter(alive)).toEqual([]);
+    // Named by their command lines: a survivor says which process down() missed.
+    expect(pids.filter(alive).map(described)).toEqual([]);
+    expect(knownPids(state.dir).filter(alive).map(described)).toEqual([]);
     await driver.down();
     expect(await driver.currentGeneration(node('web-2'))).toBe(2);
     await expect(get(`${driver.ingressUrl(node('web-1'))}/`, 'api.acme.example')).rejects.toThrow();

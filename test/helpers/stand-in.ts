@@ -1,5 +1,5 @@
 // Stand-in programs on the test sshd's side (the nixos driver's tests): shell scripts in
-// `<dir>/bin` that first append their name and each argument, bracketed, as one line of
+// `<dir>/bin` that first append their name and each argument, bracketed, as one line (one write) of
 // `<dir>/calls.log`, so that a test can compare the exact argv skyrec sent.
 import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -16,7 +16,9 @@ export interface StandIns {
 
 export function standIns(dir: string): StandIns {
   const calls = join(dir, 'calls.log');
-  const record = `{ printf '%s' "$(basename "$0")"; for a in "$@"; do printf ' [%s]' "$a"; done; echo; } >> ${escapeShellArg(calls)}`;
+  // The line is built first and appended with one write: two stand-ins run at once (one ssh per
+  // node) would otherwise interleave their pieces.
+  const record = `line=$(basename "$0"); for a in "$@"; do line="$line [$a]"; done; printf '%s\\n' "$line" >> ${escapeShellArg(calls)}`;
   return {
     standIn(name, body) {
       const path = join(dir, 'bin', name);
