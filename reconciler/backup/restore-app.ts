@@ -12,7 +12,7 @@ import { waitHealthy } from '../../fleet/node/health.js';
 import type { RestoreTarget } from '../../fleet/node/backup.js';
 import { backupMethods, type DataNode } from './data-node.js';
 import { backupRecorder } from './verify-backup.js';
-import { RolloutFailedError } from '../../common/errors.js';
+import { RolloutFailedError, SkyrecError } from '../../common/errors.js';
 import { restoreJournals, type RestorePhase } from './restore-journal.js';
 
 export interface RestoreOptions {
@@ -125,7 +125,14 @@ export async function finishRestores(o: Pick<RestoreOptions, 'all' | 'driver' | 
   for (const j of restoreJournals.read(o.stateDir)) {
     o.log.warn({ app: j.app, node: j.node, phase: j.phase, startedAt: j.startedAt }, 'restore: finishing a restore that was killed mid-way');
     const data = findDataNode(o.all, j.app, { driver: o.driver.kind }, 'postgres');
-    done.push(await restoreApp({ ...o, app: j.app, target: j.target, into: null, data, healthTimeoutMs: j.healthTimeoutMs, resume: j.phase }));
+    try {
+      done.push(await restoreApp({ ...o, app: j.app, target: j.target, into: null, data, healthTimeoutMs: j.healthTimeoutMs, resume: j.phase }));
+    } catch (err) {
+      throw new SkyrecError(`finishing the restore of ${j.app} that a killed \`skyrec restore\` left (started ${j.startedAt}, on ${j.node}) failed: ${(err as Error).message}`, {
+        hint: `${j.app} stays paused until it is finished: fix the cause and apply again, or run \`skyrec restore ${j.app}\` yourself (its record: restores/${j.app}.json in the state directory)`,
+        cause: err,
+      });
+    }
   }
   return done;
 }
