@@ -34,3 +34,19 @@ export function drainSettle(deps: Pick<RolloutDeps, 'driver'> & Partial<Pick<Rol
     }
   };
 }
+
+/**
+ * Applies a drain and waits until every ingress has stopped sending to each of `upstreams`, as a
+ * rollout does before it restarts an instance: for a pause (a restore, a data move) whose next
+ * step stops the app's instances.
+ */
+export async function drainAndWait(deps: Pick<RolloutDeps, 'driver'> & Partial<Pick<RolloutDeps, 'log'>>, ingress: Node[], upstreams: Upstream[], drain: () => Promise<void>): Promise<void> {
+  const settle = drainSettle(deps, () => ingress);
+  const taken = drain();
+  if (typeof settle === 'number') {
+    await taken;
+    await new Promise((r) => setTimeout(r, settle));
+    return;
+  }
+  await Promise.all([taken, ...upstreams.map((u) => settle(u, taken))]);
+}

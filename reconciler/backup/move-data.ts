@@ -20,6 +20,7 @@ import { removeMoveJournal, writeMoveJournal } from './move-journal.js';
 import type { PlannedMove } from './move-decide.js';
 import { openApplied } from '../apply/applied.js';
 import { backupMethods } from './data-node.js';
+import { drainAndWait } from '../apply/drain-settle.js';
 
 export interface MoveReport {
   app: string;
@@ -138,8 +139,10 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
     const { baseBackup } = m.restore ? await dm.prepareDataMove(req, living) : { baseBackup: false };
     const journal = writeMoveJournal(ctx.stateDir, { app: m.app, addon: m.addon, from: m.from, to: m.to, phase: 'paused' });
     const at = performance.now();
-    for (const u of upstreamsOf(m.app, ctx)) held.set(key(u), u);
-    await apply();
+    const mine = upstreamsOf(m.app, ctx);
+    for (const u of mine) held.set(key(u), u);
+    // No request of the ingress's previous config still on its way to an instance about to stop.
+    await drainAndWait({ driver: ctx.driver, log: ctx.log }, ingressOf(ctx).map((i) => i.node), mine, apply);
     ctx.log.warn({ app: m.app, addon: m.addon, from: m.from, to: m.to }, 'data move: app paused (maintenance answer), instances stopping');
     for (const { node, units } of unitsOf(m.app, ctx.applied)) await dm.stopUnits(node, units);
     paused.set(m.app, [...(paused.get(m.app) ?? []), req]);

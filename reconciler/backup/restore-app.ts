@@ -14,6 +14,7 @@ import { backupMethods, type DataNode } from './data-node.js';
 import { backupRecorder } from './verify-backup.js';
 import { RolloutFailedError, SkyrecError } from '../../common/errors.js';
 import { restoreJournals, type RestorePhase } from './restore-journal.js';
+import { drainAndWait } from '../apply/drain-settle.js';
 
 export interface RestoreOptions {
   app: string;
@@ -86,7 +87,8 @@ async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDrive
     const nodes = o.all.filter((a) => a.run.instances.some((i) => i.app === o.app));
     const started = performance.now();
     const journal = restoreJournals.write(o.stateDir, { app: o.app, node: dataNode, target: o.target, phase: o.resume ?? 'paused', healthTimeoutMs: o.healthTimeoutMs });
-    await o.driver.setDrained(ingress, upstreams);
+    // The maintenance answer, and no request of the ingress's previous config still on its way to an instance about to stop.
+    await drainAndWait({ driver: o.driver, log: o.log }, ingress.map((i) => i.node), upstreams, () => o.driver.setDrained(ingress, upstreams));
     o.log.warn({ app: o.app, node: dataNode }, 'restore: app paused (maintenance answer), instances stopping');
     let kept: string | null = `${o.app}_before_restore`;
     try {
