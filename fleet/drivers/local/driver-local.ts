@@ -126,8 +126,11 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
       // Armed before a node's first switch too (generation null): its dir may not exist yet.
       mkdirSync(layout.dir, { recursive: true });
       const args: WatchdogArgs = { stateDir: opts.stateDir, secretsDir: opts.secretsDir, httpPort: opts.httpPort, node, generation, timeoutMs };
+      // The wait is a shell's `sleep`, not a Node process: nearly every watchdog is disarmed
+      // before it fires, and Node is started (exec, keeping the pid the pid file names) only
+      // when it does. Disarming signals the process group, so the sleep ends with it.
       spawnDetached({
-        argv: [process.execPath, script, JSON.stringify(args)],
+        argv: ['/bin/sh', '-c', 'sleep "$1" && shift && exec "$@"', 'skyrec-watchdog', (timeoutMs / 1000).toFixed(3), process.execPath, script, JSON.stringify(args)],
         cwd: layout.dir,
         env: { ...process.env },
         logFile: join(layout.logs, 'watchdog.log'),

@@ -1,13 +1,15 @@
-// The local node's rollback timer (systemd-run --on-active on a real node): started detached by
-// armRollback, it sleeps, then, unless disarmed (killed, or its pid file no longer naming it),
-// switches the node back to the generation it was given, or stops the node's instances when
-// there was none. It outlives skyrec on purpose: a node left unhealthy by a skyrec that died
-// mid-rollout still rolls itself back. Logs (JSON lines) go to <nodeDir>/logs/watchdog.log.
+// The local node's rollback timer (systemd-run --on-active on a real node): armRollback starts a
+// detached shell that sleeps args.timeoutMs and then execs this, unless disarmed meanwhile
+// (killed, or its pid file no longer naming it); this switches the node back to the generation
+// it was given, or stops the node's instances when there was none. It outlives skyrec on
+// purpose: a node left unhealthy by a skyrec that died mid-rollout still rolls itself back. Logs (JSON lines) go to <nodeDir>/logs/watchdog.log.
 //   node dist/fleet/drivers/local/local-watchdog.js '<WatchdogArgs as JSON>'
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import pino from 'pino';
-import type { WatchdogArgs } from './driver-local.js';
+import { exec } from '../../../common/exec.js';
+import { createLocalDriver, type WatchdogArgs } from './driver-local.js';
+import { stopInstances } from './local-activate.js';
 import { nodeLayout } from './local-layout.js';
 import { readPidFile } from './local-process.js';
 
@@ -15,15 +17,11 @@ async function main(args: WatchdogArgs): Promise<void> {
   const log = pino({ base: { node: args.node.name, watchdog: process.pid } });
   const layout = nodeLayout(args.stateDir, args.node.name);
   const pidFile = join(layout.run, 'watchdog.pid');
-  log.info({ generation: args.generation, timeoutMs: args.timeoutMs }, 'armed');
-  await new Promise((r) => setTimeout(r, args.timeoutMs));
-  // Re-armed or disarmed meanwhile: the pid file names another watchdog, or none.
+  // Re-armed or disarmed while the shell slept: the pid file names another watchdog, or none.
   if (readPidFile(pidFile)?.pid !== process.pid) {
-    log.info('disarmed');
+    log.info({ generation: args.generation, timeoutMs: args.timeoutMs }, 'disarmed');
     return;
   }
-  // Every switch arms one and nearly all are disarmed: what a rollback needs is loaded only then.
-  const [{ exec }, { createLocalDriver }, { stopInstances }] = await Promise.all([import('../../../common/exec.js'), import('./driver-local.js'), import('./local-activate.js')]);
   try {
     if (args.generation === null) {
       log.warn('not disarmed in time and no previous generation: stopping every instance');
