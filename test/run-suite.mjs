@@ -105,7 +105,10 @@ if (!Number.isInteger(wanted) || wanted < 1) {
   process.stderr.write(`SKYREC_TEST_SHARDS=${process.env.SKYREC_TEST_SHARDS}: expected a whole number of shards, 1 or more\n`);
   process.exit(2);
 }
-const tscArgv = [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json'];
+// Incremental: what the last type-check found unchanged is not checked again (here 14 -> 6.5
+// CPU-s when a source changed since); its record lives in .skyrec/, out of git, so a fresh
+// clone checks everything.
+const tscArgv = [join(root, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', 'tsconfig.test.json', '--incremental', '--tsBuildInfoFile', join(root, '.skyrec', 'tsc-test.tsbuildinfo')];
 /** The whole suite in one vitest process, after the type-check. */
 function runWholeHere() {
   const typed = spawnSync(process.execPath, tscArgv, { cwd: root, stdio: 'inherit' });
