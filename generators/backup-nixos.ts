@@ -52,7 +52,10 @@ export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settin
     // The live cluster unless the caller names another (a scratch restore does). `info` has no
     // cluster, and pgBackRest refuses a pg1-path on its command line (error 031).
     'case " $* " in *" --pg1-path="*|*" info "*) pg1= ;; *) pg1=--pg1-path=${config.services.postgresql.dataDir} ;; esac',
-    `\${pkgs.pgbackrest}/bin/pgbackrest --config=/etc/${NIXOS_BACKUP.conf} --stanza=${spec.stanza} $pg1 "$@" || exit $?`,
+    // The node's own stanza unless the caller names another: a data move restores the old node's
+    // (nixos-data-move.ts), and pgBackRest refuses an option given twice on its command line.
+    `case " $* " in *" --stanza="*) stanza= ;; *) stanza=--stanza=${spec.stanza} ;; esac`,
+    `\${pkgs.pgbackrest}/bin/pgbackrest --config=/etc/${NIXOS_BACKUP.conf} $stanza $pg1 "$@" || exit $?`,
     // The end of the restorable window: when WAL last reached the repository.
     `case " $* " in *" archive-push "*) date +%s > ${NIXOS_BACKUP.lastArchived} ;; esac`,
   ].join('\n');

@@ -7,7 +7,7 @@ import type { RenderedNode } from '../../generators/render-types.js';
 import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 import type { AttachedIo, LogQuery, LogSink, RunRequest, SecretSource, UnitStatus } from './operate.js';
 import type { BackupList, BackupRequest, RestoreTarget, ScratchRestore } from './backup.js';
-import type { DataMoveRequest, ForgetRequest, MovedData } from './data-move.js';
+import type { DataMoveNodes, DataMoveRequest, ForgetRequest, MovedData } from './data-move.js';
 
 /** What to deploy on one node. */
 export interface NodeTarget {
@@ -174,7 +174,7 @@ export interface NodeDriver {
    * Data moves (fleet/node/data-move.ts). Whether the addon's server on `node` still answers (a
    * relabelled node) or not (a node that is gone).
    */
-  dataAnswers?(node: string, req: BackupRequest): Promise<boolean>;
+  dataAnswers?(node: string, req: BackupRequest & { nodes?: DataMoveNodes }): Promise<boolean>;
   /** Whether the backup target holds what restores `req.from`'s data when that node is gone. */
   dataBackedUp?(req: DataMoveRequest): Promise<boolean>;
   /**

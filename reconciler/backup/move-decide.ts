@@ -1,5 +1,5 @@
 // Which data moves an apply runs. With a backup target the data moves with its node (the local
-// driver automates it); without one, apply refuses as it always did, unless the spec asks for an
+// and nixos drivers automate it); without one, apply refuses as it always did, unless the spec asks for an
 // empty database (addons.postgres.fresh: true). A move an earlier apply left unfinished (its
 // journal) is taken up again: to the node placement gives now, or back to the old node. Redis
 // data moves the same way with a backup target on the local driver; elsewhere its new server
@@ -49,8 +49,8 @@ export function decideDataMoves(previous: Record<string, AppData>, config: Confi
     refuseEmptyDataMoves(previous, config, placement);
   }
   const list = found.map((m) => `${m.app}'s PostgreSQL data moves from ${m.from} to ${m.to}`).join('; ');
-  if (opts.driver !== 'local') {
-    throw new ApplyRefusedError(`${list}; moving it is automated with the local driver only so far; nothing was applied`, {
+  if (opts.driver !== 'local' && opts.driver !== 'nixos') {
+    throw new ApplyRefusedError(`${list}; moving it is automated with the local and nixos drivers only; nothing was applied`, {
       hint: `keep ${found[0].from} eligible for the data, or move it by hand (skyrec backup, then restore on the new node) and set addons.postgres.fresh: true`,
     });
   }
