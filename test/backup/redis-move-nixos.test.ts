@@ -90,7 +90,7 @@ beforeAll(async () => {
   const file = join(tmp.dir, 'backup.nix');
   writeFileSync(file, renderFleet(config, placement, { revision: null }).find((n) => n.node === oldName)!.files['backup.nix']);
   const pkgs = `{ pgbackrest = "/nix/store/00000000000000000000000000000000-pgbackrest"; restic = "/nix/store/00000000000000000000000000000000-restic"; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "/"; gnused = "/"; }`;
-  const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/"; }; lib = { }; pkgs = ${pkgs}; }`)) as any;
+  const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/"; }; config.services.redis.package = "/"; lib = { }; pkgs = ${pkgs}; }`)) as any;
   // Both data nodes run backup.nix for the same fleet (its target and key); each names its own restic repository.
   mkdirSync(join(etc, 'skyrec', 'backup'), { recursive: true });
   writeFileSync(join(etc, NIXOS_BACKUP.conf), module.environment.etc[NIXOS_BACKUP.conf].text);

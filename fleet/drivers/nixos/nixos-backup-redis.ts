@@ -13,6 +13,7 @@ import type { Node } from '../../../schema/model.js';
 import { CommandError, SkyrecError, UsageError } from '../../../common/errors.js';
 import { KEY_CREDENTIAL, NIXOS_BACKUP, S3_CREDENTIALS } from '../../../generators/backup-nixos.js';
 import { FLEET_SECRETS } from '../../../generators/backup-plan.js';
+import { REDIS_SNAPSHOT, RESTIC_ENV } from '../../../generators/backup-redis-nixos.js';
 import { PASSWORD_SECRET } from '../../../generators/addons.js';
 import type { BackupInfo } from '../../node/backup.js';
 import type { NodeDriver } from '../../node/driver.js';
@@ -41,34 +42,8 @@ export function credentialFiles(properties: string[]): Map<string, string> {
   return new Map(properties.filter((p) => p.startsWith('LoadCredential=')).map((p) => p.slice('LoadCredential='.length)).map((c) => [c.slice(0, c.indexOf(':')), c.slice(c.indexOf(':') + 1)]));
 }
 
-// restic's environment from files on the node: $1 repository, $2 key file, $3/$4 bucket credential
-// files (empty: none). `$(cat)` drops trailing newlines, as pgBackRest's wrapper reads the key.
-export const RESTIC_ENV = [
-  'RESTIC_REPOSITORY=$1; RESTIC_PASSWORD=$(cat "$2") || exit 1; export RESTIC_REPOSITORY RESTIC_PASSWORD',
-  'if [ -n "$3" ]; then AWS_ACCESS_KEY_ID=$(cat "$3") && AWS_SECRET_ACCESS_KEY=$(cat "$4") || exit 1; export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; fi',
-  'shift 4',
-];
-
-// BGSAVE and wait for it (a new LASTSAVE, none in progress), then store dump.rdb; prints restic's JSON.
-const BACKUP = [
-  ...RESTIC_ENV,
-  'sock=$1 pass=$2 dir=$3 app=$4 host=$5',
-  'if [ -e "$pass" ]; then REDISCLI_AUTH=$(cat "$pass") || exit 1; export REDISCLI_AUTH; fi',
-  'before=$(redis-cli -s "$sock" LASTSAVE) || exit 1',
-  // LASTSAVE counts whole seconds: a save in the same second as the last one would not show.
-  'while [ "$(date +%s)" -le "$before" ]; do sleep 0.1; done',
-  'redis-cli -s "$sock" BGSAVE > /dev/null || exit 1',
-  'end=$(($(date +%s) + 600))',
-  'while :; do',
-  '  info=$(redis-cli -s "$sock" INFO persistence) || exit 1',
-  '  case $info in *rdb_bgsave_in_progress:0*) [ "$(redis-cli -s "$sock" LASTSAVE)" != "$before" ] && break ;; esac',
-  '  [ "$(date +%s)" -lt "$end" ] || { echo "Redis did not finish BGSAVE within 10 minutes" >&2; exit 1; }',
-  '  sleep 0.1',
-  'done',
-  'case $info in *rdb_last_bgsave_status:ok*) ;; *) echo "Redis could not save its snapshot (BGSAVE failed)" >&2; exit 1 ;; esac',
-  'restic --no-cache cat config > /dev/null 2>&1 || restic --no-cache init > /dev/null || exit 1',
-  'cd "$dir" && exec restic --no-cache backup --json --tag "app=$app" --host "$host" dump.rdb',
-].join('\n');
+// BGSAVE and wait for it, then store dump.rdb (the scheduled unit's lines, backup-redis-nixos.ts); prints restic's JSON.
+const BACKUP = [...RESTIC_ENV, ...REDIS_SNAPSHOT, 'cd "$dir" && exec restic --no-cache backup --json --tag "app=$app" --host "$host" dump.rdb'].join('\n');
 
 const LIST = [...RESTIC_ENV, 'exec restic --no-cache snapshots --json --tag "app=$1"'].join('\n');
 

@@ -19,7 +19,8 @@ import { NIXOS_BACKUP } from '../../../generators/backup-nixos.js';
 import type { DataMoveNodes, DataMoveRequest, MovedData } from '../../node/data-move.js';
 import type { OperateCommands } from './nixos-operate.js';
 import { asRoot, readBackupProperties, type BackupPaths, type OnNode } from './nixos-backup.js';
-import { RESTIC_ENV, redisPlace, runResticScript, takeRedisSnapshot } from './nixos-backup-redis.js';
+import { RESTIC_ENV } from '../../../generators/backup-redis-nixos.js';
+import { redisPlace, runResticScript, takeRedisSnapshot } from './nixos-backup-redis.js';
 import { moveNode } from './nixos-data-move.js';
 import { commandFailure } from './nixos-restore.js';
 
