@@ -21,6 +21,7 @@ import { restoreCopySql, type BackupList, type BackupRequest, type RestoreTarget
 import type { NodeDriver } from '../../node/driver.js';
 import type { OperateCommands } from './nixos-operate.js';
 import { buildBackupRunArgv, buildTransientRunArgv, readBackupProperties, transientUnit, type BackupPaths, type OnNode } from './nixos-backup.js';
+import { buildWriteOwnerArgv, clearRestoreLeftovers, currentOwner } from './nixos-restore-leftovers.js';
 
 const asRoot = (node: Node, argv: string[]) => (node.sudo ? ['sudo', '-n', ...argv] : argv);
 const SCRATCH_PORT = 5433;
@@ -166,13 +167,16 @@ export async function openScratch(o: NixosRestoreOptions, node: Node, app: strin
   // psql and pg_dump need no key: only pgBackRest and the scratch server get the credentials.
   const plain = properties.filter((p) => !p.startsWith('LoadCredential='));
   const s = scratchPlace(paths, app, transientUnit(`restore-${app}`));
-  const asUser = (argv: string[], what: string, timeout?: number) => onNode(node, buildTransientRunArgv(node, plain, argv, ops, transientUnit(what), what), timeout);
+  // Every step's transient unit is named after the copy's, so that what a killed restore left can be stopped by name.
+  const asUser = (argv: string[], what: string, timeout?: number) => onNode(node, buildTransientRunArgv(node, plain, argv, ops, `${s.unit}-${what}`, what), timeout);
   const drop = async () => {
     await onNode(node, buildScratchDropArgv(node, s, ops));
   };
+  await clearRestoreLeftovers(o, node, app, dirname(s.dir));
   try {
     await onNode(node, buildScratchDirsArgv(node, s, userOf(properties)));
-    await onNode(node, buildBackupRunArgv(node, properties, NIXOS_BACKUP.pgbackrest, buildPgBackRestRestoreArgs(s, app, target, paths, stanza), ops, paths, transientUnit('restore')), long).catch((err) => {
+    await onNode(node, buildWriteOwnerArgv(node, s.dir, currentOwner()));
+    await onNode(node, buildBackupRunArgv(node, properties, NIXOS_BACKUP.pgbackrest, buildPgBackRestRestoreArgs(s, app, target, paths, stanza), ops, paths, `${s.unit}-pgbackrest`), long).catch((err) => {
       throw new SkyrecError(`node ${node.name}: pgBackRest could not restore ${app}${stanza === undefined ? '' : ` from ${stanza}'s backups`}: ${commandFailure(err)}`, { cause: err });
     });
     await onNode(node, buildScratchStartArgv(node, properties, s, ops, paths), 700_000).catch(async (err) => {
