@@ -161,6 +161,8 @@ export interface NodeDriver {
   restoreScratch?(node: Node, app: string, target: RestoreTarget): Promise<ScratchRestore>;
   /** Puts a Redis snapshot (its id; null: the latest) back in place of the app's Redis data, restarting it. */
   restoreSnapshot?(node: Node, req: BackupRequest, snapshot: string | null): Promise<void>;
+  /** Stops and removes what restores killed mid-way left on the node (their scratch copies); refuses while one of `app` still runs. */
+  clearRestoreLeftovers?(node: Node, app: string): Promise<void>;
   /** Stops units of the node's current generation (`systemctl stop`); restartUnit starts them again. */
   stopUnits?(node: Node, units: string[]): Promise<void>;
   /**

@@ -35,10 +35,10 @@ afterAll(async () => {
 
 describe('nixos driver: a killed restore\'s scratch copy (real sshd, PostgreSQL, pgBackRest; stand-in systemd-run, systemctl and killed skyrec)', { timeout: 240_000 }, () => {
   const copies = () => readdirSync(n.backupState).filter((f) => f.startsWith('skyrec-backup-restore-blog-'));
-  const restore = () => {
+  const restore = (resume?: 'copied') => {
     const a = appliedNode(n.name, 0);
     a.node = n.node();
-    return restoreApp({ app: 'blog', target: { latest: true }, into: 'blog_copy', data: { applied: a, node: n.node(), addon: 'postgres', schedule: 'daily' }, all: [a], driver: n.driver, stateDir: join(tmp.dir, 'state'), log, healthTimeoutMs: 10_000 });
+    return restoreApp({ app: 'blog', target: { latest: true }, into: resume ? null : 'blog_copy', data: { applied: a, node: n.node(), addon: 'postgres', schedule: 'daily' }, all: [a], driver: n.driver, stateDir: join(tmp.dir, 'state'), log, healthTimeoutMs: 10_000, resume });
   };
 
   it('while the skyrec that left the copy runs, a new restore refuses, naming it; once it is killed, the next restore stops and removes the copy and restores', async () => {
@@ -72,5 +72,18 @@ describe('nixos driver: a killed restore\'s scratch copy (real sshd, PostgreSQL,
     expect(copies()).toEqual([]);
     // The copy's service and the units of its steps, stopped by name.
     expect(n.recorded().some((c) => c.startsWith(`systemctl [stop] [--] [${left}.service] [${left}-*.service]`))).toBe(true);
+  });
+
+  it('an apply finishing a restore killed after its copy replaced the live database: it only starts the app, and clears the copy the killed skyrec left', async () => {
+    await n.driver.restoreScratch!(n.node(), 'blog', { latest: true });
+    const [left] = copies();
+    // Made by a skyrec that no longer runs (a pid that is not alive).
+    writeFileSync(join(n.backupState, left, 'owner'), JSON.stringify({ host: hostname(), pid: 2 ** 22 + 1, start: '1' }) + '\n');
+    n.reset();
+    const result = await restore('copied');
+    expect(result).toMatchObject({ into: 'blog', rows: {} });
+    expect(copies()).toEqual([]);
+    expect(n.recorded().some((c) => c.includes('[restore]'))).toBe(false); // nothing restored again
+    expect(await n.sql('blog', 'SELECT count(*) FROM posts;')).toBe('30');
   });
 });

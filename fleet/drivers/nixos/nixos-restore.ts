@@ -37,10 +37,13 @@ export interface ScratchPlace {
   unit: string;
 }
 
+/** The folder the scratch copies are made in: /var/lib/skyrec-backup, postgres's own. */
+const scratchRoot = (paths: BackupPaths) => dirname(paths.lastArchived);
+
 export function scratchPlace(paths: BackupPaths, app: string, unit: string): ScratchPlace {
   // The folder is removed with rm -rf: only an app name (a DNS label) may be part of it.
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(app)) throw new EscapeError(`${JSON.stringify(app)} is not an app name; it cannot name a restore folder`);
-  const dir = `${dirname(paths.lastArchived)}/${unit}`;
+  const dir = `${scratchRoot(paths)}/${unit}`;
   return { dir, data: `${dir}/data`, run: `${dir}/run`, log: `${dir}/postgres.log`, unit };
 }
 
@@ -172,7 +175,7 @@ export async function openScratch(o: NixosRestoreOptions, node: Node, app: strin
   const drop = async () => {
     await onNode(node, buildScratchDropArgv(node, s, ops));
   };
-  await clearRestoreLeftovers(o, node, app, dirname(s.dir));
+  await clearRestoreLeftovers(o, node, app, scratchRoot(paths));
   try {
     await onNode(node, buildScratchDirsArgv(node, s, userOf(properties)));
     await onNode(node, buildWriteOwnerArgv(node, s.dir, currentOwner()));
@@ -221,9 +224,13 @@ async function checkTime(o: NixosRestoreOptions, node: Node, app: string, time: 
   }
 }
 
-export function nixosRestoreMethods(o: NixosRestoreOptions): Required<Pick<NodeDriver, 'restoreScratch' | 'stopUnits'>> {
+export function nixosRestoreMethods(o: NixosRestoreOptions): Required<Pick<NodeDriver, 'restoreScratch' | 'stopUnits' | 'clearRestoreLeftovers'>> {
   return {
     restoreScratch: (node, app, target) => openScratch(o, node, app, target),
+
+    async clearRestoreLeftovers(node, app) {
+      await clearRestoreLeftovers(o, node, app, scratchRoot(o.paths));
+    },
 
     async stopUnits(node, units) {
       if (units.length > 0) await o.onNode(node, buildStopUnitsArgv(node, units, o.ops), o.backupTimeoutMs);
