@@ -138,6 +138,22 @@ describe('nixos driver: a PostgreSQL data move over a real sshd, real PostgreSQL
     expect(await oldRows()).toBe(40);
   });
 
+  it('the old node\'s PostgreSQL is gone: the new node restores from the target up to the last archived WAL', async () => {
+    await old.sql('blog', "INSERT INTO posts (body) SELECT 'mid' FROM generate_series(1, 10);");
+    await old.archiveNow();
+    const data = join(oldDir, 'pg', 'data');
+    await asPostgres([`${PG_BIN}/pg_ctl`, 'stop', '-m', 'immediate', '-D', data]);
+    try {
+      const session = await move(NEW);
+      const [report] = await session.finish({ outcome: 'succeeded' } as never);
+      expect(report).toMatchObject({ from: old.name, to: NEW, final: 'gone', baseBackup: false, rows: { 'public.posts': 50 } });
+      expect(await sqlNew('blog', 'SELECT body, count(*) FROM posts GROUP BY body ORDER BY body;')).toBe('before|40\nmid|10');
+    } finally {
+      // The node comes back (with its credential for archive_command, as postgresql.service has it).
+      await exec(['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', `${PG_BIN}/pg_ctl`, 'start', '-w', '-D', data, '-l', join(oldDir, 'pg', 'postgres.log')], { cwd: '/', env: { CREDENTIALS_DIRECTORY: join(oldDir, 'pg', 'credentials') } });
+    }
+  });
+
   it('a relabel: every row committed before the pause is on the new node, the last ones from the final WAL; the old copy stays until data forget', async () => {
     // Written after the base backup and never archived by the test: only the move's final WAL carries them.
     await old.sql('blog', "INSERT INTO posts (body) SELECT 'last' FROM generate_series(1, 25);");
@@ -145,8 +161,10 @@ describe('nixos driver: a PostgreSQL data move over a real sshd, real PostgreSQL
     const session = await move(NEW);
     expect(stopped()).toBe(true); // paused: the instance is stopped until the rollout is done
     const [report] = await session.finish({ outcome: 'succeeded' } as never);
-    expect(report).toMatchObject({ app: 'blog', addon: 'postgres', from: old.name, to: NEW, final: 'wal', baseBackup: false, rows: { 'public.posts': 65 } });
-    expect(await sqlNew('blog', "SELECT body, count(*) FROM posts GROUP BY body ORDER BY body;")).toBe('before|40\nlast|25');
+    expect(report).toMatchObject({ app: 'blog', addon: 'postgres', from: old.name, to: NEW, final: 'wal', baseBackup: false, rows: { 'public.posts': 75 } });
+    expect(await sqlNew('blog', "SELECT body, count(*) FROM posts GROUP BY body ORDER BY body;")).toBe('before|40\nlast|25\nmid|10');
+    // The copy the earlier move restored was replaced, and kept.
+    expect(await sqlNew('blog_before_restore', 'SELECT count(*) FROM posts;')).toBe('50');
     expect(await sqlNew('postgres', "SELECT pg_get_userbyid(datdba) FROM pg_database WHERE datname = 'blog';")).toBe('blog');
     expect(await sqlNew('shop', 'SELECT 1;')).toBe('1'); // the other app's database on the new node is untouched
     expect(stopped()).toBe(false);
@@ -154,7 +172,7 @@ describe('nixos driver: a PostgreSQL data move over a real sshd, real PostgreSQL
     // The restore read the old node's stanza on the new node, and the scratch cluster is gone.
     expect(old.recorded().find((c) => c.includes('[restore]'))).toContain(`[--stanza=${old.name}]`);
     expect(readdirSync(b.backup)).toEqual([]);
-    expect(await oldRows()).toBe(65);
+    expect(await oldRows()).toBe(75);
   });
 
   it('data forget: drops the old copy while the old cluster runs; once its switch stopped PostgreSQL, removes its folder; the live copy is untouched', async () => {
@@ -167,6 +185,6 @@ describe('nixos driver: a PostgreSQL data move over a real sshd, real PostgreSQL
     writeFileSync(join(old.units, 'inactive-postgresql.service'), '');
     expect(await forgetData('blog', old.name, after, io, ['postgres'])).toEqual({ app: 'blog', node: old.name, removed: [`directory ${join(oldDir, 'pg')}`] });
     expect(existsSync(join(oldDir, 'pg'))).toBe(false);
-    expect(Number(await sqlNew('blog', 'SELECT count(*) FROM posts;'))).toBe(65);
+    expect(Number(await sqlNew('blog', 'SELECT count(*) FROM posts;'))).toBe(75);
   });
 });
