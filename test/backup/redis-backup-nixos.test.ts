@@ -7,37 +7,20 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { chmodSync, chownSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
-import { compileFleet } from '../../reconciler/pipeline/pipeline.js';
-import { renderFleet } from '../../generators/render-node.js';
-import { worktreeSource } from '../../schema/source.js';
-import { makeTempDir, nixEvalJson, nixParse } from '../helpers/tools.js';
-import { FIXTURE, makeRepo, removeRepos } from '../schema/repo.js';
+import { makeTempDir } from '../helpers/tools.js';
+import { removeRepos } from '../schema/repo.js';
+import { renderRedisBackupNix } from './redis-backup-fixture.js';
 
 const KEY = "repo-key 'quoted' $HOME";
 const tmp = makeTempDir('skyrec-redis-timer-');
 chmodSync(tmp.dir, 0o755); // the redis user walks into it
 const repoPath = join(tmp.dir, 'repository');
-const fleet = (path: string) => readFileSync(join(FIXTURE, 'fleet.yaml'), 'utf8').replace('settings:\n', 'settings:\n  secretsDir: /run/secrets\n') + `backups:\n  path: ${path}\n  key: BACKUP_KEY\n`;
-const blog = readFileSync(join(FIXTURE, 'apps', 'blog.yaml'), 'utf8');
-const PKGS = `{ pgbackrest = "/nix/store/00000000000000000000000000000000-pgbackrest"; restic = "/nix/store/00000000000000000000000000000000-restic"; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "/"; gnused = "/"; }`;
-const CONFIG = '{ services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/"; }; services.redis.package = "/nix/store/00000000000000000000000000000000-redis"; }';
-
 afterAll(() => {
   removeRepos();
   tmp.cleanup();
 });
 
-/** backup.nix of blog's Redis node, with `addons` in place of blog's postgres addon. */
-async function render(addons: string, path = repoPath) {
-  const repo = makeRepo({ 'fleet.yaml': fleet(path), 'apps/blog.yaml': blog.replace('addons:\n  postgres: {}\n', addons) });
-  const { config, placement } = await compileFleet(worktreeSource(repo));
-  const node = placement.data.blog.redis!.node;
-  const files = renderFleet(config, placement, { revision: null }).find((n) => n.node === node)!.files;
-  const file = join(tmp.dir, `${node}-backup.nix`);
-  writeFileSync(file, files['backup.nix']);
-  await nixParse([file]);
-  return { node, files, module: (await nixEvalJson(`import ${file} { config = ${CONFIG}; lib = { }; pkgs = ${PKGS}; }`)) as any };
-}
+const render = (addons: string, repo = repoPath) => renderRedisBackupNix({ dir: tmp.dir, secretsDir: '/run/secrets', repoPath: repo, addons });
 
 describe('backup.nix: Redis snapshots on a schedule', () => {
   it('a oneshot unit and its timer per app on its schedule; the key and password by LoadCredential only; golden', async () => {

@@ -14,9 +14,6 @@ import pino from 'pino';
 import { exec } from '../../common/exec.js';
 import { escapeShellArg } from '../../generators/escape.js';
 import { NIXOS_BACKUP } from '../../generators/backup-nixos.js';
-import { compileFleet } from '../../reconciler/pipeline/pipeline.js';
-import { renderFleet } from '../../generators/render-node.js';
-import { worktreeSource } from '../../schema/source.js';
 import { createNixosDriver } from '../../fleet/drivers/nixos/driver-nixos.js';
 import type { NodeDriver, NodeTarget } from '../../fleet/node/driver.js';
 import type { AppliedNode } from '../../reconciler/apply/rollout-model.js';
@@ -26,8 +23,9 @@ import { readMoveJournals } from '../../reconciler/backup/move-journal.js';
 import { appliedNode } from '../helpers/applied-fixture.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 import { standIns } from '../helpers/stand-in.js';
-import { makeTempDir, nixEvalJson } from '../helpers/tools.js';
-import { FIXTURE, makeRepo, removeRepos } from '../schema/repo.js';
+import { makeTempDir } from '../helpers/tools.js';
+import { removeRepos } from '../schema/repo.js';
+import { renderRedisBackupNix } from './redis-backup-fixture.js';
 import { makeNode } from '../fleet/builders.js';
 
 const log = pino({ level: 'silent' });
@@ -80,17 +78,8 @@ beforeAll(async () => {
   const secrets = join(tmp.dir, 'secrets');
   mkdirSync(join(secrets, '_skyrec'), { recursive: true });
   writeFileSync(join(secrets, '_skyrec', 'BACKUP_KEY'), "repo-key 'quoted' $HOME\n");
-  const blog = readFileSync(join(FIXTURE, 'apps', 'blog.yaml'), 'utf8').replace('addons:\n  postgres: {}\n', 'addons:\n  postgres: {}\n  redis: {}\n');
-  const repo = makeRepo({
-    'fleet.yaml': readFileSync(join(FIXTURE, 'fleet.yaml'), 'utf8').replace('settings:\n', `settings:\n  secretsDir: ${secrets}\n`) + `backups:\n  path: ${repoPath}\n  key: BACKUP_KEY\n`,
-    'apps/blog.yaml': blog,
-  });
-  const { config, placement } = await compileFleet(worktreeSource(repo));
-  oldName = placement.data.blog.redis!.node;
-  const file = join(tmp.dir, 'backup.nix');
-  writeFileSync(file, renderFleet(config, placement, { revision: null }).find((n) => n.node === oldName)!.files['backup.nix']);
-  const pkgs = `{ pgbackrest = "/nix/store/00000000000000000000000000000000-pgbackrest"; restic = "/nix/store/00000000000000000000000000000000-restic"; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "/"; gnused = "/"; }`;
-  const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/"; }; config.services.redis.package = "/"; lib = { }; pkgs = ${pkgs}; }`)) as any;
+  const { node: dataNode, module } = await renderRedisBackupNix({ dir: tmp.dir, secretsDir: secrets, repoPath });
+  oldName = dataNode;
   // Both data nodes run backup.nix for the same fleet (its target and key); each names its own restic repository.
   mkdirSync(join(etc, 'skyrec', 'backup'), { recursive: true });
   writeFileSync(join(etc, NIXOS_BACKUP.conf), module.environment.etc[NIXOS_BACKUP.conf].text);
