@@ -1,6 +1,6 @@
 // Which data moves an apply runs. With a backup target the data moves with its node (the local
-// and nixos drivers automate it); without one, apply refuses as it always did, unless the spec asks for an
-// empty database (addons.postgres.fresh: true). A move an earlier apply left unfinished (its
+// and nixos drivers automate it); without one, apply refuses as it always did, unless the spec
+// asks for an empty database (addons.postgres.fresh: true). A move an earlier apply left unfinished (its
 // journal) is taken up again: to the node placement gives now, or back to the old node. Redis
 // data moves the same way with a backup target on the local and nixos drivers; elsewhere its new
 // server starts empty, as it always did (the plan says so). Pure.
