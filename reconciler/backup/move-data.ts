@@ -1,12 +1,12 @@
 // Data that moves with its node, around a rollout, through the node driver's data-move methods
 // (fleet/node/data-move.ts; the local driver's on this machine, the nixos driver's over ssh).
 // Before the rollout, per move: the app's domains answer the maintenance 503 (its upstreams
-// leave every ingress, as a restore does), its instances stop, the old node pushes its last writes to the backup target when it is still up
-// (PostgreSQL: its last WAL; Redis: a final RDB snapshot), and the data is restored on the new
-// node from the target. The rollout then switches the nodes: the app's upstreams on a node stay
-// out of the ingress until that node runs the new generation, whose DATABASE_URL (REDIS_URL)
-// names the new node, so no request ever reaches an instance of the old generation or an empty
-// database. Once the rollout succeeds, traffic returns.
+// leave every ingress, as a restore does), its instances stop, the old node pushes its last
+// writes to the backup target when it is still up (PostgreSQL: its last WAL; Redis: a final RDB
+// snapshot), and the data is restored on the new node from the target. The rollout then switches
+// the nodes: the app's upstreams on a node stay out of the ingress until that node runs the new
+// generation, whose DATABASE_URL (REDIS_URL) names the new node, so no request ever reaches an
+// instance of the old generation or an empty database. Once the rollout succeeds, traffic returns.
 // Each step is journalled (move-journal.ts): an apply killed halfway is finished by the next.
 import type { NodeDriver, NodeTarget, Upstream } from '../../fleet/node/driver.js';
 import type { DataMoveRequest, MovedData } from '../../fleet/node/data-move.js';
