@@ -134,17 +134,38 @@ describe('nixos driver: a Redis data move over a real sshd, real Redis and resti
     ];
   };
 
+  const move = () => startDataMoves([{ app: 'blog', addon: 'redis', from: oldName, to: NEW, restore: true }], { driver, stateDir: state, log, targets: targets(), applied: applied(), target });
+  const ctl = () => join(tmp.dir, 'bin', 'systemctl');
+
+  it('the old node\'s Redis is gone: the new node gets the latest snapshot the target holds of it', async () => {
+    await cli(oldName, 'SET', 'early', 'kept');
+    await driver.takeBackup!(node(oldName), { app: 'blog', addon: 'redis' });
+    await cli(oldName, 'SET', 'late', 'lost'); // after the last snapshot: lost with the node
+    await exec([ctl(), 'stop', '--', 'redis-blog.service']);
+    try {
+      const session = await move();
+      const [report] = await session.finish({ outcome: 'succeeded' } as never);
+      expect(report).toMatchObject({ from: oldName, to: NEW, final: 'gone' });
+      const out = join(tmp.dir, 'gone-check');
+      await exec(['cp', join(server(NEW).dir, 'dump.rdb'), out]);
+      expect(readFileSync(out).includes('early')).toBe(true);
+      expect(readFileSync(out).includes('late')).toBe(false);
+    } finally {
+      await exec([ctl(), 'start', '--', 'redis-blog.service']); // the node comes back
+    }
+  });
+
   it('a relabel: the old server saves a final snapshot and stops; the new node starts on it with every key; the old copy stays until data forget', async () => {
     await cli(oldName, 'MSET', 'k1', 'one', 'k2', 'two');
     await cli(oldName, 'INCRBY', 'counter', '41');
     // The last write before the pause: only the move's final snapshot carries it.
     await cli(oldName, 'INCR', 'counter');
-    const session = await startDataMoves([{ app: 'blog', addon: 'redis', from: oldName, to: NEW, restore: true }], { driver, stateDir: state, log, targets: targets(), applied: applied(), target });
+    const session = await move();
     expect(await cli(oldName, 'PING').catch(() => 'gone')).toBe('gone'); // nothing writes to the old server after its snapshot
     const [report] = await session.finish({ outcome: 'succeeded' } as never);
     expect(report).toMatchObject({ app: 'blog', addon: 'redis', from: oldName, to: NEW, final: 'snapshot' });
     expect(readMoveJournals(state)).toEqual([]);
-    expect(recorded().filter((c) => c.startsWith('systemctl [stop] [--] [redis-blog.service]'))).toHaveLength(1);
+    expect(recorded().filter((c) => c.startsWith('systemctl [stop] [--] [redis-blog.service]'))).toHaveLength(2); // the test's, and the move's
     expect(existsSync(join(tmp.dir, 'inactive-blog-web-1.service'))).toBe(false); // stopped for the pause, started again
 
     // The new node's switch: systemd gives the StateDirectory to redis-blog, and the server starts on dump.rdb.
