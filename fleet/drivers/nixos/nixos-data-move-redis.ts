@@ -34,8 +34,17 @@ export interface NixosRedisMoveOptions {
 // Whether the app's server answers on its socket (PONG, or NOAUTH from a server with a password).
 const ANSWERS = 'out=$(redis-cli -s "$1" PING 2>&1); case $out in *PONG*|*NOAUTH*) echo yes ;; esac';
 
-// restic's snapshots of the app in the old node's repository, or none when there is no repository yet.
-const STORED = [...RESTIC_ENV, 'restic --no-cache cat config > /dev/null 2>&1 || { echo "[]"; exit 0; }', 'exec restic --no-cache snapshots --json --tag "app=$1"'].join('\n');
+// restic's snapshots of the app in the old node's repository, or none when there is no repository
+// yet (a path without its config file; elsewhere restic's exit code 10, "repository does not
+// exist", from 0.17 on). Any other failure (a wrong key) is an error, never an empty Redis.
+const STORED = [
+  ...RESTIC_ENV,
+  'case $RESTIC_REPOSITORY in',
+  '  /*) [ -e "$RESTIC_REPOSITORY/config" ] || { echo "[]"; exit 0; } ;;',
+  '  *) restic --no-cache cat config > /dev/null 2>&1; [ $? = 10 ] && { echo "[]"; exit 0; } ;;',
+  'esac',
+  'exec restic --no-cache snapshots --json --tag "app=$1"',
+].join('\n');
 
 // The snapshot (or the latest; "none": no snapshot, the server starts empty) as the server's
 // dump.rdb. Prints "restored" or "empty".
