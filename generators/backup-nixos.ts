@@ -10,6 +10,8 @@ import { SCHEDULE_SECONDS } from '../schema/backup-spec.js';
 import { ARCHIVE_TIMEOUT_S, FLEET_SECRETS, renderPgBackRestConf, type NodeBackupSpec } from './backup-plan.js';
 import { escapeNixList, escapeNixString } from './escape.js';
 import { renderVerifyUnits, verifyScript } from './backup-verify-nixos.js';
+import { renderRedisBackupUnits } from './backup-redis-nixos.js';
+import { PASSWORD_SECRET } from './addons.js';
 
 const STATE = '/var/lib/skyrec-backup';
 
@@ -31,14 +33,19 @@ export const NIXOS_BACKUP = {
 export const KEY_CREDENTIAL = 'skyrec-backup-key';
 export const S3_CREDENTIALS = { accessKeyId: 'skyrec-backup-s3-key', secretAccessKey: 'skyrec-backup-s3-key-secret' } as const;
 
-/** The backup.nix module of a data node, or null when it backs nothing up. */
-export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settings): string | null {
-  if (!spec || spec.postgres.length === 0) return null;
+/**
+ * The backup.nix module of a data node, or null when it backs nothing up. `redisPasswords`: the
+ * apps whose Redis here has a password (its scheduled snapshots read it by LoadCredential).
+ */
+export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settings, redisPasswords: string[] = []): string | null {
+  if (!spec || spec.postgres.length + spec.redis.length === 0) return null;
+  // A node that holds only Redis gets the target's files and the Redis units, none of PostgreSQL's.
+  if (spec.postgres.length === 0) return renderRedisOnlyModule(spec, settings, redisPasswords);
   const s = (v: string) => escapeNixString(v);
-  const secret = (name: string) => `${settings.secretsDir}/${FLEET_SECRETS}/${name}`;
   const s3 = spec.target.s3;
-  const credentials = [`${KEY_CREDENTIAL}:${secret(spec.target.key)}`, ...(s3 ? [`${S3_CREDENTIALS.accessKeyId}:${secret(s3.accessKeyId)}`, `${S3_CREDENTIALS.secretAccessKey}:${secret(s3.secretAccessKey)}`] : [])];
+  const credentials = credentialLines(spec, settings);
   const conf = renderPgBackRestConf(spec, { pgSocketDir: '/run/postgresql', pgPort: 5432, lockPath: `${STATE}/lock`, logPath: `${STATE}/log`, spoolPath: `${STATE}/spool` });
+  const redisUnits = renderRedisBackupUnits({ spec, names: CREDENTIAL_NAMES(spec), passwords: passwordFiles(settings, redisPasswords) });
   const schedule = spec.postgres.map((p) => p.schedule).sort((a, b) => SCHEDULE_SECONDS[a] - SCHEDULE_SECONDS[b])[0];
   const unit = NIXOS_BACKUP.unit(spec.stanza);
   const properties = ['User=postgres', 'Group=postgres', ...credentials.map((c) => `LoadCredential=${c}`)];
@@ -52,7 +59,10 @@ export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settin
     // The live cluster unless the caller names another (a scratch restore does). `info` has no
     // cluster, and pgBackRest refuses a pg1-path on its command line (error 031).
     'case " $* " in *" --pg1-path="*|*" info "*) pg1= ;; *) pg1=--pg1-path=${config.services.postgresql.dataDir} ;; esac',
-    `\${pkgs.pgbackrest}/bin/pgbackrest --config=/etc/${NIXOS_BACKUP.conf} --stanza=${spec.stanza} $pg1 "$@" || exit $?`,
+    // The node's own stanza unless the caller names another: a data move restores the old node's
+    // (nixos-data-move.ts), and pgBackRest refuses an option given twice on its command line.
+    `case " $* " in *" --stanza="*) stanza= ;; *) stanza=--stanza=${spec.stanza} ;; esac`,
+    `\${pkgs.pgbackrest}/bin/pgbackrest --config=/etc/${NIXOS_BACKUP.conf} $stanza $pg1 "$@" || exit $?`,
     // The end of the restorable window: when WAL last reached the repository.
     `case " $* " in *" archive-push "*) date +%s > ${NIXOS_BACKUP.lastArchived} ;; esac`,
   ].join('\n');
@@ -121,6 +131,44 @@ in
   };
 
 ${renderVerifyUnits(spec)}
+${redisUnits}
+}
+`;
+}
+
+const CREDENTIAL_NAMES = (spec: NodeBackupSpec) => ({ key: KEY_CREDENTIAL, s3: spec.target.s3 ? S3_CREDENTIALS : null });
+
+const passwordFiles = (settings: Settings, apps: string[]) => new Map(apps.map((app) => [app, `${settings.secretsDir}/${app}/${PASSWORD_SECRET.redis}`]));
+
+/** The fleet's key (and bucket credentials) as LoadCredential lines: `<name>:<file>`. */
+function credentialLines(spec: NodeBackupSpec, settings: Settings): string[] {
+  const secret = (name: string) => `${settings.secretsDir}/${FLEET_SECRETS}/${name}`;
+  const s3 = spec.target.s3;
+  return [`${KEY_CREDENTIAL}:${secret(spec.target.key)}`, ...(s3 ? [`${S3_CREDENTIALS.accessKeyId}:${secret(s3.accessKeyId)}`, `${S3_CREDENTIALS.secretAccessKey}:${secret(s3.secretAccessKey)}`] : [])];
+}
+
+/**
+ * backup.nix of a node that backs up Redis and no PostgreSQL: where the repository is
+ * (pgbackrest.conf's repo1-* lines, which `skyrec backup --addon redis` reads), the credentials as
+ * properties, restic, and the scheduled snapshot units.
+ */
+function renderRedisOnlyModule(spec: NodeBackupSpec, settings: Settings, redisPasswords: string[]): string {
+  const s = (v: string) => escapeNixString(v);
+  const credentials = credentialLines(spec, settings);
+  const conf = renderPgBackRestConf(spec, { pgSocketDir: '/run/postgresql', pgPort: 5432, lockPath: `${STATE}/lock`, logPath: `${STATE}/log`, spoolPath: `${STATE}/spool` });
+  return `# Rendered by skyrec: backups of node ${spec.stanza}'s Redis (apps ${spec.redis.map((r) => r.app).join(', ')}).
+# The repository key and any bucket credentials come from ${settings.secretsDir}/${FLEET_SECRETS}/ by LoadCredential.
+{ config, lib, pkgs, ... }:
+
+let
+  credentials = ${escapeNixList(credentials)};
+in
+{
+  # Where the repository is (restic's beside pgBackRest's, <path>/restic/<node>), for skyrec over ssh.
+  environment.etc.${s(NIXOS_BACKUP.conf)}.text = ${s(conf)};
+  environment.etc.${s(NIXOS_BACKUP.properties)}.text = ${s(credentials.map((c) => `LoadCredential=${c}`).join('\n') + '\n')};
+  environment.systemPackages = [ pkgs.restic ];
+${renderRedisBackupUnits({ spec, names: CREDENTIAL_NAMES(spec), passwords: passwordFiles(settings, redisPasswords) })}
 }
 `;
 }

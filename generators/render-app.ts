@@ -13,7 +13,7 @@ const URLENCODE_FUNCTION =
   'skyrec_urlencode() { local LC_ALL=C s="$1" out="" c i; for ((i = 0; i < ${#s}; i++)); do c="${s:i:1}"; ' +
   'case "$c" in [A-Za-z0-9._~-]) out+="$c" ;; *) printf -v c \'%%%02X\' "\'$c"; out+="$c" ;; esac; done; printf \'%s\' "$out"; }';
 
-const redisSocket = (app: string) => `/run/redis-${app}/redis.sock`;
+export const redisSocket = (app: string) => `/run/redis-${app}/redis.sock`;
 
 /** What the app's processes on `node` need for its addons: env lines, credentials, unit dependencies. */
 export function describeAddons(app: App, node: string, access: AddonAccess[]) {

@@ -78,7 +78,8 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   // Placement gave every app whose PostgreSQL data is here the same version: the node's one server.
   const postgres = Object.values(manifest.apps).find((a) => a.data?.postgres)?.data?.postgres;
   if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
-  const backup = renderBackupModule(nodeBackupSpec(config, index.data, nodeName), config.fleet.settings);
+  const redisPasswords = config.apps.filter((a) => (index.addons.get(a.name) ?? []).some((x) => x.addon === 'redis' && x.node === nodeName && x.password)).map((a) => a.name);
+  const backup = renderBackupModule(nodeBackupSpec(config, index.data, nodeName), config.fleet.settings, redisPasswords);
   if (backup) files['backup.nix'] = backup;
   files['default.nix'] = loadTemplate('node.nix.hbs')({
     node: nodeName,

@@ -1,9 +1,9 @@
 // Data that moves with its node, through the node driver (the optional data-move methods of
 // NodeDriver): what an apply asks of the old and the new data node when an app's PostgreSQL or
 // Redis data changes node, and what `skyrec data forget` asks of the node it left. The local
-// driver runs PostgreSQL, pgBackRest, Redis and restic on this machine; the nixos driver has
-// none of them yet, so `backupMethods` (reconciler/backup/data-node.ts) refuses it by name.
-import type { BackupTarget } from '../../schema/model.js';
+// driver runs PostgreSQL, pgBackRest, Redis and restic on this machine; the nixos driver runs
+// them on the nodes over ssh (fleet/drivers/nixos/nixos-data-move.ts).
+import type { BackupTarget, Node } from '../../schema/model.js';
 import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 import type { BackupAddon } from './backup.js';
 
@@ -17,6 +17,13 @@ export interface DataMoveRequest {
   target: BackupTarget;
   /** What the new node runs once switched (its addons and backups), as the restore prepares it. */
   dest: Pick<NodeRunSpec, 'postgres' | 'redis'> & { backup?: NodeRunSpec['backup'] };
+  /** The two nodes as the fleet (or, for one that left it, its last apply) names them: how a remote driver reaches them. */
+  nodes?: DataMoveNodes;
+}
+
+export interface DataMoveNodes {
+  from: Node | null;
+  to: Node | null;
 }
 
 /** How the data reached the new node. */
@@ -39,4 +46,6 @@ export interface ForgetRequest {
   othersPostgres: boolean;
   /** The node holding the app's live PostgreSQL now: its view of the old stanza goes too. */
   livePostgres: string | null;
+  /** The node the copies are on, as its last apply names it (how a remote driver reaches it). */
+  node?: Node | null;
 }

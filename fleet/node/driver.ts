@@ -7,7 +7,7 @@ import type { RenderedNode } from '../../generators/render-types.js';
 import type { NodeRunSpec } from '../../generators/render-run-spec.js';
 import type { AttachedIo, LogQuery, LogSink, RunRequest, SecretSource, UnitStatus } from './operate.js';
 import type { BackupList, BackupRequest, RestoreTarget, ScratchRestore } from './backup.js';
-import type { DataMoveRequest, ForgetRequest, MovedData } from './data-move.js';
+import type { DataMoveNodes, DataMoveRequest, ForgetRequest, MovedData } from './data-move.js';
 
 /** What to deploy on one node. */
 export interface NodeTarget {
@@ -161,6 +161,8 @@ export interface NodeDriver {
   restoreScratch?(node: Node, app: string, target: RestoreTarget): Promise<ScratchRestore>;
   /** Puts a Redis snapshot (its id; null: the latest) back in place of the app's Redis data, restarting it. */
   restoreSnapshot?(node: Node, req: BackupRequest, snapshot: string | null): Promise<void>;
+  /** Stops and removes what restores killed mid-way left on the node (their scratch copies); refuses while one of `app` still runs. */
+  clearRestoreLeftovers?(node: Node, app: string): Promise<void>;
   /** Stops units of the node's current generation (`systemctl stop`); restartUnit starts them again. */
   stopUnits?(node: Node, units: string[]): Promise<void>;
   /**
@@ -174,7 +176,7 @@ export interface NodeDriver {
    * Data moves (fleet/node/data-move.ts). Whether the addon's server on `node` still answers (a
    * relabelled node) or not (a node that is gone).
    */
-  dataAnswers?(node: string, req: BackupRequest): Promise<boolean>;
+  dataAnswers?(node: string, req: BackupRequest & { nodes?: DataMoveNodes }): Promise<boolean>;
   /** Whether the backup target holds what restores `req.from`'s data when that node is gone. */
   dataBackedUp?(req: DataMoveRequest): Promise<boolean>;
   /**

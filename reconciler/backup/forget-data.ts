@@ -36,7 +36,7 @@ export async function forgetData(app: string, node: string, all: AppliedNode[], 
     throw new UsageError(`${app}'s data is moving from ${moving.from} to ${moving.to} (an apply did not finish it): nothing was removed`, { hint: 'run skyrec apply again to finish the move, then forget the old copy' });
   }
   const othersPostgres = (all.find((a) => a.node.name === node)?.run.postgres.filter((p) => p.app !== app) ?? []).length > 0;
-  const removed = await forget(node, { app, addons, othersPostgres, livePostgres: liveOf('postgres') });
+  const removed = await forget(node, { app, addons, othersPostgres, livePostgres: liveOf('postgres'), node: all.find((a) => a.node.name === node)?.node ?? null });
   io.log.info({ app, node, removed }, 'data forgotten');
   return { app, node, removed };
 }

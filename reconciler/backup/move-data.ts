@@ -1,12 +1,12 @@
 // Data that moves with its node, around a rollout, through the node driver's data-move methods
-// (fleet/node/data-move.ts; the local driver has them). Before the rollout, per move: the app's
-// domains answer the maintenance 503 (its upstreams leave every ingress, as a restore does), its
-// instances stop, the old node pushes its last writes to the backup target when it is still up
-// (PostgreSQL: its last WAL; Redis: a final RDB snapshot), and the data is restored on the new
-// node from the target. The rollout then switches the nodes: the app's upstreams on a node stay
-// out of the ingress until that node runs the new generation, whose DATABASE_URL (REDIS_URL)
-// names the new node, so no request ever reaches an instance of the old generation or an empty
-// database. Once the rollout succeeds, traffic returns.
+// (fleet/node/data-move.ts; the local driver's on this machine, the nixos driver's over ssh).
+// Before the rollout, per move: the app's domains answer the maintenance 503 (its upstreams
+// leave every ingress, as a restore does), its instances stop, the old node pushes its last
+// writes to the backup target when it is still up (PostgreSQL: its last WAL; Redis: a final RDB
+// snapshot), and the data is restored on the new node from the target. The rollout then switches
+// the nodes: the app's upstreams on a node stay out of the ingress until that node runs the new
+// generation, whose DATABASE_URL (REDIS_URL) names the new node, so no request ever reaches an
+// instance of the old generation or an empty database. Once the rollout succeeds, traffic returns.
 // Each step is journalled (move-journal.ts): an apply killed halfway is finished by the next.
 import type { NodeDriver, NodeTarget, Upstream } from '../../fleet/node/driver.js';
 import type { DataMoveRequest, MovedData } from '../../fleet/node/data-move.js';
@@ -125,7 +125,8 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
   const paused = new Map<string, DataMoveRequest[]>();
   for (const m of moves) {
     const dest = ctx.targets.find((t) => t.node.name === m.to)?.run;
-    const req: DataMoveRequest = { app: m.app, addon: m.addon, from: m.from, to: m.to, target: ctx.target, dest: { postgres: dest?.postgres ?? [], redis: dest?.redis ?? [], backup: dest?.backup } };
+    const nodeOf = (name: string) => ctx.targets.find((t) => t.node.name === name)?.node ?? ctx.applied.find((a) => a.node.name === name)?.node ?? null;
+    const req: DataMoveRequest = { app: m.app, addon: m.addon, from: m.from, to: m.to, target: ctx.target, dest: { postgres: dest?.postgres ?? [], redis: dest?.redis ?? [], backup: dest?.backup }, nodes: { from: nodeOf(m.from), to: nodeOf(m.to) } };
     // The app's backup settings, as its new node renders them: the old node's were the same.
     const backedUp = (dest?.backup?.[m.addon].filter((p) => p.app === m.app) ?? []).length > 0;
     refuseEmpty(m, backedUp, true);
@@ -133,7 +134,7 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
       ctx.log.warn({ app: m.app, from: m.from, to: m.to }, `data move: ${m.app}'s Redis backups are off (addons.redis.backup.enabled: false): its new server on ${m.to} starts empty`);
       continue;
     }
-    const living = m.restore ? await dm.dataAnswers(m.from, { app: m.app, addon: m.addon }) : true;
+    const living = m.restore ? await dm.dataAnswers(m.from, { app: m.app, addon: m.addon, nodes: req.nodes }) : true;
     if (m.restore && !living) refuseEmpty(m, true, await dm.dataBackedUp(req));
     // Before the pause, while the app serves: the new node's server, and a base backup to restore from.
     const { baseBackup } = m.restore ? await dm.prepareDataMove(req, living) : { baseBackup: false };

@@ -1,9 +1,9 @@
 // Which data moves an apply runs. With a backup target the data moves with its node (the local
-// driver automates it); without one, apply refuses as it always did, unless the spec asks for an
-// empty database (addons.postgres.fresh: true). A move an earlier apply left unfinished (its
+// and nixos drivers automate it); without one, apply refuses as it always did, unless the spec
+// asks for an empty database (addons.postgres.fresh: true). A move an earlier apply left unfinished (its
 // journal) is taken up again: to the node placement gives now, or back to the old node. Redis
-// data moves the same way with a backup target on the local driver; elsewhere its new server
-// starts empty, as it always did (the plan says so). Pure.
+// data moves the same way with a backup target on the local and nixos drivers; elsewhere its new
+// server starts empty, as it always did (the plan says so). Pure.
 import type { AppData, Config, Placement } from '../../schema/model.js';
 import { ApplyRefusedError } from '../../common/errors.js';
 import { findDataMoves, refuseEmptyDataMoves } from './data-moves.js';
@@ -49,8 +49,8 @@ export function decideDataMoves(previous: Record<string, AppData>, config: Confi
     refuseEmptyDataMoves(previous, config, placement);
   }
   const list = found.map((m) => `${m.app}'s PostgreSQL data moves from ${m.from} to ${m.to}`).join('; ');
-  if (opts.driver !== 'local') {
-    throw new ApplyRefusedError(`${list}; moving it is automated with the local driver only so far; nothing was applied`, {
+  if (opts.driver !== 'local' && opts.driver !== 'nixos') {
+    throw new ApplyRefusedError(`${list}; moving it is automated with the local and nixos drivers only; nothing was applied`, {
       hint: `keep ${found[0].from} eligible for the data, or move it by hand (skyrec backup, then restore on the new node) and set addons.postgres.fresh: true`,
     });
   }
@@ -60,13 +60,13 @@ export function decideDataMoves(previous: Record<string, AppData>, config: Confi
   return [...moves, ...[...found, ...redis].map((m) => ({ ...m, restore: true }))];
 }
 
-/** Redis data moves with a backup target, on the local driver, with every node applied; else its new server starts empty. */
-const redisMoves = (opts: { driver: string; nodes?: string[] }, config: Config) => Boolean(config.fleet.backups) && opts.driver === 'local' && !opts.nodes?.length;
+/** Redis data moves with a backup target, on the local and nixos drivers, with every node applied; else its new server starts empty. */
+const redisMoves = (opts: { driver: string; nodes?: string[] }, config: Config) => Boolean(config.fleet.backups) && (opts.driver === 'local' || opts.driver === 'nixos') && !opts.nodes?.length;
 
 /**
  * Whether apply moves this app's data when its node changes (plan says so), rather than refuse or
- * start it empty. Redis: with a backup target on the local driver (plan, which knows no driver,
- * says so for every fleet with a target; the nixos driver's apply starts it empty and logs it).
+ * start it empty. Redis: with a backup target on the local and nixos drivers (plan, which knows
+ * no driver, says so for every fleet with a target).
  */
 export function movesWithBackups(config: Config, app: string, addon: BackupAddon = 'postgres'): boolean {
   if (addon === 'redis') return Boolean(config.fleet.backups);

@@ -73,6 +73,8 @@ async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDrive
   const dataNode = o.data.node.name;
   const into = o.into ?? o.app;
   // The live database was replaced before the restore was killed: only the instances and the traffic are left.
+  // (A driver that can clears what the killed restore left on the node first: restoreScratch does it otherwise.)
+  if (o.resume === 'copied') await o.driver.clearRestoreLeftovers?.(o.data.node, o.app);
   const scratch = o.resume === 'copied' ? null : await driver.restoreScratch(o.data.node, o.app, o.target);
   let rows: Record<string, number> = {};
   try {

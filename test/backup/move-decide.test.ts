@@ -33,14 +33,15 @@ describe('decideDataMoves', () => {
     expect(movesWithBackups(config, 'blog')).toBe(false);
   });
 
-  it('with a backup target: the local driver moves it; nixos and --nodes are refused, naming the move', async () => {
+  it('with a backup target: the local and nixos drivers move it; another driver and --nodes are refused, naming the move', async () => {
     const { config, placement } = await compileFleet(worktreeSource(makeRepo(withBackups)));
     const to = placement.data.blog.postgres!.node;
     const previous = { blog: { postgres: { node: 'db-gone', port: 5432 } } };
     expect(decideDataMoves(previous, config, placement, [], { driver: 'local' })).toEqual([{ app: 'blog', addon: 'postgres', from: 'db-gone', to, restore: true }]);
     expect(movesWithBackups(config, 'blog')).toBe(true);
     expect(describeMove({ app: 'blog', from: 'db-gone', to })).toMatch(new RegExp(`^blog's PostgreSQL data moves from db-gone to ${to}; writes pause for about \\d+ s$`));
-    expect(refusal(() => decideDataMoves(previous, config, placement, [], { driver: 'nixos' })).message).toBe(`blog's PostgreSQL data moves from db-gone to ${to}; moving it is automated with the local driver only so far; nothing was applied`);
+    expect(decideDataMoves(previous, config, placement, [], { driver: 'nixos' })).toEqual([{ app: 'blog', addon: 'postgres', from: 'db-gone', to, restore: true }]);
+    expect(refusal(() => decideDataMoves(previous, config, placement, [], { driver: 'stand-in-other' })).message).toBe(`blog's PostgreSQL data moves from db-gone to ${to}; moving it is automated with the local and nixos drivers only; nothing was applied`);
     expect(refusal(() => decideDataMoves(previous, config, placement, [], { driver: 'local', nodes: [to] })).message).toContain('a data move switches every node of the app');
   });
 

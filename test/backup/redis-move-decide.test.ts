@@ -1,5 +1,5 @@
-// Which Redis data moves apply runs (pure): with a backup target on the local driver the data
-// moves with its node; on the nixos driver or a partial --nodes apply, or without a target, the
+// Which Redis data moves apply runs (pure): with a backup target on the local or nixos driver the
+// data moves with its node; on a partial --nodes apply, or without a target, the
 // new server starts empty as before (never a refusal: Redis has no `fresh` to opt out with); an
 // unfinished Redis move is taken up again from its own journal, beside a PostgreSQL one.
 import { readFileSync } from 'node:fs';
@@ -17,7 +17,7 @@ const files = (backups: boolean) => ({ 'apps/blog.yaml': blog, ...(backups ? { '
 const journal = (addon: 'postgres' | 'redis', from: string, to: string) => ({ app: 'blog', addon, from, to, phase: 'paused' as const, startedAt: '2026-12-04T18:00:00Z', updatedAt: '2026-12-04T18:00:00Z' });
 
 describe('decideDataMoves for Redis', () => {
-  it('with a backup target and the local driver: the Redis data moves; plan says so', async () => {
+  it('with a backup target and the local or nixos driver: the Redis data moves; plan says so', async () => {
     const { config, placement } = await compileFleet(worktreeSource(makeRepo(files(true))));
     const pg = placement.data.blog.postgres!;
     const to = placement.data.blog.redis!.node;
@@ -25,8 +25,8 @@ describe('decideDataMoves for Redis', () => {
     expect(decideDataMoves(previous, config, placement, [], { driver: 'local' })).toEqual([{ app: 'blog', addon: 'redis', from: 'cache-gone', to, restore: true }]);
     expect(movesWithBackups(config, 'blog', 'redis')).toBe(true);
     expect(describeMove({ app: 'blog', addon: 'redis', from: 'cache-gone', to })).toMatch(new RegExp(`^blog's Redis data moves from cache-gone to ${to}; writes pause for about \\d+ s$`));
-    // The nixos driver and --nodes: no refusal, the new server starts empty as before.
-    expect(decideDataMoves(previous, config, placement, [], { driver: 'nixos' })).toEqual([]);
+    // The nixos driver moves it too; --nodes: no refusal, the new server starts empty as before.
+    expect(decideDataMoves(previous, config, placement, [], { driver: 'nixos' })).toEqual([{ app: 'blog', addon: 'redis', from: 'cache-gone', to, restore: true }]);
     expect(decideDataMoves(previous, config, placement, [], { driver: 'local', nodes: [to] })).toEqual([]);
   });
 

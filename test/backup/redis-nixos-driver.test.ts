@@ -79,7 +79,7 @@ beforeAll(async () => {
   writeFileSync(file, renderFleet(config, placement, { revision: null }).find((n) => n.node === dataNode)!.files['backup.nix']);
   await nixParse([file]);
   const pkgs = `{ pgbackrest = "/nix/store/00000000000000000000000000000000-pgbackrest"; restic = "/nix/store/00000000000000000000000000000000-restic"; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "/"; gnused = "/"; }`;
-  const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/"; }; lib = { }; pkgs = ${pkgs}; }`)) as any;
+  const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/"; }; config.services.redis.package = "/"; lib = { }; pkgs = ${pkgs}; }`)) as any;
   // restic on the node comes with backup.nix when it backs up Redis.
   expect(module.environment.systemPackages).toContain('/nix/store/00000000000000000000000000000000-restic');
   mkdirSync(join(etc, 'skyrec', 'backup'), { recursive: true });

@@ -20,6 +20,7 @@ import { preflightNixos } from './nixos-preflight.js';
 import { nixosBackupMethods, REAL_BACKUP_PATHS, type BackupPaths } from './nixos-backup.js';
 import { nixosRestoreMethods } from './nixos-restore.js';
 import { withRedisBackups } from './nixos-backup-redis.js';
+import { nixosDataMoveMethods } from './nixos-data-move-driver.js';
 import { buildMaintenanceArgv, maintenanceDomains } from './nixos-maintenance.js';
 import { CADDY_MAINTENANCE_DIR } from '../../../generators/render-caddy.js';
 import {
@@ -68,6 +69,8 @@ export interface NixosDriverOptions {
   operate?: Partial<OperateCommands>;
   /** Tests only: where the rendered backup files are (nixos-backup.ts). */
   backupPaths?: Partial<BackupPaths>;
+  /** Tests only: per node name, where its files are (two simulated data nodes on one machine, for a data move). */
+  nodeBackupPaths?: Record<string, Partial<BackupPaths>>;
   /** Tests only: the ingress nodes' maintenance folder (default as rendered, nixos-maintenance.ts). */
   maintenanceDir?: string;
 }
@@ -111,6 +114,7 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     ...backups,
     ...withRedisBackups(backups, backupOptions),
     ...nixosRestoreMethods({ ...backupOptions, listBackups: backups.listBackups }),
+    ...nixosDataMoveMethods({ ...backupOptions, listBackups: backups.listBackups, pathsOf: (node) => ({ ...backupOptions.paths, ...opts.nodeBackupPaths?.[node.name] }) }),
 
     preflight: (targets) => preflightNixos(remote, targets, { flakeDir, secretsDir: opts.secretsDir, nixosRebuild }),
 

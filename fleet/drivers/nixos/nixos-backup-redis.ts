@@ -13,13 +13,13 @@ import type { Node } from '../../../schema/model.js';
 import { CommandError, SkyrecError, UsageError } from '../../../common/errors.js';
 import { KEY_CREDENTIAL, NIXOS_BACKUP, S3_CREDENTIALS } from '../../../generators/backup-nixos.js';
 import { FLEET_SECRETS } from '../../../generators/backup-plan.js';
+import { REDIS_SNAPSHOT, RESTIC_ENV } from '../../../generators/backup-redis-nixos.js';
 import { PASSWORD_SECRET } from '../../../generators/addons.js';
 import type { BackupInfo } from '../../node/backup.js';
 import type { NodeDriver } from '../../node/driver.js';
 import type { OperateCommands } from './nixos-operate.js';
-import { readBackupProperties, type BackupPaths, type OnNode } from './nixos-backup.js';
+import { asRoot, readBackupProperties, type BackupPaths, type OnNode } from './nixos-backup.js';
 
-const asRoot = (node: Node, argv: string[]) => (node.sudo ? ['sudo', '-n', ...argv] : argv);
 
 /** Where the app's Redis server keeps its socket and data, as nixpkgs' module names them. */
 export function redisPlace(paths: BackupPaths, app: string): { unit: string; socket: string; dir: string } {
@@ -42,34 +42,8 @@ export function credentialFiles(properties: string[]): Map<string, string> {
   return new Map(properties.filter((p) => p.startsWith('LoadCredential=')).map((p) => p.slice('LoadCredential='.length)).map((c) => [c.slice(0, c.indexOf(':')), c.slice(c.indexOf(':') + 1)]));
 }
 
-// restic's environment from files on the node: $1 repository, $2 key file, $3/$4 bucket credential
-// files (empty: none). `$(cat)` drops trailing newlines, as pgBackRest's wrapper reads the key.
-const RESTIC_ENV = [
-  'RESTIC_REPOSITORY=$1; RESTIC_PASSWORD=$(cat "$2") || exit 1; export RESTIC_REPOSITORY RESTIC_PASSWORD',
-  'if [ -n "$3" ]; then AWS_ACCESS_KEY_ID=$(cat "$3") && AWS_SECRET_ACCESS_KEY=$(cat "$4") || exit 1; export AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY; fi',
-  'shift 4',
-];
-
-// BGSAVE and wait for it (a new LASTSAVE, none in progress), then store dump.rdb; prints restic's JSON.
-const BACKUP = [
-  ...RESTIC_ENV,
-  'sock=$1 pass=$2 dir=$3 app=$4 host=$5',
-  'if [ -e "$pass" ]; then REDISCLI_AUTH=$(cat "$pass") || exit 1; export REDISCLI_AUTH; fi',
-  'before=$(redis-cli -s "$sock" LASTSAVE) || exit 1',
-  // LASTSAVE counts whole seconds: a save in the same second as the last one would not show.
-  'while [ "$(date +%s)" -le "$before" ]; do sleep 0.1; done',
-  'redis-cli -s "$sock" BGSAVE > /dev/null || exit 1',
-  'end=$(($(date +%s) + 600))',
-  'while :; do',
-  '  info=$(redis-cli -s "$sock" INFO persistence) || exit 1',
-  '  case $info in *rdb_bgsave_in_progress:0*) [ "$(redis-cli -s "$sock" LASTSAVE)" != "$before" ] && break ;; esac',
-  '  [ "$(date +%s)" -lt "$end" ] || { echo "Redis did not finish BGSAVE within 10 minutes" >&2; exit 1; }',
-  '  sleep 0.1',
-  'done',
-  'case $info in *rdb_last_bgsave_status:ok*) ;; *) echo "Redis could not save its snapshot (BGSAVE failed)" >&2; exit 1 ;; esac',
-  'restic --no-cache cat config > /dev/null 2>&1 || restic --no-cache init > /dev/null || exit 1',
-  'cd "$dir" && exec restic --no-cache backup --json --tag "app=$app" --host "$host" dump.rdb',
-].join('\n');
+// BGSAVE and wait for it, then store dump.rdb (the scheduled unit's lines, backup-redis-nixos.ts); prints restic's JSON.
+const BACKUP = [...RESTIC_ENV, ...REDIS_SNAPSHOT, 'cd "$dir" && exec restic --no-cache backup --json --tag "app=$app" --host "$host" dump.rdb'].join('\n');
 
 const LIST = [...RESTIC_ENV, 'exec restic --no-cache snapshots --json --tag "app=$1"'].join('\n');
 
@@ -89,36 +63,46 @@ const RESTORE = [
 ].join('\n');
 
 /**
+ * `sh -c <script>` on the node as root: restic's environment words first (the repository of
+ * `repositoryOf`'s snapshots, default the node's own; a data move reads the old node's), then `args`.
+ */
+export async function runResticScript(o: { onNode: OnNode; paths: BackupPaths }, node: Node, app: string, script: string, args: (properties: string[]) => string[], what: string, timeout?: number, repositoryOf = node.name): Promise<string> {
+  const properties = await readBackupProperties(o.onNode, node, o.paths);
+  const files = credentialFiles(properties);
+  const key = files.get(KEY_CREDENTIAL);
+  if (key === undefined) throw new SkyrecError(`node ${node.name}: /etc/${NIXOS_BACKUP.properties} names no repository key`);
+  const conf = (await o.onNode(node, ['cat', `${o.paths.etcDir}/${NIXOS_BACKUP.conf}`])).stdout;
+  const words = [resticRepository(repositoryOf, conf), key, files.get(S3_CREDENTIALS.accessKeyId) ?? '', files.get(S3_CREDENTIALS.secretAccessKey) ?? ''];
+  try {
+    return (await o.onNode(node, asRoot(node, ['sh', '-c', script, 'sh', ...words, ...args(properties)]), timeout)).stdout;
+  } catch (err) {
+    if (!(err instanceof CommandError)) throw err;
+    throw new SkyrecError(`node ${node.name}: ${what} of ${app}'s Redis failed: ${err.stderr.trim().split('\n').slice(-2).join(' / ') || `exit ${err.exitCode_}`}`, { cause: err });
+  }
+}
+
+/** BGSAVE on the node, the snapshot stored with restic in the node's repository; its short id. */
+export async function takeRedisSnapshot(o: { onNode: OnNode; paths: BackupPaths }, node: Node, app: string, timeout: number): Promise<string> {
+  const place = redisPlace(o.paths, app);
+  const out = await runResticScript(o, node, app, BACKUP, (p) => [place.socket, passwordFile(p, app), place.dir, app, node.name], 'the snapshot', timeout);
+  const summary = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message_type: string; snapshot_id?: string }).find((m) => m.message_type === 'summary');
+  if (!summary?.snapshot_id) throw new SkyrecError(`node ${node.name}: restic stored ${app}'s Redis snapshot but printed no snapshot id`);
+  return summary.snapshot_id.slice(0, 8);
+}
+
+/**
  * The driver's takeBackup and listBackups for both addons (PostgreSQL's from nixos-backup.ts,
  * Redis's here), and restoreSnapshot.
  */
 export function withRedisBackups(pg: Required<Pick<NodeDriver, 'takeBackup' | 'listBackups'>>, o: { onNode: OnNode; ops: OperateCommands; paths: BackupPaths; backupTimeoutMs: number }): Required<Pick<NodeDriver, 'takeBackup' | 'listBackups' | 'restoreSnapshot'>> {
-  const { onNode, ops, paths } = o;
+  const { ops, paths } = o;
 
-  /** `sh -c <script>` on the node as root: restic's environment words first, then `args`. */
-  async function run(node: Node, app: string, script: string, args: (properties: string[]) => string[], what: string, timeout?: number): Promise<string> {
-    const properties = await readBackupProperties(onNode, node, paths);
-    const files = credentialFiles(properties);
-    const key = files.get(KEY_CREDENTIAL);
-    if (key === undefined) throw new SkyrecError(`node ${node.name}: /etc/${NIXOS_BACKUP.properties} names no repository key`);
-    const conf = (await onNode(node, ['cat', `${paths.etcDir}/${NIXOS_BACKUP.conf}`])).stdout;
-    const words = [resticRepository(node.name, conf), key, files.get(S3_CREDENTIALS.accessKeyId) ?? '', files.get(S3_CREDENTIALS.secretAccessKey) ?? ''];
-    try {
-      return (await onNode(node, asRoot(node, ['sh', '-c', script, 'sh', ...words, ...args(properties)]), timeout)).stdout;
-    } catch (err) {
-      if (!(err instanceof CommandError)) throw err;
-      throw new SkyrecError(`node ${node.name}: ${what} of ${app}'s Redis failed: ${err.stderr.trim().split('\n').slice(-2).join(' / ') || `exit ${err.exitCode_}`}`, { cause: err });
-    }
-  }
+  const run = (node: Node, app: string, script: string, args: (properties: string[]) => string[], what: string, timeout?: number) => runResticScript(o, node, app, script, args, what, timeout);
 
   return {
     async takeBackup(node, req) {
       if (req.addon !== 'redis') return pg.takeBackup(node, req);
-      const place = redisPlace(paths, req.app);
-      const out = await run(node, req.app, BACKUP, (p) => [place.socket, passwordFile(p, req.app), place.dir, req.app, node.name], 'the snapshot', o.backupTimeoutMs);
-      const summary = out.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { message_type: string; snapshot_id?: string }).find((m) => m.message_type === 'summary');
-      if (!summary?.snapshot_id) throw new SkyrecError(`node ${node.name}: restic stored ${req.app}'s Redis snapshot but printed no snapshot id`);
-      return summary.snapshot_id.slice(0, 8);
+      return takeRedisSnapshot(o, node, req.app, o.backupTimeoutMs);
     },
 
     async listBackups(node, req) {

@@ -16,7 +16,7 @@ import type { NodeDriver } from '../../node/driver.js';
 import type { OperateCommands } from './nixos-operate.js';
 
 // The units and their credentials are root's to start and read; `-n`: no password prompt without a tty.
-const asRoot = (node: Node, argv: string[]) => (node.sudo ? ['sudo', '-n', ...argv] : argv);
+export const asRoot = (node: Node, argv: string[]) => (node.sudo ? ['sudo', '-n', ...argv] : argv);
 
 /** Where the rendered files are; tests point them at stand-ins. */
 export interface BackupPaths {
@@ -33,9 +33,11 @@ export interface BackupPaths {
   /** Where services.redis.servers.<name> keeps its socket (<run>/redis-<name>/) and data (<state>/redis-<name>/). */
   redisRunRoot: string;
   redisStateRoot: string;
+  /** Where services.postgresql keeps its data directories (dataDir: <root>/<psqlSchema>): what `data forget` removes. */
+  pgStateRoot: string;
 }
 
-export const REAL_BACKUP_PATHS: BackupPaths = { etcDir: '/etc', lastArchived: NIXOS_BACKUP.lastArchived, pgBin: '/run/current-system/sw/bin', liveSocketDir: '/run/postgresql', livePort: 5432, redisRunRoot: '/run', redisStateRoot: '/var/lib' };
+export const REAL_BACKUP_PATHS: BackupPaths = { etcDir: '/etc', lastArchived: NIXOS_BACKUP.lastArchived, pgBin: '/run/current-system/sw/bin', liveSocketDir: '/run/postgresql', livePort: 5432, redisRunRoot: '/run', redisStateRoot: '/var/lib', pgStateRoot: '/var/lib/postgresql' };
 
 export function buildBackupStartArgv(node: Node, ops: OperateCommands): string[] {
   return asRoot(node, [ops.systemctl, 'start', `${NIXOS_BACKUP.unit(node.name)}.service`]);

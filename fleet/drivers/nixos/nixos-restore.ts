@@ -21,6 +21,7 @@ import { restoreCopySql, type BackupList, type BackupRequest, type RestoreTarget
 import type { NodeDriver } from '../../node/driver.js';
 import type { OperateCommands } from './nixos-operate.js';
 import { buildBackupRunArgv, buildTransientRunArgv, readBackupProperties, transientUnit, type BackupPaths, type OnNode } from './nixos-backup.js';
+import { buildWriteOwnerArgv, clearRestoreLeftovers, currentOwner } from './nixos-restore-leftovers.js';
 
 const asRoot = (node: Node, argv: string[]) => (node.sudo ? ['sudo', '-n', ...argv] : argv);
 const SCRATCH_PORT = 5433;
@@ -36,10 +37,13 @@ export interface ScratchPlace {
   unit: string;
 }
 
+/** The folder the scratch copies are made in: /var/lib/skyrec-backup, postgres's own. */
+const scratchRoot = (paths: BackupPaths) => dirname(paths.lastArchived);
+
 export function scratchPlace(paths: BackupPaths, app: string, unit: string): ScratchPlace {
   // The folder is removed with rm -rf: only an app name (a DNS label) may be part of it.
   if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?$/.test(app)) throw new EscapeError(`${JSON.stringify(app)} is not an app name; it cannot name a restore folder`);
-  const dir = `${dirname(paths.lastArchived)}/${unit}`;
+  const dir = `${scratchRoot(paths)}/${unit}`;
   return { dir, data: `${dir}/data`, run: `${dir}/run`, log: `${dir}/postgres.log`, unit };
 }
 
@@ -61,13 +65,15 @@ export function buildScratchDirsArgv(node: Node, s: ScratchPlace, user: string):
 }
 
 /** pgBackRest's restore arguments: only the app's database, replayed to the target, then promoted. */
-export function buildPgBackRestRestoreArgs(s: ScratchPlace, app: string, target: RestoreTarget, paths: BackupPaths): string[] {
+export function buildPgBackRestRestoreArgs(s: ScratchPlace, app: string, target: RestoreTarget, paths: BackupPaths, stanza?: string): string[] {
+  // Another node's stanza (a data move): its backups, and its WAL while the copy replays.
+  const from = stanza === undefined ? [] : [`--stanza=${stanza}`];
   const how =
     'time' in target ? ['--type=time', `--target=${recoveryTargetTime(target.time)}`, '--target-action=promote']
       : 'backup' in target ? [`--set=${target.backup}`, '--type=immediate', '--target-action=promote']
         : ['--type=default'];
   const wrapper = `${paths.etcDir}/${NIXOS_BACKUP.pgbackrest}`;
-  return [`--pg1-path=${s.data}`, `--db-include=${app}`, ...how, `--recovery-option=restore_command=${wrapper} --pg1-path=${s.data} archive-get %f "%p"`, 'restore'];
+  return [...from, `--pg1-path=${s.data}`, `--db-include=${app}`, ...how, `--recovery-option=restore_command=${wrapper} ${from.map((f) => `${f} `).join('')}--pg1-path=${s.data} archive-get %f "%p"`, 'restore'];
 }
 
 /**
@@ -153,72 +159,81 @@ export interface NixosRestoreOptions {
   listBackups: (node: Node, req: BackupRequest) => Promise<BackupList>;
 }
 
-export function nixosRestoreMethods(o: NixosRestoreOptions): Required<Pick<NodeDriver, 'restoreScratch' | 'stopUnits'>> {
+/** Restores `app`'s database into a scratch cluster on `node` (`stanza`: another node's backups, a data move's). */
+export async function openScratch(o: NixosRestoreOptions, node: Node, app: string, target: RestoreTarget, stanza?: string): Promise<ScratchRestore> {
   const { onNode, ops, paths } = o;
   const long = o.backupTimeoutMs;
-
   /** The end of the scratch cluster's log, for an error that says why. */
-  const logTail = (node: Node, s: ScratchPlace) => onNode(node, asRoot(node, ['tail', '-n', '15', s.log])).then((r) => r.stdout.trim(), () => '');
-  const failed = (err: unknown) => (err instanceof CommandError ? err.stderr.trim().split('\n').slice(-3).join(' / ') || `exit ${err.exitCode_}` : (err as Error).message);
-
-  async function checkTime(node: Node, app: string, time: string): Promise<void> {
-    // pgBackRest starts from the last backup that ended before the target, in whole seconds.
-    const at = Math.floor(Date.parse(recoveryTargetTime(time).replace(' ', 'T').replace('+00', 'Z')) / 1000) * 1000;
-    const { backups, window } = await o.listBackups(node, { app, addon: 'postgres' });
-    if (!backups.some((b) => Date.parse(b.time) < at)) {
-      throw new UsageError(`--time ${time} is before the earliest moment the backups of ${app} reach (${window.earliest ?? 'no backup yet'})`, { hint: `see \`skyrec backups ${app}\`` });
-    }
+  const logTail = (s: ScratchPlace) => onNode(node, asRoot(node, ['tail', '-n', '15', s.log])).then((r) => r.stdout.trim(), () => '');
+  if ('time' in target) await checkTime(o, node, app, target.time);
+  const properties = await readBackupProperties(onNode, node, paths);
+  // psql and pg_dump need no key: only pgBackRest and the scratch server get the credentials.
+  const plain = properties.filter((p) => !p.startsWith('LoadCredential='));
+  const s = scratchPlace(paths, app, transientUnit(`restore-${app}`));
+  // Every step's transient unit is named after the copy's, so that what a killed restore left can be stopped by name.
+  const asUser = (argv: string[], what: string, timeout?: number) => onNode(node, buildTransientRunArgv(node, plain, argv, ops, `${s.unit}-${what}`, what), timeout);
+  const drop = async () => {
+    await onNode(node, buildScratchDropArgv(node, s, ops));
+  };
+  await clearRestoreLeftovers(o, node, app, scratchRoot(paths));
+  try {
+    await onNode(node, buildScratchDirsArgv(node, s, userOf(properties)));
+    await onNode(node, buildWriteOwnerArgv(node, s.dir, currentOwner()));
+    await onNode(node, buildBackupRunArgv(node, properties, NIXOS_BACKUP.pgbackrest, buildPgBackRestRestoreArgs(s, app, target, paths, stanza), ops, paths, `${s.unit}-pgbackrest`), long).catch((err) => {
+      throw new SkyrecError(`node ${node.name}: pgBackRest could not restore ${app}${stanza === undefined ? '' : ` from ${stanza}'s backups`}: ${commandFailure(err)}`, { cause: err });
+    });
+    await onNode(node, buildScratchStartArgv(node, properties, s, ops, paths), 700_000).catch(async (err) => {
+      throw new SkyrecError(`node ${node.name}: the restored copy of ${app} did not start: ${commandFailure(err)}\n${await logTail(s)}`, { cause: err });
+    });
+    await asUser([SH, '-c', WAIT_PROMOTED, 'sh', paths.pgBin, s.run, String(SCRATCH_PORT), `${s.data}/postmaster.pid`, '600'], 'restore-wait', 660_000).catch(async (err) => {
+      throw new SkyrecError(`node ${node.name}: ${commandFailure(err)} (${app})\n${await logTail(s)}`, { cause: err });
+    });
+  } catch (err) {
+    await drop().catch(() => undefined);
+    throw err;
   }
-
   return {
-    async restoreScratch(node, app, target) {
-      if ('time' in target) await checkTime(node, app, target.time);
-      const properties = await readBackupProperties(onNode, node, paths);
-      // psql and pg_dump need no key: only pgBackRest and the scratch server get the credentials.
-      const plain = properties.filter((p) => !p.startsWith('LoadCredential='));
-      const s = scratchPlace(paths, app, transientUnit(`restore-${app}`));
-      const asUser = (argv: string[], what: string, timeout?: number) => onNode(node, buildTransientRunArgv(node, plain, argv, ops, transientUnit(what), what), timeout);
-      const drop = async () => {
-        await onNode(node, buildScratchDropArgv(node, s, ops));
-      };
-      try {
-        await onNode(node, buildScratchDirsArgv(node, s, userOf(properties)));
-        await onNode(node, buildBackupRunArgv(node, properties, NIXOS_BACKUP.pgbackrest, buildPgBackRestRestoreArgs(s, app, target, paths), ops, paths, transientUnit('restore')), long).catch((err) => {
-          throw new SkyrecError(`node ${node.name}: pgBackRest could not restore ${app}: ${failed(err)}`, { cause: err });
-        });
-        await onNode(node, buildScratchStartArgv(node, properties, s, ops, paths), 700_000).catch(async (err) => {
-          throw new SkyrecError(`node ${node.name}: the restored copy of ${app} did not start: ${failed(err)}\n${await logTail(node, s)}`, { cause: err });
-        });
-        await asUser([SH, '-c', WAIT_PROMOTED, 'sh', paths.pgBin, s.run, String(SCRATCH_PORT), `${s.data}/postmaster.pid`, '600'], 'restore-wait', 660_000).catch(async (err) => {
-          throw new SkyrecError(`node ${node.name}: ${failed(err)} (${app})\n${await logTail(node, s)}`, { cause: err });
-        });
-      } catch (err) {
-        await drop().catch(() => undefined);
-        throw err;
-      }
-      const scratch: ScratchRestore = {
-        async countRows() {
-          const out = (await asUser(buildCountRowsArgv(s, app, paths), 'restore-count', long)).stdout;
-          return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split('\t')).map(([t, n]) => [t, Number(n)]));
-        },
-        async prepareCopy(into) {
-          await asUser(buildPrepareCopyArgv(s, app, into, paths), 'restore-copy', long).catch((err) => {
-            throw new SkyrecError(`node ${node.name}: copying the restored ${app} into the live cluster (as ${into}__restoring) failed: ${failed(err)}`, { hint: 'the live database is as it was', cause: err });
-          });
-        },
-        async swapIn(into) {
-          await asUser(buildSwapInArgv(app, into, paths), 'restore-swap', long).catch((err) => {
-            throw new SkyrecError(`node ${node.name}: putting the restored ${app} in place as ${into} failed: ${failed(err)}`, { cause: err });
-          });
-          return { kept: into === app ? `${app}_before_restore` : null };
-        },
-        drop,
-      };
-      return scratch;
+    async countRows() {
+      const out = (await asUser(buildCountRowsArgv(s, app, paths), 'restore-count', long)).stdout;
+      return Object.fromEntries(out.split('\n').filter(Boolean).map((l) => l.split('\t')).map(([t, n]) => [t, Number(n)]));
+    },
+    async prepareCopy(into) {
+      await asUser(buildPrepareCopyArgv(s, app, into, paths), 'restore-copy', long).catch((err) => {
+        throw new SkyrecError(`node ${node.name}: copying the restored ${app} into the live cluster (as ${into}__restoring) failed: ${commandFailure(err)}`, { hint: 'the live database is as it was', cause: err });
+      });
+    },
+    async swapIn(into) {
+      await asUser(buildSwapInArgv(app, into, paths), 'restore-swap', long).catch((err) => {
+        throw new SkyrecError(`node ${node.name}: putting the restored ${app} in place as ${into} failed: ${commandFailure(err)}`, { cause: err });
+      });
+      return { kept: into === app ? `${app}_before_restore` : null };
+    },
+    drop,
+  };
+}
+
+/** A failed remote command's last lines of stderr (or its exit code). */
+export const commandFailure = (err: unknown) => (err instanceof CommandError ? err.stderr.trim().split('\n').slice(-3).join(' / ') || `exit ${err.exitCode_}` : (err as Error).message);
+
+async function checkTime(o: NixosRestoreOptions, node: Node, app: string, time: string): Promise<void> {
+  // pgBackRest starts from the last backup that ended before the target, in whole seconds.
+  const at = Math.floor(Date.parse(recoveryTargetTime(time).replace(' ', 'T').replace('+00', 'Z')) / 1000) * 1000;
+  const { backups, window } = await o.listBackups(node, { app, addon: 'postgres' });
+  if (!backups.some((b) => Date.parse(b.time) < at)) {
+    throw new UsageError(`--time ${time} is before the earliest moment the backups of ${app} reach (${window.earliest ?? 'no backup yet'})`, { hint: `see \`skyrec backups ${app}\`` });
+  }
+}
+
+export function nixosRestoreMethods(o: NixosRestoreOptions): Required<Pick<NodeDriver, 'restoreScratch' | 'stopUnits' | 'clearRestoreLeftovers'>> {
+  return {
+    restoreScratch: (node, app, target) => openScratch(o, node, app, target),
+
+    async clearRestoreLeftovers(node, app) {
+      await clearRestoreLeftovers(o, node, app, scratchRoot(o.paths));
     },
 
     async stopUnits(node, units) {
-      if (units.length > 0) await onNode(node, buildStopUnitsArgv(node, units, ops), long);
+      if (units.length > 0) await o.onNode(node, buildStopUnitsArgv(node, units, o.ops), o.backupTimeoutMs);
     },
   };
 }
