@@ -105,9 +105,10 @@ beforeAll(async () => {
 }, 120_000);
 
 afterAll(async () => {
+  // SHUTDOWN NOSAVE, not SIGTERM: on SIGTERM Redis saves first (save points are set), and once
+  // tmp.cleanup() removed its dir it cannot, and refuses to exit: a server left running per run.
   for (const node of [oldName, NEW]) {
-    const pid = existsSync(join(server(node).run, 'redis.pid')) ? Number(readFileSync(join(server(node).run, 'redis.pid'), 'utf8')) : 0;
-    if (pid) await exec(['kill', '-TERM', String(pid)]).catch(() => undefined);
+    if (existsSync(join(server(node).run, 'redis.pid'))) await exec(['redis-cli', '-s', server(node).socket, 'SHUTDOWN', 'NOSAVE']).catch(() => undefined);
   }
   await sshd?.stop();
   removeRepos();
