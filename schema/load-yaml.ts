@@ -1,8 +1,9 @@
 // Parse one spec file, keeping the YAML Document so that problems can point at a line and
 // column. Positions are computed from node offsets only when a problem needs one: the
 // happy path for thousands of files never builds a line index.
-import { parseDocument, isAlias, isMap, isScalar, isSeq, visit, type Document, type Node as YamlNode } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import { createHash } from 'node:crypto';
+import { lazyModule } from '../common/lazy-module.js';
 import type { Problem, SpecPath } from './model.js';
 
 /** Larger files are refused before parsing. */
@@ -26,11 +27,14 @@ export interface YamlFile {
  */
 export type ParseCache = Map<string, { text: string; data: unknown }>;
 
+/** A spec whose parsed value is cached needs no parser: a warm run never loads it. */
+const yamlLib = lazyModule<typeof import('yaml')>('yaml');
+
 const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 
 function yamlFile(file: string, text: string, data: unknown, doc?: Document.Parsed): YamlFile {
   let parsed = doc;
-  return { file, text, data, get doc() { return (parsed ??= parseDocument(text, PARSE_OPTIONS)); } };
+  return { file, text, data, get doc() { return (parsed ??= yamlLib().parseDocument(text, PARSE_OPTIONS)); } };
 }
 
 /** Git's blob id of a text: the same id `git hash-object` gives, so git trees can skip reads. */
@@ -66,7 +70,7 @@ export function parseYaml(file: string, text: string, cache?: ParseCache): { yam
   const hit = cache?.get(id);
   if (hit !== undefined) return { yaml: yamlFile(file, text, hit.data), problems: [] };
 
-  const doc = parseDocument(text, PARSE_OPTIONS);
+  const doc = yamlLib().parseDocument(text, PARSE_OPTIONS);
   if (doc.errors.length > 0) {
     const seen = new Set<number>();
     const problems: Problem[] = [];
@@ -103,17 +107,17 @@ export function locatePath(yaml: YamlFile, path: SpecPath, opts: { key?: boolean
   let node: unknown = yaml.doc.contents;
   let offset = startOf(node) ?? 0;
   for (let i = 0; i < path.length; i++) {
-    if (isAlias(node)) node = node.resolve(yaml.doc);
+    if (yamlLib().isAlias(node)) node = node.resolve(yaml.doc);
     const seg = path[i];
-    if (isMap(node)) {
+    if (yamlLib().isMap(node)) {
       const pair = node.items.find((p) => keyOf(p.key) === String(seg));
       if (!pair) break;
       const keyStart = startOf(pair.key);
-      const isEmpty = isScalar(pair.value) && pair.value.value === null && pair.value.source === '';
+      const isEmpty = yamlLib().isScalar(pair.value) && pair.value.value === null && pair.value.source === '';
       if (i === path.length - 1 && opts.key) return positionAt(yaml, keyStart ?? offset);
       offset = (isEmpty ? keyStart : startOf(pair.value)) ?? keyStart ?? offset;
       node = pair.value;
-    } else if (isSeq(node)) {
+    } else if (yamlLib().isSeq(node)) {
       const item: unknown = node.items[Number(seg)];
       if (item === undefined) break;
       offset = startOf(item) ?? offset;
@@ -161,16 +165,16 @@ function startOf(node: unknown): number | undefined {
 }
 
 function keyOf(key: unknown): string {
-  return isScalar(key) ? String(key.value) : String(key);
+  return yamlLib().isScalar(key) ? String(key.value) : String(key);
 }
 
 function keyTextAt(doc: Document, offset: number): string {
   let found = '';
-  visit(doc, {
+  yamlLib().visit(doc, {
     Pair(_, pair) {
       if (startOf(pair.key) === offset) {
         found = `'${keyOf(pair.key)}'`;
-        return visit.BREAK;
+        return yamlLib().visit.BREAK;
       }
     },
   });
@@ -183,12 +187,12 @@ function aliasProblem(file: string, text: string, doc: Document.Parsed, err: unk
   const unresolved = /unresolved alias/i.test(reason);
   let offset = 0;
   let dangling = '';
-  visit(doc, {
+  yamlLib().visit(doc, {
     Alias(_, alias) {
       if (unresolved && alias.resolve(doc) !== undefined) return;
       offset = startOf(alias) ?? 0;
       dangling = alias.source;
-      return visit.BREAK;
+      return yamlLib().visit.BREAK;
     },
   });
   const message = /excessive alias count/i.test(reason)
