@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { codeFingerprint } from '../pipeline/code-fingerprint.js';
 import { compileCacheDir, openCompileCache, type CompileCache } from '../pipeline/compile-cache.js';
 import { StateStore } from '../state/state-store.js';
+import { createRequire } from 'node:module';
 
 const post = (m: FromWorker) => void process.send!(m);
 const abort = new AbortController();
@@ -38,6 +39,9 @@ try {
   for (const name of listTemplates(join(packageRoot(), 'templates'))) loadTemplate(name);
   codeFingerprint();
   await import('../backup/move-data.js');
+  // The packages that skyrec's commands load on first use (common/lazy-module.ts, common/exec.ts).
+  for (const name of ['yaml', 'isomorphic-git', 'smol-toml']) createRequire(import.meta.url)(name);
+  await import('execa');
 } catch {}
 post({ type: 'ready', ms: Math.round(performance.now() - warmStarted) });
 
