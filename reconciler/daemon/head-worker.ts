@@ -39,9 +39,9 @@ try {
   for (const name of listTemplates(join(packageRoot(), 'templates'))) loadTemplate(name);
   codeFingerprint();
   await import('../backup/move-data.js');
-  // The packages that skyrec's commands load on first use (common/lazy-module.ts, common/exec.ts).
-  for (const name of ['yaml', 'isomorphic-git', 'smol-toml']) createRequire(import.meta.url)(name);
-  await import('execa');
+  // Packages that skyrec's commands load on first use (common/lazy-module.ts), which the compile
+  // meets at once: the YAML parser and git.
+  for (const name of ['yaml', 'isomorphic-git']) createRequire(import.meta.url)(name);
 } catch {}
 post({ type: 'ready', ms: Math.round(performance.now() - warmStarted) });
 
@@ -56,6 +56,17 @@ function prepare(stateDir: string): void {
   } catch {
     prepared = null; // the cycle opens them itself, and reports what fails
   }
+  loadExeca();
+}
+
+/**
+ * execa (common/exec.ts), about a hundred modules, is first needed when the rollout runs commands,
+ * after the head is fetched and compiled: it is loaded when a cycle is asked for, not while this
+ * spare waits, where it would add ~5 MB to its idle RSS (issue 19: the idle reconciler and its
+ * spare together < 150 MB). A cycle without a prepare loads it when it first runs a command.
+ */
+function loadExeca(): void {
+  import('execa').catch(() => {});
 }
 
 async function run(data: WorkerData): Promise<void> {
