@@ -58,16 +58,19 @@ export function checkSpecSize(file: string, bytes: number): Problem | null {
   return { file, line: 1, col: 1, message: `file is ${size}; a spec may be at most 1 MiB` };
 }
 
-/** Parse one YAML text. On any problem, `yaml` is null and `problems` says why and where. */
-export function parseYaml(file: string, text: string, cache?: ParseCache): { yaml: YamlFile | null; problems: Problem[] } {
+/**
+ * Parse one YAML text. On any problem, `yaml` is null and `problems` says why and where. `id`: the
+ * text's blob id when the caller has it (a git tree names every blob), so it is not hashed again.
+ */
+export function parseYaml(file: string, text: string, cache?: ParseCache, id?: string): { yaml: YamlFile | null; problems: Problem[] } {
   // UTF-8 takes at least one byte per UTF-16 unit and at most three.
   const bytes = text.length * 3 <= MAX_SPEC_BYTES ? 0 : Buffer.byteLength(text);
   const tooBig = checkSpecSize(file, bytes);
   if (tooBig) return { yaml: null, problems: [tooBig] };
 
   // Only files that parsed cleanly are cached, so a hit needs no checks.
-  const id = cache ? blobId(text) : '';
-  const hit = cache?.get(id);
+  const key = cache ? (id ?? blobId(text)) : '';
+  const hit = cache?.get(key);
   if (hit !== undefined) return { yaml: yamlFile(file, text, hit.data), problems: [] };
 
   const doc = yamlLib().parseDocument(text, PARSE_OPTIONS);
@@ -91,7 +94,7 @@ export function parseYaml(file: string, text: string, cache?: ParseCache): { yam
 
   try {
     const data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    cache?.set(id, { text, data });
+    cache?.set(key, { text, data });
     return { yaml: yamlFile(file, text, data), problems: [] };
   } catch (err) {
     return { yaml: null, problems: [aliasProblem(file, text, doc, err)] };
