@@ -60,7 +60,8 @@ export function checkSpecSize(file: string, bytes: number): Problem | null {
 
 /**
  * Parse one YAML text. On any problem, `yaml` is null and `problems` says why and where. `id`: the
- * text's blob id when the caller has it (a git tree names every blob), so it is not hashed again.
+ * blob id the caller found this text by in `cache` (a git tree names every blob), so that it is
+ * not hashed again to be looked up.
  */
 export function parseYaml(file: string, text: string, cache?: ParseCache, id?: string): { yaml: YamlFile | null; problems: Problem[] } {
   // UTF-8 takes at least one byte per UTF-16 unit and at most three.
