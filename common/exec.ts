@@ -1,6 +1,5 @@
 // The one module that runs external commands: a timeout on every call, argv/duration/exit
 // logged at debug level, and a typed CommandError when a command fails.
-import { execa } from 'execa';
 import { constants } from 'node:os';
 import type { Logger } from './log.js';
 import { CommandError } from './errors.js';
@@ -23,7 +22,14 @@ export interface ExecResult {
 
 export type Exec = (argv: string[], opts?: ExecOptions) => Promise<ExecResult>;
 
+/**
+ * execa is loaded by the first command run, not at import: most `skyrec` commands never run one,
+ * and execa is about a hundred modules.
+ */
+const loadExeca = async () => (await import('execa')).execa;
+
 export const exec: Exec = async (argv, opts = {}) => {
+  const execa = await loadExeca();
   const started = performance.now();
   const result = await execa(argv[0], argv.slice(1), {
     cwd: opts.cwd,
@@ -55,6 +61,7 @@ export interface ExecLinesOptions {
  * timeout, stderr kept for the CommandError. Resolves once every line has been delivered.
  */
 export async function execLines(argv: string[], opts: ExecLinesOptions): Promise<void> {
+  const execa = await loadExeca();
   const started = performance.now();
   const sub = execa(argv[0], argv.slice(1), { env: opts.env, reject: false, stdin: 'ignore', buffer: { stdout: false, stderr: true }, cancelSignal: opts.signal, forceKillAfterDelay: 2000 });
   let partial = '';
@@ -98,6 +105,7 @@ export interface AttachedOptions {
  * on a terminal reaches the command (same process group): skyrec waits for it to end.
  */
 export async function execAttached(argv: string[], opts: AttachedOptions): Promise<number> {
+  const execa = await loadExeca();
   const started = performance.now();
   const io = opts.tty ? 'inherit' : 'pipe';
   const sub = execa(argv[0], argv.slice(1), {

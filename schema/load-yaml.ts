@@ -1,8 +1,9 @@
 // Parse one spec file, keeping the YAML Document so that problems can point at a line and
 // column. Positions are computed from node offsets only when a problem needs one: the
 // happy path for thousands of files never builds a line index.
-import { parseDocument, isAlias, isMap, isScalar, isSeq, visit, type Document, type Node as YamlNode } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
 import { createHash } from 'node:crypto';
+import { lazyModule } from '../common/lazy-module.js';
 import type { Problem, SpecPath } from './model.js';
 
 /** Larger files are refused before parsing. */
@@ -26,11 +27,14 @@ export interface YamlFile {
  */
 export type ParseCache = Map<string, { text: string; data: unknown }>;
 
+/** A spec whose parsed value is cached needs no parser: a warm run never loads it. */
+const yamlLib = lazyModule<typeof import('yaml')>('yaml');
+
 const PARSE_OPTIONS = { prettyErrors: false, uniqueKeys: true } as const;
 
 function yamlFile(file: string, text: string, data: unknown, doc?: Document.Parsed): YamlFile {
   let parsed = doc;
-  return { file, text, data, get doc() { return (parsed ??= parseDocument(text, PARSE_OPTIONS)); } };
+  return { file, text, data, get doc() { return (parsed ??= yamlLib().parseDocument(text, PARSE_OPTIONS)); } };
 }
 
 /** Git's blob id of a text: the same id `git hash-object` gives, so git trees can skip reads. */
@@ -54,19 +58,23 @@ export function checkSpecSize(file: string, bytes: number): Problem | null {
   return { file, line: 1, col: 1, message: `file is ${size}; a spec may be at most 1 MiB` };
 }
 
-/** Parse one YAML text. On any problem, `yaml` is null and `problems` says why and where. */
-export function parseYaml(file: string, text: string, cache?: ParseCache): { yaml: YamlFile | null; problems: Problem[] } {
+/**
+ * Parse one YAML text. On any problem, `yaml` is null and `problems` says why and where. `id`: the
+ * blob id the caller found this text by in `cache` (a git tree names every blob), so that it is
+ * not hashed again to be looked up.
+ */
+export function parseYaml(file: string, text: string, cache?: ParseCache, id?: string): { yaml: YamlFile | null; problems: Problem[] } {
   // UTF-8 takes at least one byte per UTF-16 unit and at most three.
   const bytes = text.length * 3 <= MAX_SPEC_BYTES ? 0 : Buffer.byteLength(text);
   const tooBig = checkSpecSize(file, bytes);
   if (tooBig) return { yaml: null, problems: [tooBig] };
 
   // Only files that parsed cleanly are cached, so a hit needs no checks.
-  const id = cache ? blobId(text) : '';
-  const hit = cache?.get(id);
+  const key = cache ? (id ?? blobId(text)) : '';
+  const hit = cache?.get(key);
   if (hit !== undefined) return { yaml: yamlFile(file, text, hit.data), problems: [] };
 
-  const doc = parseDocument(text, PARSE_OPTIONS);
+  const doc = yamlLib().parseDocument(text, PARSE_OPTIONS);
   if (doc.errors.length > 0) {
     const seen = new Set<number>();
     const problems: Problem[] = [];
@@ -87,7 +95,7 @@ export function parseYaml(file: string, text: string, cache?: ParseCache): { yam
 
   try {
     const data = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
-    cache?.set(id, { text, data });
+    cache?.set(key, { text, data });
     return { yaml: yamlFile(file, text, data), problems: [] };
   } catch (err) {
     return { yaml: null, problems: [aliasProblem(file, text, doc, err)] };
@@ -103,17 +111,17 @@ export function locatePath(yaml: YamlFile, path: SpecPath, opts: { key?: boolean
   let node: unknown = yaml.doc.contents;
   let offset = startOf(node) ?? 0;
   for (let i = 0; i < path.length; i++) {
-    if (isAlias(node)) node = node.resolve(yaml.doc);
+    if (yamlLib().isAlias(node)) node = node.resolve(yaml.doc);
     const seg = path[i];
-    if (isMap(node)) {
+    if (yamlLib().isMap(node)) {
       const pair = node.items.find((p) => keyOf(p.key) === String(seg));
       if (!pair) break;
       const keyStart = startOf(pair.key);
-      const isEmpty = isScalar(pair.value) && pair.value.value === null && pair.value.source === '';
+      const isEmpty = yamlLib().isScalar(pair.value) && pair.value.value === null && pair.value.source === '';
       if (i === path.length - 1 && opts.key) return positionAt(yaml, keyStart ?? offset);
       offset = (isEmpty ? keyStart : startOf(pair.value)) ?? keyStart ?? offset;
       node = pair.value;
-    } else if (isSeq(node)) {
+    } else if (yamlLib().isSeq(node)) {
       const item: unknown = node.items[Number(seg)];
       if (item === undefined) break;
       offset = startOf(item) ?? offset;
@@ -161,16 +169,16 @@ function startOf(node: unknown): number | undefined {
 }
 
 function keyOf(key: unknown): string {
-  return isScalar(key) ? String(key.value) : String(key);
+  return yamlLib().isScalar(key) ? String(key.value) : String(key);
 }
 
 function keyTextAt(doc: Document, offset: number): string {
   let found = '';
-  visit(doc, {
+  yamlLib().visit(doc, {
     Pair(_, pair) {
       if (startOf(pair.key) === offset) {
         found = `'${keyOf(pair.key)}'`;
-        return visit.BREAK;
+        return yamlLib().visit.BREAK;
       }
     },
   });
@@ -183,12 +191,12 @@ function aliasProblem(file: string, text: string, doc: Document.Parsed, err: unk
   const unresolved = /unresolved alias/i.test(reason);
   let offset = 0;
   let dangling = '';
-  visit(doc, {
+  yamlLib().visit(doc, {
     Alias(_, alias) {
       if (unresolved && alias.resolve(doc) !== undefined) return;
       offset = startOf(alias) ?? 0;
       dangling = alias.source;
-      return visit.BREAK;
+      return yamlLib().visit.BREAK;
     },
   });
   const message = /excessive alias count/i.test(reason)

@@ -3,16 +3,20 @@
 // `[[array]]` tables, inline tables, dotted keys and multi-line strings are read as cargo and uv
 // read them. smol-toml gives values without offsets, so a value's position (for a problem at its
 // line) is looked up in the text.
-import { parse, TomlError, type TomlTable } from 'smol-toml';
+import type { TomlTable } from 'smol-toml';
+import { lazyModule } from '../common/lazy-module.js';
+
+/** Only apps built from a python or rust source need it. */
+const smolToml = lazyModule<typeof import('smol-toml')>('smol-toml');
 
 export type TomlRead = { doc: TomlTable } | { error: { line: number; col: number; message: string } };
 
 /** The parsed document, or where and why the text is not TOML. */
 export function readToml(text: string): TomlRead {
   try {
-    return { doc: parse(text) };
+    return { doc: smolToml().parse(text) };
   } catch (e) {
-    if (!(e instanceof TomlError)) throw e;
+    if (!(e instanceof smolToml().TomlError)) throw e;
     // smol-toml's message: "Invalid TOML document: <reason>" and a code excerpt on later lines.
     const reason = e.message.split('\n')[0].replace(/^Invalid TOML document:\s*/, '');
     return { error: { line: e.line, col: e.column, message: `not valid TOML: ${reason}` } };

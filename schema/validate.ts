@@ -53,7 +53,7 @@ export async function loadRepo(source: ConfigSource, opts: LoadOptions = {}): Pr
   // Read everything, then parse: parsing is synchronous and, interleaved with reads, delays
   // their callbacks (2,000 files: 745 ms interleaved, 683 ms in two phases).
   const reads = await mapLimit([FLEET_FILE, ...appFiles], READ_CONCURRENCY, (file) => readSpec(source, file, opts.parseCache));
-  const [fleet, ...apps] = reads.map((r) => (r.text === undefined ? r : { ...r, ...parseYaml(r.file, r.text, opts.parseCache) }));
+  const [fleet, ...apps] = reads.map((r) => (r.text === undefined ? r : { ...r, ...parseYaml(r.file, r.text, opts.parseCache, r.id) }));
   for (const read of [fleet, ...apps]) problems.push(...read.problems);
   if (fleet.missing) {
     const yml = (await source.fileSize('fleet.yml')) !== null ? ' (found fleet.yml: rename it to fleet.yaml)' : '';
@@ -145,6 +145,11 @@ export function locateIssue(loaded: LoadedRepo, issue: PlacementIssue): Problem 
 interface ReadSpec {
   file: string;
   text?: string;
+  /**
+   * The blob id the text was found by in the parse cache, so that it is not hashed again. Only for
+   * a hit: a working tree's file read after its id was taken may have changed since.
+   */
+  id?: string;
   yaml: YamlFile | null;
   problems: Problem[];
   missing?: boolean;
@@ -154,7 +159,7 @@ async function readSpec(source: ConfigSource, file: string, cache?: ParseCache):
   // A git tree names each blob: a blob parsed before (in any revision) is not read again.
   const id = cache && source.blobId ? await source.blobId(file) : null;
   const hit = id === null ? undefined : cache?.get(id);
-  if (hit) return { file, text: hit.text, yaml: null, problems: [] };
+  if (hit) return { file, text: hit.text, id: id!, yaml: null, problems: [] };
   const size = await source.fileSize(file);
   if (size === null) {
     if (file === FLEET_FILE) return { file, yaml: null, problems: [], missing: true };

@@ -8,10 +8,13 @@ import type { Plan } from '../plan/plan-model.js';
 import type { CompileCache } from '../pipeline/compile-cache.js';
 import type { Ctx } from './cli-context.js';
 import { formatProblem } from '../../common/problem.js';
+import { logsAt } from '../../common/log.js';
 import { requireSignedOption, requireSigned } from './cli-trust.js';
 
 export function registerCompileCommands(program: Command, ctx: Ctx): void {
-  const { io, out, log, repoDir, withCache } = ctx;
+  const { io, out, repoDir, withCache } = ctx;
+  // The logger is made only when a line would be written: these commands log at debug level only.
+  const debugLog = () => (logsAt(io.env, 'debug') ? { log: ctx.log } : {});
   const repoOption = () => new Option('--repo <dir>', 'the config repo').default('.');
 
   program
@@ -67,7 +70,7 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
         return writeRendered(outDir, renderNodes(checked.config, placement, { revision: null, flake, inputs, renderCache: cache?.rendered.forRevision(null) }), manifests);
       });
       const nodes = result.written;
-      log.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
+      debugLog().log?.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
       if (opts.json) return out.json({ out: outDir, ...result });
       const changed = result.written.filter((w) => w.changed);
       for (const w of changed) out.line(`wrote ${join(opts.out, w.node)}/  ${w.hash.slice(0, 12)}`);
@@ -96,7 +99,7 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
       const format = opts.json ? 'json' : opts.format;
       const diff = opts.diff === true || format === 'markdown';
       const { plan } = await withCompileCache(opts, io.env, (compileCache) =>
-        planRevisions({ dir: repoDir(opts.repo), base: opts.base, head: opts.head, diff, ...(compileCache ? { compileCache } : { parseCache: new Map() }), log }),
+        planRevisions({ dir: repoDir(opts.repo), base: opts.base, head: opts.head, diff, ...(compileCache ? { compileCache } : { parseCache: new Map() }), ...debugLog() }),
       );
       if (format === 'json') io.stdout.write(formatPlanJson(plan));
       else if (format === 'markdown') await writeMarkdown(plan, opts.splitDir ? repoDir(opts.splitDir) : null, out);

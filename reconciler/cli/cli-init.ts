@@ -8,7 +8,7 @@ import type { Ctx } from './cli-context.js';
 import { requireSignedOption } from './cli-trust.js';
 
 export function registerInitCommands(program: Command, ctx: Ctx): void {
-  const { io, out, log, repoDir } = ctx;
+  const { io, out, repoDir } = ctx;
   program
     .command('schema')
     .description('Print the JSON Schema of app specs or of fleet.yaml, for editors.')
@@ -29,7 +29,7 @@ export function registerInitCommands(program: Command, ctx: Ctx): void {
       const { exec } = await import('../../common/exec.js');
       const written = await initRepo(repoDir(dir), { force: opts.force ?? false, requireSignedBy: opts.requireSignedBy.map(repoDir) });
       for (const f of written) out.line(`wrote ${join(dir, f)}`);
-      const lock = await lockFlake(repoDir(dir), { exec, log });
+      const lock = await lockFlake(repoDir(dir), { exec, log: ctx.log });
       if (lock.locked) out.line(`wrote ${join(dir, 'flake.lock')} (nix flake lock: the inputs every node is built with; commit it)`);
       else out.line(`\nflake.lock not written: ${lock.reason}\nCreate it where Nix can reach GitHub, and commit it (the nixos driver deploys nothing without it):\n  ${lock.command}`);
       for (const f of written.filter((w) => w.startsWith('.skyrec/'))) out.line(`Signed commits: run the reconciler with --require-signed-by ${join(dir, f)} (services.skyrec.requireSignedBy on NixOS).`);

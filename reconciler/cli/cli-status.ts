@@ -2,23 +2,25 @@
 // history (every rollout with its steps).
 import type { Command } from 'commander';
 import { openApplied } from '../apply/applied.js';
+import type { NodeDriver } from '../../fleet/node/driver.js';
 import { addDriverOptions, driverOptions, type Ctx, type DriverFlags } from './cli-context.js';
 
 export function registerStatusCommands(program: Command, ctx: Ctx): void {
   const { io, out } = ctx;
   addDriverOptions(program.command('status').description("Per node: the applied revision, generation, health and last result; and the reconciler's view when one runs on this state: followed branch, last fetched and applied commit, queue, quarantine, drift.").option('--json', 'print as JSON')).action(
     async (flags: DriverFlags & { json?: boolean }) => {
-      const { createDriver } = await import('../apply/create-driver.js');
       const { StateStore } = await import('../state/state-store.js');
       const opts = driverOptions(flags, ctx);
       const store = StateStore.open(opts.stateDir);
       try {
-        const driver = createDriver(opts, ctx.log);
+        // Only a local ingress node's URL needs the driver (and the modules it loads).
+        let driver: Promise<NodeDriver> | undefined;
+        const loadDriver = () => (driver ??= import('../apply/create-driver.js').then((m) => m.createDriver(opts, ctx.log)));
         const nodes = store.listNodes();
         const rows = await Promise.all(
           nodes.map(async (n) => {
             const node = openApplied(opts.stateDir).read(n.node)?.node ?? null;
-            const url = node?.ingress && opts.driver === 'local' ? driver.ingressUrl(node) : null;
+            const url = node?.ingress && opts.driver === 'local' ? (await loadDriver()).ingressUrl(node) : null;
             return { ...n, url };
           }),
         );

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { formatProblem } from '../../common/problem.js';
 import { createOutput, type Io, type Output } from '../../common/output.js';
-import { createLogger } from '../../common/log.js';
+import { createLogger, type Logger } from '../../common/log.js';
 import { SkyrecError, SpecError } from '../../common/errors.js';
 import { packageRoot } from '../../common/paths.js';
 import { registerCompileCommands } from './cli-compile.js';
@@ -21,8 +21,8 @@ import { registerOperateCommands } from './cli-operate.js';
 import { registerNotifyCommands } from './cli-notify.js';
 import { registerBackupCommands } from './cli-backup.js';
 import { registerDataCommands } from './cli-data.js';
-import { cacheDir, openParseCache } from '../pipeline/parse-cache-store.js';
 import type { ParseCache } from '../../schema/load-yaml.js';
+import type { Ctx } from './cli-context.js';
 
 export async function main(argv: string[], io: Io): Promise<number> {
   const out = createOutput(io);
@@ -45,7 +45,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     .exitOverride()
     .showSuggestionAfterError()
     .configureOutput({ writeOut: (s) => io.stdout.write(s), writeErr: (s) => io.stderr.write(s) });
-  const log = createLogger(io);
+  let log: Logger | undefined;
   const repoDir = (repo: string) => resolve(io.cwd, repo);
   /**
    * Runs `fn` with the on-disk parse cache and saves what it learned. With --no-cache the cache
@@ -53,6 +53,7 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
    */
   const withCache = async <T>(opts: { cache: boolean }, fn: (cache: ParseCache | undefined) => Promise<T>): Promise<T> => {
     if (!opts.cache) return fn(new Map());
+    const { cacheDir, openParseCache } = await import('../pipeline/parse-cache-store.js');
     const stored = openParseCache(cacheDir(io.env));
     try {
       return await fn(stored.cache);
@@ -61,7 +62,17 @@ function buildProgram(io: Io, out: Output, result: { exitCode: number }): Comman
     }
   };
 
-  const commandCtx = { io, out, log, repoDir, withCache, setExitCode: (code: number) => void (result.exitCode = code) };
+  const commandCtx: Ctx = {
+    io,
+    out,
+    // Made when a command first logs, so that one that never does (--help, validate) loads no logging library.
+    get log() {
+      return (log ??= createLogger(io));
+    },
+    repoDir,
+    withCache,
+    setExitCode: (code: number) => void (result.exitCode = code),
+  };
   registerCompileCommands(program, commandCtx);
   registerApplyCommands(program, commandCtx);
   registerStatusCommands(program, commandCtx);

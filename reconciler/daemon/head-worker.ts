@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { codeFingerprint } from '../pipeline/code-fingerprint.js';
 import { compileCacheDir, openCompileCache, type CompileCache } from '../pipeline/compile-cache.js';
 import { StateStore } from '../state/state-store.js';
+import { createRequire } from 'node:module';
 
 const post = (m: FromWorker) => void process.send!(m);
 const abort = new AbortController();
@@ -38,6 +39,9 @@ try {
   for (const name of listTemplates(join(packageRoot(), 'templates'))) loadTemplate(name);
   codeFingerprint();
   await import('../backup/move-data.js');
+  // Packages that skyrec's commands load on first use (common/lazy-module.ts), which the compile
+  // meets at once: the YAML parser and git.
+  for (const name of ['yaml', 'isomorphic-git']) createRequire(import.meta.url)(name);
 } catch {}
 post({ type: 'ready', ms: Math.round(performance.now() - warmStarted) });
 
@@ -52,6 +56,17 @@ function prepare(stateDir: string): void {
   } catch {
     prepared = null; // the cycle opens them itself, and reports what fails
   }
+  loadExeca();
+}
+
+/**
+ * execa (common/exec.ts), about a hundred modules, is first needed when the rollout runs commands,
+ * after the head is fetched and compiled: it is loaded when a cycle is asked for, not while this
+ * spare waits, where it would add ~5 MB to its idle RSS (issue 19: the idle reconciler and its
+ * spare together < 150 MB). A cycle without a prepare loads it when it first runs a command.
+ */
+function loadExeca(): void {
+  import('execa').catch(() => {});
 }
 
 async function run(data: WorkerData): Promise<void> {

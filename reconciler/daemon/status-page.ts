@@ -2,7 +2,7 @@
 // status.html.hbs). This module turns the status into display values (short revisions, "4 min
 // ago", badge tones, truncated details); the template only lays them out. Every value goes
 // through Handlebars' HTML escaping: a template that prints one raw is refused when it is loaded.
-import Handlebars from 'handlebars';
+import type HandlebarsNs from 'handlebars';
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,6 +12,10 @@ import type { RunOutcome } from '../state/reconciler-records.js';
 import { describeVerdict } from '../trust/trust-verdict.js';
 import type { AppStatus, DaemonStatus } from './status-model.js';
 import { backupTones, viewBackups } from './status-backups.js';
+import { lazyModule } from '../../common/lazy-module.js';
+
+/** Handlebars with its compiler, loaded with the first page served: an idle reconciler nobody looks at does not hold it (~8 MB). */
+const handlebars = lazyModule<typeof HandlebarsNs>('handlebars');
 
 /** The colour of a badge: ok green, bad red, warn amber, none grey. */
 type Tone = 'ok' | 'bad' | 'warn' | 'none';
@@ -25,10 +29,11 @@ const DETAIL_CHARS = 90;
 const FAVICON: Record<Tone, string> = { ok: '1a7f37', bad: 'cf222e', warn: 'bf8700', none: '8c959f' };
 const REFRESH_SECONDS = 10;
 
-let template: { render: Handlebars.TemplateDelegate; scriptHashes: string[] } | undefined;
+let template: { render: HandlebarsNs.TemplateDelegate; scriptHashes: string[] } | undefined;
 
 /** Throws when the template prints a value unescaped ({{{x}}} or {{&x}}). */
 function refuseRawOutput(source: string): void {
+  const Handlebars = handlebars();
   const visitor = new Handlebars.Visitor();
   visitor.MustacheStatement = function (node: hbs.AST.MustacheStatement) {
     if (!node.escaped) throw new Error(`templates/status.html.hbs:${node.loc.start.line}: a value is printed without HTML escaping`);
@@ -52,7 +57,7 @@ function loadStatusTemplate() {
   if (!template) {
     const source = readFileSync(join(packageRoot(), 'templates', 'status.html.hbs'), 'utf8');
     refuseRawOutput(source);
-    template = { render: Handlebars.create().compile(source, { strict: true }), scriptHashes: hashScripts(source) };
+    template = { render: handlebars().create().compile(source, { strict: true }), scriptHashes: hashScripts(source) };
   }
   return template;
 }

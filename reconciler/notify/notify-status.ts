@@ -1,8 +1,11 @@
 // What the status page, /api/status and /metrics show of notifications: per target what is
 // queued, delivered and given up, and the recent failures in words safe to show (no URL, no secret).
 import type { Counter, Gauge, Registry } from 'prom-client';
-import { Counter as PromCounter, Gauge as PromGauge } from 'prom-client';
 import type { NotifyRecords } from '../state/notify-records.js';
+import { lazyModule } from '../../common/lazy-module.js';
+
+/** Only the reconciler's /metrics needs it, not `skyrec status`, which reads the status here too. */
+const promClient = lazyModule<typeof import('prom-client')>('prom-client');
 
 export interface NotifyStatus {
   targets: { target: string; pending: number; delivered: number; failed: number }[];
@@ -21,6 +24,7 @@ export function readNotifyStatus(records: NotifyRecords): NotifyStatus {
 
 /** skyrec_notifications_failed_total{target} (failed attempts, since start) and skyrec_notifications_pending{target}. */
 export function registerNotifyMetrics(registry: Registry, source: { failed: () => Map<string, number>; status: () => NotifyStatus | undefined }): { failed: Counter; pending: Gauge } {
+  const { Counter: PromCounter, Gauge: PromGauge } = promClient();
   const failed = new PromCounter({
     name: 'skyrec_notifications_failed_total',
     help: 'Notification attempts that failed (no answer, timeout, or an HTTP error), by target name, since the reconciler started.',

@@ -1,12 +1,19 @@
 // The one module that reads git: revisions, merge bases, and a ConfigSource over a commit's
 // tree, all through isomorphic-git's object store (no checkout, no working-tree change).
 import fs from 'node:fs';
-import git from 'isomorphic-git';
 import { join } from 'node:path';
 import type { ConfigSource } from '../../schema/source.js';
 import { GitError } from '../../common/errors.js';
 import { redactUrl } from './git-url.js';
 import { objectReader, type ObjectReader } from './git-objects.js';
+import { lazyModule } from '../../common/lazy-module.js';
+
+/**
+ * Loaded on the first call that needs it (about 85 ms): git-objects.ts reads most blobs without
+ * it, and an apply or render of a working tree reads no git at all. Its Node build is CommonJS
+ * whether imported or required, so this is the instance commit-signature.ts imports too.
+ */
+const git = lazyModule<typeof import('isomorphic-git')>('isomorphic-git');
 
 /** Object reads shared by every source of one repo: packfile indexes, trees and blobs by id. */
 export interface GitReader {
@@ -34,7 +41,7 @@ export function openGit(dir: string): GitReader {
 
 /** Is `dir` the top of a git repository? */
 export async function isGitRepo(dir: string): Promise<boolean> {
-  return git.findRoot({ fs, filepath: dir }).then((root) => root === dir || fs.realpathSync(root) === fs.realpathSync(dir), () => false);
+  return git().findRoot({ fs, filepath: dir }).then((root) => root === dir || fs.realpathSync(root) === fs.realpathSync(dir), () => false);
 }
 
 /**
@@ -49,7 +56,7 @@ export async function resolveRevision(r: GitReader, rev: string): Promise<string
     const count = step[0] === '~' ? n : 1;
     if (step[0] === '^' && n !== 1) throw new GitError(`'${rev}': only the first parent (^ or ^1) is supported`);
     for (let i = 0; i < count; i++) {
-      const { commit } = await git.readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
+      const { commit } = await git().readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
       if (commit.parent.length === 0) throw new GitError(`'${rev}' goes past the first commit`);
       oid = commit.parent[0];
     }
@@ -60,11 +67,11 @@ export async function resolveRevision(r: GitReader, rev: string): Promise<string
 async function resolveBase(r: GitReader, name: string, rev: string): Promise<string> {
   const attempts = [name, `refs/remotes/${name}`, `refs/remotes/origin/${name}`];
   for (const ref of attempts) {
-    const oid = await git.resolveRef({ fs, dir: r.dir, ref }).catch(() => null);
+    const oid = await git().resolveRef({ fs, dir: r.dir, ref }).catch(() => null);
     if (oid) return peelToCommit(r, oid);
   }
   if (/^[0-9a-f]{4,40}$/.test(name)) {
-    const oid = await git.expandOid({ fs, dir: r.dir, oid: name, cache: r.cache }).catch(() => null);
+    const oid = await git().expandOid({ fs, dir: r.dir, oid: name, cache: r.cache }).catch(() => null);
     if (oid) return peelToCommit(r, oid);
   }
   // Say what is missing: with no repository at all, every revision is "unknown".
@@ -76,14 +83,14 @@ async function resolveBase(r: GitReader, name: string, rev: string): Promise<str
 
 /** Annotated tags point at a tag object; follow them to the commit. */
 async function peelToCommit(r: GitReader, oid: string): Promise<string> {
-  const obj = await git.readObject({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
+  const obj = await git().readObject({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
   if (obj.type === 'tag') return peelToCommit(r, (obj.object as { object: string }).object);
   if (obj.type !== 'commit') throw new GitError(`${oid} is a ${obj.type}, not a commit`);
   return oid;
 }
 
 export async function findMergeBase(r: GitReader, a: string, b: string): Promise<string | null> {
-  const [base] = await git.findMergeBase({ fs, dir: r.dir, oids: [a, b], cache: r.cache });
+  const [base] = await git().findMergeBase({ fs, dir: r.dir, oids: [a, b], cache: r.cache });
   return (base as string | undefined) ?? null;
 }
 
@@ -91,7 +98,7 @@ export async function findMergeBase(r: GitReader, a: string, b: string): Promise
 function readTreeAt(r: GitReader, treeOid: string): Promise<Map<string, TreeEntry>> {
   let entries = r.trees.get(treeOid);
   if (!entries) {
-    entries = git
+    entries = git()
       .readTree({ fs, dir: r.dir, gitdir: r.gitdir, oid: treeOid, cache: r.cache })
       .then((t) => new Map((t.tree as TreeEntry[]).map((e) => [e.path, e])))
       .catch((e: unknown) => {
@@ -109,7 +116,7 @@ function readTreeAt(r: GitReader, treeOid: string): Promise<Map<string, TreeEntr
 async function readBlobBytes(r: GitReader, oid: string): Promise<Buffer> {
   const object = r.objects.read(oid);
   if (object?.type === 'blob') return object.data;
-  const { blob } = await git.readBlob({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
+  const { blob } = await git().readBlob({ fs, dir: r.dir, gitdir: r.gitdir, oid, cache: r.cache });
   return Buffer.from(blob);
 }
 
@@ -124,7 +131,7 @@ function readBlobText(r: GitReader, oid: string): Promise<string> {
 
 /** A ConfigSource reading a commit's tree. Symlinks read as absent: they could point anywhere. */
 export async function commitSource(r: GitReader, commit: string): Promise<ConfigSource> {
-  const { commit: c } = await git.readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid: commit, cache: r.cache });
+  const { commit: c } = await git().readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid: commit, cache: r.cache });
   const root = c.tree;
 
   async function lookup(path: string): Promise<TreeEntry | { type: 'tree'; oid: string } | null> {
@@ -168,7 +175,7 @@ export async function commitSource(r: GitReader, commit: string): Promise<Config
 
 /** Reads whole folders of a commit (app sources for the local driver). Symlinks are skipped. */
 export async function commitFiles(r: GitReader, commit: string): Promise<{ listFiles(dir: string): Promise<string[]>; readBytes(path: string): Promise<Buffer> }> {
-  const { commit: c } = await git.readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid: commit, cache: r.cache });
+  const { commit: c } = await git().readCommit({ fs, dir: r.dir, gitdir: r.gitdir, oid: commit, cache: r.cache });
   const files = new Map<string, string>();
   const walk = async (tree: string, prefix: string): Promise<void> => {
     for (const e of (await readTreeAt(r, tree)).values()) {
@@ -212,9 +219,9 @@ export async function syncRemote(opts: RemoteOptions): Promise<string> {
   const common = { fs, http, dir: opts.dir, url: opts.url, ref: opts.branch, singleBranch: true, onAuth, onAuthFailure: () => ({ cancel: true }) };
   const cloning = !(await isGitRepo(opts.dir));
   try {
-    if (cloning) await git.clone({ ...common, noCheckout: true, noTags: true });
-    else await git.fetch({ ...common, remote: 'origin', tags: false });
-    return await git.resolveRef({ fs, dir: opts.dir, ref: `refs/remotes/origin/${opts.branch}` });
+    if (cloning) await git().clone({ ...common, noCheckout: true, noTags: true });
+    else await git().fetch({ ...common, remote: 'origin', tags: false });
+    return await git().resolveRef({ fs, dir: opts.dir, ref: `refs/remotes/origin/${opts.branch}` });
   } catch (err) {
     // A clone that failed half-way must not pass for a repository next time.
     if (cloning) fs.rmSync(opts.dir, { recursive: true, force: true });

@@ -7,7 +7,6 @@ import { createHash } from 'node:crypto';
 import { checkRepo, locateIssue, type LoadOptions } from '../../schema/validate.js';
 import { sortProblems } from '../../common/problem.js';
 import { placeInstances } from '../../fleet/placement/place.js';
-import { renderFleet } from '../../generators/render-node.js';
 import type { RenderedNode, RenderOptions } from '../../generators/render-types.js';
 import { SpecError } from '../../common/errors.js';
 import { readFlakeInputs } from './flake-inputs.js';
@@ -85,6 +84,8 @@ export async function renderRepo(
   opts: RenderOptions & CompileOptions,
 ): Promise<CompiledFleet & { nodes: RenderedNode[] }> {
   const compiled = await compileFleet(source, opts);
+  // Loaded here, not at import: `validate` compiles without rendering.
+  const { renderFleet } = await import('../../generators/render-node.js');
   // The revision's flake.nix and flake.lock are in every node's manifest, as apply renders it.
   const flake = opts.flake ?? (opts.files ? await readFlakeInputs(opts.files) : undefined);
   return { ...compiled, nodes: renderFleet(compiled.config, compiled.placement, { ...opts, flake }) };

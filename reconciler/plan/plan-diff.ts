@@ -86,7 +86,7 @@ type Ctx = {
   /** routesByDomain per revision, computed once and only when an ingress node changes. */
   routes: Map<RevisionState, Map<string, Route>>;
   data: Map<RevisionState, Map<string, string[]>>;
-  secrets: Map<RevisionState, RequiredSecret[]>;
+  secrets: Map<RevisionState, Map<string, RequiredSecret[]>>;
 };
 
 /** The apps with addon data on a node in a revision (indexed once per revision). */
@@ -149,11 +149,17 @@ function digestsOf(n: RenderedNode | undefined): Record<string, string> {
   return !n ? {} : (n.fileDigests ?? digestFiles(n.files));
 }
 
-/** The addon passwords a node needs in a revision (indexed once per revision). */
+/** The addon passwords a node needs in a revision (indexed by node once per revision). */
 function secretsOn(ctx: Ctx, state: RevisionState, node: string): RequiredSecret[] {
-  let all = ctx.secrets.get(state);
-  if (!all) ctx.secrets.set(state, (all = requiredAddonSecrets(indexAddons(state.config, state.placement))));
-  return all.filter((r) => r.nodes.includes(node));
+  let byNode = ctx.secrets.get(state);
+  if (!byNode) {
+    byNode = new Map();
+    for (const r of requiredAddonSecrets(indexAddons(state.config, state.placement))) {
+      for (const n of new Set(r.nodes)) (byNode.get(n) ?? byNode.set(n, []).get(n)!).push(r);
+    }
+    ctx.secrets.set(state, byNode);
+  }
+  return byNode.get(node) ?? [];
 }
 
 function diffUnits(ctx: Ctx, node: string): UnitChange[] {
