@@ -136,7 +136,7 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
     const pgPackage = dirname(dirname(pgTool('pg_ctl')));
     const pkgs = `{ pgbackrest = ${JSON.stringify(join(dir, 'pgbackrest'))}; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "c"; gnused = "s"; restic = "r"; }`;
     const pgConfig = `{ dataDir = ${JSON.stringify(layout.pgData)}; package = ${JSON.stringify(pgPackage)}; }`;
-    const module = (await nixEvalJson(`import ${file} { config.services.postgresql = ${pgConfig}; lib = { }; pkgs = ${pkgs}; }`)) as any;
+    const module = (await nixEvalJson(`import ${file} { config.services.postgresql = ${pgConfig}; config.services.redis.package = "redis"; lib = { }; pkgs = ${pkgs}; }`)) as any;
     writeFileSync(join(dir, 'wrapper'), module.environment.etc['skyrec/backup/pgbackrest'].source, { mode: 0o755 });
     // The same script text, with the scratch clusters under this test's folder instead of /var/lib/skyrec-backup.
     const script = (await nixEvalJson(`let config.services.postgresql = ${pgConfig}; pgbackrest = ${JSON.stringify(join(dir, 'wrapper'))}; in ''\n${verifyScript(join(dir, 'state'))}\n''`)) as string;
