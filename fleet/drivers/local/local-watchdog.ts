@@ -2,7 +2,8 @@
 // detached shell that sleeps args.timeoutMs and then execs this, unless disarmed meanwhile
 // (killed, or its pid file no longer naming it); this switches the node back to the generation
 // it was given, or stops the node's instances when there was none. It outlives skyrec on
-// purpose: a node left unhealthy by a skyrec that died mid-rollout still rolls itself back. Logs (JSON lines) go to <nodeDir>/logs/watchdog.log.
+// purpose: a node left unhealthy by a skyrec that died mid-rollout still rolls itself back.
+// Logs (JSON lines) go to <nodeDir>/logs/watchdog.log.
 //   node dist/fleet/drivers/local/local-watchdog.js '<WatchdogArgs as JSON>'
 import { rmSync } from 'node:fs';
 import { join } from 'node:path';
