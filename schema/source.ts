@@ -2,7 +2,7 @@
 // isomorphic-git) later, behind the same four questions.
 import fs from 'node:fs';
 import path from 'node:path';
-import { SpecError } from '../common/errors.js';
+import { SpecError, UsageError } from '../common/errors.js';
 
 export interface ConfigSource {
   /** Text of a file relative to the repo root, or null if absent. */
@@ -96,13 +96,26 @@ function isPlainRelative(rel: string): boolean {
   return rel.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..');
 }
 
+/** The config repo's folder, resolved; a usage error (exit 2) naming it when it is not a folder (a mistyped --repo). */
+function configRepoFolder(dir: string): string {
+  const hint = "pass --repo the config repo's folder (default: the current folder)";
+  try {
+    const root = fs.realpathSync(path.resolve(dir));
+    if (!fs.statSync(root).isDirectory()) throw new UsageError(`the config repo ${dir} is not a folder`, { hint });
+    return root;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new UsageError(`the config repo ${dir} does not exist`, { hint });
+    throw err;
+  }
+}
+
 /**
  * Reads whole folders of a worktree (app sources), staying inside it. node_modules and .git
  * folders are left out: they are never part of a committed source, and a digest of the working
  * tree must match the digest of the same files committed.
  */
 export function worktreeFiles(dir: string): { listFiles(rel: string): Promise<string[]>; readBytes(rel: string): Promise<Buffer> } {
-  const root = fs.realpathSync(path.resolve(dir));
+  const root = configRepoFolder(dir);
   // Validation has checked build.path itself; what is refused here is a name found below it.
   const refuse = (rel: string, message: string) => new SpecError([{ file: rel, line: 1, col: 1, message }]);
   const inside = (rel: string) => {

@@ -60,6 +60,28 @@ describe('skyrec validate', () => {
     );
   });
 
+  it('a --repo that does not exist (a typo) or is a file: exit 2 naming it, nothing rendered or applied, no internal error', async () => {
+    const dir = temp();
+    const missing = join(dir, 'apps-typo');
+    const file = join(dir, 'a-file');
+    writeFileSync(file, 'not a folder\n');
+    const out = join(dir, 'out');
+    const state = join(dir, 'state');
+    for (const [argv, repo, says] of [
+      [['validate'], missing, 'does not exist'],
+      [['render', '--out', out], missing, 'does not exist'],
+      [['apply', '--driver', 'local', '--state', state, '--yes'], missing, 'does not exist'],
+      [['validate'], file, 'is not a folder'],
+    ] as const) {
+      const r = await runCli([...argv, '--repo', repo]);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.stderr).toContain(`the config repo ${repo} ${says}`);
+      expect(r.stderr).not.toContain('internal error');
+    }
+    expect(existsSync(out)).toBe(false);
+    expect(existsSync(join(state, 'local'))).toBe(false);
+  });
+
   it('--json reports problems as data', async () => {
     const repo = makeRepo({ 'apps/bad.yaml': 'name: Bad\n' });
     const r = await runCli(['validate', '--repo', repo, '--json']);
