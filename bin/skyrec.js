@@ -1,5 +1,9 @@
 #!/usr/bin/env node
 import { main } from '../dist/reconciler/cli/cli.js';
+import { ownProcessMemory } from '../dist/reconciler/pipeline/release-memory.js';
+
+// This process runs one command: plan and render may collect its heap between their stages.
+ownProcessMemory();
 
 // A reader that leaves early (`skyrec logs APP | head`) ends skyrec quietly, as it ends a Unix tool.
 process.stdout.on('error', (err) => {

@@ -15,7 +15,10 @@ import { codeFingerprint } from '../pipeline/code-fingerprint.js';
 import { compileCacheDir, openCompileCache, type CompileCache } from '../pipeline/compile-cache.js';
 import { StateStore } from '../state/state-store.js';
 import { createRequire } from 'node:module';
+import { ownProcessMemory } from '../pipeline/release-memory.js';
 
+// One cycle's compile is this process's whole job: it may collect its heap between the stages.
+ownProcessMemory();
 const post = (m: FromWorker) => void process.send!(m);
 const abort = new AbortController();
 process.on('SIGINT', () => {});

@@ -168,7 +168,10 @@ describe('pgBackRest backups of a local node (real PostgreSQL, real pgBackRest)'
     const seen: { status: number | string; retryAfter?: string; body: string }[] = [];
     let done = false;
     const poller = (async () => {
-      while (!done) seen.push(await getStatus(s.httpPort, 'shop.test'));
+      while (!done) {
+        seen.push(await getStatus(s.httpPort, 'shop.test'));
+        await new Promise((res) => setTimeout(res, 10)); // paced: the restore it watches needs the CPU
+      }
     })();
     const r = await cli('restore', 'shop', '--time', t1, '--json');
     done = true;

@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { createMoveScenario, killWhen, writeUnderLoad, visit, type MoveScenario } from '../helpers/data-move-scenario.js';
+import { createMoveScenario, killWhen, writeUnderLoad, TEST_WRITES, visit, type MoveScenario } from '../helpers/data-move-scenario.js';
 
 describe('data moves with its node (local driver, real PostgreSQL and pgBackRest)', () => {
   let s: MoveScenario;
@@ -38,7 +38,7 @@ describe('data moves with its node (local driver, real PostgreSQL and pgBackRest
   it('the data node is relabelled under continuous writes: 0 committed rows lost, only 200 or the maintenance 503', async () => {
     for (let i = 0; i < 5; i++) expect((await visit(s.port)).status).toBe(200);
     const before = Number(await s.psql('db-1', 'SELECT count(*) FROM visits;'));
-    const { result: applied, counts } = await writeUnderLoad(s.port, () => s.skyrec(['apply', '--json']));
+    const { result: applied, counts } = await writeUnderLoad(s.port, () => s.skyrec(['apply', '--json']), TEST_WRITES);
     console.log(`data move under load: ${JSON.stringify(counts)}`);
     expect(applied.code, applied.stderr.split('\n').slice(-15).join('\n')).toBe(0);
     const moved = JSON.parse(applied.stdout).dataMoves;

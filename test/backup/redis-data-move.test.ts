@@ -9,7 +9,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { killWhen, visit, writeUnderLoad, type MoveScenario } from '../helpers/data-move-scenario.js';
+import { killWhen, visit, writeUnderLoad, TEST_WRITES, type MoveScenario } from '../helpers/data-move-scenario.js';
 import { createRedisMoveScenario, REDIS_FIRST, REDIS_MOVED, shopRedis } from '../helpers/redis-move-scenario.js';
 
 
@@ -42,7 +42,7 @@ describe('Redis on the ingress node, PostgreSQL on another (local driver, real R
   it('the Redis data node is relabelled under continuous writes: every key is on the new node, no increment lost', async () => {
     expect(await shopRedis(s, 'web', 'SET', 'greeting', 'written before the move')).toBe('OK');
     const before = Number(await shopRedis(s, 'web', 'GET', 'shop:visits'));
-    const { result: applied, counts } = await writeUnderLoad(s.port, () => s.skyrec(['apply', '--json']));
+    const { result: applied, counts } = await writeUnderLoad(s.port, () => s.skyrec(['apply', '--json']), TEST_WRITES);
     console.log(`Redis move under load: ${JSON.stringify({ ...counts, samples: undefined })}`);
     expect(applied.code, applied.stderr.split('\n').slice(-15).join('\n')).toBe(0);
     const moved = JSON.parse(applied.stdout).dataMoves;

@@ -150,8 +150,21 @@ export interface LoadCounts {
   pauseMs: number;
 }
 
-/** Writes a row per request (/visits) through the ingress, `concurrency` at a time, while `during` runs. */
-export async function writeUnderLoad<T>(port: number, during: () => Promise<T>, concurrency = 3): Promise<{ result: T; counts: LoadCounts }> {
+/** How the writers press: `concurrency` clients, each waiting `pauseMs` after an answer before its next request. */
+export interface WriteLoad {
+  concurrency: number;
+  pauseMs: number;
+}
+
+/**
+ * The tests' writes: paced. Unpaced, three clients get the maintenance 503 back as fast as Caddy
+ * answers it (~1,200 a second in the bench), which takes a core from the move they watch; 10 ms
+ * apart they still see every phase (200, then 503s, then 200 from the new node).
+ */
+export const TEST_WRITES: WriteLoad = { concurrency: 3, pauseMs: 10 };
+
+/** Writes a row per request (/visits) through the ingress while `during` runs (the bench: unpaced, as hard as it can). */
+export async function writeUnderLoad<T>(port: number, during: () => Promise<T>, load: WriteLoad = { concurrency: 3, pauseMs: 0 }): Promise<{ result: T; counts: LoadCounts }> {
   const counts: LoadCounts = { ok: 0, maintenance: 0, other: 0, errors: 0, samples: [], pauseMs: 0 };
   let stop = false;
   let first: number | null = null;
@@ -173,9 +186,10 @@ export async function writeUnderLoad<T>(port: number, during: () => Promise<T>, 
         counts.errors++;
         if (counts.samples.length < 5) counts.samples.push((e as Error).message);
       }
+      if (load.pauseMs > 0 && !stop) await new Promise((r) => setTimeout(r, load.pauseMs));
     }
   };
-  const clients = Array.from({ length: concurrency }, client);
+  const clients = Array.from({ length: load.concurrency }, client);
   let result: T;
   try {
     result = await during();
