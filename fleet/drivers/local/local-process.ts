@@ -69,7 +69,8 @@ export function spawnDetached(req: SpawnRequest): PidRecord {
 
 /** Starts a stamper (local-stamp.ts) appending to `logFile`; returns the pipe to give the app as stdout and stderr. */
 function startStamper(logFile: string, cwd: string): Writable {
-  const child = spawn(process.execPath, ['-e', STAMPER_SCRIPT, logFile], { cwd, detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
+  const env = { PATH: process.env.PATH, TZ: 'UTC', LC_ALL: 'C' };
+  const child = spawn('bash', ['-c', STAMPER_SCRIPT, 'skyrec-stamper', logFile], { cwd, env, detached: true, stdio: ['pipe', 'ignore', 'ignore'] });
   child.on('error', () => undefined);
   child.unref();
   return child.stdin!;

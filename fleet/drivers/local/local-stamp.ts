@@ -1,32 +1,38 @@
 // Time on every log line of the local driver, as journald records it on a node. An app's output
-// carries no time of its own, so each instance writes into a pipe read by a small detached Node
+// carries no time of its own, so each instance writes into a pipe read by a small detached bash
 // process (the "stamper", started by local-process.ts, which owns the detached processes) that
-// appends `<ISO time> <line>` to the unit's log file. The stamper is not in the instance's process group: stopping the instance signals only the app, and the
-// stamper ends when the last writer closes the pipe, after writing what was left.
+// appends `<ISO time> <line>` to the unit's log file. The stamper is not in the instance's process
+// group: stopping the instance signals only the app, and the stamper ends when the last writer
+// closes the pipe, after writing what was left.
 //
-// Its clock is when it reads a line: lines an app prints in the first ~0.1 s, while the stamper
-// starts, carry the time it started reading (measured here: ~0.13 s late). Lines without a
+// bash, not Node: one stamper runs per instance for its whole life. Measured per stamper: ~3 MB
+// RSS and ~5 ms of CPU to start, against ~40 MB and ~0.1 CPU-s for `node -e` (174 stampers in a
+// run of the test suite took 18 CPU-s). Its cost per line is higher (~35 µs, builtins only, no
+// process per line): 20,000 lines a second would take most of a core, far beyond what an app
+// logs. bash 5 (EPOCHREALTIME) is Debian's and NixOS's; the local driver runs on such a machine.
+//
+// Its clock is when it reads a line. A partial line (no newline yet) is written after 0.5 s
+// without one, as journald does not wait forever for a line's end either. Lines without a
 // time (log files from before this) are read with the time of the line before them.
 
-// Plain JavaScript for `node -e`: no file to build or find. A partial line (no newline yet) is
-// written after 0.5 s, as journald does not wait forever for a line's end either.
+/** bash -c SCRIPT skyrec-stamper LOGFILE, with TZ=UTC and LC_ALL=C (the decimal point of EPOCHREALTIME). */
 export const STAMPER_SCRIPT = `
-const fs = require('fs');
-const fd = fs.openSync(process.argv[1], 'a');
-let rest = '';
-let timer = null;
-const stamp = (lines) => { const t = new Date().toISOString(); fs.writeSync(fd, lines.map((l) => t + ' ' + l + '\\n').join('')); };
-const flush = () => { timer = null; if (rest !== '') { stamp([rest]); rest = ''; } };
-process.stdin.setEncoding('utf8');
-process.stdin.on('data', (c) => {
-  const lines = (rest + c).split('\\n');
-  rest = lines.pop();
-  if (lines.length) stamp(lines);
-  if (timer) clearTimeout(timer);
-  timer = rest !== '' ? setTimeout(flush, 500) : null;
-});
-process.stdin.on('end', () => { if (timer) clearTimeout(timer); flush(); });
-process.on('SIGTERM', () => undefined);
+trap '' TERM
+exec 3>>"$1" || exit 1
+line=
+while :; do
+  IFS= read -r -t 0.5 part
+  s=$?
+  line+=$part
+  # 0: a whole line; over 128: 0.5 s without a line's end; 1: the end of the input.
+  if [ "$s" -eq 0 ] || [ -n "$line" ]; then
+    t=$EPOCHREALTIME
+    f=\${t#*.}
+    printf '%(%Y-%m-%dT%H:%M:%S)T.%sZ %s\\n' "\${t%.*}" "\${f:0:3}" "$line" >&3
+    line=
+  fi
+  if [ "$s" -ne 0 ] && [ "$s" -le 128 ]; then break; fi
+done
 `;
 
 /** `text` (complete lines) with the time now in front of each line, for output written all at once. */
