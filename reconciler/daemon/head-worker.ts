@@ -45,6 +45,11 @@ try {
   // Packages that skyrec's commands load on first use (common/lazy-module.ts), which the compile
   // meets at once: the YAML parser and git.
   for (const name of ['yaml', 'isomorphic-git']) createRequire(import.meta.url)(name);
+  // execa (common/exec.ts), about a hundred modules, is first needed when the rollout runs
+  // commands. Loaded here, while the spare waits, not when a webhook's cycle is asked for: then
+  // it competed with the reconciler's fetch of the head for this 2-core machine's CPU. It adds
+  // ~5 MB of this process's own memory (see README, "Where a webhook's time goes").
+  await import('execa');
 } catch {}
 post({ type: 'ready', ms: Math.round(performance.now() - warmStarted) });
 
@@ -59,17 +64,6 @@ function prepare(stateDir: string): void {
   } catch {
     prepared = null; // the cycle opens them itself, and reports what fails
   }
-  loadExeca();
-}
-
-/**
- * execa (common/exec.ts), about a hundred modules, is first needed when the rollout runs commands,
- * after the head is fetched and compiled: it is loaded when a cycle is asked for, not while this
- * spare waits, where it would add ~5 MB to its idle RSS (issue 19: the idle reconciler and its
- * spare together < 150 MB). A cycle without a prepare loads it when it first runs a command.
- */
-function loadExeca(): void {
-  import('execa').catch(() => {});
 }
 
 async function run(data: WorkerData): Promise<void> {
