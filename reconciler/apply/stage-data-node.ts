@@ -7,6 +7,14 @@
 // health-checked, rolled back when it fails, recorded like any other. The data is then restored
 // into it (move-data.ts; the empty database is kept as <app>_before_restore), and the apply's own
 // rollout switches the node to its full generation.
+//
+// NixOS behaviour relied on (nixpkgs' nixos/modules/services/databases/postgresql.nix, index id
+// 101609704, the 26.05 shape read in docs/nixpkgs-26.05-facts.md §2): the intermediate switch
+// starts postgresql.service (its preStart runs initdb on an empty dataDir) and
+// postgresql-setup.service, which creates each `ensureDatabases` entry only when it is missing
+// ("This option will never delete existing databases") and makes the role of an `ensureUsers`
+// entry with `ensureDBOwnership` its owner. So the full generation's switch, after the restore,
+// finds the restored database and leaves its rows alone.
 import type { Config, Placement } from '../../schema/model.js';
 import type { NodeTarget } from '../../fleet/node/driver.js';
 import type { FlakeInputs } from '../../generators/render-types.js';
