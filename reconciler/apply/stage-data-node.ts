@@ -52,19 +52,19 @@ export interface StageDeps extends Omit<RolloutDeps, 'progress' | 'signal'> {
  * Switches `target` (an intermediate generation) as a rollout of that node alone. Throws when it
  * did not end healthy: the node was rolled back (or its state is unknown) and nothing paused.
  */
-export async function switchStaged(target: NodeTarget, apps: string[], deps: StageDeps): Promise<void> {
+export async function switchStaged(target: NodeTarget, apps: string[], deps: StageDeps, why = 'so that the data can be restored into its PostgreSQL'): Promise<void> {
   await deps.writeFiles?.(target);
   const rollout = await runRollout(
     { revision: deps.revision, targets: [target], ingress: deps.input.ingress, rollout: { ...deps.input.rollout, canary: 0 } },
     deps,
   );
   if (rollout.outcome === 'succeeded' || rollout.outcome === 'noop') {
-    deps.log.info({ node: target.node.name, apps }, 'data move: the new data node runs its generation without the moving apps\' instances');
+    deps.log.info({ node: target.node.name, apps }, 'intermediate generation switched: the node\'s data first, those apps\' instances with the rollout');
     return;
   }
   const failure = rollout.nodes.find((n) => n.node === target.node.name);
   throw new SkyrecError(
-    `${target.node.name}'s intermediate generation (its new one without ${apps.join(', ')}'s instances, so that the data can be restored into its PostgreSQL) ${failure?.result === 'rolled-back' ? 'failed and was rolled back' : 'did not finish'}: ${failure?.failures?.join('; ') ?? failure?.detail ?? rollout.outcome}; ${apps.join(', ')} still serve from their old data node`,
+    `${target.node.name}'s intermediate generation (its new one without ${apps.join(', ')}'s instances, ${why}) ${failure?.result === 'rolled-back' ? 'failed and was rolled back' : 'did not finish'}: ${failure?.failures?.join('; ') ?? failure?.detail ?? rollout.outcome}; nothing else was switched or paused`,
     { hint: `fix what the switch of ${target.node.name} reports, then apply again (the revision is marked failed: --force, or a new commit)` },
   );
 }

@@ -101,7 +101,7 @@ function printDryRun(result: ApplyResult, out: Output): void {
   const switched = new Set(result.dryRun!.filter((n) => !n.staged).map((n) => n.node));
   out.line(`Would switch ${switched.size} node(s) to ${result.label}:`);
   for (const n of result.dryRun!) {
-    if (n.staged) out.line(`  first, before ${n.staged.join(', ')} pause: ${n.node}, to its new generation without ${n.staged.join(', ')}'s instances (it holds no data yet; their data is restored into it, then it switches again below)`);
+    if (n.staged) out.line(`  first: ${n.node}, to its new generation without ${n.staged.join(', ')}'s instances (its data first; it switches again below)`);
     else out.line(`  batch ${n.batch}: ${n.node}`);
     for (const argv of n.commands) out.line(`    $ ${argv.join(' ')}`);
   }
