@@ -50,6 +50,8 @@ export interface FreshMove {
   writeFiles(t: NodeTarget): Promise<void>;
   /** Starts the move, as apply does: the fresh node first switched to its staged generation. */
   move(): Promise<MoveSession>;
+  /** How long the last intermediate switch took (ms). */
+  stageMs(): number;
   destroy(): Promise<void>;
 }
 
@@ -178,8 +180,10 @@ export async function startFreshMove(table: string): Promise<FreshMove> {
       mkdirSync(dir, { recursive: true });
       for (const [name, text] of Object.entries(t.rendered.files)) writeFileSync(join(dir, name), text);
     };
+    let stageMs = 0;
     const stage = async (node: string, apps: string[]) => {
       if (node !== FRESH) throw new Error(`staged ${node}, not ${FRESH}`);
+      const started = performance.now();
       const store = StateStore.open(state);
       try {
         await switchStaged(freshTarget(true), apps, {
@@ -188,12 +192,14 @@ export async function startFreshMove(table: string): Promise<FreshMove> {
         });
       } finally {
         store.close();
+        stageMs = performance.now() - started;
       }
     };
     const move = () => startDataMoves([{ app: 'blog', addon: 'postgres', from: o.name, to: FRESH, restore: true, stage: true }], { driver, stateDir: state, log, targets: targets(), applied: applied(), target: target(), stage });
     const sqlFresh = async (db: string, text: string) => (await asPostgres([`${PG_BIN}/psql`, '-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', f.run, '-p', String(f.port), '-d', db], text)).stdout.trim();
     return {
       old: o, driver, state, profile, sqlFresh, freshTarget, writeFiles, move, destroy,
+      stageMs: () => stageMs,
       stopped: () => existsSync(join(o.units, 'inactive-blog-web-1.service')),
       freshRuns: () => existsSync(join(f.data, 'postmaster.pid')),
       recorded: () => (existsSync(switches) ? readFileSync(switches, 'utf8').trim().split('\n') : []),
