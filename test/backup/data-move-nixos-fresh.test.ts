@@ -42,6 +42,8 @@ describe('nixos driver: a PostgreSQL data move onto a node with no PostgreSQL ye
     await s.old.sql('blog', "INSERT INTO posts (body) SELECT 'last' FROM generate_series(1, 25);");
     expect(s.freshRuns()).toBe(false);
     const session = await s.move();
+    // Journalled before that switch: an apply killed during it moves the data the next time.
+    expect(s.journalsAtStage()).toEqual([expect.objectContaining({ app: 'blog', addon: 'postgres', from: s.old.name, to: FRESH, phase: 'staging' })]);
     expect(s.stopped()).toBe(true); // paused until the rollout is done
     // The apply's rollout: the node switches to its full generation.
     await s.writeFiles(s.freshTarget(false));

@@ -42,6 +42,16 @@ describe('a data move onto a node that is not a data node yet (nixos driver)', (
     expect(decideDataMoves(fresh, config, placement, [], { driver: 'local' })).toEqual([{ app: 'blog', addon: 'postgres', from: 'db-gone', to, restore: true }]);
   });
 
+  it('an apply killed during the intermediate switch: the next one still moves the data from the old node, whichever node its records name', async () => {
+    const { config, placement } = await compileFleet(worktreeSource(makeRepo(withBackups)));
+    const to = placement.data.blog.postgres!.node;
+    const journal = { app: 'blog', addon: 'postgres' as const, from: 'db-old', to, phase: 'staging' as const, startedAt: '2026-12-04T18:00:00Z', updatedAt: '2026-12-04T18:00:00Z' };
+    // The switch had not finished: the records still name the old node; switched first again (a no-op once it runs that generation).
+    expect(decideDataMoves({ blog: { postgres: { node: 'db-old', port: 5432 } } }, config, placement, [journal], { driver: 'nixos' })).toEqual([{ app: 'blog', addon: 'postgres', from: 'db-old', to, restore: true, stage: true }]);
+    // It had: the new node's record names it blog's data node, but nothing was restored there.
+    expect(decideDataMoves({ blog: { postgres: { node: to, port: 5432 } } }, config, placement, [journal], { driver: 'nixos' })).toEqual([{ app: 'blog', addon: 'postgres', from: 'db-old', to, restore: true }]);
+  });
+
   it('the intermediate generation: the node\'s PostgreSQL with blog\'s database and backups, no blog instance, release or cron; other apps as in the full one', async () => {
     const { config, placement } = await compileFleet(worktreeSource(makeRepo({ ...withBackups, 'apps/blog.yaml': blogOnWeb })));
     const node = placement.data.blog.postgres!.node;

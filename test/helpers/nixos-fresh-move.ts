@@ -18,6 +18,7 @@ import type { NodeDriver, NodeTarget } from '../../fleet/node/driver.js';
 import type { Node } from '../../schema/model.js';
 import type { AppliedNode } from '../../reconciler/apply/rollout-model.js';
 import { startDataMoves, type MoveSession } from '../../reconciler/backup/move-data.js';
+import { readMoveJournals, type MoveJournal } from '../../reconciler/backup/move-journal.js';
 import { switchStaged } from '../../reconciler/apply/stage-data-node.js';
 import { openApplied } from '../../reconciler/apply/applied.js';
 import { StateStore } from '../../reconciler/state/state-store.js';
@@ -52,6 +53,8 @@ export interface FreshMove {
   move(): Promise<MoveSession>;
   /** How long the last intermediate switch took (ms). */
   stageMs(): number;
+  /** The move journals as the last intermediate switch began (an apply killed during it leaves them). */
+  journalsAtStage(): MoveJournal[];
   destroy(): Promise<void>;
 }
 
@@ -181,9 +184,11 @@ export async function startFreshMove(table: string): Promise<FreshMove> {
       for (const [name, text] of Object.entries(t.rendered.files)) writeFileSync(join(dir, name), text);
     };
     let stageMs = 0;
+    let journalsAtStage: MoveJournal[] = [];
     const stage = async (node: string, apps: string[]) => {
       if (node !== FRESH) throw new Error(`staged ${node}, not ${FRESH}`);
       const started = performance.now();
+      journalsAtStage = readMoveJournals(state);
       const store = StateStore.open(state);
       try {
         await switchStaged(freshTarget(true), apps, {
@@ -200,6 +205,7 @@ export async function startFreshMove(table: string): Promise<FreshMove> {
     return {
       old: o, driver, state, profile, sqlFresh, freshTarget, writeFiles, move, destroy,
       stageMs: () => stageMs,
+      journalsAtStage: () => journalsAtStage,
       stopped: () => existsSync(join(o.units, 'inactive-blog-web-1.service')),
       freshRuns: () => existsSync(join(f.data, 'postmaster.pid')),
       recorded: () => (existsSync(switches) ? readFileSync(switches, 'utf8').trim().split('\n') : []),
