@@ -16,7 +16,7 @@ import type { Logger } from '../../common/log.js';
 import type { AppliedNode } from '../apply/rollout-model.js';
 import type { RolloutResult } from '../apply/rollout.js';
 import { ApplyRefusedError } from '../../common/errors.js';
-import { removeMoveJournal, writeMoveJournal } from './move-journal.js';
+import { readMoveJournals, removeMoveJournal, writeMoveJournal } from './move-journal.js';
 import type { PlannedMove } from './move-decide.js';
 import { openApplied } from '../apply/applied.js';
 import { backupMethods } from './data-node.js';
@@ -119,14 +119,17 @@ async function stageNewDataNodes(moves: PlannedMove[], ctx: MoveContext): Promis
   const byNode = new Map<string, PlannedMove[]>();
   for (const m of moves) if (m.stage && m.restore) byNode.set(m.to, [...(byNode.get(m.to) ?? []), m]);
   if (!ctx.stage) return;
+  // A move an earlier apply journalled keeps its journal (and phase) whatever happens here.
+  const had = new Set(readMoveJournals(ctx.stateDir).map((j) => `${j.app}/${j.addon}`));
   for (const [node, list] of byNode) {
-    for (const m of list) writeMoveJournal(ctx.stateDir, { app: m.app, addon: m.addon, from: m.from, to: m.to, phase: 'staging' });
+    const mine = list.filter((m) => !had.has(`${m.app}/${m.addon}`));
+    for (const m of mine) writeMoveJournal(ctx.stateDir, { app: m.app, addon: m.addon, from: m.from, to: m.to, phase: 'staging' });
     const apps = [...new Set(list.map((m) => m.app))];
     ctx.log.warn({ node, apps }, `data move: ${node} holds no data yet: switching it first to its new generation without ${apps.join(', ')}'s instances`);
     try {
       await ctx.stage(node, apps);
     } catch (err) {
-      for (const m of list) removeMoveJournal(ctx.stateDir, m.app, m.addon);
+      for (const m of mine) removeMoveJournal(ctx.stateDir, m.app, m.addon);
       throw err;
     }
   }
