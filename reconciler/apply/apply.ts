@@ -22,13 +22,16 @@ import { compileRevision } from './compile-revision.js';
 import { StateStore } from '../state/state-store.js';
 import { acquireLock } from '../state/lock.js';
 import { runRollout, selectChanged, type RolloutResult } from './rollout.js';
-import { orderRollout } from './rollout-order.js';
+import { dataCycles, orderRollout, type HeldBefore } from './rollout-order.js';
+import type { AppliedStore } from './rollout-model.js';
 import type { Progress } from '../../common/progress.js';
 import type { Logger } from '../../common/log.js';
 import { ApplyRefusedError, PreflightError, UsageError } from '../../common/errors.js';
 import { FLAKE_FILES, type FlakeFile } from '../pipeline/flake-inputs.js';
 import type { CompileCache } from '../pipeline/compile-cache.js';
 import type { NodeRunSpec } from '../../generators/render-run-spec.js';
+import { stagedTarget, switchStaged } from './stage-data-node.js';
+import type { PlannedMove } from '../backup/move-decide.js';
 
 export interface ApplyOptions extends DriverOptions {
   dir: string;
@@ -49,8 +52,11 @@ export interface ApplyOptions extends DriverOptions {
 
 export interface DryRunNode {
   node: string;
+  /** 0: before the rollout, an intermediate generation for a data move (`staged`). */
   batch: number;
   commands: string[][];
+  /** The apps whose instances this intermediate generation leaves out: their data moves to the node first. */
+  staged?: string[];
 }
 
 export interface ApplyResult {
@@ -98,7 +104,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     if (opts.driver === 'nixos') await writeRenderedFlake(join(opts.stateDir, 'flake'), targets, rev.files, flake);
     const driver = opts.driverImpl ?? createDriver(opts, opts.log, config.fleet.settings.secretsDir);
     const changed = selectChanged(targets, store, driver);
-    if (opts.dryRun) return { revision, label: rev.label, dryRun: await describeDryRun(changed, config.fleet.settings.rollout, opts), rollout: null, urls: [] };
+    if (opts.dryRun) return { revision, label: rev.label, dryRun: [...describeStaging(moves, changed, targets, opts), ...(await describeDryRun(changed, config.fleet.settings.rollout, opts))], rollout: null, urls: [] };
 
     const problems = changed.length > 0 ? await driver.preflight(changed) : [];
     if (problems.length > 0) throw new PreflightError(problems);
@@ -108,7 +114,25 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
       const { finishRestores } = await import('../backup/restore-app.js');
       const restores = await finishRestores({ all: applied.all(), driver, stateDir: opts.stateDir, log: opts.log });
       const { startDataMoves } = await import('../backup/move-data.js');
-      const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, log: opts.log }) : null;
+      const stageDeps = { revision, input: { ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout }, driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress };
+      const flakeDir = join(opts.stateDir, 'flake');
+      // The intermediate generation goes where nixos-rebuild builds from; the node's own files go back for the rollout.
+      const writeFiles = opts.driver === 'nixos' ? (t: NodeTarget) => writeNodeFiles(flakeDir, t) : undefined;
+      const stage = async (node: string, names: string[], why?: string) => {
+        const staged = stagedTarget(config, placement, node, new Set(names), { revision: rev.commit, flake: rendered[0]?.manifest.flake });
+        try {
+          await switchStaged(staged, names, { ...stageDeps, writeFiles }, why);
+        } finally {
+          const own = targets.find((t) => t.node.name === node);
+          if (own && writeFiles) await writeFiles(own);
+        }
+      };
+      // Nodes that use each other's data: each first runs its data without the instances that use another node's.
+      for (const [node, names] of dataCycles(changed, heldBefore(applied))) {
+        opts.log.warn({ node, apps: [...names] }, `${node} and another node use each other's data: switching ${node} first without ${[...names].join(', ')}'s instances`);
+        await stage(node, [...names], "which use data on nodes that use this node's data");
+      }
+      const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, log: opts.log, stage }) : null;
       const rollout = await runRollout(
         { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout },
         { driver: move?.driver ?? driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress, signal: opts.signal },
@@ -133,6 +157,29 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
 function withLazyRun(target: Omit<NodeTarget, 'run'>, make: () => NodeRunSpec): NodeTarget {
   let run: NodeRunSpec | undefined;
   return Object.defineProperty(target, 'run', { enumerable: true, get: () => (run ??= make()) }) as NodeTarget;
+}
+
+/** Whether a node served an app's addon data when last applied. */
+const heldBefore = (applied: AppliedStore): HeldBefore => (node, app, addon) => (applied.read(node)?.run[addon] ?? []).some((d) => d.app === app);
+
+/** The intermediate switches of new data nodes (nixos driver), before the apps pause and the rollout. */
+function describeStaging(moves: PlannedMove[], changed: NodeTarget[], targets: NodeTarget[], opts: ApplyOptions): DryRunNode[] {
+  const byNode = new Map<string, Set<string>>([...dataCycles(changed, heldBefore(openApplied(opts.stateDir)))].map(([node, apps]) => [node, new Set(apps)]));
+  for (const m of moves) if (m.stage && m.restore) byNode.set(m.to, (byNode.get(m.to) ?? new Set()).add(m.app));
+  return [...byNode].flatMap(([node, apps]) => {
+    const t = targets.find((x) => x.node.name === node);
+    return t ? [{ node, batch: 0, staged: [...apps].sort(), commands: [buildSwitchArgv(t.node, join(opts.stateDir, 'flake'), '--sudo')] }] : [];
+  });
+}
+
+/** Replaces the node's folder of the rendered flake with `target`'s files. */
+async function writeNodeFiles(flakeDir: string, target: NodeTarget): Promise<void> {
+  const dir = join(flakeDir, 'rendered', target.node.name);
+  await rm(dir, { recursive: true, force: true });
+  for (const [path, content] of Object.entries(target.rendered.files)) {
+    await mkdir(dirname(join(dir, path)), { recursive: true });
+    await writeFile(join(dir, path), content);
+  }
 }
 
 async function describeDryRun(changed: NodeTarget[], rollout: { canary: number; maxParallel: number }, opts: ApplyOptions): Promise<DryRunNode[]> {

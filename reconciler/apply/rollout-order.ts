@@ -39,6 +39,50 @@ export function dataTiers(changed: NodeTarget[]): Map<string, number> {
   return tier;
 }
 
+/** Whether `node` served `app`'s `addon` data when last applied (its database already exists there). */
+export type HeldBefore = (node: string, app: string, addon: 'postgres' | 'redis') => boolean;
+
+/**
+ * Nodes that use each other's new data, directly or through others (a cycle no order can
+ * satisfy: on a first deploy, node A holds X's database and runs Y's instances, B holds Y's and
+ * runs X's), each with the apps whose processes there use data another changed node does not
+ * serve yet. Apply first switches each such node to its generation without those apps'
+ * instances (data first, stage-data-node.ts), so every database of the cycle exists before the
+ * rollout. Data a node already served does not count: a later deploy of the same nodes has no
+ * cycle to break and switches each node once. Pure.
+ */
+export function dataCycles(changed: NodeTarget[], heldBefore: HeldBefore): Map<string, Set<string>> {
+  const names = new Set(changed.map((t) => t.node.name));
+  const newUses = (t: NodeTarget) => {
+    const uses = new Map<string, Set<string>>(); // data node -> apps
+    for (const p of [...t.run.instances, ...t.run.releases]) {
+      for (const [addon, a] of [['postgres', p.addons.postgres], ['redis', p.addons.redis]] as const) {
+        if (a && a.node !== t.node.name && names.has(a.node) && !heldBefore(a.node, p.app, addon)) uses.set(a.node, (uses.get(a.node) ?? new Set()).add(p.app));
+      }
+    }
+    return uses;
+  };
+  const uses = new Map(changed.map((t) => [t.node.name, newUses(t)]));
+  const reaches = (from: string, to: string): boolean => {
+    const seen = new Set<string>();
+    const todo = [from];
+    while (todo.length > 0) {
+      const n = todo.pop()!;
+      if (n === to) return true;
+      if (seen.has(n)) continue;
+      seen.add(n);
+      todo.push(...(uses.get(n)?.keys() ?? []));
+    }
+    return false;
+  };
+  const cycles = new Map<string, Set<string>>();
+  for (const [me, used] of uses) {
+    if (![...used.keys()].some((d) => reaches(d, me))) continue;
+    cycles.set(me, new Set([...used.values()].flatMap((apps) => [...apps])));
+  }
+  return cycles;
+}
+
 /** Canaries alone (one batch each), then batches of maxParallel. */
 export function orderBatches<T>(nodes: T[], rollout: { canary: number; maxParallel: number }): T[][] {
   const canaries = nodes.slice(0, rollout.canary).map((n) => [n]);

@@ -16,7 +16,7 @@ import type { Logger } from '../../common/log.js';
 import type { AppliedNode } from '../apply/rollout-model.js';
 import type { RolloutResult } from '../apply/rollout.js';
 import { ApplyRefusedError } from '../../common/errors.js';
-import { removeMoveJournal, writeMoveJournal } from './move-journal.js';
+import { readMoveJournals, removeMoveJournal, writeMoveJournal } from './move-journal.js';
 import type { PlannedMove } from './move-decide.js';
 import { openApplied } from '../apply/applied.js';
 import { backupMethods } from './data-node.js';
@@ -48,6 +48,11 @@ export interface MoveContext {
   targets: NodeTarget[];
   applied: AppliedNode[];
   target: BackupTarget;
+  /**
+   * Switches a new data node to its generation without `apps`' instances, before they pause
+   * (moves with `stage`, reconciler/apply/stage-data-node.ts); throws when that switch failed.
+   */
+  stage?: (node: string, apps: string[]) => Promise<void>;
 }
 
 const key = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
@@ -105,6 +110,31 @@ function refuseEmpty(m: PlannedMove, backupsOn: boolean, restorable: boolean): v
   }
 }
 
+/**
+ * Before anything pauses: each new data node that is not one yet gets its intermediate generation.
+ * The moves are journalled first: an apply killed during that switch finds them and moves the data
+ * (the node's applied record may already name it the app's data node, but nothing was restored).
+ */
+async function stageNewDataNodes(moves: PlannedMove[], ctx: MoveContext): Promise<void> {
+  const byNode = new Map<string, PlannedMove[]>();
+  for (const m of moves) if (m.stage && m.restore) byNode.set(m.to, [...(byNode.get(m.to) ?? []), m]);
+  if (!ctx.stage) return;
+  // A move an earlier apply journalled keeps its journal (and phase) whatever happens here.
+  const had = new Set(readMoveJournals(ctx.stateDir).map((j) => `${j.app}/${j.addon}`));
+  for (const [node, list] of byNode) {
+    const mine = list.filter((m) => !had.has(`${m.app}/${m.addon}`));
+    for (const m of mine) writeMoveJournal(ctx.stateDir, { app: m.app, addon: m.addon, from: m.from, to: m.to, phase: 'staging' });
+    const apps = [...new Set(list.map((m) => m.app))];
+    ctx.log.warn({ node, apps }, `data move: ${node} holds no data yet: switching it first to its new generation without ${apps.join(', ')}'s instances`);
+    try {
+      await ctx.stage(node, apps);
+    } catch (err) {
+      for (const m of mine) removeMoveJournal(ctx.stateDir, m.app, m.addon);
+      throw err;
+    }
+  }
+}
+
 export interface MoveSession {
   /** The driver the rollout uses: it keeps paused upstreams out of the ingress until their node has switched. */
   driver: NodeDriver;
@@ -123,13 +153,16 @@ export async function startDataMoves(moves: PlannedMove[], ctx: MoveContext): Pr
   const dm = backupMethods(ctx.driver, 'moving data with its node', 'stopUnits', 'dataAnswers', 'dataBackedUp', 'prepareDataMove', 'closeData', 'restoreData', 'reopenData');
   /** Per app, the moves of this apply paused so far: a failure resumes all of them on the old node. */
   const paused = new Map<string, DataMoveRequest[]>();
+  const destOf = (m: PlannedMove) => ctx.targets.find((t) => t.node.name === m.to)?.run;
+  // The app's backup settings, as its new node renders them: the old node's were the same.
+  const backedUpOf = (m: PlannedMove) => (destOf(m)?.backup?.[m.addon].filter((p) => p.app === m.app) ?? []).length > 0;
+  for (const m of moves) refuseEmpty(m, backedUpOf(m), true); // before any node switches
+  await stageNewDataNodes(moves.filter(backedUpOf), ctx);
   for (const m of moves) {
-    const dest = ctx.targets.find((t) => t.node.name === m.to)?.run;
+    const dest = destOf(m);
     const nodeOf = (name: string) => ctx.targets.find((t) => t.node.name === name)?.node ?? ctx.applied.find((a) => a.node.name === name)?.node ?? null;
     const req: DataMoveRequest = { app: m.app, addon: m.addon, from: m.from, to: m.to, target: ctx.target, dest: { postgres: dest?.postgres ?? [], redis: dest?.redis ?? [], backup: dest?.backup }, nodes: { from: nodeOf(m.from), to: nodeOf(m.to) } };
-    // The app's backup settings, as its new node renders them: the old node's were the same.
-    const backedUp = (dest?.backup?.[m.addon].filter((p) => p.app === m.app) ?? []).length > 0;
-    refuseEmpty(m, backedUp, true);
+    const backedUp = backedUpOf(m);
     if (m.restore && !backedUp) {
       ctx.log.warn({ app: m.app, from: m.from, to: m.to }, `data move: ${m.app}'s Redis backups are off (addons.redis.backup.enabled: false): its new server on ${m.to} starts empty`);
       continue;

@@ -17,6 +17,13 @@ export interface PlannedMove {
   to: string;
   /** false: the data never left `from` (an unfinished move whose spec put it back): only resume. */
   restore: boolean;
+  /**
+   * The new node holds none of this addon's data yet (nixos driver): before the app pauses it is
+   * switched to its new generation without the moving apps' instances (stage-data-node.ts), so
+   * its PostgreSQL (Redis: restic) and backups exist to restore into, and nothing of the app
+   * starts on the empty database ensureDatabases creates.
+   */
+  stage?: boolean;
 }
 
 /**
@@ -33,7 +40,25 @@ export function describeMove(m: { app: string; addon?: BackupAddon; from: string
   return `${m.app}'s ${NOUN[m.addon ?? 'postgres']} data moves from ${m.from} to ${m.to}; writes pause for about ${MOVE_PAUSE_ESTIMATE_S} s`;
 }
 
+/** Whether `node` held any app's `addon` data when last applied: a node that did not is not a data node yet. Pure. */
+export function holdsDataBefore(previous: Record<string, AppData>, node: string, addon: BackupAddon): boolean {
+  return Object.values(previous).some((d) => d[addon]?.node === node);
+}
+
+/** A new node that holds no such data yet: what the nixos driver does first (plan, which knows no driver, says it for both). */
+export function describeStaging(m: { app: string; addon?: BackupAddon; to: string }): string {
+  const needs = (m.addon ?? 'postgres') === 'postgres' ? 'PostgreSQL' : 'Redis';
+  return `${m.to} runs no ${needs} yet: with the nixos driver it first switches to its new generation without ${m.app}'s instances (while ${m.app} still serves from its old node), the data is restored into it, then it switches to its full generation`;
+}
+
 export function decideDataMoves(previous: Record<string, AppData>, config: Config, placement: Placement, journals: MoveJournal[], opts: { driver: string; nodes?: string[] }): PlannedMove[] {
+  // Only the nixos driver needs the new node switched first: the local driver starts the new node's
+  // PostgreSQL and Redis itself when it restores there (local-data-move.ts prepareDestination).
+  const staged = (m: PlannedMove): PlannedMove => (opts.driver === 'nixos' && m.restore && !holdsDataBefore(previous, m.to, m.addon) ? { ...m, stage: true } : m);
+  return decideMoves(previous, config, placement, journals, opts).map(staged);
+}
+
+function decideMoves(previous: Record<string, AppData>, config: Config, placement: Placement, journals: MoveJournal[], opts: { driver: string; nodes?: string[] }): PlannedMove[] {
   const key = (m: { app: string; addon: BackupAddon }) => `${m.app}/${m.addon}`;
   const journaled = new Map(journals.map((j) => [key(j), j]));
   const fresh = new Set(config.apps.filter((a) => a.fresh).map((a) => a.name));

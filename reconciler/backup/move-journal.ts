@@ -6,7 +6,8 @@
 import { journalDir } from './journal-dir.js';
 import type { BackupAddon } from '../../fleet/node/backup.js';
 
-export type MovePhase = 'paused' | 'restored';
+/** 'staging': the new data node is switched to its intermediate generation; the app still serves. */
+export type MovePhase = 'staging' | 'paused' | 'restored';
 
 export interface MoveJournal {
   app: string;

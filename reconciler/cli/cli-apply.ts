@@ -37,7 +37,7 @@ export function registerApplyCommands(program: Command, ctx: Ctx): void {
       if (preview.dryRun!.length === 0) return report(await run(false), flags.json ?? false, opts, out);
       printDryRun(preview, out);
       const rl = createInterface({ input: io.stdin, output: io.stdout as NodeJS.WritableStream });
-      const answer = await rl.question(`Switch ${preview.dryRun!.length} node(s)? [y/N] `);
+      const answer = await rl.question(`Switch ${new Set(preview.dryRun!.map((n) => n.node)).size} node(s)? [y/N] `);
       rl.close();
       if (!/^y(es)?$/i.test(answer.trim())) return out.line('Nothing was changed.');
     }
@@ -98,9 +98,11 @@ function appliedNode(stateDir: string, name: string): AppliedNode {
 
 function printDryRun(result: ApplyResult, out: Output): void {
   if (result.dryRun!.length === 0) return out.line(`Nothing to do: every node already runs what ${result.label} renders.`);
-  out.line(`Would switch ${result.dryRun!.length} node(s) to ${result.label}:`);
+  const switched = new Set(result.dryRun!.filter((n) => !n.staged).map((n) => n.node));
+  out.line(`Would switch ${switched.size} node(s) to ${result.label}:`);
   for (const n of result.dryRun!) {
-    out.line(`  batch ${n.batch}: ${n.node}`);
+    if (n.staged) out.line(`  first: ${n.node}, to its new generation without ${n.staged.join(', ')}'s instances (its data first; it switches again below)`);
+    else out.line(`  batch ${n.batch}: ${n.node}`);
     for (const argv of n.commands) out.line(`    $ ${argv.join(' ')}`);
   }
 }

@@ -9,7 +9,7 @@ import { describeAppChanges, describeStart, describeStop, routesByDomain, type R
 import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../../generators/addons.js';
 import { digestFiles } from '../../generators/render-node.js';
 import type { FileChange, NodePlan, Plan, RouteChange, UnitChange } from './plan-model.js';
-import { describeMove, movesWithBackups } from '../backup/move-decide.js';
+import { describeMove, describeStaging, holdsDataBefore, movesWithBackups } from '../backup/move-decide.js';
 
 /** Changes that reach every node at once: the config repo's flake.nix or flake.lock. */
 export function describeFleetChanges(base: FlakeInputs | undefined, head: FlakeInputs | undefined): string[] {
@@ -225,6 +225,7 @@ function diffAddons(ctx: Ctx, node: string, plan: NodePlan): void {
       const moving = from !== null && to !== null && movesWithBackups(ctx.head.config, name, addon);
       if (after && from !== null && moving) {
         plan.warnings.push(describeMove({ app: name, addon, from, to: node }));
+        if (!holdsDataBefore(ctx.base.placement.data, node, addon)) plan.warnings.push(describeStaging({ app: name, addon, to: node }));
       } else if (after && from !== null) {
         plan.warnings.push(`${name}'s ${ADDON_NOUN[addon]} moves to ${node}, where it is created empty: the data on ${from} is not copied`);
       } else if (!after && moving) {

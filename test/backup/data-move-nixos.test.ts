@@ -111,7 +111,8 @@ describe('nixos driver: a PostgreSQL data move over a real sshd, real PostgreSQL
   };
   const move = (to: string) => startDataMoves([{ app: 'blog', addon: 'postgres', from: old.name, to, restore: true }], { driver, stateDir: state, log, targets: targets(to), applied: applied(), target });
 
-  it('a new node that runs no PostgreSQL yet: refused before the app pauses, naming the node; the old node keeps serving', async () => {
+  // A node that was not switched first (its last apply said it held data; see data-move-nixos-fresh.test.ts for one that did not).
+  it('a new node that runs no PostgreSQL after all: refused before the app pauses, naming the node; the old node keeps serving', async () => {
     await old.sql('blog', "INSERT INTO posts (body) SELECT 'before' FROM generate_series(1, 40);");
     const err = await move('db-bare').catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplyRefusedError);

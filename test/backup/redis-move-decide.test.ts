@@ -26,7 +26,7 @@ describe('decideDataMoves for Redis', () => {
     expect(movesWithBackups(config, 'blog', 'redis')).toBe(true);
     expect(describeMove({ app: 'blog', addon: 'redis', from: 'cache-gone', to })).toMatch(new RegExp(`^blog's Redis data moves from cache-gone to ${to}; writes pause for about \\d+ s$`));
     // The nixos driver moves it too; --nodes: no refusal, the new server starts empty as before.
-    expect(decideDataMoves(previous, config, placement, [], { driver: 'nixos' })).toEqual([{ app: 'blog', addon: 'redis', from: 'cache-gone', to, restore: true }]);
+    expect(decideDataMoves(previous, config, placement, [], { driver: 'nixos' })).toEqual([{ app: 'blog', addon: 'redis', from: 'cache-gone', to, restore: true, stage: true }]);
     expect(decideDataMoves(previous, config, placement, [], { driver: 'local', nodes: [to] })).toEqual([]);
   });
 

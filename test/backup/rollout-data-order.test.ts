@@ -3,7 +3,7 @@
 // node, PostgreSQL on a database node, canary 1 switched the ingress node first and failed).
 import { describe, expect, it } from 'vitest';
 import type { NodeTarget } from '../../fleet/node/driver.js';
-import { dataTiers, orderRollout } from '../../reconciler/apply/rollout-order.js';
+import { dataCycles, dataTiers, orderRollout } from '../../reconciler/apply/rollout-order.js';
 
 /** A node holding `holds` data and running an instance of each app in `uses`, whose data is on the named node. */
 function target(name: string, holds: { postgres?: string[]; redis?: string[] }, uses: Record<string, { postgres?: string; redis?: string }> = {}): NodeTarget {
@@ -41,5 +41,19 @@ describe('orderRollout', () => {
     expect(names(orderRollout([a, b], { canary: 0, maxParallel: 2 })).flat().sort()).toEqual(['a', 'b']);
     // b unchanged: a needs nothing switched first.
     expect(dataTiers([a]).get('a')).toBe(0);
+  });
+
+  it('dataCycles: on a first deploy, two nodes using each other\'s data each run their data first, without the instances using the other\'s; once the data exists, no cycle', () => {
+    const a = target('a', { postgres: ['one'] }, { two: { postgres: 'b' }, three: { postgres: 'a' } });
+    const b = target('b', { postgres: ['two'] }, { one: { postgres: 'a' } });
+    const c = target('c', {}, { one: { postgres: 'a' } });
+    const nothing = () => false;
+    expect(dataCycles([a, b, c], nothing)).toEqual(new Map([['a', new Set(['two'])], ['b', new Set(['one'])]]));
+    // Both databases served before (a later deploy of both nodes): nothing to break.
+    expect(dataCycles([a, b, c], () => true)).toEqual(new Map());
+    // Only two's database is new: a waits for b, which needs nothing new from a: an order, not a cycle.
+    expect(dataCycles([a, b], (node, app) => node === 'a' && app === 'one')).toEqual(new Map());
+    // A chain is ordered, not staged.
+    expect(dataCycles([c, target('a', { postgres: ['one'] })], nothing)).toEqual(new Map());
   });
 });

@@ -22,6 +22,7 @@ import { benchBackup } from './bench-backup.js';
 import { benchBackupLatency } from './bench-backup-latency.js';
 import { benchDataMove } from './bench-data-move.js';
 import { benchNixosRestore } from './bench-nixos-restore.js';
+import { benchNixosMove } from './bench-nixos-move.js';
 import { benchRedisMove } from './bench-redis-move.js';
 import { benchStartup } from './bench-startup.js';
 import { QUICK, RUNS, SIZE, SIZE_LABEL } from './bench-size.js';
@@ -110,8 +111,8 @@ async function benchPlan(): Promise<void> {
   }
 }
 
-// BENCH_ONLY=webhook,loop runs only those (names: startup, render, plan, rollout, rolling, webhook, loop, detect, flood, logs, logs-ssh, ps, signed, live, notify, backup, backup-latency, data-move, nixos-restore, redis-move).
-const benches: Record<string, () => Promise<void>> = { startup: benchStartup, render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, flood: benchHookFlood, logs: benchLogs, 'logs-ssh': benchLogsSsh, ps: benchPs, signed: benchSigned, live: benchLiveStatus, notify: benchNotify, backup: benchBackup, 'backup-latency': benchBackupLatency, 'data-move': benchDataMove, 'nixos-restore': benchNixosRestore };
+// BENCH_ONLY=webhook,loop runs only those (names: startup, render, plan, rollout, rolling, webhook, loop, detect, flood, logs, logs-ssh, ps, signed, live, notify, backup, backup-latency, data-move, nixos-restore, nixos-move, redis-move).
+const benches: Record<string, () => Promise<void>> = { startup: benchStartup, render: benchRender, plan: benchPlan, rollout: benchRollout, rolling: benchRolling, webhook: benchWebhook, loop: () => benchReconcileLoop(makePlanRepo), detect: benchDetect, flood: benchHookFlood, logs: benchLogs, 'logs-ssh': benchLogsSsh, ps: benchPs, signed: benchSigned, live: benchLiveStatus, notify: benchNotify, backup: benchBackup, 'backup-latency': benchBackupLatency, 'data-move': benchDataMove, 'nixos-restore': benchNixosRestore, 'nixos-move': benchNixosMove };
 benches['redis-move'] = benchRedisMove;
 const only = process.env.BENCH_ONLY?.split(',');
 if (QUICK) console.log(`BENCH_QUICK=1: ${SIZE_LABEL}, one run each; these figures only prove the benches run`);
