@@ -31,6 +31,10 @@ export const NIXOS_BACKUP = {
   conf: 'skyrec/pgbackrest.conf',
 } as const;
 export const KEY_CREDENTIAL = 'skyrec-backup-key';
+/** An sftp target's login key (fleet.yaml backups.ssh.privateKey), as pgBackRest reads it: PGBACKREST_REPO1_SFTP_PRIVATE_KEY_FILE. */
+export const SSH_KEY_CREDENTIAL = 'skyrec-backup-ssh-key';
+/** Where NixOS's programs.ssh.knownHosts writes the system's known hosts: ssh (restic's sftp) and pgBackRest check the target against it. */
+export const SYSTEM_KNOWN_HOSTS = '/etc/ssh/ssh_known_hosts';
 export const S3_CREDENTIALS = { accessKeyId: 'skyrec-backup-s3-key', secretAccessKey: 'skyrec-backup-s3-key-secret' } as const;
 
 /**
@@ -44,7 +48,7 @@ export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settin
   const s = (v: string) => escapeNixString(v);
   const s3 = spec.target.s3;
   const credentials = credentialLines(spec, settings);
-  const conf = renderPgBackRestConf(spec, { pgSocketDir: '/run/postgresql', pgPort: 5432, lockPath: `${STATE}/lock`, logPath: `${STATE}/log`, spoolPath: `${STATE}/spool` });
+  const conf = renderPgBackRestConf(spec, nixosPaths);
   const redisUnits = renderRedisBackupUnits({ spec, names: CREDENTIAL_NAMES(spec), passwords: passwordFiles(settings, redisPasswords) });
   const schedule = spec.postgres.map((p) => p.schedule).sort((a, b) => SCHEDULE_SECONDS[a] - SCHEDULE_SECONDS[b])[0];
   const unit = NIXOS_BACKUP.unit(spec.stanza);
@@ -52,10 +56,12 @@ export function renderBackupModule(spec: NodeBackupSpec | null, settings: Settin
   const exportS3 = s3
     ? [`PGBACKREST_REPO1_S3_KEY="$(cat "$CREDENTIALS_DIRECTORY/${S3_CREDENTIALS.accessKeyId}")"`, `PGBACKREST_REPO1_S3_KEY_SECRET="$(cat "$CREDENTIALS_DIRECTORY/${S3_CREDENTIALS.secretAccessKey}")"`, 'export PGBACKREST_REPO1_S3_KEY PGBACKREST_REPO1_S3_KEY_SECRET']
     : [];
+  const exportSsh = spec.target.ssh ? [`PGBACKREST_REPO1_SFTP_PRIVATE_KEY_FILE="$CREDENTIALS_DIRECTORY/${SSH_KEY_CREDENTIAL}"`, 'export PGBACKREST_REPO1_SFTP_PRIVATE_KEY_FILE'] : [];
   const script = [
     `PGBACKREST_REPO1_CIPHER_PASS="$(cat "$CREDENTIALS_DIRECTORY/${KEY_CREDENTIAL}")" || exit 1`,
     'export PGBACKREST_REPO1_CIPHER_PASS',
     ...exportS3,
+    ...exportSsh,
     // The live cluster unless the caller names another (a scratch restore does). `info` has no
     // cluster, and pgBackRest refuses a pg1-path on its command line (error 031).
     'case " $* " in *" --pg1-path="*|*" info "*) pg1= ;; *) pg1=--pg1-path=${config.services.postgresql.dataDir} ;; esac',
@@ -85,7 +91,7 @@ ${verifyScript(STATE).split('\n').map((l) => `    ${l}`).join('\n')}
 in
 {
   environment.etc.${s(NIXOS_BACKUP.conf)}.text = ${s(conf)};
-  # restic: \`skyrec backup --addon redis\` stores the RDB snapshots in the same target over ssh.
+${renderSftpAccess(spec, settings)}  # restic: \`skyrec backup --addon redis\` stores the RDB snapshots in the same target over ssh.
   environment.systemPackages = [ pkgs.pgbackrest${spec.redis.length > 0 ? ' pkgs.restic' : ''} ];
   # For skyrec over ssh: pgBackRest as the backup unit runs it, and that unit's user and
   # credentials as systemd-run --property lines (\`skyrec backups\` runs pgbackrest info so).
@@ -140,11 +146,42 @@ const CREDENTIAL_NAMES = (spec: NodeBackupSpec) => ({ key: KEY_CREDENTIAL, s3: s
 
 const passwordFiles = (settings: Settings, apps: string[]) => new Map(apps.map((app) => [app, `${settings.secretsDir}/${app}/${PASSWORD_SECRET.redis}`]));
 
-/** The fleet's key (and bucket credentials) as LoadCredential lines: `<name>:<file>`. */
+const fleetSecret = (settings: Settings, name: string) => `${settings.secretsDir}/${FLEET_SECRETS}/${name}`;
+
+/** The fleet's key (and bucket credentials, or the sftp login key) as LoadCredential lines: `<name>:<file>`. */
 function credentialLines(spec: NodeBackupSpec, settings: Settings): string[] {
-  const secret = (name: string) => `${settings.secretsDir}/${FLEET_SECRETS}/${name}`;
-  const s3 = spec.target.s3;
-  return [`${KEY_CREDENTIAL}:${secret(spec.target.key)}`, ...(s3 ? [`${S3_CREDENTIALS.accessKeyId}:${secret(s3.accessKeyId)}`, `${S3_CREDENTIALS.secretAccessKey}:${secret(s3.secretAccessKey)}`] : [])];
+  const secret = (name: string) => fleetSecret(settings, name);
+  const { s3, ssh } = spec.target;
+  return [
+    `${KEY_CREDENTIAL}:${secret(spec.target.key)}`,
+    ...(s3 ? [`${S3_CREDENTIALS.accessKeyId}:${secret(s3.accessKeyId)}`, `${S3_CREDENTIALS.secretAccessKey}:${secret(s3.secretAccessKey)}`] : []),
+    ...(ssh ? [`${SSH_KEY_CREDENTIAL}:${secret(ssh.privateKey)}`] : []),
+  ];
+}
+
+const nixosPaths = { pgSocketDir: '/run/postgresql', pgPort: 5432, lockPath: `${STATE}/lock`, logPath: `${STATE}/log`, spoolPath: `${STATE}/spool`, knownHosts: SYSTEM_KNOWN_HOSTS };
+
+/**
+ * An sftp target: its host key among the system's known hosts (programs.ssh.knownHosts, nixpkgs
+ * nixos/modules/programs/ssh.nix read at NixOS/nixpkgs 0113e6a09baa40a4cda0fd6255949134b41996b9:
+ * /etc/ssh/ssh_known_hosts, every ssh client's GlobalKnownHostsFile), and root's ssh to it logging in with the fleet's key file (restic's sftp
+ * runs ssh as root: the Redis units and skyrec's commands over ssh). pgBackRest, as postgres,
+ * reads the same known hosts and gets the key by LoadCredential. Lines of backup.nix, each ending
+ * with a newline; none for other targets.
+ */
+function renderSftpAccess(spec: NodeBackupSpec, settings: Settings): string {
+  const ssh = spec.target.ssh;
+  if (!ssh) return '';
+  const s = (v: string) => escapeNixString(v);
+  // A known host is the key's type and data only, no comment (programs.ssh.knownHosts.<name>.publicKey).
+  const publicKey = ssh.hostKey.split(/\s+/).slice(0, 2).join(' ');
+  const config = `Host ${ssh.host}\n  IdentityFile ${fleetSecret(settings, ssh.privateKey)}\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n`;
+  return [
+    `  # The backup target ${ssh.host}: its host key (fleet.yaml backups.ssh.hostKey) and the key that logs in to it.`,
+    `  programs.ssh.knownHosts."skyrec-backup-target" = { hostNames = [ ${s(ssh.host)} ]; publicKey = ${s(publicKey)}; };`,
+    `  programs.ssh.extraConfig = ${s(config)};`,
+    '',
+  ].join('\n');
 }
 
 /**
@@ -155,7 +192,7 @@ function credentialLines(spec: NodeBackupSpec, settings: Settings): string[] {
 function renderRedisOnlyModule(spec: NodeBackupSpec, settings: Settings, redisPasswords: string[]): string {
   const s = (v: string) => escapeNixString(v);
   const credentials = credentialLines(spec, settings);
-  const conf = renderPgBackRestConf(spec, { pgSocketDir: '/run/postgresql', pgPort: 5432, lockPath: `${STATE}/lock`, logPath: `${STATE}/log`, spoolPath: `${STATE}/spool` });
+  const conf = renderPgBackRestConf(spec, nixosPaths);
   return `# Rendered by skyrec: backups of node ${spec.stanza}'s Redis (apps ${spec.redis.map((r) => r.app).join(', ')}).
 # The repository key and any bucket credentials come from ${settings.secretsDir}/${FLEET_SECRETS}/ by LoadCredential.
 { config, lib, pkgs, ... }:
@@ -167,7 +204,7 @@ in
   # Where the repository is (restic's beside pgBackRest's, <path>/restic/<node>), for skyrec over ssh.
   environment.etc.${s(NIXOS_BACKUP.conf)}.text = ${s(conf)};
   environment.etc.${s(NIXOS_BACKUP.properties)}.text = ${s(credentials.map((c) => `LoadCredential=${c}`).join('\n') + '\n')};
-  environment.systemPackages = [ pkgs.restic ];
+${renderSftpAccess(spec, settings)}  environment.systemPackages = [ pkgs.restic ];
 ${renderRedisBackupUnits({ spec, names: CREDENTIAL_NAMES(spec), passwords: passwordFiles(settings, redisPasswords) })}
 }
 `;

@@ -33,11 +33,17 @@ export function nodeBackupSpec(config: Config, data: Placement['data'], node: st
   return postgres.length + redis.length === 0 ? null : { stanza: node, target, postgres, redis };
 }
 
-/** The fleet secrets (<secretsDir>/_skyrec/<NAME>) a node that backs up reads: the key, and the bucket's credentials. */
+/** The fleet secrets (<secretsDir>/_skyrec/<NAME>) a node that backs up reads: the key, the bucket's credentials, the sftp login key. */
 export function backupSecrets(spec: NodeBackupSpec | null | undefined): string[] {
   if (!spec) return [];
   const s3 = spec.target.s3;
-  return [spec.target.key, ...(s3 ? [s3.accessKeyId, s3.secretAccessKey] : [])];
+  const ssh = spec.target.ssh;
+  return [spec.target.key, ...(s3 ? [s3.accessKeyId, s3.secretAccessKey] : []), ...(ssh ? [ssh.privateKey] : [])];
+}
+
+/** known_hosts for an sftp target: the one host key fleet.yaml gives (public; pgBackRest and ssh check every connection against it). */
+export function renderKnownHosts(target: BackupTarget): string | null {
+  return target.ssh ? `${target.ssh.host} ${target.ssh.hostKey}\n` : null;
 }
 
 /** Where pgBackRest finds the cluster and keeps its own files on the node. */
@@ -49,6 +55,8 @@ export interface PgBackRestPaths {
   lockPath: string;
   logPath: string;
   spoolPath: string;
+  /** An sftp target: the known_hosts file renderKnownHosts wrote. */
+  knownHosts?: string;
 }
 
 /**
@@ -62,7 +70,18 @@ export function renderPgBackRestConf(spec: NodeBackupSpec, paths: PgBackRestPath
     t.kind === 's3'
       ? ['repo1-type=s3', `repo1-s3-endpoint=${t.s3!.endpoint.replace(/^https?:\/\//, '')}`, `repo1-s3-bucket=${t.s3!.bucket}`, `repo1-s3-region=${t.s3!.region}`, `repo1-path=${t.path}`]
       : t.kind === 'ssh'
-        ? [`repo1-host=${t.ssh!.host}`, `repo1-host-user=${t.ssh!.user}`, `repo1-path=${t.path}`]
+        ? // sftp (pgBackRest 2.46 and later), not repo1-host: with a repository host pgBackRest
+          // refuses `backup` on the database's node ("[072]: backup command must be run on the
+          // repository host"), and the scheduled base backups run there. The login key comes
+          // from the environment (PGBACKREST_REPO1_SFTP_PRIVATE_KEY_FILE), like the passphrase.
+          [
+            'repo1-type=sftp',
+            `repo1-sftp-host=${t.ssh!.host}`,
+            `repo1-sftp-host-user=${t.ssh!.user}`,
+            'repo1-sftp-host-key-check-type=strict',
+            ...(paths.knownHosts ? [`repo1-sftp-known-host=${paths.knownHosts}`] : []),
+            `repo1-path=${t.path}`,
+          ]
         : [`repo1-path=${t.path}`];
   return [
     '# Rendered by skyrec. The passphrase comes from the environment (PGBACKREST_REPO1_CIPHER_PASS), never this file.',

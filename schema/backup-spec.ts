@@ -23,7 +23,7 @@ const DEFAULT_SCHEDULE: Record<AddonName, BackupSchedule> = { postgres: 'daily',
 export function normalizeBackups(spec: BackupsSpec | undefined): BackupTarget | null {
   if (!spec) return null;
   const base = { key: spec.key, verify: spec.verify ?? 'weekly', ssh: null, s3: null } as const;
-  if (spec.ssh) return { ...base, kind: 'ssh', path: spec.ssh.path, ssh: { host: spec.ssh.host, user: spec.ssh.user ?? 'pgbackrest' } };
+  if (spec.ssh) return { ...base, kind: 'ssh', path: spec.ssh.path, ssh: { host: spec.ssh.host, user: spec.ssh.user ?? 'pgbackrest', hostKey: spec.ssh.hostKey.trim(), privateKey: spec.ssh.privateKey ?? 'BACKUP_SSH_KEY' } };
   if (spec.s3) {
     const { endpoint, bucket, region, accessKeyId, secretAccessKey } = spec.s3;
     return { ...base, kind: 's3', path: spec.s3.path ?? '/skyrec', s3: { endpoint, bucket, region, accessKeyId, secretAccessKey } };

@@ -157,7 +157,8 @@ export interface BackupTarget {
   kind: 'path' | 'ssh' | 's3';
   /** path: the directory; ssh: the directory on the host; s3: the prefix in the bucket. */
   path: string;
-  ssh: { host: string; user: string } | null;
+  /** ssh: an sftp repository; `hostKey` is the host's public key line, `privateKey` the secret name of the key that logs in. */
+  ssh: { host: string; user: string; hostKey: string; privateKey: string } | null;
   s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string } | null;
   /** The secret name of the repository's encryption passphrase. */
   key: string;

@@ -489,7 +489,7 @@ export interface BackupsSpec {
   verify?: 'daily' | 'weekly' | 'never';
 }
 /**
- * A repository on another machine reached over ssh (pgBackRest's repo host, restic's sftp).
+ * A repository on another machine reached over sftp (pgBackRest's sftp repository, restic's sftp), by key, the host checked against the host key given here.
  */
 export interface BackupSshSpec {
   /**
@@ -504,6 +504,14 @@ export interface BackupSshSpec {
    * The repository directory on that host.
    */
   path: string;
+  /**
+   * The repository host's public ssh host key, as its /etc/ssh/ssh_host_ed25519_key.pub holds it (e.g. 'ssh-ed25519 AAAAC3Nza...'): public, so it may be in git; every connection is checked against it.
+   */
+  hostKey: string;
+  /**
+   * The secret name of the ssh private key that logs in to the repository host (default BACKUP_SSH_KEY): the file <secretsDir>/_skyrec/<privateKey> on every data node, never in git, rendered files or the Nix store.
+   */
+  privateKey?: string;
 }
 /**
  * An S3-compatible bucket. Credentials are secret names, read from <secretsDir>/_skyrec/<name> on the data nodes.

@@ -6,6 +6,9 @@ import { worktreeSource } from '../../schema/source.js';
 import { checkRepo, formatProblem } from '../../schema/validate.js';
 import { FIXTURE, makeRepo, problemsWith, removeRepos } from '../schema/repo.js';
 
+/** A host key as /etc/ssh/ssh_host_ed25519_key.pub holds it, comment included. */
+const HOST_KEY = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@backup-1';
+
 afterEach(removeRepos);
 
 const fleet = readFileSync(path.join(FIXTURE, 'fleet.yaml'), 'utf8');
@@ -61,15 +64,23 @@ describe('backups: target', () => {
 
   test('a target without its key secret, or with two kinds, is refused', async () => {
     expect(await problemsWith(withBackups('  path: /b\n'))).toEqual(["fleet.yaml:25:3: missing required field 'key' in backups"]);
-    expect(await problemsWith(withBackups('  key: K\n  path: /b\n  ssh: { host: backup-1, path: /srv/repo }\n'))).toEqual([
+    expect(await problemsWith(withBackups(`  key: K\n  path: /b\n  ssh: { host: backup-1, path: /srv/repo, hostKey: "${HOST_KEY}" }\n`))).toEqual([
       'fleet.yaml:27:3: backups: needs exactly one target, path:, ssh: or s3: (found path and ssh)',
     ]);
   });
 
   test('an ssh host with a password in it is refused by its pattern', async () => {
-    const problems = await problemsWith(withBackups('  key: K\n  ssh: { host: "pg:secret@backup-1", path: /srv/repo }\n'));
+    const problems = await problemsWith(withBackups(`  key: K\n  ssh: { host: "pg:secret@backup-1", path: /srv/repo, hostKey: "${HOST_KEY}" }\n`));
     expect(problems).toHaveLength(1);
     expect(problems[0]).toMatch(/^fleet\.yaml:26:16: backups\.ssh\.host 'pg:secret@backup-1' is not valid/);
+  });
+
+  test("an ssh target without the host's key, or with a key that is not one, is refused at file:line:col", async () => {
+    expect(await problemsWith(withBackups('  key: K\n  ssh: { host: backup-1, path: /srv/repo }\n'))).toEqual(["fleet.yaml:26:8: missing required field 'hostKey' in backups.ssh"]);
+    // A fingerprint (what ssh prints when it first connects) is not the key.
+    const problems = await problemsWith(withBackups('  key: K\n  ssh:\n    host: backup-1\n    path: /srv/repo\n    hostKey: SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8\n'));
+    expect(problems).toHaveLength(1);
+    expect(problems[0]).toMatch(/^fleet\.yaml:29:14: backups\.ssh\.hostKey 'SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8' is not valid/);
   });
 
   test('bad retention and schedule are refused at file:line:col; nothing is normalized', async () => {

@@ -67,6 +67,47 @@ describe('backup.nix on the data node', () => {
     expect(text).toContain('PGBACKREST_REPO1_S3_KEY_SECRET="$(cat "$CREDENTIALS_DIRECTORY/skyrec-backup-s3-key-secret")"');
   });
 
+  it("an ssh target is an sftp repository (pgBackRest runs its base backups on the data node), checked against the host's key, logged in to with a key by secret name", async () => {
+    const hostKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@backup-1';
+    const { nodes, placement } = await renderWith(`  key: BACKUP_KEY\n  ssh: { host: backup-1.internal, user: skyrec, path: /srv/skyrec, hostKey: "${hostKey}" }\n`);
+    const node = nodes.find((n) => n.node === placement.data.blog.postgres!.node)!;
+    const { dir, cleanup } = makeTempDir('skyrec-backup-nix-');
+    try {
+      const file = join(dir, 'backup.nix');
+      writeFileSync(file, node.files['backup.nix']);
+      await nixParse([file]);
+      const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/nix/store/00000000000000000000000000000000-postgresql-17"; }; lib = { }; pkgs = ${PKGS_STANDIN}; }`)) as any;
+      const conf = (module.environment.etc['skyrec/pgbackrest.conf'].text as string).split('\n');
+      // Not repo1-host: with a repository host, pgBackRest refuses `backup` on the database's node
+      // (seen with Debian's pgBackRest: "[072]: backup command must be run on the repository host").
+      expect(conf.filter((l) => l.startsWith('repo1-host'))).toEqual([]);
+      expect(conf).toEqual(expect.arrayContaining(['repo1-type=sftp', 'repo1-sftp-host=backup-1.internal', 'repo1-sftp-host-user=skyrec', 'repo1-sftp-host-key-check-type=strict', 'repo1-sftp-known-host=/etc/ssh/ssh_known_hosts', 'repo1-path=/srv/skyrec']));
+      // The host's key, without its comment, among the system's known hosts; root's ssh (restic's sftp) logs in with the fleet's key file.
+      expect(module.programs.ssh.knownHosts['skyrec-backup-target']).toEqual({ hostNames: ['backup-1.internal'], publicKey: hostKey.split(' ').slice(0, 2).join(' ') });
+      expect(module.programs.ssh.extraConfig).toBe('Host backup-1.internal\n  IdentityFile /run/secrets/_skyrec/BACKUP_SSH_KEY\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n');
+      // pgBackRest (as postgres) gets the key file by LoadCredential, in archive_command and the backup unit alike.
+      const credentials = ['skyrec-backup-key:/run/secrets/_skyrec/BACKUP_KEY', 'skyrec-backup-ssh-key:/run/secrets/_skyrec/BACKUP_SSH_KEY'];
+      expect(module.systemd.services.postgresql.serviceConfig.LoadCredential).toEqual(credentials);
+      expect(module.services.postgresql.settings.archive_command).toContain('PGBACKREST_REPO1_SFTP_PRIVATE_KEY_FILE="$CREDENTIALS_DIRECTORY/skyrec-backup-ssh-key"');
+    } finally {
+      cleanup();
+    }
+  });
+
+  it('the local driver refuses an ssh target by name (it backs up to a path)', async () => {
+    const hostKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl';
+    const { config, placement } = await renderWith(`  key: BACKUP_KEY\n  ssh: { host: backup-1.internal, path: /srv/skyrec, hostKey: "${hostKey}" }\n`);
+    const { dir, cleanup } = makeTempDir('skyrec-backup-secrets-');
+    try {
+      const problems = await preflightLocal(nodes(config, placement), { secretsDir: dir, exec });
+      const refused = problems.filter((p) => p.message.includes('ssh target'));
+      expect(refused.map((p) => p.node)).toEqual([placement.data.blog.postgres!.node]);
+      expect(refused[0].message).toContain('backups to the ssh target backup-1.internal run on NixOS nodes only');
+    } finally {
+      cleanup();
+    }
+  });
+
   it('preflight refuses a data node without the repository key file, naming the node and the path', async () => {
     const { config, placement } = await renderWith('  path: /var/backups/skyrec\n  key: BACKUP_KEY\n');
     const dataNode = placement.data.blog.postgres!.node;

@@ -169,6 +169,7 @@ describe('resticRepository: restic repository beside pgBackRest\'s, from pgbackr
   it('a path, an ssh host (sftp), a bucket (s3)', () => {
     expect(resticRepository('db-1', '[global]\nrepo1-path=/var/backups/skyrec\n')).toBe('/var/backups/skyrec/restic/db-1');
     expect(resticRepository('db-1', 'repo1-host=backup.example.com\nrepo1-host-user=skyrec\nrepo1-path=/srv/backups/\n')).toBe('sftp:skyrec@backup.example.com:/srv/backups/restic/db-1');
+    expect(resticRepository('db-1', 'repo1-type=sftp\nrepo1-sftp-host=backup.example.com\nrepo1-sftp-host-user=skyrec\nrepo1-path=/srv/backups/\n')).toBe('sftp:skyrec@backup.example.com:/srv/backups/restic/db-1');
     expect(resticRepository('db-1', 'repo1-type=s3\nrepo1-s3-endpoint=s3.example.com\nrepo1-s3-bucket=bk\nrepo1-s3-region=eu\nrepo1-path=/skyrec\n')).toBe('s3:https://s3.example.com/bk/skyrec/restic/db-1');
     expect(() => resticRepository('db-1', '[global]\n')).toThrow('names no repository (repo1-path)');
   });

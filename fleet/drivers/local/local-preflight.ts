@@ -77,6 +77,10 @@ export async function preflightLocal(targets: NodeTarget[], opts: { secretsDir: 
       if (!onPath('runuser') || !onPath('setpriv')) add('PostgreSQL needs runuser and setpriv (util-linux) to run as the postgres user');
       if (!(await opts.exec(['id', '-u', 'postgres']).then(() => true, () => false))) add('PostgreSQL needs a postgres system user (installed with postgresql)');
     }
+    // The local driver keeps its repository in a folder: it wires neither the sftp login key nor
+    // the known hosts into its pgBackRest and restic, and Debian 12's pgBackRest (2.45) has no
+    // sftp repository (2.46 and later).
+    if (spec.backup?.target.kind === 'ssh') add(`backups to the ssh target ${spec.backup.target.ssh!.host} run on NixOS nodes only; the local driver backs up to a path: target (backups: { path: /var/backups/skyrec, key: ... })`);
     if (spec.redis.length > 0 && !onPath('redis-server')) add(`Redis for ${spec.redis.map((r) => r.app).join(', ')}: redis-server is not on PATH (install redis-server)`);
     if (spec.routes !== null && !onPath('caddy')) add('the ingress needs caddy on PATH (install caddy)');
   }

@@ -33,6 +33,8 @@ export function resticRepository(node: string, conf: string): string {
   if (!path) throw new SkyrecError(`node ${node}: /etc/${NIXOS_BACKUP.conf} names no repository (repo1-path)`);
   const sub = `${path.replace(/\/$/, '')}/restic/${node}`;
   if (kv.get('repo1-type') === 's3') return `s3:https://${kv.get('repo1-s3-endpoint')}/${kv.get('repo1-s3-bucket')}/${sub.replace(/^\//, '')}`;
+  if (kv.get('repo1-type') === 'sftp') return `sftp:${kv.get('repo1-sftp-host-user') ?? 'root'}@${kv.get('repo1-sftp-host')}:${sub}`;
+  // What skyrec rendered before the sftp repository (a node not switched since).
   if (kv.has('repo1-host')) return `sftp:${kv.get('repo1-host-user') ?? 'root'}@${kv.get('repo1-host')}:${sub}`;
   return sub;
 }
