@@ -68,7 +68,7 @@ export function renderPgBackRestConf(spec: NodeBackupSpec, paths: PgBackRestPath
   const t = spec.target;
   const repo: string[] =
     t.kind === 's3'
-      ? ['repo1-type=s3', `repo1-s3-endpoint=${t.s3!.endpoint.replace(/^https?:\/\//, '')}`, `repo1-s3-bucket=${t.s3!.bucket}`, `repo1-s3-region=${t.s3!.region}`, `repo1-path=${t.path}`]
+      ? ['repo1-type=s3', `repo1-s3-endpoint=${t.s3!.endpoint.replace(/^https?:\/\//, '')}`, `repo1-s3-bucket=${t.s3!.bucket}`, `repo1-s3-region=${t.s3!.region}`, `repo1-s3-uri-style=${t.s3!.uriStyle}`, `repo1-path=${t.path}`]
       : t.kind === 'ssh'
         ? // sftp (pgBackRest 2.46 and later), not repo1-host: with a repository host pgBackRest
           // refuses `backup` on the database's node ("[072]: backup command must be run on the

@@ -26,7 +26,9 @@ export function normalizeBackups(spec: BackupsSpec | undefined): BackupTarget | 
   if (spec.ssh) return { ...base, kind: 'ssh', path: spec.ssh.path, ssh: { host: spec.ssh.host, user: spec.ssh.user ?? 'pgbackrest', hostKey: spec.ssh.hostKey.trim(), privateKey: spec.ssh.privateKey ?? 'BACKUP_SSH_KEY' } };
   if (spec.s3) {
     const { endpoint, bucket, region, accessKeyId, secretAccessKey } = spec.s3;
-    return { ...base, kind: 's3', path: spec.s3.path ?? '/skyrec', s3: { endpoint, bucket, region, accessKeyId, secretAccessKey } };
+    // AWS addresses a bucket as bucket.endpoint; MinIO, Ceph's RGW and R2 as endpoint/bucket.
+    const uriStyle = spec.s3.uriStyle ?? (/\.amazonaws\.com(:\d+)?$/i.test(endpoint.replace(/^https?:\/\//i, '').replace(/\/.*$/, '')) ? 'host' : 'path');
+    return { ...base, kind: 's3', path: spec.s3.path ?? '/skyrec', s3: { endpoint, bucket, region, accessKeyId, secretAccessKey, uriStyle } };
   }
   return { ...base, kind: 'path', path: spec.path ?? '' };
 }

@@ -159,7 +159,8 @@ export interface BackupTarget {
   path: string;
   /** ssh: an sftp repository; `hostKey` is the host's public key line, `privateKey` the secret name of the key that logs in. */
   ssh: { host: string; user: string; hostKey: string; privateKey: string } | null;
-  s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string } | null;
+  /** s3: `uriStyle` is how the bucket is addressed (host: bucket.endpoint; path: endpoint/bucket). */
+  s3: { endpoint: string; bucket: string; region: string; accessKeyId: string; secretAccessKey: string; uriStyle: 'host' | 'path' } | null;
   /** The secret name of the repository's encryption passphrase. */
   key: string;
   verify: 'daily' | 'weekly' | 'never';

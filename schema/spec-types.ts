@@ -541,4 +541,8 @@ export interface BackupS3Spec {
    * The secret name holding the secret access key.
    */
   secretAccessKey: string;
+  /**
+   * How the bucket is addressed: host (bucket.endpoint, AWS's way) or path (endpoint/bucket, what MinIO, Ceph and R2 need). Default: host for an amazonaws.com endpoint, path for any other.
+   */
+  uriStyle?: 'host' | 'path';
 }

@@ -65,6 +65,15 @@ describe('backup.nix on the data node', () => {
     expect(text).toContain('"skyrec-backup-s3-key:/run/secrets/_skyrec/S3_ID"');
     expect(text).toContain('repo1-type=s3');
     expect(text).toContain('PGBACKREST_REPO1_S3_KEY_SECRET="$(cat "$CREDENTIALS_DIRECTORY/skyrec-backup-s3-key-secret")"');
+    expect(text).toContain('repo1-s3-uri-style=host');
+  });
+
+  it('an S3-compatible endpoint that is not AWS (MinIO, R2) addresses its bucket by path unless told otherwise', async () => {
+    const conf = async (s3: string) => (await renderWith(`  key: BACKUP_KEY\n  s3: { ${s3}, bucket: acme-backups, region: eu-1, accessKeyId: S3_ID, secretAccessKey: S3_SECRET }\n`)).nodes.find((n) => n.files['backup.nix'])!.files['backup.nix'];
+    const minio = await conf('endpoint: "https://minio.internal:9000"');
+    expect(minio).toContain('repo1-s3-endpoint=minio.internal:9000');
+    expect(minio).toContain('repo1-s3-uri-style=path');
+    expect(await conf('endpoint: "https://minio.internal:9000", uriStyle: host')).toContain('repo1-s3-uri-style=host');
   });
 
   it("an ssh target is an sftp repository (pgBackRest runs its base backups on the data node), checked against the host's key, logged in to with a key by secret name", async () => {
