@@ -129,8 +129,8 @@ interface PlanCliOptions {
 async function withCompileCache<T>(opts: { cache: boolean }, env: NodeJS.ProcessEnv, fn: (cache: CompileCache | undefined) => Promise<T>): Promise<T> {
   (await import('../pipeline/release-memory.js')).limitHeapGrowth();
   if (!opts.cache) return fn(undefined);
-  const { commandCompileCacheDir, openCompileCache } = await import('../pipeline/compile-cache.js');
-  const cache = openCompileCache(commandCompileCacheDir(env));
+  const { COMMAND_CACHE_LIMITS, commandCompileCacheDir, openCompileCache } = await import('../pipeline/compile-cache.js');
+  const cache = openCompileCache(commandCompileCacheDir(env), COMMAND_CACHE_LIMITS);
   try {
     return await fn(cache);
   } finally {
