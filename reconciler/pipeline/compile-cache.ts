@@ -15,6 +15,8 @@ import { openPlacedMemo, type PlacedMemo } from './placed-memo.js';
 export interface CompileCache {
   /** Where it is: for other caches of the reconciler's compile (reconciler/apply/applied-manifests.ts). */
   dir: string;
+  /** The compile code's digest (code-fingerprint.ts), for other caches of what it compiled. */
+  fingerprint: string;
   parse: ParseCache;
   checked: CheckedMemo;
   rendered: RenderStore;
@@ -57,6 +59,7 @@ export function openCompileCache(dir: string, limits: CompileCacheLimits = {}): 
   const placed = openPlacedMemo(join(dir, 'placed'), fingerprint, limits.placements);
   return {
     dir,
+    fingerprint,
     parse: parse.cache,
     checked,
     rendered,
