@@ -10,6 +10,8 @@ export interface Io {
   stderr: Writable;
   env: NodeJS.ProcessEnv;
   cwd: string;
+  /** The clock file times are compared with (a file changed within 2 s may change again unseen); tests move it on rather than wait. */
+  now?: () => number;
 }
 
 export interface Output {

@@ -49,26 +49,44 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
     .option('--no-cache', 'neither read nor write the on-disk compile cache')
     .action(async (opts: { repo: string; out: string; json?: boolean; cache: boolean }) => {
       const started = performance.now();
-      const { checkFleet } = await import('../pipeline/pipeline.js');
-      const { placeAndDigest } = await import('../pipeline/placed-memo.js');
-      const { renderNodes } = await import('../../generators/render-node.js');
-      const { readFlakeInputs } = await import('../pipeline/flake-inputs.js');
       const { snapshotWorktree, withBlobIds } = await import('../pipeline/worktree-key.js');
-      const { dataOf, instancesOf, readManifests, writeRendered } = await import('../apply/write-rendered.js');
+      const { openOutRecords } = await import('../apply/out-record.js');
+      const { codeFingerprint } = await import('../pipeline/code-fingerprint.js');
+      const { cacheDir: cacheDirOf } = await import('../pipeline/parse-cache-store.js');
       const outDir = repoDir(opts.out);
-      // The previous render's manifests keep instances on their ports, like a lock file.
-      const manifests = await readManifests(outDir);
       const dir = repoDir(opts.repo);
-      const result = await withCompileCache(opts, io.env, async (cache) => {
-        const files = worktreeFiles(dir);
-        // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
-        const snapshot = cache ? snapshotWorktree(dir, cache.dir) : null;
-        const checked = await checkFleet(withBlobIds(worktreeSource(dir), snapshot), { files, parseCache: cache?.parse ?? new Map(), commit: snapshot?.key, memo: cache?.checked });
-        const flake = await readFlakeInputs(files);
-        const { placement, inputs } = placeAndDigest(checked, { revision: snapshot?.key, previous: instancesOf(manifests), previousData: dataOf(manifests), flake, memo: cache?.placed });
-        // One node at a time: each is rendered (or found in the compile cache), written when it changed, and dropped.
-        return writeRendered(outDir, renderNodes(checked.config, placement, { revision: null, flake, inputs, renderCache: cache?.rendered.forRevision(null) }), manifests);
-      });
+      const now = io.now?.() ?? Date.now();
+      // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
+      // commandCompileCacheDir (compile-cache.ts), without loading the compile cache's stores.
+      const cacheDir = opts.cache ? join(cacheDirOf(io.env), 'compile') : null;
+      const snapshot = cacheDir ? snapshotWorktree(dir, cacheDir, now) : null;
+      // This tree rendered to this --out before, and nothing there changed since: nothing to place,
+      // render or write, and the compile cache is not even opened.
+      const outs = cacheDir && snapshot ? openOutRecords(cacheDir, codeFingerprint()) : null;
+      const known = outs?.check(outDir, snapshot!.key);
+      const result =
+        known && 'unchanged' in known
+          ? { written: known.unchanged.map((n) => ({ node: n.node, hash: n.hash, changed: false })), removed: [] }
+          : await withCompileCache(opts, io.env, async (cache) => {
+              const { checkFleet } = await import('../pipeline/pipeline.js');
+              const { placeAndDigest } = await import('../pipeline/placed-memo.js');
+              const { renderNodes } = await import('../../generators/render-node.js');
+              const { readFlakeInputs } = await import('../pipeline/flake-inputs.js');
+              const { dataOf, instancesOf, readManifests, writeRendered } = await import('../apply/write-rendered.js');
+              const files = worktreeFiles(dir);
+              // The previous render's manifests keep instances on their ports, like a lock file.
+              const manifests = await readManifests(outDir);
+              const checked = await checkFleet(withBlobIds(worktreeSource(dir), snapshot), { files, parseCache: cache?.parse ?? new Map(), commit: snapshot?.key, memo: cache?.checked });
+              const flake = await readFlakeInputs(files);
+              const { placement, inputs } = placeAndDigest(checked, { revision: snapshot?.key, previous: instancesOf(manifests), previousData: dataOf(manifests), flake, memo: cache?.placed });
+              // One node at a time: each is rendered (or found in the compile cache), written when it changed, and dropped.
+              const nodes = renderNodes(checked.config, placement, { revision: null, flake, inputs, renderCache: cache?.rendered.forRevision(null) });
+              const { written, removed, folders } = await writeRendered(outDir, nodes, manifests, known ? { verify: { intact: known.intact } } : {});
+              // What a run that wrote nothing found is what the next run over this tree would write again.
+              if (written.some((w) => w.changed) || removed.length > 0) outs?.forget(outDir);
+              else outs?.record(outDir, snapshot!.key, folders, now);
+              return { written, removed };
+            });
       const nodes = result.written;
       debugLog().log?.debug({ nodes: nodes.length, ms: Math.round(performance.now() - started) }, 'rendered');
       if (opts.json) return out.json({ out: outDir, ...result });
@@ -129,8 +147,8 @@ interface PlanCliOptions {
 async function withCompileCache<T>(opts: { cache: boolean }, env: NodeJS.ProcessEnv, fn: (cache: CompileCache | undefined) => Promise<T>): Promise<T> {
   (await import('../pipeline/release-memory.js')).limitHeapGrowth();
   if (!opts.cache) return fn(undefined);
-  const { commandCompileCacheDir, openCompileCache } = await import('../pipeline/compile-cache.js');
-  const cache = openCompileCache(commandCompileCacheDir(env));
+  const { COMMAND_CACHE_LIMITS, commandCompileCacheDir, openCompileCache } = await import('../pipeline/compile-cache.js');
+  const cache = openCompileCache(commandCompileCacheDir(env), COMMAND_CACHE_LIMITS);
   try {
     return await fn(cache);
   } finally {

@@ -78,8 +78,8 @@ function checkedOf(s: Stored, parse: ParseCache): CheckedFleet {
   };
 }
 
-/** One file per commit, read only when that commit is asked for; the KEEP used last are kept. */
-export function openCheckedMemo(dir: string, fingerprint: string, parse: ParseCache): CheckedMemo {
+/** One file per commit, read only when that commit is asked for; the `keep` used last are kept. */
+export function openCheckedMemo(dir: string, fingerprint: string, parse: ParseCache, keep = KEEP): CheckedMemo {
   const fileOf = (commit: string) => join(dir, `${commit}.v8`);
   const inProcess = new Map<string, CheckedFleet>();
   const added = new Map<string, CheckedFleet>();
@@ -110,7 +110,7 @@ export function openCheckedMemo(dir: string, fingerprint: string, parse: ParseCa
       try {
         for (const [commit, checked] of added) writeV8File(fileOf(commit), tag, storedOf(checked));
         const files = readdirSync(dir).map((f) => ({ f, at: statSync(join(dir, f)).mtimeMs })).sort((a, b) => b.at - a.at);
-        for (const { f } of files.slice(KEEP)) rmSync(join(dir, f), { force: true });
+        for (const { f } of files.slice(keep)) rmSync(join(dir, f), { force: true });
       } catch {
         // a full disk must not fail a cycle: the next one validates again
       }

@@ -26,7 +26,12 @@ interface Pack {
   count: number;
   fd: number;
   size: number;
+  /** The whole pack, when it is small (most config repos'): each object is then a slice, not two reads. */
+  bytes: Buffer | null;
 }
+
+/** Packs up to this size are read whole when opened: a plan of 2,000 specs made ~4,400 reads of a 170 kB pack. */
+const READ_WHOLE = 8 * 1024 * 1024;
 
 /** How many inflated delta bases are kept: a chain of deltas reads its bases once each. */
 const BASE_CACHE = 64;
@@ -159,10 +164,19 @@ function openPack(idxPath: string): Pack | null {
   } catch {
     return null; // an index written before its pack, or a pack removed since
   }
-  return { idx, count: idx.readUInt32BE(8 + 255 * 4), fd, size: fs.fstatSync(fd).size };
+  const size = fs.fstatSync(fd).size;
+  let bytes: Buffer | null = null;
+  if (size <= READ_WHOLE) {
+    bytes = Buffer.allocUnsafe(size);
+    let read = 0;
+    for (let n = 1; read < size && n > 0; read += n) n = fs.readSync(fd, bytes, read, size - read, read);
+    bytes = bytes.subarray(0, read);
+  }
+  return { idx, count: idx.readUInt32BE(8 + 255 * 4), fd, size: bytes ? bytes.length : size, bytes };
 }
 
 function readAt(pack: Pack, offset: number, length: number): Buffer {
+  if (pack.bytes) return pack.bytes.subarray(offset, offset + length);
   const buf = Buffer.allocUnsafe(Math.min(length, pack.size - offset));
   const n = fs.readSync(pack.fd, buf, 0, buf.length, offset);
   return buf.subarray(0, n);

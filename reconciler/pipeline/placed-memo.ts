@@ -34,7 +34,7 @@ export function placedKey(revision: string, previous: Instance[] | undefined, pr
   return createHash('sha256').update(JSON.stringify([revision, previous ?? null, previousData ?? null, flake ?? null])).digest('hex');
 }
 
-export function openPlacedMemo(dir: string, fingerprint: string): PlacedMemo {
+export function openPlacedMemo(dir: string, fingerprint: string, keep = KEEP): PlacedMemo {
   const tag = `${FORMAT} ${fingerprint}`;
   const added = new Map<string, Placed>();
   return {
@@ -55,7 +55,7 @@ export function openPlacedMemo(dir: string, fingerprint: string): PlacedMemo {
       try {
         for (const [key, placed] of added) writeV8File(join(dir, `${key}.v8`), tag, placed);
         const files = readdirSync(dir).map((f) => ({ f, at: statSync(join(dir, f)).mtimeMs })).sort((a, b) => b.at - a.at);
-        for (const { f } of files.slice(KEEP)) rmSync(join(dir, f), { force: true });
+        for (const { f } of files.slice(keep)) rmSync(join(dir, f), { force: true });
       } catch {
         // a full disk must not fail a command: the next run places again
       }

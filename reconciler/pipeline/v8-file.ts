@@ -15,10 +15,12 @@ export function readV8File<T>(file: string, tag: string): T | null {
   }
 }
 
-/** Writes atomically; throws what the file system throws (callers decide whether that matters). */
-export function writeV8File(file: string, tag: string, value: unknown): void {
+/** Writes atomically and returns the bytes written; throws what the file system throws (callers decide whether that matters). */
+export function writeV8File(file: string, tag: string, value: unknown): number {
   mkdirSync(dirname(file), { recursive: true });
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, serialize({ tag, value }));
+  const bytes = serialize({ tag, value });
+  writeFileSync(tmp, bytes);
   renameSync(tmp, file);
+  return bytes.length;
 }

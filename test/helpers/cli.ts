@@ -19,11 +19,11 @@ function sink(): Writable & { text: string } {
   return w;
 }
 
-export async function runCli(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv } = {}): Promise<CliResult> {
+export async function runCli(argv: string[], opts: { cwd?: string; env?: NodeJS.ProcessEnv; now?: () => number } = {}): Promise<CliResult> {
   const stdout = sink();
   const stderr = sink();
   const env = { SKYREC_CACHE_DIR: '/nonexistent-skyrec-cache', ...opts.env };
-  const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd ?? process.cwd() });
+  const code = await main(argv, { stdout, stderr, env, cwd: opts.cwd ?? process.cwd(), ...(opts.now ? { now: opts.now } : {}) });
   return { code, stdout: stdout.text, stderr: stderr.text };
 }
 

@@ -2,7 +2,7 @@
 // cycle no longer needs is dropped (the directory stays the size of a few fleets), and a file
 // lost or damaged is compiled again, never an error that repeats.
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRenderStore } from '../../reconciler/pipeline/render-store.js';
 import { openParseCache } from '../../reconciler/pipeline/parse-cache-store.js';
@@ -18,8 +18,8 @@ function rendered(node: string, inputs: string, revision: string): RenderedNode 
 }
 
 /** One cycle: open the store, render (set) the given nodes, read the others, save. */
-function cycle(fingerprint: string, set: RenderedNode[], read: string[] = []): (RenderedNode | undefined)[] {
-  const store = openRenderStore(join(tmp.dir, 'store'), fingerprint);
+function cycle(fingerprint: string, set: RenderedNode[], read: string[] = [], opts: { maxBytes?: number } = {}): (RenderedNode | undefined)[] {
+  const store = openRenderStore(join(tmp.dir, 'store'), fingerprint, opts);
   const cache = store.forRevision('rev-2');
   for (const n of set) cache.set(n.inputs, n);
   const found = read.map((d) => cache.get(d));
@@ -40,11 +40,49 @@ describe('the render store', () => {
     expect(cycle('code-2', [], ['d1'])).toEqual([undefined]);
   });
 
-  it('drops nodes no cycle used in the last three, with their files', () => {
+  it('drops nodes no cycle used in the last three, with their files (a cycle that renders nothing new does not count)', () => {
     cycle('code-1', [rendered('web-1', 'old', 'rev-1')]);
     for (let i = 0; i < 3; i++) cycle('code-1', [rendered('web-1', `new-${i}`, 'rev-1')]);
     expect(cycle('code-1', [], ['old', 'new-2'])).toEqual([undefined, expect.objectContaining({ inputs: 'new-2' })]);
-    expect(readdirSync(join(tmp.dir, 'store')).sort()).toEqual(['index.v8', 'new-1.v8', 'new-2.v8']);
+    expect(readdirSync(join(tmp.dir, 'store')).sort()).toEqual(['index.v8', 'new-0.v8', 'new-1.v8', 'new-2.v8']);
+    cycle('code-1', [rendered('web-1', 'new-3', 'rev-1')]);
+    expect(readdirSync(join(tmp.dir, 'store')).sort()).toEqual(['index.v8', 'new-1.v8', 'new-2.v8', 'new-3.v8']);
+  });
+
+  it('with a size limit (render and plan), keeps entries however many runs did not use them, and drops the least recently used beyond the size', () => {
+    const bytes = { maxBytes: 0 };
+    const sizeOf = (inputs: string) => statSync(join(tmp.dir, 'store', `${inputs}.v8`)).size;
+    cycle('code-1', [rendered('web-1', 'render', 'rev-1')], [], bytes);
+    // Three plans of other revisions, with room for everything: what the render cached stays.
+    bytes.maxBytes = 1e9;
+    for (let i = 0; i < 3; i++) cycle('code-1', [rendered('web-1', `plan-${i}`, 'rev-1')], [], bytes);
+    cycle('code-1', [], ['plan-0'], bytes); // plan-0 used again: now more recent than plan-1
+    expect(cycle('code-1', [], ['render'], bytes)).toEqual([expect.objectContaining({ inputs: 'render' })]);
+    // Room for three entries of this size: plan-1 (least recently used) goes, then plan-2.
+    bytes.maxBytes = 3 * sizeOf('plan-1');
+    cycle('code-1', [rendered('web-1', 'new', 'rev-1')], [], bytes);
+    expect(readdirSync(join(tmp.dir, 'store')).sort()).toEqual(['index.v8', 'new.v8', 'plan-0.v8', 'render.v8']);
+    bytes.maxBytes = 0; // what a run uses is kept whatever the limit
+    cycle('code-1', [rendered('web-1', 'newer', 'rev-1')], ['render'], bytes);
+    expect(readdirSync(join(tmp.dir, 'store')).sort()).toEqual(['index.v8', 'newer.v8', 'render.v8']);
+  });
+
+  it('writes nothing for a run that renders nothing new and reads only what the run before it used', () => {
+    cycle('code-1', [rendered('web-1', 'd1', 'rev-1'), rendered('web-2', 'd2', 'rev-1')]);
+    const index = join(tmp.dir, 'store', 'index.v8');
+    const written = () => statSync(index).mtimeMs;
+    utimesSync(index, 1000, 1000);
+    cycle('code-1', [], ['d1', 'd2']);
+    expect(written()).toBe(1_000_000);
+    cycle('code-1', [], ['d1']);
+    expect(written()).toBe(1_000_000);
+    cycle('code-1', [], ['d1', 'd3']); // d3 is not there
+    expect(written()).toBe(1_000_000);
+    // A run that rendered d3 used d1 only: reading d2 again marks it, so the index is written (its age in cycles is what keeps it).
+    cycle('code-1', [rendered('web-3', 'd3', 'rev-1')], ['d1']);
+    utimesSync(index, 1000, 1000);
+    cycle('code-1', [], ['d2']);
+    expect(written()).toBeGreaterThan(1_000_000);
   });
 
   it('renders again a node whose file was removed, and empties itself when a file is damaged', () => {

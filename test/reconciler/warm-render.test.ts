@@ -5,7 +5,7 @@
 // byte and print the same thing; and the warm run must find what it can in the cache (a working
 // tree seen before is not read, a node rendered before is not rendered again).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { TestRepo } from '../helpers/git-repo.js';
 import { makeTempDir } from '../helpers/tools.js';
@@ -81,7 +81,8 @@ describe('render and plan with the compile cache', () => {
         if (name.startsWith('rewrite') || name === 'add a node') rewrite();
       }
       const where = `step ${step}: ${what}`;
-      const warm = await runCli(['render', '--repo', repoDir, '--out', outs.warm, '--json'], { env });
+      // The clock moved on: the --out record (out-record.ts) is made by every run that wrote nothing, and used by the next.
+      const warm = await runCli(['render', '--repo', repoDir, '--out', outs.warm, '--json'], { env, now: () => Date.now() + 60_000 });
       const cold = await runCli(['render', '--repo', repoDir, '--out', outs.cold, '--json', '--no-cache'], { env });
       expect(warm.code, where).toBe(cold.code);
       expect(warm.stderr, where).toBe(cold.stderr);
@@ -123,6 +124,60 @@ describe('render and plan with the compile cache', () => {
     expect(edited.specs).toEqual([`apps/${appName(3)}.yaml`]);
     expect(edited.rendered.length).toBeGreaterThan(0);
     expect(edited.rendered.length).toBeLessThan(first.nodes);
+  });
+});
+
+describe('render to an --out it rendered before', () => {
+  const repoDir = join(tmp.dir, 'repo-out');
+  const out = join(tmp.dir, 'out-recorded');
+  const env = { SKYREC_CACHE_DIR: join(tmp.dir, 'cache-out') };
+  const checked = join(env.SKYREC_CACHE_DIR, 'compile', 'checked');
+  const later = () => Date.now() + 60_000;
+  const render = async () => JSON.parse((await runCli(['render', '--repo', repoDir, '--out', out, '--json'], { env, now: later })).stdout) as { written: { node: string; changed: boolean }[]; removed: string[] };
+  const changed = (r: Awaited<ReturnType<typeof render>>) => [...r.written.filter((w) => w.changed).map((w) => w.node), ...r.removed.map((n) => `-${n}`)];
+  /** What --no-cache writes to an empty folder. */
+  const coldTree = async () => {
+    const cold = join(tmp.dir, `out-cold-${Math.random().toString(36).slice(2)}`);
+    await runCli(['render', '--repo', repoDir, '--out', cold, '--no-cache']);
+    return readTree(cold);
+  };
+  beforeAll(() => writeSyntheticRepo(repoDir, { apps: 24, nodes: 6 }));
+
+  it('is known unchanged without compiling; a file edited by hand there (same size, mtime put back) is rewritten; a folder added by hand and an edited spec are noticed', async () => {
+    expect(changed(await render())).toHaveLength(6);
+    expect(changed(await render())).toEqual([]); // wrote nothing: recorded
+    // Known from the record alone: nothing validated (the checked memo is not made again).
+    rmSync(checked, { recursive: true, force: true });
+    expect(changed(await render())).toEqual([]);
+    expect(existsSync(checked)).toBe(false);
+
+    // An edit by hand to an output file: same size, modification time put back; its ctime moved.
+    const edited = join(out, 'node-001', 'default.nix');
+    const { mtime, size } = statSync(edited);
+    writeFileSync(edited, readFileSync(edited, 'utf8').replace(/[a-z]/, (c) => (c === 'x' ? 'y' : 'x')));
+    utimesSync(edited, mtime, mtime);
+    expect(statSync(edited).size).toBe(size);
+    expect(changed(await render())).toEqual(['node-001']);
+    expect(readTree(out)).toEqual(await coldTree());
+    // An edit by hand before any record: compared when a run writes nothing, and rewritten.
+    rmSync(join(env.SKYREC_CACHE_DIR, 'compile', 'outs'), { recursive: true });
+    writeFileSync(join(out, 'node-002', 'default.nix'), '# mine\n');
+    expect(changed(await render())).toEqual(['node-002']);
+    expect(changed(await render())).toEqual([]);
+    rmSync(checked, { recursive: true, force: true });
+    expect(changed(await render())).toEqual([]);
+    expect(existsSync(checked)).toBe(false);
+
+    // A node folder added by hand (a node no longer in the fleet) is removed, as without the cache.
+    cpSync(join(out, 'node-000'), join(out, 'node-999'), { recursive: true });
+    const manifest = join(out, 'node-999', 'manifest.json');
+    writeFileSync(manifest, readFileSync(manifest, 'utf8').replace('"node": "node-000"', '"node": "node-999"'));
+    expect(changed(await render())).toEqual(['-node-999']);
+    expect(changed(await render())).toEqual([]);
+    // An edited spec: the tree's key changed, so the record does not answer.
+    writeFileSync(join(repoDir, 'apps', `${appName(5)}.yaml`), appYaml(5, 3));
+    expect(changed(await render()).length).toBeGreaterThan(0);
+    expect(readTree(out)).toEqual(await coldTree());
   });
 });
 
