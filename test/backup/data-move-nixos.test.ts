@@ -24,7 +24,7 @@ import { readMoveJournals } from '../../reconciler/backup/move-journal.js';
 import { appliedNode } from '../helpers/applied-fixture.js';
 import { startSshd, type TestSshd } from '../helpers/sshd.js';
 import { freePort, makeTempDir } from '../helpers/tools.js';
-import { PG_BIN, startNixosDataNode, type NixosDataNode } from '../helpers/nixos-data-node.js';
+import { PG_BIN, startNixosDataNode, until, type NixosDataNode } from '../helpers/nixos-data-node.js';
 
 const log = pino({ level: 'silent' });
 const NEW = 'db-new';
@@ -36,6 +36,8 @@ let old: NixosDataNode;
 let sshd: TestSshd;
 let driver: NodeDriver;
 let oldDir = '';
+let oldPort = 0;
+let moved = 75;
 
 const asPostgres = (argv: string[], input?: string) => exec(['setpriv', '--reuid=postgres', '--regid=postgres', '--init-groups', ...argv], { cwd: '/', input });
 const sqlNew = async (db: string, text: string) => (await asPostgres([`${PG_BIN}/psql`, '-X', '-tA', '-v', 'ON_ERROR_STOP=1', '-h', b.run, '-p', String(b.port), '-d', db], text)).stdout.trim();
@@ -68,6 +70,7 @@ beforeAll(async () => {
   writeFileSync(wrapper(), text.replace(`--stanza=${old.name} ;;`, `--stanza=${NEW} ;;`).replaceAll(join(oldDir, 'pg', 'data'), b.data), { mode: 0o755 });
 
   const port = Number(/^pg1-port=(\d+)$/m.exec(readFileSync(join(oldEtc, NIXOS_BACKUP.conf), 'utf8'))![1]);
+  oldPort = port;
   const oldPaths: Partial<BackupPaths> = { etcDir: oldEtc, lastArchived: join(old.backupState, 'last-archived'), pgBin: PG_BIN, liveSocketDir: join(oldDir, 'pg', 'run'), livePort: port, pgStateRoot: join(oldDir, 'pg') };
   const standIn = (name: string) => join(oldDir, 'bin', name);
   driver = createNixosDriver({
@@ -176,6 +179,85 @@ describe('nixos driver: a PostgreSQL data move over a real sshd, real PostgreSQL
     expect(await oldRows()).toBe(75);
   });
 
+  // blog's web process on two nodes: the old data node (blog-web-1) and web-1 (blog-web-2). Each
+  // instance is a REAL process the stand-in systemctl runs (nixos-data-node.ts): it counts the rows
+  // its database holds when it starts, then commits one row per request and logs each committed id,
+  // as a web process serving a steady stream of requests would. Its database is the old node's
+  // until the test switches the nodes (as the rollout does: the new generation's DATABASE_URL).
+  it('a web app on two nodes under load: both instances stop before the restore and start after it, on the full database; every committed row arrives', async () => {
+    const WEB = 'web-1'; // the fixture's other web node; blog's data node is web-2
+    const events = join(tmp.dir, 'instances.log');
+    const instance = (unit: string, db: { run: string; port: number }, body: string) => {
+      const psql = `setpriv --reuid=postgres --regid=postgres --init-groups ${PG_BIN}/psql -X -qtA -h ${db.run} -p ${db.port} -d blog`;
+      writeFileSync(join(old.units, `exec-${unit}.service`), [
+        '#!/bin/sh', "trap 'exit 0' TERM", 'cd /',
+        `rows=$(${psql} -c 'SELECT count(*) FROM posts;' 2>&1) || rows="error: $rows"`,
+        `echo "${unit} ${body} started on rows=$rows" >> ${events}`,
+        `while :; do ${psql} -c "INSERT INTO posts (body) VALUES ('${body}') RETURNING id;" >> ${join(tmp.dir, `committed-${unit}-${body}`)} 2>/dev/null; sleep 0.05; done`, '',
+      ].join('\n'), { mode: 0o755 });
+    };
+    const units = ['blog-web-1', 'blog-web-2'];
+    const committed = (unit: string, body = 'load') => (existsSync(join(tmp.dir, `committed-${unit}-${body}`)) ? readFileSync(join(tmp.dir, `committed-${unit}-${body}`), 'utf8') : '').split('\n').filter((l) => /^\d+$/.test(l)).map(Number);
+    const ctl = join(oldDir, 'bin', 'systemctl');
+    const oldDb = { run: join(oldDir, 'pg', 'run'), port: oldPort };
+    for (const u of units) {
+      instance(u, oldDb, 'load');
+      await exec([ctl, 'restart', '--', `${u}.service`]);
+    }
+    try {
+      // Both serve (their first requests committed) before the move begins.
+      for (const u of units) await until(`${u} committing`, async () => (committed(u).length >= 3 ? true : undefined));
+      const before = Number(await oldRows());
+
+      const spread = (a: AppliedNode[]): AppliedNode[] => {
+        const web = appliedNode(WEB, 1);
+        web.node = nodeNamed(WEB);
+        web.run.instances = web.run.instances.map((i) => ({ ...i, unit: 'blog-web-2', app: 'blog' }));
+        return [...a, web];
+      };
+      const now = spread(applied());
+      const to = [...targets(NEW), { node: nodeNamed(WEB), rendered: {} as never, revision: null, run: spread(applied())[1].run }];
+      old.reset();
+      const session = await startDataMoves([{ app: 'blog', addon: 'postgres', from: old.name, to: NEW, restore: true }], { driver, stateDir: state, log, targets: to, applied: now, target });
+      const paused = old.recorded();
+      // Paused: no instance runs, on either node.
+      for (const u of units) expect(existsSync(join(old.units, `pid-${u}.service`))).toBe(false);
+      // The rollout switches both nodes: their instances now use the new node's database.
+      for (const u of units) instance(u, { run: b.run, port: b.port }, 'after');
+      const [report] = await session.finish({ outcome: 'succeeded' } as never);
+      const calls = old.recorded();
+      const at = (line: string) => calls.indexOf(line);
+      const restore = calls.findIndex((c) => c.includes('[restore]'));
+      expect(restore).toBeGreaterThan(-1);
+      for (const u of units) {
+        // Stopped on its own node before the restore began; started again only once the move was done.
+        expect(at(`systemctl [stop] [--] [${u}.service]`)).toBeGreaterThan(-1);
+        expect(at(`systemctl [stop] [--] [${u}.service]`)).toBeLessThan(restore);
+        expect(paused).not.toContain(`systemctl [restart] [${u}.service]`);
+        expect(at(`systemctl [restart] [${u}.service]`)).toBeGreaterThan(restore);
+      }
+      for (const u of units) await until(`${u} committing on ${NEW}`, async () => (committed(u, 'after').length >= 1 ? true : undefined));
+      // Every row an instance committed before the pause is on the new node; each instance started
+      // again on that full database (never an empty one), and only once the data had moved.
+      const served = await sqlNew('blog', "SELECT id FROM posts WHERE body = 'load';");
+      const ids = new Set(served.split('\n').map(Number));
+      const lost = units.flatMap((u) => committed(u).filter((id) => !ids.has(id)));
+      expect(lost).toEqual([]);
+      expect(report).toMatchObject({ final: 'wal' });
+      expect(report.rows['public.posts']).toBeGreaterThan(before); // requests went on while the move began
+      const starts = readFileSync(events, 'utf8').trim().split('\n');
+      expect(starts.slice(0, 2).every((l) => / load started on rows=\d+$/.test(l))).toBe(true);
+      expect(starts).toHaveLength(4);
+      for (const l of starts.slice(2)) {
+        expect(l).toMatch(/^blog-web-\d after started on rows=\d+$/);
+        expect(Number(/rows=(\d+)$/.exec(l)![1])).toBeGreaterThanOrEqual(report.rows['public.posts']);
+      }
+      moved = report.rows['public.posts'];
+    } finally {
+      for (const u of units) await exec([ctl, 'stop', '--', `${u}.service`]);
+    }
+  });
+
   it('data forget: drops the old copy while the old cluster runs; once its switch stopped PostgreSQL, removes its folder; the live copy is untouched', async () => {
     const after: AppliedNode[] = [{ ...applied()[0], run: { ...applied()[0].run, postgres: [] } }, { ...appliedNode(NEW, 0), node: nodeNamed(NEW), run: { ...appliedNode(NEW, 0).run, postgres: [{ app: 'blog', password: false }] } } as AppliedNode];
     const io = { driver, stateDir: state, log };
@@ -186,6 +268,6 @@ describe('nixos driver: a PostgreSQL data move over a real sshd, real PostgreSQL
     writeFileSync(join(old.units, 'inactive-postgresql.service'), '');
     expect(await forgetData('blog', old.name, after, io, ['postgres'])).toEqual({ app: 'blog', node: old.name, removed: [`directory ${join(oldDir, 'pg')}`] });
     expect(existsSync(join(oldDir, 'pg'))).toBe(false);
-    expect(Number(await sqlNew('blog', 'SELECT count(*) FROM posts;'))).toBe(75);
+    expect(Number(await sqlNew('blog', "SELECT count(*) FROM posts WHERE body <> 'after';"))).toBe(moved);
   });
 });
