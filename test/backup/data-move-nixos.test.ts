@@ -4,7 +4,9 @@
 // it with the same wrapper for its own stanza (the repository and the key are the fleet's), so the
 // restore reads the old node's stanza exactly as on two hosts. Stand-ins: systemd-run and
 // systemctl (that helper's, modelling what only a NixOS host has), and nixos-rebuild: no node
-// switches here; the move is finished as a rollout that succeeded would finish it.
+// switches here; the move is finished as a rollout that succeeded would finish it. One test puts
+// a REAL Caddy (the production Caddyfile) in front of the app's instances, which are small REAL
+// http servers (stand-ins for the app's units) that the stand-in systemctl runs.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/data-move-nixos.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
