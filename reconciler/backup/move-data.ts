@@ -57,15 +57,21 @@ export interface MoveContext {
 
 const key = (u: { node: string; port: number }) => `${u.node}:${u.port}`;
 
+/** Each node's address, as last applied and as the new revision names it. */
+const addressesOf = (ctx: MoveContext) => new Map([...ctx.applied.map((a) => a.node), ...ctx.targets.map((t) => t.node)].map((n) => [n.name, n.address]));
+
 /** The app's upstreams, as last applied and as the new revision places them. */
 function upstreamsOf(app: string, ctx: MoveContext): Upstream[] {
-  const address = new Map([...ctx.applied.map((a) => a.node), ...ctx.targets.map((t) => t.node)].map((n) => [n.name, n.address]));
+  const address = addressesOf(ctx);
   const routes = [...ctx.applied.flatMap((a) => a.run.routes ?? []), ...ctx.targets.flatMap((t) => t.run.routes ?? [])].filter((r) => r.app === app);
   return [...new Map(routes.flatMap((r) => r.upstreams).map((u) => [key(u), { node: u.node, port: u.port, address: address.get(u.node) ?? u.node }])).values()];
 }
 
+// Each upstream with its node's address, as upstreamsOf gives them: the nixos driver tells Caddy
+// these dials, and a domain whose every dial is drained answers the maintenance page.
 function ingressOf(ctx: MoveContext): { node: Node; routes: { domain: string; upstreams: Upstream[] }[] }[] {
-  return ctx.targets.filter((t) => t.node.ingress).map((t) => ({ node: t.node, routes: (t.run.routes ?? []).map((r) => ({ domain: r.domain, upstreams: r.upstreams.map((u) => ({ ...u, address: u.node })) })) }));
+  const address = addressesOf(ctx);
+  return ctx.targets.filter((t) => t.node.ingress).map((t) => ({ node: t.node, routes: (t.run.routes ?? []).map((r) => ({ domain: r.domain, upstreams: r.upstreams.map((u) => ({ ...u, address: address.get(u.node) ?? u.node })) })) }));
 }
 
 /** Starts the app's instances that are not running, on the generation each node runs now. */

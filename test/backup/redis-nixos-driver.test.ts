@@ -4,10 +4,10 @@
 // by the REAL nix-instantiate), encrypted with the fleet's key. The node's folders (/run,
 // /var/lib) are temp dirs. A stand-in for systemctl only (what only a NixOS host has): start and
 // stop of redis-blog.service run and end the real server as the unit would (start returns when
-// it answers, as Type=notify does; stop when it has exited).
+// it answers, as Type=notify does; stop when it has exited); is-active says whether it runs.
 // Run under the e2e lock: flock /tmp/skyrec-e2e.lock npx vitest run test/backup/redis-nixos-driver.test.ts
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec, type Exec } from '../../common/exec.js';
 import { escapeShellArg } from '../../generators/escape.js';
@@ -36,7 +36,8 @@ const repoPath = join(tmp.dir, 'repository');
 
 // systemctl for redis-blog.service: start runs the server as its user and returns once it
 // answers; stop sends SIGTERM (the server saves on the way out, as under systemd) and returns
-// once it has exited.
+// once it has exited; is-active prints "active" (exit 0) while the server runs, else "inactive"
+// (exit 3), as systemctl does for a stopped unit.
 const SYSTEMCTL = `cmd=$1; shift; [ "$1" = -- ] && shift
 [ "$1" = redis-blog.service ] || { echo "stand-in systemctl: unexpected unit $1" >&2; exit 2; }
 pidfile=${escapeShellArg(join(server.run, 'redis.pid'))}
@@ -47,6 +48,7 @@ case "$cmd" in
   stop)
     pid=$(cat "$pidfile" 2>/dev/null) || exit 0; kill -TERM "$pid"
     i=0; while kill -0 "$pid" 2>/dev/null; do i=$((i + 1)); [ $i -lt 600 ] || exit 1; sleep 0.1; done ;;
+  is-active) pid=$(cat "$pidfile" 2>/dev/null) && kill -0 "$pid" 2>/dev/null && { echo active; exit 0; }; echo inactive; exit 3 ;;
   *) echo "stand-in systemctl: unexpected argv: $cmd $*" >&2; exit 2 ;;
 esac`;
 
@@ -143,9 +145,20 @@ describe('nixos driver: Redis backups over a real sshd, real Redis and restic (s
     reset();
     await driver.restoreSnapshot!(node(), req, first);
     expect(await keys()).toEqual({ k1: 'one', k2: 'two', k3: 'three', k4: '' });
-    expect(recorded()).toEqual(['systemctl [stop] [--] [redis-blog.service]', 'systemctl [start] [--] [redis-blog.service]']);
+    expect(recorded()).toEqual(['systemctl [is-active] [--] [redis-blog.service]', 'systemctl [stop] [--] [redis-blog.service]', 'systemctl [start] [--] [redis-blog.service]']);
     await driver.restoreSnapshot!(node(), req, null);
     expect(await keys()).toEqual({ k1: 'changed', k2: '', k3: 'three', k4: 'four' });
+    // Nothing left beside the server's folder (the snapshot is taken out into a temp folder there).
+    expect(readdirSync(join(server.dir, '..'))).toEqual(['redis-blog']);
+  });
+
+  it('skyrec restore --addon redis on a stopped server: the snapshot is put in place and the server starts with its keys', async () => {
+    await exec([join(tmp.dir, 'bin', 'systemctl'), 'stop', '--', 'redis-blog.service']);
+    reset();
+    await driver.restoreSnapshot!(node(), req, first);
+    expect(recorded()).toEqual(['systemctl [is-active] [--] [redis-blog.service]', 'systemctl [start] [--] [redis-blog.service]']);
+    expect(await keys()).toEqual({ k1: 'one', k2: 'two', k3: 'three', k4: '' });
+    await driver.restoreSnapshot!(node(), req, null); // back to the latest for the tests below
   });
 
   it('a snapshot that does not exist: a clear error, the server untouched', async () => {

@@ -6,7 +6,7 @@
 // transient unit as the properties' User with their LoadCredential files in
 // $CREDENTIALS_DIRECTORY; --wait runs it to the end, a forking service stays until
 // `systemctl stop`), and systemctl (start of the base backup unit runs what the rendered unit
-// runs; stop/restart/is-active of the app's units).
+// runs; stop/restart/is-active of the app's units, which may run a test's program).
 import { chmodSync, chownSync, copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
@@ -55,8 +55,17 @@ printf '%s\\n%s\\n' "$pidfile" "$creds" > ${escapeShellArg(units)}/"$unit.servic
 
 // systemctl: start of the base backup unit runs its ExecStartPre and ExecStart (stanza-create,
 // a full backup) with its properties; stop ends a transient service (SIGINT to its PIDFile's
-// process, then waits for it) or marks an app's unit inactive; restart marks it active.
+// process, then waits for it) or marks an app's unit inactive; restart marks it active. An app's
+// unit with a program (\`exec-<unit>\` in the units folder, written by a test) runs it as its
+// process in a session of its own: stop sends it SIGTERM and returns once it has exited, as
+// systemd does; restart stops it first.
 const systemctl = (units: string, etc: string, run: string) => `u=${escapeShellArg(units)}; cmd=$1; shift; [ "$1" = -- ] && shift
+alive() { [ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null; }
+end() {
+  pid=$(cat "$u/pid-$1" 2>/dev/null) || return 0; kill -TERM "$pid" 2>/dev/null
+  i=0; while alive "$pid" && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
+  rm -f "$u/pid-$1"
+}
 case "$cmd" in
   start)
     case "$1" in skyrec-backup-*.service) ;; *) echo "stand-in systemctl: unexpected unit $1" >&2; exit 2 ;; esac
@@ -69,9 +78,11 @@ case "$cmd" in
         pid=$(head -n 1 "$(sed -n 1p "$u/$s")" 2>/dev/null); [ -n "$pid" ] && kill -INT "$pid" 2>/dev/null
         i=0; while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ $i -lt 600 ]; do sleep 0.1; i=$((i + 1)); done
         rm -rf "$(sed -n 2p "$u/$s")" "$u/$s"
-      else : > "$u/inactive-$s"; fi
+      else end "$s"; : > "$u/inactive-$s"; fi
     done ;;
-  restart) rm -f "$u/inactive-$1" ;;
+  restart)
+    end "$1"; rm -f "$u/inactive-$1"
+    if [ -x "$u/exec-$1" ]; then setsid "$u/exec-$1" < /dev/null > /dev/null 2>&1 & echo $! > "$u/pid-$1"; fi ;;
   is-active) rc=0; for s; do if [ -e "$u/inactive-$s" ]; then echo inactive; rc=3; else echo active; fi; done; exit $rc ;;
   *) echo "stand-in systemctl: unexpected argv: $cmd $*" >&2; exit 2 ;;
 esac`;

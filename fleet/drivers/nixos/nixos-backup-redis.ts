@@ -49,20 +49,56 @@ const BACKUP = [...RESTIC_ENV, ...REDIS_SNAPSHOT, 'cd "$dir" && exec restic --no
 
 const LIST = [...RESTIC_ENV, 'exec restic --no-cache snapshots --json --tag "app=$1"'].join('\n');
 
-// The snapshot's dump.rdb beside the server's folder first; the server stops (it saves on the
-// way out), the file replaces its dump.rdb with the folder's owner, and it starts again.
-const RESTORE = [
+// The snapshot put in place of the server's dump.rdb: `skyrec restore --addon redis` and a data
+// move onto the node (nixos-data-move-redis.ts) both run it. The snapshot comes out of restic
+// beside the server's folder first, so one that cannot be read leaves the server untouched. A
+// running server (`systemctl is-active`: "active") is stopped around the swap, since it would save
+// over the file on its way out, and started again; a restore starts a stopped one too. The file
+// gets the folder's owner, 0600. The folder may not exist yet (a move before the node's switch
+// creates the server), and "none" means no snapshot: the server starts empty.
+// Positional: unit, folder, app, snapshot (an id, "latest" or "none"), systemctl, "always" (start
+// afterwards) or "running". Prints "restored" or "empty". No `exec` at its end: the EXIT trap
+// must still run and remove the temp folder.
+const PLACE_SNAPSHOT = [
   ...RESTIC_ENV,
-  'unit=$1 dir=$2 app=$3 snap=$4 systemctl=$5',
-  'tmp=$(mktemp -d "$dir.restore.XXXXXX") || exit 1',
+  'unit=$1 dir=$2 app=$3 snap=$4 systemctl=$5 after=$6',
+  'tmp=$(mktemp -d "$dir.place.XXXXXX") || exit 1',
   'trap \'rm -rf "$tmp"\' EXIT',
-  'restic --no-cache restore "$snap" --tag "app=$app" --target "$tmp" --include dump.rdb > /dev/null || exit 1',
-  '[ -f "$tmp/dump.rdb" ] || { echo "the snapshot $snap of $app\'s Redis holds no dump.rdb" >&2; exit 1; }',
-  'owner=$(stat -c %u "$dir") && group=$(stat -c %g "$dir") || exit 1',
-  '"$systemctl" stop -- "$unit.service" || exit 1',
-  'install -m 0600 -o "$owner" -g "$group" "$tmp/dump.rdb" "$dir/dump.rdb" || { "$systemctl" start -- "$unit.service"; exit 1; }',
-  'exec "$systemctl" start -- "$unit.service"',
+  'if [ "$snap" != none ]; then',
+  '  restic --no-cache restore "$snap" --tag "app=$app" --target "$tmp" --include dump.rdb > /dev/null || exit 1',
+  '  [ -f "$tmp/dump.rdb" ] || { echo "the snapshot $snap of $app\'s Redis holds no dump.rdb" >&2; exit 1; }',
+  'fi',
+  'active=; [ "$("$systemctl" is-active -- "$unit.service" 2>/dev/null)" = active ] && active=1',
+  'start=$active; [ "$after" = always ] && start=1',
+  'if [ -d "$dir" ]; then owner=$(stat -c %u "$dir") && group=$(stat -c %g "$dir") || exit 1; else owner=0 group=0; install -d -m 0700 "$dir" || exit 1; fi',
+  'if [ -n "$active" ]; then "$systemctl" stop -- "$unit.service" || exit 1; fi',
+  // An old copy here (the data was on this node before) would bring back stale keys.
+  'out=; if [ "$snap" = none ]; then rm -f "$dir/dump.rdb" && out=empty; else install -m 0600 -o "$owner" -g "$group" "$tmp/dump.rdb" "$dir/dump.rdb" && out=restored; fi',
+  // A swap that failed still starts the server it stopped, on its old file.
+  'if [ -n "$start" ]; then "$systemctl" start -- "$unit.service" || exit 1; fi',
+  '[ -n "$out" ] || exit 1',
+  'echo "$out"',
 ].join('\n');
+
+export interface RedisPlaceRequest {
+  app: string;
+  /** A restic snapshot id, "latest", or "none" (the server starts empty). */
+  snapshot: string;
+  /** "always": the server runs afterwards (a restore); "running": only if it ran before (a move, before the node's switch). */
+  startAfter: 'always' | 'running';
+  /** Whose restic repository holds the snapshot (a move reads the old node's); default the node's own. */
+  repositoryOf?: string;
+  /** The step, for the error ("restoring a snapshot"). */
+  what: string;
+}
+
+/** The snapshot as the app's dump.rdb on `node`; false when there was none ("none": the file removed). */
+export async function placeRedisSnapshot(o: { onNode: OnNode; paths: BackupPaths; systemctl: string; timeoutMs: number }, node: Node, req: RedisPlaceRequest): Promise<boolean> {
+  const place = redisPlace(o.paths, req.app);
+  const args = () => [place.unit, place.dir, req.app, req.snapshot, o.systemctl, req.startAfter];
+  const out = await runResticScript(o, node, req.app, PLACE_SNAPSHOT, args, req.what, o.timeoutMs, req.repositoryOf ?? node.name);
+  return out.trim().endsWith('restored');
+}
 
 /**
  * `sh -c <script>` on the node as root: restic's environment words first (the repository of
@@ -116,8 +152,7 @@ export function withRedisBackups(pg: Required<Pick<NodeDriver, 'takeBackup' | 'l
 
     async restoreSnapshot(node, req, snapshot) {
       if (req.addon !== 'redis') throw new UsageError(`a snapshot restore is Redis's; ${req.addon} restores with --time, --backup or --latest`);
-      const place = redisPlace(paths, req.app);
-      await run(node, req.app, RESTORE, () => [place.unit, place.dir, req.app, snapshot ?? 'latest', ops.systemctl], 'restoring a snapshot', o.backupTimeoutMs);
+      await placeRedisSnapshot({ onNode: o.onNode, paths, systemctl: ops.systemctl, timeoutMs: o.backupTimeoutMs }, node, { app: req.app, snapshot: snapshot ?? 'latest', startAfter: 'always', what: 'restoring a snapshot' });
     },
   };
 }

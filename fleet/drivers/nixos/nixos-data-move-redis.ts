@@ -20,7 +20,7 @@ import type { DataMoveNodes, DataMoveRequest, MovedData } from '../../node/data-
 import type { OperateCommands } from './nixos-operate.js';
 import { asRoot, readBackupProperties, type BackupPaths, type OnNode } from './nixos-backup.js';
 import { RESTIC_ENV } from '../../../generators/backup-redis-nixos.js';
-import { redisPlace, runResticScript, takeRedisSnapshot } from './nixos-backup-redis.js';
+import { placeRedisSnapshot, redisPlace, runResticScript, takeRedisSnapshot } from './nixos-backup-redis.js';
 import { moveNode } from './nixos-data-move.js';
 import { commandFailure } from './nixos-restore.js';
 
@@ -44,25 +44,6 @@ const STORED = [
   '  *) restic --no-cache cat config > /dev/null 2>&1; [ $? = 10 ] && { echo "[]"; exit 0; } ;;',
   'esac',
   'exec restic --no-cache snapshots --json --tag "app=$1"',
-].join('\n');
-
-// The snapshot (or the latest; "none": no snapshot, the server starts empty) as the server's
-// dump.rdb. Prints "restored" or "empty".
-const PLACE = [
-  ...RESTIC_ENV,
-  'unit=$1 dir=$2 app=$3 snap=$4 systemctl=$5',
-  'tmp=$(mktemp -d "$dir.move.XXXXXX") || exit 1',
-  'trap \'rm -rf "$tmp"\' EXIT',
-  'if [ "$snap" != none ]; then',
-  '  restic --no-cache restore "$snap" --tag "app=$app" --target "$tmp" --include dump.rdb > /dev/null || exit 1',
-  '  [ -f "$tmp/dump.rdb" ] || { echo "the snapshot $snap of $app\'s Redis holds no dump.rdb" >&2; exit 1; }',
-  'fi',
-  'active=; [ "$("$systemctl" is-active -- "$unit.service" 2>/dev/null)" = active ] && active=1',
-  'if [ -d "$dir" ]; then owner=$(stat -c %u "$dir") && group=$(stat -c %g "$dir") || exit 1; else owner=0 group=0; install -d -m 0700 "$dir" || exit 1; fi',
-  'if [ -n "$active" ]; then "$systemctl" stop -- "$unit.service" || exit 1; fi',
-  // An old copy here (the data was on this node before) would bring back stale keys.
-  'if [ "$snap" = none ]; then rm -f "$dir/dump.rdb"; echo empty; else install -m 0600 -o "$owner" -g "$group" "$tmp/dump.rdb" "$dir/dump.rdb" && echo restored || exit 1; fi',
-  'if [ -n "$active" ]; then "$systemctl" start -- "$unit.service" || exit 1; fi',
 ].join('\n');
 
 export function nixosRedisMoveMethods(o: NixosRedisMoveOptions) {
@@ -123,9 +104,8 @@ export function nixosRedisMoveMethods(o: NixosRedisMoveOptions) {
     async restoreData(req: DataMoveRequest, snapshot: string | null): Promise<MovedData> {
       const to = await checkDestination(req);
       const snap = snapshot ?? ((await stored(req, to)) ? 'latest' : 'none');
-      const place = redisPlace(o.pathsOf(to), req.app);
-      const out = await runResticScript(at(to), to, req.app, PLACE, () => [place.unit, place.dir, req.app, snap, o.ops.systemctl], 'restoring the moved snapshot', o.backupTimeoutMs, req.from);
-      const restored = out.trim().endsWith('restored');
+      // Before the node's switch: a server that does not run yet is left to the switch to start.
+      const restored = await placeRedisSnapshot({ ...at(to), systemctl: o.ops.systemctl, timeoutMs: o.backupTimeoutMs }, to, { app: req.app, snapshot: snap, startAfter: 'running', repositoryOf: req.from, what: 'restoring the moved snapshot' });
       // Its keys are counted by the server, which starts with the node's switch: none here.
       return { final: snapshot !== null ? 'snapshot' : restored ? 'gone' : 'empty', rows: {} };
     },
