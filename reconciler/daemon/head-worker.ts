@@ -19,7 +19,8 @@ import { ownProcessMemory } from '../pipeline/release-memory.js';
 
 // One cycle's compile is this process's whole job: it may collect its heap between the stages.
 ownProcessMemory();
-const post = (m: FromWorker) => void process.send!(m);
+// A reconciler that went away (or dropped this spare) before a message: nothing to tell.
+const post = (m: FromWorker) => void (process.connected && process.send!(m));
 const abort = new AbortController();
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
