@@ -118,20 +118,25 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
       const flakeDir = join(opts.stateDir, 'flake');
       // The intermediate generation goes where nixos-rebuild builds from; the node's own files go back for the rollout.
       const writeFiles = opts.driver === 'nixos' ? (t: NodeTarget) => writeNodeFiles(flakeDir, t) : undefined;
-      const stage = async (node: string, names: string[], why?: string) => {
-        const staged = stagedTarget(config, placement, node, new Set(names), { revision: rev.commit, flake: rendered[0]?.manifest.flake });
+      /** Switches the nodes to their intermediate generations (each without `apps`' instances), in one rollout: batches of maxParallel. */
+      const stageAll = async (nodes: { node: string; apps: string[] }[], why?: string) => {
+        const staged = nodes.map(({ node, apps }) => ({ target: stagedTarget(config, placement, node, new Set(apps), { revision: rev.commit, flake: rendered[0]?.manifest.flake }), apps }));
         try {
-          await switchStaged(staged, names, { ...stageDeps, writeFiles }, why);
+          await switchStaged(staged, { ...stageDeps, writeFiles }, why);
         } finally {
-          const own = targets.find((t) => t.node.name === node);
-          if (own && writeFiles) await writeFiles(own);
+          for (const { node } of nodes) {
+            const own = targets.find((t) => t.node.name === node);
+            if (own && writeFiles) await writeFiles(own);
+          }
         }
       };
       // Nodes that use each other's data: each first runs its data without the instances that use another node's.
-      for (const [node, names] of dataCycles(changed, heldBefore(applied))) {
-        opts.log.warn({ node, apps: [...names] }, `${node} and another node use each other's data: switching ${node} first without ${[...names].join(', ')}'s instances`);
-        await stage(node, [...names], "which use data on nodes that use this node's data");
+      const cycles = [...dataCycles(changed, heldBefore(applied))].map(([node, names]) => ({ node, apps: [...names] }));
+      if (cycles.length > 0) {
+        opts.log.warn({ nodes: cycles.map((c) => c.node) }, `${cycles.length} nodes use data on nodes that use theirs: switching them first without those apps' instances`);
+        await stageAll(cycles, "which use data on nodes that use this node's data");
       }
+      const stage = (node: string, apps: string[], why?: string) => stageAll([{ node, apps }], why);
       const move = moves.length > 0 ? await startDataMoves(moves, { driver, targets, applied: applied.all(), target: config.fleet.backups!, stateDir: opts.stateDir, log: opts.log, stage }) : null;
       const rollout = await runRollout(
         { revision, targets, ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout },
@@ -159,8 +164,19 @@ function withLazyRun(target: Omit<NodeTarget, 'run'>, make: () => NodeRunSpec): 
   return Object.defineProperty(target, 'run', { enumerable: true, get: () => (run ??= make()) }) as NodeTarget;
 }
 
-/** Whether a node served an app's addon data when last applied. */
-const heldBefore = (applied: AppliedStore): HeldBefore => (node, app, addon) => (applied.read(node)?.run[addon] ?? []).some((d) => d.app === app);
+/** Whether a node served an app's addon data when last applied (each node's record read once). */
+const heldBefore = (applied: AppliedStore): HeldBefore => {
+  const held = new Map<string, Set<string>>();
+  return (node, app, addon) => {
+    let data = held.get(node);
+    if (!data) {
+      const run = applied.read(node)?.run;
+      data = new Set((['postgres', 'redis'] as const).flatMap((a) => (run?.[a] ?? []).map((d) => `${a}/${d.app}`)));
+      held.set(node, data);
+    }
+    return data.has(`${addon}/${app}`);
+  };
+};
 
 /** The intermediate switches of new data nodes (nixos driver), before the apps pause and the rollout. */
 function describeStaging(moves: PlannedMove[], changed: NodeTarget[], targets: NodeTarget[], opts: ApplyOptions): DryRunNode[] {

@@ -49,22 +49,27 @@ export interface StageDeps extends Omit<RolloutDeps, 'progress' | 'signal'> {
 }
 
 /**
- * Switches `target` (an intermediate generation) as a rollout of that node alone. Throws when it
- * did not end healthy: the node was rolled back (or its state is unknown) and nothing paused.
+ * Switches each target (an intermediate generation) in one rollout of those nodes: batches of
+ * the fleet's maxParallel, no canary (a first deploy of a large fleet may stage many nodes; one
+ * rollout per node would switch them one after another). Throws when one did not end healthy: it
+ * was rolled back (or its state is unknown), and nothing paused.
  */
-export async function switchStaged(target: NodeTarget, apps: string[], deps: StageDeps, why = 'so that the data can be restored into its PostgreSQL'): Promise<void> {
-  await deps.writeFiles?.(target);
+export async function switchStaged(staged: { target: NodeTarget; apps: string[] }[], deps: StageDeps, why = 'so that the data can be restored into its PostgreSQL'): Promise<void> {
+  for (const { target } of staged) await deps.writeFiles?.(target);
   const rollout = await runRollout(
-    { revision: deps.revision, targets: [target], ingress: deps.input.ingress, rollout: { ...deps.input.rollout, canary: 0 } },
+    { revision: deps.revision, targets: staged.map((s) => s.target), ingress: deps.input.ingress, rollout: { ...deps.input.rollout, canary: 0 } },
     deps,
   );
   if (rollout.outcome === 'succeeded' || rollout.outcome === 'noop') {
-    deps.log.info({ node: target.node.name, apps }, 'intermediate generation switched: the node\'s data first, those apps\' instances with the rollout');
+    for (const { target, apps } of staged) deps.log.info({ node: target.node.name, apps }, 'intermediate generation switched: the node\'s data first, those apps\' instances with the rollout');
     return;
   }
-  const failure = rollout.nodes.find((n) => n.node === target.node.name);
+  const ok = new Set(['switched', 'unchanged']);
+  const failed = staged.find(({ target }) => !ok.has(rollout.nodes.find((n) => n.node === target.node.name)?.result ?? '')) ?? staged[0];
+  const failure = rollout.nodes.find((n) => n.node === failed.target.node.name);
+  const node = failed.target.node.name;
   throw new SkyrecError(
-    `${target.node.name}'s intermediate generation (its new one without ${apps.join(', ')}'s instances, ${why}) ${failure?.result === 'rolled-back' ? 'failed and was rolled back' : 'did not finish'}: ${failure?.failures?.join('; ') ?? failure?.detail ?? rollout.outcome}; nothing else was switched or paused`,
-    { hint: `fix what the switch of ${target.node.name} reports, then apply again (the revision is marked failed: --force, or a new commit)` },
+    `${node}'s intermediate generation (its new one without ${failed.apps.join(', ')}'s instances, ${why}) ${failure?.result === 'rolled-back' ? 'failed and was rolled back' : 'did not finish'}: ${failure?.failures?.join('; ') ?? failure?.detail ?? rollout.outcome}; no app was paused and the rollout did not start`,
+    { hint: `fix what the switch of ${node} reports, then apply again (the revision is marked failed: --force, or a new commit)` },
   );
 }

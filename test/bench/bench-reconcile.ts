@@ -25,7 +25,7 @@ export async function benchReconcileLoop(makeRepo: (dir: string) => Promise<{ re
     const { stdout } = await exec([process.execPath, join(packageRoot(), 'dist/test/bench/reconcile-loop.js'), repo, join(dir, 'state'), a, one, String(CYCLES)], { timeout: 30 * 60_000, env: { BENCH_IDLE_MS: QUICK ? '0' : '10000' } });
     const r = JSON.parse(stdout) as { noop: number[]; applying: number[]; rss: Record<string, number>; idle: Record<string, number>; rollouts: number; firstRollouts: number };
     console.log(`\nreconciler cycles as the daemon runs them (a new head compiled in a child process): ${SIZE_LABEL}, stand-in driver (switch 0 ms), ${CYCLES} cycles`);
-    console.log(`  nothing new (after the first run): ${stats(r.noop)}; rollouts recorded: ${r.rollouts}: the first deploy's ${r.firstRollouts} (${r.firstRollouts - 1} of them intermediate switches of nodes that use each other's new data), then one per applying cycle (no node touched otherwise)`);
+    console.log(`  nothing new (after the first run): ${stats(r.noop)}; rollouts recorded: ${r.rollouts}: the first deploy's ${r.firstRollouts} (${r.firstRollouts - 1} before its own: the intermediate generations of the nodes that use each other's new data, in one rollout), then one per applying cycle (no node touched otherwise)`);
     console.log(`  new head, 1 app changed (compile, apply to its nodes, plan recorded): ${stats(r.applying.slice(1))}`);
     console.log(`  first cycle (deploys all ${SIZE.nodes} nodes): ${r.applying[0].toFixed(0)} ms`);
     console.log(`  RSS of the reconciler by cycle: ${Object.entries(r.rss).map(([c, mb]) => `${c}: ${mb} MB`).join(', ')}`);

@@ -191,7 +191,7 @@ export async function startFreshMove(table: string): Promise<FreshMove> {
       journalsAtStage = readMoveJournals(state);
       const store = StateStore.open(state);
       try {
-        await switchStaged(freshTarget(true), apps, {
+        await switchStaged([{ target: freshTarget(true), apps }], {
           revision: 'rev-1', input: { ingress: [], rollout: { canary: 1, maxParallel: 1, healthTimeoutMs: 10_000, autoRollback: true } },
           driver, store, applied: openApplied(state), sources: {} as never, log, progress: () => ({ update() {}, done() {} }), writeFiles,
         });
