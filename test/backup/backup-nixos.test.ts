@@ -19,6 +19,19 @@ afterEach(removeRepos);
 const fleet = readFileSync(path.join(FIXTURE, 'fleet.yaml'), 'utf8');
 const PKGS_STANDIN = `{ pgbackrest = "/nix/store/00000000000000000000000000000000-pgbackrest"; writeShellScript = name: text: "#!/bin/sh\\n" + text; coreutils = "/nix/store/00000000000000000000000000000000-coreutils"; gnused = "/nix/store/00000000000000000000000000000000-gnused"; }`;
 
+/** backup.nix parsed by the real nix-instantiate, then evaluated with the stand-in pkgs. */
+async function parseAndEval(text: string): Promise<any> {
+  const { dir, cleanup } = makeTempDir('skyrec-backup-nix-');
+  try {
+    const file = join(dir, 'backup.nix');
+    writeFileSync(file, text);
+    await nixParse([file]);
+    return await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/nix/store/00000000000000000000000000000000-postgresql-17"; }; lib = { }; pkgs = ${PKGS_STANDIN}; }`);
+  } finally {
+    cleanup();
+  }
+}
+
 async function renderWith(backups: string) {
   const repo = makeRepo({ 'fleet.yaml': `${fleet}backups:\n${backups}` });
   const { config, placement } = await compileFleet(worktreeSource(repo));
@@ -32,30 +45,22 @@ describe('backup.nix on the data node', () => {
     expect(nodes.filter((n) => n.files['backup.nix']).map((n) => n.node)).toEqual([dataNode]);
     const node = nodes.find((n) => n.node === dataNode)!;
     expect(node.files['default.nix']).toContain('./backup.nix');
-    const { dir, cleanup } = makeTempDir('skyrec-backup-nix-');
-    try {
-      const file = join(dir, 'backup.nix');
-      writeFileSync(file, node.files['backup.nix']);
-      await nixParse([file]);
-      const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/nix/store/00000000000000000000000000000000-postgresql-17"; }; lib = { }; pkgs = ${PKGS_STANDIN}; }`)) as any;
-      const pg = module.services.postgresql.settings;
-      expect(pg).toMatchObject({ archive_mode: 'on', archive_timeout: 60, wal_level: 'replica' });
-      expect(pg.archive_command).toMatch(/ archive-push %p$/);
-      expect(pg.archive_command).toContain('PGBACKREST_REPO1_CIPHER_PASS="$(cat "$CREDENTIALS_DIRECTORY/skyrec-backup-key")"');
-      expect(pg.archive_command).toContain('--pg1-path=/var/lib/postgresql/17');
-      const credential = ['skyrec-backup-key:/run/secrets/_skyrec/BACKUP_KEY'];
-      expect(module.systemd.services.postgresql.serviceConfig.LoadCredential).toEqual(credential);
-      const unit = module.systemd.services[`skyrec-backup-${dataNode}`];
-      expect(unit.serviceConfig).toMatchObject({ Type: 'oneshot', User: 'postgres', LoadCredential: credential });
-      expect(unit.serviceConfig.ExecStart).toMatch(/ --type=full backup$/);
-      expect(module.systemd.timers[`skyrec-backup-${dataNode}`].timerConfig).toMatchObject({ OnCalendar: 'daily', Persistent: true });
-      const conf = module.environment.etc['skyrec/pgbackrest.conf'].text as string;
-      expect(conf).toContain('repo1-cipher-type=aes-256-cbc');
-      expect(conf).toContain('repo1-path=/var/backups/skyrec');
-      expect(conf).not.toMatch(/cipher-pass/);
-    } finally {
-      cleanup();
-    }
+    const module = await parseAndEval(node.files['backup.nix']);
+    const pg = module.services.postgresql.settings;
+    expect(pg).toMatchObject({ archive_mode: 'on', archive_timeout: 60, wal_level: 'replica' });
+    expect(pg.archive_command).toMatch(/ archive-push %p$/);
+    expect(pg.archive_command).toContain('PGBACKREST_REPO1_CIPHER_PASS="$(cat "$CREDENTIALS_DIRECTORY/skyrec-backup-key")"');
+    expect(pg.archive_command).toContain('--pg1-path=/var/lib/postgresql/17');
+    const credential = ['skyrec-backup-key:/run/secrets/_skyrec/BACKUP_KEY'];
+    expect(module.systemd.services.postgresql.serviceConfig.LoadCredential).toEqual(credential);
+    const unit = module.systemd.services[`skyrec-backup-${dataNode}`];
+    expect(unit.serviceConfig).toMatchObject({ Type: 'oneshot', User: 'postgres', LoadCredential: credential });
+    expect(unit.serviceConfig.ExecStart).toMatch(/ --type=full backup$/);
+    expect(module.systemd.timers[`skyrec-backup-${dataNode}`].timerConfig).toMatchObject({ OnCalendar: 'daily', Persistent: true });
+    const conf = module.environment.etc['skyrec/pgbackrest.conf'].text as string;
+    expect(conf).toContain('repo1-cipher-type=aes-256-cbc');
+    expect(conf).toContain('repo1-path=/var/backups/skyrec');
+    expect(conf).not.toMatch(/cipher-pass/);
   });
 
   it('an s3 target names its credentials by secret file, never by value', async () => {
@@ -80,27 +85,19 @@ describe('backup.nix on the data node', () => {
     const hostKey = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl root@backup-1';
     const { nodes, placement } = await renderWith(`  key: BACKUP_KEY\n  ssh: { host: backup-1.internal, user: skyrec, path: /srv/skyrec, hostKey: "${hostKey}" }\n`);
     const node = nodes.find((n) => n.node === placement.data.blog.postgres!.node)!;
-    const { dir, cleanup } = makeTempDir('skyrec-backup-nix-');
-    try {
-      const file = join(dir, 'backup.nix');
-      writeFileSync(file, node.files['backup.nix']);
-      await nixParse([file]);
-      const module = (await nixEvalJson(`import ${file} { config.services.postgresql = { dataDir = "/var/lib/postgresql/17"; package = "/nix/store/00000000000000000000000000000000-postgresql-17"; }; lib = { }; pkgs = ${PKGS_STANDIN}; }`)) as any;
-      const conf = (module.environment.etc['skyrec/pgbackrest.conf'].text as string).split('\n');
-      // Not repo1-host: with a repository host, pgBackRest refuses `backup` on the database's node
-      // (seen with Debian's pgBackRest: "[072]: backup command must be run on the repository host").
-      expect(conf.filter((l) => l.startsWith('repo1-host'))).toEqual([]);
-      expect(conf).toEqual(expect.arrayContaining(['repo1-type=sftp', 'repo1-sftp-host=backup-1.internal', 'repo1-sftp-host-user=skyrec', 'repo1-sftp-host-key-check-type=strict', 'repo1-sftp-known-host=/etc/ssh/ssh_known_hosts', 'repo1-path=/srv/skyrec']));
-      // The host's key, without its comment, among the system's known hosts; root's ssh (restic's sftp) logs in with the fleet's key file.
-      expect(module.programs.ssh.knownHosts['skyrec-backup-target']).toEqual({ hostNames: ['backup-1.internal'], publicKey: hostKey.split(' ').slice(0, 2).join(' ') });
-      expect(module.programs.ssh.extraConfig).toBe('Host backup-1.internal\n  IdentityFile /run/secrets/_skyrec/BACKUP_SSH_KEY\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n');
-      // pgBackRest (as postgres) gets the key file by LoadCredential, in archive_command and the backup unit alike.
-      const credentials = ['skyrec-backup-key:/run/secrets/_skyrec/BACKUP_KEY', 'skyrec-backup-ssh-key:/run/secrets/_skyrec/BACKUP_SSH_KEY'];
-      expect(module.systemd.services.postgresql.serviceConfig.LoadCredential).toEqual(credentials);
-      expect(module.services.postgresql.settings.archive_command).toContain('PGBACKREST_REPO1_SFTP_PRIVATE_KEY_FILE="$CREDENTIALS_DIRECTORY/skyrec-backup-ssh-key"');
-    } finally {
-      cleanup();
-    }
+    const module = await parseAndEval(node.files['backup.nix']);
+    const conf = (module.environment.etc['skyrec/pgbackrest.conf'].text as string).split('\n');
+    // Not repo1-host: with a repository host, pgBackRest refuses `backup` on the database's node
+    // (seen with Debian's pgBackRest: "[072]: backup command must be run on the repository host").
+    expect(conf.filter((l) => l.startsWith('repo1-host'))).toEqual([]);
+    expect(conf).toEqual(expect.arrayContaining(['repo1-type=sftp', 'repo1-sftp-host=backup-1.internal', 'repo1-sftp-host-user=skyrec', 'repo1-sftp-host-key-check-type=strict', 'repo1-sftp-known-host=/etc/ssh/ssh_known_hosts', 'repo1-path=/srv/skyrec']));
+    // The host's key, without its comment, among the system's known hosts; root's ssh (restic's sftp) logs in with the fleet's key file.
+    expect(module.programs.ssh.knownHosts['skyrec-backup-target']).toEqual({ hostNames: ['backup-1.internal'], publicKey: hostKey.split(' ').slice(0, 2).join(' ') });
+    expect(module.programs.ssh.extraConfig).toBe('Host backup-1.internal\n  IdentityFile /run/secrets/_skyrec/BACKUP_SSH_KEY\n  IdentitiesOnly yes\n  StrictHostKeyChecking yes\n');
+    // pgBackRest (as postgres) gets the key file by LoadCredential, in archive_command and the backup unit alike.
+    const credentials = ['skyrec-backup-key:/run/secrets/_skyrec/BACKUP_KEY', 'skyrec-backup-ssh-key:/run/secrets/_skyrec/BACKUP_SSH_KEY'];
+    expect(module.systemd.services.postgresql.serviceConfig.LoadCredential).toEqual(credentials);
+    expect(module.services.postgresql.settings.archive_command).toContain('PGBACKREST_REPO1_SFTP_PRIVATE_KEY_FILE="$CREDENTIALS_DIRECTORY/skyrec-backup-ssh-key"');
   });
 
   it('the local driver refuses an ssh target by name (it backs up to a path)', async () => {
