@@ -228,7 +228,7 @@ async function writeRenderedFlake(dir: string, targets: NodeTarget[], files: Sou
   for (const f of FLAKE_FILES) if (flake[f] !== null) await put(f, flake[f]!);
   const copied = new Set<string>();
   for (const t of targets) {
-    for (const [path, content] of Object.entries(t.rendered.files)) await put(`rendered/${t.node.name}/${path}`, content);
+    await writeNodeFiles(dir, t);
     for (const folder of ['hosts', ...t.run.sources]) {
       if (copied.has(folder)) continue;
       copied.add(folder);

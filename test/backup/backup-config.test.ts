@@ -75,6 +75,15 @@ describe('backups: target', () => {
     expect(problems[0]).toMatch(/^fleet\.yaml:26:16: backups\.ssh\.host 'pg:secret@backup-1' is not valid/);
   });
 
+  test('an ssh target whose host key is the .pub file pasted as a block (its line end, CRLF too) is that key; the login key defaults to BACKUP_SSH_KEY', async () => {
+    for (const eol of ['\n', '\r\n']) {
+      const yaml = `  key: K\n  ssh:\n    host: backup-1\n    path: /srv/repo\n    hostKey: |\n      ${HOST_KEY}\n`.replace(/\n/g, eol);
+      const { config, problems } = await checkRepo(worktreeSource(makeRepo(withBackups(yaml))));
+      expect(problems.map(formatProblem)).toEqual([]);
+      expect(config!.fleet.backups!.ssh).toEqual({ host: 'backup-1', user: 'pgbackrest', hostKey: HOST_KEY, privateKey: 'BACKUP_SSH_KEY' });
+    }
+  });
+
   test("an ssh target without the host's key, or with a key that is not one, is refused at file:line:col", async () => {
     expect(await problemsWith(withBackups('  key: K\n  ssh: { host: backup-1, path: /srv/repo }\n'))).toEqual(["fleet.yaml:26:8: missing required field 'hostKey' in backups.ssh"]);
     // A fingerprint (what ssh prints when it first connects) is not the key.
