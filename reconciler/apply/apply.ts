@@ -112,7 +112,7 @@ export async function applyRevision(opts: ApplyOptions): Promise<ApplyResult> {
     try {
       // A `skyrec restore` killed mid-way left its app paused: finished first, on the nodes as they were applied.
       const { finishRestores } = await import('../backup/restore-app.js');
-      const restores = await finishRestores({ all: applied.all(), driver, stateDir: opts.stateDir, log: opts.log });
+      const restores = await finishRestores({ all: () => applied.all(), driver, stateDir: opts.stateDir, log: opts.log });
       const { startDataMoves } = await import('../backup/move-data.js');
       const stageDeps = { revision, input: { ingress: config.fleet.nodes.filter((n) => n.ingress), rollout: config.fleet.settings.rollout }, driver, store, applied, sources: rev.files, log: opts.log, progress: opts.progress };
       const flakeDir = join(opts.stateDir, 'flake');

@@ -123,14 +123,18 @@ async function restoreAppOnce(o: RestoreOptions, driver: Required<Pick<NodeDrive
  * paused: from the start when the live database was not replaced yet, else only the instances and
  * the traffic. Run by apply, under its lock, before the rollout.
  */
-export async function finishRestores(o: Pick<RestoreOptions, 'all' | 'driver' | 'stateDir' | 'log'>): Promise<RestoreResult[]> {
+export async function finishRestores(o: Pick<RestoreOptions, 'driver' | 'stateDir' | 'log'> & { all: () => RestoreOptions['all'] }): Promise<RestoreResult[]> {
+  const journals = restoreJournals.read(o.stateDir);
+  if (journals.length === 0) return [];
   const { findDataNode } = await import('./data-node.js');
   const done: RestoreResult[] = [];
-  for (const j of restoreJournals.read(o.stateDir)) {
+  // Every node's applied record, read only when a restore is left to finish (most applies have none).
+  const all = o.all();
+  for (const j of journals) {
     o.log.warn({ app: j.app, node: j.node, phase: j.phase, startedAt: j.startedAt }, 'restore: finishing a restore that was killed mid-way');
-    const data = findDataNode(o.all, j.app, { driver: o.driver.kind }, 'postgres');
+    const data = findDataNode(all, j.app, { driver: o.driver.kind }, 'postgres');
     try {
-      done.push(await restoreApp({ ...o, app: j.app, target: j.target, into: null, data, healthTimeoutMs: j.healthTimeoutMs, resume: j.phase }));
+      done.push(await restoreApp({ ...o, all, app: j.app, target: j.target, into: null, data, healthTimeoutMs: j.healthTimeoutMs, resume: j.phase }));
     } catch (err) {
       throw new SkyrecError(`finishing the restore of ${j.app} that a killed \`skyrec restore\` left (started ${j.startedAt}, on ${j.node}) failed: ${(err as Error).message}`, {
         hint: `${j.app} stays paused until it is finished: fix the cause and apply again, or run \`skyrec restore ${j.app}\` yourself (its record: restores/${j.app}.json in the state directory)`,

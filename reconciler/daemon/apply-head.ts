@@ -36,7 +36,10 @@ export interface ApplyHeadEnv {
   progress: (nodes: string[]) => Progress;
   signal?: AbortSignal;
   driverImpl?: NodeDriver;
-  /** The compile cache, opened ahead (a head worker prepared while the head was fetched); saved here. */
+  /**
+   * The compile cache, opened by the caller, who saves it (the head worker: after it has reported
+   * the outcome, so that writing the cache is not part of the cycle's time). Unset: opened and saved here.
+   */
   compileCache?: CompileCache;
 }
 
@@ -50,6 +53,7 @@ export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promi
   const done = (outcome: RunOutcome, detail: string | null, plan: string | null = null, settled = false): HeadOutcome => ({ outcome, detail, plan, settled });
   // What earlier cycles compiled (each ran in a process of its own): only what changed is compiled again.
   const compileCache = env.compileCache ?? openCompileCache(compileCacheDir(input.stateDir));
+  const saveHere = env.compileCache === undefined;
   try {
     log.info('applying');
     const result = await applyRevision({ ...input, rev: input.revision, dryRun: false, force: false, compileCache, log, progress: env.progress, signal: env.signal, driverImpl: env.driverImpl });
@@ -79,7 +83,7 @@ export async function applyHead(input: ApplyHeadInput, env: ApplyHeadEnv): Promi
     log.error({ err: err.message }, 'cycle failed');
     return done('error', err.message);
   } finally {
-    compileCache.save();
+    if (saveHere) compileCache.save();
   }
 }
 

@@ -21,6 +21,8 @@ import { ownProcessMemory } from '../pipeline/release-memory.js';
 ownProcessMemory();
 // A reconciler that went away (or dropped this spare) before a message: nothing to tell.
 const post = (m: FromWorker) => void (process.connected && process.send!(m));
+/** As post, resolved once the message has been handed to the channel. */
+const posted = (m: FromWorker) => new Promise<void>((resolve) => (process.connected ? process.send!(m, undefined, {}, () => resolve()) : resolve()));
 const abort = new AbortController();
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
@@ -69,6 +71,7 @@ function prepare(stateDir: string): void {
 
 async function run(data: WorkerData): Promise<void> {
   let progressIds = 0;
+  let compileCache: CompileCache | null = null;
   try {
     const driverImpl = data.driverModule
       ? ((await import(data.driverModule.url)) as Record<string, (...args: unknown[]) => NodeDriver>)[data.driverModule.name](...data.driverModule.args)
@@ -82,10 +85,14 @@ async function run(data: WorkerData): Promise<void> {
       },
       signal: abort.signal,
       driverImpl,
-      compileCache: prepared?.stateDir === data.input.stateDir ? prepared.compileCache : undefined,
+      compileCache: (compileCache = prepared?.stateDir === data.input.stateDir ? prepared.compileCache : openCompileCache(compileCacheDir(data.input.stateDir))),
     });
-    post({ type: 'result', outcome });
+    await posted({ type: 'result', outcome });
   } catch (err) {
-    post({ type: 'crash', message: (err as Error).message, stack: (err as Error).stack });
+    await posted({ type: 'crash', message: (err as Error).message, stack: (err as Error).stack });
   }
+  // After the outcome is reported: the reconciler records the run meanwhile, and starts the next
+  // cycle's process once this one has exited (isolate.ts). save() never throws.
+  compileCache?.save();
+  process.exit(0);
 }

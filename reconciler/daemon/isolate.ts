@@ -39,6 +39,8 @@ export type FromWorker =
 /** applyHead in a child process; resolves when it has reported and exited. */
 export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHeadEnv, 'driverImpl'> & { driverModule?: DriverModule }): Promise<HeadOutcome> {
   const data: WorkerData = { input, logLevel: env.log.level, driverModule: env.driverModule };
+  // The previous cycle's process may still be saving its compile cache: this cycle reads what it saved.
+  await finishing;
   const child = takeWorker();
   env.log.debug({ pid: child.pid, prepared: prepared === child }, 'head worker takes the cycle');
   prepared = null;
@@ -63,14 +65,25 @@ export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHe
     });
   } finally {
     env.signal?.removeEventListener('abort', abort);
-    if (child.exitCode === null && child.signalCode === null) {
-      const exited = new Promise((res) => child.once('exit', res));
-      child.disconnect();
-      await exited;
-    }
-    // The next cycle's process starts now, after this one has exited (never two compiles' memory at once).
-    if (spareWanted) spare = forkWorker(false);
+    finishing = finish(child);
   }
+}
+
+/** How long a head worker may take, after its result, to save the compile cache before it is stopped. */
+const SAVE_WAIT_MS = 30_000;
+
+/** The cycle's process ending: it saves the compile cache after reporting its result, then exits. */
+let finishing: Promise<void> = Promise.resolve();
+
+/** Waits for `child` to end (stopping it after SAVE_WAIT_MS), then starts the next spare: never two compiles' memory at once. */
+async function finish(child: ChildProcess): Promise<void> {
+  if (child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((res) => child.once('exit', res));
+    const stop = setTimeout(() => void (child.connected && child.disconnect()), SAVE_WAIT_MS);
+    await exited;
+    clearTimeout(stop);
+  }
+  if (spareWanted) spare = forkWorker(false);
 }
 
 // A head worker started ahead: it has loaded the compiler's modules (about a second on a loaded
@@ -82,6 +95,8 @@ let spare: ChildProcess | null = null;
 let prepared: ChildProcess | null = null;
 /** Where a spare says it is ready (debug): how soon after a cycle the next webhook is served at full speed. */
 let spareLog: Logger | null = null;
+/** Each spare's 'ready' (true) or exit first (false). */
+const readiness = new WeakMap<ChildProcess, Promise<boolean>>();
 
 function forkWorker(inUse: boolean): ChildProcess {
   const child = fork(fileURLToPath(new URL('./head-worker.js', import.meta.url)), [], { serialization: 'advanced', stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
@@ -91,7 +106,17 @@ function forkWorker(inUse: boolean): ChildProcess {
     child.channel?.unref();
     child.once('exit', () => void (spare === child && (spare = null)));
     const started = performance.now();
-    child.on('message', (m: FromWorker) => void (m.type === 'ready' && spareLog?.debug({ pid: child.pid, ms: Math.round(performance.now() - started), warmMs: m.ms }, 'head worker ready')));
+    readiness.set(
+      child,
+      new Promise<boolean>((resolve) => {
+        child.on('message', (m: FromWorker) => {
+          if (m.type !== 'ready') return;
+          spareLog?.debug({ pid: child.pid, ms: Math.round(performance.now() - started), warmMs: m.ms }, 'head worker ready');
+          resolve(true);
+        });
+        child.once('exit', () => resolve(false));
+      }),
+    );
   }
   return child;
 }
@@ -133,6 +158,18 @@ export function startSpareHeadWorker(log?: Logger): void {
   spareLog = log ?? null;
   spareWanted = true;
   spare ??= forkWorker(false);
+}
+
+/**
+ * Resolves once the head worker started ahead has loaded what a compile needs (true), or when
+ * there is none or it ended first (false). Between the daemon's cycles (--interval, 30 s by
+ * default) it always has; the bench, which runs cycles back to back, waits for it as the interval would.
+ */
+export async function spareHeadWorkerReady(): Promise<boolean> {
+  await finishing;
+  const child = spare;
+  if (!child?.connected) return false;
+  return readiness.get(child) ?? false;
 }
 
 /** Ends the head worker waiting, if any (it also ends by itself when this process goes away). */

@@ -15,7 +15,7 @@ import { checkFleet, type CheckedFleet } from '../pipeline/pipeline.js';
 import { placeAndDigest } from '../pipeline/placed-memo.js';
 import { readFlakeInputs } from '../pipeline/flake-inputs.js';
 import { snapshotWorktree, withBlobIds } from '../pipeline/worktree-key.js';
-import { releaseMemory } from '../pipeline/release-memory.js';
+import { memoryReleaser } from '../pipeline/release-memory.js';
 import { diffRevisions } from './plan-diff.js';
 import type { RevisionState } from './revision-state.js';
 import type { Plan, RevisionLabel } from './plan-model.js';
@@ -49,6 +49,7 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   }
   const git = openGit(opts.dir);
   const started = performance.now();
+  const releaseMemory = memoryReleaser();
 
   const headSide = await openHead(git, opts);
   const cache = opts.compileCache;

@@ -10,7 +10,7 @@ import http from 'node:http';
 import { exec } from '../../common/exec.js';
 import { StateStore } from '../../reconciler/state/state-store.js';
 import { newMemory, reconcileOnce } from '../../reconciler/daemon/reconcile.js';
-import { startSpareHeadWorker, stopSpareHeadWorker } from '../../reconciler/daemon/isolate.js';
+import { spareHeadWorkerReady, startSpareHeadWorker, stopSpareHeadWorker } from '../../reconciler/daemon/isolate.js';
 import { appName, appYaml } from './synthetic-repo.js';
 import pino from 'pino';
 import type { Logger } from '../../common/log.js';
@@ -64,6 +64,9 @@ const countRollouts = () => {
 let firstRollouts = 0;
 for (let i = 1; i <= cycles; i++) {
   const moves = i > 1 && i % 10 === 0;
+  // The cycles here run back to back; the daemon's are --interval apart (30 s by default), time in
+  // which the next head worker has loaded what a compile needs. A new head comes after that, as it would.
+  if (moves && isolate) await spareHeadWorkerReady();
   if (moves && flip) await exec(['git', 'update-ref', 'refs/heads/main', i % 20 === 0 ? a : b], { cwd: repo });
   else if (moves) await commitChange(i);
   const started = performance.now();

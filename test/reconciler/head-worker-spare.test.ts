@@ -2,7 +2,7 @@
 // such process waits with the compiler loaded; a webhook's cycle uses it and it exits after, its
 // memory going back to the system, and the next one is started; a stopped reconciler leaves none.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { exec } from '../../common/exec.js';
 import { packageRoot } from '../../common/paths.js';
@@ -90,10 +90,13 @@ describe('reconciler: the head worker started ahead', () => {
     expect(hook.status).toBeLessThan(300);
     await r.waitFor('g1 applied', (s) => s.applied?.revision === head && s.running === null, 90_000);
 
-    // The worker that compiled g1 has exited (its memory is the system's again); a fresh one waits.
+    // The worker that compiled g1 saves the compile cache after reporting, then exits (its memory
+    // is the system's again): the next cycle finds g1 validated. Then a fresh one waits.
+    const deadlineSaved = Date.now() + 10_000;
+    while (running(before) && Date.now() < deadlineSaved) await new Promise((res) => setTimeout(res, 25));
     expect(running(before)).toBe(false);
-    const [prepared] = await waitForWorkers(pid, (p) => p.length === 1);
-    expect(prepared).not.toBe(before);
+    expect(existsSync(join(state, 'cache', 'checked', `${head}.v8`))).toBe(true);
+    const [prepared] = await waitForWorkers(pid, (p) => p.length === 1 && p[0] !== before);
 
     // A webhook with nothing new: its worker had opened the compile cache while the head was
     // fetched, and is replaced by a fresh one rather than wait holding that cache in memory.
