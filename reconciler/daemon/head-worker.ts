@@ -21,8 +21,6 @@ import { ownProcessMemory } from '../pipeline/release-memory.js';
 ownProcessMemory();
 // A reconciler that went away (or dropped this spare) before a message: nothing to tell.
 const post = (m: FromWorker) => void (process.connected && process.send!(m));
-/** As post, resolved once the message has been handed to the channel. */
-const posted = (m: FromWorker) => new Promise<void>((resolve) => (process.connected ? process.send!(m, undefined, {}, () => resolve()) : resolve()));
 const abort = new AbortController();
 process.on('SIGINT', () => {});
 process.on('SIGTERM', () => {});
@@ -87,12 +85,12 @@ async function run(data: WorkerData): Promise<void> {
       driverImpl,
       compileCache: (compileCache = prepared?.stateDir === data.input.stateDir ? prepared.compileCache : openCompileCache(compileCacheDir(data.input.stateDir))),
     });
-    await posted({ type: 'result', outcome });
+    post({ type: 'result', outcome });
   } catch (err) {
-    await posted({ type: 'crash', message: (err as Error).message, stack: (err as Error).stack });
+    post({ type: 'crash', message: (err as Error).message, stack: (err as Error).stack });
   }
-  // After the outcome is reported: the reconciler records the run meanwhile, and starts the next
-  // cycle's process once this one has exited (isolate.ts). save() never throws.
+  // After the outcome is reported: the reconciler records the run meanwhile, and ends this process
+  // once it says it saved (isolate.ts), then starts the next cycle's. save() never throws.
   compileCache?.save();
-  process.exit(0);
+  post({ type: 'saved' });
 }

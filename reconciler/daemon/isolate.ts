@@ -34,9 +34,11 @@ export type FromWorker =
   | { type: 'progress-done'; id: number }
   | { type: 'result'; outcome: HeadOutcome }
   | { type: 'ready'; ms: number }
+  /** After the result: the compile cache is written, the process may be ended. */
+  | { type: 'saved' }
   | { type: 'crash'; message: string; stack?: string };
 
-/** applyHead in a child process; resolves when it has reported and exited. */
+/** applyHead in a child process; resolves when it has reported (it then saves the compile cache and is ended, finish()). */
 export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHeadEnv, 'driverImpl'> & { driverModule?: DriverModule }): Promise<HeadOutcome> {
   const data: WorkerData = { input, logLevel: env.log.level, driverModule: env.driverModule };
   // The previous cycle's process may still be saving its compile cache: this cycle reads what it saved.
@@ -46,6 +48,7 @@ export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHe
   prepared = null;
   const progress = new Map<number, Progress>();
   const send = (m: ToWorker) => void (child.connected && child.send(m));
+  const saved = new Promise<void>((resolve) => child.on('message', (m: FromWorker) => void (m.type === 'saved' && resolve())));
   const abort = () => send({ type: 'abort' });
   send({ type: 'start', data });
   if (env.signal?.aborted) abort();
@@ -65,23 +68,28 @@ export async function applyHeadIsolated(input: ApplyHeadInput, env: Omit<ApplyHe
     });
   } finally {
     env.signal?.removeEventListener('abort', abort);
-    finishing = finish(child);
+    finishing = finish(child, saved);
   }
 }
 
-/** How long a head worker may take, after its result, to save the compile cache before it is stopped. */
+/** How long a head worker may take, after its result, to save the compile cache before it is ended anyway. */
 const SAVE_WAIT_MS = 30_000;
 
-/** The cycle's process ending: it saves the compile cache after reporting its result, then exits. */
+/** The last cycle's process being ended: it saves the compile cache after reporting its result. */
 let finishing: Promise<void> = Promise.resolve();
 
-/** Waits for `child` to end (stopping it after SAVE_WAIT_MS), then starts the next spare: never two compiles' memory at once. */
-async function finish(child: ChildProcess): Promise<void> {
+/**
+ * Ends `child` once it says it saved (or it exited, or SAVE_WAIT_MS passed), then starts the next
+ * spare: never two compiles' memory at once. The child ends itself when its channel closes.
+ */
+async function finish(child: ChildProcess, saved: Promise<void>): Promise<void> {
   if (child.exitCode === null && child.signalCode === null) {
-    const exited = new Promise((res) => child.once('exit', res));
-    const stop = setTimeout(() => void (child.connected && child.disconnect()), SAVE_WAIT_MS);
+    const exited = new Promise<void>((res) => child.once('exit', () => res()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([saved, exited, new Promise<void>((res) => (timer = setTimeout(res, SAVE_WAIT_MS)))]);
+    clearTimeout(timer);
+    if (child.connected) child.disconnect();
     await exited;
-    clearTimeout(stop);
   }
   if (spareWanted) spare = forkWorker(false);
 }
@@ -172,10 +180,14 @@ export async function spareHeadWorkerReady(): Promise<boolean> {
   return readiness.get(child) ?? false;
 }
 
-/** Ends the head worker waiting, if any (it also ends by itself when this process goes away). */
-export function stopSpareHeadWorker(): void {
+/**
+ * Ends the head worker waiting, if any (it also ends by itself when this process goes away);
+ * resolves once the last cycle's worker has saved the compile cache and ended.
+ */
+export async function stopSpareHeadWorker(): Promise<void> {
   spareWanted = false;
   prepared = null;
   if (spare?.connected) spare.disconnect();
   spare = null;
+  await finishing;
 }

@@ -187,7 +187,7 @@ export async function runDaemon(opts: DaemonOptions): Promise<void> {
     // What was not delivered stays queued in the state store for the next start.
     await notifier?.stop();
     await verifies?.stop();
-    stopSpareHeadWorker();
+    await stopSpareHeadWorker();
     await http?.close();
     store?.close();
     lock.release();

@@ -96,5 +96,5 @@ for (let t = 5000; t <= idleMs; t += 5000) {
 const rollouts = countRollouts();
 if (rollouts - firstRollouts !== applying.length - 1) throw new Error(`${rollouts - firstRollouts} rollouts recorded after the first deploy for ${applying.length - 1} applying cycles`);
 console.log(JSON.stringify({ noop, applying, rss, heap, idle, rollouts, firstRollouts }));
-stopSpareHeadWorker();
+await stopSpareHeadWorker();
 ok.close();
