@@ -41,11 +41,6 @@ export function backupSecrets(spec: NodeBackupSpec | null | undefined): string[]
   return [spec.target.key, ...(s3 ? [s3.accessKeyId, s3.secretAccessKey] : []), ...(ssh ? [ssh.privateKey] : [])];
 }
 
-/** known_hosts for an sftp target: the one host key fleet.yaml gives (public; pgBackRest and ssh check every connection against it). */
-export function renderKnownHosts(target: BackupTarget): string | null {
-  return target.ssh ? `${target.ssh.host} ${target.ssh.hostKey}\n` : null;
-}
-
 /** Where pgBackRest finds the cluster and keeps its own files on the node. */
 export interface PgBackRestPaths {
   /** Absent: given on the command line (NixOS: the module's dataDir, known only at evaluation). */
@@ -55,7 +50,7 @@ export interface PgBackRestPaths {
   lockPath: string;
   logPath: string;
   spoolPath: string;
-  /** An sftp target: the known_hosts file renderKnownHosts wrote. */
+  /** An sftp target: the known_hosts file holding its host key (on NixOS the system's, backup-nixos.ts). */
   knownHosts?: string;
 }
 

@@ -505,7 +505,7 @@ export interface BackupSshSpec {
    */
   path: string;
   /**
-   * The repository host's public ssh host key, as its /etc/ssh/ssh_host_ed25519_key.pub holds it (e.g. 'ssh-ed25519 AAAAC3Nza...'): public, so it may be in git; every connection is checked against it.
+   * The repository host's public ssh host key, as its /etc/ssh/ssh_host_ed25519_key.pub holds it (e.g. 'ssh-ed25519 AAAAC3Nza...', or the .pub file pasted as a block with its line end): public, so it may be in git; every connection is checked against it.
    */
   hostKey: string;
   /**

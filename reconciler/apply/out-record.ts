@@ -10,13 +10,13 @@
 import { createHash } from 'node:crypto';
 import { lstatSync, readFileSync, readdirSync, realpathSync, rmSync, type Stats } from 'node:fs';
 import { join } from 'node:path';
-import { readV8File, writeV8File } from '../pipeline/v8-file.js';
+import { keepNewest, readV8File, writeV8File } from '../pipeline/v8-file.js';
 
 const FORMAT = 'skyrec-out-record-1';
 /** A stat this recent may still be followed by an edit within the same clock tick: not recorded. */
 const RACY_MS = 2000;
 
-/** A node folder as compared with its render: each file's sha256 (RenderedNode.fileDigests) and each entry's stat. */
+/** A node folder as compared with its render: each file's sha256 (RenderedNode.fileDigests, digestFiles) and each entry's stat. */
 export interface NodeFolder {
   node: string;
   hash: string;
@@ -42,11 +42,6 @@ const lstatOf = (path: string): string | null => {
 };
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex');
-
-/** sha256 of each file, as RenderedNode.fileDigests has them (generators/render-node.ts digestFiles). */
-export function digestTexts(files: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(files).map(([path, text]) => [path, sha256(text)]));
-}
 
 /**
  * A node folder as it is on disk: every file's digest and every entry's stat, or null when it
@@ -96,15 +91,6 @@ export interface OutRecords {
 /** Records kept: the folders rendered to last. */
 const KEEP = 16;
 
-function pruneRecords(dir: string): void {
-  try {
-    const files = readdirSync(dir).map((f) => ({ f, at: lstatSync(join(dir, f)).mtimeMs })).sort((a, b) => b.at - a.at);
-    for (const { f } of files.slice(KEEP - 1)) rmSync(join(dir, f), { force: true });
-  } catch {
-    // none yet
-  }
-}
-
 /** @param fingerprint the compile code (code-fingerprint.ts): what another version recorded is not used */
 export function openOutRecords(cacheDir: string, fingerprint: string): OutRecords {
   const tag = `${FORMAT} ${fingerprint}`;
@@ -127,7 +113,7 @@ export function openOutRecords(cacheDir: string, fingerprint: string): OutRecord
       return { intact };
     },
     record(outDir, tree, nodes, now = Date.now()) {
-      pruneRecords(join(cacheDir, 'outs'));
+      keepNewest(join(cacheDir, 'outs'), KEEP - 1); // and the one written below
       const self = lstatOf(outDir);
       const recent = (stat: string) => {
         const [, , mtime, ctime] = stat.split(' ');

@@ -5,7 +5,8 @@ import { dirname, join } from 'node:path';
 import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { AddonName, AppData, Instance } from '../../schema/model.js';
 import type { Manifest, RenderedNode } from '../../generators/render-types.js';
-import { digestTexts, readNodeFolder, sameFiles, type NodeFolder } from './out-record.js';
+import { digestFiles } from '../../generators/render-node.js';
+import { readNodeFolder, sameFiles, type NodeFolder } from './out-record.js';
 
 /** The manifests found in DIR/<node>/manifest.json. */
 export async function readManifests(dir: string): Promise<Manifest[]> {
@@ -72,7 +73,7 @@ export async function writeRendered(dir: string, nodes: Iterable<RenderedNode>, 
     let changed = before.get(n.node) !== n.manifest.hash;
     if (!changed && opts.verify) {
       const folder = opts.verify.intact.get(n.node) ?? readNodeFolder(dir, n.node, n.manifest.hash);
-      changed = folder === null || !sameFiles(folder.digests, n.fileDigests ?? digestTexts(n.files));
+      changed = folder === null || !sameFiles(folder.digests, n.fileDigests ?? digestFiles(n.files));
       if (!changed) folders.push(folder!);
     }
     if (changed) {

@@ -52,13 +52,12 @@ export function registerCompileCommands(program: Command, ctx: Ctx): void {
       const { snapshotWorktree, withBlobIds } = await import('../pipeline/worktree-key.js');
       const { openOutRecords } = await import('../apply/out-record.js');
       const { codeFingerprint } = await import('../pipeline/code-fingerprint.js');
-      const { cacheDir: cacheDirOf } = await import('../pipeline/parse-cache-store.js');
+      const { commandCompileCacheDir } = await import('../pipeline/parse-cache-store.js');
       const outDir = repoDir(opts.out);
       const dir = repoDir(opts.repo);
       const now = io.now?.() ?? Date.now();
       // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
-      // commandCompileCacheDir (compile-cache.ts), without loading the compile cache's stores.
-      const cacheDir = opts.cache ? join(cacheDirOf(io.env), 'compile') : null;
+      const cacheDir = opts.cache ? commandCompileCacheDir(io.env) : null;
       const snapshot = cacheDir ? snapshotWorktree(dir, cacheDir, now) : null;
       // This tree rendered to this --out before, and nothing there changed since: nothing to place,
       // render or write, and the compile cache is not even opened.
@@ -147,7 +146,8 @@ interface PlanCliOptions {
 async function withCompileCache<T>(opts: { cache: boolean }, env: NodeJS.ProcessEnv, fn: (cache: CompileCache | undefined) => Promise<T>): Promise<T> {
   (await import('../pipeline/release-memory.js')).limitHeapGrowth();
   if (!opts.cache) return fn(undefined);
-  const { COMMAND_CACHE_LIMITS, commandCompileCacheDir, openCompileCache } = await import('../pipeline/compile-cache.js');
+  const { COMMAND_CACHE_LIMITS, openCompileCache } = await import('../pipeline/compile-cache.js');
+  const { commandCompileCacheDir } = await import('../pipeline/parse-cache-store.js');
   const cache = openCompileCache(commandCompileCacheDir(env), COMMAND_CACHE_LIMITS);
   try {
     return await fn(cache);

@@ -3,9 +3,9 @@
 // code: the compile cache's fingerprint). A cycle's plan compares the revision applied before,
 // which the cycle before validated, with the head the cycle's apply has just validated: neither
 // is validated again. Only valid revisions are kept; invalid ones are checked again to report.
-import { readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { readV8File, writeV8File } from './v8-file.js';
+import { keepNewest, readV8File, writeV8File } from './v8-file.js';
 import { blobId, parseYaml, type ParseCache, type YamlFile } from '../../schema/load-yaml.js';
 import type { LoadedRepo } from '../../schema/validate.js';
 import { backupWarnings } from '../../schema/backup-spec.js';
@@ -109,8 +109,7 @@ export function openCheckedMemo(dir: string, fingerprint: string, parse: ParseCa
       if (added.size === 0) return;
       try {
         for (const [commit, checked] of added) writeV8File(fileOf(commit), tag, storedOf(checked));
-        const files = readdirSync(dir).map((f) => ({ f, at: statSync(join(dir, f)).mtimeMs })).sort((a, b) => b.at - a.at);
-        for (const { f } of files.slice(keep)) rmSync(join(dir, f), { force: true });
+        keepNewest(dir, keep);
       } catch {
         // a full disk must not fail a cycle: the next one validates again
       }

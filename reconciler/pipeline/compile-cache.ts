@@ -6,7 +6,7 @@
 // again would give, byte for byte; a missing or damaged cache is simply rebuilt.
 import { join } from 'node:path';
 import type { ParseCache } from '../../schema/load-yaml.js';
-import { cacheDir, openParseCache } from './parse-cache-store.js';
+import { openParseCache } from './parse-cache-store.js';
 import { openCheckedMemo, type CheckedMemo } from './checked-memo.js';
 import { openRenderStore, type RenderStore } from './render-store.js';
 import { codeFingerprint } from './code-fingerprint.js';
@@ -28,11 +28,6 @@ export interface CompileCache {
 
 export const compileCacheDir = (stateDir: string): string => join(stateDir, 'cache');
 
-/**
- * The compile cache of `render` and `plan`: beside their parse cache in the user's cache folder,
- * not in a reconciler's state directory, whose cache keeps only what its own cycles use.
- */
-export const commandCompileCacheDir = (env: NodeJS.ProcessEnv): string => join(cacheDir(env), 'compile');
 
 /** How much a compile cache keeps; unset: what one reconciler's cycles need (each store's default). */
 export interface CompileCacheLimits {

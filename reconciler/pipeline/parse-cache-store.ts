@@ -12,6 +12,13 @@ const FORMAT = 'skyrec-parse-cache-2';
 /** Entries kept: the newest win; enough for several revisions of a large fleet. */
 const MAX_ENTRIES = 50_000;
 
+/**
+ * The compile cache of `render` and `plan`: beside their parse cache in the user's cache folder,
+ * not in a reconciler's state directory, whose cache keeps only what its own cycles use. Here,
+ * not in compile-cache.ts, so that a render answered from its --out record loads none of the stores.
+ */
+export const commandCompileCacheDir = (env: NodeJS.ProcessEnv): string => join(cacheDir(env), 'compile');
+
 export function cacheDir(env: NodeJS.ProcessEnv): string {
   return env.SKYREC_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'skyrec');
 }

@@ -5,9 +5,9 @@
 // reading a validated revision back; a revision placed before against the same previous
 // placement is not placed again. Only successful placements are kept.
 import { createHash } from 'node:crypto';
-import { readdirSync, rmSync, statSync, utimesSync } from 'node:fs';
+import { utimesSync } from 'node:fs';
 import { join } from 'node:path';
-import { readV8File, writeV8File } from './v8-file.js';
+import { keepNewest, readV8File, writeV8File } from './v8-file.js';
 import type { AppData, Instance, Placement } from '../../schema/model.js';
 import type { FlakeInputs } from '../../generators/render-types.js';
 import { nodeInputs } from '../../generators/render-node.js';
@@ -54,8 +54,7 @@ export function openPlacedMemo(dir: string, fingerprint: string, keep = KEEP): P
       if (added.size === 0) return;
       try {
         for (const [key, placed] of added) writeV8File(join(dir, `${key}.v8`), tag, placed);
-        const files = readdirSync(dir).map((f) => ({ f, at: statSync(join(dir, f)).mtimeMs })).sort((a, b) => b.at - a.at);
-        for (const { f } of files.slice(keep)) rmSync(join(dir, f), { force: true });
+        keepNewest(dir, keep);
       } catch {
         // a full disk must not fail a command: the next run places again
       }

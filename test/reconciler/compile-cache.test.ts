@@ -2,10 +2,11 @@
 // cycle no longer needs is dropped (the directory stays the size of a few fleets), and a file
 // lost or damaged is compiled again, never an error that repeats.
 import { afterEach, describe, expect, it } from 'vitest';
-import { existsSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRenderStore } from '../../reconciler/pipeline/render-store.js';
 import { openParseCache } from '../../reconciler/pipeline/parse-cache-store.js';
+import { keepNewest } from '../../reconciler/pipeline/v8-file.js';
 import type { RenderedNode } from '../../generators/render-types.js';
 import { makeTempDir } from '../helpers/tools.js';
 
@@ -108,5 +109,20 @@ describe('the parse cache of the reconciler', () => {
     second.cache.set('d', { text: 'd', data: 'd' });
     second.save();
     expect([...openParseCache(dir).cache.keys()].sort()).toEqual(['a', 'd']);
+  });
+});
+
+describe('the folders of validated revisions, placements and --out records', () => {
+  it('keep the files used last (a read refreshes a file time) and drop the others; an absent folder is no error', () => {
+    const dir = join(tmp.dir, 'store');
+    keepNewest(dir, 2);
+    mkdirSync(dir, { recursive: true });
+    ['a', 'b', 'c', 'd'].forEach((name, i) => {
+      writeFileSync(join(dir, `${name}.v8`), name);
+      utimesSync(join(dir, `${name}.v8`), 1000 + i, 1000 + i);
+    });
+    utimesSync(join(dir, 'a.v8'), 2000, 2000); // a used again: the newest
+    keepNewest(dir, 2);
+    expect(readdirSync(dir).sort()).toEqual(['a.v8', 'd.v8']);
   });
 });
