@@ -3,7 +3,7 @@
 // processes writing real log files, and the commands run as a user runs them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { runCli } from '../helpers/cli.js';
 import { createScenario, destroyScenario, runSkyrec, shopYaml, type Scenario } from '../helpers/rolling-scenario.js';
@@ -37,6 +37,20 @@ function waitForLine(out: { text: string; child: ReturnType<typeof spawn> }, ok:
   });
 }
 
+/** Waits (up to 30 s) until `count` of the web instances' log files on both nodes hold `text`. */
+async function untilLogged(s: Scenario, text: string, count: number): Promise<void> {
+  const holding = () =>
+    ['web-1', 'web-2'].flatMap((node) => {
+      const dir = join(s.state, 'local', node, 'logs');
+      return existsSync(dir) ? readdirSync(dir).filter((f) => f.startsWith('shop-web-') && readFileSync(join(dir, f), 'utf8').includes(text)) : [];
+    }).length;
+  const deadline = Date.now() + 30_000;
+  while (holding() < count) {
+    if (Date.now() > deadline) throw new Error(`after 30 s, ${holding()} of ${count} instances' logs hold '${text}'`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 // Each test runs the binary several times; on a busy machine one run takes seconds.
 describe('skyrec logs and ps, local driver, shop over two nodes', { timeout: 90_000 }, () => {
   let s: Scenario;
@@ -47,6 +61,10 @@ describe('skyrec logs and ps, local driver, shop over two nodes', { timeout: 90_
     await s.repo.commit('shop prints its REDIS_URL', { 'apps/shop.yaml': shopYaml({ onOneNode: false, currency: 'EUR', command: COMMAND }) });
     const r = await runSkyrec(s, ['apply', '--rev', 'HEAD']);
     expect(r.code, r.stderr).toBe(0);
+    // Each instance's lines reach its log file through its stamper, a process of its own that
+    // writes them as it gets to them (as journald does): on a busy machine a line can still be on
+    // its way when apply returns. The tests read the logs once all three instances said they listen.
+    await untilLogged(s, 'listening on', 3);
   }, 180_000);
 
   afterAll(async () => {

@@ -11,15 +11,18 @@ import type { Logger } from '../../../common/log.js';
 import { execLines } from '../../../common/exec.js';
 import { CommandError, NodeUnreachableError, SkyrecError } from '../../../common/errors.js';
 import { buildSshArgv, type SshSettings } from './nixos-argv.js';
-import { parseUpstreamRequests, quietTracker } from '../../node/drain-quiet.js';
+import { ADMIN_READ_TRIES, ADMIN_RETRY_MS, parseUpstreamRequests, quietTracker } from '../../node/drain-quiet.js';
 
 /** Between two reads on the node (each is a curl start, a few milliseconds). */
 const POLL_S = '0.02';
 
-/** Streams the node's answers to GET /reverse_proxy/upstreams, one per line, until curl fails or `seconds` pass. */
+/** Streams the node's answers to GET /reverse_proxy/upstreams, one per line, until curl fails ADMIN_READ_TRIES times in a row or `seconds` pass. */
 export function buildUpstreamsWatchArgv(node: Node, admin: string, seconds: number, ssh: SshSettings): string[] {
-  // $1 is the URL: a word of its own, never spliced into the script.
-  const loop = `while :; do curl -sS --max-time 2 "$1" || exit $?; echo; sleep ${POLL_S}; done`;
+  // $1 is the URL: a word of its own, never spliced into the script. Only whole answers are
+  // printed (a read reset halfway prints nothing); ADMIN_READ_TRIES failed reads in a row end it
+  // with curl's exit code and message.
+  const retry = (ADMIN_RETRY_MS / 1000).toFixed(2);
+  const loop = `f=0; while :; do if a=$(curl -sS --max-time 2 "$1"); then f=0; printf '%s\\n' "$a"; else r=$?; f=$((f+1)); [ "$f" -lt ${ADMIN_READ_TRIES} ] || exit "$r"; sleep ${retry}; fi; sleep ${POLL_S}; done`;
   return buildSshArgv(node.host, ['timeout', String(seconds), 'sh', '-c', loop, 'skyrec-drain-wait', `http://${admin}/reverse_proxy/upstreams`], ssh);
 }
 
