@@ -18,6 +18,8 @@ export interface CheckedFleet {
   config: Config;
   loaded: LoadedRepo;
   warnings?: Problem[];
+  /** Read back from the memo's file, not validated in this process. */
+  fromFile?: true;
 }
 
 const FORMAT = 'skyrec-checked-2';
@@ -67,6 +69,7 @@ function checkedOf(s: Stored, parse: ParseCache): CheckedFleet {
   let warnings: Problem[] | undefined;
   return {
     config: s.config,
+    fromFile: true,
     get loaded() {
       return (loaded ??= loadedOf(s, parse));
     },
