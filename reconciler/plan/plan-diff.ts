@@ -8,6 +8,7 @@ import { unitsOnNode, type RevisionState } from './revision-state.js';
 import { describeAppChanges, describeStart, describeStop, routesByDomain, type Route } from './plan-reasons.js';
 import { indexAddons, requiredAddonSecrets, type RequiredSecret } from '../../generators/addons.js';
 import { digestFiles } from '../../generators/render-node.js';
+import { digestApp } from '../../generators/render-inputs.js';
 import type { FileChange, NodePlan, Plan, RouteChange, UnitChange } from './plan-model.js';
 import { describeMove, describeStaging, holdsDataBefore, movesWithBackups } from '../backup/move-decide.js';
 
@@ -66,7 +67,8 @@ export function diffRevisions(base: RevisionState, head: RevisionState, opts: { 
       nodesUnchanged: unchanged,
       appsAdded: [...ctx.headApps.keys()].filter((a) => !ctx.baseApps.has(a)).sort(),
       appsRemoved: [...ctx.baseApps.keys()].filter((a) => !ctx.headApps.has(a)).sort(),
-      appsChanged: [...ctx.headApps].filter(([name, app]) => ctx.baseApps.has(name) && JSON.stringify(ctx.baseApps.get(name)) !== JSON.stringify(app)).map(([name]) => name).sort(),
+      // By digest (its JSON's sha256): made once per App, and kept with a revision the compile cache read back.
+      appsChanged: [...ctx.headApps].filter(([name, app]) => ctx.baseApps.has(name) && digestApp(ctx.baseApps.get(name)!) !== digestApp(app)).map(([name]) => name).sort(),
       starts: count('start'),
       restarts: count('restart'),
       stops: count('stop'),
