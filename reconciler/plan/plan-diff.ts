@@ -46,7 +46,7 @@ export function diffRevisions(base: RevisionState, head: RevisionState, opts: { 
   const inBase = new Set(baseNodes.names);
   const inHead = new Set(headNodes.names);
   const names = [...headNodes.names, ...baseNodes.names.filter((n) => !inHead.has(n))];
-  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), data: new Map(), secrets: new Map() };
+  const ctx: Ctx = { base, head, baseApps: appsByName(base.config), headApps: appsByName(head.config), routes: new Map(), routeChanges: new Map(), data: new Map(), secrets: new Map() };
   const nodes: NodePlan[] = [];
   let unchanged = opts.unchanged?.size ?? 0;
   // One node of each side at a time: its files are dropped once compared.
@@ -87,6 +87,8 @@ type Ctx = {
   headApps: Map<string, App>;
   /** routesByDomain per revision, computed once and only when an ingress node changes. */
   routes: Map<RevisionState, Map<string, Route>>;
+  /** routeChanges, by whether the node is an ingress before and after. */
+  routeChanges: Map<string, RouteChange[]>;
   data: Map<RevisionState, Map<string, string[]>>;
   secrets: Map<RevisionState, Map<string, RequiredSecret[]>>;
 };
@@ -130,7 +132,7 @@ function diffNode(ctx: Ctx, node: string, b: RenderedNode | undefined, h: Render
       changed: headApps.filter((a) => baseApps.includes(a) && changedFiles.has(`apps/${a}.nix`)),
     },
     units: diffUnits(ctx, node),
-    routes: diffRoutes(b?.manifest.ingress ? routesFor(ctx, ctx.base) : null, h?.manifest.ingress ? routesFor(ctx, ctx.head) : null),
+    routes: routeChanges(ctx, !!b?.manifest.ingress, !!h?.manifest.ingress),
     addons: [],
     warnings: [],
     files,
@@ -181,6 +183,17 @@ function diffUnits(ctx: Ctx, node: string): UnitChange[] {
     if (!after.has(unit)) changes.push({ unit, app: u.app, kind: u.kind, action: 'stop', reasons: describeStop(ctx.base, ctx.head, u) });
   }
   return changes.sort((x, y) => (x.unit < y.unit ? -1 : x.unit > y.unit ? 1 : 0));
+}
+
+/**
+ * The route changes of an ingress node: every ingress serves every domain, so they depend only on
+ * whether the node is an ingress before and after, and are compared once per plan for each case.
+ */
+function routeChanges(ctx: Ctx, before: boolean, after: boolean): RouteChange[] {
+  const key = `${before} ${after}`;
+  let changes = ctx.routeChanges.get(key);
+  if (!changes) ctx.routeChanges.set(key, (changes = diffRoutes(before ? routesFor(ctx, ctx.base) : null, after ? routesFor(ctx, ctx.head) : null)));
+  return changes;
 }
 
 /** Routes of an ingress node before and after (null where the node is not an ingress). */

@@ -2,12 +2,15 @@
 // are not shown (only names), and secrets only ever appear as names.
 import type { App, Config, Placement } from '../../schema/model.js';
 import { routesOf } from '../../generators/routes.js';
+import { digestApp } from '../../generators/render-inputs.js';
 import type { RevisionState, UnitInfo } from './revision-state.js';
 
 const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
 
 /** What changed in an app that the unit's definition depends on (empty: no restart). */
 export function describeAppChanges(b: App, h: App, old: UnitInfo, now: UnitInfo): string[] {
+  // An app the same in both (by digest: made once per App) can only move its instance's port.
+  if (digestApp(b) === digestApp(h)) return now.kind === 'instance' && old.instance!.port !== now.instance!.port ? [`port ${old.instance!.port} → ${now.instance!.port}`] : [];
   const reasons: string[] = [];
   if (!same(b.package, h.package)) reasons.push('package changed');
   else if (b.sourceDigest !== h.sourceDigest) reasons.push('source code changed');
