@@ -240,6 +240,18 @@ describe('setCaddyUpstreams against a real Caddy 2.6, through a real sshd and re
     expect(new Set(await reached())).toEqual(new Set([portOf(dialA), portOf(dialB)]));
   });
 
+  it("setDrained calls that overlap on one ingress (a rollout switching two nodes at once drains from both) take effect in the order they were made: none fails, the last one's list is what Caddy runs", async () => {
+    const driver = createNixosDriver({ flakeDir: '/unused', exec, sshOptions, sshPort, caddyAdmin: `127.0.0.1:${adminPort}` });
+    const upstream = (dial: string) => ({ node: `app-${portOf(dial)}`, address: '127.0.0.1', port: Number(portOf(dial)) });
+    const ingressRoutes = [{ node: ingress(), routes: [{ domain: 'shop.test', upstreams: [upstream(dialA), upstream(dialB)] }] }];
+    // As DrainSet makes them: each call names the whole drained list of its moment, without awaiting the one before.
+    const lists = [[dialA], [], [dialB], [dialA], [], [dialB], [dialA]];
+    const outcomes = await Promise.allSettled(lists.map((l) => driver.setDrained(ingressRoutes, l.map(upstream))));
+    expect(outcomes.filter((o) => o.status === 'rejected').map((o) => String((o as PromiseRejectedResult).reason))).toEqual([]);
+    expect(await reached()).toEqual(Array(20).fill(portOf(dialB)));
+    await driver.setDrained(ingressRoutes, []);
+  });
+
   it('with ssh multiplexing (as apply sets it up) drains work over one shared connection, its control socket in the given folder', async () => {
     const control = join(tmp.dir, 'ssh-control');
     const driver = createNixosDriver({ flakeDir: '/unused', exec, sshOptions, sshPort, caddyAdmin: `127.0.0.1:${adminPort}`, sshControlDir: control });

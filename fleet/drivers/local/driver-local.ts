@@ -11,6 +11,7 @@ import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { LocalDriverError } from '../../../common/errors.js';
 import { packageRoot } from '../../../common/paths.js';
+import { keyedQueue } from '../../../common/serial.js';
 import { manifestHash, type NodeDriver, type NodeTarget, type SourceReader } from '../../node/driver.js';
 import { ingressPort, nodeLayout, readJson, registerIngress, type NodeLayout } from './local-layout.js';
 import { addGeneration, currentStorePath, readGeneration, setProfile, switchProfile } from './local-generation.js';
@@ -56,12 +57,7 @@ export function createLocalDriver(opts: LocalDriverOptions): LocalDriver {
   const portOf = (node: string) => ingressPort(opts.stateDir, node, opts.httpPort);
 
   // One change at a time per node within this process (rollout, drain and rollback may overlap).
-  const queues = new Map<string, Promise<unknown>>();
-  const serial = <T>(node: string, fn: () => Promise<T>): Promise<T> => {
-    const next = (queues.get(node) ?? Promise.resolve()).then(fn, fn);
-    queues.set(node, next.catch(() => undefined));
-    return next;
-  };
+  const serial = keyedQueue();
 
   const activateContext = (node: string) => ({ layout: layoutOf(node), secretsDir: opts.secretsDir, exec: opts.exec, log: log.child({ node }), ingressPort: () => portOf(node) });
   const activeStorePath = (node: string) => {

@@ -9,6 +9,7 @@ import type { Node } from '../../../schema/model.js';
 import type { Exec } from '../../../common/exec.js';
 import type { Logger } from '../../../common/log.js';
 import { CommandError, SkyrecError } from '../../../common/errors.js';
+import { keyedQueue } from '../../../common/serial.js';
 import { manifestHash, type NodeDriver, type NodeTarget } from '../../node/driver.js';
 import { setCaddyUpstreams } from './nixos-drain.js';
 import { waitCaddyIdle } from './nixos-drain-wait.js';
@@ -91,6 +92,8 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
   const onNode = (node: Node, argv: string[], timeout?: number) => runOnNode(remote, node, argv, timeout);
   // The domains this driver put in maintenance, per ingress node, to take them out again.
   const maintenance = new Map<string, Set<string>>();
+  // Drains of one ingress node, one at a time (setDrained).
+  const drainQueue = keyedQueue();
   const setMaintenance = async (node: Node, on: string[], off: string[]) => {
     await onNode(node, buildMaintenanceArgv(node, opts.maintenanceDir ?? CADDY_MAINTENANCE_DIR, on, off));
     const marked = maintenance.get(node.name) ?? new Set<string>();
@@ -193,14 +196,19 @@ export function createNixosDriver(opts: NixosDriverOptions): NodeDriver {
     async setDrained(ingress, drained) {
       const dial = (u: { address: string; port: number }) => `${hostPart(u.address)}:${u.port}`;
       await Promise.all(
-        ingress.map(async ({ node, routes }) => {
-          const dials = Object.fromEntries(routes.map((r) => [r.domain, r.upstreams.map(dial)]));
-          const on = maintenanceDomains(dials, drained.map(dial));
-          const off = [...(maintenance.get(node.name) ?? [])].filter((d) => !on.includes(d));
-          if (on.length > 0) await setMaintenance(node, on, []);
-          await setCaddyUpstreams({ node, routes: dials, drained: drained.map(dial), exec, ssh, log, admin: opts.caddyAdmin, timeoutMs: t.commandMs });
-          if (off.length > 0) await setMaintenance(node, [], off);
-        }),
+        // Each call reads Caddy's config, loads it changed and reads it back: calls that overlap on
+        // one ingress (a rollout switching two nodes at once) would undo each other's load, or
+        // find it in place of their own. They run one after another, in the order made.
+        ingress.map(({ node, routes }) =>
+          drainQueue(node.name, async () => {
+            const dials = Object.fromEntries(routes.map((r) => [r.domain, r.upstreams.map(dial)]));
+            const on = maintenanceDomains(dials, drained.map(dial));
+            const off = [...(maintenance.get(node.name) ?? [])].filter((d) => !on.includes(d));
+            if (on.length > 0) await setMaintenance(node, on, []);
+            await setCaddyUpstreams({ node, routes: dials, drained: drained.map(dial), exec, ssh, log, admin: opts.caddyAdmin, timeoutMs: t.commandMs });
+            if (off.length > 0) await setMaintenance(node, [], off);
+          }),
+        ),
       );
     },
 
