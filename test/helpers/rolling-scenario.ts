@@ -5,7 +5,7 @@
 // binary as a child process with the local driver, Nix profiles, Caddy, PostgreSQL, Redis, the
 // app's processes and a steady stream of HTTP requests through the ingress while it applies.
 // Used by test/reconciler/rolling.test.ts and by `npm run bench` (test/bench/bench-rolling.ts).
-import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { packageRoot } from '../../common/paths.js';
@@ -140,11 +140,13 @@ export async function underLoad<T>(s: Scenario, during: () => Promise<T>, shape:
       // Through each ingress node in turn: a drain must hold on every one of them.
       const port = s.ports[n % s.ports.length];
       const t = performance.now();
+      // When it failed and how long it took tell a retry that ran out (lb_try_duration) from one cut short.
+      const at = () => `at ${new Date().toISOString()} after ${(performance.now() - t).toFixed(0)} ms`;
       try {
         const res = await getShop(s, path, port);
-        if (res.status !== 200) failures.push(`${path} via :${port}: HTTP ${res.status} ${res.body.slice(0, 120)}`);
+        if (res.status !== 200) failures.push(`${path} via :${port}: HTTP ${res.status} ${res.body.slice(0, 120)} (${at()})`);
       } catch (e) {
-        failures.push(`${path} via :${port}: ${(e as Error).message}`);
+        failures.push(`${path} via :${port}: ${(e as Error).message} (${at()})`);
       }
       latencies.push(performance.now() - t);
       if (shape.pauseMs > 0) await new Promise((r) => setTimeout(r, shape.pauseMs));
@@ -171,6 +173,17 @@ export async function nodeSeconds(s: Scenario): Promise<Record<string, number>> 
     out[step.node] = (out[step.node] ?? 0) + ms / 1000;
   }
   return out;
+}
+
+/** The ingress Caddys' error lines (http.log.error: a failed request's upstream error) and health check lines, for a failure's message. */
+export function ingressErrors(s: Scenario): string[] {
+  const local = join(s.state, 'local');
+  const nodes = existsSync(local) ? readdirSync(local) : [];
+  return nodes.flatMap((node) => {
+    const log = join(local, node, 'logs', 'caddy.log');
+    if (!existsSync(log)) return [];
+    return readFileSync(log, 'utf8').split('\n').filter((l) => /"level":"error"|health/.test(l)).map((l) => `${node}: ${l.slice(0, 400)}`);
+  });
 }
 
 export async function destroyScenario(s: Scenario): Promise<void> {

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { deployScenario, destroyScenario, runSkyrec, underLoad, TEST_LOAD, type Scenario } from '../helpers/rolling-scenario.js';
+import { deployScenario, destroyScenario, ingressErrors, runSkyrec, underLoad, TEST_LOAD, type Scenario } from '../helpers/rolling-scenario.js';
 
 const instancesOf = (s: Scenario, node: string): string[] =>
   JSON.parse(readFileSync(join(s.state, 'applied', `${node}.json`), 'utf8')).run.instances.filter((i: { app: string }) => i.app === 'shop').map((i: { unit: string }) => i.unit);
@@ -31,7 +31,7 @@ describe.each([
     expect(Object.keys(before)).toHaveLength(3);
     const { result, load } = await underLoad(s, () => runSkyrec(s, ['restart', 'shop', '--json', '--secrets-dir', s.secrets]), TEST_LOAD);
     expect(result.code, result.stderr).toBe(0);
-    expect(load.failures).toEqual([]);
+    expect(load.failures, ingressErrors(s).join('\n')).toEqual([]);
     expect(load.sent).toBeGreaterThan(50);
     console.log(`restart shop (${onOneNode ? 'one node' : 'two nodes'}): ${load.sent} requests, ${load.failed} failed, p99 ${Math.round(load.p99)} ms, max ${Math.round(load.max)} ms`);
     const after = pids(s);

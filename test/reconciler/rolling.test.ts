@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import http from 'node:http';
-import { deployScenario, destroyScenario, getShop, runSkyrec, shopYaml, underLoad, TEST_LOAD, type Scenario } from '../helpers/rolling-scenario.js';
+import { deployScenario, destroyScenario, getShop, ingressErrors, runSkyrec, shopYaml, underLoad, TEST_LOAD, type Scenario } from '../helpers/rolling-scenario.js';
 
 interface Applied {
   manifest: { apps: Record<string, { processes: Record<string, unknown[]>; data?: Record<string, unknown> }> };
@@ -63,7 +63,7 @@ describe.each([
     const { result, load } = await underLoad(s, () => runSkyrec(s, ['apply', '--rev', rev]), TEST_LOAD);
     console.log(`rolling apply, ${onOneNode ? 'one node' : 'spread'}, ${s.ports.length} ingress: ${load.sent} requests, ${load.failed} failed; p50 ${load.p50.toFixed(1)} ms, p99 ${load.p99.toFixed(1)} ms; apply ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code, result.stderr).toBe(0);
-    expect(load.failures).toEqual([]);
+    expect(load.failures, ingressErrors(s).join('\n')).toEqual([]);
     expect(load.sent).toBeGreaterThan(100);
     for (let i = 0; i < 6; i++) expect(JSON.parse((await getShop(s)).body).env.SHOP_CURRENCY).toBe('USD');
   }, 180_000);
@@ -81,7 +81,7 @@ describe.each([
     console.log(`rolled back, ${onOneNode ? 'one node' : 'spread'}: ${load.sent} requests, ${load.failed} failed; apply ${(result.ms / 1000).toFixed(1)} s`);
     expect(result.code).toBe(4);
     expect(result.stderr).toMatch(/restored generation \d+, healthy again/);
-    expect(load.failures).toEqual([]);
+    expect(load.failures, ingressErrors(s).join('\n')).toEqual([]);
     expect(load.sent).toBeGreaterThan(100);
     for (let i = 0; i < 6; i++) expect(JSON.parse((await getShop(s)).body).env.SHOP_CURRENCY).toBe(currency);
   }, 180_000);
