@@ -18,8 +18,6 @@ export interface CheckedFleet {
   config: Config;
   loaded: LoadedRepo;
   warnings?: Problem[];
-  /** Read back from the memo's file, not validated in this process. */
-  fromFile?: true;
 }
 
 const FORMAT = 'skyrec-checked-2';
@@ -69,7 +67,6 @@ function checkedOf(s: Stored, parse: ParseCache): CheckedFleet {
   let warnings: Problem[] | undefined;
   return {
     config: s.config,
-    fromFile: true,
     get loaded() {
       return (loaded ??= loadedOf(s, parse));
     },

@@ -42,30 +42,18 @@ export function releaseMemory(): void {
  */
 const MIN_GROWTH_BYTES = 8 * 1024 * 1024;
 
-export interface MemoryReleaser {
-  /** Collects when the heap has grown by MIN_GROWTH_BYTES since the releaser was made, last collected or was told `kept`. */
-  (): void;
-  /**
-   * What the heap grew by since then is alive (a stage served from the compile cache: what it
-   * read stays in use), so the next call does not count it. A warm plan of 2,000 apps read both
-   * revisions' validated configs, and collected them in a full collection of ~50 ms that freed 4 of 26 MB.
-   */
-  kept(): void;
-}
-
 /**
  * releaseMemory for one compile: collects only when the heap has grown by MIN_GROWTH_BYTES since
  * this releaser was made or last collected, so a compile served from the cache pays none.
  */
-export function memoryReleaser(): MemoryReleaser {
+export function memoryReleaser(): () => void {
   const used = () => getHeapStatistics().used_heap_size;
   let mark = used();
-  const release = () => {
+  return () => {
     if (!owned || used() - mark < MIN_GROWTH_BYTES) return;
     releaseMemory();
     mark = used();
   };
-  return Object.assign(release, { kept: () => void (mark = used()) });
 }
 
 /**

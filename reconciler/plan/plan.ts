@@ -57,14 +57,11 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   // A working tree is known by its files' digest and each file by its blob id (worktree-key.ts), as a commit is.
   const snapshot = headSide.label.revision === null && cache ? snapshotWorktree(opts.dir, cache.dir) : null;
   const head = await checkFleet(withBlobIds(headSide.source, snapshot), { parseCache, where: describe(headSide.label), files: headSide.files, commit: headSide.label.revision ?? snapshot?.key, memo: cache?.checked });
-  // What validating head left behind, before base adds its own (release-memory.ts); a revision
-  // read from the memo left nothing behind: what it read is the config in use.
-  const released = (checked: CheckedFleet) => (checked.fromFile ? releaseMemory.kept() : releaseMemory());
-  released(head);
+  releaseMemory(); // what validating head left behind, before base adds its own (release-memory.ts)
   const baseLabel = await chooseBase(git, opts, head, headSide.commit);
   const baseFiles = await commitFiles(git, baseLabel.revision!);
   const base = await checkFleet(await commitSource(git, baseLabel.revision!), { parseCache, where: describe(baseLabel), files: baseFiles, commit: baseLabel.revision, memo: cache?.checked });
-  released(base);
+  releaseMemory();
   const flake = { base: await readFlakeInputs(baseFiles), head: await readFlakeInputs(headSide.files) };
   opts.log?.debug({ ms: Math.round(performance.now() - started) }, 'plan: both revisions validated');
 
