@@ -7,15 +7,6 @@
 // one node; with 100 ms and a 100 ms interval, none (bench-rolling.ts, rolling.test.ts).
 export const DRAIN_QUIET_MS = 100;
 
-/**
- * Reads of Caddy's admin API that may fail in a row before the wait gives up. Caddy starts a new
- * admin server and stops the old one on every config load (caddy/admin.go, replaceLocalAdminServer,
- * 2.6 and since), so a read that meets the swap can be refused or reset: the drain's own load does
- * that while its wait reads. A read that fails is made again RETRY_MS later.
- */
-export const ADMIN_READ_TRIES = 10;
-export const ADMIN_RETRY_MS = 50;
-
 /** Requests in flight per upstream address ('127.0.0.1:20001') in an answer of Caddy's GET /reverse_proxy/upstreams; throws on anything else. */
 export function parseUpstreamRequests(body: string): Map<string, number> {
   const list = JSON.parse(body) as { address: string; num_requests: number }[];

@@ -74,6 +74,8 @@ async function run(data: WorkerData): Promise<void> {
     const driverImpl = data.driverModule
       ? ((await import(data.driverModule.url)) as Record<string, (...args: unknown[]) => NodeDriver>)[data.driverModule.name](...data.driverModule.args)
       : undefined;
+    // Opened here (or ahead, prepare()) and saved below, after the outcome is reported.
+    compileCache = prepared?.stateDir === data.input.stateDir ? prepared.compileCache : openCompileCache(compileCacheDir(data.input.stateDir));
     const outcome = await applyHead(data.input, {
       log: createLineLogger(data.logLevel, (line) => post({ type: 'log', line })),
       progress: (nodes) => {
@@ -83,7 +85,7 @@ async function run(data: WorkerData): Promise<void> {
       },
       signal: abort.signal,
       driverImpl,
-      compileCache: (compileCache = prepared?.stateDir === data.input.stateDir ? prepared.compileCache : openCompileCache(compileCacheDir(data.input.stateDir))),
+      compileCache,
     });
     post({ type: 'result', outcome });
   } catch (err) {

@@ -28,7 +28,6 @@ export interface CompileCache {
 
 export const compileCacheDir = (stateDir: string): string => join(stateDir, 'cache');
 
-
 /** How much a compile cache keeps; unset: what one reconciler's cycles need (each store's default). */
 export interface CompileCacheLimits {
   /** Validated revisions (commits, working trees), the most recently used. */

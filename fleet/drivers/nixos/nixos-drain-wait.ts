@@ -11,10 +11,19 @@ import type { Logger } from '../../../common/log.js';
 import { execLines } from '../../../common/exec.js';
 import { CommandError, NodeUnreachableError, SkyrecError } from '../../../common/errors.js';
 import { buildSshArgv, type SshSettings } from './nixos-argv.js';
-import { ADMIN_READ_TRIES, ADMIN_RETRY_MS, parseUpstreamRequests, quietTracker } from '../../node/drain-quiet.js';
+import { parseUpstreamRequests, quietTracker } from '../../node/drain-quiet.js';
 
 /** Between two reads on the node (each is a curl start, a few milliseconds). */
 const POLL_S = '0.02';
+
+/**
+ * Reads of Caddy's admin API that may fail in a row before the wait gives up. Caddy starts a new
+ * admin server and stops the old one on every config load (caddy's admin.go,
+ * replaceLocalAdminServer), so a read that meets the swap can be refused or reset, and the
+ * rollout's wait reads while its own drain loads. A failed read is made again ADMIN_RETRY_MS later.
+ */
+export const ADMIN_READ_TRIES = 10;
+const ADMIN_RETRY_MS = 50;
 
 /** Streams the node's answers to GET /reverse_proxy/upstreams, one per line, until curl fails ADMIN_READ_TRIES times in a row or `seconds` pass. */
 export function buildUpstreamsWatchArgv(node: Node, admin: string, seconds: number, ssh: SshSettings): string[] {
