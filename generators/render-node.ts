@@ -7,7 +7,7 @@ import { renderAppModule } from './render-app.js';
 import { renderCaddyfile } from './render-caddy.js';
 import { firewallRules, type Opening } from './firewall.js';
 import { indexPlacement, type PlacementIndex } from './placement-index.js';
-import type { Manifest, ManifestApp, RenderedNode, RenderOptions } from './render-types.js';
+import type { FlakeInputs, Manifest, ManifestApp, RenderedNode, RenderOptions } from './render-types.js';
 import { loadTemplate } from './templates.js';
 import { renderBackupModule } from './backup-nixos.js';
 import { nodeBackupSpec } from './backup-plan.js';
@@ -21,9 +21,11 @@ function groupByApp(index: PlacementIndex, node: string): Map<string, Instance[]
   return new Map([...groups].sort(([a], [b]) => (a < b ? -1 : 1)));
 }
 
+const digestText = (text: string): string => createHash('sha256').update(text).digest('hex');
+
 /** sha256 of each file (RenderedNode.fileDigests). */
 export function digestFiles(files: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(files).map(([path, text]) => [path, createHash('sha256').update(text).digest('hex')]));
+  return Object.fromEntries(Object.entries(files).map(([path, text]) => [path, digestText(text)]));
 }
 
 export function hashFiles(files: Record<string, string>): string {
@@ -39,16 +41,21 @@ function ingressOpenings(config: Config, node: string, instances: Instance[]): O
   return ingress.flatMap((n) => ports.map((port) => ({ address: n.address, port })));
 }
 
-// The app modules of the node rendered last, by everything renderAppModule reads: a plan renders
-// each node for base and then for head, and an app the same on both sides is rendered once. One
-// node's modules are kept, never more.
+/** Everything renderAppModule reads of one app on a node, besides the node and the fleet's settings: equal keys, equal modules. */
+function moduleKey(app: App, instances: Instance[], isAnchor: boolean, access: AddonAccess[]): string {
+  return JSON.stringify([digestApp(app), instances, isAnchor, access]);
+}
+
+// The app modules of the node rendered last, by module key: a plan renders each node for base
+// and then for head, and an app the same on both sides is rendered once. One node's modules are
+// kept, never more.
 let lastNode: { node: string; settings: string; modules: Map<string, string> } | null = null;
 function moduleRenderer(node: string, settings: Config['fleet']['settings']) {
   const settingsJson = JSON.stringify(settings);
   if (lastNode?.node !== node || lastNode.settings !== settingsJson) lastNode = { node, settings: settingsJson, modules: new Map() };
   const { modules } = lastNode;
   return (app: App, instances: Instance[], isAnchor: boolean, access: AddonAccess[]): string => {
-    const key = JSON.stringify([digestApp(app), instances, isAnchor, access]);
+    const key = moduleKey(app, instances, isAnchor, access);
     let text = modules.get(key);
     if (text === undefined) modules.set(key, (text = renderAppModule(app, node, instances, isAnchor, settings, access)));
     return text;
@@ -64,11 +71,12 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   const flake = opts.flake && opts.flake.lock !== null ? opts.flake : undefined;
   const appModule = moduleRenderer(nodeName, config.fleet.settings);
   const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, ...(flake ? { flake } : {}), apps: {} };
+  const same = opts.sameModules?.(nodeName);
   for (const [name, instances] of groupByApp(index, nodeName)) {
     const app = index.apps.get(name)!;
     const isAnchor = index.anchors[app.name] === nodeName;
     const access = index.addons.get(app.name) ?? [];
-    files[`apps/${app.name}.nix`] = appModule(app, instances, isAnchor, access);
+    if (!same?.has(name)) files[`apps/${app.name}.nix`] = appModule(app, instances, isAnchor, access);
     const processes: ManifestApp['processes'] = {};
     for (const i of instances) (processes[i.process] ??= []).push({ instance: i.index, port: i.port });
     manifest.apps[app.name] = { processes, domains: app.domains, anchor: isAnchor };
@@ -89,10 +97,55 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
     postgres: postgres ? { package: postgres.version === undefined ? null : `postgresql_${postgres.version}` } : null,
     firewall: firewallRules(ingressOpenings(config, nodeName, onNode)),
   });
+  if (same) return withDigestsOnly(nodeName, inputs, files, [...same].map((app) => `apps/${app}.nix`), manifest, flake);
   // The flake's digests join the hash under a name no rendered file can have (no rendered path starts with '/').
   manifest.hash = hashFiles(flake ? { ...files, '/flake': JSON.stringify(flake) } : files);
   files['manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';
   return { node: nodeName, inputs, files: sortKeys(files), manifest };
+}
+
+/** The digest standing for a module not rendered because it is the same in both revisions compared. */
+const SAME_MODULE = 'the same in both revisions';
+
+/**
+ * A node for a plan that compares digests only (RenderOptions.sameModules): `files` lacks the
+ * modules left unrendered, `fileDigests` has every file, and manifest.hash is made from the
+ * digests, so it equals another such node's exactly when renderNode's hashes would.
+ */
+function withDigestsOnly(node: string, inputs: string, files: Record<string, string>, unrendered: string[], manifest: Manifest, flake: FlakeInputs | undefined): RenderedNode {
+  const digests: Record<string, string> = digestFiles(files);
+  for (const path of unrendered) digests[path] = SAME_MODULE;
+  manifest.hash = hashFiles(flake ? { ...digests, '/flake': JSON.stringify(flake) } : digests);
+  files['manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';
+  digests['manifest.json'] = digestText(files['manifest.json']);
+  return { node, inputs, files: sortKeys(files), manifest, fileDigests: sortKeys(digests) };
+}
+
+/**
+ * For a plan between two revisions that compares digests only: the apps of each node whose
+ * modules are the same in both (same module key, same settings), which neither side renders.
+ */
+export function sameModules(base: { config: Config; placement: Placement }, head: { config: Config; placement: Placement }): (node: string) => ReadonlySet<string> {
+  const settingsSame = JSON.stringify(base.config.fleet.settings) === JSON.stringify(head.config.fleet.settings);
+  const keysOn = (side: { config: Config; placement: Placement }, node: string) => {
+    const index = indexOf(side.config, side.placement);
+    const keys = new Map<string, string>();
+    for (const [name, instances] of groupByApp(index, node)) keys.set(name, moduleKey(index.apps.get(name)!, instances, index.anchors[name] === node, index.addons.get(name) ?? []));
+    return keys;
+  };
+  const memo = new Map<string, Set<string>>();
+  return (node) => {
+    let same = memo.get(node);
+    if (!same) {
+      same = new Set();
+      if (settingsSame) {
+        const before = keysOn(base, node);
+        for (const [app, key] of keysOn(head, node)) if (before.get(app) === key) same.add(app);
+      }
+      memo.set(node, same);
+    }
+    return same;
+  };
 }
 
 function sortKeys(files: Record<string, string>): Record<string, string> {

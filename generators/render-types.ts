@@ -63,4 +63,11 @@ export interface RenderOptions {
   onRendered?: (node: string) => void;
   /** The revision's flake.nix and flake.lock digests (reconciler/pipeline/flake-inputs.ts). */
   flake?: FlakeInputs;
+  /**
+   * For a plan that compares digests only (render-node.ts sameModules): the apps of a node whose
+   * modules are the same in the revision compared with, left unrendered. Such a node is for
+   * comparing with another rendered so, never to write or cache: its manifest.hash is made from
+   * digests, and its `files` lack those modules.
+   */
+  sameModules?: (node: string) => ReadonlySet<string>;
 }
