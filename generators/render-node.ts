@@ -71,12 +71,12 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   const flake = opts.flake && opts.flake.lock !== null ? opts.flake : undefined;
   const appModule = moduleRenderer(nodeName, config.fleet.settings);
   const manifest: Manifest = { node: nodeName, revision: opts.revision, hash: '', system: node.system, ingress: node.ingress, ...(flake ? { flake } : {}), apps: {} };
-  const same = opts.sameModules?.(nodeName);
+  const same = opts.sameFiles?.(nodeName);
   for (const [name, instances] of groupByApp(index, nodeName)) {
     const app = index.apps.get(name)!;
     const isAnchor = index.anchors[app.name] === nodeName;
     const access = index.addons.get(app.name) ?? [];
-    if (!same?.has(name)) files[`apps/${app.name}.nix`] = appModule(app, instances, isAnchor, access);
+    if (!same?.has(`apps/${app.name}.nix`)) files[`apps/${app.name}.nix`] = appModule(app, instances, isAnchor, access);
     const processes: ManifestApp['processes'] = {};
     for (const i of instances) (processes[i.process] ??= []).push({ instance: i.index, port: i.port });
     manifest.apps[app.name] = { processes, domains: app.domains, anchor: isAnchor };
@@ -85,7 +85,7 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   }
   // Placement gave every app whose PostgreSQL data is here the same version: the node's one server.
   const postgres = Object.values(manifest.apps).find((a) => a.data?.postgres)?.data?.postgres;
-  if (node.ingress) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
+  if (node.ingress && !same?.has('Caddyfile')) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
   const redisPasswords = config.apps.filter((a) => (index.addons.get(a.name) ?? []).some((x) => x.addon === 'redis' && x.node === nodeName && x.password)).map((a) => a.name);
   const backup = renderBackupModule(nodeBackupSpec(config, index.data, nodeName), config.fleet.settings, redisPasswords);
   if (backup) files['backup.nix'] = backup;
@@ -97,42 +97,48 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
     postgres: postgres ? { package: postgres.version === undefined ? null : `postgresql_${postgres.version}` } : null,
     firewall: firewallRules(ingressOpenings(config, nodeName, onNode)),
   });
-  if (same) return withDigestsOnly(nodeName, inputs, files, [...same].map((app) => `apps/${app}.nix`), manifest, flake);
+  if (same) return withDigestsOnly(nodeName, inputs, files, same, manifest, flake);
   // The flake's digests join the hash under a name no rendered file can have (no rendered path starts with '/').
   manifest.hash = hashFiles(flake ? { ...files, '/flake': JSON.stringify(flake) } : files);
   files['manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';
   return { node: nodeName, inputs, files: sortKeys(files), manifest };
 }
 
-/** The digest standing for a module not rendered because it is the same in both revisions compared. */
-const SAME_MODULE = 'the same in both revisions';
+/** The digest standing for a file not rendered because it is the same in both revisions compared. */
+const SAME_FILE = 'the same in both revisions';
 
 /**
- * A node for a plan that compares digests only (RenderOptions.sameModules): `files` lacks the
- * modules left unrendered, `fileDigests` has every file, and manifest.hash is made from the
+ * A node for a plan that compares digests only (RenderOptions.sameFiles): `files` lacks the
+ * files left unrendered, `fileDigests` has every file, and manifest.hash is made from the
  * digests, so it equals another such node's exactly when renderNode's hashes would.
  */
-function withDigestsOnly(node: string, inputs: string, files: Record<string, string>, unrendered: string[], manifest: Manifest, flake: FlakeInputs | undefined): RenderedNode {
+function withDigestsOnly(node: string, inputs: string, files: Record<string, string>, unrendered: ReadonlySet<string>, manifest: Manifest, flake: FlakeInputs | undefined): RenderedNode {
   const digests: Record<string, string> = digestFiles(files);
-  for (const path of unrendered) digests[path] = SAME_MODULE;
+  for (const path of unrendered) digests[path] = SAME_FILE;
   manifest.hash = hashFiles(flake ? { ...digests, '/flake': JSON.stringify(flake) } : digests);
   files['manifest.json'] = JSON.stringify(manifest, null, 2) + '\n';
   digests['manifest.json'] = digestText(files['manifest.json']);
   return { node, inputs, files: sortKeys(files), manifest, fileDigests: sortKeys(digests) };
 }
 
+type Revision = { config: Config; placement: Placement };
+
 /**
- * For a plan between two revisions that compares digests only: the apps of each node whose
- * modules are the same in both (same module key, same settings), which neither side renders.
+ * For a plan between two revisions that compares digests only: the files of each node known to
+ * be the same in both without rendering them, which neither side renders. With the same settings:
+ * app modules with the same module key, and the Caddyfile where the nodes and routes are the same.
  */
-export function sameModules(base: { config: Config; placement: Placement }, head: { config: Config; placement: Placement }): (node: string) => ReadonlySet<string> {
+export function sameFiles(base: Revision, head: Revision): (node: string) => ReadonlySet<string> {
   const settingsSame = JSON.stringify(base.config.fleet.settings) === JSON.stringify(head.config.fleet.settings);
-  const keysOn = (side: { config: Config; placement: Placement }, node: string) => {
+  const keysOn = (side: Revision, node: string) => {
     const index = indexOf(side.config, side.placement);
     const keys = new Map<string, string>();
     for (const [name, instances] of groupByApp(index, node)) keys.set(name, moduleKey(index.apps.get(name)!, instances, index.anchors[name] === node, index.addons.get(name) ?? []));
     return keys;
   };
+  // What renderCaddyfile reads besides the settings and the node's name: the same for every ingress node of a revision.
+  const caddyKey = (side: Revision) => JSON.stringify([side.config.fleet.nodes, indexOf(side.config, side.placement).routes]);
+  let caddySame: boolean | undefined;
   const memo = new Map<string, Set<string>>();
   return (node) => {
     let same = memo.get(node);
@@ -140,7 +146,9 @@ export function sameModules(base: { config: Config; placement: Placement }, head
       same = new Set();
       if (settingsSame) {
         const before = keysOn(base, node);
-        for (const [app, key] of keysOn(head, node)) if (before.get(app) === key) same.add(app);
+        for (const [app, key] of keysOn(head, node)) if (before.get(app) === key) same.add(`apps/${app}.nix`);
+        // The same nodes make the node an ingress on both sides or on neither.
+        if (head.config.fleet.nodes.find((n) => n.name === node)?.ingress && (caddySame ??= caddyKey(base) === caddyKey(head))) same.add('Caddyfile');
       }
       memo.set(node, same);
     }

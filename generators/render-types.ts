@@ -64,10 +64,10 @@ export interface RenderOptions {
   /** The revision's flake.nix and flake.lock digests (reconciler/pipeline/flake-inputs.ts). */
   flake?: FlakeInputs;
   /**
-   * For a plan that compares digests only (render-node.ts sameModules): the apps of a node whose
-   * modules are the same in the revision compared with, left unrendered. Such a node is for
-   * comparing with another rendered so, never to write or cache: its manifest.hash is made from
-   * digests, and its `files` lack those modules.
+   * For a plan that compares digests only (render-node.ts sameFiles): the files of a node known
+   * to be the same in the revision compared with, left unrendered. Such a node is for comparing
+   * with another rendered so, never to write or cache: its manifest.hash is made from digests,
+   * and its `files` lack those files.
    */
-  sameModules?: (node: string) => ReadonlySet<string>;
+  sameFiles?: (node: string) => ReadonlySet<string>;
 }

@@ -5,7 +5,7 @@ import type { ParseCache } from '../../schema/load-yaml.js';
 import type { ConfigSource } from '../../schema/source.js';
 import { worktreeFiles, worktreeSource } from '../../schema/source.js';
 import type { SourceReader } from '../../fleet/node/driver.js';
-import { fleetRenderer, sameModules } from '../../generators/render-node.js';
+import { fleetRenderer, sameFiles } from '../../generators/render-node.js';
 import type { FlakeInputs } from '../../generators/render-types.js';
 import type { Placement } from '../../schema/model.js';
 import type { CompileCache } from '../pipeline/compile-cache.js';
@@ -74,9 +74,9 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
   // time as the diff asks for it (a node's files are dropped once compared).
   const sameInputs = new Set(opts.renderEveryNode ? [] : [...headInputs].filter(([node, digest]) => baseInputs.get(node) === digest).map(([node]) => node));
   const only = new Set([...baseInputs.keys(), ...headInputs.keys()].filter((node) => !sameInputs.has(node)));
-  // A plan without diffs and without a render cache to fill compares file digests only: a module
-  // the same on both sides (render-node.ts sameModules) is rendered on neither.
-  const digestsOnly = !opts.diff && !cache && !opts.renderEveryNode ? sameModules({ config: base.config, placement: basePlacement }, { config: head.config, placement: headPlacement }) : undefined;
+  // A plan without diffs and without a render cache to fill compares file digests only: a file
+  // known to be the same on both sides (render-node.ts sameFiles) is rendered on neither.
+  const digestsOnly = !opts.diff && !cache && !opts.renderEveryNode ? sameFiles({ config: base.config, placement: basePlacement }, { config: head.config, placement: headPlacement }) : undefined;
   const renderer = (label: RevisionLabel, checked: CheckedFleet, placement: Placement, inputs: Map<string, string>, flakeInputs: FlakeInputs, names: string[]) =>
     fleetRenderer(checked.config, placement, {
       revision: label.revision,
@@ -85,7 +85,7 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
       only,
       inputs,
       flake: flakeInputs,
-      sameModules: digestsOnly,
+      sameFiles: digestsOnly,
       onRendered: (n) => {
         names.push(n);
         // Rendering makes garbage fast (each node's files, twice): collected every 40 nodes, peak RSS 157-160 → 147-151 MB on the bench's plan.

@@ -4,6 +4,8 @@
 // cycle compiles the new head with the compile cache the cycle before left on disk (opened
 // afresh, as the head worker of a new cycle does) and without any cache, and both must give the
 // same placement, rendered files and manifests, and plan, byte for byte, or the same problems.
+// A plan without diffs, which renders only the files that may differ, is compared with one that
+// renders every file.
 // Seeded: a failure names its seed and step; SKYREC_PROPERTY_SEEDS=1,2,3 reruns chosen seeds.
 import { afterAll, describe, expect, it } from 'vitest';
 import { readdirSync } from 'node:fs';
@@ -183,6 +185,10 @@ async function runSequence(seed: number, steps: number): Promise<Tally> {
       const withCache = await attempt(() => planRevisions({ dir: repo.dir, base: last!, head, diff: true, compileCache: cache }));
       const fromScratch = await attempt(() => planRevisions({ dir: repo.dir, base: last!, head, diff: true }));
       expect('ok' in withCache ? withCache.ok.plan : withCache, where).toEqual('ok' in fromScratch ? fromScratch.ok.plan : fromScratch);
+      // Without diffs and without a cache, a plan leaves unrendered the files it knows are the same on both sides (render-node.ts sameFiles).
+      const digestsOnly = await attempt(() => planRevisions({ dir: repo.dir, base: last!, head, diff: false }));
+      const everyFile = await attempt(() => planRevisions({ dir: repo.dir, base: last!, head, diff: false, renderEveryNode: true }));
+      expect('ok' in digestsOnly ? digestsOnly.ok.plan : digestsOnly, `${where}, without diffs`).toEqual('ok' in everyFile ? everyFile.ok.plan : everyFile);
       if ('ok' in withCache && 'ok' in fromScratch) {
         tally.renderedWithCache += rendered(withCache.ok);
         tally.renderedFromScratch += rendered(fromScratch.ok);

@@ -109,7 +109,7 @@ describe('skyrec plan between commits', () => {
     await expectGolden('03-add-app', p);
   });
 
-  it('skipping the nodes whose render inputs are the same (and, without diffs, the app modules the same on both sides) gives the plan of rendering every node, between revisions up to three steps apart either way', async () => {
+  it('skipping the nodes whose render inputs are the same (and, without diffs, the files known the same on both sides) gives the plan of rendering every node, between revisions up to three steps apart either way', async () => {
     const revisions = Object.entries(c).filter(([name]) => name !== 'broken');
     const pairs = revisions.flatMap((x, i) => revisions.filter((_, j) => Math.abs(i - j) <= 3).map((y) => [x, y] as const));
     let compared = 0;
