@@ -86,8 +86,10 @@ export function renderNode(config: Config, index: PlacementIndex, nodeName: stri
   // Placement gave every app whose PostgreSQL data is here the same version: the node's one server.
   const postgres = Object.values(manifest.apps).find((a) => a.data?.postgres)?.data?.postgres;
   if (node.ingress && !same?.has('Caddyfile')) files['Caddyfile'] = renderCaddyfile(config, index.routes, nodeName);
-  const redisPasswords = config.apps.filter((a) => (index.addons.get(a.name) ?? []).some((x) => x.addon === 'redis' && x.node === nodeName && x.password)).map((a) => a.name);
-  const backup = renderBackupModule(nodeBackupSpec(config, index.data, nodeName), config.fleet.settings, redisPasswords);
+  const backupSpec = nodeBackupSpec(config, index.data, nodeName);
+  // The apps whose Redis here has a password, which its backups read (only a node that backs up needs them; in config.apps order, as index.addons).
+  const redisPasswords = !backupSpec ? [] : [...index.addons].filter(([, list]) => list.some((x) => x.addon === 'redis' && x.node === nodeName && x.password)).map(([name]) => name);
+  const backup = renderBackupModule(backupSpec, config.fleet.settings, redisPasswords);
   if (backup) files['backup.nix'] = backup;
   files['default.nix'] = loadTemplate('node.nix.hbs')({
     node: nodeName,
