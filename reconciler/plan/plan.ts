@@ -89,7 +89,8 @@ export async function planRevisions(opts: PlanOptions): Promise<PlanResult> {
       onRendered: (n) => {
         names.push(n);
         // Rendering makes garbage fast (each node's files, twice): collected every 40 nodes, peak RSS 157-160 → 147-151 MB on the bench's plan.
-        if ((rendered.base.length + rendered.head.length) % 40 === 0) releaseMemory();
+        // Comparing digests renders little: without these collections that plan peaked at 134-138 MB, for ~3% less time.
+        if (!digestsOnly && (rendered.base.length + rendered.head.length) % 40 === 0) releaseMemory();
       },
     });
   const nodes = {

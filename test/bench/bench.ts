@@ -84,7 +84,7 @@ async function benchRender(): Promise<void> {
     const writes: { files: number; ms: number }[] = [];
     for (let r = 0; r < RUNS; r++) writes.push(JSON.parse((await exec([process.execPath, join(root, 'dist/test/bench/write-baseline.js'), join(dir, 'out-warmup'), freshOut()], { cwd: root })).stdout));
     const write = writes.map((w) => w.ms).sort((a, b) => a - b)[Math.floor(writes.length / 2)];
-    console.log(`of which creating its ${writes[0].files} files on this disk (writeFileSync, measured alone): ${write.toFixed(0)} ms = ${(write / figures[0].ms).toFixed(2)}× baseline`);
+    console.log(`creating a render's ${writes[0].files} files on this disk, measured alone (writeFileSync): ${write.toFixed(0)} ms = ${(write / figures[0].ms).toFixed(2)}× baseline`);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
