@@ -37,12 +37,13 @@ interface Figure {
 }
 
 /** Runs a node script RUNS times; the median wall time and the largest peak RSS. */
-async function measure(name: string, args: () => string[], env: Record<string, string> = {}): Promise<Figure> {
+async function measure(name: string, args: () => string[], env: Record<string, string> | (() => Record<string, string>) = {}): Promise<Figure> {
   const times: number[] = [];
   let rss = 0;
   for (let r = 0; r < RUNS; r++) {
+    const runEnv = typeof env === 'function' ? env() : env;
     const started = performance.now();
-    const { stderr } = await exec([process.execPath, '--import', hook, ...args()], { cwd: root, timeout: 120_000, env });
+    const { stderr } = await exec([process.execPath, '--import', hook, ...args()], { cwd: root, timeout: 120_000, env: runEnv });
     times.push(performance.now() - started);
     rss = Math.max(rss, Number(/SKYREC_BENCH_MAXRSS_KB=(\d+)/.exec(stderr)![1]) / 1024);
   }
@@ -95,6 +96,7 @@ async function benchPlan(): Promise<void> {
   try {
     const { repo, a, one, many, dirs } = await makePlanRepo(dir);
     const warm = { SKYREC_CACHE_DIR: join(dir, 'cache') };
+    let emptyCaches = 0;
     const plan = (head: string, ...flags: string[]) => () => ['bin/skyrec.js', 'plan', '--repo', repo, '--base', a, '--head', head, '--format', 'json', ...flags];
     await exec([process.execPath, ...plan(many)()], { cwd: root, env: warm });
     const baseline = (d: string) => () => [join(root, 'dist/test/bench/parse-baseline.js'), dirs.a, d];
@@ -108,6 +110,8 @@ async function benchPlan(): Promise<void> {
     report(`plan, ${SIZE.changed} apps changed: ${SIZE_LABEL}, packed git repo, median of ${RUNS} runs`, [
       many1,
       await measure('plan, cold (--no-cache)', plan(many, '--no-cache')),
+      // The first plan on a machine (a CI runner without a kept cache): cold, and it fills the cache.
+      await measure('plan, cold, fills an empty cache', plan(many), () => ({ SKYREC_CACHE_DIR: join(dir, `cache-empty-${emptyCaches++}`) })),
       await measure('plan, warm cache', plan(many), warm),
       await measure('plan --diff, warm cache', plan(many, '--diff'), warm),
     ], many1);
