@@ -197,7 +197,7 @@ describe('skyrec schema and init', () => {
     expect(r.stdout).toContain(`flake.lock not written: `);
     expect(r.stdout).toContain(`  nix --extra-experimental-features 'nix-command flakes' flake lock path:${dir}\n`);
     const workflow = readFileSync(join(dir, '.github/workflows/skyrec-plan.yml'), 'utf8');
-    expect(workflow).toContain('skyrec plan --base "origin/$BASE_REF" --head HEAD --format markdown --split-dir skyrec-plan');
+    expect(workflow).toContain('skyrec plan --no-cache --base "origin/$BASE_REF" --head HEAD --format markdown --split-dir skyrec-plan');
     expect(workflow).not.toContain('SKYREC_VERSION');
     expect(Object.keys(parseYaml(workflow).jobs.plan.steps)).toHaveLength(4);
     const again = await runCli(['init', dir]);
