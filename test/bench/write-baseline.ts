@@ -4,7 +4,7 @@
 // not counted). A cold render to an empty --out pays this on top of parsing, and it varies
 // with the disk's state (README, "Warm render and plan").
 import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const [from, to] = process.argv.slice(2);
 const files: [string, string][] = [];
@@ -18,7 +18,7 @@ walk(from, '');
 const started = performance.now();
 const dirs = new Set<string>();
 for (const [path, text] of files) {
-  const folder = join(to, path, '..');
+  const folder = dirname(join(to, path));
   if (!dirs.has(folder)) {
     mkdirSync(folder, { recursive: true });
     dirs.add(folder);

@@ -12,6 +12,7 @@ import { packageRoot } from '../../common/paths.js';
 import { TestRepo } from './git-repo.js';
 import { freePort, getText } from './tools.js';
 import { runBin } from './run-bin.js';
+import { nodeLayout } from '../../fleet/drivers/local/local-layout.js';
 
 export const SHOP_HOST = 'shop.rolling.example';
 
@@ -180,7 +181,7 @@ export function ingressErrors(s: Scenario): string[] {
   const local = join(s.state, 'local');
   const nodes = existsSync(local) ? readdirSync(local) : [];
   return nodes.flatMap((node) => {
-    const log = join(local, node, 'logs', 'caddy.log');
+    const log = nodeLayout(s.state, node).caddyLog;
     if (!existsSync(log)) return [];
     return readFileSync(log, 'utf8').split('\n').filter((l) => /"level":"error"|health/.test(l)).map((l) => `${node}: ${l.slice(0, 400)}`);
   });

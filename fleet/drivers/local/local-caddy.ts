@@ -55,7 +55,7 @@ export async function applyCaddy(layout: NodeLayout, routes: RunRoute[], port: n
   const caddyfile = renderLocalCaddyfile(layout.node, routes, httpSocket(layout), layout.caddyAdmin, readDrained(layout));
   writeFileAtomic(layout.caddyfile, caddyfile);
   const pidFile = caddyPidFile(layout);
-  const logFile = join(layout.logs, 'caddy.log');
+  const logFile = layout.caddyLog;
   if (isPidFileAlive(pidFile)) {
     await reloadCaddy(layout, caddyfile, log);
     await ensureFront(layout, port, log);

@@ -16,6 +16,8 @@ export interface NodeLayout {
   apps: string;
   caddyDir: string;
   caddyfile: string;
+  /** The ingress Caddy's own output: its errors (a failed request's upstream error) and health checks. */
+  caddyLog: string;
   /** Caddy's admin endpoint: a socket only root can reach, and no port that two state dirs could both want. */
   caddyAdmin: string;
   /** The upstreams setDrained keeps out ('<node>:<port>'), honoured by every later activation too. */
@@ -41,6 +43,7 @@ export function nodeLayout(stateDir: string, node: string): NodeLayout {
     apps: join(dir, 'apps'),
     caddyDir: join(dir, 'caddy'),
     caddyfile: join(dir, 'caddy', 'Caddyfile'),
+    caddyLog: join(dir, 'logs', 'caddy.log'),
     caddyAdmin: join(dir, 'caddy', 'admin.sock'),
     drained: join(dir, 'caddy', 'drained.json'),
     pgDir: join(dir, 'postgres'),
